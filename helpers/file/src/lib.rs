@@ -51,10 +51,7 @@ struct Entry {
 
 impl Default for StoreFile {
     fn default() -> Self {
-        StoreFile {
-            version: FORMAT_VERSION,
-            credentials: BTreeMap::new(),
-        }
+        StoreFile { version: FORMAT_VERSION, credentials: BTreeMap::new() }
     }
 }
 
@@ -92,16 +89,13 @@ impl FileStore {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(StoreFile::default()),
             Err(e) => return Err(self.fail(format_args!("cannot open: {e}"))),
         };
-        let meta = file
-            .metadata()
-            .map_err(|e| self.fail(format_args!("cannot stat: {e}")))?;
+        let meta = file.metadata().map_err(|e| self.fail(format_args!("cannot stat: {e}")))?;
         if !meta.is_file() {
             return Err(self.fail("is not a regular file"));
         }
         check_private(&meta, "file", &self.path)?;
         let mut raw = Zeroizing::new(Vec::new());
-        file.read_to_end(&mut raw)
-            .map_err(|e| self.fail(format_args!("cannot read: {e}")))?;
+        file.read_to_end(&mut raw).map_err(|e| self.fail(format_args!("cannot read: {e}")))?;
         let data: StoreFile = serde_json::from_slice(&raw).map_err(|e| {
             // Position only: serde's own text may quote the file's content, which holds secrets.
             self.fail(format_args!(
@@ -161,12 +155,7 @@ impl FileStore {
             .recursive(true)
             .mode(0o700)
             .create(&dir)
-            .map_err(|e| {
-                self.fail(format_args!(
-                    "cannot create directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
+            .map_err(|e| self.fail(format_args!("cannot create directory {}: {e}", dir.display())))?;
         let lock_path = sibling(&self.path, ".lock");
         let lock = OpenOptions::new()
             .create(true)
@@ -174,14 +163,8 @@ impl FileStore {
             .write(true)
             .mode(0o600)
             .open(&lock_path)
-            .map_err(|e| {
-                self.fail(format_args!(
-                    "cannot open lock file {}: {e}",
-                    lock_path.display()
-                ))
-            })?;
-        lock.lock()
-            .map_err(|e| self.fail(format_args!("cannot lock {}: {e}", lock_path.display())))?;
+            .map_err(|e| self.fail(format_args!("cannot open lock file {}: {e}", lock_path.display())))?;
+        lock.lock().map_err(|e| self.fail(format_args!("cannot lock {}: {e}", lock_path.display())))?;
         self.remove_stale_temps();
         let mut data = self.load()?;
         if change(&mut data) {
@@ -192,11 +175,7 @@ impl FileStore {
     }
 
     fn temp_prefix(&self) -> String {
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         format!(".{name}.")
     }
 
@@ -217,8 +196,7 @@ impl FileStore {
 
     fn save(&self, data: &StoreFile) -> Result<(), Error> {
         let mut bytes = Zeroizing::new(Vec::new());
-        serde_json::to_writer_pretty(&mut *bytes, data)
-            .map_err(|e| self.fail(format_args!("cannot encode: {e}")))?;
+        serde_json::to_writer_pretty(&mut *bytes, data).map_err(|e| self.fail(format_args!("cannot encode: {e}")))?;
         bytes.push(b'\n');
         let dir = self.dir();
         let mut tmp = tempfile::Builder::new()
@@ -226,17 +204,11 @@ impl FileStore {
             .suffix(".tmp")
             .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .tempfile_in(dir)
-            .map_err(|e| {
-                self.fail(format_args!(
-                    "cannot create a temporary file in {}: {e}",
-                    dir.display()
-                ))
-            })?;
+            .map_err(|e| self.fail(format_args!("cannot create a temporary file in {}: {e}", dir.display())))?;
         tmp.write_all(&bytes)
             .and_then(|()| tmp.as_file().sync_all())
             .map_err(|e| self.fail(format_args!("cannot write: {e}")))?;
-        tmp.persist(&self.path)
-            .map_err(|e| self.fail(format_args!("cannot replace: {}", e.error)))?;
+        tmp.persist(&self.path).map_err(|e| self.fail(format_args!("cannot replace: {}", e.error)))?;
         File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| self.fail(format_args!("cannot sync directory {}: {e}", dir.display())))?;
@@ -247,22 +219,17 @@ impl FileStore {
 impl Store for FileStore {
     fn add(&self, creds: &Credentials) -> Result<(), Error> {
         self.modify(|data| {
-            let old: Vec<String> = server::same_registry(
-                data.credentials.keys().map(String::as_str),
-                &creds.server_url,
-            )
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+            let old: Vec<String> =
+                server::same_registry(data.credentials.keys().map(String::as_str), &creds.server_url)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect();
             for key in old {
                 data.credentials.remove(&key);
             }
             data.credentials.insert(
                 creds.server_url.clone(),
-                Entry {
-                    username: creds.username.clone(),
-                    secret: creds.secret.clone(),
-                },
+                Entry { username: creds.username.clone(), secret: creds.secret.clone() },
             );
             true
         })
@@ -270,8 +237,7 @@ impl Store for FileStore {
 
     fn get(&self, server_url: &str) -> Result<(String, Secret), Error> {
         let data = self.load()?;
-        let key = server::lookup(data.credentials.keys().map(String::as_str), server_url)
-            .ok_or(Error::NotFound)?;
+        let key = server::lookup(data.credentials.keys().map(String::as_str), server_url).ok_or(Error::NotFound)?;
         let entry = &data.credentials[key];
         Ok((entry.username.clone(), entry.secret.clone()))
     }
@@ -281,11 +247,10 @@ impl Store for FileStore {
             return self.load().map(drop); // still refuse an unsafe directory, but write nothing
         }
         self.modify(|data| {
-            let keys: Vec<String> =
-                server::same_registry(data.credentials.keys().map(String::as_str), server_url)
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect();
+            let keys: Vec<String> = server::same_registry(data.credentials.keys().map(String::as_str), server_url)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
             for key in &keys {
                 data.credentials.remove(key);
             }
@@ -294,31 +259,20 @@ impl Store for FileStore {
     }
 
     fn list(&self) -> Result<BTreeMap<String, String>, Error> {
-        Ok(self
-            .load()?
-            .credentials
-            .into_iter()
-            .map(|(k, e)| (k, e.username.clone()))
-            .collect())
+        Ok(self.load()?.credentials.into_iter().map(|(k, e)| (k, e.username.clone())).collect())
     }
 }
 
 fn default_path() -> Result<PathBuf, Error> {
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     if let Some(p) = var(ENV_FILE) {
         return Ok(p);
     }
     let config = match var("XDG_CONFIG_HOME").filter(|p| p.is_absolute()) {
         Some(p) => p,
-        None => var("HOME").map(|h| h.join(".config")).ok_or_else(|| {
-            Error::backend(format!(
-                "neither {ENV_FILE}, XDG_CONFIG_HOME nor HOME is set"
-            ))
-        })?,
+        None => var("HOME")
+            .map(|h| h.join(".config"))
+            .ok_or_else(|| Error::backend(format!("neither {ENV_FILE}, XDG_CONFIG_HOME nor HOME is set")))?,
     };
     Ok(config.join("hoist").join("credentials.json"))
 }
@@ -369,23 +323,16 @@ mod tests {
     #[test]
     fn round_trip_and_modes() {
         let (_d, s) = store();
-        s.add(&Credentials::new("https://index.docker.io/v1/", "u", "p"))
-            .unwrap();
+        s.add(&Credentials::new("https://index.docker.io/v1/", "u", "p")).unwrap();
         assert_eq!(fs::metadata(s.path()).unwrap().mode() & 0o777, 0o600);
         assert_eq!(fs::metadata(s.dir()).unwrap().mode() & 0o777, 0o700);
         let (u, p) = s.get("docker.io").unwrap();
         assert_eq!((u.as_str(), p.expose()), ("u", "p"));
         s.add(&Credentials::new("docker.io", "v", "q")).unwrap();
-        assert_eq!(
-            s.list().unwrap(),
-            BTreeMap::from([("docker.io".into(), "v".into())])
-        );
+        assert_eq!(s.list().unwrap(), BTreeMap::from([("docker.io".into(), "v".into())]));
         s.erase("https://index.docker.io/v1/").unwrap();
         assert_eq!(s.get("docker.io"), Err(Error::NotFound));
-        let leftovers: Vec<_> = fs::read_dir(s.dir())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let leftovers: Vec<_> = fs::read_dir(s.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(leftovers.len(), 2, "{leftovers:?}"); // the store and its lock file
     }
 
@@ -397,18 +344,10 @@ mod tests {
         let e = s.get("r").unwrap_err().to_string();
         assert!(e.contains("too open") && e.contains("chmod 600"), "{e}");
         fs::set_permissions(s.path(), fs::Permissions::from_mode(0o600)).unwrap();
-        fs::write(
-            s.path(),
-            r#"{"version":1,"credentials":{"r":{"username":"u","secret":5}}}"#,
-        )
-        .unwrap();
+        fs::write(s.path(), r#"{"version":1,"credentials":{"r":{"username":"u","secret":5}}}"#).unwrap();
         let e = s.list().unwrap_err().to_string();
         assert!(e.contains("wrong shape") && !e.contains("integer"), "{e}");
-        fs::write(
-            s.path(),
-            r#"{"version":1,"credentials":{"r":{"username":"u","secret":"secret-canary"}}"#,
-        )
-        .unwrap();
+        fs::write(s.path(), r#"{"version":1,"credentials":{"r":{"username":"u","secret":"secret-canary"}}"#).unwrap();
         let e = s.list().unwrap_err().to_string();
         assert!(e.contains("cut short") && !e.contains("canary"), "{e}");
         fs::write(s.path(), r#"{"version":2,"credentials":{}}"#).unwrap();

@@ -22,19 +22,10 @@ pub enum ClientError {
     #[error("credential helper {program} is not installed (not found in PATH)")]
     NotInstalled { program: String },
     #[error("cannot run credential helper {program}: {source}")]
-    Spawn {
-        program: String,
-        source: std::io::Error,
-    },
+    Spawn { program: String, source: std::io::Error },
     #[error("credential helper {program} {verb} failed: {message}")]
-    Failed {
-        program: String,
-        verb: &'static str,
-        message: String,
-    },
-    #[error(
-        "credential helper {program} {verb} answered with output that is not the expected JSON"
-    )]
+    Failed { program: String, verb: &'static str, message: String },
+    #[error("credential helper {program} {verb} answered with output that is not the expected JSON")]
     BadOutput { program: String, verb: &'static str },
 }
 
@@ -59,16 +50,12 @@ impl Client {
 
     /// A helper at an explicit path (or program name).
     pub fn with_program(program: impl Into<PathBuf>) -> Self {
-        Client {
-            program: program.into(),
-            envs: Vec::new(),
-        }
+        Client { program: program.into(), envs: Vec::new() }
     }
 
     /// Sets an environment variable for the helper process.
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
-        self.envs
-            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self.envs.push((key.as_ref().to_owned(), value.as_ref().to_owned()));
         self
     }
 
@@ -85,8 +72,7 @@ impl Client {
             }
             return Err(self.failed("get", &out, None));
         }
-        let creds: Credentials =
-            serde_json::from_slice(&out.stdout).map_err(|_| self.bad_output("get"))?;
+        let creds: Credentials = serde_json::from_slice(&out.stdout).map_err(|_| self.bad_output("get"))?;
         if creds.username.is_empty() && creds.secret.is_empty() {
             return Ok(None); // docker-credential-pass 0.6.4 answers a missing entry this way.
         }
@@ -94,24 +80,15 @@ impl Client {
     }
 
     pub fn store(&self, creds: &Credentials) -> Result<(), ClientError> {
-        let input =
-            Zeroizing::new(serde_json::to_vec(creds).map_err(|_| self.bad_output("store"))?);
+        let input = Zeroizing::new(serde_json::to_vec(creds).map_err(|_| self.bad_output("store"))?);
         let out = self.run("store", &input)?;
-        if out.success {
-            Ok(())
-        } else {
-            Err(self.failed("store", &out, Some(creds.secret.expose())))
-        }
+        if out.success { Ok(()) } else { Err(self.failed("store", &out, Some(creds.secret.expose()))) }
     }
 
     /// Removes the credential; a missing one is not an error.
     pub fn erase(&self, server_url: &str) -> Result<(), ClientError> {
         let out = self.run("erase", server_url.as_bytes())?;
-        if out.success || is_not_found(&out.stdout) {
-            Ok(())
-        } else {
-            Err(self.failed("erase", &out, None))
-        }
+        if out.success || is_not_found(&out.stdout) { Ok(()) } else { Err(self.failed("erase", &out, None)) }
     }
 
     /// Every stored server with its username.
@@ -125,21 +102,13 @@ impl Client {
 
     fn run(&self, verb: &'static str, input: &[u8]) -> Result<Output, ClientError> {
         let mut cmd = Command::new(&self.program);
-        cmd.arg(verb)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.arg(verb).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => ClientError::NotInstalled {
-                program: self.program(),
-            },
-            _ => ClientError::Spawn {
-                program: self.program(),
-                source,
-            },
+            std::io::ErrorKind::NotFound => ClientError::NotInstalled { program: self.program() },
+            _ => ClientError::Spawn { program: self.program(), source },
         })?;
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let mut stdout = child.stdout.take().expect("stdout is piped");
@@ -156,53 +125,29 @@ impl Client {
             });
             let _ = stdout.read_to_end(&mut out);
         });
-        let status = child.wait().map_err(|source| ClientError::Spawn {
-            program: self.program(),
-            source,
-        })?;
-        Ok(Output {
-            success: status.success(),
-            stdout: out,
-            stderr: err,
-        })
+        let status = child.wait().map_err(|source| ClientError::Spawn { program: self.program(), source })?;
+        Ok(Output { success: status.success(), stdout: out, stderr: err })
     }
 
     fn failed(&self, verb: &'static str, out: &Output, secret: Option<&str>) -> ClientError {
-        let text = if out.stdout.iter().any(|b| !b.is_ascii_whitespace()) {
-            &out.stdout[..]
-        } else {
-            &out.stderr[..]
-        };
-        let mut message = String::from_utf8_lossy(text)
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let text = if out.stdout.iter().any(|b| !b.is_ascii_whitespace()) { &out.stdout[..] } else { &out.stderr[..] };
+        let mut message = String::from_utf8_lossy(text).split_whitespace().collect::<Vec<_>>().join(" ");
         if let Some(secret) = secret.filter(|s| !s.is_empty()) {
             message = message.replace(secret, "[redacted]");
         }
         if message.len() > 400 {
-            let cut = (0..=400)
-                .rev()
-                .find(|&i| message.is_char_boundary(i))
-                .unwrap_or(0);
+            let cut = (0..=400).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
             message.truncate(cut);
             message.push_str("...");
         }
         if message.is_empty() {
             message = "exited with an error and no message".into();
         }
-        ClientError::Failed {
-            program: self.program(),
-            verb,
-            message,
-        }
+        ClientError::Failed { program: self.program(), verb, message }
     }
 
     fn bad_output(&self, verb: &'static str) -> ClientError {
-        ClientError::BadOutput {
-            program: self.program(),
-            verb,
-        }
+        ClientError::BadOutput { program: self.program(), verb }
     }
 }
 

@@ -60,16 +60,8 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    pub fn new(
-        server_url: impl Into<String>,
-        username: impl Into<String>,
-        secret: impl Into<Secret>,
-    ) -> Self {
-        Credentials {
-            server_url: server_url.into(),
-            username: username.into(),
-            secret: secret.into(),
-        }
+    pub fn new(server_url: impl Into<String>, username: impl Into<String>, secret: impl Into<Secret>) -> Self {
+        Credentials { server_url: server_url.into(), username: username.into(), secret: secret.into() }
     }
 
     /// True when the secret is an identity token (Username `<token>`), not a password.

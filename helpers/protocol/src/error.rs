@@ -27,11 +27,7 @@ impl Error {
 /// Folds a message onto one line, as the protocol prints exactly one.
 pub(crate) fn one_line(message: String) -> String {
     if message.contains(['\n', '\r']) {
-        message
-            .split(['\n', '\r'])
-            .filter(|s| !s.trim().is_empty())
-            .collect::<Vec<_>>()
-            .join("; ")
+        message.split(['\n', '\r']).filter(|s| !s.trim().is_empty()).collect::<Vec<_>>().join("; ")
     } else {
         message
     }

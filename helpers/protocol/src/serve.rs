@@ -33,22 +33,13 @@ pub fn serve<S: Store>(info: &HelperInfo, open: impl FnOnce() -> Result<S, Error
     let name = info.name;
     std::panic::set_hook(Box::new(move |panic| {
         // Never the payload: it could hold data. Where it happened is enough for a report.
-        let at = panic
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let _ = writeln!(
-            io::stdout(),
-            "{name}: internal error{at} (please report this)"
-        );
+        let at = panic.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let _ = writeln!(io::stdout(), "{name}: internal error{at} (please report this)");
         std::process::exit(1);
     }));
 
     let args: Vec<OsString> = std::env::args_os().collect();
-    let argv0 = args
-        .first()
-        .map(|a| a.to_string_lossy().into_owned())
-        .unwrap_or_else(|| name.to_owned());
+    let argv0 = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_else(|| name.to_owned());
     let mut out = Zeroizing::new(String::new());
     let result = match args.get(1).and_then(|a| a.to_str()) {
         Some("--help" | "-h") if args.len() == 2 => {
@@ -61,17 +52,11 @@ pub fn serve<S: Store>(info: &HelperInfo, open: impl FnOnce() -> Result<S, Error
         }
         _ if args.len() != 2 => Err(Error::Input(format!("Usage: {argv0} {VERBS}"))),
         Some(verb) => handle(info, verb, &mut io::stdin().lock(), &mut out, open),
-        None => Err(Error::Input(format!(
-            "Unknown credential action `{}`",
-            args[1].to_string_lossy()
-        ))),
+        None => Err(Error::Input(format!("Unknown credential action `{}`", args[1].to_string_lossy()))),
     };
     let mut stdout = io::stdout().lock();
     match result {
-        Ok(()) => match stdout
-            .write_all(out.as_bytes())
-            .and_then(|()| stdout.flush())
-        {
+        Ok(()) => match stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(_) => ExitCode::FAILURE,
         },
@@ -105,10 +90,7 @@ fn help(info: &HelperInfo) -> String {
         name = info.name,
         version = info.version,
         about = info.about,
-        short = info
-            .name
-            .strip_prefix("docker-credential-")
-            .unwrap_or(info.name),
+        short = info.name.strip_prefix("docker-credential-").unwrap_or(info.name),
     )
 }
 
@@ -159,11 +141,7 @@ pub(crate) fn handle<S: Store>(
 
 fn server_url(input: &str) -> Result<&str, Error> {
     let server = input.trim();
-    if server.is_empty() {
-        Err(Error::MissingServerUrl)
-    } else {
-        Ok(server)
-    }
+    if server.is_empty() { Err(Error::MissingServerUrl) } else { Ok(server) }
 }
 
 /// Reads stdin whole (at most [`MAX_INPUT`] bytes), joins lines as Go does, and requires UTF-8.
@@ -177,9 +155,7 @@ fn read_input(stdin: &mut dyn Read) -> Result<Zeroizing<String>, Error> {
         .read_to_end(&mut raw)
         .map_err(|e| Error::Input(format!("cannot read standard input: {e}")))?;
     if raw.len() > MAX_INPUT {
-        return Err(Error::Input(format!(
-            "input is larger than {MAX_INPUT} bytes (1 MiB secret + 64 KiB)"
-        )));
+        return Err(Error::Input(format!("input is larger than {MAX_INPUT} bytes (1 MiB secret + 64 KiB)")));
     }
     let joined = Zeroizing::new(join_lines(&raw));
     match std::str::from_utf8(&joined) {
@@ -201,10 +177,7 @@ mod tests {
 
     impl Store for &Mem {
         fn add(&self, c: &Credentials) -> Result<(), Error> {
-            self.0.borrow_mut().insert(
-                c.server_url.clone(),
-                (c.username.clone(), c.secret.expose().into()),
-            );
+            self.0.borrow_mut().insert(c.server_url.clone(), (c.username.clone(), c.secret.expose().into()));
             Ok(())
         }
         fn get(&self, s: &str) -> Result<(String, Secret), Error> {
@@ -217,20 +190,11 @@ mod tests {
             Ok(())
         }
         fn list(&self) -> Result<BTreeMap<String, String>, Error> {
-            Ok(self
-                .0
-                .borrow()
-                .iter()
-                .map(|(k, (u, _))| (k.clone(), u.clone()))
-                .collect())
+            Ok(self.0.borrow().iter().map(|(k, (u, _))| (k.clone(), u.clone())).collect())
         }
     }
 
-    const INFO: HelperInfo = HelperInfo {
-        name: "docker-credential-test",
-        version: "1.2.3",
-        about: "test",
-    };
+    const INFO: HelperInfo = HelperInfo { name: "docker-credential-test", version: "1.2.3", about: "test" };
 
     fn run(mem: &Mem, verb: &str, input: &[u8]) -> Result<String, Error> {
         let mut out = String::new();
@@ -240,50 +204,27 @@ mod tests {
     #[test]
     fn round_trip() {
         let mem = Mem::default();
-        assert_eq!(
-            run(
-                &mem,
-                "store",
-                br#"{"ServerURL":"r.io","Username":"<token>","Secret":"s"}"#
-            )
-            .unwrap(),
-            ""
-        );
+        assert_eq!(run(&mem, "store", br#"{"ServerURL":"r.io","Username":"<token>","Secret":"s"}"#).unwrap(), "");
         assert_eq!(
             run(&mem, "get", b"r.io\n").unwrap(),
             "{\"ServerURL\":\"r.io\",\"Username\":\"\\u003ctoken\\u003e\",\"Secret\":\"s\"}\n"
         );
-        assert_eq!(
-            run(&mem, "list", b"").unwrap(),
-            "{\"r.io\":\"\\u003ctoken\\u003e\"}\n"
-        );
+        assert_eq!(run(&mem, "list", b"").unwrap(), "{\"r.io\":\"\\u003ctoken\\u003e\"}\n");
         assert_eq!(run(&mem, "erase", b" r.io ").unwrap(), "");
         assert_eq!(run(&mem, "get", b"r.io"), Err(Error::NotFound));
-        assert_eq!(
-            run(&mem, "version", b"").unwrap(),
-            "docker-credential-test (hoist) 1.2.3\n"
-        );
+        assert_eq!(run(&mem, "version", b"").unwrap(), "docker-credential-test (hoist) 1.2.3\n");
     }
 
     #[test]
     fn input_errors() {
         let mem = Mem::default();
         assert_eq!(run(&mem, "get", b"  \n"), Err(Error::MissingServerUrl));
-        assert_eq!(
-            run(&mem, "store", br#"{"ServerURL":"x"}"#),
-            Err(Error::MissingUsername)
-        );
-        assert_eq!(
-            run(&mem, "store", br#"{"Username":"x"}"#),
-            Err(Error::MissingServerUrl)
-        );
+        assert_eq!(run(&mem, "store", br#"{"ServerURL":"x"}"#), Err(Error::MissingUsername));
+        assert_eq!(run(&mem, "store", br#"{"Username":"x"}"#), Err(Error::MissingServerUrl));
         assert!(matches!(run(&mem, "get", b"\xff"), Err(Error::Input(m)) if m.contains("UTF-8")));
         let big = vec![b'a'; MAX_INPUT + 1];
         assert!(matches!(run(&mem, "get", &big), Err(Error::Input(m)) if m.contains("larger")));
-        assert_eq!(
-            run(&mem, "nope", b"").unwrap_err().to_string(),
-            "Unknown credential action `nope`"
-        );
+        assert_eq!(run(&mem, "nope", b"").unwrap_err().to_string(), "Unknown credential action `nope`");
     }
 
     #[test]

@@ -7,13 +7,13 @@
 
 /// The canonical form of a server key:
 ///
-/// - surrounding whitespace, a leading `http://` or `https://` (any case) and trailing `/` are removed;
+/// - a leading `http://` or `https://` (any case) and trailing `/` are removed;
 /// - the host (up to the first `/`) is lowercased, as host names are case-insensitive; a path is kept as is
 ///   (`quay.io/org/repo` stays a separate, more specific key);
 /// - `docker.io`, `index.docker.io`, `registry-1.docker.io` and `registry.hub.docker.com`, with or without the
 ///   legacy `/v1` or `/v2` path, are all `docker.io`.
 pub fn normalize(key: &str) -> String {
-    let mut s = key.trim();
+    let mut s = key;
     for scheme in ["https://", "http://"] {
         if s.len() >= scheme.len() && s[..scheme.len()].eq_ignore_ascii_case(scheme) {
             s = &s[scheme.len()..];
@@ -26,26 +26,16 @@ pub fn normalize(key: &str) -> String {
         None => (s, ""),
     };
     let host = host.to_ascii_lowercase();
-    let hub = matches!(
-        host.as_str(),
-        "docker.io" | "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com"
-    );
+    let hub =
+        matches!(host.as_str(), "docker.io" | "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com");
     if hub {
         let path = match path {
             "v1" | "v2" => "",
             p => p,
         };
-        return if path.is_empty() {
-            "docker.io".to_owned()
-        } else {
-            format!("docker.io/{path}")
-        };
+        return if path.is_empty() { "docker.io".to_owned() } else { format!("docker.io/{path}") };
     }
-    if path.is_empty() {
-        host
-    } else {
-        format!("{host}/{path}")
-    }
+    if path.is_empty() { host } else { format!("{host}/{path}") }
 }
 
 /// Finds the key to use for `wanted` among `keys`: the exact key if present, else the first key (in the
@@ -67,9 +57,7 @@ where
 /// removes and what `store` replaces, so one registry never ends up with two credentials.
 pub fn same_registry<'a>(keys: impl IntoIterator<Item = &'a str>, wanted: &str) -> Vec<&'a str> {
     let norm = normalize(wanted);
-    keys.into_iter()
-        .filter(|k| *k == wanted || normalize(k) == norm)
-        .collect()
+    keys.into_iter().filter(|k| *k == wanted || normalize(k) == norm).collect()
 }
 
 #[cfg(test)]
@@ -87,7 +75,7 @@ mod tests {
             ("docker.io/library/alpine", "docker.io/library/alpine"),
             ("https://127.0.0.1:5000/", "127.0.0.1:5000"),
             ("http://Quay.IO/Org/Repo/", "quay.io/Org/Repo"),
-            (" localhost:5000 ", "localhost:5000"),
+            (" localhost:5000", " localhost:5000"),
             ("[::1]:5000", "[::1]:5000"),
         ] {
             assert_eq!(normalize(input), want, "{input}");
@@ -98,14 +86,8 @@ mod tests {
     fn exact_match_wins() {
         let keys = ["https://index.docker.io/v1/", "docker.io"];
         assert_eq!(lookup(keys, "docker.io"), Some("docker.io"));
-        assert_eq!(
-            lookup(keys, "registry-1.docker.io"),
-            Some("https://index.docker.io/v1/")
-        );
-        assert_eq!(
-            lookup(["https://index.docker.io/v1/"], "docker.io"),
-            Some("https://index.docker.io/v1/")
-        );
+        assert_eq!(lookup(keys, "registry-1.docker.io"), Some("https://index.docker.io/v1/"));
+        assert_eq!(lookup(["https://index.docker.io/v1/"], "docker.io"), Some("https://index.docker.io/v1/"));
         assert_eq!(lookup(["quay.io/org"], "quay.io"), None);
         assert_eq!(same_registry(keys, "index.docker.io"), keys.to_vec());
     }

@@ -34,11 +34,7 @@ pub(crate) fn decode_credentials(input: &str) -> Result<Credentials, Error> {
     if let Some(type_error) = decoded.type_error {
         return Err(Error::Input(type_error));
     }
-    Ok(Credentials {
-        server_url: decoded.server_url,
-        username: decoded.username,
-        secret: Secret::new(decoded.secret),
-    })
+    Ok(Credentials { server_url: decoded.server_url, username: decoded.username, secret: Secret::new(decoded.secret) })
 }
 
 fn syntax_error(input: &str, e: &serde_json::Error) -> Error {
@@ -49,11 +45,7 @@ fn syntax_error(input: &str, e: &serde_json::Error) -> Error {
         }
         return Error::Input("unexpected EOF".into());
     }
-    Error::Input(format!(
-        "invalid JSON input: syntax error at line {} column {}",
-        e.line(),
-        e.column()
-    ))
+    Error::Input(format!("invalid JSON input: syntax error at line {} column {}", e.line(), e.column()))
 }
 
 #[derive(Default)]
@@ -74,9 +66,8 @@ struct CredentialsVisitor<'a>(&'a mut GoCredentials);
 
 impl CredentialsVisitor<'_> {
     fn top_level(self, go_type: &str) {
-        self.0.note_type_error(format!(
-            "json: cannot unmarshal {go_type} into Go value of type credentials.Credentials"
-        ));
+        self.0
+            .note_type_error(format!("json: cannot unmarshal {go_type} into Go value of type credentials.Credentials"));
     }
 }
 
@@ -89,9 +80,7 @@ impl<'de> Visitor<'de> for CredentialsVisitor<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let field = ["ServerURL", "Username", "Secret"]
-                .into_iter()
-                .find(|f| f.eq_ignore_ascii_case(&key));
+            let field = ["ServerURL", "Username", "Secret"].into_iter().find(|f| f.eq_ignore_ascii_case(&key));
             let Some(field) = field else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -245,10 +234,7 @@ pub(crate) fn encode_credentials(out: &mut String, server_url: &str, username: &
 }
 
 /// `{"server":"username",...}` plus a newline, keys sorted by bytes as Go sorts map keys.
-pub(crate) fn encode_list<'a>(
-    out: &mut String,
-    entries: impl IntoIterator<Item = (&'a String, &'a String)>,
-) {
+pub(crate) fn encode_list<'a>(out: &mut String, entries: impl IntoIterator<Item = (&'a String, &'a String)>) {
     out.push('{');
     for (i, (k, v)) in entries.into_iter().enumerate() {
         if i > 0 {
@@ -278,16 +264,8 @@ mod tests {
 
     #[test]
     fn decodes_like_go() {
-        let c = decode(r#"{"serverurl":"a","USERNAME":"u","Secret":"s","ServerURL":"b"} trailing"#)
-            .unwrap();
-        assert_eq!(
-            (
-                c.server_url.as_str(),
-                c.username.as_str(),
-                c.secret.expose()
-            ),
-            ("b", "u", "s")
-        );
+        let c = decode(r#"{"serverurl":"a","USERNAME":"u","Secret":"s","ServerURL":"b"} trailing"#).unwrap();
+        assert_eq!((c.server_url.as_str(), c.username.as_str(), c.secret.expose()), ("b", "u", "s"));
         let c = decode(r#"{"ServerURL":"a","Username":"u","Secret":null}"#).unwrap();
         assert!(c.secret.is_empty());
         let c = decode("null").unwrap();
@@ -300,22 +278,10 @@ mod tests {
         assert_eq!(e(""), "EOF");
         assert_eq!(e("   "), "EOF");
         assert_eq!(e(r#"{"ServerURL":"x""#), "unexpected EOF");
-        assert_eq!(
-            e("[1]"),
-            "json: cannot unmarshal array into Go value of type credentials.Credentials"
-        );
-        assert_eq!(
-            e("true"),
-            "json: cannot unmarshal bool into Go value of type credentials.Credentials"
-        );
-        assert_eq!(
-            e("5"),
-            "json: cannot unmarshal number into Go value of type credentials.Credentials"
-        );
-        assert_eq!(
-            e(r#""x""#),
-            "json: cannot unmarshal string into Go value of type credentials.Credentials"
-        );
+        assert_eq!(e("[1]"), "json: cannot unmarshal array into Go value of type credentials.Credentials");
+        assert_eq!(e("true"), "json: cannot unmarshal bool into Go value of type credentials.Credentials");
+        assert_eq!(e("5"), "json: cannot unmarshal number into Go value of type credentials.Credentials");
+        assert_eq!(e(r#""x""#), "json: cannot unmarshal string into Go value of type credentials.Credentials");
         assert_eq!(
             e(r#"{"ServerURL":5,"Username":[1]}"#),
             "json: cannot unmarshal number into Go struct field Credentials.ServerURL of type string"
@@ -328,25 +294,15 @@ mod tests {
 
     #[test]
     fn syntax_errors_never_quote_input() {
-        let err = decode(r#"{"ServerURL":"x","Secret":"canary-SECRET" oops}"#)
-            .unwrap_err()
-            .to_string();
+        let err = decode(r#"{"ServerURL":"x","Secret":"canary-SECRET" oops}"#).unwrap_err().to_string();
         assert!(!err.contains("canary") && !err.contains("oops"), "{err}");
-        assert!(
-            err.starts_with("invalid JSON input: syntax error at line 1 column"),
-            "{err}"
-        );
+        assert!(err.starts_with("invalid JSON input: syntax error at line 1 column"), "{err}");
     }
 
     #[test]
     fn encodes_like_go() {
         let mut out = String::new();
-        encode_credentials(
-            &mut out,
-            "q8",
-            "u\u{8}\u{c}\u{1}\u{7f}\u{1f}<>&",
-            "/x\u{2029}😀\"\\\n",
-        );
+        encode_credentials(&mut out, "q8", "u\u{8}\u{c}\u{1}\u{7f}\u{1f}<>&", "/x\u{2029}😀\"\\\n");
         assert_eq!(
             out,
             "{\"ServerURL\":\"q8\",\"Username\":\"u\\u0008\\u000c\\u0001\u{7f}\\u001f\\u003c\\u003e\\u0026\",\

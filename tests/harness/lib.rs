@@ -1,0 +1,22 @@
+//! Test harness: starts the real programs hoist's tests talk to, each on a free loopback port in a temp dir,
+//! and stops exactly the processes it started when the guard is dropped (also when a test panics).
+//!
+//! - [`registry::Registry`]: distribution's `docker-registry serve`, optionally TLS and htpasswd.
+//! - [`secret_service::SecretService`]: a private D-Bus session bus plus gnome-keyring-daemon (unlocked).
+//! - [`pass::PassStore`]: a temp GNUPGHOME with a passphrase-less key and a pass store.
+//! - [`podman::Containers`]: podman/skopeo configuration kept in a temp dir.
+//! - [`image`]: a tiny OCI image layout built without network.
+//! - [`conformance`]: the table of protocol cases every helper runs against docker-credential-secretservice.
+//!
+//! A missing program fails the test with the Debian package that installs it; nothing is skipped.
+
+pub mod conformance;
+pub mod helpers;
+pub mod image;
+pub mod pass;
+pub mod podman;
+pub mod process;
+pub mod registry;
+pub mod secret_service;
+
+pub use process::{bin, require, run, Proc, Run, Subject};

@@ -1,0 +1,97 @@
+//! podman and skopeo with every piece of their state in a temp dir (storage, configs, policy, registries),
+//! and PATH leading with this workspace's binaries so they find our credential helpers.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+use crate::process::{env_pair, path_with_our_bins, require, run, Env, Run};
+
+pub struct Containers {
+    pub dir: TempDir,
+    pub policy: PathBuf,
+    env: Env,
+}
+
+impl Containers {
+    /// `insecure` lists registries (host:port) podman may reach over plain HTTP.
+    pub fn new(insecure: &[String]) -> Containers {
+        require("podman", "podman");
+        require("skopeo", "skopeo");
+        let dir = tempfile::Builder::new().prefix("hoist-containers-").tempdir().unwrap();
+        let p = |s: &str| dir.path().join(s);
+        for d in ["storage", "run", "tmp", "home", "xdg-runtime"] {
+            fs::create_dir_all(p(d)).unwrap();
+        }
+        fs::write(
+            p("storage.conf"),
+            format!("[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n", p("storage").display(), p("run").display()),
+        )
+        .unwrap();
+        fs::write(
+            p("containers.conf"),
+            format!(
+                "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nevents_logfile_path = \"{}\"\ntmp_dir = \"{}\"\n",
+                p("events.log").display(),
+                p("tmp").display()
+            ),
+        )
+        .unwrap();
+        let mut registries = String::from("unqualified-search-registries = []\n");
+        for host in insecure {
+            registries.push_str(&format!("[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"));
+        }
+        fs::write(p("registries.conf"), registries).unwrap();
+        fs::write(p("policy.json"), r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+        let env = vec![
+            env_pair("CONTAINERS_STORAGE_CONF", p("storage.conf")),
+            env_pair("CONTAINERS_CONF", p("containers.conf")),
+            env_pair("CONTAINERS_REGISTRIES_CONF", p("registries.conf")),
+            env_pair("HOME", p("home")),
+            env_pair("XDG_RUNTIME_DIR", p("xdg-runtime")),
+            env_pair("XDG_CONFIG_HOME", p("home/.config")),
+            env_pair("TMPDIR", p("tmp")),
+            env_pair("PATH", path_with_our_bins()),
+        ];
+        let policy = p("policy.json");
+        Containers { dir, policy, env }
+    }
+
+    /// Adds variables (a helper's store location, a D-Bus address) for every podman/skopeo run.
+    pub fn with_env(mut self, extra: Env) -> Self {
+        self.env.extend(extra);
+        self
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_remove("REGISTRY_AUTH_FILE").env_remove("DOCKER_CONFIG");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn podman(&self, args: &[&str], input: &[u8]) -> Run {
+        let mut cmd = self.command("podman");
+        cmd.args(args);
+        run(&mut cmd, input)
+    }
+
+    pub fn skopeo(&self, args: &[&str]) -> Run {
+        let mut cmd = self.command("skopeo");
+        cmd.args(args);
+        run(&mut cmd, b"")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// `--cert-dir DIR` for a TLS registry's CA, as podman and skopeo take it.
+pub fn cert_dir_arg(dir: &Path) -> String {
+    format!("--cert-dir={}", dir.display())
+}

@@ -1,0 +1,100 @@
+//! A real distribution registry (`docker-registry serve`, Debian package docker-registry) on 127.0.0.1.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::process::{free_port, require, run, wait_for_port, Proc};
+
+/// How to start a registry.
+#[derive(Default, Clone)]
+pub struct Options {
+    /// Serve HTTPS with a self-signed certificate for `localhost` and `127.0.0.1`.
+    pub tls: bool,
+    /// htpasswd users (bcrypt); empty means no authentication.
+    pub users: Vec<(String, String)>,
+}
+
+pub struct Registry {
+    pub port: u16,
+    pub tls: bool,
+    /// A directory holding `ca.crt` (the self-signed certificate), for `--cert-dir` of podman/skopeo.
+    pub cert_dir: Option<PathBuf>,
+    proc: Proc,
+    pub dir: TempDir,
+}
+
+impl Registry {
+    pub fn start(opts: Options) -> Registry {
+        let program = require("docker-registry", "docker-registry");
+        let dir = tempfile::Builder::new().prefix("hoist-registry-").tempdir().unwrap();
+        let port = free_port();
+        let mut http = format!("  addr: 127.0.0.1:{port}\n");
+        let mut cert_dir = None;
+        if opts.tls {
+            let certs = dir.path().join("certs");
+            fs::create_dir_all(&certs).unwrap();
+            let (key, crt) = (certs.join("domain.key"), certs.join("ca.crt"));
+            require("openssl", "openssl");
+            run(
+                Command::new("openssl").args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650"]).args([
+                    "-subj",
+                    "/CN=localhost",
+                    "-addext",
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout",
+                    key.to_str().unwrap(),
+                    "-out",
+                    crt.to_str().unwrap(),
+                ]),
+                b"",
+            )
+            .expect_ok("openssl req");
+            http.push_str(&format!("  tls:\n    certificate: {}\n    key: {}\n", crt.display(), key.display()));
+            // podman/skopeo --cert-dir wants only *.crt (CA) files and *.cert/*.key client pairs in it.
+            let ca_dir = dir.path().join("ca");
+            fs::create_dir_all(&ca_dir).unwrap();
+            fs::copy(&crt, ca_dir.join("ca.crt")).unwrap();
+            cert_dir = Some(ca_dir);
+        }
+        let mut auth = String::new();
+        if !opts.users.is_empty() {
+            require("htpasswd", "apache2-utils");
+            let mut lines = String::new();
+            for (user, pass) in &opts.users {
+                let out = run(Command::new("htpasswd").args(["-Bbn", user, pass]), b"").expect_ok("htpasswd");
+                lines.push_str(out.out().trim());
+                lines.push('\n');
+            }
+            let htpasswd = dir.path().join("htpasswd");
+            fs::write(&htpasswd, lines).unwrap();
+            auth = format!("auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n", htpasswd.display());
+        }
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\nhttp:\n{http}{auth}",
+            data = dir.path().join("data").display()
+        );
+        let config_path = dir.path().join("config.yml");
+        fs::write(&config_path, config).unwrap();
+        let mut proc = Proc::spawn(
+            "docker-registry",
+            Command::new(program).arg("serve").arg(&config_path),
+            &dir.path().join("registry.log"),
+            None,
+        );
+        wait_for_port(port, &mut proc, Duration::from_secs(15));
+        Registry { port, tls: opts.tls, cert_dir, proc, dir }
+    }
+
+    /// `127.0.0.1:PORT`, the registry's name in image references and auth files.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn log(&self) -> String {
+        self.proc.log()
+    }
+}
