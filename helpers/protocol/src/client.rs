@@ -3,7 +3,7 @@
 //! Quirks of real helpers handled here, so callers see one behaviour:
 //! - `get` of a missing entry: `credentials not found in native keychain` on stdout, exit 1 → `Ok(None)`;
 //!   docker-credential-pass 0.6.4 instead exits 0 with empty Username and Secret → also `Ok(None)`.
-//! - `erase` of a missing entry succeeds whatever the helper says.
+//! - `erase` of a missing entry succeeds whatever the helper says (pass exits 1).
 //! - A helper's failure text is passed on in the error, with the secret cut out should a helper echo it.
 
 use std::collections::BTreeMap;
@@ -86,9 +86,18 @@ impl Client {
     }
 
     /// Removes the credential; a missing one is not an error.
+    ///
+    /// Helpers disagree on erasing a missing entry (secretservice exits 0, pass exits 1 with its own text), so
+    /// a failed erase is checked with `get`: if nothing is stored, the erase did what was asked.
     pub fn erase(&self, server_url: &str) -> Result<(), ClientError> {
         let out = self.run("erase", server_url.as_bytes())?;
-        if out.success || is_not_found(&out.stdout) { Ok(()) } else { Err(self.failed("erase", &out, None)) }
+        if out.success || is_not_found(&out.stdout) {
+            return Ok(());
+        }
+        match self.get(server_url) {
+            Ok(None) => Ok(()),
+            _ => Err(self.failed("erase", &out, None)),
+        }
     }
 
     /// Every stored server with its username.
