@@ -1,0 +1,34 @@
+# hoist: build, test, demo, install. See README.md.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+CARGO ?= cargo
+HELPERS := docker-credential-file
+
+.PHONY: all build test demo setup install uninstall clean
+
+all: build
+
+build:
+	$(CARGO) build --release --workspace --bins
+
+# The end-to-end tests run our binaries as real clients do, so build them first.
+test:
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace
+
+setup:
+	scripts/setup-debian.sh
+
+# Installs the system packages, builds, and walks through the workflow against a real local registry.
+demo: setup build
+	scripts/demo.sh
+
+install: build
+	install -d $(DESTDIR)$(BINDIR)
+	for b in $(HELPERS); do install -m 0755 target/release/$$b $(DESTDIR)$(BINDIR)/$$b; done
+
+uninstall:
+	for b in $(HELPERS); do rm -f $(DESTDIR)$(BINDIR)/$$b; done
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The hoist demo: a real distribution registry with TLS and a password on 127.0.0.1, a credential stored with
+# docker-credential-file, and skopeo and podman using it through "credHelpers". Everything lives in a temp dir
+# and every process started here is stopped on exit. Run it with `make demo` (which builds first).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN="$ROOT/target/release"
+[ -x "$BIN/docker-credential-file" ] || { echo "demo: build first (make build)" >&2; exit 1; }
+export PATH="$BIN:$PATH"
+
+WORK=$(mktemp -d /tmp/hoist-demo.XXXXXX)
+REG_PID=""
+cleanup() {
+  [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*"; "$@"; }
+
+# A free port: try random ones until nothing answers.
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+PORT=$((20000 + RANDOM % 20000))
+until port_free "$PORT"; do PORT=$((20000 + RANDOM % 20000)); done
+HOST="127.0.0.1:$PORT"
+USER=demo
+PASS="demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+
+say "Starting a distribution registry with TLS and htpasswd on $HOST"
+mkdir -p "$WORK/certs" "$WORK/ca"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+  -keyout "$WORK/certs/domain.key" -out "$WORK/certs/domain.crt" 2>/dev/null
+cp "$WORK/certs/domain.crt" "$WORK/ca/ca.crt"
+htpasswd -Bbn "$USER" "$PASS" > "$WORK/htpasswd"
+cat > "$WORK/registry.yml" <<YAML
+version: 0.1
+log: {level: warn}
+storage:
+  filesystem: {rootdirectory: $WORK/data}
+  delete: {enabled: true}
+http:
+  addr: $HOST
+  tls: {certificate: $WORK/certs/domain.crt, key: $WORK/certs/domain.key}
+auth:
+  htpasswd: {realm: basic-realm, path: $WORK/htpasswd}
+YAML
+docker-registry serve "$WORK/registry.yml" > "$WORK/registry.log" 2>&1 &
+REG_PID=$!
+for _ in $(seq 100); do port_free "$PORT" || break; sleep 0.1; done
+port_free "$PORT" && { cat "$WORK/registry.log"; echo "demo: the registry did not start" >&2; exit 1; }
+echo "registry running (pid $REG_PID)"
+
+say "Making a one-layer OCI image without network and pushing it"
+LAYOUT="$WORK/layout"
+mkdir -p "$LAYOUT/blobs/sha256" "$WORK/rootfs"
+echo "hello from hoist" > "$WORK/rootfs/hello.txt"
+tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$WORK/rootfs" -cf "$WORK/layer.tar" .
+DIFF_ID=$(sha256sum "$WORK/layer.tar" | cut -d' ' -f1)
+gzip -n -c "$WORK/layer.tar" > "$WORK/layer.tar.gz"
+blob() { local d; d=$(sha256sum "$1" | cut -d' ' -f1); cp "$1" "$LAYOUT/blobs/sha256/$d"; echo "$d"; }
+LAYER=$(blob "$WORK/layer.tar.gz"); LAYER_SIZE=$(stat -c %s "$WORK/layer.tar.gz")
+printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$DIFF_ID" > "$WORK/config.json"
+CONFIG=$(blob "$WORK/config.json"); CONFIG_SIZE=$(stat -c %s "$WORK/config.json")
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%s}]}' \
+  "$CONFIG" "$CONFIG_SIZE" "$LAYER" "$LAYER_SIZE" > "$WORK/manifest.json"
+MANIFEST=$(blob "$WORK/manifest.json"); MANIFEST_SIZE=$(stat -c %s "$WORK/manifest.json")
+printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"v1"}}]}' \
+  "$MANIFEST" "$MANIFEST_SIZE" > "$LAYOUT/index.json"
+echo '{"imageLayoutVersion":"1.0.0"}' > "$LAYOUT/oci-layout"
+echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$WORK/policy.json"
+skopeo copy -q --policy "$WORK/policy.json" --dest-cert-dir "$WORK/ca" --dest-creds "$USER:$PASS" \
+  "oci:$LAYOUT:v1" "docker://$HOST/demo/hello:v1"
+echo "pushed docker://$HOST/demo/hello:v1 (sha256:$MANIFEST)"
+
+say "Storing the credential with docker-credential-file"
+export HOIST_CREDENTIALS_FILE="$WORK/hoist/credentials.json"
+printf '{"ServerURL":"%s","Username":"%s","Secret":"%s"}' "$HOST" "$USER" "$PASS" | docker-credential-file store
+echo "stored (the secret went in on stdin, never on a command line)"
+show docker-credential-file list
+show ls -ld "$WORK/hoist"
+show ls -l "$HOIST_CREDENTIALS_FILE"
+
+say "Pointing an auth file at the helper"
+printf '{"credHelpers": {"%s": "file"}}\n' "$HOST" > "$WORK/auth.json"
+show cat "$WORK/auth.json"
+
+say "skopeo reads the image with that credential"
+show skopeo inspect --authfile "$WORK/auth.json" --cert-dir "$WORK/ca" --format '{{.Name}} {{.Digest}}' "docker://$HOST/demo/hello:v1"
+show skopeo list-tags --authfile "$WORK/auth.json" --cert-dir "$WORK/ca" "docker://$HOST/demo/hello"
+
+say "Erasing it: the registry refuses again"
+printf '%s' "$HOST" | docker-credential-file erase
+show docker-credential-file list
+if skopeo inspect --authfile "$WORK/auth.json" --cert-dir "$WORK/ca" "docker://$HOST/demo/hello:v1" >/dev/null 2>"$WORK/err"; then
+  echo "demo: expected the registry to refuse" >&2; exit 1
+fi
+echo "skopeo: $(grep -o "unauthorized[^\"]*" "$WORK/err" | head -1)"
+
+say "Done: registry stopped, $WORK removed"
