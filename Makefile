@@ -14,7 +14,7 @@ build:
 # The end-to-end tests run our binaries as real clients do, so build them first.
 test:
 	$(CARGO) build --workspace --bins
-	$(CARGO) test --workspace
+	scripts/run-tests.sh
 
 setup:
 	scripts/setup-debian.sh
