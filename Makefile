@@ -2,7 +2,7 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 CARGO ?= cargo
-HELPERS := docker-credential-file
+HELPERS := docker-credential-file docker-credential-keyring
 
 .PHONY: all build test demo setup install uninstall clean
 

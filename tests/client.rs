@@ -7,8 +7,8 @@ use harness::helpers::FileHelper;
 use harness::pass::PassStore;
 use harness::process::Env;
 use harness::secret_service::SecretService;
-use hoist_helper_protocol::client::{Client, ClientError};
 use hoist_helper_protocol::Credentials;
+use hoist_helper_protocol::client::{Client, ClientError};
 
 const CANARY: &str = "Canary-Client-S3cret-41c9";
 

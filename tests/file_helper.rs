@@ -7,10 +7,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use harness::Subject;
 use harness::helpers::FileHelper;
-use harness::{Run, Subject};
 
-const CANARY: &str = "Canary-S3cret-9f2b7d";
+use harness::badinput::{self, CANARY, assert_clean_failure};
 
 fn creds(server: &str, user: &str, secret: &str) -> Vec<u8> {
     serde_json::json!({"ServerURL": server, "Username": user, "Secret": secret}).to_string().into_bytes()
@@ -99,7 +99,11 @@ fn sigkill_at_random_moments_never_loses_a_completed_store() {
         }
     }
     eprintln!("{killed} stores killed, {} completed", completed.len());
-    assert!(killed > 0 && !completed.is_empty(), "the kills must hit both sides: {killed} killed, {} completed", completed.len());
+    assert!(
+        killed > 0 && !completed.is_empty(),
+        "the kills must hit both sides: {killed} killed, {} completed",
+        completed.len()
+    );
     // A later writer cleans up the temp files of killed ones.
     h.run(&["store"], &creds("final.example", "u", CANARY)).expect_ok("store");
     let names: Vec<String> = fs::read_dir(h.store.parent().unwrap())
@@ -116,55 +120,11 @@ fn bad_input_is_refused_cleanly() {
     let h = FileHelper::new();
     h.run(&["store"], &creds("existing.example", "u", CANARY)).expect_ok("store");
     let before = h.contents().unwrap();
-    let c = CANARY;
-    let cases: Vec<(&str, Vec<&str>, Vec<u8>)> = vec![
-        ("no verb", vec![], vec![]),
-        ("two verbs", vec!["store", "get"], vec![]),
-        ("unknown verb", vec!["steal"], c.as_bytes().to_vec()),
-        ("empty store input", vec!["store"], vec![]),
-        ("whitespace store input", vec!["store"], b"  \n ".to_vec()),
-        ("not JSON", vec!["store"], format!("ServerURL={c}").into_bytes()),
-        ("truncated JSON", vec!["store"], format!(r#"{{"ServerURL":"x","Username":"u","Secret":"{c}"#).into_bytes()),
-        ("syntax error after the secret", vec!["store"], format!(r#"{{"ServerURL":"x","Secret":"{c}" "Username":"u"}}"#).into_bytes()),
-        ("JSON array", vec!["store"], format!(r#"["{c}"]"#).into_bytes()),
-        ("JSON string", vec!["store"], format!(r#""{c}""#).into_bytes()),
-        ("JSON number", vec!["store"], b"12345".to_vec()),
-        ("missing ServerURL", vec!["store"], format!(r#"{{"Username":"u","Secret":"{c}"}}"#).into_bytes()),
-        ("empty ServerURL", vec!["store"], format!(r#"{{"ServerURL":"","Username":"u","Secret":"{c}"}}"#).into_bytes()),
-        ("missing Username", vec!["store"], format!(r#"{{"ServerURL":"x","Secret":"{c}"}}"#).into_bytes()),
-        ("empty Username", vec!["store"], format!(r#"{{"ServerURL":"x","Username":"","Secret":"{c}"}}"#).into_bytes()),
-        ("Secret of the wrong type", vec!["store"], format!(r#"{{"ServerURL":"{c}","Username":"u","Secret":["{c}"]}}"#).into_bytes()),
-        ("Username of the wrong type", vec!["store"], format!(r#"{{"ServerURL":"x","Username":{{"a":"{c}"}},"Secret":"p"}}"#).into_bytes()),
-        ("invalid UTF-8", vec!["store"], [format!(r#"{{"ServerURL":"x","Username":"u","Secret":"{c}"#).as_bytes(), b"\xff\xfe\"}"].concat()),
-        ("lone surrogate", vec!["store"], format!(r#"{{"ServerURL":"x","Username":"u","Secret":"{c}\udc00"}}"#).into_bytes()),
-        ("bad escape", vec!["store"], format!(r#"{{"ServerURL":"x","Username":"u","Secret":"{c}\q"}}"#).into_bytes()),
-        ("raw control character in a string", vec!["store"], format!("{{\"ServerURL\":\"x\",\"Username\":\"u\",\"Secret\":\"{c}\u{1}\"}}").into_bytes()),
-        ("object key not a string", vec!["store"], format!(r#"{{ServerURL:"x","Username":"u","Secret":"{c}"}}"#).into_bytes()),
-        ("input over the limit", vec!["store"], format!(r#"{{"ServerURL":"x","Username":"u","Secret":"{c}{}"}}"#, "a".repeat(1_200_000)).into_bytes()),
-        ("NUL bytes", vec!["store"], [c.as_bytes(), b"\0\0{}"].concat()),
-        ("get without a server", vec!["get"], vec![]),
-        ("get with whitespace only", vec!["get"], b" \r\n\t".to_vec()),
-        ("get of invalid UTF-8", vec!["get"], b"reg\xff.example".to_vec()),
-        ("get of a missing server", vec!["get"], b"missing.example".to_vec()),
-        ("erase without a server", vec!["erase"], b"\n".to_vec()),
-        ("erase over the limit", vec!["erase"], vec![b'a'; 1_200_000]),
-    ];
-    assert!(cases.len() >= 20);
-    for (name, args, input) in &cases {
+    for (name, args, input) in &badinput::cases() {
         let out = h.run(args, input);
         assert_clean_failure(name, &out);
         assert_eq!(h.contents().unwrap(), before, "{name}: the store file changed");
     }
-}
-
-fn assert_clean_failure(name: &str, out: &Run) {
-    assert_eq!(out.code, Some(1), "{name}: exit code; stdout {:?}", out.out());
-    let text = out.out();
-    assert_eq!(text.lines().count(), 1, "{name}: want one line, got {text:?}");
-    assert!(text.ends_with('\n') && !text.trim().is_empty(), "{name}: {text:?}");
-    assert!(out.stderr.is_empty(), "{name}: stderr {:?}", out.err());
-    assert!(!text.contains("internal error") && !text.contains("panicked"), "{name}: {text}");
-    assert!(!text.contains(CANARY) && !text.contains("Canary"), "{name}: the secret leaked: {text}");
 }
 
 #[test]
@@ -197,7 +157,12 @@ fn unsafe_stores_are_refused_and_left_alone() {
     h.run(&["store"], &creds("p.example", "u", CANARY)).expect_ok("store");
     let before = h.contents().unwrap();
     let check = |what: &str| {
-        for (args, input) in [(vec!["get"], b"p.example".to_vec()), (vec!["list"], vec![]), (vec!["store"], creds("q.example", "u", CANARY)), (vec!["erase"], b"p.example".to_vec())] {
+        for (args, input) in [
+            (vec!["get"], b"p.example".to_vec()),
+            (vec!["list"], vec![]),
+            (vec!["store"], creds("q.example", "u", CANARY)),
+            (vec!["erase"], b"p.example".to_vec()),
+        ] {
             let out = h.run(&args, &input);
             assert_clean_failure(&format!("{what} {args:?}"), &out);
             assert_eq!(h.contents().unwrap(), before, "{what}: changed");
@@ -220,7 +185,12 @@ fn unsafe_stores_are_refused_and_left_alone() {
     check("world-writable directory");
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).unwrap();
 
-    fs::write(&h.store, format!("{{\"version\":1,\"credentials\":{{\"p.example\":{{\"username\":\"u\",\"secret\":\"{CANARY}\"").as_bytes()).unwrap();
+    fs::write(
+        &h.store,
+        format!("{{\"version\":1,\"credentials\":{{\"p.example\":{{\"username\":\"u\",\"secret\":\"{CANARY}\"")
+            .as_bytes(),
+    )
+    .unwrap();
     fs::set_permissions(&h.store, fs::Permissions::from_mode(0o600)).unwrap();
     let corrupt = h.contents().unwrap();
     for args in [vec!["get"], vec!["list"], vec!["store"], vec!["erase"]] {
@@ -237,13 +207,19 @@ fn store_location_follows_xdg_config_home() {
     let dir = tempfile::tempdir().unwrap();
     let h = FileHelper::new();
     let mut cmd = Command::new(&h.program);
-    cmd.arg("store").env_remove("HOIST_CREDENTIALS_FILE").env("XDG_CONFIG_HOME", dir.path()).env("HOME", "/nonexistent");
+    cmd.arg("store")
+        .env_remove("HOIST_CREDENTIALS_FILE")
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env("HOME", "/nonexistent");
     harness::run(&mut cmd, &creds("x.example", "u", "p")).expect_ok("store");
     let file = dir.path().join("hoist/credentials.json");
     assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
     assert_eq!(fs::metadata(dir.path().join("hoist")).unwrap().mode() & 0o777, 0o700);
     let mut cmd = Command::new(&h.program);
-    cmd.arg("get").env_remove("HOIST_CREDENTIALS_FILE").env_remove("XDG_CONFIG_HOME").env("HOME", dir.path().join("home"));
+    cmd.arg("get")
+        .env_remove("HOIST_CREDENTIALS_FILE")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", dir.path().join("home"));
     let out = harness::run(&mut cmd, b"x.example");
     assert_eq!(out.out(), "credentials not found in native keychain\n", "HOME fallback is a different store");
 }

@@ -30,6 +30,8 @@ pub enum Expect {
 pub struct Difference {
     pub reason: &'static str,
     pub ours: Expect,
+    /// The Go helper's answer varies from run to run, so it is not required to differ.
+    pub reference_varies: bool,
 }
 
 pub struct Case {
@@ -44,7 +46,16 @@ fn same(name: &'static str, steps: Vec<Step>) -> Case {
 }
 
 fn differs(name: &'static str, steps: Vec<Step>, reason: &'static str, ours: Expect) -> Case {
-    Case { name, steps, differs: Some(Difference { reason, ours }) }
+    Case { name, steps, differs: Some(Difference { reason, ours, reference_varies: false }) }
+}
+
+impl Case {
+    fn unpredictable_reference(mut self) -> Self {
+        if let Some(d) = &mut self.differs {
+            d.reference_varies = true;
+        }
+        self
+    }
 }
 
 fn store(server: &str, user: &str, secret: &str) -> Step {
@@ -67,7 +78,12 @@ pub fn cases() -> Vec<Case> {
             "names the hoist helper and its version instead of the Go package's",
             Expect::Matches(
                 0,
-                |s| s.starts_with("docker-credential-") && s.contains(" (hoist) ") && s.ends_with('\n') && s.lines().count() == 1,
+                |s| {
+                    s.starts_with("docker-credential-")
+                        && s.contains(" (hoist) ")
+                        && s.ends_with('\n')
+                        && s.lines().count() == 1
+                },
                 "`docker-credential-NAME (hoist) VERSION`",
             ),
         ),
@@ -87,41 +103,99 @@ pub fn cases() -> Vec<Case> {
         same("store then get", vec![store("reg.example", "alice", "pw"), step("get", "reg.example")]),
         same("get of a missing entry", vec![step("get", "missing.example")]),
         same("get trims a trailing newline", vec![store("reg.example", "alice", "pw"), step("get", "reg.example\n")]),
-        same("get trims spaces and CRLF", vec![store("reg.example", "alice", "pw"), step("get", "  reg.example \r\n\r\n")]),
+        same(
+            "get trims spaces and CRLF",
+            vec![store("reg.example", "alice", "pw"), step("get", "  reg.example \r\n\r\n")],
+        ),
         same(
             "identity token round trip (HTML-safe escapes in output)",
-            vec![store("https://auth.example/v1/", "<token>", "eyJhbGciOi.x&y<z>"), step("get", "https://auth.example/v1/"), step("list", "")],
+            vec![
+                store("https://auth.example/v1/", "<token>", "eyJhbGciOi.x&y<z>"),
+                step("get", "https://auth.example/v1/"),
+                step("list", ""),
+            ],
         ),
         same(
             "escapes: quotes, backslash, control characters, U+2028, emoji",
-            vec![store("esc.example", "u\"\\\u{8}\u{c}\u{1}\u{7f}\u{1f}", "a\tb\nc\u{2028}\u{2029}😀é"), step("get", "esc.example")],
+            vec![
+                store("esc.example", "u\"\\\u{8}\u{c}\u{1}\u{7f}\u{1f}", "a\tb\nc\u{2028}\u{2029}😀é"),
+                step("get", "esc.example"),
+            ],
         ),
-        same("store replaces", vec![store("r.example", "a", "1"), store("r.example", "b", "2"), step("get", "r.example"), step("list", "")]),
+        same(
+            "store replaces",
+            vec![
+                store("r.example", "a", "1"),
+                store("r.example", "a", "2"),
+                step("get", "r.example"),
+                step("list", ""),
+            ],
+        ),
+        differs(
+            "store under another username replaces",
+            vec![store("r.example", "a", "1"), store("r.example", "b", "2"), step("get", "r.example")],
+            "docker-credential-secretservice keeps one item per username and `get` returns either of them, \
+             in keyring order; we keep one credential per registry, the latest",
+            Expect::Exact(0, "{\"ServerURL\":\"r.example\",\"Username\":\"b\",\"Secret\":\"2\"}\n"),
+        )
+        .unpredictable_reference(),
         same("list of nothing", vec![step("list", "")]),
         same(
             "list is sorted by key",
-            vec![store("z.example", "z", "1"), store("a.example:5000", "a", "2"), store("m.example/org", "m", "3"), step("list", "")],
+            vec![
+                store("z.example", "z", "1"),
+                store("a.example:5000", "a", "2"),
+                store("m.example/org", "m", "3"),
+                step("list", ""),
+            ],
         ),
-        same("erase then get", vec![store("e.example", "a", "1"), step("erase", "e.example"), step("get", "e.example"), step("list", "")]),
+        same(
+            "erase then get",
+            vec![store("e.example", "a", "1"), step("erase", "e.example"), step("get", "e.example"), step("list", "")],
+        ),
         same("erase of a missing entry succeeds", vec![step("erase", "never.example")]),
-        same("erase trims its input", vec![store("t.example", "a", "1"), step("erase", "t.example\n"), step("get", "t.example")]),
-        same("server keys are not trimmed on store", vec![store(" sp.example ", " ", "1"), step("get", " sp.example "), step("list", "")]),
-        same("exact match: a port is part of the key", vec![store("p.example:5000", "a", "1"), step("get", "p.example")]),
+        same(
+            "erase trims its input",
+            vec![store("t.example", "a", "1"), step("erase", "t.example\n"), step("get", "t.example")],
+        ),
+        same(
+            "server keys are not trimmed on store",
+            vec![store(" sp.example ", " ", "1"), step("get", " sp.example "), step("list", "")],
+        ),
+        same(
+            "exact match: a port is part of the key",
+            vec![store("p.example:5000", "a", "1"), step("get", "p.example")],
+        ),
         same("path keys are kept apart", vec![store("quay.example/org", "a", "1"), step("get", "quay.example")]),
         // Go's decoding rules for store.
         same(
             "field names match case-insensitively and trailing data is ignored",
-            vec![step("store", r#"{"serverurl":"ci.example","USERNAME":"u","secret":"p"} trailing"#), step("get", "ci.example")],
+            vec![
+                step("store", r#"{"serverurl":"ci.example","USERNAME":"u","secret":"p"} trailing"#),
+                step("get", "ci.example"),
+            ],
         ),
         same(
             "a duplicate field: the last one wins",
-            vec![step("store", r#"{"ServerURL":"d1.example","Username":"u","Secret":"p","ServerURL":"d2.example"}"#), step("list", "")],
+            vec![
+                step("store", r#"{"ServerURL":"d1.example","Username":"u","Secret":"p","ServerURL":"d2.example"}"#),
+                step("list", ""),
+            ],
         ),
         same(
             "lines are joined before decoding",
-            vec![step("store", "{\"ServerURL\":\r\n\"ml.example\",\n\"Username\":\"u\",\"Secret\":\"p\"}\n"), step("get", "ml.example")],
+            vec![
+                step("store", "{\"ServerURL\":\r\n\"ml.example\",\n\"Username\":\"u\",\"Secret\":\"p\"}\n"),
+                step("get", "ml.example"),
+            ],
         ),
-        same("unknown fields are ignored", vec![step("store", r#"{"ServerURL":"uf.example","Username":"u","Secret":"p","Extra":[1,{}]}"#), step("get", "uf.example")]),
+        same(
+            "unknown fields are ignored",
+            vec![
+                step("store", r#"{"ServerURL":"uf.example","Username":"u","Secret":"p","Extra":[1,{}]}"#),
+                step("get", "uf.example"),
+            ],
+        ),
         same("empty input", vec![step("store", "")]),
         same("whitespace input", vec![step("store", " \n\t ")]),
         same("truncated JSON", vec![step("store", r#"{"ServerURL":"x","Username":"u""#)]),
@@ -142,7 +216,10 @@ pub fn cases() -> Vec<Case> {
         same("get without a server", vec![step("get", "")]),
         same("get with only whitespace", vec![step("get", " \n ")]),
         same("erase without a server", vec![step("erase", "\n")]),
-        same("failed store leaves the store unchanged", vec![store("keep.example", "a", "1"), step("store", "{"), step("list", "")]),
+        same(
+            "failed store leaves the store unchanged",
+            vec![store("keep.example", "a", "1"), step("store", "{"), step("list", "")],
+        ),
         // Deliberate differences.
         differs(
             "syntax error",
@@ -153,7 +230,7 @@ pub fn cases() -> Vec<Case> {
         ),
         differs(
             "invalid UTF-8",
-            vec![step("store", b"{\"ServerURL\":\"u8.example\",\"Username\":\"u\",\"Secret\":\"p\xff\"}".to_vec())],
+            vec![step("store", b"{\"ServerURL\":\"u8.example\",\"Username\":\"u\",\"Secret\":\"p\xff\"}")],
             "Go silently replaces invalid UTF-8 with U+FFFD and stores a secret that no longer works; we refuse it",
             Expect::Exact(1, "input is not valid UTF-8\n"),
         ),
@@ -161,7 +238,11 @@ pub fn cases() -> Vec<Case> {
             "a lone surrogate escape",
             vec![step("store", r#"{"ServerURL":"ls.example","Username":"u","Secret":"\ud800"}"#)],
             "as invalid UTF-8: Go stores U+FFFD instead of what was sent; we refuse it",
-            Expect::Matches(1, |s| s.starts_with("invalid JSON input: syntax error") && s.lines().count() == 1, "a syntax error line"),
+            Expect::Matches(
+                1,
+                |s| s.starts_with("invalid JSON input: syntax error") && s.lines().count() == 1,
+                "a syntax error line",
+            ),
         ),
         differs(
             "an empty secret is returned as stored",
@@ -181,7 +262,11 @@ pub fn cases() -> Vec<Case> {
             "input over the limit",
             vec![step("store", format!(r#"{{"ServerURL":"x","Username":"u","Secret":"{}"}}"#, "s".repeat(1_200_000)))],
             "both refuse; ours says why (Go: `bufio.Scanner: token too long`)",
-            Expect::Matches(1, |s| s.starts_with("input is larger than") && s.lines().count() == 1, "`input is larger than ...`"),
+            Expect::Matches(
+                1,
+                |s| s.starts_with("input is larger than") && s.lines().count() == 1,
+                "`input is larger than ...`",
+            ),
         ),
         differs(
             "Docker Hub under docker's key is found as docker.io",
@@ -253,7 +338,7 @@ pub fn check(ours: &dyn Subject, reference: &dyn Subject) {
                     if !a.2.is_empty() {
                         failures.push(format!("{}: ours wrote to stderr: {:?}", case.name, a.2));
                     }
-                    if a.0 == b.0 && a.1 == b.1 {
+                    if !d.reference_varies && a.0 == b.0 && a.1 == b.1 {
                         failures.push(format!(
                             "{}: listed as a deliberate difference ({}) but {} now answers the same: {b:?}",
                             case.name,
@@ -279,7 +364,13 @@ pub fn check(ours: &dyn Subject, reference: &dyn Subject) {
     }
     ours.reset();
     reference.reset();
-    assert!(failures.is_empty(), "{} of {} conformance cases failed:\n{}", failures.len(), all.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} conformance cases failed:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
 }
 
 /// docker-credential-secretservice 0.6.4 on a private Secret Service: the reference every helper is held to.

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::process::{bin, env_pair, Env, Subject};
+use crate::process::{Env, Subject, bin, env_pair};
 
 /// docker-credential-file with `HOIST_CREDENTIALS_FILE` in a fresh temp dir.
 pub struct FileHelper {
@@ -47,5 +47,31 @@ impl Subject for FileHelper {
     }
     fn reset(&self) {
         let _ = std::fs::remove_file(&self.store);
+    }
+}
+
+/// docker-credential-keyring pointed at a private Secret Service.
+pub struct KeyringHelper {
+    pub program: PathBuf,
+    pub env: Env,
+}
+
+impl KeyringHelper {
+    pub fn new(ss: &crate::secret_service::SecretService) -> Self {
+        KeyringHelper { program: bin("docker-credential-keyring"), env: ss.env() }
+    }
+}
+
+impl Subject for KeyringHelper {
+    fn name(&self) -> String {
+        "docker-credential-keyring".into()
+    }
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+    fn reset(&self) {
+        crate::conformance::clear_docker_items(&self.env);
     }
 }

@@ -10,6 +10,7 @@
 //!
 //! A missing program fails the test with the Debian package that installs it; nothing is skipped.
 
+pub mod badinput;
 pub mod conformance;
 pub mod helpers;
 pub mod image;
@@ -19,4 +20,4 @@ pub mod process;
 pub mod registry;
 pub mod secret_service;
 
-pub use process::{bin, require, run, Proc, Run, Subject};
+pub use process::{Proc, Run, Subject, bin, require, run};

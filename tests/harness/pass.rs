@@ -7,7 +7,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::process::{env_pair, require, run, Env};
+use crate::process::{Env, env_pair, require, run};
 
 pub struct PassStore {
     pub gnupghome: PathBuf,
@@ -27,10 +27,13 @@ impl PassStore {
         fs::set_permissions(&gnupghome, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
         let store = PassStore { gnupghome, store_dir, _dir: dir };
         run(
-            store
-                .command("gpg")
-                .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
-                .args(["--quick-generate-key", "hoist test <hoist-test@example.invalid>", "default", "default", "never"]),
+            store.command("gpg").args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""]).args([
+                "--quick-generate-key",
+                "hoist test <hoist-test@example.invalid>",
+                "default",
+                "default",
+                "never",
+            ]),
             b"",
         )
         .expect_ok("gpg --quick-generate-key");

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::process::{env_pair, path_with_our_bins, require, run, Env, Run};
+use crate::process::{Env, Run, env_pair, path_with_our_bins, require, run};
 
 pub struct Containers {
     pub dir: TempDir,
@@ -27,7 +27,11 @@ impl Containers {
         }
         fs::write(
             p("storage.conf"),
-            format!("[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n", p("storage").display(), p("run").display()),
+            format!(
+                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+                p("storage").display(),
+                p("run").display()
+            ),
         )
         .unwrap();
         fs::write(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::{free_port, require, run, wait_for_port, Proc};
+use crate::process::{Proc, free_port, require, run, wait_for_port};
 
 /// How to start a registry.
 #[derive(Default, Clone)]
@@ -40,16 +40,18 @@ impl Registry {
             let (key, crt) = (certs.join("domain.key"), certs.join("ca.crt"));
             require("openssl", "openssl");
             run(
-                Command::new("openssl").args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650"]).args([
-                    "-subj",
-                    "/CN=localhost",
-                    "-addext",
-                    "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                    "-keyout",
-                    key.to_str().unwrap(),
-                    "-out",
-                    crt.to_str().unwrap(),
-                ]),
+                Command::new("openssl").args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650"]).args(
+                    [
+                        "-subj",
+                        "/CN=localhost",
+                        "-addext",
+                        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout",
+                        key.to_str().unwrap(),
+                        "-out",
+                        crt.to_str().unwrap(),
+                    ],
+                ),
                 b"",
             )
             .expect_ok("openssl req");

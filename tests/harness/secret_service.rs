@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::process::{env_pair, require, Env, Proc};
+use crate::process::{Env, Proc, env_pair, require};
 
 pub struct SecretService {
     pub address: String,
@@ -86,7 +86,8 @@ impl SecretService {
         for (k, v) in self.xdg_env() {
             cmd.env(k, v);
         }
-        let mut proc = Proc::spawn("gnome-keyring-daemon", &mut cmd, &self.dir.path().join("keyring.log"), Some(KEYRING_PASSWORD));
+        let mut proc =
+            Proc::spawn("gnome-keyring-daemon", &mut cmd, &self.dir.path().join("keyring.log"), Some(KEYRING_PASSWORD));
         let start = Instant::now();
         loop {
             let out = Command::new("dbus-send")
@@ -110,6 +111,27 @@ impl SecretService {
         if let Some(mut p) = self.keyring.take() {
             p.kill();
         }
+    }
+
+    /// Locks the `login` collection (Secret Service `Lock`), as a screen lock or `gnome-keyring` timeout would.
+    pub fn lock_login_collection(&self) {
+        let out = Command::new("dbus-send")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .args(["--session", "--print-reply", "--dest=org.freedesktop.secrets", "/org/freedesktop/secrets"])
+            .args(["org.freedesktop.Secret.Service.Lock", "array:objpath:/org/freedesktop/secrets/collection/login"])
+            .output()
+            .expect("dbus-send");
+        let reply = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && reply.contains("collection/login"),
+            "lock failed: {reply} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The pid of the running gnome-keyring-daemon.
+    pub fn keyring_pid(&self) -> u32 {
+        self.keyring.as_ref().expect("gnome-keyring is running").pid()
     }
 
     /// Environment that points a Secret Service client at this bus.

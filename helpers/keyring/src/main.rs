@@ -1,0 +1,21 @@
+use std::process::ExitCode;
+
+use hoist_helper_protocol::{HelperInfo, serve};
+
+const INFO: HelperInfo = HelperInfo {
+    name: "docker-credential-keyring",
+    version: env!("CARGO_PKG_VERSION"),
+    about: "Keeps credentials in the OS keyring: on Linux the Secret Service (gnome-keyring, KeePassXC) over\n\
+            D-Bus, in the same items docker-credential-secretservice uses, so credentials stored by either\n\
+            helper are found by both. Never prompts: a locked keyring is an error saying how to unlock it.",
+};
+
+#[cfg(target_os = "linux")]
+fn main() -> ExitCode {
+    serve(&INFO, hoist_keyring_store::KeyringStore::new)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() -> ExitCode {
+    serve(&INFO, hoist_keyring_store::OsKeyringStore::new)
+}

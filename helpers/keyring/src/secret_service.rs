@@ -1,0 +1,189 @@
+//! The Secret Service backend (Linux).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use hoist_helper_protocol::{Credentials, Error, Secret, Store, server};
+use secret_service::EncryptionType;
+use secret_service::blocking::{Item, SecretService};
+use zeroize::Zeroizing;
+
+use crate::{TIMEOUT, with_timeout};
+
+const SCHEMA: &str = "io.docker.Credentials";
+const LABEL: &str = "Docker Credentials";
+
+const UNLOCK_HINT: &str = "unlock it first (log in to your desktop session, or start gnome-keyring-daemon with \
+                           --unlock; see docs/helpers/keyring.md); this helper never shows an unlock prompt";
+
+/// Credentials in the default Secret Service collection, as docker-credential-secretservice keeps them.
+#[derive(Debug, Clone)]
+pub struct KeyringStore {
+    timeout: Duration,
+}
+
+impl Default for KeyringStore {
+    fn default() -> Self {
+        KeyringStore { timeout: TIMEOUT }
+    }
+}
+
+impl KeyringStore {
+    pub fn new() -> Result<Self, Error> {
+        Ok(KeyringStore::default())
+    }
+}
+
+/// One docker item: its server key, username and the item itself.
+struct DockerItem<'a> {
+    server: String,
+    username: String,
+    item: Item<'a>,
+}
+
+fn connect() -> Result<SecretService<'static>, Error> {
+    let address = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").filter(|a| !a.is_empty());
+    if address.is_none() {
+        let runtime_bus = std::env::var_os("XDG_RUNTIME_DIR").map(|d| std::path::PathBuf::from(d).join("bus"));
+        if !runtime_bus.is_some_and(|p| p.exists()) {
+            return Err(Error::backend(
+                "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set and $XDG_RUNTIME_DIR/bus does not exist; \
+                 run inside a desktop or `dbus-run-session`, or start a session bus (see docs/helpers/keyring.md)",
+            ));
+        }
+    }
+    let conn = zbus::blocking::connection::Builder::session()
+        .and_then(|b| b.method_timeout(TIMEOUT).build())
+        .map_err(|e| Error::backend(format!("cannot connect to the D-Bus session bus: {}", short(&e.to_string()))))?;
+    SecretService::connect_with_existing(EncryptionType::Dh, conn).map_err(|e| ss_error("cannot open a session", e))
+}
+
+/// Maps crate errors to one line that says what to do. They carry D-Bus names and paths, never secrets.
+fn ss_error(what: &str, e: secret_service::Error) -> Error {
+    let text = e.to_string();
+    if text.contains("ServiceUnknown")
+        || text.contains("NameHasNoOwner")
+        || matches!(e, secret_service::Error::Unavailable)
+    {
+        return Error::backend(format!(
+            "no Secret Service provider on the D-Bus session bus ({what}); start one, e.g. \
+             `gnome-keyring-daemon --start --components=secrets` (see docs/helpers/keyring.md)"
+        ));
+    }
+    if matches!(e, secret_service::Error::Locked) {
+        return Error::backend(format!("the keyring is locked: {UNLOCK_HINT}"));
+    }
+    if text.contains("NoReply") || text.contains("Timeout") || text.contains("timed out") {
+        return Error::backend(format!(
+            "the Secret Service did not answer ({what}); check that gnome-keyring-daemon is running and responsive"
+        ));
+    }
+    Error::backend(format!("Secret Service error ({what}): {}", short(&text)))
+}
+
+fn short(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    line.chars().take(300).collect()
+}
+
+fn attributes<'a>(server: &'a str, username: &'a str) -> HashMap<&'a str, &'a str> {
+    HashMap::from([
+        ("xdg:schema", SCHEMA),
+        ("label", LABEL),
+        ("server", server),
+        ("username", username),
+        ("docker_cli", "1"),
+    ])
+}
+
+/// Every unlocked docker item matching `filter` (plus docker_cli=1); an error if any matching item is locked.
+fn docker_items<'a>(ss: &'a SecretService<'a>, filter: &[(&str, &str)]) -> Result<Vec<DockerItem<'a>>, Error> {
+    let mut query = HashMap::from([("docker_cli", "1")]);
+    query.extend(filter.iter().copied());
+    let found = ss.search_items(query).map_err(|e| ss_error("searching items", e))?;
+    if !found.locked.is_empty() {
+        return Err(Error::backend(format!("the keyring holding docker credentials is locked: {UNLOCK_HINT}")));
+    }
+    let mut items = Vec::with_capacity(found.unlocked.len());
+    for item in found.unlocked {
+        let mut attrs = item.get_attributes().map_err(|e| ss_error("reading item attributes", e))?;
+        let Some(server) = attrs.remove("server") else { continue };
+        let username = attrs.remove("username").unwrap_or_default();
+        items.push(DockerItem { server, username, item });
+    }
+    Ok(items)
+}
+
+fn secret_of(item: &Item, server: &str) -> Result<Secret, Error> {
+    let bytes = Zeroizing::new(item.get_secret().map_err(|e| ss_error("reading the secret", e))?);
+    match std::str::from_utf8(&bytes) {
+        Ok(s) => Ok(Secret::from(s)),
+        Err(_) => Err(Error::backend(format!("the keyring item for {server} holds a secret that is not UTF-8 text"))),
+    }
+}
+
+impl Store for KeyringStore {
+    fn add(&self, creds: &Credentials) -> Result<(), Error> {
+        let creds = creds.clone();
+        with_timeout(self.timeout, move || {
+            let ss = connect()?;
+            let collection = ss.get_default_collection().map_err(|e| ss_error("opening the default collection", e))?;
+            if collection.is_locked().map_err(|e| ss_error("checking the collection", e))? {
+                return Err(Error::backend(format!("the default keyring collection is locked: {UNLOCK_HINT}")));
+            }
+            let attrs = attributes(&creds.server_url, &creds.username);
+            collection
+                .create_item(&creds.server_url, attrs, creds.secret.expose().as_bytes(), true, "text/plain")
+                .map_err(|e| ss_error("creating the item", e))?;
+            // One registry, one item: remove other usernames and other spellings of the same registry, after
+            // the new item exists so a crash in between never leaves the registry without a credential.
+            let items = docker_items(&ss, &[])?;
+            let keys: Vec<&str> = items.iter().map(|i| i.server.as_str()).collect();
+            let same = server::same_registry(keys, &creds.server_url);
+            for it in &items {
+                let is_new = it.server == creds.server_url && it.username == creds.username;
+                if !is_new && same.contains(&it.server.as_str()) {
+                    it.item.delete().map_err(|e| ss_error("removing a replaced item", e))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn get(&self, server_url: &str) -> Result<(String, Secret), Error> {
+        let wanted = server_url.to_owned();
+        with_timeout(self.timeout, move || {
+            let ss = connect()?;
+            let exact = docker_items(&ss, &[("server", &wanted)])?;
+            if let Some(it) = exact.first() {
+                return Ok((it.username.clone(), secret_of(&it.item, &it.server)?));
+            }
+            let all = docker_items(&ss, &[])?;
+            let key = server::lookup(all.iter().map(|i| i.server.as_str()), &wanted).ok_or(Error::NotFound)?;
+            let it = all.iter().find(|i| i.server == key).ok_or(Error::NotFound)?;
+            Ok((it.username.clone(), secret_of(&it.item, &it.server)?))
+        })
+    }
+
+    fn erase(&self, server_url: &str) -> Result<(), Error> {
+        let wanted = server_url.to_owned();
+        with_timeout(self.timeout, move || {
+            let ss = connect()?;
+            let items = docker_items(&ss, &[])?;
+            let same = server::same_registry(items.iter().map(|i| i.server.as_str()), &wanted);
+            for it in &items {
+                if same.contains(&it.server.as_str()) {
+                    it.item.delete().map_err(|e| ss_error("removing the item", e))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn list(&self) -> Result<BTreeMap<String, String>, Error> {
+        with_timeout(self.timeout, move || {
+            let ss = connect()?;
+            Ok(docker_items(&ss, &[])?.into_iter().map(|i| (i.server, i.username)).collect())
+        })
+    }
+}
