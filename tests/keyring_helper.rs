@@ -223,3 +223,28 @@ fn bad_input_is_refused_cleanly_and_changes_nothing() {
     assert_eq!(get(&ours, "existing.example")["Secret"], CANARY);
     assert_eq!(items_for(&ss, "existing.example"), 1);
 }
+
+/// The macOS/Windows backend (keyring-core entries plus an index), built on Linux with
+/// `--cfg hoist_native_keyring` by `make test`, so the keyring crate runs it against the real Secret Service.
+#[test]
+fn native_keyring_backend_round_trips_on_a_real_keyring() {
+    let program = harness::process::target_dir().parent().unwrap().join("native/debug/docker-credential-keyring");
+    assert!(program.is_file(), "{} is missing: `make test` builds it", program.display());
+    let ss = SecretService::start();
+    let native = KeyringHelper { program, env: ss.env() };
+    native.run(&["store"], &creds("https://index.docker.io/v1/", "hub", CANARY)).expect_ok("store");
+    native.run(&["store"], &creds("n.example:5000", "<token>", "tok")).expect_ok("store");
+    assert_eq!(get(&native, "docker.io")["Secret"], CANARY);
+    assert_eq!(get(&native, "n.example:5000")["Username"], "<token>");
+    native.run(&["store"], &creds("docker.io", "hub2", "p2")).expect_ok("store replaces the other spelling");
+    assert_eq!(
+        list(&native),
+        BTreeMap::from([("docker.io".to_string(), "hub2".to_string()), ("n.example:5000".to_string(), "<token>".to_string())])
+    );
+    native.run(&["erase"], b"https://index.docker.io/v1/").expect_ok("erase");
+    assert_eq!(native.run(&["get"], b"docker.io").out(), "credentials not found in native keychain\n");
+    assert_eq!(list(&native).len(), 1);
+    for (name, args, input) in &harness::badinput::cases() {
+        harness::badinput::assert_clean_failure(name, &native.run(args, input));
+    }
+}

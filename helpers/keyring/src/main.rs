@@ -10,12 +10,12 @@ const INFO: HelperInfo = HelperInfo {
             helper are found by both. Never prompts: a locked keyring is an error saying how to unlock it.",
 };
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(hoist_native_keyring)))]
 fn main() -> ExitCode {
     serve(&INFO, hoist_keyring_store::KeyringStore::new)
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), hoist_native_keyring))]
 fn main() -> ExitCode {
     serve(&INFO, hoist_keyring_store::OsKeyringStore::new)
 }

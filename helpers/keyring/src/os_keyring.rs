@@ -44,7 +44,7 @@ fn fail(what: &str, e: keyring_core::Error) -> Error {
 
 impl OsKeyringStore {
     /// The platform's native keyring (the default store that the `keyring` crate sets).
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(any(not(target_os = "linux"), hoist_native_keyring))]
     pub fn new() -> Result<Self, Error> {
         if keyring::Entry::store_status().is_err() {
             return Err(Error::backend("no native keyring is available on this system"));
