@@ -12,15 +12,16 @@
 //!
 //! What it is not: encryption at rest. Secrets are plain text in a private file, as in auth.json.
 
+pub mod private_file;
+
 use std::collections::BTreeMap;
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use hoist_helper_protocol::{Credentials, Error, Secret, Store, server};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
+
+pub use private_file::PrivateFile;
 
 /// The file format version this code reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -31,7 +32,7 @@ pub const ENV_FILE: &str = "HOIST_CREDENTIALS_FILE";
 /// A credential store in one JSON file.
 #[derive(Debug, Clone)]
 pub struct FileStore {
-    path: PathBuf,
+    file: PrivateFile,
 }
 
 /// The file's content: `{"version":1,"credentials":{"SERVER":{"username":"..","secret":".."}}}`.
@@ -63,42 +64,19 @@ impl FileStore {
     }
 
     pub fn at(path: impl Into<PathBuf>) -> Self {
-        FileStore { path: path.into() }
+        FileStore { file: PrivateFile::new(path, "credential store") }
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn fail(&self, what: impl std::fmt::Display) -> Error {
-        Error::backend(format!("credential store {}: {what}", self.path.display()))
-    }
-
-    fn dir(&self) -> &Path {
-        match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        }
+        self.file.path()
     }
 
     /// Reads the store; a missing file is an empty store.
     fn load(&self) -> Result<StoreFile, Error> {
-        self.check_dir()?;
-        let mut file = match File::open(&self.path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(StoreFile::default()),
-            Err(e) => return Err(self.fail(format_args!("cannot open: {e}"))),
-        };
-        let meta = file.metadata().map_err(|e| self.fail(format_args!("cannot stat: {e}")))?;
-        if !meta.is_file() {
-            return Err(self.fail("is not a regular file"));
-        }
-        check_private(&meta, "file", &self.path)?;
-        let mut raw = Zeroizing::new(Vec::new());
-        file.read_to_end(&mut raw).map_err(|e| self.fail(format_args!("cannot read: {e}")))?;
+        let Some(raw) = self.file.read()? else { return Ok(StoreFile::default()) };
         let data: StoreFile = serde_json::from_slice(&raw).map_err(|e| {
             // Position only: serde's own text may quote the file's content, which holds secrets.
-            self.fail(format_args!(
+            self.file.fail(format_args!(
                 "is not a valid credential store (JSON {} at line {} column {}); fix or remove it",
                 match e.classify() {
                     serde_json::error::Category::Data => "of the wrong shape",
@@ -110,7 +88,7 @@ impl FileStore {
             ))
         })?;
         if data.version != FORMAT_VERSION {
-            return Err(self.fail(format_args!(
+            return Err(self.file.fail(format_args!(
                 "has format version {}, this docker-credential-file reads version {FORMAT_VERSION}",
                 data.version
             )));
@@ -118,100 +96,16 @@ impl FileStore {
         Ok(data)
     }
 
-    /// Refuses a directory that others could use to swap the file under us.
-    fn check_dir(&self) -> Result<(), Error> {
-        let dir = self.dir();
-        let meta = match fs::metadata(dir) {
-            Ok(m) => m,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) => {
-                return Err(self.fail(format_args!("cannot stat directory {}: {e}", dir.display())));
-            }
-        };
-        let uid = euid();
-        if meta.uid() != uid && meta.uid() != 0 {
-            return Err(self.fail(format_args!(
-                "directory {} is owned by uid {}, not by you (uid {uid})",
-                dir.display(),
-                meta.uid()
-            )));
-        }
-        let sticky = meta.mode() & 0o1000 != 0;
-        if meta.mode() & 0o022 != 0 && !sticky {
-            return Err(self.fail(format_args!(
-                "directory {} is writable by group or others (mode {:04o}); run: chmod 700 {}",
-                dir.display(),
-                meta.mode() & 0o7777,
-                dir.display()
-            )));
-        }
-        Ok(())
-    }
-
     /// Runs `change` on the store under the exclusive lock and writes the result atomically if it returns true.
     fn modify(&self, change: impl FnOnce(&mut StoreFile) -> bool) -> Result<(), Error> {
-        let dir = self.dir().to_path_buf();
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|e| self.fail(format_args!("cannot create directory {}: {e}", dir.display())))?;
-        let lock_path = sibling(&self.path, ".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|e| self.fail(format_args!("cannot open lock file {}: {e}", lock_path.display())))?;
-        lock.lock().map_err(|e| self.fail(format_args!("cannot lock {}: {e}", lock_path.display())))?;
-        self.remove_stale_temps();
+        let lock = self.file.lock()?;
         let mut data = self.load()?;
         if change(&mut data) {
-            self.save(&data)?;
+            let mut bytes = Zeroizing::new(Vec::new());
+            serde_json::to_writer_pretty(&mut *bytes, &data).map_err(|e| self.file.fail(format_args!("cannot encode: {e}")))?;
+            bytes.push(b'\n');
+            self.file.write(&lock, &bytes)?;
         }
-        drop(lock); // unlocks
-        Ok(())
-    }
-
-    fn temp_prefix(&self) -> String {
-        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        format!(".{name}.")
-    }
-
-    /// Temp files left by a writer that was killed. Only called under the lock, when no writer is active.
-    fn remove_stale_temps(&self) {
-        let prefix = self.temp_prefix();
-        let Ok(entries) = fs::read_dir(self.dir()) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with(&prefix) && name.ends_with(".tmp") {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
-    }
-
-    fn save(&self, data: &StoreFile) -> Result<(), Error> {
-        let mut bytes = Zeroizing::new(Vec::new());
-        serde_json::to_writer_pretty(&mut *bytes, data).map_err(|e| self.fail(format_args!("cannot encode: {e}")))?;
-        bytes.push(b'\n');
-        let dir = self.dir();
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&self.temp_prefix())
-            .suffix(".tmp")
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .tempfile_in(dir)
-            .map_err(|e| self.fail(format_args!("cannot create a temporary file in {}: {e}", dir.display())))?;
-        tmp.write_all(&bytes)
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(|e| self.fail(format_args!("cannot write: {e}")))?;
-        tmp.persist(&self.path).map_err(|e| self.fail(format_args!("cannot replace: {}", e.error)))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| self.fail(format_args!("cannot sync directory {}: {e}", dir.display())))?;
         Ok(())
     }
 }
@@ -243,7 +137,7 @@ impl Store for FileStore {
     }
 
     fn erase(&self, server_url: &str) -> Result<(), Error> {
-        if !self.path.exists() {
+        if !self.file.exists() {
             return self.load().map(drop); // still refuse an unsafe directory, but write nothing
         }
         self.modify(|data| {
@@ -277,40 +171,10 @@ fn default_path() -> Result<PathBuf, Error> {
     Ok(config.join("hoist").join("credentials.json"))
 }
 
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
-fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
-fn check_private(meta: &fs::Metadata, what: &str, path: &Path) -> Result<(), Error> {
-    let uid = euid();
-    if meta.uid() != uid {
-        return Err(Error::backend(format!(
-            "credential store {}: the {what} is owned by uid {}, not by you (uid {uid}); refusing to use it",
-            path.display(),
-            meta.uid()
-        )));
-    }
-    if meta.mode() & 0o077 != 0 {
-        return Err(Error::backend(format!(
-            "credential store {}: permissions {:04o} are too open (group or others have access); run: chmod 600 {}",
-            path.display(),
-            meta.mode() & 0o7777,
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     use super::*;
 
@@ -325,14 +189,14 @@ mod tests {
         let (_d, s) = store();
         s.add(&Credentials::new("https://index.docker.io/v1/", "u", "p")).unwrap();
         assert_eq!(fs::metadata(s.path()).unwrap().mode() & 0o777, 0o600);
-        assert_eq!(fs::metadata(s.dir()).unwrap().mode() & 0o777, 0o700);
+        assert_eq!(fs::metadata(s.file.dir()).unwrap().mode() & 0o777, 0o700);
         let (u, p) = s.get("docker.io").unwrap();
         assert_eq!((u.as_str(), p.expose()), ("u", "p"));
         s.add(&Credentials::new("docker.io", "v", "q")).unwrap();
         assert_eq!(s.list().unwrap(), BTreeMap::from([("docker.io".into(), "v".into())]));
         s.erase("https://index.docker.io/v1/").unwrap();
         assert_eq!(s.get("docker.io"), Err(Error::NotFound));
-        let leftovers: Vec<_> = fs::read_dir(s.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let leftovers: Vec<_> = fs::read_dir(s.file.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(leftovers.len(), 2, "{leftovers:?}"); // the store and its lock file
     }
 
