@@ -17,3 +17,9 @@ fn keyring_helper_conforms_to_the_go_helpers() {
     let (ours, theirs) = (SecretService::start(), SecretService::start());
     check(&harness::helpers::KeyringHelper::new(&ours), &GoSecretService::new(&theirs));
 }
+
+#[test]
+fn vault_helper_conforms_to_the_go_helpers_when_unlocked() {
+    let ss = SecretService::start();
+    check(&harness::helpers::VaultHelper::unlocked(), &GoSecretService::new(&ss));
+}

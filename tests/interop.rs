@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use harness::Subject;
-use harness::helpers::{FileHelper, KeyringHelper};
+use harness::helpers::{FileHelper, KeyringHelper, VaultHelper};
 use harness::image::write_oci_layout;
 use harness::podman::{Containers, cert_dir_arg};
 use harness::process::Env;
@@ -29,6 +29,12 @@ fn podman_and_skopeo_use_docker_credential_keyring() {
     let ss = SecretService::start();
     let helper = KeyringHelper::new(&ss);
     podman_and_skopeo_use(&helper, "keyring", ss.env());
+}
+
+#[test]
+fn podman_and_skopeo_use_docker_credential_vault_when_unlocked() {
+    let helper = VaultHelper::unlocked();
+    podman_and_skopeo_use(&helper, "vault", helper.env());
 }
 
 /// The whole round: push an image, login through the helper named `name`, inspect, logout.

@@ -239,7 +239,10 @@ fn native_keyring_backend_round_trips_on_a_real_keyring() {
     native.run(&["store"], &creds("docker.io", "hub2", "p2")).expect_ok("store replaces the other spelling");
     assert_eq!(
         list(&native),
-        BTreeMap::from([("docker.io".to_string(), "hub2".to_string()), ("n.example:5000".to_string(), "<token>".to_string())])
+        BTreeMap::from([
+            ("docker.io".to_string(), "hub2".to_string()),
+            ("n.example:5000".to_string(), "<token>".to_string())
+        ])
     );
     native.run(&["erase"], b"https://index.docker.io/v1/").expect_ok("erase");
     assert_eq!(native.run(&["get"], b"docker.io").out(), "credentials not found in native keychain\n");

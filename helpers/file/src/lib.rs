@@ -102,7 +102,8 @@ impl FileStore {
         let mut data = self.load()?;
         if change(&mut data) {
             let mut bytes = Zeroizing::new(Vec::new());
-            serde_json::to_writer_pretty(&mut *bytes, &data).map_err(|e| self.file.fail(format_args!("cannot encode: {e}")))?;
+            serde_json::to_writer_pretty(&mut *bytes, &data)
+                .map_err(|e| self.file.fail(format_args!("cannot encode: {e}")))?;
             bytes.push(b'\n');
             self.file.write(&lock, &bytes)?;
         }
