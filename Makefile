@@ -2,7 +2,7 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 CARGO ?= cargo
-HELPERS := docker-credential-file docker-credential-keyring
+HELPERS := docker-credential-file docker-credential-keyring docker-credential-vault
 
 .PHONY: all build test demo setup install uninstall clean
 
