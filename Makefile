@@ -4,7 +4,7 @@ BINDIR ?= $(PREFIX)/bin
 CARGO ?= cargo
 HELPERS := docker-credential-file docker-credential-keyring docker-credential-vault
 
-.PHONY: all build test demo setup install uninstall clean
+.PHONY: all build test bench demo setup install uninstall clean
 
 all: build
 
@@ -17,6 +17,11 @@ test:
 	$(CARGO) build --workspace --bins
 	RUSTFLAGS="--cfg hoist_native_keyring" $(CARGO) build -p docker-credential-keyring --target-dir target/native
 	scripts/run-tests.sh
+
+# Speed targets as ratios against the Go helpers, measured in the same run (release builds).
+bench:
+	$(CARGO) build --release --workspace --bins
+	target/release/helper-bench
 
 setup:
 	scripts/setup-debian.sh

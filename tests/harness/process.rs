@@ -22,8 +22,13 @@ pub fn require(program: &str, package: &str) -> PathBuf {
 /// The target directory holding this workspace's binaries (target/debug or target/release).
 pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    // target/<profile>/deps/<test binary>
-    exe.parent().and_then(Path::parent).expect("test binary lives in target/<profile>/deps").to_path_buf()
+    // Tests run from target/<profile>/deps/, this workspace's own tools from target/<profile>/.
+    let dir = exe.parent().expect("executable has a directory");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().expect("target/<profile>").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 /// A binary of this workspace. `make test` builds them all before running tests.
