@@ -251,3 +251,19 @@ fn native_keyring_backend_round_trips_on_a_real_keyring() {
         harness::badinput::assert_clean_failure(name, &native.run(args, input));
     }
 }
+
+#[test]
+fn list_returns_server_keys_not_item_labels() {
+    let ss = SecretService::start();
+    let ours = KeyringHelper::new(&ss);
+    let go = GoSecretService::new(&ss);
+    // An item written by another program: same schema and attributes, but its own label.
+    let mut cmd = Command::new(harness::require("secret-tool", "libsecret-tools"));
+    cmd.args(["store", "--label=Work registry (added by hand)", "xdg:schema", "io.docker.Credentials"])
+        .args(["server", "work.example", "username", "worker", "docker_cli", "1", "label", "Docker Credentials"])
+        .envs(ss.env());
+    harness::run(&mut cmd, CANARY.as_bytes()).expect_ok("secret-tool store");
+    assert_eq!(list(&go), BTreeMap::from([("Work registry (added by hand)".to_string(), "worker".to_string())]));
+    assert_eq!(list(&ours), BTreeMap::from([("work.example".to_string(), "worker".to_string())]));
+    assert_eq!(get(&ours, "work.example")["Secret"], CANARY);
+}
