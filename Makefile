@@ -30,12 +30,22 @@ setup:
 demo: setup build
 	scripts/demo.sh
 
+MANDIR ?= $(PREFIX)/share/man/man1
+COMPDIR_BASH ?= $(PREFIX)/share/bash-completion/completions
+COMPDIR_ZSH ?= $(PREFIX)/share/zsh/site-functions
+COMPDIR_FISH ?= $(PREFIX)/share/fish/vendor_completions.d
+
 install: build
-	install -d $(DESTDIR)$(BINDIR)
-	for b in $(HELPERS); do install -m 0755 target/release/$$b $(DESTDIR)$(BINDIR)/$$b; done
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(COMPDIR_BASH) $(DESTDIR)$(COMPDIR_ZSH) $(DESTDIR)$(COMPDIR_FISH)
+	for b in hoist $(HELPERS); do install -m 0755 target/release/$$b $(DESTDIR)$(BINDIR)/$$b; done
+	target/release/hoist generate-man $(DESTDIR)$(MANDIR)
+	target/release/hoist completion bash > $(DESTDIR)$(COMPDIR_BASH)/hoist
+	target/release/hoist completion zsh > $(DESTDIR)$(COMPDIR_ZSH)/_hoist
+	target/release/hoist completion fish > $(DESTDIR)$(COMPDIR_FISH)/hoist.fish
 
 uninstall:
-	for b in $(HELPERS); do rm -f $(DESTDIR)$(BINDIR)/$$b; done
+	for b in hoist $(HELPERS); do rm -f $(DESTDIR)$(BINDIR)/$$b; done
+	rm -f $(DESTDIR)$(MANDIR)/hoist*.1 $(DESTDIR)$(COMPDIR_BASH)/hoist $(DESTDIR)$(COMPDIR_ZSH)/_hoist $(DESTDIR)$(COMPDIR_FISH)/hoist.fish
 
 clean:
 	$(CARGO) clean

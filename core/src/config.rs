@@ -200,7 +200,8 @@ const TOP_KEYS: &[&str] = &[
     "registries",
     "additional-layer-store-auth-helper",
 ];
-const REGISTRY_KEYS: &[&str] = &["prefix", "location", "insecure", "blocked", "mirror-by-digest-only", "mirror", "pull-from-mirror"];
+const REGISTRY_KEYS: &[&str] =
+    &["prefix", "location", "insecure", "blocked", "mirror-by-digest-only", "mirror", "pull-from-mirror"];
 const MIRROR_KEYS: &[&str] = &["location", "insecure", "pull-from-mirror"];
 
 /// One parsed file, before merging.
@@ -255,7 +256,9 @@ fn parse_pull_from_mirror(path: &Path, value: &str, location: &str) -> Result<Pu
         "all" => Ok(PullFromMirror::All),
         "digest-only" => Ok(PullFromMirror::DigestOnly),
         "tag-only" => Ok(PullFromMirror::TagOnly),
-        other => Err(ConfigError::new(path, format!("unsupported pull-from-mirror value {other:?} for mirror {location:?}"))),
+        other => {
+            Err(ConfigError::new(path, format!("unsupported pull-from-mirror value {other:?} for mirror {location:?}")))
+        }
     }
 }
 
@@ -269,7 +272,8 @@ fn parse_file(path: &Path, text: &str, dropin: bool, warnings: &mut Vec<String>)
     unknown_keys(&table, path, warnings);
     let raw: RawFile = toml::from_str(text).map_err(toml_error)?;
 
-    let v1_set = raw.registries.as_ref().is_some_and(|v1| v1.search.is_some() || v1.insecure.is_some() || v1.block.is_some());
+    let v1_set =
+        raw.registries.as_ref().is_some_and(|v1| v1.search.is_some() || v1.insecure.is_some() || v1.block.is_some());
     let v2_set = raw.unqualified_search_registries.is_some() || !raw.registry.is_empty();
     let mut raw_registries = raw.registry;
     let mut search = raw.unqualified_search_registries;
@@ -283,7 +287,9 @@ fn parse_file(path: &Path, text: &str, dropin: bool, warnings: &mut Vec<String>)
         let v1 = raw.registries.unwrap_or_default();
         let mut by_location: Vec<RawRegistry> = Vec::new();
         let list = |l: Option<RawV1List>| l.map(|l| l.registries).unwrap_or_default();
-        for (loc, blocked) in list(v1.block).into_iter().map(|l| (l, true)).chain(list(v1.insecure).into_iter().map(|l| (l, false))) {
+        for (loc, blocked) in
+            list(v1.block).into_iter().map(|l| (l, true)).chain(list(v1.insecure).into_iter().map(|l| (l, false)))
+        {
             let loc = parse_location(path, &loc)?;
             let i = match by_location.iter().position(|r| r.location.as_deref() == Some(&loc)) {
                 Some(i) => i,
@@ -326,11 +332,16 @@ fn parse_file(path: &Path, text: &str, dropin: bool, warnings: &mut Vec<String>)
         if prefix.starts_with("*.") && prefix.contains(['/', '@', ':']) {
             return Err(ConfigError::new(
                 path,
-                format!("Wildcarded prefix should be in the format: *.example.com. Current prefix {prefix:?} is incorrectly formatted"),
+                format!(
+                    "Wildcarded prefix should be in the format: *.example.com. Current prefix {prefix:?} is incorrectly formatted"
+                ),
             ));
         }
         if r.pull_from_mirror.is_some() {
-            return Err(ConfigError::new(path, format!("pull-from-mirror must not be set for a non-mirror registry {prefix:?}")));
+            return Err(ConfigError::new(
+                path,
+                format!("pull-from-mirror must not be set for a non-mirror registry {prefix:?}"),
+            ));
         }
         let mut mirrors = Vec::new();
         for m in r.mirror {
@@ -344,7 +355,9 @@ fn parse_file(path: &Path, text: &str, dropin: bool, warnings: &mut Vec<String>)
                     if r.mirror_by_digest_only {
                         return Err(ConfigError::new(
                             path,
-                            format!("cannot set mirror usage mirror-by-digest-only for the registry ({prefix:?}) and pull-from-mirror for per-mirror ({loc:?}) at the same time"),
+                            format!(
+                                "cannot set mirror usage mirror-by-digest-only for the registry ({prefix:?}) and pull-from-mirror for per-mirror ({loc:?}) at the same time"
+                            ),
                         ));
                     }
                     Some(parse_pull_from_mirror(path, v, &loc)?)
@@ -366,10 +379,16 @@ fn parse_file(path: &Path, text: &str, dropin: bool, warnings: &mut Vec<String>)
     for a in &registries {
         for b in registries.iter().filter(|b| !a.location.is_empty() && b.location == a.location) {
             if a.insecure != b.insecure {
-                return Err(ConfigError::new(path, format!("registry '{}' is defined multiple times with conflicting 'insecure' setting", a.location)));
+                return Err(ConfigError::new(
+                    path,
+                    format!("registry '{}' is defined multiple times with conflicting 'insecure' setting", a.location),
+                ));
             }
             if a.blocked != b.blocked {
-                return Err(ConfigError::new(path, format!("registry '{}' is defined multiple times with conflicting 'blocked' setting", a.location)));
+                return Err(ConfigError::new(
+                    path,
+                    format!("registry '{}' is defined multiple times with conflicting 'blocked' setting", a.location),
+                ));
             }
         }
     }
@@ -391,7 +410,8 @@ fn parse_file(path: &Path, text: &str, dropin: bool, warnings: &mut Vec<String>)
     };
     let aliases = raw.aliases.unwrap_or_default();
     for (name, value) in &aliases {
-        validate_alias(name, value).map_err(|m| ConfigError::new(path, format!("validating short-name aliases: {m}")))?;
+        validate_alias(name, value)
+            .map_err(|m| ConfigError::new(path, format!("validating short-name aliases: {m}")))?;
     }
     // Within one file, the first entry of a prefix wins (later duplicates are ignored, as c/image does).
     let mut unique: Vec<Registry> = Vec::new();
@@ -420,9 +440,12 @@ fn validate_alias(name: &str, value: &str) -> Result<(), String> {
     if name.contains(['@', ':']) || short.tag().is_some() || is_qualified(name) {
         return Err(format!("invalid short name {name:?}: must not contain a registry, tag or digest"));
     }
-    let full = Reference::parse_normalized(value).map_err(|e| format!("parsing alias {name:?} value {value:?}: {e}"))?;
+    let full =
+        Reference::parse_normalized(value).map_err(|e| format!("parsing alias {name:?} value {value:?}: {e}"))?;
     if !is_qualified(value) || full.tag().is_some() || full.digest().is_some() {
-        return Err(format!("invalid alias value {value:?} for {name:?}: must be a fully qualified name without tag or digest"));
+        return Err(format!(
+            "invalid alias value {value:?} for {name:?}: must be a fully qualified name without tag or digest"
+        ));
     }
     Ok(())
 }
@@ -463,7 +486,8 @@ impl Config {
             };
             files.sort();
             for f in files {
-                let text = std::fs::read_to_string(&f).map_err(|e| ConfigError::new(&f, format!("cannot read: {e}")))?;
+                let text =
+                    std::fs::read_to_string(&f).map_err(|e| ConfigError::new(&f, format!("cannot read: {e}")))?;
                 let file = parse_file(&f, &text, true, &mut config.warnings)?;
                 config.sources.push(f.clone());
                 config.merge(file, &f);
@@ -513,10 +537,7 @@ impl Config {
 
     /// The registry entry with the longest prefix matching `name` (`domain[/path][:tag][@digest]`).
     pub fn find_registry(&self, name: &str) -> Option<&Registry> {
-        self.registries
-            .iter()
-            .filter(|r| ref_matching_prefix(name, &r.prefix).is_some())
-            .max_by_key(|r| r.prefix.len())
+        self.registries.iter().filter(|r| ref_matching_prefix(name, &r.prefix).is_some()).max_by_key(|r| r.prefix.len())
     }
 
     /// Where an image is actually pulled from, in order: mirrors (subject to their restrictions), then the
@@ -524,7 +545,12 @@ impl Config {
     pub fn pull_sources(&self, reference: &Reference) -> Result<Vec<PullSource>, ReferenceError> {
         let name = reference.to_string();
         let Some(reg) = self.find_registry(&name) else {
-            return Ok(vec![PullSource { reference: reference.clone(), location: reference.domain().to_owned(), insecure: false, mirror: false }]);
+            return Ok(vec![PullSource {
+                reference: reference.clone(),
+                location: reference.domain().to_owned(),
+                insecure: false,
+                mirror: false,
+            }]);
         };
         let digested = reference.digest().is_some();
         let mut sources = Vec::new();
@@ -539,10 +565,16 @@ impl Config {
                 }
             };
             if usable {
-                sources.push(PullSource { reference: rewrite(&name, &reg.prefix, &m.location)?, location: m.location.clone(), insecure: m.insecure, mirror: true });
+                sources.push(PullSource {
+                    reference: rewrite(&name, &reg.prefix, &m.location)?,
+                    location: m.location.clone(),
+                    insecure: m.insecure,
+                    mirror: true,
+                });
             }
         }
-        let primary = if reg.location.is_empty() { reference.clone() } else { rewrite(&name, &reg.prefix, &reg.location)? };
+        let primary =
+            if reg.location.is_empty() { reference.clone() } else { rewrite(&name, &reg.prefix, &reg.location)? };
         let location = if reg.location.is_empty() { reference.domain().to_owned() } else { reg.location.clone() };
         sources.push(PullSource { reference: primary, location, insecure: reg.insecure, mirror: false });
         Ok(sources)
@@ -648,7 +680,10 @@ impl Config {
             } else {
                 if self.unqualified_search_registries.is_empty() {
                     let files = self.sources.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-                    return Err(ResolveError::NoSearchRegistries(name.to_owned(), if files.is_empty() { "any file".into() } else { files }));
+                    return Err(ResolveError::NoSearchRegistries(
+                        name.to_owned(),
+                        if files.is_empty() { "any file".into() } else { files },
+                    ));
                 }
                 let mut refs = Vec::new();
                 for reg in &self.unqualified_search_registries {

@@ -1,11 +1,13 @@
 //! hoist-core: the library behind `hoist`, a daemonless image tool with podman's image commands.
 //!
 //! Modules are named for what they are; dependencies point one way (cli → config → reference):
+//! - [`cli`]: the `hoist` command line (a thin layer: flags in, library calls, report out).
 //! - [`reference`]: image references, exactly as distribution/reference parses them.
 //! - [`config`]: registries.conf v2 (containers-registries.conf(5)) and short-name resolution.
 //!
 //! Still to come (see the project's issues): `auth` (auth files, helpers, tokens), `registry` (HTTP client),
 //! `store` (local OCI layout), `archive`, and the `copy` engine.
 
+pub mod cli;
 pub mod config;
 pub mod reference;

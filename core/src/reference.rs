@@ -187,7 +187,12 @@ impl Reference {
 
     /// The same repository at another registry domain (used for mirrors and location rewrites).
     pub fn with_name(&self, domain: &str, path: &str) -> Reference {
-        Reference { domain: domain.to_owned(), path: path.to_owned(), tag: self.tag.clone(), digest: self.digest.clone() }
+        Reference {
+            domain: domain.to_owned(),
+            path: path.to_owned(),
+            tag: self.tag.clone(),
+            digest: self.digest.clone(),
+        }
     }
 }
 
@@ -304,10 +309,8 @@ fn is_domain(domain: &str) -> bool {
             None => (domain, None),
         }
     };
-    if let Some(p) = port {
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
-        }
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return false;
     }
     if domain.starts_with('[') {
         return true;

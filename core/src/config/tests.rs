@@ -88,10 +88,17 @@ location = "quay-mirror.local"
     );
     let tagged = Reference::parse_normalized("docker.io/library/alpine:3").unwrap();
     let locs: Vec<String> = c.pull_sources(&tagged).unwrap().iter().map(|s| s.reference.to_string()).collect();
-    assert_eq!(locs, ["mirror-all.local/library/alpine:3", "mirror-tag.local/cache/library/alpine:3", "docker.io/library/alpine:3"]);
+    assert_eq!(
+        locs,
+        ["mirror-all.local/library/alpine:3", "mirror-tag.local/cache/library/alpine:3", "docker.io/library/alpine:3"]
+    );
     let digest = format!("docker.io/library/alpine@sha256:{}", "a".repeat(64));
-    let locs: Vec<String> =
-        c.pull_sources(&Reference::parse_normalized(&digest).unwrap()).unwrap().iter().map(|s| s.location.clone()).collect();
+    let locs: Vec<String> = c
+        .pull_sources(&Reference::parse_normalized(&digest).unwrap())
+        .unwrap()
+        .iter()
+        .map(|s| s.location.clone())
+        .collect();
     assert_eq!(locs, ["mirror-all.local", "mirror-digest.local", "docker.io"]);
     let q = Reference::parse_normalized("quay.io/org/x:1").unwrap();
     assert_eq!(c.pull_sources(&q).unwrap().len(), 1, "mirror-by-digest-only skips mirrors for tags");
@@ -145,11 +152,20 @@ fn invalid_files_name_the_file_and_line() {
         ("[[registry]]\nprefix = \"*.x.com/ns\"\nlocation = \"y\"\n", "Wildcarded prefix"),
         ("short-name-mode = \"prompt\"\n", "invalid short-name mode"),
         ("unqualified-search-registries = [\"not a domain\"]\n", "Invalid unqualified-search-registries entry"),
-        ("[[registry]]\nlocation = \"r\"\n[[registry.mirror]]\nlocation = \"m\"\npull-from-mirror = \"sometimes\"\n", "unsupported pull-from-mirror"),
+        (
+            "[[registry]]\nlocation = \"r\"\n[[registry.mirror]]\nlocation = \"m\"\npull-from-mirror = \"sometimes\"\n",
+            "unsupported pull-from-mirror",
+        ),
         ("[[registry]]\nlocation = \"r\"\npull-from-mirror = \"all\"\n", "must not be set for a non-mirror registry"),
         ("[[registry]]\nlocation = \"r\"\n[[registry.mirror]]\ninsecure = true\n", "mirror location is unset"),
-        ("[[registry]]\nlocation = \"r\"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = \"m\"\npull-from-mirror = \"all\"\n", "at the same time"),
-        ("[[registry]]\nprefix = \"a\"\nlocation = \"r\"\n[[registry]]\nprefix = \"b\"\nlocation = \"r\"\ninsecure = true\n", "conflicting 'insecure'"),
+        (
+            "[[registry]]\nlocation = \"r\"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = \"m\"\npull-from-mirror = \"all\"\n",
+            "at the same time",
+        ),
+        (
+            "[[registry]]\nprefix = \"a\"\nlocation = \"r\"\n[[registry]]\nprefix = \"b\"\nlocation = \"r\"\ninsecure = true\n",
+            "conflicting 'insecure'",
+        ),
         ("[aliases]\n\"docker.io/x\" = \"docker.io/library/x\"\n", "invalid short name"),
         ("[aliases]\n\"x\" = \"x\"\n", "fully qualified"),
         ("[aliases]\n\"x\" = \"r.io/x:1\"\n", "fully qualified"),
@@ -162,14 +178,18 @@ fn invalid_files_name_the_file_and_line() {
 
 #[test]
 fn unknown_keys_warn() {
-    let c = conf("colour = \"blue\"\n[[registry]]\nlocation = \"r\"\nsecure = true\n[[registry.mirror]]\nlocation = \"m\"\nspeed = 1\n");
+    let c = conf(
+        "colour = \"blue\"\n[[registry]]\nlocation = \"r\"\nsecure = true\n[[registry.mirror]]\nlocation = \"m\"\nspeed = 1\n",
+    );
     assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
     assert!(c.warnings.iter().any(|w| w.contains("registry.mirror.speed")));
 }
 
 #[test]
 fn v1_format_converts() {
-    let c = conf("[registries.search]\nregistries = [\"a.io\"]\n[registries.insecure]\nregistries = [\"b.io:5000\"]\n[registries.block]\nregistries = [\"c.io\"]\n");
+    let c = conf(
+        "[registries.search]\nregistries = [\"a.io\"]\n[registries.insecure]\nregistries = [\"b.io:5000\"]\n[registries.block]\nregistries = [\"c.io\"]\n",
+    );
     assert_eq!(c.unqualified_search_registries, ["a.io"]);
     assert!(c.find_registry("b.io:5000/x").unwrap().insecure);
     assert!(c.is_blocked("c.io/x"));
@@ -186,8 +206,16 @@ fn drop_ins_merge_in_order() {
     .unwrap();
     let d = dir.path().join("registries.conf.d");
     std::fs::create_dir(&d).unwrap();
-    std::fs::write(d.join("10-first.conf"), "[[registry]]\nlocation = \"r.io\"\ninsecure = true\nshort-name-mode = \"disabled\"\n").unwrap();
-    std::fs::write(d.join("20-second.conf"), "unqualified-search-registries = [\"b.io\"]\n[aliases]\n\"y\" = \"b.io/y\"\n\"x\" = \"b.io/x\"\n").unwrap();
+    std::fs::write(
+        d.join("10-first.conf"),
+        "[[registry]]\nlocation = \"r.io\"\ninsecure = true\nshort-name-mode = \"disabled\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("20-second.conf"),
+        "unqualified-search-registries = [\"b.io\"]\n[aliases]\n\"y\" = \"b.io/y\"\n\"x\" = \"b.io/x\"\n",
+    )
+    .unwrap();
     std::fs::write(d.join("30-ignored.txt"), "this is not toml = = =").unwrap();
     let c = Config::load(&Paths { main: main.clone(), main_required: true, dropin_dirs: vec![d.clone()] }).unwrap();
     assert!(c.find_registry("r.io/x").unwrap().insecure, "same prefix replaced");
