@@ -4,10 +4,12 @@
 //! - [`cli`]: the `hoist` command line (a thin layer: flags in, library calls, report out).
 //! - [`reference`]: image references, exactly as distribution/reference parses them.
 //! - [`config`]: registries.conf v2 (containers-registries.conf(5)) and short-name resolution.
+//! - [`auth`]: auth files, `credHelpers`/`credsStore`, the registries.conf `credential-helpers` list.
 //!
-//! Still to come (see the project's issues): `auth` (auth files, helpers, tokens), `registry` (HTTP client),
+//! Still to come (see the project's issues): registry tokens, `registry` (HTTP client),
 //! `store` (local OCI layout), `archive`, and the `copy` engine.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod reference;

@@ -1,0 +1,307 @@
+//! Where credentials live and how they are found, stored and removed, exactly where podman, skopeo and
+//! docker look: the `credential-helpers` list of registries.conf (default: the auth files), auth files in
+//! containers-auth.json(5) order, `credHelpers` and — as docker does — `credsStore` in those files, and
+//! credential helpers run through the protocol crate's client.
+//!
+//! What it is not: registry authentication over HTTP (tokens, challenges); that is `registry`'s job.
+
+pub mod files;
+
+use std::path::PathBuf;
+
+use hoist_helper_protocol::Credentials;
+use hoist_helper_protocol::client::{Client, ClientError};
+
+use crate::config::{AUTH_FILE_HELPER, Config};
+use files::Found as FileFound;
+pub use files::{AuthFile, AuthFiles, AuthPath};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("{}: {message}", path.display())]
+    File { path: PathBuf, message: String },
+    #[error(transparent)]
+    Helper(#[from] ClientError),
+    #[error("not logged into {0}")]
+    NotLoggedIn(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Where a credential lives. Never holds the secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Location {
+    /// An `auths` entry in an auth file.
+    File { path: PathBuf, key: String },
+    /// A credential helper, named by registries.conf or by `credHelpers`/`credsStore` in `via`.
+    Helper { name: String, via: Option<PathBuf> },
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File { path, .. } => write!(f, "{}", path.display()),
+            Location::Helper { name, via: Some(v) } => write!(f, "docker-credential-{name} (from {})", v.display()),
+            Location::Helper { name, via: None } => {
+                write!(f, "docker-credential-{name} (registries.conf credential-helpers)")
+            }
+        }
+    }
+}
+
+/// A credential and where it came from.
+#[derive(Debug)]
+pub struct Found {
+    pub creds: Credentials,
+    pub location: Location,
+}
+
+/// One line of `creds list`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Listed {
+    pub registry: String,
+    pub username: String,
+    pub location: Location,
+}
+
+/// The credential sources in effect.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub files: AuthFiles,
+    pub helpers: Vec<String>,
+    /// Environment for helper processes (tests point helpers at private stores).
+    pub helper_env: Vec<(String, String)>,
+}
+
+/// The registry part of a key (`quay.io/org/repo` → `quay.io`).
+pub fn registry_of(key: &str) -> &str {
+    key.split('/').next().unwrap_or(key)
+}
+
+/// Checks a login/logout key: `host[:port][/namespace...]`, no scheme, tag or digest.
+pub fn validate_key(key: &str) -> Result<(), AuthError> {
+    let bad = |why: &str| AuthError::Invalid(format!("invalid registry or repository {key:?}: {why}"));
+    if key.contains("://") {
+        return Err(bad("a URL scheme is not allowed"));
+    }
+    if key.contains('@') {
+        return Err(bad("a digest is not allowed"));
+    }
+    let parsed = crate::reference::Reference::parse_normalized(&format!("{key}/x")).map_err(|e| bad(&e.to_string()))?;
+    if registry_of(key) != parsed.domain() && !(registry_of(key) == "index.docker.io" && parsed.domain() == "docker.io")
+    {
+        return Err(bad("expected a registry host, optionally with a repository path"));
+    }
+    let path = key.split_once('/').map(|(_, p)| p).unwrap_or("");
+    if path.contains(':') {
+        return Err(bad("a tag is not allowed"));
+    }
+    Ok(())
+}
+
+impl Auth {
+    pub fn new(files: AuthFiles, config: &Config) -> Auth {
+        Auth { files, helpers: config.credential_helpers.clone(), helper_env: Vec::new() }
+    }
+
+    fn client(&self, name: &str) -> Client {
+        self.helper_env.iter().fold(Client::new(name), |c, (k, v)| c.env(k, v))
+    }
+
+    fn helper_get(&self, name: &str, registry: &str) -> Result<Option<Credentials>, AuthError> {
+        Ok(self.client(name).get(registry)?)
+    }
+
+    /// The credential for `key`, searching every source in order; the first found wins.
+    pub fn lookup(&self, key: &str) -> Result<Option<Found>, AuthError> {
+        let registry = registry_of(key);
+        for helper in &self.helpers {
+            if helper == AUTH_FILE_HELPER {
+                for p in &self.files.paths {
+                    let file = AuthFile::read(p)?;
+                    match file.find(key, true)? {
+                        Some(FileFound::Entry { key, creds }) => {
+                            return Ok(Some(Found { creds, location: Location::File { path: p.path.clone(), key } }));
+                        }
+                        Some(FileFound::Helper(name)) => {
+                            if let Some(creds) = self.helper_get(&name, registry)? {
+                                return Ok(Some(Found {
+                                    creds,
+                                    location: Location::Helper { name, via: Some(p.path.clone()) },
+                                }));
+                            }
+                        }
+                        None => {}
+                    }
+                }
+            } else if let Some(creds) = self.helper_get(helper, registry)? {
+                return Ok(Some(Found { creds, location: Location::Helper { name: helper.clone(), via: None } }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Stores a verified credential where podman would: the first source of the list that accepts it.
+    pub fn store(&self, key: &str, creds: &Credentials) -> Result<Location, AuthError> {
+        validate_key(key)?;
+        let registry = registry_of(key);
+        let namespaced = key.contains('/');
+        let mut errors = Vec::new();
+        for helper in &self.helpers {
+            let result = if helper == AUTH_FILE_HELPER {
+                let primary = self.files.primary().to_path_buf();
+                AuthFile::edit(&primary, |file| {
+                    let helper = file.cred_helpers().get(registry).cloned().or_else(|| file.creds_store());
+                    match helper {
+                        Some(name) if namespaced => Err(AuthError::Invalid(format!(
+                            "docker-credential-{name} cannot store credentials for a repository namespace ({key})"
+                        ))),
+                        Some(name) => {
+                            let mut c = creds.clone();
+                            c.server_url = registry.to_owned();
+                            self.client(&name).store(&c)?;
+                            Ok((Location::Helper { name, via: Some(primary.clone()) }, false))
+                        }
+                        None => {
+                            file.set_auth(key, creds);
+                            Ok((Location::File { path: primary.clone(), key: key.to_owned() }, true))
+                        }
+                    }
+                })
+            } else if namespaced {
+                Err(AuthError::Invalid(format!(
+                    "docker-credential-{helper} cannot store credentials for a repository namespace ({key})"
+                )))
+            } else {
+                let mut c = creds.clone();
+                c.server_url = registry.to_owned();
+                self.client(helper)
+                    .store(&c)
+                    .map(|()| Location::Helper { name: helper.clone(), via: None })
+                    .map_err(AuthError::from)
+            };
+            match result {
+                Ok(location) => return Ok(location),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        Err(AuthError::Invalid(format!("cannot store credentials for {key}: {}", errors.join("; "))))
+    }
+
+    /// Removes the credential for `key` from every source that has it (`logout`).
+    pub fn erase(&self, key: &str) -> Result<Vec<Location>, AuthError> {
+        validate_key(key)?;
+        let registry = registry_of(key);
+        let mut removed = Vec::new();
+        for helper in &self.helpers {
+            if helper == AUTH_FILE_HELPER {
+                let primary = self.files.primary().to_path_buf();
+                let mut r = AuthFile::edit(&primary, |file| {
+                    let mut here = Vec::new();
+                    let helper = file.cred_helpers().get(registry).cloned().or_else(|| file.creds_store());
+                    if let Some(name) = helper.filter(|_| !key.contains('/')) {
+                        if self.helper_get(&name, registry)?.is_some() {
+                            self.client(&name).erase(registry)?;
+                            here.push(Location::Helper { name, via: Some(primary.clone()) });
+                        }
+                    }
+                    let changed = file.remove_auth(key);
+                    if changed {
+                        here.push(Location::File { path: primary.clone(), key: key.to_owned() });
+                    }
+                    Ok((here, changed))
+                })?;
+                removed.append(&mut r);
+            } else if !key.contains('/') && self.helper_get(helper, registry)?.is_some() {
+                self.client(helper).erase(registry)?;
+                removed.push(Location::Helper { name: helper.clone(), via: None });
+            }
+        }
+        if removed.is_empty() {
+            return Err(AuthError::NotLoggedIn(key.to_owned()));
+        }
+        Ok(removed)
+    }
+
+    /// Removes every credential (`logout --all`): the primary auth file's entries and helpers, and everything
+    /// in the registries.conf helpers.
+    pub fn erase_all(&self) -> Result<Vec<Location>, AuthError> {
+        let mut removed = Vec::new();
+        for helper in &self.helpers {
+            if helper == AUTH_FILE_HELPER {
+                let primary = self.files.primary().to_path_buf();
+                let mut r = AuthFile::edit(&primary, |file| {
+                    let mut here = Vec::new();
+                    for (registry, name) in file.cred_helpers() {
+                        if self.helper_get(&name, &registry)?.is_some() {
+                            self.client(&name).erase(&registry)?;
+                            here.push(Location::Helper { name, via: Some(primary.clone()) });
+                        }
+                    }
+                    let changed = file.clear_auths();
+                    if changed {
+                        here.push(Location::File { path: primary.clone(), key: "*".into() });
+                    }
+                    Ok((here, changed))
+                })?;
+                removed.append(&mut r);
+            } else {
+                let client = self.client(helper);
+                for server in client.list()?.into_keys() {
+                    client.erase(&server)?;
+                    removed.push(Location::Helper { name: helper.clone(), via: None });
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Every credential with its user and where it lives; never a secret.
+    pub fn list(&self) -> Result<Vec<Listed>, AuthError> {
+        let mut out = Vec::new();
+        for helper in &self.helpers {
+            if helper == AUTH_FILE_HELPER {
+                for p in &self.files.paths {
+                    let file = AuthFile::read(p)?;
+                    for key in file.auth_keys() {
+                        if let Some(username) = file.username_of(&key) {
+                            out.push(Listed {
+                                registry: key.clone(),
+                                username,
+                                location: Location::File { path: p.path.clone(), key },
+                            });
+                        }
+                    }
+                    for (registry, name) in file.cred_helpers() {
+                        if let Some(c) = self.helper_get(&name, &registry)? {
+                            out.push(Listed {
+                                registry,
+                                username: c.username,
+                                location: Location::Helper { name, via: Some(p.path.clone()) },
+                            });
+                        }
+                    }
+                    if let Some(store) = file.creds_store() {
+                        for (registry, username) in self.client(&store).list()? {
+                            out.push(Listed {
+                                registry,
+                                username,
+                                location: Location::Helper { name: store.clone(), via: Some(p.path.clone()) },
+                            });
+                        }
+                    }
+                }
+            } else {
+                for (registry, username) in self.client(helper).list()? {
+                    out.push(Listed {
+                        registry,
+                        username,
+                        location: Location::Helper { name: helper.clone(), via: None },
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
