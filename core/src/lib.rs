@@ -6,10 +6,13 @@
 //! - [`config`]: registries.conf v2 (containers-registries.conf(5)) and short-name resolution.
 //! - [`auth`]: auth files, `credHelpers`/`credsStore`, the registries.conf `credential-helpers` list.
 //!
-//! Still to come (see the project's issues): registry tokens, `registry` (HTTP client),
+//! - [`registry`]: the registry HTTP client (TLS, challenges, Basic/Bearer, tokens).
+//!
+//! Still to come (see the project's issues):
 //! `store` (local OCI layout), `archive`, and the `copy` engine.
 
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod reference;
+pub mod registry;

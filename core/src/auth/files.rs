@@ -141,18 +141,16 @@ impl AuthFile {
         if let Some(helper) = self.cred_helpers().get(registry) {
             return Ok(Some(Found::Helper(helper.clone())));
         }
-        if honour_creds_store {
-            if let Some(store) = self.creds_store() {
-                return Ok(Some(Found::Helper(store)));
-            }
+        if honour_creds_store && let Some(store) = self.creds_store() {
+            return Ok(Some(Found::Helper(store)));
         }
         let Some(auths) = self.auths() else { return Ok(None) };
         let mut candidate = key;
         loop {
-            if let Some(v) = auths.get(candidate) {
-                if let Some(creds) = self.decode(candidate, registry, v)? {
-                    return Ok(Some(Found::Entry { key: candidate.to_owned(), creds }));
-                }
+            if let Some(v) = auths.get(candidate)
+                && let Some(creds) = self.decode(candidate, registry, v)?
+            {
+                return Ok(Some(Found::Entry { key: candidate.to_owned(), creds }));
             }
             match candidate.rfind('/') {
                 Some(i) => candidate = &candidate[..i],
@@ -161,10 +159,10 @@ impl AuthFile {
         }
         let wanted = normalize_registry(registry);
         for (k, v) in auths {
-            if normalize_key(k, self.legacy) == wanted {
-                if let Some(creds) = self.decode(k, registry, v)? {
-                    return Ok(Some(Found::Entry { key: k.clone(), creds }));
-                }
+            if normalize_key(k, self.legacy) == wanted
+                && let Some(creds) = self.decode(k, registry, v)?
+            {
+                return Ok(Some(Found::Entry { key: k.clone(), creds }));
             }
         }
         Ok(None)

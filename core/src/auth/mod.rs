@@ -200,11 +200,11 @@ impl Auth {
                 let mut r = AuthFile::edit(&primary, |file| {
                     let mut here = Vec::new();
                     let helper = file.cred_helpers().get(registry).cloned().or_else(|| file.creds_store());
-                    if let Some(name) = helper.filter(|_| !key.contains('/')) {
-                        if self.helper_get(&name, registry)?.is_some() {
-                            self.client(&name).erase(registry)?;
-                            here.push(Location::Helper { name, via: Some(primary.clone()) });
-                        }
+                    if let Some(name) = helper.filter(|_| !key.contains('/'))
+                        && self.helper_get(&name, registry)?.is_some()
+                    {
+                        self.client(&name).erase(registry)?;
+                        here.push(Location::Helper { name, via: Some(primary.clone()) });
                     }
                     let changed = file.remove_auth(key);
                     if changed {

@@ -9,6 +9,7 @@
 //!   A helper's `main` is a call to it.
 //! - [`client`]: the other side, running any helper (ours or the Go ones) from a program such as hoist.
 //! - [`server`]: how registry keys are matched (exact first, then a documented normalised form).
+//! - [`tty`]: asking a person on the terminal (echo off for secrets), for helpers and clients alike.
 //!
 //! What it is not: a credential store. It never touches disk or the network, and it never prints a secret
 //! except as the answer to `get`.
@@ -18,6 +19,7 @@ mod creds;
 mod error;
 mod serve;
 pub mod server;
+pub mod tty;
 mod wire;
 
 pub use creds::{Credentials, Secret};

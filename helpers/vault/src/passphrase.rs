@@ -115,40 +115,11 @@ fn from_askpass(program: &PathBuf, prompt: &str) -> Result<Passphrase, Error> {
 }
 
 fn open_tty() -> Option<File> {
-    std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()
+    hoist_helper_protocol::tty::open()
 }
 
-/// Reads a line from the terminal with echo off. Echo is turned off *before* the prompt is shown, so even
-/// input typed or pasted the instant the prompt appears is never displayed; it is restored on every path.
 fn from_tty(prompt: &str) -> Result<Passphrase, Error> {
-    use std::io::Write;
-    use std::os::unix::io::AsRawFd;
-    let fail = |e: std::io::Error| Error::backend(format!("cannot read the passphrase from the terminal: {e}"));
-    let mut tty = open_tty().ok_or_else(|| fail(std::io::Error::from(std::io::ErrorKind::NotFound)))?;
-    let fd = tty.as_raw_fd();
-    // SAFETY: termios is plain data; tcgetattr fills it for a valid terminal descriptor.
-    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-    if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
-        return Err(fail(std::io::Error::last_os_error()));
-    }
-    let mut quiet = saved;
-    quiet.c_lflag &= !(libc::ECHO | libc::ECHONL);
-    quiet.c_lflag |= libc::ICANON;
-    // SAFETY: setting attributes obtained from tcgetattr, with echo cleared, on the same descriptor.
-    if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) } != 0 {
-        return Err(fail(std::io::Error::last_os_error()));
-    }
-    let result = (|| {
-        tty.write_all(prompt.as_bytes())?;
-        tty.flush()?;
-        let mut line = Zeroizing::new(String::new());
-        BufReader::new(&tty).take(64 << 10).read_line(&mut line)?;
-        Ok::<_, std::io::Error>(line)
-    })();
-    // SAFETY: restores the attributes saved above.
-    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
-    let _ = tty.write_all(b"\n");
-    let line = result.map_err(fail)?;
-    let text = line.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&line);
-    check_nonempty(Zeroizing::new(text.to_owned()), "the terminal")
+    let line = hoist_helper_protocol::tty::read_secret(prompt)
+        .map_err(|e| Error::backend(format!("cannot read the passphrase from the terminal: {e}")))?;
+    check_nonempty(line, "the terminal")
 }

@@ -1,0 +1,147 @@
+//! The HTTP client for one registry: TLS roots from `--cert-dir` and the containers/docker `certs.d`
+//! directories, verification switched off only for insecure registries or `--tls-verify=false`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use super::RegistryError;
+
+/// How to reach a registry host.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// `host[:port]` as used in references (`docker.io` is reached at `registry-1.docker.io`).
+    pub host: String,
+    /// Verify TLS certificates (false for `--tls-verify=false` or `insecure = true`).
+    pub tls_verify: bool,
+    /// Also try plain HTTP when HTTPS cannot connect (insecure registries).
+    pub allow_http: bool,
+    /// Directories with extra CA certificates (`*.crt`).
+    pub cert_dirs: Vec<PathBuf>,
+}
+
+impl Endpoint {
+    /// The host to connect to.
+    pub fn api_host(&self) -> &str {
+        if self.host == "docker.io" || self.host == "index.docker.io" { "registry-1.docker.io" } else { &self.host }
+    }
+
+    /// The default certificate directories podman reads for `host`, then `extra` (`--cert-dir`).
+    pub fn default_cert_dirs(host: &str, extra: Option<&Path>) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = extra.map(Path::to_path_buf).into_iter().collect();
+        if extra.is_none() {
+            dirs.push(PathBuf::from("/etc/containers/certs.d").join(host));
+            dirs.push(PathBuf::from("/etc/docker/certs.d").join(host));
+        }
+        dirs
+    }
+}
+
+pub fn build_client(endpoint: &Endpoint) -> Result<reqwest::Client, RegistryError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("hoist/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::limited(10));
+    if endpoint.tls_verify {
+        builder = builder.use_preconfigured_tls(tls_config(&extra_roots(&endpoint.cert_dirs)?)?);
+    } else {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder.build().map_err(|e| RegistryError::Config(format!("cannot build the HTTP client: {e}")))
+}
+
+/// The certificates in `*.crt` files of the certificate directories.
+fn extra_roots(dirs: &[PathBuf]) -> Result<Vec<CertificateDer<'static>>, RegistryError> {
+    let mut roots = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let mut files: Vec<PathBuf> =
+            entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "crt")).collect();
+        files.sort();
+        for f in files {
+            let pem =
+                std::fs::read(&f).map_err(|e| RegistryError::Config(format!("{}: cannot read: {e}", f.display())))?;
+            let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<_, _>>()
+                .map_err(|e| RegistryError::Config(format!("{}: not a PEM certificate: {e}", f.display())))?;
+            if certs.is_empty() {
+                return Err(RegistryError::Config(format!("{}: holds no PEM certificate", f.display())));
+            }
+            roots.extend(certs);
+        }
+    }
+    Ok(roots)
+}
+
+/// The system's roots plus `extra`, verified by the platform verifier; and, as Go's crypto/x509 (and so
+/// podman and skopeo) allows, a self-signed certificate that is itself listed in a certificate directory is
+/// trusted as the server's certificate even though it is marked as a CA (OpenSSL 3's `req -x509` does that).
+fn tls_config(extra: &[CertificateDer<'static>]) -> Result<rustls::ClientConfig, RegistryError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let platform = rustls_platform_verifier::Verifier::new_with_extra_roots(extra.iter().cloned(), provider.clone())
+        .map_err(|e| RegistryError::Config(format!("cannot load the system's certificates: {e}")))?;
+    let verifier =
+        PinnedOrPlatform { platform: Arc::new(platform), pinned: extra.to_vec(), provider: provider.clone() };
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| RegistryError::Config(format!("TLS setup: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+#[derive(Debug)]
+struct PinnedOrPlatform {
+    platform: Arc<dyn ServerCertVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedOrPlatform {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.platform.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+            Ok(v) => Ok(v),
+            Err(e) if self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) => {
+                let _ = e; // the exact certificate was trusted explicitly
+                Ok(ServerCertVerified::assertion())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}

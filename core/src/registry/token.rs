@@ -1,0 +1,104 @@
+//! Bearer tokens from a registry's token service (the Docker token protocol, and OAuth2 for identity tokens).
+//!
+//! - Passwords: `GET realm?service=S&scope=A&scope=B&account=USER` with Basic credentials (anonymous without).
+//! - Identity tokens (username `<token>`): `POST realm` with `grant_type=refresh_token`; a token service
+//!   without OAuth2 support (404) gets the GET form instead.
+//! - The answer's `token` or `access_token`; `expires_in` (default and minimum 60 s).
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use hoist_helper_protocol::Credentials;
+use zeroize::Zeroizing;
+
+use super::RegistryError;
+
+/// A bearer token, wiped on drop.
+#[derive(Clone)]
+pub struct Token {
+    pub value: Zeroizing<String>,
+    pub expires: Instant,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token([redacted])")
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Answer {
+    token: Option<String>,
+    access_token: Option<String>,
+    expires_in: Option<u64>,
+}
+
+/// Client id sent with OAuth2 requests.
+pub const CLIENT_ID: &str = "hoist";
+
+pub async fn fetch(
+    http: &reqwest::Client,
+    realm: &str,
+    service: Option<&str>,
+    scopes: &BTreeSet<String>,
+    creds: Option<&Credentials>,
+    log: &dyn Fn(&str),
+) -> Result<Token, RegistryError> {
+    if let Some(c) = creds.filter(|c| c.is_identity_token()) {
+        let mut form: Vec<(&str, String)> = vec![
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", c.secret.expose().to_owned()),
+            ("client_id", CLIENT_ID.into()),
+        ];
+        if let Some(s) = service {
+            form.push(("service", s.to_owned()));
+        }
+        if !scopes.is_empty() {
+            form.push(("scope", scopes.iter().cloned().collect::<Vec<_>>().join(" ")));
+        }
+        let resp = http.post(realm).form(&form).send().await.map_err(|e| RegistryError::token(realm, e))?;
+        zeroize::Zeroize::zeroize(&mut form[1].1);
+        log(&format!("POST {realm} (grant_type=refresh_token) -> {}", resp.status().as_u16()));
+        if resp.status() != reqwest::StatusCode::NOT_FOUND {
+            return answer(realm, resp).await;
+        }
+    }
+    let mut query: Vec<(&str, String)> = Vec::new();
+    if let Some(s) = service {
+        query.push(("service", s.to_owned()));
+    }
+    for s in scopes {
+        query.push(("scope", s.clone()));
+    }
+    let mut req = http.get(realm);
+    if let Some(c) = creds {
+        if !c.is_identity_token() {
+            query.push(("account", c.username.clone()));
+        }
+        req = req.basic_auth(&c.username, Some(c.secret.expose()));
+    }
+    let resp = req.query(&query).send().await.map_err(|e| RegistryError::token(realm, e))?;
+    log(&format!(
+        "GET {realm} (scopes: {}) -> {}",
+        scopes.iter().cloned().collect::<Vec<_>>().join(" "),
+        resp.status().as_u16()
+    ));
+    answer(realm, resp).await
+}
+
+async fn answer(realm: &str, resp: reqwest::Response) -> Result<Token, RegistryError> {
+    let status = resp.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(RegistryError::Unauthorized("invalid username/password".into()));
+    }
+    if !status.is_success() {
+        return Err(RegistryError::Http(format!("token service {realm} answered {status}")));
+    }
+    let body = Zeroizing::new(resp.bytes().await.map_err(|e| RegistryError::token(realm, e))?.to_vec());
+    let a: Answer = serde_json::from_slice(&body)
+        .map_err(|_| RegistryError::Http(format!("token service {realm} sent an answer that is not a token")))?;
+    let value = a.token.filter(|t| !t.is_empty()).or(a.access_token.filter(|t| !t.is_empty()));
+    let value = value.ok_or_else(|| RegistryError::Http(format!("token service {realm} sent no token")))?;
+    let ttl = Duration::from_secs(a.expires_in.unwrap_or(60).max(60));
+    Ok(Token { value: Zeroizing::new(value), expires: Instant::now() + ttl - Duration::from_secs(10) })
+}

@@ -1,0 +1,286 @@
+//! `hoist login/logout/creds` against real registries, with podman, skopeo and our helpers as the other side.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use harness::helpers::{FileHelper, VaultHelper};
+use harness::image::write_oci_layout;
+use harness::podman::{Containers, cert_dir_arg};
+use harness::process::{Env, env_pair, path_with_our_bins};
+use harness::registry::{Options, Registry};
+use harness::{Run, Subject, bin, run};
+
+const USER: &str = "hoistuser";
+const PASS: &str = "Canary-Login-Pass-3f9a";
+
+/// An isolated environment for hoist and the containers tools: own HOME, XDG dirs, registries.conf.
+struct World {
+    dir: tempfile::TempDir,
+    env: Env,
+}
+
+impl World {
+    fn new(registries_conf: &str) -> World {
+        let dir = tempfile::Builder::new().prefix("hoist-login-").tempdir().unwrap();
+        let p = |s: &str| dir.path().join(s);
+        for d in ["home", "runtime", "config", "dropins"] {
+            std::fs::create_dir_all(p(d)).unwrap();
+        }
+        std::fs::write(p("registries.conf"), registries_conf).unwrap();
+        let env = vec![
+            env_pair("HOME", p("home")),
+            env_pair("XDG_RUNTIME_DIR", p("runtime")),
+            env_pair("XDG_CONFIG_HOME", p("config")),
+            env_pair("CONTAINERS_REGISTRIES_CONF", p("registries.conf")),
+            env_pair("CONTAINERS_REGISTRIES_CONF_DIR", p("dropins")),
+            env_pair("PATH", path_with_our_bins()),
+        ];
+        World { dir, env }
+    }
+
+    fn path(&self, s: &str) -> PathBuf {
+        self.dir.path().join(s)
+    }
+
+    fn hoist(&self, args: &[&str], input: &[u8], extra: &Env) -> Run {
+        let mut cmd = Command::new(bin("hoist"));
+        cmd.args(args).env_remove("REGISTRY_AUTH_FILE").env_remove("DOCKER_CONFIG");
+        cmd.envs(self.env.iter().chain(extra.iter()).map(|(k, v)| (k, v)));
+        // No controlling terminal, as in CI: hoist must never prompt.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        run(&mut cmd, input)
+    }
+}
+
+fn no_secret(out: &Run) {
+    assert!(!out.out().contains(PASS) && !out.err().contains(PASS), "secret in output: {out:?}");
+}
+
+fn tls_registry() -> (Registry, String) {
+    let reg = Registry::start(Options { tls: true, users: vec![(USER.into(), PASS.into())] });
+    let certs = cert_dir_arg(reg.cert_dir.as_ref().unwrap());
+    (reg, certs)
+}
+
+fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+#[test]
+fn login_verifies_stores_and_skopeo_uses_it() {
+    let (reg, certs) = tls_registry();
+    let host = reg.host();
+    let w = World::new("");
+    let authfile = w.path("auth.json");
+    let af = format!("--authfile={}", authfile.display());
+
+    // Bad password: refused, nothing stored, secret never shown (also with -v).
+    let out = w.hoist(&["login", &af, &certs, "-v", "-u", USER, "--password-stdin", &host], b"wrong-pass", &vec![]);
+    assert_eq!(out.code, Some(125), "{out:?}");
+    assert!(out.err().contains("invalid username/password"), "{}", out.err());
+    assert!(!authfile.exists(), "nothing may be stored after a failed login");
+
+    // TLS is verified: without the CA the login fails; --tls-verify=false skips verification.
+    let out = w.hoist(&["login", &af, "-u", USER, "--password-stdin", &host], PASS.as_bytes(), &vec![]);
+    assert_eq!(out.code, Some(125));
+    assert!(out.err().to_lowercase().contains("certificate"), "{}", out.err());
+    assert!(!authfile.exists());
+    let out =
+        w.hoist(&["login", &af, "--tls-verify=false", "-u", USER, "--password-stdin", &host], PASS.as_bytes(), &vec![]);
+    out.expect_ok("login with --tls-verify=false");
+    std::fs::remove_file(&authfile).unwrap();
+
+    // Good password: stored in the auth file, 0600.
+    let out = w.hoist(
+        &["login", &af, &certs, "-v", "-u", USER, "--password-stdin", &host],
+        format!("{PASS}\n").as_bytes(),
+        &vec![],
+    );
+    no_secret(&out);
+    let out = out.expect_ok("hoist login");
+    assert!(out.out().contains("Login Succeeded!"));
+    assert!(
+        out.err().contains("GET https://") && out.err().contains("-> 401"),
+        "verbose shows requests: {}",
+        out.err()
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&authfile).unwrap().mode() & 0o777, 0o600);
+    let v = read_json(&authfile);
+    assert!(v["auths"][&host]["auth"].is_string(), "{v}");
+
+    // skopeo reads hoist's auth file.
+    let ctr = Containers::new(&[]);
+    let layout = ctr.path("layout");
+    let digest = write_oci_layout(&layout, "v1", &[("a.txt", b"a")]);
+    let image = format!("docker://{host}/team/app:v1");
+    let policy = format!("--policy={}", ctr.policy.display());
+    ctr.skopeo(&[
+        "copy",
+        &policy,
+        &af,
+        &format!("--dest-{}", &certs[2..]),
+        &format!("oci:{}:v1", layout.display()),
+        &image,
+    ])
+    .expect_ok("skopeo copy with hoist's auth file");
+    let out = ctr.skopeo(&["inspect", &af, &certs, &image]).expect_ok("skopeo inspect with hoist's auth file");
+    assert!(out.out().contains(&digest));
+
+    // --get-login, creds list, logout.
+    let out = w.hoist(&["login", &af, "--get-login", &host], b"", &vec![]).expect_ok("get-login");
+    assert_eq!(out.out().trim(), USER);
+    let out = w.hoist(&["creds", "list", &af, "--format", "json"], b"", &vec![]).expect_ok("creds list");
+    no_secret(&out);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[0]["registry"], host.as_str());
+    assert_eq!(listed[0]["username"], USER);
+    let out = w.hoist(&["logout", &af, &host], b"", &vec![]).expect_ok("logout");
+    assert!(out.out().contains(&format!("Removed login credentials for {host}")));
+    let out = w.hoist(&["logout", &af, &host], b"", &vec![]);
+    assert_eq!(out.code, Some(125));
+    assert!(out.err().contains(&format!("not logged into {host}")), "{}", out.err());
+    let out = w.hoist(&["login", &af, "--get-login", &host], b"", &vec![]);
+    assert_eq!(out.code, Some(125));
+}
+
+#[test]
+fn hoist_reads_what_podman_login_wrote() {
+    let (reg, certs) = tls_registry();
+    let host = reg.host();
+    let w = World::new("");
+    let ctr = Containers::new(&[]);
+    let authfile = w.path("podman-auth.json");
+    let af = format!("--authfile={}", authfile.display());
+    ctr.podman(&["login", &af, &certs, "-u", USER, "--password-stdin", &host], PASS.as_bytes())
+        .expect_ok("podman login");
+    let out = w.hoist(&["login", &af, "--get-login", &host], b"", &vec![]).expect_ok("hoist --get-login");
+    assert_eq!(out.out().trim(), USER);
+    // And the default location: podman writes $XDG_RUNTIME_DIR/containers/auth.json, hoist reads it.
+    let runtime_auth = w.path("runtime/containers/auth.json");
+    std::fs::create_dir_all(runtime_auth.parent().unwrap()).unwrap();
+    std::fs::copy(&authfile, &runtime_auth).unwrap();
+    let out = w.hoist(&["login", "--get-login", &host], b"", &vec![]).expect_ok("default auth file");
+    assert_eq!(out.out().trim(), USER);
+}
+
+#[test]
+fn login_through_each_hoist_helper() {
+    let (reg, certs) = tls_registry();
+    let host = reg.host();
+    let w = World::new("");
+    let file = FileHelper::new();
+    let vault = VaultHelper::unlocked();
+    let ss = harness::secret_service::SecretService::start();
+    let keyring = harness::helpers::KeyringHelper::new(&ss);
+    let cases: Vec<(&str, &dyn Subject, Env)> =
+        vec![("file", &file, file.env()), ("vault", &vault, vault.env()), ("keyring", &keyring, ss.env())];
+    for (name, helper, env) in cases {
+        let authfile = w.path(&format!("auth-{name}.json"));
+        let text = format!("{{\"credHelpers\":{{\"{host}\":\"{name}\"}}}}\n");
+        std::fs::write(&authfile, &text).unwrap();
+        let af = format!("--authfile={}", authfile.display());
+        let out = w.hoist(&["login", &af, &certs, "-v", "-u", USER, "--password-stdin", &host], PASS.as_bytes(), &env);
+        no_secret(&out);
+        out.expect_ok(&format!("login through {name}"));
+        assert_eq!(std::fs::read_to_string(&authfile).unwrap(), text, "{name}: the auth file is left alone");
+        let got: serde_json::Value =
+            serde_json::from_slice(&helper.run(&["get"], host.as_bytes()).expect_ok("helper get").stdout).unwrap();
+        assert_eq!((got["Username"].as_str(), got["Secret"].as_str()), (Some(USER), Some(PASS)), "{name}");
+        let out = w.hoist(&["login", &af, "--get-login", &host], b"", &env).expect_ok("get-login");
+        assert_eq!(out.out().trim(), USER);
+        w.hoist(&["logout", &af, &host], b"", &env).expect_ok("logout");
+        assert_eq!(helper.run(&["get"], host.as_bytes()).code, Some(1), "{name}: logout erased it");
+    }
+}
+
+#[test]
+fn registries_conf_credential_helpers_are_shared_with_podman() {
+    let (reg, certs) = tls_registry();
+    let host = reg.host();
+    let w = World::new("credential-helpers = [\"file\"]\n");
+    let file = FileHelper::new();
+    let ctr = Containers::new(&[]).with_env(file.env());
+    // podman 4.3 reads credential-helpers from the registries.conf that CONTAINERS_REGISTRIES_CONF names.
+    let ctr = ctr.with_env(vec![env_pair("CONTAINERS_REGISTRIES_CONF", w.path("registries.conf"))]);
+    ctr.podman(&["login", &certs, "-u", USER, "--password-stdin", &host], PASS.as_bytes()).expect_ok("podman login");
+    let listed: BTreeMap<String, String> =
+        serde_json::from_slice(&file.run(&["list"], b"").expect_ok("list").stdout).unwrap();
+    assert_eq!(listed.get(&host).map(String::as_str), Some(USER), "podman stored through docker-credential-file");
+    let out = w.hoist(&["login", "--get-login", &host], b"", &file.env()).expect_ok("hoist finds podman's credential");
+    assert_eq!(out.out().trim(), USER);
+
+    // The reverse: hoist stores through the helper, podman finds it.
+    file.reset();
+    w.hoist(&["login", &certs, "-u", USER, "--password-stdin", &host], PASS.as_bytes(), &file.env())
+        .expect_ok("hoist login");
+    assert!(!w.path("runtime/containers/auth.json").exists(), "nothing written to the auth file");
+    let out = ctr.podman(&["login", "--get-login", &host], b"").expect_ok("podman login --get-login");
+    assert_eq!(out.out().trim(), USER);
+}
+
+#[test]
+fn docker_config_with_creds_store() {
+    let (reg, certs) = tls_registry();
+    let host = reg.host();
+    let w = World::new("");
+    let file = FileHelper::new();
+    let docker_dir = w.path("docker");
+    std::fs::create_dir_all(&docker_dir).unwrap();
+    let config = docker_dir.join("config.json");
+    std::fs::write(&config, "{\"credsStore\":\"file\",\"auths\":{}}\n").unwrap();
+    let af = format!("--authfile={}", config.display());
+    w.hoist(&["login", &af, &certs, "-u", USER, "--password-stdin", &host], PASS.as_bytes(), &file.env())
+        .expect_ok("login via credsStore");
+    assert!(file.run(&["get"], host.as_bytes()).ok(), "stored through credsStore");
+    assert!(!std::fs::read_to_string(&config).unwrap().contains("auth\""), "no password in config.json");
+    // Found through DOCKER_CONFIG in the default search list too.
+    let mut env = file.env();
+    env.push(env_pair("DOCKER_CONFIG", &docker_dir));
+    let out = w.hoist(&["login", "--get-login", &host], b"", &env).expect_ok("get-login via DOCKER_CONFIG");
+    assert_eq!(out.out().trim(), USER);
+}
+
+#[test]
+fn blocked_registries_are_refused_before_any_request() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let host = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let w = World::new(&format!("[[registry]]\nlocation = \"{host}\"\nblocked = true\n"));
+    let out = w.hoist(&["login", "-u", USER, "--password-stdin", &host], PASS.as_bytes(), &vec![]);
+    assert_eq!(out.code, Some(125));
+    assert!(out.err().contains("blocked") && out.err().contains("registries.conf"), "{}", out.err());
+    assert!(listener.accept().is_err(), "hoist connected to a blocked registry");
+}
+
+#[test]
+fn broken_files_give_one_line_naming_the_file() {
+    let w = World::new("[[registry]\nlocation = 1\n");
+    let out = w.hoist(&["login", "--get-login", "r.example"], b"", &vec![]);
+    assert_eq!(out.code, Some(125));
+    assert_eq!(out.err().lines().count(), 1, "{}", out.err());
+    assert!(out.err().contains("registries.conf"), "{}", out.err());
+
+    let w = World::new("");
+    let authfile = w.path("auth.json");
+    std::fs::write(&authfile, format!("{{\"auths\":{{\"r.example\":{{\"auth\":\"{PASS}\"")).unwrap();
+    let out =
+        w.hoist(&["login", &format!("--authfile={}", authfile.display()), "--get-login", "r.example"], b"", &vec![]);
+    assert_eq!(out.code, Some(125));
+    assert_eq!(out.err().lines().count(), 1, "{}", out.err());
+    assert!(
+        out.err().contains(&authfile.display().to_string()) && out.err().contains("not valid JSON"),
+        "{}",
+        out.err()
+    );
+    no_secret(&out);
+    let out = w.hoist(&["login", "-u", USER, "r.example"], b"", &vec![]);
+    assert_eq!(out.code, Some(125), "no terminal: no prompt");
+    assert!(out.err().contains("without a terminal"), "{}", out.err());
+}
