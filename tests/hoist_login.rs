@@ -63,7 +63,7 @@ fn no_secret(out: &Run) {
 }
 
 fn tls_registry() -> (Registry, String) {
-    let reg = Registry::start(Options { tls: true, users: vec![(USER.into(), PASS.into())] });
+    let reg = Registry::start(Options { tls: true, users: vec![(USER.into(), PASS.into())], token: None });
     let certs = cert_dir_arg(reg.cert_dir.as_ref().unwrap());
     (reg, certs)
 }
@@ -283,4 +283,84 @@ fn broken_files_give_one_line_naming_the_file() {
     let out = w.hoist(&["login", "-u", USER, "r.example"], b"", &vec![]);
     assert_eq!(out.code, Some(125), "no terminal: no prompt");
     assert!(out.err().contains("without a terminal"), "{}", out.err());
+}
+
+fn token_registry(oauth2: bool) -> (harness::token_issuer::TokenIssuer, Registry, String) {
+    let issuer = harness::token_issuer::TokenIssuer::start(oauth2);
+    let reg = Registry::start(Options { tls: true, users: vec![], token: Some((issuer.realm(), issuer.cert.clone())) });
+    let certs = cert_dir_arg(reg.cert_dir.as_ref().unwrap());
+    (issuer, reg, certs)
+}
+
+#[test]
+fn login_against_token_auth() {
+    let (issuer, reg, certs) = token_registry(true);
+    let host = reg.host();
+    let w = World::new("");
+    let authfile = w.path("auth.json");
+    let af = format!("--authfile={}", authfile.display());
+
+    let out = w.hoist(&["login", &af, &certs, "-u", "alice", "--password-stdin", &host], b"not-her-password", &vec![]);
+    assert_eq!(out.code, Some(125), "{out:?}");
+    assert!(out.err().contains("invalid username/password"), "{}", out.err());
+    assert!(!authfile.exists());
+    let seen = issuer.seen();
+    assert!(
+        seen.iter().any(|s| s.method == "GET" && s.authorized && s.account.as_deref() == Some("alice")),
+        "{seen:?}"
+    );
+
+    w.hoist(&["login", &af, &certs, "-u", "alice", "--password-stdin", &host], b"secret", &vec![])
+        .expect_ok("login alice");
+    // skopeo uses the stored credential against the token-protected registry.
+    let ctr = Containers::new(&[]);
+    let layout = ctr.path("layout");
+    let digest = write_oci_layout(&layout, "v1", &[("t.txt", b"token")]);
+    let image = format!("docker://{host}/team/app:v1");
+    let policy = format!("--policy={}", ctr.policy.display());
+    ctr.skopeo(&[
+        "copy",
+        &policy,
+        &af,
+        &format!("--dest-{}", &certs[2..]),
+        &format!("oci:{}:v1", layout.display()),
+        &image,
+    ])
+    .expect_ok("skopeo push");
+    let out = ctr.skopeo(&["inspect", &af, &certs, &image]).expect_ok("skopeo inspect");
+    assert!(out.out().contains(&digest));
+}
+
+#[test]
+fn identity_tokens_use_oauth2_and_fall_back_to_get() {
+    for oauth2 in [true, false] {
+        let (issuer, reg, certs) = token_registry(oauth2);
+        let host = reg.host();
+        let w = World::new("");
+        let af = format!("--authfile={}", w.path("auth.json").display());
+        let refresh = issuer.mint_refresh_token("alice");
+        let out = w.hoist(
+            &["login", &af, &certs, "-v", "-u", "<token>", "--password-stdin", &host],
+            refresh.as_bytes(),
+            &vec![],
+        );
+        assert!(!out.err().contains(&refresh), "identity token in verbose output");
+        out.expect_ok("login with an identity token");
+        let seen = issuer.seen();
+        assert!(
+            seen.iter().any(|s| s.method == "POST" && s.grant_type.as_deref() == Some("refresh_token")),
+            "oauth2={oauth2}: {seen:?}"
+        );
+        if !oauth2 {
+            assert!(seen.iter().any(|s| s.method == "GET" && s.authorized), "fell back to GET: {seen:?}");
+        }
+        let v = read_json(&w.path("auth.json"));
+        assert_eq!(v["auths"][&host]["identitytoken"], refresh.as_str(), "stored as an identity token");
+        let out = w.hoist(&["login", &af, "--get-login", &host], b"", &vec![]).expect_ok("get-login");
+        assert_eq!(out.out().trim(), "<token>");
+        // A revoked/unknown token fails.
+        let out =
+            w.hoist(&["login", &af, &certs, "-u", "<token>", "--password-stdin", &host], b"refresh-bogus", &vec![]);
+        assert_eq!(out.code, Some(125), "oauth2={oauth2}: {out:?}");
+    }
 }

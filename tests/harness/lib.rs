@@ -6,6 +6,7 @@
 //! - [`pass::PassStore`]: a temp GNUPGHOME with a passphrase-less key and a pass store.
 //! - [`podman::Containers`]: podman/skopeo configuration kept in a temp dir.
 //! - [`image`]: a tiny OCI image layout built without network.
+//! - [`token_issuer`]: the JWT issuer a registry with `auth: token` trusts.
 //! - [`conformance`]: the table of protocol cases every helper runs against docker-credential-secretservice.
 //!
 //! A missing program fails the test with the Debian package that installs it; nothing is skipped.
@@ -19,5 +20,6 @@ pub mod podman;
 pub mod process;
 pub mod registry;
 pub mod secret_service;
+pub mod token_issuer;
 
 pub use process::{Proc, Run, Subject, bin, require, run};

@@ -16,6 +16,8 @@ pub struct Options {
     pub tls: bool,
     /// htpasswd users (bcrypt); empty means no authentication.
     pub users: Vec<(String, String)>,
+    /// Token authentication: the issuer's realm URL and its certificate (see token_issuer.rs).
+    pub token: Option<(String, PathBuf)>,
 }
 
 pub struct Registry {
@@ -75,8 +77,16 @@ impl Registry {
             fs::write(&htpasswd, lines).unwrap();
             auth = format!("auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n", htpasswd.display());
         }
+        if let Some((realm, cert)) = &opts.token {
+            auth = format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                crate::token_issuer::SERVICE,
+                crate::token_issuer::ISSUER,
+                cert.display()
+            );
+        }
         let config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\nhttp:\n{http}{auth}",
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\nhttp:\n{http}  secret: hoist-test-secret\n{auth}",
             data = dir.path().join("data").display()
         );
         let config_path = dir.path().join("config.yml");
