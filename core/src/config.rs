@@ -98,6 +98,8 @@ pub struct Config {
     /// Sorted by prefix, one entry per prefix.
     pub registries: Vec<Registry>,
     pub aliases: BTreeMap<String, Alias>,
+    /// Aliases from the short-name alias cache (used when no configured alias matches).
+    pub cached_aliases: BTreeMap<String, Alias>,
     /// Every file that was read, in order.
     pub sources: Vec<PathBuf>,
     /// Unknown keys and other things worth a warning.
@@ -112,6 +114,9 @@ pub struct Paths {
     /// The main file was named explicitly, so its absence is an error.
     pub main_required: bool,
     pub dropin_dirs: Vec<PathBuf>,
+    /// The short-name alias cache podman records choices in (`[aliases]` TOML); consulted after the
+    /// configured aliases.
+    pub alias_cache: Option<PathBuf>,
 }
 
 impl Paths {
@@ -134,7 +139,17 @@ impl Paths {
             None if user_file_used => user_dir.into_iter().collect(),
             None => std::iter::once(PathBuf::from("/etc/containers/registries.conf.d")).chain(user_dir).collect(),
         };
-        Paths { main, main_required, dropin_dirs }
+        // SAFETY: geteuid has no preconditions.
+        let alias_cache = if unsafe { libc::geteuid() } == 0 {
+            Some(PathBuf::from("/var/cache/containers/short-name-aliases.conf"))
+        } else {
+            std::env::var_os("XDG_CACHE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| home.as_ref().map(|h| h.join(".cache")))
+                .map(|c| c.join("containers/short-name-aliases.conf"))
+        };
+        Paths { main, main_required, dropin_dirs, alias_cache }
     }
 }
 
@@ -433,6 +448,31 @@ fn is_domain(s: &str) -> bool {
     Reference::parse_normalized(&format!("{s}/x")).is_ok_and(|r| r.domain() == s)
 }
 
+/// Reads podman's short-name alias cache (`[aliases]` only); a missing file is empty.
+fn load_alias_cache(path: &Path) -> Result<BTreeMap<String, Alias>, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(ConfigError::new(path, format!("cannot read: {e}"))),
+    };
+    #[derive(Deserialize)]
+    struct Cache {
+        #[serde(default)]
+        aliases: BTreeMap<String, String>,
+    }
+    let cache: Cache = toml::from_str(&text).map_err(|e| ConfigError {
+        path: path.to_owned(),
+        line: e.span().map(|s| line_of(&text, s.start)),
+        message: e.message().trim().to_owned(),
+    })?;
+    let mut out = BTreeMap::new();
+    for (name, value) in cache.aliases {
+        validate_alias(&name, &value).map_err(|m| ConfigError::new(path, format!("validating short-name aliases: {m}")))?;
+        out.insert(name, Alias { value, origin: path.to_owned() });
+    }
+    Ok(out)
+}
+
 /// An alias is a short name (no domain, tag or digest) and its value a fully qualified name without tag or
 /// digest.
 fn validate_alias(name: &str, value: &str) -> Result<(), String> {
@@ -492,6 +532,9 @@ impl Config {
                 config.sources.push(f.clone());
                 config.merge(file, &f);
             }
+        }
+        if let Some(cache) = paths.alias_cache.as_deref() {
+            config.cached_aliases = load_alias_cache(cache)?;
         }
         if config.credential_helpers.is_empty() {
             config.credential_helpers = vec![AUTH_FILE_HELPER.to_owned()];
@@ -674,7 +717,7 @@ impl Config {
                 None => bare,
             };
             let suffix = &name[bare.len()..];
-            if let Some(alias) = self.aliases.get(bare) {
+            if let Some(alias) = self.aliases.get(bare).or_else(|| self.cached_aliases.get(bare)) {
                 let r = Reference::parse_normalized(&format!("{}{suffix}", alias.value))?.with_default_tag();
                 ("alias", Some(alias.origin.clone()), vec![r])
             } else {
