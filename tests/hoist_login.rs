@@ -364,3 +364,106 @@ fn identity_tokens_use_oauth2_and_fall_back_to_get() {
         assert_eq!(out.code, Some(125), "oauth2={oauth2}: {out:?}");
     }
 }
+
+#[test]
+fn creds_migrate_moves_verified_credentials_and_rewrites_cred_helpers() {
+    let (reg, certs) = tls_registry();
+    let host = reg.host();
+    let w = World::new("");
+    let file = FileHelper::new();
+    let vault = VaultHelper::unlocked();
+    let mut env = file.env();
+    env.extend(vault.env());
+    let ctr = Containers::new(&[]).with_env(env.clone());
+    let authfile = w.path("auth.json");
+    let af = format!("--authfile={}", authfile.display());
+    // podman writes the password into auth.json; another entry must survive untouched.
+    ctr.podman(&["login", &af, &certs, "-u", USER, "--password-stdin", &host], PASS.as_bytes())
+        .expect_ok("podman login");
+    let mut doc = read_json(&authfile);
+    doc["auths"]["other.example"] = serde_json::json!({"auth": "b3RoZXI6eA=="});
+    std::fs::write(&authfile, doc.to_string()).unwrap();
+
+    let out = w.hoist(&["creds", "migrate", &af, "--to", "file", &host], b"", &env);
+    no_secret(&out);
+    assert!(out.expect_ok("migrate to file").out().contains(&format!("moved {host} ({USER})")));
+    let doc = read_json(&authfile);
+    assert_eq!(doc["credHelpers"][&host], "file");
+    assert!(doc["auths"].get(&host).is_none(), "the password left auth.json: {doc}");
+    assert_eq!(doc["auths"]["other.example"]["auth"], "b3RoZXI6eA==", "other registries are not moved");
+    assert!(file.run(&["get"], host.as_bytes()).ok());
+
+    // skopeo now finds it through the helper.
+    let layout = ctr.path("layout");
+    write_oci_layout(&layout, "v1", &[("m.txt", b"m")]);
+    let policy = format!("--policy={}", ctr.policy.display());
+    let image = format!("docker://{host}/mig/app:v1");
+    ctr.skopeo(&[
+        "copy",
+        &policy,
+        &af,
+        &format!("--dest-{}", &certs[2..]),
+        &format!("oci:{}:v1", layout.display()),
+        &image,
+    ])
+    .expect_ok("push via helper");
+
+    // From one helper to another: the vault; the file helper's copy is erased.
+    w.hoist(&["creds", "migrate", &af, "--from", "file", "--to", "vault"], b"", &env).expect_ok("migrate to vault");
+    assert_eq!(read_json(&authfile)["credHelpers"][&host], "vault");
+    assert_eq!(file.run(&["get"], host.as_bytes()).code, Some(1));
+    let got: serde_json::Value =
+        serde_json::from_slice(&vault.run(&["get"], host.as_bytes()).expect_ok("vault get").stdout).unwrap();
+    assert_eq!(got["Secret"], PASS);
+    ctr.skopeo(&["inspect", &af, &certs, &image]).expect_ok("inspect via the vault");
+
+    // A helper that cannot take it (vault locked): nothing is removed.
+    vault.lock();
+    let out = w.hoist(&["creds", "migrate", &af, "--from", "vault", "--to", "file"], b"", &env);
+    assert_eq!(out.code, Some(125), "{out:?}");
+    assert_eq!(read_json(&authfile)["credHelpers"][&host], "vault");
+}
+
+#[test]
+fn logout_all_and_terminal_prompts() {
+    let (reg, certs) = tls_registry();
+    let host = reg.host();
+    let w = World::new("");
+    let authfile = w.path("auth.json");
+    let af = format!("--authfile={}", authfile.display());
+    // Prompted on a terminal (script gives hoist a pseudo-terminal): username echoed, password not.
+    let script = harness::require("script", "bsdutils");
+    let cmdline = format!("{} login {af} {certs} {host}", bin("hoist").display());
+    let mut cmd = Command::new(script);
+    cmd.args(["-qec", &cmdline, "/dev/null"]).envs(w.env.iter().map(|(k, v)| (k, v)));
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut seen = Vec::new();
+    let mut wait_for = |text: &str, seen: &mut Vec<u8>| {
+        let mut buf = [0u8; 256];
+        while !String::from_utf8_lossy(seen).contains(text) {
+            let n = std::io::Read::read(&mut stdout, &mut buf).unwrap();
+            assert!(n > 0, "no {text:?} prompt: {}", String::from_utf8_lossy(seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+    };
+    wait_for("Username:", &mut seen);
+    std::io::Write::write_all(&mut stdin, format!("{USER}\n").as_bytes()).unwrap();
+    wait_for("Password:", &mut seen);
+    std::io::Write::write_all(&mut stdin, format!("{PASS}\n").as_bytes()).unwrap();
+    wait_for("Login Succeeded!", &mut seen);
+    drop(stdin);
+    let _ = child.wait();
+    let shown = String::from_utf8_lossy(&seen);
+    assert!(!shown.contains(PASS), "the password was echoed: {shown}");
+    assert_eq!(w.hoist(&["login", &af, "--get-login", &host], b"", &vec![]).expect_ok("get-login").out().trim(), USER);
+
+    let mut doc = read_json(&authfile);
+    doc["auths"]["second.example"] = serde_json::json!({"auth": "dTpw"});
+    std::fs::write(&authfile, doc.to_string()).unwrap();
+    let out = w.hoist(&["logout", &af, "--all"], b"", &vec![]).expect_ok("logout --all");
+    assert!(out.out().contains("Removed login credentials for all registries"));
+    assert_eq!(read_json(&authfile)["auths"], serde_json::json!({}));
+}

@@ -83,6 +83,19 @@ struct LoginArgs {
 
 #[derive(Subcommand)]
 enum CredsCommand {
+    /// Move credentials into a credential helper, verifying each before the old copy is removed
+    Migrate {
+        /// The helper to move to: file, keyring, vault (or any docker-credential-NAME)
+        #[arg(long)]
+        to: String,
+        /// Only from this source: a helper name, an auth file path, or `auth-file` for every auth file
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        authfile: Option<PathBuf>,
+        /// Only these registries (default: all)
+        registries: Vec<String>,
+    },
     /// List every registry with a stored credential, its user, and where it lives (never a secret)
     List {
         #[arg(long)]
@@ -128,6 +141,9 @@ fn run(command: Command) -> Result<()> {
         Command::Login(args) => login(args),
         Command::Logout { registry, authfile, all } => logout(registry, authfile, all),
         Command::Creds(CredsCommand::List { authfile, format }) => creds_list(authfile, format),
+        Command::Creds(CredsCommand::Migrate { to, from, authfile, registries }) => {
+            creds_migrate(&to, from.as_deref(), authfile, &registries)
+        }
         Command::Resolve { name, format } => resolve(&name, format),
         Command::Completion { shell } => {
             let mut script = Vec::new();
@@ -363,6 +379,22 @@ fn creds_list(authfile: Option<PathBuf>, format: Format) -> Result<()> {
     writeln!(out, "{:<width$}  {:<uwidth$}  LOCATION", "REGISTRY", "USERNAME")?;
     for e in entries {
         writeln!(out, "{:<width$}  {:<uwidth$}  {}", e.registry, e.username, e.location)?;
+    }
+    Ok(())
+}
+
+fn creds_migrate(to: &str, from: Option<&str>, authfile: Option<PathBuf>, registries: &[String]) -> Result<()> {
+    let config = load_config()?;
+    let auth = Auth::new(AuthFiles::discover(authfile.as_deref()), &config);
+    let (moved, skipped) = auth.migrate(to, from, registries)?;
+    for m in &moved {
+        println!("moved {} ({}) from {} to docker-credential-{}", m.registry, m.username, m.from, m.to);
+    }
+    for s in &skipped {
+        eprintln!("Warning: skipped {s}");
+    }
+    if moved.is_empty() && skipped.is_empty() {
+        println!("nothing to move");
     }
     Ok(())
 }

@@ -467,7 +467,8 @@ fn load_alias_cache(path: &Path) -> Result<BTreeMap<String, Alias>, ConfigError>
     })?;
     let mut out = BTreeMap::new();
     for (name, value) in cache.aliases {
-        validate_alias(&name, &value).map_err(|m| ConfigError::new(path, format!("validating short-name aliases: {m}")))?;
+        validate_alias(&name, &value)
+            .map_err(|m| ConfigError::new(path, format!("validating short-name aliases: {m}")))?;
         out.insert(name, Alias { value, origin: path.to_owned() });
     }
     Ok(out)

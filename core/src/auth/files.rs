@@ -236,6 +236,14 @@ impl AuthFile {
         removed
     }
 
+    /// Names `helper` for `registry` in `credHelpers`.
+    pub fn set_cred_helper(&mut self, registry: &str, helper: &str) {
+        let helpers = self.doc.entry("credHelpers").or_insert_with(|| Value::Object(Map::new()));
+        if let Some(h) = helpers.as_object_mut() {
+            h.insert(registry.to_owned(), Value::String(helper.to_owned()));
+        }
+    }
+
     pub fn clear_auths(&mut self) -> bool {
         match self.doc.get_mut("auths").and_then(Value::as_object_mut) {
             Some(a) if !a.is_empty() => {

@@ -305,3 +305,100 @@ impl Auth {
         Ok(out)
     }
 }
+
+/// One credential moved by [`Auth::migrate`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Moved {
+    pub registry: String,
+    pub username: String,
+    pub from: Location,
+    pub to: String,
+}
+
+impl Auth {
+    /// The full credential at a listed location.
+    fn fetch(&self, listed: &Listed) -> Result<Option<Credentials>, AuthError> {
+        match &listed.location {
+            Location::File { path, key } => {
+                let file = AuthFile::read(&AuthPath { path: path.clone(), legacy: path.ends_with(".dockercfg") })?;
+                Ok(match file.find(key, false)? {
+                    Some(FileFound::Entry { creds, .. }) => Some(creds),
+                    _ => None,
+                })
+            }
+            Location::Helper { name, .. } => self.helper_get(name, &listed.registry),
+        }
+    }
+
+    /// Moves credentials into the helper `to`: each is stored there, read back and compared, and only then
+    /// is the old copy removed and `credHelpers` in the auth file pointed at `to`, so podman, skopeo and
+    /// docker find it in its new place. `from` keeps only sources whose description contains it (a path or a
+    /// helper name); `registries`, when not empty, only those registries. Repository-namespace keys
+    /// (`quay.io/org`) stay where they are: helpers store per registry.
+    pub fn migrate(
+        &self,
+        to: &str,
+        from: Option<&str>,
+        registries: &[String],
+    ) -> Result<(Vec<Moved>, Vec<String>), AuthError> {
+        let mut moved = Vec::new();
+        let mut skipped = Vec::new();
+        let target = self.client(to);
+        for listed in self.list()? {
+            let from_matches = match (&listed.location, from) {
+                (_, None) => true,
+                (Location::File { path, .. }, Some(f)) => path.to_string_lossy().contains(f) || f == "auth-file",
+                (Location::Helper { name, .. }, Some(f)) => name == f,
+            };
+            let already_there = matches!(&listed.location, Location::Helper { name, .. } if name == to);
+            if !from_matches || already_there || (!registries.is_empty() && !registries.contains(&listed.registry)) {
+                continue;
+            }
+            if listed.registry.contains('/') {
+                skipped.push(format!(
+                    "{}: a repository namespace key cannot be stored in a credential helper",
+                    listed.registry
+                ));
+                continue;
+            }
+            let Some(creds) = self.fetch(&listed)? else { continue };
+            let mut c = creds.clone();
+            c.server_url = listed.registry.clone();
+            target.store(&c)?;
+            let back = target.get(&listed.registry)?;
+            let same =
+                back.as_ref().is_some_and(|b| b.username == c.username && b.secret.expose() == c.secret.expose());
+            if !same {
+                skipped.push(format!(
+                    "{}: docker-credential-{to} did not return the credential it was given; the old copy is kept",
+                    listed.registry
+                ));
+                continue;
+            }
+            // Point the auth file at the new helper, then remove the old copy.
+            let file_path = match &listed.location {
+                Location::File { path, .. } => path.clone(),
+                Location::Helper { via: Some(v), .. } => v.clone(),
+                Location::Helper { via: None, .. } => self.files.primary().to_path_buf(),
+            };
+            let registry = listed.registry.clone();
+            AuthFile::edit(&file_path, |file| {
+                if let Location::File { key, .. } = &listed.location {
+                    file.remove_auth(key);
+                }
+                file.set_cred_helper(&registry, to);
+                Ok(((), true))
+            })?;
+            if let Location::Helper { name, .. } = &listed.location {
+                self.client(name).erase(&listed.registry)?;
+            }
+            moved.push(Moved {
+                registry: listed.registry.clone(),
+                username: listed.username.clone(),
+                from: listed.location.clone(),
+                to: to.to_owned(),
+            });
+        }
+        Ok((moved, skipped))
+    }
+}

@@ -219,11 +219,19 @@ fn drop_ins_merge_in_order() {
     std::fs::write(d.join("30-ignored.txt"), "this is not toml = = =").unwrap();
     let cache = dir.path().join("short-name-aliases.conf");
     std::fs::write(&cache, "[aliases]\n\"x\" = \"cache.io/x\"\n\"z\" = \"cache.io/z\"\n").unwrap();
-    let c = Config::load(&Paths { main: main.clone(), main_required: true, dropin_dirs: vec![d.clone()], alias_cache: Some(cache.clone()) }).unwrap();
+    let c = Config::load(&Paths {
+        main: main.clone(),
+        main_required: true,
+        dropin_dirs: vec![d.clone()],
+        alias_cache: Some(cache.clone()),
+    })
+    .unwrap();
     assert_eq!(c.resolve("z").unwrap().candidates[0].reference.to_string(), "cache.io/z:latest", "cached alias");
     assert_eq!(c.resolve("x").unwrap().candidates[0].reference.to_string(), "b.io/x:latest", "configured aliases win");
     std::fs::write(&cache, "[aliases]\n\"x\" = \"no-registry\"\n").unwrap();
-    let e = Config::load(&Paths { main: main.clone(), main_required: true, dropin_dirs: vec![], alias_cache: Some(cache) }).unwrap_err();
+    let e =
+        Config::load(&Paths { main: main.clone(), main_required: true, dropin_dirs: vec![], alias_cache: Some(cache) })
+            .unwrap_err();
     assert!(e.to_string().contains("short-name-aliases.conf"), "{e}");
     assert!(c.find_registry("r.io/x").unwrap().insecure, "same prefix replaced");
     assert!(c.find_registry("keep.io/x").is_some(), "other prefixes kept");
@@ -235,8 +243,10 @@ fn drop_ins_merge_in_order() {
     std::fs::write(d.join("40-v1.conf"), "[registries.search]\nregistries = [\"z.io\"]\n").unwrap();
     let e = Config::load(&Paths { main, main_required: true, dropin_dirs: vec![d], alias_cache: None }).unwrap_err();
     assert!(e.to_string().contains("40-v1.conf") && e.to_string().contains("v2 format"), "{e}");
-    let missing = Paths { main: dir.path().join("nope.conf"), main_required: true, dropin_dirs: vec![], alias_cache: None };
+    let missing =
+        Paths { main: dir.path().join("nope.conf"), main_required: true, dropin_dirs: vec![], alias_cache: None };
     assert!(Config::load(&missing).unwrap_err().to_string().contains("nope.conf"));
-    let optional = Paths { main: dir.path().join("nope.conf"), main_required: false, dropin_dirs: vec![], alias_cache: None };
+    let optional =
+        Paths { main: dir.path().join("nope.conf"), main_required: false, dropin_dirs: vec![], alias_cache: None };
     assert!(Config::load(&optional).unwrap().registries.is_empty());
 }
