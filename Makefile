@@ -13,7 +13,7 @@ build:
 
 # The end-to-end tests run our binaries as real clients do, so build them first; the second build is
 # docker-credential-keyring's macOS/Windows backend, compiled for Linux so its tests run here.
-test:
+test: setup
 	$(CARGO) build --workspace --bins
 	RUSTFLAGS="--cfg hoist_native_keyring" $(CARGO) build -p docker-credential-keyring --target-dir target/native
 	scripts/run-tests.sh

@@ -99,4 +99,23 @@ if skopeo inspect --authfile "$WORK/auth.json" --cert-dir "$WORK/ca" "docker://$
 fi
 echo "skopeo: $(grep -o "unauthorized[^\"]*" "$WORK/err" | head -1)"
 
+say "hoist login verifies the password with the registry, then stores it where podman would"
+export CONTAINERS_REGISTRIES_CONF="$WORK/registries.conf" CONTAINERS_REGISTRIES_CONF_DIR="$WORK/registries.conf.d"
+mkdir -p "$CONTAINERS_REGISTRIES_CONF_DIR"
+printf 'unqualified-search-registries = ["%s", "docker.io"]\n[[registry]]\nlocation = "evil.example"\nblocked = true\n' "$HOST" > "$CONTAINERS_REGISTRIES_CONF"
+echo "wrong-password" | hoist login --authfile "$WORK/auth2.json" --cert-dir "$WORK/ca" -u "$USER" --password-stdin "$HOST" || echo "(refused, nothing stored)"
+printf '%s' "$PASS" | hoist login --authfile "$WORK/auth2.json" --cert-dir "$WORK/ca" -u "$USER" --password-stdin "$HOST"
+show hoist creds list --authfile "$WORK/auth2.json"
+show skopeo inspect --authfile "$WORK/auth2.json" --cert-dir "$WORK/ca" --format '{{.Digest}}' "docker://$HOST/demo/hello:v1"
+
+say "Moving the password out of auth.json into docker-credential-file"
+show hoist creds migrate --authfile "$WORK/auth2.json" --to file
+show cat "$WORK/auth2.json"
+show skopeo inspect --authfile "$WORK/auth2.json" --cert-dir "$WORK/ca" --format '{{.Digest}}' "docker://$HOST/demo/hello:v1"
+show hoist logout --authfile "$WORK/auth2.json" "$HOST"
+
+say "Why does a short name pull from where it does?"
+show hoist resolve demo/hello
+show hoist resolve evil.example/tool
+
 say "Done: registry stopped, $WORK removed"

@@ -240,12 +240,12 @@ fn handle(
     header.x5c = Some(vec![x5c.to_owned()]);
     let token = jsonwebtoken::encode(&header, &claims, key).unwrap();
     let mut answer = serde_json::json!({"token": token, "access_token": token, "expires_in": 300, "issued_at": "2026-01-01T00:00:00Z"});
-    if parts.method == "POST" {
-        if let Some(u) = &user {
-            let refresh = format!("refresh-{u}-{}", random_hex());
-            st.refresh_tokens.insert(refresh.clone(), u.clone());
-            answer["refresh_token"] = refresh.into();
-        }
+    if parts.method == "POST"
+        && let Some(u) = &user
+    {
+        let refresh = format!("refresh-{u}-{}", random_hex());
+        st.refresh_tokens.insert(refresh.clone(), u.clone());
+        answer["refresh_token"] = refresh.into();
     }
     (200, answer.to_string(), vec![])
 }
