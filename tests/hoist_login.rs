@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use harness::helpers::{FileHelper, VaultHelper};
-use harness::image::write_oci_layout;
 use harness::podman::{Containers, cert_dir_arg};
 use harness::process::{Env, env_pair, path_with_our_bins};
 use harness::registry::{Options, Registry};
@@ -117,19 +116,8 @@ fn login_verifies_stores_and_skopeo_uses_it() {
 
     // skopeo reads hoist's auth file.
     let ctr = Containers::new(&[]);
-    let layout = ctr.path("layout");
-    let digest = write_oci_layout(&layout, "v1", &[("a.txt", b"a")]);
     let image = format!("docker://{host}/team/app:v1");
-    let policy = format!("--policy={}", ctr.policy.display());
-    ctr.skopeo(&[
-        "copy",
-        &policy,
-        &af,
-        &format!("--dest-{}", &certs[2..]),
-        &format!("oci:{}:v1", layout.display()),
-        &image,
-    ])
-    .expect_ok("skopeo copy with hoist's auth file");
+    let digest = ctr.push_test_image(&image, "a.txt", &af, reg.cert_dir.as_ref().unwrap());
     let out = ctr.skopeo(&["inspect", &af, &certs, &image]).expect_ok("skopeo inspect with hoist's auth file");
     assert!(out.out().contains(&digest));
 
@@ -314,19 +302,8 @@ fn login_against_token_auth() {
         .expect_ok("login alice");
     // skopeo uses the stored credential against the token-protected registry.
     let ctr = Containers::new(&[]);
-    let layout = ctr.path("layout");
-    let digest = write_oci_layout(&layout, "v1", &[("t.txt", b"token")]);
     let image = format!("docker://{host}/team/app:v1");
-    let policy = format!("--policy={}", ctr.policy.display());
-    ctr.skopeo(&[
-        "copy",
-        &policy,
-        &af,
-        &format!("--dest-{}", &certs[2..]),
-        &format!("oci:{}:v1", layout.display()),
-        &image,
-    ])
-    .expect_ok("skopeo push");
+    let digest = ctr.push_test_image(&image, "t.txt", &af, reg.cert_dir.as_ref().unwrap());
     let out = ctr.skopeo(&["inspect", &af, &certs, &image]).expect_ok("skopeo inspect");
     assert!(out.out().contains(&digest));
 }
@@ -394,19 +371,8 @@ fn creds_migrate_moves_verified_credentials_and_rewrites_cred_helpers() {
     assert!(file.run(&["get"], host.as_bytes()).ok());
 
     // skopeo now finds it through the helper.
-    let layout = ctr.path("layout");
-    write_oci_layout(&layout, "v1", &[("m.txt", b"m")]);
-    let policy = format!("--policy={}", ctr.policy.display());
     let image = format!("docker://{host}/mig/app:v1");
-    ctr.skopeo(&[
-        "copy",
-        &policy,
-        &af,
-        &format!("--dest-{}", &certs[2..]),
-        &format!("oci:{}:v1", layout.display()),
-        &image,
-    ])
-    .expect_ok("push via helper");
+    ctr.push_test_image(&image, "m.txt", &af, reg.cert_dir.as_ref().unwrap());
 
     // From one helper to another: the vault; the file helper's copy is erased.
     w.hoist(&["creds", "migrate", &af, "--from", "file", "--to", "vault"], b"", &env).expect_ok("migrate to vault");

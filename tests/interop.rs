@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use harness::Subject;
 use harness::helpers::{FileHelper, KeyringHelper, VaultHelper};
-use harness::image::write_oci_layout;
 use harness::podman::{Containers, cert_dir_arg};
 use harness::process::Env;
 use harness::registry::{Options, Registry};
@@ -43,21 +42,15 @@ fn podman_and_skopeo_use(helper: &dyn Subject, name: &str, env: Env) {
     let host = reg.host();
     let certs = cert_dir_arg(reg.cert_dir.as_ref().unwrap());
     let ctr = Containers::new(&[]).with_env(env);
-    let policy = format!("--policy={}", ctr.policy.display());
 
     // An image to look at, pushed with explicit credentials.
-    let layout = ctr.path("layout");
-    let digest = write_oci_layout(&layout, "v1", &[("hello.txt", b"hello from hoist\n")]);
     let image = format!("docker://{host}/hoist/interop:v1");
-    ctr.skopeo(&[
-        "copy",
-        &policy,
-        &format!("--dest-creds={USER}:{PASS}"),
-        &format!("--dest-{}", &certs[2..]),
-        &format!("oci:{}:v1", layout.display()),
+    let digest = ctr.push_test_image(
         &image,
-    ])
-    .expect_ok("skopeo copy to the registry");
+        "hello.txt",
+        &format!("--dest-creds={USER}:{PASS}"),
+        reg.cert_dir.as_ref().unwrap(),
+    );
 
     let authfile = ctr.path("auth.json");
     let auth = format!("{{\"credHelpers\":{{\"{host}\":\"{name}\"}}}}\n");

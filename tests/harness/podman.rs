@@ -90,6 +90,18 @@ impl Containers {
         run(&mut cmd, b"")
     }
 
+    /// Builds a one-layer OCI image holding `name` and pushes it to `image` (`docker://HOST/REPO:TAG`) with
+    /// skopeo and `auth` (`--dest-creds=...` or `--authfile=...`), trusting `cert_dir`. Returns its digest.
+    pub fn push_test_image(&self, image: &str, name: &str, auth: &str, cert_dir: &Path) -> String {
+        let layout = self.path(&format!("layout-{name}"));
+        let digest = crate::image::write_oci_layout(&layout, "v1", &[(name, name.as_bytes())]);
+        let policy = format!("--policy={}", self.policy.display());
+        let certs = format!("--dest-cert-dir={}", cert_dir.display());
+        self.skopeo(&["copy", &policy, auth, &certs, &format!("oci:{}:v1", layout.display()), image])
+            .expect_ok("skopeo copy to the registry");
+        digest
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }

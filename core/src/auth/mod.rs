@@ -189,6 +189,20 @@ impl Auth {
         Err(AuthError::Invalid(format!("cannot store credentials for {key}: {}", errors.join("; "))))
     }
 
+    /// Erases `registry` from helper `name` if it holds it; the location removed, if any.
+    fn erase_from_helper(
+        &self,
+        name: &str,
+        registry: &str,
+        via: Option<&std::path::Path>,
+    ) -> Result<Option<Location>, AuthError> {
+        if self.helper_get(name, registry)?.is_none() {
+            return Ok(None);
+        }
+        self.client(name).erase(registry)?;
+        Ok(Some(Location::Helper { name: name.to_owned(), via: via.map(std::path::Path::to_path_buf) }))
+    }
+
     /// Removes the credential for `key` from every source that has it (`logout`).
     pub fn erase(&self, key: &str) -> Result<Vec<Location>, AuthError> {
         validate_key(key)?;
@@ -200,11 +214,8 @@ impl Auth {
                 let mut r = AuthFile::edit(&primary, |file| {
                     let mut here = Vec::new();
                     let helper = file.cred_helpers().get(registry).cloned().or_else(|| file.creds_store());
-                    if let Some(name) = helper.filter(|_| !key.contains('/'))
-                        && self.helper_get(&name, registry)?.is_some()
-                    {
-                        self.client(&name).erase(registry)?;
-                        here.push(Location::Helper { name, via: Some(primary.clone()) });
+                    if let Some(name) = helper.filter(|_| !key.contains('/')) {
+                        here.extend(self.erase_from_helper(&name, registry, Some(&primary))?);
                     }
                     let changed = file.remove_auth(key);
                     if changed {
@@ -213,9 +224,8 @@ impl Auth {
                     Ok((here, changed))
                 })?;
                 removed.append(&mut r);
-            } else if !key.contains('/') && self.helper_get(helper, registry)?.is_some() {
-                self.client(helper).erase(registry)?;
-                removed.push(Location::Helper { name: helper.clone(), via: None });
+            } else if !key.contains('/') {
+                removed.extend(self.erase_from_helper(helper, registry, None)?);
             }
         }
         if removed.is_empty() {
@@ -234,10 +244,7 @@ impl Auth {
                 let mut r = AuthFile::edit(&primary, |file| {
                     let mut here = Vec::new();
                     for (registry, name) in file.cred_helpers() {
-                        if self.helper_get(&name, &registry)?.is_some() {
-                            self.client(&name).erase(&registry)?;
-                            here.push(Location::Helper { name, via: Some(primary.clone()) });
-                        }
+                        here.extend(self.erase_from_helper(&name, &registry, Some(&primary))?);
                     }
                     let changed = file.clear_auths();
                     if changed {
