@@ -71,14 +71,15 @@ fn sigkill_at_random_moments_never_loses_a_completed_store() {
     let h = FileHelper::new();
     let mut completed: Vec<String> = Vec::new();
     let mut killed = 0;
+    let window = 2 * harness::process::store_duration(&h, &creds("timing.example", "u", CANARY)).as_micros() as u64;
     let mut rng = fastrand::Rng::with_seed(
         std::env::var("HOIST_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..)),
     );
     for i in 0..200 {
         let server = format!("kill{i}.example");
         let mut child = spawn_store(&h, creds(&server, "u", CANARY));
-        // Up to ~3 ms: a store takes about that long, so kills land before, during and after the write.
-        std::thread::sleep(Duration::from_micros(rng.u64(0..3000)));
+        // From 0 to twice a store's duration: kills land before, during and after the write.
+        std::thread::sleep(Duration::from_micros(rng.u64(0..window)));
         let _ = child.kill();
         let status = child.wait().unwrap();
         if status.success() {

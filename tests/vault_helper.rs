@@ -146,11 +146,12 @@ fn sixty_four_concurrent_stores_all_land() {
 fn sigkill_at_random_moments_never_loses_a_completed_store() {
     let v = VaultHelper::unlocked();
     let mut rng = fastrand::Rng::new();
+    let window = 2 * harness::process::store_duration(&v, &creds("timing.example", "u", CANARY)).as_micros() as u64;
     let (mut completed, mut killed) = (Vec::new(), 0);
     for i in 0..200 {
         let server = format!("k{i}.example");
         let mut child = spawn_store(&v, creds(&server, "u", CANARY));
-        std::thread::sleep(Duration::from_micros(rng.u64(0..6000)));
+        std::thread::sleep(Duration::from_micros(rng.u64(0..window)));
         let _ = child.kill();
         if child.wait().unwrap().success() {
             completed.push(server);

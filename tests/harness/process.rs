@@ -202,3 +202,17 @@ impl Proc {
         Proc { name: name.to_owned(), child, log: log.to_owned() }
     }
 }
+
+/// How long `subject`'s `store` of `input` takes (median of 5 runs), so crash tests can aim their kills at a
+/// store's whole lifetime on machines of any speed.
+pub fn store_duration(subject: &dyn Subject, input: &[u8]) -> Duration {
+    let mut times: Vec<Duration> = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            subject.run(&["store"], input).expect_ok("timing store");
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[2]
+}
