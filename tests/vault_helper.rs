@@ -243,6 +243,16 @@ fn another_user_cannot_use_an_unlocked_session() {
     let v = VaultHelper::unlocked();
     v.run(&["store"], &creds("mine.example", "u", CANARY)).expect_ok("store");
     let setpriv = harness::require("setpriv", "util-linux");
+    // Copies of our binaries that `nobody` can run wherever the checkout lives (it may sit under a 0700 home).
+    let shared = tempfile::tempdir().unwrap();
+    fs::set_permissions(shared.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let runnable = |name: &str| {
+        let to = shared.path().join(name);
+        fs::copy(harness::bin(name), &to).unwrap();
+        fs::set_permissions(&to, fs::Permissions::from_mode(0o755)).unwrap();
+        to
+    };
+    let (vault_bin, probe_bin) = (runnable("docker-credential-vault"), runnable("agent-probe"));
     let as_nobody = |program: &std::path::Path, args: &[&str], env: &Env, input: &[u8]| -> Run {
         let mut cmd = Command::new(&setpriv);
         cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(program).args(args);
@@ -250,7 +260,8 @@ fn another_user_cannot_use_an_unlocked_session() {
         harness::run(&mut cmd, input)
     };
     // As nobody, with the same environment: nothing, and no secret.
-    let out = as_nobody(&v.program, &["get"], &v.env(), b"mine.example");
+    let out = as_nobody(&vault_bin, &["get"], &v.env(), b"mine.example");
+    assert!(out.out().contains("vault"), "the helper ran as nobody and failed on the vault: {out:?}");
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(!out.out().contains(CANARY) && !out.err().contains(CANARY));
 
@@ -272,7 +283,7 @@ fn another_user_cannot_use_an_unlocked_session() {
         fs::set_permissions(d, fs::Permissions::from_mode(0o711)).unwrap();
     }
     fs::set_permissions(&socket, fs::Permissions::from_mode(0o666)).unwrap();
-    let out = as_nobody(&probe, &[socket.to_str().unwrap(), &format!("KEY {fingerprint}")], &vec![], b"");
+    let out = as_nobody(&probe_bin, &[socket.to_str().unwrap(), &format!("KEY {fingerprint}")], &vec![], b"");
     assert!(!out.out().starts_with("OK"), "the agent gave another uid the key: {}", out.out());
     // Connected (the socket is open to all now), then closed by the agent without a word.
     let said = out.out();
