@@ -14,7 +14,7 @@ use hoist_helper_protocol::{Credentials, Secret, tty};
 
 /// hoist: a daemonless image tool with podman's image commands, registries.conf and auth.json semantics.
 #[derive(Parser)]
-#[command(name = "hoist", version, about, long_about = None, propagate_version = true)]
+#[command(name = "hoist", version, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,6 +56,7 @@ enum Command {
 struct LoginArgs {
     /// Registry (host[:port]) or repository namespace; default: the first unqualified-search registry
     registry: Option<String>,
+    /// Username (asked for on a terminal when missing)
     #[arg(short, long)]
     username: Option<String>,
     /// Password (visible to other users in `ps`: prefer --password-stdin)
