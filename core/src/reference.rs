@@ -291,6 +291,11 @@ fn is_path_component(c: &str) -> bool {
     true
 }
 
+/// True when `domain` is a valid registry host (`host[:port]`, IPv6 in brackets), as in a reference.
+pub fn is_valid_domain(domain: &str) -> bool {
+    is_domain(domain)
+}
+
 fn is_domain(domain: &str) -> bool {
     let (host, port) = if let Some(rest) = domain.strip_prefix('[') {
         let Some(end) = rest.find(']') else { return false };

@@ -88,16 +88,51 @@ pub fn validate_key(key: &str) -> Result<(), AuthError> {
     if key.contains('@') {
         return Err(bad("a digest is not allowed"));
     }
-    let parsed = crate::reference::Reference::parse_normalized(&format!("{key}/x")).map_err(|e| bad(&e.to_string()))?;
-    if registry_of(key) != parsed.domain() && !(registry_of(key) == "index.docker.io" && parsed.domain() == "docker.io")
-    {
+    if !crate::reference::is_valid_domain(registry_of(key)) {
         return Err(bad("expected a registry host, optionally with a repository path"));
     }
+    crate::reference::Reference::parse_normalized(&format!("{key}/x")).map_err(|e| bad(&e.to_string()))?;
     let path = key.split_once('/').map(|(_, p)| p).unwrap_or("");
     if path.contains(':') {
         return Err(bad("a tag is not allowed"));
     }
+    if path.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(bad("a repository path must be lowercase"));
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_key;
+
+    #[test]
+    fn login_keys() {
+        for ok in [
+            "myregistry",
+            "myregistry:5000",
+            "quay.io",
+            "quay.io/org",
+            "quay.io/org/repo",
+            "[::1]:5000",
+            "localhost",
+            "Docker.IO",
+        ] {
+            assert!(validate_key(ok).is_ok(), "{ok}: {:?}", validate_key(ok).err());
+        }
+        for bad in [
+            "",
+            "https://quay.io",
+            "quay.io/org:tag",
+            "quay.io@sha256:x",
+            "quay.io/Org",
+            "-bad.io",
+            "a b",
+            "quay.io//x",
+        ] {
+            assert!(validate_key(bad).is_err(), "{bad}");
+        }
+    }
 }
 
 impl Auth {
