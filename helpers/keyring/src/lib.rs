@@ -35,7 +35,7 @@ use std::time::Duration;
 use hoist_helper_protocol::Error;
 
 /// How long one helper call may wait for the keyring before it gives up.
-pub const TIMEOUT: Duration = Duration::from_secs(4);
+pub const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Runs `work` on its own thread and gives up after `timeout`: a bus or keyring that accepts a connection but
 /// never answers must not hang docker or podman. The stuck thread ends with the process.
