@@ -35,24 +35,58 @@ pub struct FileStore {
     file: PrivateFile,
 }
 
-/// The file's content: `{"version":1,"credentials":{"SERVER":{"username":"..","secret":".."}}}`.
+/// The credential map both hoist file formats hold: docker-credential-file's JSON file as it is, and
+/// docker-credential-vault's plaintext before encryption:
+/// `{"version":1,"credentials":{"SERVER":{"username":"..","secret":".."}}}`.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StoreFile {
-    version: u32,
-    credentials: BTreeMap<String, Entry>,
+pub struct Contents {
+    pub version: u32,
+    pub credentials: BTreeMap<String, Entry>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-struct Entry {
-    username: String,
-    secret: Secret,
+pub struct Entry {
+    pub username: String,
+    pub secret: Secret,
 }
 
-impl Default for StoreFile {
+impl Default for Contents {
     fn default() -> Self {
-        StoreFile { version: FORMAT_VERSION, credentials: BTreeMap::new() }
+        Contents { version: FORMAT_VERSION, credentials: BTreeMap::new() }
+    }
+}
+
+impl Contents {
+    /// Stores `creds`, replacing every key of the same registry (one registry, one credential).
+    pub fn put(&mut self, creds: &Credentials) {
+        self.remove(&creds.server_url);
+        self.credentials
+            .insert(creds.server_url.clone(), Entry { username: creds.username.clone(), secret: creds.secret.clone() });
+    }
+
+    /// The entry for `server_url`: exact key first, then normalised.
+    pub fn get(&self, server_url: &str) -> Option<&Entry> {
+        let key = server::lookup(self.credentials.keys().map(String::as_str), server_url)?;
+        self.credentials.get(key)
+    }
+
+    /// Removes every key of `server_url`'s registry; true when something was removed.
+    pub fn remove(&mut self, server_url: &str) -> bool {
+        let keys: Vec<String> = server::same_registry(self.credentials.keys().map(String::as_str), server_url)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        for key in &keys {
+            self.credentials.remove(key);
+        }
+        !keys.is_empty()
+    }
+
+    /// Every key with its username.
+    pub fn usernames(&self) -> BTreeMap<String, String> {
+        self.credentials.iter().map(|(k, e)| (k.clone(), e.username.clone())).collect()
     }
 }
 
@@ -72,9 +106,9 @@ impl FileStore {
     }
 
     /// Reads the store; a missing file is an empty store.
-    fn load(&self) -> Result<StoreFile, Error> {
-        let Some(raw) = self.file.read()? else { return Ok(StoreFile::default()) };
-        let data: StoreFile = serde_json::from_slice(&raw).map_err(|e| {
+    fn load(&self) -> Result<Contents, Error> {
+        let Some(raw) = self.file.read()? else { return Ok(Contents::default()) };
+        let data: Contents = serde_json::from_slice(&raw).map_err(|e| {
             // Position only: serde's own text may quote the file's content, which holds secrets.
             self.file.fail(format_args!(
                 "is not a valid credential store (JSON {} at line {} column {}); fix or remove it",
@@ -97,7 +131,7 @@ impl FileStore {
     }
 
     /// Runs `change` on the store under the exclusive lock and writes the result atomically if it returns true.
-    fn modify(&self, change: impl FnOnce(&mut StoreFile) -> bool) -> Result<(), Error> {
+    fn modify(&self, change: impl FnOnce(&mut Contents) -> bool) -> Result<(), Error> {
         let lock = self.file.lock()?;
         let mut data = self.load()?;
         if change(&mut data) {
@@ -114,26 +148,14 @@ impl FileStore {
 impl Store for FileStore {
     fn add(&self, creds: &Credentials) -> Result<(), Error> {
         self.modify(|data| {
-            let old: Vec<String> =
-                server::same_registry(data.credentials.keys().map(String::as_str), &creds.server_url)
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect();
-            for key in old {
-                data.credentials.remove(&key);
-            }
-            data.credentials.insert(
-                creds.server_url.clone(),
-                Entry { username: creds.username.clone(), secret: creds.secret.clone() },
-            );
+            data.put(creds);
             true
         })
     }
 
     fn get(&self, server_url: &str) -> Result<(String, Secret), Error> {
         let data = self.load()?;
-        let key = server::lookup(data.credentials.keys().map(String::as_str), server_url).ok_or(Error::NotFound)?;
-        let entry = &data.credentials[key];
+        let entry = data.get(server_url).ok_or(Error::NotFound)?;
         Ok((entry.username.clone(), entry.secret.clone()))
     }
 
@@ -141,20 +163,11 @@ impl Store for FileStore {
         if !self.file.exists() {
             return self.load().map(drop); // still refuse an unsafe directory, but write nothing
         }
-        self.modify(|data| {
-            let keys: Vec<String> = server::same_registry(data.credentials.keys().map(String::as_str), server_url)
-                .into_iter()
-                .map(str::to_owned)
-                .collect();
-            for key in &keys {
-                data.credentials.remove(key);
-            }
-            !keys.is_empty()
-        })
+        self.modify(|data| data.remove(server_url))
     }
 
     fn list(&self) -> Result<BTreeMap<String, String>, Error> {
-        Ok(self.load()?.credentials.into_iter().map(|(k, e)| (k, e.username.clone())).collect())
+        Ok(self.load()?.usernames())
     }
 }
 

@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use hoist_file_store::PrivateFile;
-use hoist_helper_protocol::{Credentials, Error, Secret, Store, server};
-use serde::{Deserialize, Serialize};
+use hoist_helper_protocol::{Credentials, Error, Secret, Store};
 use zeroize::Zeroizing;
 
 use crate::agent;
@@ -13,48 +12,15 @@ use crate::format::{self, Header, Key};
 use crate::passphrase::{self, Purpose};
 
 pub const ENV_FILE: &str = "HOIST_VAULT_FILE";
-pub const CONTENT_VERSION: u32 = 1;
+/// The plaintext is docker-credential-file's credential map, this version of it.
+pub const CONTENT_VERSION: u32 = hoist_file_store::FORMAT_VERSION;
+
+pub use hoist_file_store::{Contents, Entry};
 
 /// A vault file at a path.
 #[derive(Debug, Clone)]
 pub struct Vault {
     file: PrivateFile,
-}
-
-/// The decrypted content: `{"version":1,"credentials":{"SERVER":{"username":..,"secret":..}}}`.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Contents {
-    pub version: u32,
-    pub credentials: BTreeMap<String, Entry>,
-}
-
-#[derive(Serialize, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct Entry {
-    pub username: String,
-    pub secret: Secret,
-}
-
-impl Default for Contents {
-    fn default() -> Self {
-        Contents { version: CONTENT_VERSION, credentials: BTreeMap::new() }
-    }
-}
-
-impl Contents {
-    /// Stores `creds`, replacing every key of the same registry.
-    pub fn put(&mut self, creds: &Credentials) {
-        let old: Vec<String> = server::same_registry(self.credentials.keys().map(String::as_str), &creds.server_url)
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        for key in old {
-            self.credentials.remove(&key);
-        }
-        self.credentials
-            .insert(creds.server_url.clone(), Entry { username: creds.username.clone(), secret: creds.secret.clone() });
-    }
 }
 
 /// Where a key may come from.
@@ -186,9 +152,7 @@ impl Store for Vault {
 
     fn get(&self, server_url: &str) -> Result<(String, Secret), Error> {
         let Some(opened) = self.open(KeyFrom::SessionOrPassphrase)? else { return Err(Error::NotFound) };
-        let creds = &opened.contents.credentials;
-        let key = server::lookup(creds.keys().map(String::as_str), server_url).ok_or(Error::NotFound)?;
-        let entry = &creds[key];
+        let entry = opened.contents.get(server_url).ok_or(Error::NotFound)?;
         Ok((entry.username.clone(), entry.secret.clone()))
     }
 
@@ -196,20 +160,10 @@ impl Store for Vault {
         if !self.exists() {
             return self.read_raw().map(drop);
         }
-        self.modify(KeyFrom::SessionOrPassphrase, |c| {
-            let keys: Vec<String> = server::same_registry(c.credentials.keys().map(String::as_str), server_url)
-                .into_iter()
-                .map(str::to_owned)
-                .collect();
-            for k in &keys {
-                c.credentials.remove(k);
-            }
-            !keys.is_empty()
-        })
+        self.modify(KeyFrom::SessionOrPassphrase, |c| c.remove(server_url))
     }
 
     fn list(&self) -> Result<BTreeMap<String, String>, Error> {
-        let Some(opened) = self.open(KeyFrom::SessionOrPassphrase)? else { return Ok(BTreeMap::new()) };
-        Ok(opened.contents.credentials.into_iter().map(|(k, e)| (k, e.username.clone())).collect())
+        Ok(self.open(KeyFrom::SessionOrPassphrase)?.map(|o| o.contents.usernames()).unwrap_or_default())
     }
 }
