@@ -362,7 +362,8 @@ impl Auth {
     fn fetch(&self, listed: &Listed) -> Result<Option<Credentials>, AuthError> {
         match &listed.location {
             Location::File { path, key } => {
-                let file = AuthFile::read(&AuthPath { path: path.clone(), legacy: path.ends_with(".dockercfg") })?;
+                let legacy = self.files.paths.iter().any(|p| p.path == *path && p.legacy);
+                let file = AuthFile::read(&AuthPath { path: path.clone(), legacy })?;
                 Ok(match file.find(key, false)? {
                     Some(FileFound::Entry { creds, .. }) => Some(creds),
                     _ => None,
