@@ -1,5 +1,8 @@
 //! The backend of docker-credential-file: credentials in one JSON file that only its owner can read.
 //!
+//! The file itself (format, locking, atomic replacement, refusals) is hoist-fs's `credentials::CredentialFile`
+//! on a `PrivateFile`; this crate is the [`Store`] over it and where the file is by default.
+//!
 //! What it guarantees (docs/helpers/file.md has the user-facing version):
 //! - The file is 0600 and its directory 0700 when we create them; a store readable by group or others, or
 //!   owned by another user, is refused rather than used (as ssh refuses such keys).
@@ -12,166 +15,65 @@
 //!
 //! What it is not: encryption at rest. Secrets are plain text in a private file, as in auth.json.
 
-pub mod private_file;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hoist_helper_protocol::{Credentials, Error, Secret, Store, server};
-use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
-
-pub use private_file::PrivateFile;
-
-/// The file format version this code reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+use hoist_fs::credentials::CredentialFile;
+use hoist_helper_protocol::{Credentials, Error, Secret, Store};
 
 /// Environment variable naming the store file; overrides the XDG location.
 pub const ENV_FILE: &str = "HOIST_CREDENTIALS_FILE";
 
-/// A credential store in one JSON file.
+/// A credential store in one JSON file (hoist-fs's [`CredentialFile`]).
 #[derive(Debug, Clone)]
 pub struct FileStore {
-    file: PrivateFile,
-}
-
-/// The credential map both hoist file formats hold: docker-credential-file's JSON file as it is, and
-/// docker-credential-vault's plaintext before encryption:
-/// `{"version":1,"credentials":{"SERVER":{"username":"..","secret":".."}}}`.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Contents {
-    pub version: u32,
-    pub credentials: BTreeMap<String, Entry>,
-}
-
-#[derive(Serialize, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct Entry {
-    pub username: String,
-    pub secret: Secret,
-}
-
-impl Default for Contents {
-    fn default() -> Self {
-        Contents { version: FORMAT_VERSION, credentials: BTreeMap::new() }
-    }
-}
-
-impl Contents {
-    /// Stores `creds`, replacing every key of the same registry (one registry, one credential).
-    pub fn put(&mut self, creds: &Credentials) {
-        self.remove(&creds.server_url);
-        self.credentials
-            .insert(creds.server_url.clone(), Entry { username: creds.username.clone(), secret: creds.secret.clone() });
-    }
-
-    /// The entry for `server_url`: exact key first, then normalised.
-    pub fn get(&self, server_url: &str) -> Option<&Entry> {
-        let key = server::lookup(self.credentials.keys().map(String::as_str), server_url)?;
-        self.credentials.get(key)
-    }
-
-    /// Removes every key of `server_url`'s registry; true when something was removed.
-    pub fn remove(&mut self, server_url: &str) -> bool {
-        let keys: Vec<String> = server::same_registry(self.credentials.keys().map(String::as_str), server_url)
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        for key in &keys {
-            self.credentials.remove(key);
-        }
-        !keys.is_empty()
-    }
-
-    /// Every key with its username.
-    pub fn usernames(&self) -> BTreeMap<String, String> {
-        self.credentials.iter().map(|(k, e)| (k.clone(), e.username.clone())).collect()
-    }
+    file: CredentialFile,
 }
 
 impl FileStore {
-    /// The store at `$HOIST_CREDENTIALS_FILE`, else `$XDG_CONFIG_HOME/hoist/credentials.json`, else
-    /// `$HOME/.config/hoist/credentials.json`.
+    /// The store at [`default_path`].
     pub fn from_env() -> Result<Self, Error> {
         Ok(FileStore::at(default_path()?))
     }
 
     pub fn at(path: impl Into<PathBuf>) -> Self {
-        FileStore { file: PrivateFile::new(path, "credential store") }
+        FileStore { file: CredentialFile::at(path) }
     }
 
     pub fn path(&self) -> &Path {
         self.file.path()
     }
-
-    /// Reads the store; a missing file is an empty store.
-    fn load(&self) -> Result<Contents, Error> {
-        let Some(raw) = self.file.read()? else { return Ok(Contents::default()) };
-        let data: Contents = serde_json::from_slice(&raw).map_err(|e| {
-            // Position only: serde's own text may quote the file's content, which holds secrets.
-            self.file.fail(format_args!(
-                "is not a valid credential store (JSON {} at line {} column {}); fix or remove it",
-                match e.classify() {
-                    serde_json::error::Category::Data => "of the wrong shape",
-                    serde_json::error::Category::Eof => "cut short",
-                    _ => "syntax error",
-                },
-                e.line(),
-                e.column()
-            ))
-        })?;
-        if data.version != FORMAT_VERSION {
-            return Err(self.file.fail(format_args!(
-                "has format version {}, this docker-credential-file reads version {FORMAT_VERSION}",
-                data.version
-            )));
-        }
-        Ok(data)
-    }
-
-    /// Runs `change` on the store under the exclusive lock and writes the result atomically if it returns true.
-    fn modify(&self, change: impl FnOnce(&mut Contents) -> bool) -> Result<(), Error> {
-        let lock = self.file.lock()?;
-        let mut data = self.load()?;
-        if change(&mut data) {
-            let mut bytes = Zeroizing::new(Vec::new());
-            serde_json::to_writer_pretty(&mut *bytes, &data)
-                .map_err(|e| self.file.fail(format_args!("cannot encode: {e}")))?;
-            bytes.push(b'\n');
-            self.file.write(&lock, &bytes)?;
-        }
-        Ok(())
-    }
 }
 
 impl Store for FileStore {
     fn add(&self, creds: &Credentials) -> Result<(), Error> {
-        self.modify(|data| {
+        Ok(self.file.modify(|data| {
             data.put(creds);
             true
-        })
+        })?)
     }
 
     fn get(&self, server_url: &str) -> Result<(String, Secret), Error> {
-        let data = self.load()?;
+        let data = self.file.load()?;
         let entry = data.get(server_url).ok_or(Error::NotFound)?;
         Ok((entry.username.clone(), entry.secret.clone()))
     }
 
     fn erase(&self, server_url: &str) -> Result<(), Error> {
         if !self.file.exists() {
-            return self.load().map(drop); // still refuse an unsafe directory, but write nothing
+            return Ok(self.file.load().map(drop)?); // still refuse an unsafe directory, but write nothing
         }
-        self.modify(|data| data.remove(server_url))
+        Ok(self.file.modify(|data| data.remove(server_url))?)
     }
 
     fn list(&self) -> Result<BTreeMap<String, String>, Error> {
-        Ok(self.load()?.usernames())
+        Ok(self.file.load()?.usernames())
     }
 }
 
-fn default_path() -> Result<PathBuf, Error> {
+/// `$HOIST_CREDENTIALS_FILE`, else `$XDG_CONFIG_HOME/hoist/credentials.json`, else
+/// `$HOME/.config/hoist/credentials.json`.
+pub fn default_path() -> Result<PathBuf, Error> {
     let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     if let Some(p) = var(ENV_FILE) {
         return Ok(p);

@@ -9,6 +9,7 @@
 //!   A helper's `main` is a call to it.
 //! - [`client`]: the other side, running any helper (ours or the Go ones) from a program such as hoist.
 //! - [`server`]: how registry keys are matched (exact first, then a documented normalised form).
+//! - [`docker_hub`]: Docker Hub's names in one table, shared by helpers and hoist.
 //! - [`tty`]: asking a person on the terminal (echo off for secrets), for helpers and clients alike.
 //!
 //! What it is not: a credential store. It never touches disk or the network, and it never prints a secret
@@ -16,6 +17,7 @@
 
 pub mod client;
 mod creds;
+pub mod docker_hub;
 mod error;
 mod serve;
 pub mod server;

@@ -26,14 +26,13 @@ pub fn normalize(key: &str) -> String {
         None => (s, ""),
     };
     let host = host.to_ascii_lowercase();
-    let hub =
-        matches!(host.as_str(), "docker.io" | "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com");
-    if hub {
+    if crate::docker_hub::is_alias(&host) {
         let path = match path {
             "v1" | "v2" => "",
             p => p,
         };
-        return if path.is_empty() { "docker.io".to_owned() } else { format!("docker.io/{path}") };
+        let hub = crate::docker_hub::NAME;
+        return if path.is_empty() { hub.to_owned() } else { format!("{hub}/{path}") };
     }
     if path.is_empty() { host } else { format!("{host}/{path}") }
 }

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
-use base64::Engine;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use hoist_file_store::{FileStore, PrivateFile};
-use hoist_helper_protocol::{Credentials, Error, Secret, Store};
+use hoist_fs::PrivateFile;
+use hoist_fs::auth_json::{AuthFile, AuthFileError};
+use hoist_fs::credentials::CredentialFile;
+use hoist_helper_protocol::{Credentials, Error};
 use zeroize::Zeroizing;
 
 use crate::agent;
@@ -182,13 +183,13 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn init(vault: &Vault, kdf: KdfParams) -> Result<(), Error> {
-    kdf.check().map_err(Error::backend)?;
+    kdf.check().map_err(backend)?;
     if vault.exists() {
         return Err(vault.fail("already exists; use `rekey` to change its passphrase"));
     }
     let pass = passphrase::obtain(Purpose::New { rekey: false })?;
-    let header = Header::new(kdf).map_err(Error::backend)?;
-    let key = header.derive_key(pass.as_bytes()).map_err(Error::backend)?;
+    let header = Header::new(kdf).map_err(backend)?;
+    let key = header.derive_key(pass.as_bytes()).map_err(backend)?;
     let lock = vault.lock()?;
     if vault.exists() {
         return Err(vault.fail("already exists"));
@@ -323,13 +324,13 @@ fn rekey(vault: &Vault, kdf: &KdfArgs, keep_passphrase: bool) -> Result<(), Erro
     let raw = vault.read_raw()?.ok_or_else(|| vault.fail("does not exist"))?;
     let old = vault.header_of(&raw)?;
     let current = passphrase::obtain(Purpose::Unlock)?;
-    let old_key = old.derive_key(current.as_bytes()).map_err(Error::backend)?;
+    let old_key = old.derive_key(current.as_bytes()).map_err(backend)?;
     let contents = vault.decrypt(&raw, &old_key)?;
     let params = kdf.over(old.kdf);
-    params.check().map_err(Error::backend)?;
+    params.check().map_err(backend)?;
     let new_pass = if keep_passphrase { current } else { passphrase::obtain(Purpose::New { rekey: true })? };
-    let header = Header::new(params).map_err(Error::backend)?;
-    let key = header.derive_key(new_pass.as_bytes()).map_err(Error::backend)?;
+    let header = Header::new(params).map_err(backend)?;
+    let key = header.derive_key(new_pass.as_bytes()).map_err(backend)?;
     vault.write(&lock, &header, &key, &contents)?;
     agent::lock(&agent::socket_path(vault.path())?);
     println!(
@@ -342,21 +343,16 @@ fn rekey(vault: &Vault, kdf: &KdfArgs, keep_passphrase: bool) -> Result<(), Erro
     Ok(())
 }
 
+/// A format, KDF or crypto error as the helper reports it (same text).
+fn backend(e: impl std::fmt::Display) -> Error {
+    Error::backend(e.to_string())
+}
+
 fn export(vault: &Vault, to: Kind, output: &Path) -> Result<(), Error> {
     let opened = vault.open(KeyFrom::Passphrase)?.ok_or_else(|| vault.fail("does not exist"))?;
-    let creds: Vec<Credentials> = opened
-        .contents
-        .credentials
-        .iter()
-        .map(|(k, e)| Credentials { server_url: k.clone(), username: e.username.clone(), secret: e.secret.clone() })
-        .collect();
+    let creds = opened.contents.to_credentials();
     match to {
-        Kind::File => {
-            let store = FileStore::at(output);
-            for c in &creds {
-                store.add(c)?;
-            }
-        }
+        Kind::File => write_file(output, &creds)?,
         Kind::AuthJson => write_auth_json(output, &creds)?,
     }
     println!("exported {} credential(s) to {}", creds.len(), output.display());
@@ -365,15 +361,7 @@ fn export(vault: &Vault, to: Kind, output: &Path) -> Result<(), Error> {
 
 fn import(vault: &Vault, from: Kind, path: &Path) -> Result<(), Error> {
     let creds = match from {
-        Kind::File => {
-            let store = FileStore::at(path);
-            let mut out = Vec::new();
-            for server in store.list()?.into_keys() {
-                let (username, secret) = store.get(&server)?;
-                out.push(Credentials { server_url: server, username, secret });
-            }
-            out
-        }
+        Kind::File => CredentialFile::at(path).load()?.to_credentials(),
         Kind::AuthJson => read_auth_json(path)?,
     };
     vault.modify(KeyFrom::SessionOrPassphrase, |c| {
@@ -386,58 +374,42 @@ fn import(vault: &Vault, from: Kind, path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-/// Merges credentials into an auth.json's `auths` (other content kept): `auth` is base64 of `user:secret`,
-/// identity tokens go to `identitytoken` as containers-auth.json(5) describes.
-fn write_auth_json(path: &Path, creds: &[Credentials]) -> Result<(), Error> {
-    let file = PrivateFile::new(path, "auth file");
-    let lock = file.lock()?;
-    let mut doc: serde_json::Value = match file.read()? {
-        Some(raw) => serde_json::from_slice(&raw)
-            .map_err(|e| file.fail(format_args!("is not valid JSON (line {})", e.line())))?,
-        None => serde_json::json!({}),
-    };
-    let root = doc.as_object_mut().ok_or_else(|| file.fail("is not a JSON object"))?;
-    let auths = root.entry("auths").or_insert_with(|| serde_json::json!({}));
-    let auths = auths.as_object_mut().ok_or_else(|| file.fail("has an `auths` that is not an object"))?;
-    for c in creds {
-        let entry = if c.is_identity_token() {
-            serde_json::json!({ "identitytoken": c.secret.expose() })
-        } else {
-            let plain = Zeroizing::new(format!("{}:{}", c.username, c.secret.expose()));
-            serde_json::json!({ "auth": B64.encode(plain.as_bytes()) })
-        };
-        auths.insert(c.server_url.clone(), entry);
+/// Merges credentials into docker-credential-file's store, as its `store` verb would, in one locked write.
+fn write_file(path: &Path, creds: &[Credentials]) -> Result<(), Error> {
+    if creds.is_empty() {
+        return Ok(());
     }
-    let bytes = Zeroizing::new(serde_json::to_vec_pretty(&doc).map_err(|e| file.fail(e))?);
-    file.write(&lock, &bytes)
+    Ok(CredentialFile::at(path).modify(|c| {
+        for cred in creds {
+            c.put(cred);
+        }
+        true
+    })?)
 }
 
+/// An auth file error as the vault words it: `auth file PATH: message`.
+fn auth_file_error(e: AuthFileError) -> Error {
+    Error::backend(format!("auth file {}: {}", e.path.display(), e.message))
+}
+
+/// Merges credentials into an auth.json's `auths` with hoist's codec, as `hoist login` writes them: `auth` is
+/// base64 of `user:secret`, identity tokens go to `identitytoken`; other fields of an entry (`email`, ...) and
+/// the rest of the file are kept. The file must be private (0600, yours), as the vault's own file.
+fn write_auth_json(path: &Path, creds: &[Credentials]) -> Result<(), Error> {
+    AuthFile::edit_private(path, |file| {
+        for c in creds {
+            file.set_auth(&c.server_url, c);
+        }
+        Ok::<_, AuthFileError>(((), true))
+    })
+    .map_err(auth_file_error)
+}
+
+/// Every credential in a private auth.json, keyed as written there.
 fn read_auth_json(path: &Path) -> Result<Vec<Credentials>, Error> {
     let file = PrivateFile::new(path, "auth file");
-    let raw = file.read()?.ok_or_else(|| file.fail("does not exist"))?;
-    let doc: serde_json::Value =
-        serde_json::from_slice(&raw).map_err(|e| file.fail(format_args!("is not valid JSON (line {})", e.line())))?;
-    let mut out = Vec::new();
-    let Some(auths) = doc.get("auths").and_then(|a| a.as_object()) else { return Ok(out) };
-    for (server, entry) in auths {
-        if let Some(token) = entry.get("identitytoken").and_then(|t| t.as_str()).filter(|t| !t.is_empty()) {
-            out.push(Credentials::new(server.clone(), hoist_helper_protocol::IDENTITY_TOKEN_USERNAME, token));
-            continue;
-        }
-        let Some(auth) = entry.get("auth").and_then(|a| a.as_str()).filter(|a| !a.is_empty()) else { continue };
-        let decoded = Zeroizing::new(
-            B64.decode(auth).map_err(|_| file.fail(format_args!("entry {server}: `auth` is not base64")))?,
-        );
-        let text = std::str::from_utf8(&decoded)
-            .map_err(|_| file.fail(format_args!("entry {server}: `auth` is not UTF-8")))?;
-        let (user, secret) = text
-            .split_once(':')
-            .ok_or_else(|| file.fail(format_args!("entry {server}: `auth` is not user:password")))?;
-        out.push(Credentials { server_url: server.clone(), username: user.to_owned(), secret: Secret::from(secret) });
-    }
-    Ok(out)
+    let raw: Zeroizing<Vec<u8>> = file.read()?.ok_or_else(|| file.fail("does not exist"))?;
+    AuthFile::parse(path, false, &raw).and_then(|doc| doc.credentials()).map_err(auth_file_error)
 }
 
 #[cfg(test)]
@@ -452,5 +424,106 @@ mod tests {
         assert!(parse_duration("0s").is_err() && parse_duration("5x").is_err() && parse_duration("").is_err());
         assert_eq!(human(5400), "1h30m");
         assert_eq!(human(61), "1m1s");
+    }
+
+    use std::collections::BTreeMap;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    use crate::vault::Contents;
+
+    fn usernames_and_secrets(c: &Contents) -> BTreeMap<String, (String, String)> {
+        c.credentials.iter().map(|(k, e)| (k.clone(), (e.username.clone(), e.secret.expose().to_owned()))).collect()
+    }
+
+    /// export --to auth-json, then import --from auth-json: every credential comes back, and the auth file
+    /// keeps each entry's `email`, unknown keys and identity tokens exactly as hoist login keeps them.
+    #[test]
+    fn auth_json_round_trip_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.json");
+        // "old:old" = b2xkOm9sZA==, "keep:keep" = a2VlcDprZWVw
+        fs::write(
+            &path,
+            r#"{"auths":{
+                "a.example":{"auth":"b2xkOm9sZA==","email":"a@example","x-future":{"k":1}},
+                "keep.example":{"auth":"a2VlcDprZWVw","email":"k@example"},
+                "tok.example":{"identitytoken":"refresh-0","email":"t@example"}},
+              "credHelpers":{"x.example":"vault"},"credsStore":"","future":[1,2]}"#,
+        )
+        .unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+
+        let mut vault = Contents::default();
+        vault.put(&Credentials::new("a.example", "alice", "secret-canary"));
+        vault.put(&Credentials::new("t.example", "<token>", "refresh-1"));
+        write_auth_json(&path, &vault.to_credentials()).unwrap();
+
+        let doc: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        let expected = serde_json::json!({
+            "auths": {
+                "a.example": {"auth": "YWxpY2U6c2VjcmV0LWNhbmFyeQ==", "email": "a@example", "x-future": {"k": 1}},
+                "keep.example": {"auth": "a2VlcDprZWVw", "email": "k@example"},
+                "tok.example": {"identitytoken": "refresh-0", "email": "t@example"},
+                "t.example": {"identitytoken": "refresh-1"}
+            },
+            "credHelpers": {"x.example": "vault"}, "credsStore": "", "future": [1, 2]
+        });
+        assert_eq!(doc, expected);
+
+        let mut imported = Contents::default();
+        for c in read_auth_json(&path).unwrap() {
+            imported.put(&c);
+        }
+        let pair = |u: &str, s: &str| (u.to_owned(), s.to_owned());
+        assert_eq!(
+            usernames_and_secrets(&imported),
+            BTreeMap::from([
+                ("a.example".into(), pair("alice", "secret-canary")),
+                ("keep.example".into(), pair("keep", "keep")),
+                ("t.example".into(), pair("<token>", "refresh-1")),
+                ("tok.example".into(), pair("<token>", "refresh-0")),
+            ])
+        );
+
+        // Exporting what was imported changes nothing in the file.
+        write_auth_json(&path, &imported.to_credentials()).unwrap();
+        let again: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(again, expected);
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn file_round_trip_and_refusals_keep_their_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut vault = Contents::default();
+        vault.put(&Credentials::new("a.example", "alice", "secret-canary"));
+        vault.put(&Credentials::new("t.example", "<token>", "refresh"));
+        let store = dir.path().join("export/credentials.json");
+        write_file(&store, &vault.to_credentials()).unwrap();
+        let back = CredentialFile::at(&store).load().unwrap();
+        assert_eq!(usernames_and_secrets(&back), usernames_and_secrets(&vault));
+
+        let auth = dir.path().join("auth.json");
+        fs::write(&auth, r#"{"auths":{}}"#).unwrap();
+        fs::set_permissions(&auth, fs::Permissions::from_mode(0o644)).unwrap();
+        let e = write_auth_json(&auth, &vault.to_credentials()).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "auth file {0}: permissions 0644 are too open (group or others have access); run: chmod 600 {0}",
+                auth.display()
+            )
+        );
+        assert_eq!(read_auth_json(&auth).unwrap_err().to_string(), e);
+        let missing = dir.path().join("missing.json");
+        assert_eq!(
+            read_auth_json(&missing).unwrap_err().to_string(),
+            format!("auth file {}: does not exist", missing.display())
+        );
+        fs::set_permissions(&auth, fs::Permissions::from_mode(0o600)).unwrap();
+        fs::write(&auth, r#"{"auths":{"a.example":{"auth":"secret-canary!"}}}"#).unwrap();
+        let e = read_auth_json(&auth).unwrap_err().to_string();
+        assert!(e.starts_with("auth file ") && e.contains("`auth` is not base64") && !e.contains("canary"), "{e}");
     }
 }

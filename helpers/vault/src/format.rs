@@ -51,17 +51,29 @@ impl Default for KdfParams {
     }
 }
 
+/// KDF parameters outside what this build accepts (on init and rekey, or read from a file).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    #[error("KDF parallelism {0} is outside 1..={MAX_PARALLELISM}")]
+    Parallelism(u32),
+    /// `min` is 8 KiB per lane, argon2's minimum.
+    #[error("KDF memory {memory_kib} KiB is outside {min}..={MAX_MEMORY_KIB} KiB")]
+    Memory { memory_kib: u32, min: u32 },
+    #[error("KDF iterations {0} is outside 1..={MAX_ITERATIONS}")]
+    Iterations(u32),
+}
+
 impl KdfParams {
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ParamsError> {
         let KdfParams { memory_kib: m, iterations: t, parallelism: p } = *self;
         if !(1..=MAX_PARALLELISM).contains(&p) {
-            return Err(format!("KDF parallelism {p} is outside 1..={MAX_PARALLELISM}"));
+            return Err(ParamsError::Parallelism(p));
         }
         if !(8 * p..=MAX_MEMORY_KIB).contains(&m) {
-            return Err(format!("KDF memory {m} KiB is outside {}..={MAX_MEMORY_KIB} KiB", 8 * p));
+            return Err(ParamsError::Memory { memory_kib: m, min: 8 * p });
         }
         if !(1..=MAX_ITERATIONS).contains(&t) {
-            return Err(format!("KDF iterations {t} is outside 1..={MAX_ITERATIONS}"));
+            return Err(ParamsError::Iterations(t));
         }
         Ok(())
     }
@@ -88,38 +100,47 @@ impl Key {
 }
 
 /// Why a file could not be opened. None of these reveal anything about the content.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
+    #[error("is not a hoist vault (bad magic)")]
     NotAVault,
+    #[error("has format version {0}; this build reads version {FORMAT_VERSION}")]
     UnsupportedVersion(u8),
+    #[error("names unknown KDF {0}")]
     UnsupportedKdf(u8),
-    BadParams(String),
+    #[error("has invalid KDF parameters ({0}): corrupted vault")]
+    BadParams(ParamsError),
+    #[error("has invalid KDF parameters (salt length {0}): corrupted vault")]
+    BadSaltLength(usize),
+    #[error("is truncated: corrupted vault")]
     Truncated,
     /// Authentication failed: the key is wrong or the file was changed.
+    #[error("wrong passphrase or corrupted vault")]
     WrongKeyOrCorrupt,
 }
 
-impl std::fmt::Display for FormatError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FormatError::NotAVault => f.write_str("is not a hoist vault (bad magic)"),
-            FormatError::UnsupportedVersion(v) => {
-                write!(f, "has format version {v}; this build reads version {FORMAT_VERSION}")
-            }
-            FormatError::UnsupportedKdf(k) => write!(f, "names unknown KDF {k}"),
-            FormatError::BadParams(why) => write!(f, "has invalid KDF parameters ({why}): corrupted vault"),
-            FormatError::Truncated => f.write_str("is truncated: corrupted vault"),
-            FormatError::WrongKeyOrCorrupt => f.write_str("wrong passphrase or corrupted vault"),
-        }
-    }
+/// Why a header could not be made, a key derived or a file sealed. None of these reveal a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error(transparent)]
+    Params(#[from] ParamsError),
+    #[error("no randomness available: {0}")]
+    Randomness(getrandom::Error),
+    /// argon2 refused the parameters.
+    #[error("{0}")]
+    KdfParams(argon2::Error),
+    #[error("key derivation failed: {0}")]
+    Derivation(argon2::Error),
+    #[error("encryption failed")]
+    Encryption,
 }
 
 impl Header {
     /// A new header with a fresh random salt.
-    pub fn new(kdf: KdfParams) -> Result<Header, String> {
+    pub fn new(kdf: KdfParams) -> Result<Header, CryptoError> {
         kdf.check()?;
         let mut salt = vec![0u8; SALT_LEN];
-        getrandom::fill(&mut salt).map_err(|e| format!("no randomness available: {e}"))?;
+        getrandom::fill(&mut salt).map_err(CryptoError::Randomness)?;
         Ok(Header { kdf, salt })
     }
 
@@ -155,7 +176,7 @@ impl Header {
         kdf.check().map_err(FormatError::BadParams)?;
         let salt_len = file[22] as usize;
         if !(16..=64).contains(&salt_len) {
-            return Err(FormatError::BadParams(format!("salt length {salt_len}")));
+            return Err(FormatError::BadSaltLength(salt_len));
         }
         let end = 23 + salt_len;
         if file.len() < end + NONCE_LEN + TAG_LEN {
@@ -170,26 +191,27 @@ impl Header {
     }
 
     /// argon2id(passphrase, salt) with this header's parameters.
-    pub fn derive_key(&self, passphrase: &[u8]) -> Result<Key, String> {
+    pub fn derive_key(&self, passphrase: &[u8]) -> Result<Key, CryptoError> {
         let p = self.kdf;
-        let params = Params::new(p.memory_kib, p.iterations, p.parallelism, Some(32)).map_err(|e| e.to_string())?;
+        let params =
+            Params::new(p.memory_kib, p.iterations, p.parallelism, Some(32)).map_err(CryptoError::KdfParams)?;
         let mut key = Zeroizing::new([0u8; 32]);
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
             .hash_password_into(passphrase, &self.salt, &mut *key)
-            .map_err(|e| format!("key derivation failed: {e}"))?;
+            .map_err(CryptoError::Derivation)?;
         Ok(Key(key))
     }
 }
 
 /// Encrypts `plaintext` into a whole vault file under a fresh random nonce.
-pub fn seal(header: &Header, key: &Key, plaintext: &[u8]) -> Result<Vec<u8>, String> {
+pub fn seal(header: &Header, key: &Key, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let aad = header.encode();
     let mut nonce = [0u8; NONCE_LEN];
-    getrandom::fill(&mut nonce).map_err(|e| format!("no randomness available: {e}"))?;
+    getrandom::fill(&mut nonce).map_err(CryptoError::Randomness)?;
     let cipher = Aes256Gcm::new(&GcmKey::<Aes256Gcm>::from(*key.as_bytes()));
     let ct = cipher
         .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: &aad })
-        .map_err(|_| "encryption failed".to_string())?;
+        .map_err(|_| CryptoError::Encryption)?;
     let mut out = aad;
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&ct);
@@ -246,5 +268,26 @@ mod tests {
         let h = Header::new(fast()).unwrap();
         assert_eq!(Header::parse(&[h.encode(), vec![0; 28]].concat()).unwrap(), (h.clone(), h.encode().len()));
         assert_eq!(Header::parse(b"HOISTVLX").unwrap_err(), FormatError::NotAVault);
+        let mut short_salt = h.encode();
+        short_salt[22] = 8;
+        short_salt.extend([0; 36]);
+        assert_eq!(
+            Header::parse(&short_salt).unwrap_err().to_string(),
+            "has invalid KDF parameters (salt length 8): corrupted vault"
+        );
+        let mut bad = h.encode();
+        bad[10..14].copy_from_slice(&4u32.to_le_bytes());
+        assert_eq!(
+            Header::parse(&bad).unwrap_err().to_string(),
+            "has invalid KDF parameters (KDF memory 4 KiB is outside 8..=4194304 KiB): corrupted vault"
+        );
+        assert_eq!(
+            Header::new(KdfParams { parallelism: 17, ..fast() }).unwrap_err().to_string(),
+            "KDF parallelism 17 is outside 1..=16"
+        );
+        assert_eq!(
+            KdfParams { iterations: 65, ..fast() }.check().unwrap_err().to_string(),
+            "KDF iterations 65 is outside 1..=64"
+        );
     }
 }

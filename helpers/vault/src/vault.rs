@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hoist_file_store::PrivateFile;
+use hoist_fs::{PrivateFile, WriteLock};
 use hoist_helper_protocol::{Credentials, Error, Secret, Store};
 use zeroize::Zeroizing;
 
@@ -12,10 +12,10 @@ use crate::format::{self, Header, Key};
 use crate::passphrase::{self, Purpose};
 
 pub const ENV_FILE: &str = "HOIST_VAULT_FILE";
-/// The plaintext is docker-credential-file's credential map, this version of it.
-pub const CONTENT_VERSION: u32 = hoist_file_store::FORMAT_VERSION;
+/// The plaintext is hoist-fs's credential map (docker-credential-file's file format), this version of it.
+pub const CONTENT_VERSION: u32 = hoist_fs::credentials::FORMAT_VERSION;
 
-pub use hoist_file_store::{Contents, Entry};
+pub use hoist_fs::credentials::{Contents, Entry};
 
 /// A vault file at a path.
 #[derive(Debug, Clone)]
@@ -64,7 +64,7 @@ impl Vault {
     }
 
     pub fn fail(&self, message: impl std::fmt::Display) -> Error {
-        self.file.fail(message)
+        self.file.fail(message).into()
     }
 
     pub fn exists(&self) -> bool {
@@ -73,7 +73,7 @@ impl Vault {
 
     /// The raw file, or None when there is no vault.
     pub fn read_raw(&self) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
-        self.file.read()
+        Ok(self.file.read()?)
     }
 
     pub fn header_of(&self, raw: &[u8]) -> Result<Header, Error> {
@@ -112,21 +112,15 @@ impl Vault {
     }
 
     /// Encrypts `contents` under a fresh nonce and replaces the file. The caller holds the write lock.
-    pub fn write(
-        &self,
-        lock: &hoist_file_store::private_file::WriteLock,
-        header: &Header,
-        key: &Key,
-        contents: &Contents,
-    ) -> Result<(), Error> {
+    pub fn write(&self, lock: &WriteLock, header: &Header, key: &Key, contents: &Contents) -> Result<(), Error> {
         let mut plain = Zeroizing::new(Vec::new());
         serde_json::to_writer(&mut *plain, contents).map_err(|e| self.fail(format_args!("cannot encode: {e}")))?;
         let sealed = format::seal(header, key, &plain).map_err(|e| self.fail(e))?;
-        self.file.write(lock, &sealed)
+        Ok(self.file.write(lock, &sealed)?)
     }
 
-    pub fn lock(&self) -> Result<hoist_file_store::private_file::WriteLock, Error> {
-        self.file.lock()
+    pub fn lock(&self) -> Result<WriteLock, Error> {
+        Ok(self.file.lock()?)
     }
 
     /// Changes the contents under the write lock; `change` returns whether anything changed.

@@ -1,6 +1,7 @@
 //! A file only its owner can read, replaced atomically under an exclusive lock.
 //!
-//! Shared by docker-credential-file (a JSON store) and docker-credential-vault (an encrypted one):
+//! Shared by docker-credential-file (a JSON store), docker-credential-vault (an encrypted one) and hoist's
+//! auth file edits:
 //! - the directory is created 0700 and the file written 0600;
 //! - a file with group/other permission bits, or owned by another user, and a directory writable by group or
 //!   others (without the sticky bit) or owned by another non-root user, are refused, as ssh refuses such keys;
@@ -13,8 +14,34 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use hoist_helper_protocol::Error;
 use zeroize::Zeroizing;
+
+/// Something went wrong with a [`PrivateFile`]. Displays as one line, `WHAT PATH: message`
+/// (`credential store /home/u/.config/hoist/credentials.json: cannot read: ...`); the message never holds the
+/// file's content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {}: {message}", path.display())]
+pub struct FileError {
+    /// What the file is, for people: `credential store`, `vault`, `auth file`.
+    pub what: &'static str,
+    pub path: PathBuf,
+    /// What happened, without the file's name (`permissions 0644 are too open ...`).
+    pub message: String,
+}
+
+impl FileError {
+    /// The message without the `WHAT PATH: ` prefix, for callers that name the file their own way.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// A helper reports a file error as a backend error with the same one-line text.
+impl From<FileError> for hoist_helper_protocol::Error {
+    fn from(e: FileError) -> Self {
+        hoist_helper_protocol::Error::backend(e.to_string())
+    }
+}
 
 /// A private file at a path, named for messages (`credential store`, `vault`).
 #[derive(Debug, Clone)]
@@ -37,9 +64,9 @@ impl PrivateFile {
         &self.path
     }
 
-    /// An error about this file, one line: `WHAT PATH: message`.
-    pub fn fail(&self, message: impl std::fmt::Display) -> Error {
-        Error::backend(format!("{} {}: {message}", self.what, self.path.display()))
+    /// An error about this file: displays as `WHAT PATH: message`.
+    pub fn fail(&self, message: impl std::fmt::Display) -> FileError {
+        FileError { what: self.what, path: self.path.clone(), message: message.to_string() }
     }
 
     pub fn dir(&self) -> &Path {
@@ -54,7 +81,7 @@ impl PrivateFile {
     }
 
     /// The file's bytes (wiped on drop), or `None` when it does not exist. Refuses unsafe files and directories.
-    pub fn read(&self) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
+    pub fn read(&self) -> Result<Option<Zeroizing<Vec<u8>>>, FileError> {
         self.check_dir()?;
         let mut file = match File::open(&self.path) {
             Ok(f) => f,
@@ -73,7 +100,7 @@ impl PrivateFile {
 
     /// Creates the directory (0700) if needed and takes the exclusive write lock, then removes temp files that
     /// killed writers left behind (no writer can be active while we hold the lock).
-    pub fn lock(&self) -> Result<WriteLock, Error> {
+    pub fn lock(&self) -> Result<WriteLock, FileError> {
         let dir = self.dir().to_path_buf();
         DirBuilder::new()
             .recursive(true)
@@ -95,7 +122,7 @@ impl PrivateFile {
     }
 
     /// Replaces the file with `bytes`: temp file (0600) in the same directory, fsync, rename, fsync directory.
-    pub fn write(&self, _lock: &WriteLock, bytes: &[u8]) -> Result<(), Error> {
+    pub fn write(&self, _lock: &WriteLock, bytes: &[u8]) -> Result<(), FileError> {
         let dir = self.dir();
         let mut tmp = tempfile::Builder::new()
             .prefix(&self.temp_prefix())
@@ -136,7 +163,7 @@ impl PrivateFile {
     }
 
     /// Refuses a directory that others could use to swap the file under us.
-    fn check_dir(&self) -> Result<(), Error> {
+    fn check_dir(&self) -> Result<(), FileError> {
         let dir = self.dir();
         let meta = match fs::metadata(dir) {
             Ok(m) => m,
@@ -163,7 +190,7 @@ impl PrivateFile {
         Ok(())
     }
 
-    fn check_private(&self, meta: &fs::Metadata) -> Result<(), Error> {
+    fn check_private(&self, meta: &fs::Metadata) -> Result<(), FileError> {
         let uid = euid();
         if meta.uid() != uid {
             return Err(self.fail(format_args!(
@@ -186,4 +213,27 @@ impl PrivateFile {
 pub fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn errors_name_the_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = PrivateFile::new(dir.path().join("store.json"), "credential store");
+        let lock = f.lock().unwrap();
+        f.write(&lock, b"secret-canary").unwrap();
+        drop(lock);
+        fs::set_permissions(f.path(), fs::Permissions::from_mode(0o640)).unwrap();
+        let e = f.read().unwrap_err();
+        let prefix = format!("credential store {}: ", f.path().display());
+        assert_eq!(e.to_string(), format!("{prefix}{}", e.message()));
+        assert!(e.message().starts_with("permissions 0640 are too open") && !e.message().contains("canary"), "{e}");
+        let backend = hoist_helper_protocol::Error::from(e.clone());
+        assert_eq!(backend, hoist_helper_protocol::Error::Backend(e.to_string()));
+    }
 }
