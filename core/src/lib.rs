@@ -1,18 +1,19 @@
 //! hoist-core: the library behind `hoist`, a daemonless image tool with podman's image commands.
 //!
-//! Modules are named for what they are; dependencies point one way (cli → config → reference):
-//! - [`cli`]: the `hoist` command line (a thin layer: flags in, library calls, report out).
+//! Modules are named for what they are; dependencies point one way
+//! (registry → auth → config → reference, everything may use observe):
 //! - [`reference`]: image references, exactly as distribution/reference parses them.
 //! - [`config`]: registries.conf v2 (containers-registries.conf(5)) and short-name resolution.
 //! - [`auth`]: auth files, `credHelpers`/`credsStore`, the registries.conf `credential-helpers` list.
+//! - [`registry`]: the registry HTTP client (endpoints, TLS, challenges, Basic/Bearer, tokens, typed errors).
+//! - [`observe`]: how the library reports progress and warnings without printing.
 //!
-//! - [`registry`]: the registry HTTP client (TLS, challenges, Basic/Bearer, tokens).
-//!
-//! Still to come (see the project's issues):
-//! `store` (local OCI layout), `archive`, and the `copy` engine.
+//! The `hoist` command line is a separate binary target (`src/cli/`) over this library; the library never
+//! prints and never parses argv. Still to come (see docs/architecture.md): `transport`, `copy`, `store`,
+//! `archive`, `build`.
 
 pub mod auth;
-pub mod cli;
 pub mod config;
+pub mod observe;
 pub mod reference;
 pub mod registry;

@@ -21,8 +21,12 @@
 
 use std::fmt;
 
-pub const DEFAULT_DOMAIN: &str = "docker.io";
-pub const LEGACY_DEFAULT_DOMAIN: &str = "index.docker.io";
+use hoist_helper_protocol::docker_hub;
+
+/// Docker Hub's canonical name ([`docker_hub::NAME`]): the domain of a name that has none.
+pub const DEFAULT_DOMAIN: &str = docker_hub::NAME;
+/// The Docker Hub name normalisation rewrites to [`DEFAULT_DOMAIN`] ([`docker_hub::LEGACY_NAME`]).
+pub const LEGACY_DEFAULT_DOMAIN: &str = docker_hub::LEGACY_NAME;
 pub const OFFICIAL_REPO_PREFIX: &str = "library/";
 pub const DEFAULT_TAG: &str = "latest";
 pub const NAME_TOTAL_LENGTH_MAX: usize = 255;
@@ -219,15 +223,17 @@ impl std::str::FromStr for Reference {
 /// docker's `splitDockerDomain`.
 fn split_docker_domain(name: &str) -> (String, &str) {
     let (domain, remainder) = match name.find('/') {
-        Some(i) => {
-            let first = &name[..i];
-            let looks_like_domain = first.contains(['.', ':']) || first == "localhost" || first.to_lowercase() != first;
-            if looks_like_domain { (first.to_owned(), &name[i + 1..]) } else { (DEFAULT_DOMAIN.to_owned(), name) }
-        }
-        None => (DEFAULT_DOMAIN.to_owned(), name),
+        Some(i) if looks_like_domain(&name[..i]) => (name[..i].to_owned(), &name[i + 1..]),
+        _ => (DEFAULT_DOMAIN.to_owned(), name),
     };
     let domain = if domain == LEGACY_DEFAULT_DOMAIN { DEFAULT_DOMAIN.to_owned() } else { domain };
     (domain, remainder)
+}
+
+/// docker's test for a name's first component: it is the registry, not part of the path, when it has a `.`
+/// or a `:`, is `localhost`, or has an uppercase letter (a path never does).
+pub fn looks_like_domain(first: &str) -> bool {
+    first.contains(['.', ':']) || first == "localhost" || first.to_lowercase() != first
 }
 
 /// Splits `path[:tag][@digest]` (the domain already removed, so a `:` is a tag separator).
@@ -292,8 +298,33 @@ fn is_path_component(c: &str) -> bool {
 }
 
 /// True when `domain` is a valid registry host (`host[:port]`, IPv6 in brackets), as in a reference.
+///
+/// This is the one domain grammar (`domain` in the module documentation); it says nothing about how a name
+/// is normalised, so `myregistry` and `index.docker.io` are valid domains. For "does `domain/name` keep
+/// `domain` as its registry" use [`is_qualifying_domain`].
 pub fn is_valid_domain(domain: &str) -> bool {
     is_domain(domain)
+}
+
+/// True when `domain/name` is a reference whose registry is `domain`, exactly as written: what an
+/// `unqualified-search-registries` entry must be, since short names are resolved by prefixing it.
+///
+/// The rule, in terms of [`Reference::parse_normalized`] (`parse_normalized("{domain}/x")` succeeds with
+/// domain `domain`): `domain`
+/// - is a valid domain ([`is_valid_domain`], so no `/`, no scheme, any case);
+/// - [`looks_like_domain`], so it is not read as a path component (`myregistry` alone would be
+///   `docker.io/myregistry/...`; `myregistry:5000`, `localhost` and `MyRegistry` are domains);
+/// - is not [`LEGACY_DEFAULT_DOMAIN`], which normalisation rewrites to [`DEFAULT_DOMAIN`] (compared exactly,
+///   as normalisation does: `INDEX.docker.io` is kept);
+/// - leaves room for a one-character name within [`NAME_TOTAL_LENGTH_MAX`].
+///
+/// containers/image checks only the domain grammar here; hoist is stricter, refusing entries that would
+/// silently resolve short names somewhere other than the entry.
+pub fn is_qualifying_domain(domain: &str) -> bool {
+    is_domain(domain)
+        && looks_like_domain(domain)
+        && domain != LEGACY_DEFAULT_DOMAIN
+        && domain.len() + "/x".len() <= NAME_TOTAL_LENGTH_MAX
 }
 
 fn is_domain(domain: &str) -> bool {
@@ -428,6 +459,57 @@ mod tests {
         assert_eq!(Digest::parse(&sha512).unwrap().algorithm(), "sha512");
     }
 
+    /// The `unqualified-search-registries` rule as config wrote it before [`is_qualifying_domain`] existed.
+    fn qualifies_by_parsing(s: &str) -> bool {
+        Reference::parse_normalized(&format!("{s}/x")).is_ok_and(|r| r.domain() == s)
+    }
+
+    #[test]
+    fn qualifying_domains() {
+        let at_limit = format!("{}.io", "a".repeat(250));
+        let over_limit = format!("{}.io", "a".repeat(251));
+        for (s, want) in [
+            ("docker.io", true),
+            ("Docker.io", true),
+            ("INDEX.docker.io", true),
+            ("quay.io", true),
+            ("registry.fedoraproject.org", true),
+            ("localhost", true),
+            ("localhost:5000", true),
+            ("myregistry:5000", true),
+            ("MyRegistry", true),
+            ("FOO", true),
+            ("127.0.0.1:5000", true),
+            ("[::1]", true),
+            ("[::1]:5000", true),
+            ("[2001:db8::1]", true),
+            (at_limit.as_str(), true),
+            (over_limit.as_str(), false),
+            ("myregistry", false),
+            ("index.docker.io", false),
+            ("", false),
+            ("not a domain", false),
+            ("quay.io/org", false),
+            ("https://quay.io", false),
+            ("quay.io:", false),
+            ("quay.io:port", false),
+            ("-r.io", false),
+            ("r-.io", false),
+            ("r..io", false),
+            ("[zz::1]", false),
+            ("[::1", false),
+            ("a@b.io", false),
+            ("r.io:5000@x", false),
+        ] {
+            assert_eq!(is_qualifying_domain(s), want, "{s:?}");
+            assert_eq!(qualifies_by_parsing(s), want, "{s:?}: the rule before it moved here");
+        }
+        // The syntax alone accepts what normalisation would not keep as the registry.
+        for s in ["myregistry", "index.docker.io", over_limit.as_str()] {
+            assert!(is_valid_domain(s) && !is_qualifying_domain(s), "{s:?}");
+        }
+    }
+
     fn component() -> impl Strategy<Value = String> {
         "[a-z0-9]{1,4}((\\.|_|__|-{1,3})[a-z0-9]{1,4}){0,2}"
     }
@@ -470,6 +552,19 @@ mod tests {
                 let familiar = Reference::parse_normalized(&r.familiar_string()).unwrap();
                 prop_assert_eq!(familiar, r);
             }
+        }
+
+        #[test]
+        fn qualifying_domain_is_the_parse_rule(
+            s in prop_oneof![
+                "[a-zA-Z0-9.:/@_\\[\\] -]{0,16}",
+                "(index\\.)?(docker|DOCKER|localhost|a-b|0)(\\.io)?(:[0-9]{0,3})?",
+                "[a-z]{1,3}(\\.[a-z]{1,3}){0,2}:?[0-9a-z]{0,5}",
+                "[a-z.]{248,256}",
+                "\\PC{0,40}",
+            ]
+        ) {
+            prop_assert_eq!(is_qualifying_domain(&s), qualifies_by_parsing(&s), "{:?}", s);
         }
 
         #[test]

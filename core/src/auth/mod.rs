@@ -13,6 +13,7 @@ use hoist_helper_protocol::Credentials;
 use hoist_helper_protocol::client::{Client, ClientError};
 
 use crate::config::{AUTH_FILE_HELPER, Config};
+use crate::observe::{self, SharedObserver};
 use files::Found as FileFound;
 pub use files::{AuthFile, AuthFiles, AuthPath};
 
@@ -26,6 +27,11 @@ pub enum AuthError {
     NotLoggedIn(String),
     #[error("{0}")]
     Invalid(String),
+    /// No credential was found and at least one source failed (each is named).
+    #[error("looking up credentials for {key}: {}", failures.join("; "))]
+    Lookup { key: String, failures: Vec<String> },
+    #[error("please specify a registry to {verb} (no unqualified-search-registries are configured)")]
+    NoRegistry { verb: &'static str },
 }
 
 /// Where a credential lives. Never holds the secret.
@@ -66,17 +72,46 @@ pub struct Listed {
 }
 
 /// The credential sources in effect.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Auth {
     pub files: AuthFiles,
     pub helpers: Vec<String>,
     /// Environment for helper processes (tests point helpers at private stores).
     pub helper_env: Vec<(String, String)>,
+    /// Where warnings go (a source that failed while another answered).
+    pub observer: SharedObserver,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("files", &self.files).field("helpers", &self.helpers).finish_non_exhaustive()
+    }
 }
 
 /// The registry part of a key (`quay.io/org/repo` → `quay.io`).
 pub fn registry_of(key: &str) -> &str {
     key.split('/').next().unwrap_or(key)
+}
+
+/// The key `hoist login`/`logout` act on, as podman derives it: the argument with any `http(s)://` scheme
+/// and trailing `/` removed and Docker Hub's names folded to `docker.io`; without an argument, the first
+/// `unqualified-search-registries` entry. The result is validated with [`validate_key`].
+pub fn login_key(arg: Option<&str>, config: &Config, verb: &'static str) -> Result<String, AuthError> {
+    let key = match arg {
+        Some(a) => a,
+        None => config.unqualified_search_registries.first().ok_or(AuthError::NoRegistry { verb })?,
+    };
+    let key = key.strip_prefix("https://").or_else(|| key.strip_prefix("http://")).unwrap_or(key).trim_end_matches('/');
+    let key = match key.split_once('/') {
+        Some((host, path)) => format!("{}/{path}", docker_hub_name(host)),
+        None => docker_hub_name(key).to_owned(),
+    };
+    validate_key(&key)?;
+    Ok(key)
+}
+
+fn docker_hub_name(host: &str) -> &str {
+    hoist_helper_protocol::docker_hub::canonical(host)
 }
 
 /// Checks a login/logout key: `host[:port][/namespace...]`, no scheme, tag or digest.
@@ -104,7 +139,26 @@ pub fn validate_key(key: &str) -> Result<(), AuthError> {
 
 #[cfg(test)]
 mod tests {
-    use super::validate_key;
+    use super::{login_key, validate_key};
+    use crate::config::Config;
+
+    #[test]
+    fn login_keys_as_podman_derives_them() {
+        let config = Config { unqualified_search_registries: vec!["first.io".into()], ..Config::default() };
+        for (arg, want) in [
+            (Some("https://quay.io/"), "quay.io"),
+            (Some("http://r.example:5000/team"), "r.example:5000/team"),
+            (Some("index.docker.io"), "docker.io"),
+            (Some("https://registry-1.docker.io/library"), "docker.io/library"),
+            (Some("docker.io"), "docker.io"),
+            (None, "first.io"),
+        ] {
+            assert_eq!(login_key(arg, &config, "log in to").unwrap(), want, "{arg:?}");
+        }
+        let e = login_key(None, &Config::default(), "log out of").unwrap_err().to_string();
+        assert_eq!(e, "please specify a registry to log out of (no unqualified-search-registries are configured)");
+        assert!(login_key(Some("quay.io/org:tag"), &config, "log in to").is_err());
+    }
 
     #[test]
     fn login_keys() {
@@ -137,7 +191,13 @@ mod tests {
 
 impl Auth {
     pub fn new(files: AuthFiles, config: &Config) -> Auth {
-        Auth { files, helpers: config.credential_helpers.clone(), helper_env: Vec::new() }
+        Auth { files, helpers: config.credential_helpers.clone(), helper_env: Vec::new(), observer: observe::silent() }
+    }
+
+    /// Sends warnings to `observer`.
+    pub fn with_observer(mut self, observer: SharedObserver) -> Auth {
+        self.observer = observer;
+        self
     }
 
     fn client(&self, name: &str) -> Client {
@@ -148,30 +208,49 @@ impl Auth {
         Ok(self.client(name).get(registry)?)
     }
 
-    /// The credential for `key`, searching every source in order; the first found wins.
+    /// The credential for `key`, searching every source in order; the first found wins. A source that fails
+    /// (a helper that errors, an unreadable auth file) does not stop the search, as in containers/image: when
+    /// a later source answers, each failure is reported once as a warning; when none does, the failures are
+    /// the error (and are not also warned about).
     pub fn lookup(&self, key: &str) -> Result<Option<Found>, AuthError> {
-        let registry = registry_of(key);
+        let mut failures = Vec::new();
         for helper in &self.helpers {
-            if helper == AUTH_FILE_HELPER {
-                for p in &self.files.paths {
-                    let file = AuthFile::read(p)?;
-                    match file.find(key, true)? {
-                        Some(FileFound::Entry { key, creds }) => {
-                            return Ok(Some(Found { creds, location: Location::File { path: p.path.clone(), key } }));
-                        }
-                        Some(FileFound::Helper(name)) => {
-                            if let Some(creds) = self.helper_get(&name, registry)? {
-                                return Ok(Some(Found {
-                                    creds,
-                                    location: Location::Helper { name, via: Some(p.path.clone()) },
-                                }));
-                            }
-                        }
-                        None => {}
+            let result = if helper == AUTH_FILE_HELPER {
+                self.lookup_files(key)
+            } else {
+                self.helper_get(helper, registry_of(key)).map(|c| {
+                    c.map(|creds| Found { creds, location: Location::Helper { name: helper.clone(), via: None } })
+                })
+            };
+            match result {
+                Ok(Some(found)) => {
+                    for f in &failures {
+                        self.observer.warning(&format!("skipped a credential source for {key}: {f}"));
+                    }
+                    return Ok(Some(found));
+                }
+                Ok(None) => {}
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        if failures.is_empty() { Ok(None) } else { Err(AuthError::Lookup { key: key.to_owned(), failures }) }
+    }
+
+    /// The auth files' part of [`Auth::lookup`]: each file in order, and the helper a file names.
+    fn lookup_files(&self, key: &str) -> Result<Option<Found>, AuthError> {
+        for p in &self.files.paths {
+            let file = p.read()?;
+            match file.find(key, true)? {
+                Some(FileFound::Entry { key, creds }) => {
+                    return Ok(Some(Found { creds, location: Location::File { path: p.path.clone(), key } }));
+                }
+                Some(FileFound::Helper(name)) => {
+                    if let Some(creds) = self.helper_get(&name, registry_of(key))? {
+                        let location = Location::Helper { name, via: Some(p.path.clone()) };
+                        return Ok(Some(Found { creds, location }));
                     }
                 }
-            } else if let Some(creds) = self.helper_get(helper, registry)? {
-                return Ok(Some(Found { creds, location: Location::Helper { name: helper.clone(), via: None } }));
+                None => {}
             }
         }
         Ok(None)
@@ -186,7 +265,7 @@ impl Auth {
         for helper in &self.helpers {
             let result = if helper == AUTH_FILE_HELPER {
                 let primary = self.files.primary().to_path_buf();
-                AuthFile::edit(&primary, |file| {
+                files::edit(&primary, |file| {
                     let helper = file.cred_helpers().get(registry).cloned().or_else(|| file.creds_store());
                     match helper {
                         Some(name) if namespaced => Err(AuthError::Invalid(format!(
@@ -246,7 +325,7 @@ impl Auth {
         for helper in &self.helpers {
             if helper == AUTH_FILE_HELPER {
                 let primary = self.files.primary().to_path_buf();
-                let mut r = AuthFile::edit(&primary, |file| {
+                let mut r = files::edit(&primary, |file| {
                     let mut here = Vec::new();
                     let helper = file.cred_helpers().get(registry).cloned().or_else(|| file.creds_store());
                     if let Some(name) = helper.filter(|_| !key.contains('/')) {
@@ -276,7 +355,7 @@ impl Auth {
         for helper in &self.helpers {
             if helper == AUTH_FILE_HELPER {
                 let primary = self.files.primary().to_path_buf();
-                let mut r = AuthFile::edit(&primary, |file| {
+                let mut r = files::edit(&primary, |file| {
                     let mut here = Vec::new();
                     for (registry, name) in file.cred_helpers() {
                         here.extend(self.erase_from_helper(&name, &registry, Some(&primary))?);
@@ -305,7 +384,7 @@ impl Auth {
         for helper in &self.helpers {
             if helper == AUTH_FILE_HELPER {
                 for p in &self.files.paths {
-                    let file = AuthFile::read(p)?;
+                    let file = p.read()?;
                     for key in file.auth_keys() {
                         if let Some(username) = file.username_of(&key) {
                             out.push(Listed {
@@ -348,6 +427,45 @@ impl Auth {
     }
 }
 
+/// What [`Auth::migrate`] did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct MigrateReport {
+    pub moved: Vec<Moved>,
+    /// Credentials left where they were, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A credential [`Auth::migrate`] left in place.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    pub registry: String,
+    pub reason: SkipReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// `quay.io/org`: helpers store one credential per registry.
+    NamespaceKey,
+    /// The helper did not give back what it was given.
+    NotReadBack { helper: String },
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.reason {
+            SkipReason::NamespaceKey => {
+                write!(f, "{}: a repository namespace key cannot be stored in a credential helper", self.registry)
+            }
+            SkipReason::NotReadBack { helper } => write!(
+                f,
+                "{}: docker-credential-{helper} did not return the credential it was given; the old copy is kept",
+                self.registry
+            ),
+        }
+    }
+}
+
 /// One credential moved by [`Auth::migrate`].
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Moved {
@@ -363,7 +481,7 @@ impl Auth {
         match &listed.location {
             Location::File { path, key } => {
                 let legacy = self.files.paths.iter().any(|p| p.path == *path && p.legacy);
-                let file = AuthFile::read(&AuthPath { path: path.clone(), legacy })?;
+                let file = AuthPath { path: path.clone(), legacy }.read()?;
                 Ok(match file.find(key, false)? {
                     Some(FileFound::Entry { creds, .. }) => Some(creds),
                     _ => None,
@@ -378,14 +496,8 @@ impl Auth {
     /// docker find it in its new place. `from` keeps only sources whose description contains it (a path or a
     /// helper name); `registries`, when not empty, only those registries. Repository-namespace keys
     /// (`quay.io/org`) stay where they are: helpers store per registry.
-    pub fn migrate(
-        &self,
-        to: &str,
-        from: Option<&str>,
-        registries: &[String],
-    ) -> Result<(Vec<Moved>, Vec<String>), AuthError> {
-        let mut moved = Vec::new();
-        let mut skipped = Vec::new();
+    pub fn migrate(&self, to: &str, from: Option<&str>, registries: &[String]) -> Result<MigrateReport, AuthError> {
+        let mut report = MigrateReport::default();
         let target = self.client(to);
         for listed in self.list()? {
             let from_matches = match (&listed.location, from) {
@@ -398,10 +510,7 @@ impl Auth {
                 continue;
             }
             if listed.registry.contains('/') {
-                skipped.push(format!(
-                    "{}: a repository namespace key cannot be stored in a credential helper",
-                    listed.registry
-                ));
+                report.skipped.push(Skipped { registry: listed.registry.clone(), reason: SkipReason::NamespaceKey });
                 continue;
             }
             let Some(creds) = self.fetch(&listed)? else { continue };
@@ -412,10 +521,8 @@ impl Auth {
             let same =
                 back.as_ref().is_some_and(|b| b.username == c.username && b.secret.expose() == c.secret.expose());
             if !same {
-                skipped.push(format!(
-                    "{}: docker-credential-{to} did not return the credential it was given; the old copy is kept",
-                    listed.registry
-                ));
+                let reason = SkipReason::NotReadBack { helper: to.to_owned() };
+                report.skipped.push(Skipped { registry: listed.registry.clone(), reason });
                 continue;
             }
             // Point the auth file at the new helper, then remove the old copy.
@@ -425,7 +532,7 @@ impl Auth {
                 Location::Helper { via: None, .. } => self.files.primary().to_path_buf(),
             };
             let registry = listed.registry.clone();
-            AuthFile::edit(&file_path, |file| {
+            files::edit(&file_path, |file| {
                 if let Location::File { key, .. } = &listed.location {
                     file.remove_auth(key);
                 }
@@ -435,13 +542,16 @@ impl Auth {
             if let Location::Helper { name, .. } = &listed.location {
                 self.client(name).erase(&listed.registry)?;
             }
-            moved.push(Moved {
+            report.moved.push(Moved {
                 registry: listed.registry.clone(),
                 username: listed.username.clone(),
                 from: listed.location.clone(),
                 to: to.to_owned(),
             });
         }
-        Ok((moved, skipped))
+        Ok(report)
     }
 }
+
+#[cfg(test)]
+mod source_tests;

@@ -1,4 +1,7 @@
+use std::path::Path;
+
 use super::*;
+use crate::reference::Reference;
 
 fn conf(text: &str) -> Config {
     Config::from_str(Path::new("/test/registries.conf"), text).unwrap_or_else(|e| panic!("{e}"))
@@ -117,15 +120,15 @@ short-name-mode = "permissive"
 "#,
     );
     let r = c.resolve("fedora:39").unwrap();
-    assert_eq!(r.kind, "alias");
+    assert_eq!(r.kind, ResolutionKind::Alias);
     assert_eq!(r.candidates[0].reference.to_string(), "registry.fedoraproject.org/fedora:39");
     let r = c.resolve("alpine").unwrap();
-    assert_eq!(r.kind, "search");
+    assert_eq!(r.kind, ResolutionKind::Search);
     let refs: Vec<String> = r.candidates.iter().map(|c| c.reference.to_string()).collect();
     assert_eq!(refs, ["registry.fedoraproject.org/alpine:latest", "docker.io/library/alpine:latest"]);
     assert_eq!(r.short_name_mode, ShortNameMode::Permissive);
     let r = c.resolve("quay.io/org/app").unwrap();
-    assert_eq!((r.kind, r.candidates.len()), ("qualified", 1));
+    assert_eq!((r.kind, r.candidates.len()), (ResolutionKind::Qualified, 1));
     assert_eq!(r.candidates[0].reference.to_string(), "quay.io/org/app:latest");
     let none = conf("");
     assert!(none.resolve("alpine").unwrap_err().to_string().contains("no unqualified-search registries"));
@@ -206,11 +209,7 @@ fn drop_ins_merge_in_order() {
     .unwrap();
     let d = dir.path().join("registries.conf.d");
     std::fs::create_dir(&d).unwrap();
-    std::fs::write(
-        d.join("10-first.conf"),
-        "[[registry]]\nlocation = \"r.io\"\ninsecure = true\nshort-name-mode = \"disabled\"\n",
-    )
-    .unwrap();
+    std::fs::write(d.join("10-first.conf"), "[[registry]]\nlocation = \"r.io\"\ninsecure = true\n").unwrap();
     std::fs::write(
         d.join("20-second.conf"),
         "unqualified-search-registries = [\"b.io\"]\n[aliases]\n\"y\" = \"b.io/y\"\n\"x\" = \"b.io/x\"\n",
@@ -249,4 +248,61 @@ fn drop_ins_merge_in_order() {
     let optional =
         Paths { main: dir.path().join("nope.conf"), main_required: false, dropin_dirs: vec![], alias_cache: None };
     assert!(Config::load(&optional).unwrap().registries.is_empty());
+}
+
+#[test]
+fn short_name_mode_merges_across_drop_ins() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("registries.conf");
+    std::fs::write(&main, "short-name-mode = \"permissive\"\n").unwrap();
+    let d = dir.path().join("registries.conf.d");
+    std::fs::create_dir(&d).unwrap();
+    let paths = Paths { main, main_required: true, dropin_dirs: vec![d.clone()], alias_cache: None };
+    let load = || {
+        let c = Config::load(&paths).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        c.short_name_mode
+    };
+    assert_eq!(load(), ShortNameMode::Permissive, "the base file's mode, over the default");
+    std::fs::write(d.join("10-unset.conf"), "unqualified-search-registries = [\"a.io\"]\n").unwrap();
+    assert_eq!(load(), ShortNameMode::Permissive, "a drop-in that does not set it keeps the base file's");
+    std::fs::write(d.join("20-disabled.conf"), "short-name-mode = \"disabled\"\n").unwrap();
+    assert_eq!(load(), ShortNameMode::Disabled, "a later file that sets it wins");
+    std::fs::write(d.join("30-unset.conf"), "[aliases]\n\"x\" = \"a.io/x\"\n").unwrap();
+    std::fs::write(d.join("40-empty.conf"), "short-name-mode = \"\"\n").unwrap();
+    assert_eq!(load(), ShortNameMode::Disabled, "later files that do not set it (or set it empty) keep it");
+    std::fs::write(d.join("50-enforcing.conf"), "short-name-mode = \"enforcing\"\n").unwrap();
+    assert_eq!(load(), ShortNameMode::Enforcing, "setting the default explicitly still wins");
+    std::fs::write(d.join("60-bad.conf"), "short-name-mode = \"prompt\"\n").unwrap();
+    let e = Config::load(&paths).unwrap_err();
+    assert!(e.to_string().contains("60-bad.conf") && e.to_string().contains("invalid short-name mode"), "{e}");
+}
+
+#[test]
+fn resolution_json_is_lowercase_text() {
+    let c = conf(
+        "unqualified-search-registries = [\"r.io\"]\nshort-name-mode = \"disabled\"\n[aliases]\n\"x\" = \"a.io/x\"\n",
+    );
+    for (name, kind) in [("q.io/x", "qualified"), ("x", "alias"), ("y", "search")] {
+        let json = serde_json::to_value(c.resolve(name).unwrap()).unwrap();
+        assert_eq!(json["kind"], kind, "{name}");
+        assert_eq!(json["short_name_mode"], "disabled");
+    }
+    let r = c.resolve("q.io/x").unwrap();
+    assert_eq!(
+        serde_json::to_string(&r).unwrap(),
+        r#"{"input":"q.io/x","kind":"qualified","origin":null,"short_name_mode":"disabled","candidates":[{"reference":"q.io/x:latest","registry_prefix":null,"registry_origin":null,"blocked":false,"sources":[{"reference":"q.io/x:latest","location":"q.io","insecure":false,"mirror":false}]}]}"#
+    );
+}
+
+#[test]
+fn search_registry_entries_must_stay_the_registry() {
+    for ok in ["docker.io", "quay.io/", "localhost", "localhost:5000", "myregistry:5000", "MyRegistry", "[::1]:5000"] {
+        let c = conf(&format!("unqualified-search-registries = [{ok:?}]\n"));
+        assert_eq!(c.unqualified_search_registries, [ok.trim_end_matches('/')]);
+    }
+    for bad in ["myregistry", "index.docker.io", "quay.io/org", "quay.io:", "-r.io", ""] {
+        let e = err(&format!("unqualified-search-registries = [{bad:?}]\n"));
+        assert!(e.contains("Invalid unqualified-search-registries entry"), "{bad:?}: {e}");
+    }
 }

@@ -1,12 +1,17 @@
 //! The registry HTTP client (OCI distribution API), built as layers around one request path, as
-//! go-containerregistry's transport: [`tls`] (roots, verification), ping and scheme fallback, [`challenge`]
-//! parsing, Basic or Bearer authentication with a [`token`] cache keyed by scope set, and request logging
-//! that never shows credentials.
+//! go-containerregistry's transport: [`endpoint`] (which hosts to contact for a name, in order, and with which
+//! TLS), [`tls`] (roots, verification), ping and scheme fallback, [`challenge`] parsing, Basic or Bearer
+//! authentication with a [`token`] cache keyed by scope set, typed [`error`]s (status, distribution codes,
+//! retryable or not), and request logging through the [`crate::observe::Observer`] that never shows
+//! credentials.
 //!
 //! What it is not: where credentials come from ([`crate::auth`]) or what to do with images (the copy engine,
 //! to come). Today it serves `hoist login`: [`RegistryClient::check_auth`].
 
+mod body;
 pub mod challenge;
+pub mod endpoint;
+pub mod error;
 pub mod tls;
 pub mod token;
 
@@ -17,41 +22,11 @@ use std::time::Instant;
 use hoist_helper_protocol::Credentials;
 
 pub use challenge::Challenge;
-pub use tls::Endpoint;
+pub use endpoint::{Endpoint, Target, TlsOptions};
+pub use error::{Diagnostic, RegistryError};
 use token::Token;
 
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    #[error("{0}")]
-    Unauthorized(String),
-    #[error("{0}")]
-    Http(String),
-    #[error("{0}")]
-    Config(String),
-}
-
-impl RegistryError {
-    fn connect(url: &str, e: reqwest::Error) -> Self {
-        RegistryError::Http(format!("pinging container registry {url}: {}", error_chain(&e)))
-    }
-    fn token(realm: &str, e: reqwest::Error) -> Self {
-        RegistryError::Http(format!("requesting a token from {realm}: {}", error_chain(&e)))
-    }
-}
-
-/// The error with its causes, one line (reqwest's Display alone hides the TLS reason).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let t = s.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
-}
+use crate::observe::SharedObserver;
 
 /// A connection to one registry, with its credentials.
 pub struct RegistryClient {
@@ -61,7 +36,7 @@ pub struct RegistryClient {
     creds: Option<Credentials>,
     challenge: Option<Challenge>,
     tokens: Mutex<HashMap<BTreeSet<String>, Token>>,
-    verbose: bool,
+    observer: SharedObserver,
 }
 
 impl RegistryClient {
@@ -70,7 +45,7 @@ impl RegistryClient {
     pub async fn connect(
         endpoint: &Endpoint,
         creds: Option<Credentials>,
-        verbose: bool,
+        observer: SharedObserver,
     ) -> Result<RegistryClient, RegistryError> {
         let http = tls::build_client(endpoint)?;
         let mut client = RegistryClient {
@@ -79,7 +54,7 @@ impl RegistryClient {
             creds,
             challenge: None,
             tokens: Mutex::new(HashMap::new()),
-            verbose,
+            observer,
         };
         let https = format!("https://{}", endpoint.api_host());
         let resp = match client.ping(&https).await {
@@ -111,13 +86,13 @@ impl RegistryClient {
                 .or_else(|| challenges.iter().find(|c| matches!(c, Challenge::Basic { .. })))
                 .cloned();
             if client.challenge.is_none() {
-                return Err(RegistryError::Http(format!(
+                return Err(RegistryError::Protocol(format!(
                     "{}/v2/ requires an authentication scheme hoist does not support",
                     client.base
                 )));
             }
         } else if !resp.status().is_success() {
-            return Err(RegistryError::Http(format!(
+            return Err(RegistryError::Protocol(format!(
                 "{}/v2/ answered {}: not a container registry?",
                 client.base,
                 resp.status()
@@ -127,14 +102,12 @@ impl RegistryClient {
     }
 
     fn log(&self, line: &str) {
-        if self.verbose {
-            eprintln!("hoist: {line}");
-        }
+        self.observer.debug(line);
     }
 
     async fn ping(&self, base: &str) -> Result<reqwest::Response, RegistryError> {
         let url = format!("{base}/v2/");
-        let resp = self.http.get(&url).send().await.map_err(|e| RegistryError::connect(&url, e))?;
+        let resp = self.http.get(&url).send().await.map_err(|e| ping_error(&url, &e))?;
         self.log(&format!("GET {url} -> {}", resp.status().as_u16()));
         Ok(resp)
     }
@@ -181,14 +154,27 @@ impl RegistryClient {
         }
         let url = format!("{}/v2/", self.base);
         let req = self.authorize(self.http.get(&url), &BTreeSet::new()).await?;
-        let resp = req.send().await.map_err(|e| RegistryError::connect(&url, e))?;
+        let resp = req.send().await.map_err(|e| ping_error(&url, &e))?;
         self.log(&format!("GET {url} (authenticated) -> {}", resp.status().as_u16()));
         match resp.status() {
             s if s.is_success() => Ok(()),
-            reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN => {
-                Err(RegistryError::Unauthorized("invalid username/password".into()))
+            s @ (reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN) => {
+                let codes = error::diagnostics(&body::error_body(resp).await);
+                Err(RegistryError::Unauthorized {
+                    url,
+                    status: s.as_u16(),
+                    codes,
+                    message: "invalid username/password".into(),
+                })
             }
-            s => Err(RegistryError::Http(format!("{url} answered {s}"))),
+            s => {
+                let codes = error::diagnostics(&body::error_body(resp).await);
+                Err(RegistryError::Status { method: "GET", url, status: s.as_u16(), codes })
+            }
         }
     }
+}
+
+fn ping_error(url: &str, e: &reqwest::Error) -> RegistryError {
+    RegistryError::transport(format!("pinging container registry {url}"), e)
 }

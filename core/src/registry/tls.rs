@@ -1,7 +1,7 @@
 //! The HTTP client for one registry: TLS roots from `--cert-dir` and the containers/docker `certs.d`
 //! directories, verification switched off only for insecure registries or `--tls-verify=false`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,37 +10,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::RegistryError;
-
-/// How to reach a registry host.
-#[derive(Debug, Clone)]
-pub struct Endpoint {
-    /// `host[:port]` as used in references (`docker.io` is reached at `registry-1.docker.io`).
-    pub host: String,
-    /// Verify TLS certificates (false for `--tls-verify=false` or `insecure = true`).
-    pub tls_verify: bool,
-    /// Also try plain HTTP when HTTPS cannot connect (insecure registries).
-    pub allow_http: bool,
-    /// Directories with extra CA certificates (`*.crt`).
-    pub cert_dirs: Vec<PathBuf>,
-}
-
-impl Endpoint {
-    /// The host to connect to.
-    pub fn api_host(&self) -> &str {
-        if self.host == "docker.io" || self.host == "index.docker.io" { "registry-1.docker.io" } else { &self.host }
-    }
-
-    /// The default certificate directories podman reads for `host`, then `extra` (`--cert-dir`).
-    pub fn default_cert_dirs(host: &str, extra: Option<&Path>) -> Vec<PathBuf> {
-        let mut dirs: Vec<PathBuf> = extra.map(Path::to_path_buf).into_iter().collect();
-        if extra.is_none() {
-            dirs.push(PathBuf::from("/etc/containers/certs.d").join(host));
-            dirs.push(PathBuf::from("/etc/docker/certs.d").join(host));
-        }
-        dirs
-    }
-}
+use super::{Endpoint, RegistryError};
 
 pub fn build_client(endpoint: &Endpoint) -> Result<reqwest::Client, RegistryError> {
     let mut builder = reqwest::Client::builder()

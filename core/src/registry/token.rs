@@ -12,6 +12,8 @@ use hoist_helper_protocol::Credentials;
 use zeroize::Zeroizing;
 
 use super::RegistryError;
+use super::body::{self, MAX_TOKEN_BODY};
+use super::error::diagnostics;
 
 /// A bearer token, wiped on drop.
 #[derive(Clone)]
@@ -56,7 +58,7 @@ pub async fn fetch(
         if !scopes.is_empty() {
             form.push(("scope", scopes.iter().cloned().collect::<Vec<_>>().join(" ")));
         }
-        let resp = http.post(realm).form(&form).send().await.map_err(|e| RegistryError::token(realm, e))?;
+        let resp = http.post(realm).form(&form).send().await.map_err(|e| transport(realm, &e))?;
         zeroize::Zeroize::zeroize(&mut form[1].1);
         log(&format!("POST {realm} (grant_type=refresh_token) -> {}", resp.status().as_u16()));
         if resp.status() != reqwest::StatusCode::NOT_FOUND {
@@ -77,7 +79,7 @@ pub async fn fetch(
         }
         req = req.basic_auth(&c.username, Some(c.secret.expose()));
     }
-    let resp = req.query(&query).send().await.map_err(|e| RegistryError::token(realm, e))?;
+    let resp = req.query(&query).send().await.map_err(|e| transport(realm, &e))?;
     log(&format!(
         "GET {realm} (scopes: {}) -> {}",
         scopes.iter().cloned().collect::<Vec<_>>().join(" "),
@@ -86,19 +88,32 @@ pub async fn fetch(
     answer(realm, resp).await
 }
 
+fn transport(realm: &str, e: &reqwest::Error) -> RegistryError {
+    RegistryError::transport(format!("requesting a token from {realm}"), e)
+}
+
 async fn answer(realm: &str, resp: reqwest::Response) -> Result<Token, RegistryError> {
     let status = resp.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-        return Err(RegistryError::Unauthorized("invalid username/password".into()));
+        let codes = diagnostics(&body::error_body(resp).await);
+        return Err(RegistryError::Unauthorized {
+            url: realm.to_owned(),
+            status: status.as_u16(),
+            codes,
+            message: "invalid username/password".into(),
+        });
     }
     if !status.is_success() {
-        return Err(RegistryError::Http(format!("token service {realm} answered {status}")));
+        let codes = diagnostics(&body::error_body(resp).await);
+        return Err(RegistryError::Status { method: "GET", url: realm.to_owned(), status: status.as_u16(), codes });
     }
-    let body = Zeroizing::new(resp.bytes().await.map_err(|e| RegistryError::token(realm, e))?.to_vec());
+    let context = format!("reading the answer of token service {realm}");
+    let body =
+        Zeroizing::new(body::read_limited(resp, MAX_TOKEN_BODY).await.map_err(|e| e.into_registry_error(&context))?);
     let a: Answer = serde_json::from_slice(&body)
-        .map_err(|_| RegistryError::Http(format!("token service {realm} sent an answer that is not a token")))?;
+        .map_err(|_| RegistryError::Protocol(format!("token service {realm} sent an answer that is not a token")))?;
     let value = a.token.filter(|t| !t.is_empty()).or(a.access_token.filter(|t| !t.is_empty()));
-    let value = value.ok_or_else(|| RegistryError::Http(format!("token service {realm} sent no token")))?;
+    let value = value.ok_or_else(|| RegistryError::Protocol(format!("token service {realm} sent no token")))?;
     let ttl = Duration::from_secs(a.expires_in.unwrap_or(60).max(60));
     Ok(Token { value: Zeroizing::new(value), expires: Instant::now() + ttl - Duration::from_secs(10) })
 }

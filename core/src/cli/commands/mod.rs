@@ -1,0 +1,61 @@
+//! One file per command. Each reads top to bottom: flags in, library calls, a report through the printer.
+
+pub mod completion;
+pub mod creds;
+pub mod login;
+pub mod logout;
+pub mod man;
+pub mod resolve;
+
+use std::sync::Arc;
+
+use hoist_core::config::{Config, Paths};
+use hoist_core::observe::SharedObserver;
+
+use crate::printer::Printer;
+
+pub type Error = Box<dyn std::error::Error>;
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What every command gets: the printer and the process's one runtime.
+pub struct Context {
+    pub printer: Arc<Printer>,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl Context {
+    /// The printer as the library's observer.
+    pub fn observer(&self) -> SharedObserver {
+        self.printer.clone()
+    }
+
+    /// registries.conf as podman reads it; its warnings are printed.
+    pub fn load_config(&self) -> Result<Config> {
+        let config = Config::load(&Paths::from_env())?;
+        for w in &config.warnings {
+            self.printer.warn(w);
+        }
+        Ok(config)
+    }
+}
+
+/// An error that is only a message, printed as `Error: ...`.
+#[derive(Debug)]
+pub struct Fail(pub String);
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Fail {}
+
+pub fn fail<T>(message: impl Into<String>) -> Result<T> {
+    Err(Box::new(Fail(message.into())))
+}
+
+/// True when the error is a closed stdout (`hoist ... | head`).
+pub fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}

@@ -1,0 +1,68 @@
+//! The `hoist` command line: clap definitions, one file per command under [`commands`], and one [`printer`]
+//! for text, `--format json` and warnings. It is a thin layer over the hoist-core library: parse flags, call
+//! the library, report. The library never sees argv and never prints; this binary decides what reaches the
+//! terminal. One tokio runtime is made here and lent to the commands that talk to registries.
+
+mod commands;
+mod printer;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use commands::{Context, completion, creds, login, logout, man, resolve};
+use printer::Printer;
+
+/// hoist: a daemonless image tool with podman's image commands, registries.conf and auth.json semantics.
+#[derive(Parser)]
+#[command(name = "hoist", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Log in to a registry: verify the credentials, then store them where podman would
+    Login(login::Args),
+    /// Log out of a registry (or of all with --all), removing credentials from auth files and helpers
+    Logout(logout::Args),
+    /// Inspect and move stored credentials
+    #[command(subcommand)]
+    Creds(creds::Command),
+    /// Show how an image name resolves: candidates in order, the registry entry, mirrors, insecure/blocked
+    Resolve(resolve::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completion(completion::Args),
+    /// Write man pages for hoist and every subcommand into DIR
+    #[command(hide = true, name = "generate-man")]
+    GenerateMan(man::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = std::sync::Arc::new(Printer::default());
+    let result =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(commands::Error::from).and_then(
+            |runtime| {
+                let ctx = Context { printer: printer.clone(), runtime };
+                match cli.command {
+                    Command::Login(a) => login::run(a, &ctx),
+                    Command::Logout(a) => logout::run(a, &ctx),
+                    Command::Creds(c) => creds::run(c, &ctx),
+                    Command::Resolve(a) => resolve::run(a, &ctx),
+                    Command::Completion(a) => completion::run::<Cli>(a, &ctx),
+                    Command::GenerateMan(a) => man::run::<Cli>(a),
+                }
+            },
+        );
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`hoist ... | head`): stop quietly, as a program killed by SIGPIPE would.
+        Err(e) if commands::is_broken_pipe(&*e) => ExitCode::SUCCESS,
+        Err(e) => {
+            printer.error(&e.to_string());
+            ExitCode::from(125)
+        }
+    }
+}
