@@ -4,16 +4,22 @@ BINDIR ?= $(PREFIX)/bin
 CARGO ?= cargo
 HELPERS := docker-credential-file docker-credential-keyring docker-credential-vault
 
-.PHONY: all build test bench demo setup install uninstall clean
+.PHONY: all build lint test bench demo setup install uninstall clean
 
 all: build
 
 build:
 	$(CARGO) build --release --workspace --bins
 
+# Formatting, clippy with warnings as errors, and the project's shape (scripts/check-structure.sh).
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	scripts/check-structure.sh
+
 # The end-to-end tests run our binaries as real clients do, so build them first; the second build is
 # docker-credential-keyring's macOS/Windows backend, compiled for Linux so its tests run here.
-test: setup
+test: setup lint
 	$(CARGO) build --workspace --bins
 	RUSTFLAGS="--cfg hoist_native_keyring" $(CARGO) build -p docker-credential-keyring --target-dir target/native
 	scripts/run-tests.sh

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The shape the project holds to (docs/architecture.md), checked on every `make test`:
+# - no crate depends on a credential helper's crate, and hoist-core has none in its tree;
+# - the library never prints: no print!/println!/eprint!/eprintln!/dbg! outside the CLI (core/src/cli/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fail=0
+for helper in docker-credential-file docker-credential-keyring docker-credential-vault; do
+  tree=$(cargo tree --offline --workspace -e normal,build,dev -i "$helper" --prefix none)
+  users=$(sed 's/ (.*//; s/ v[0-9].*//' <<<"$tree" | sort -u | grep -vx "$helper" || true)
+  if [ -n "$users" ]; then
+    echo "check-structure: $helper is depended on by: $users (no crate may depend on a helper's crate)" >&2
+    fail=1
+  fi
+done
+core_tree=$(cargo tree --offline -p hoist-core -e normal --prefix none)
+if grep -q '^docker-credential-' <<<"$core_tree"; then
+  echo "check-structure: hoist-core's dependency tree holds a helper crate" >&2
+  fail=1
+fi
+if prints=$(grep -rnE '\b(e?println|e?print|dbg)!\(' core/src --include='*.rs' | grep -v '^core/src/cli/'); then
+  echo "check-structure: the library prints (route it through hoist_core::observe or return it):" >&2
+  echo "$prints" >&2
+  fail=1
+fi
+exit $fail
