@@ -1,0 +1,161 @@
+//! Blobs in the store: `blobs/<algorithm>/<hex>`, written through a temp file in `tmp/` that is hashed while
+//! written, verified, fsynced and renamed into place, and read back verified.
+//!
+//! What it is not: deciding which blobs an image needs (the copy engine) or when they may go (`gc`).
+
+use std::fs::File;
+use std::io::{ErrorKind, Write};
+use std::path::PathBuf;
+
+use tempfile::NamedTempFile;
+
+use super::layout::{BLOBS, Held, Lock, Mode, TMP, create_private_dir, io_error, open_regular, read_capped, sync_dir};
+use super::{Store, StoreError};
+use crate::digest::{Digest, Verifier, VerifyError, verify};
+
+/// Writes one blob into the store. Bytes go to a temp file in `tmp/` and are hashed as they pass;
+/// [`BlobWriter::commit`] checks digest and size, fsyncs and renames the file into `blobs/`. Dropped without
+/// a commit, the temp file is deleted. While it lives the writer holds `gc.lock` shared, so a garbage
+/// collection neither removes its temp file nor runs between its commit and the caller's next step (the
+/// caller's [`super::Session`] covers the time until the blob is referenced).
+pub struct BlobWriter {
+    temp: Option<NamedTempFile>,
+    verifier: Option<Verifier>,
+    failed: Option<VerifyError>,
+    dest: PathBuf,
+    _lock: Lock,
+    _held: Held,
+}
+
+impl Store {
+    /// Where the blob named `d` is (or would be): `blobs/<algorithm>/<hex>`.
+    pub fn blob_path(&self, d: &Digest) -> PathBuf {
+        self.root.join(BLOBS).join(d.algorithm()).join(d.hex())
+    }
+
+    /// The size of the blob named `d`, if the store has it.
+    pub fn has_blob(&self, d: &Digest) -> Result<Option<u64>, StoreError> {
+        let path = self.blob_path(d);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Err(StoreError::Corrupt { path, message: "blob is not a regular file".to_owned() }),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Io { path, source: e }),
+        }
+    }
+
+    /// Opens the blob named `d` for reading; [`StoreError::NotFound`] when the store does not have it. The
+    /// bytes are not checked: a reader that streams them should check them with a [`Verifier`].
+    pub fn open_blob(&self, d: &Digest) -> Result<File, StoreError> {
+        let path = self.blob_path(d);
+        match open_regular(&path) {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                Err(StoreError::NotFound(format!("blob {d}: not in the store")))
+            }
+            Err(e) if e.kind() == ErrorKind::InvalidData => Err(StoreError::Corrupt { path, message: e.to_string() }),
+            Err(e) => Err(StoreError::Io { path, source: e }),
+        }
+    }
+
+    /// Reads the whole blob named `d`, refusing one of more than `cap` bytes, and checks it against `d`
+    /// ([`StoreError::Corrupt`] when its bytes are not what it is named by).
+    pub fn read_blob(&self, d: &Digest, cap: usize) -> Result<Vec<u8>, StoreError> {
+        let path = self.blob_path(d);
+        let bytes = read_capped(self.open_blob(d)?, &path, cap)?;
+        verify(&bytes, d, None)
+            .map_err(|e| StoreError::Corrupt { path, message: format!("blob content does not match its name: {e}") })?;
+        Ok(bytes)
+    }
+
+    /// A writer for the blob named `expected` (of `size` bytes, when known). See [`BlobWriter`].
+    pub fn blob_writer(&self, expected: &Digest, size: Option<u64>) -> Result<BlobWriter, StoreError> {
+        let lock = self.lock(super::layout::GC_LOCK, Mode::Shared)?;
+        let held = Held::new(&self.key);
+        let tmp = self.root.join(TMP);
+        create_private_dir(&tmp)?;
+        let temp = tempfile::Builder::new().prefix("blob-").tempfile_in(&tmp).map_err(io_error(&tmp))?;
+        Ok(BlobWriter {
+            temp: Some(temp),
+            verifier: Some(Verifier::new(expected, size)),
+            failed: None,
+            dest: self.blob_path(expected),
+            _lock: lock,
+            _held: held,
+        })
+    }
+
+    /// Stores `bytes` (a manifest or config made here) under their sha256 digest, which is returned.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<Digest, StoreError> {
+        let digest = Digest::sha256(bytes);
+        let mut w = self.blob_writer(&digest, Some(bytes.len() as u64))?;
+        w.write_all(bytes).map_err(|e| w.error(e))?;
+        w.commit()?;
+        Ok(digest)
+    }
+}
+
+impl BlobWriter {
+    /// How many bytes were written so far.
+    pub fn written(&self) -> u64 {
+        self.verifier.as_ref().map_or(0, Verifier::len)
+    }
+
+    /// The error a failed write stands for: the verification failure when that is what stopped it.
+    pub fn error(&self, e: std::io::Error) -> StoreError {
+        match &self.failed {
+            Some(v) => StoreError::Verify(v.clone()),
+            None => StoreError::Io { path: self.temp_path(), source: e },
+        }
+    }
+
+    fn temp_path(&self) -> PathBuf {
+        self.temp.as_ref().map(|t| t.path().to_owned()).unwrap_or_else(|| self.dest.clone())
+    }
+
+    /// Checks digest and size, fsyncs the file and renames it to `blobs/<algorithm>/<hex>` (keeping an
+    /// existing blob of the right size instead, and deleting the temp). Nothing reaches `blobs/` on failure.
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        if let Some(e) = self.failed.take() {
+            return Err(StoreError::Verify(e));
+        }
+        let (Some(temp), Some(verifier)) = (self.temp.take(), self.verifier.take()) else {
+            unreachable!("a writer is committed once");
+        };
+        let written = verifier.len();
+        verifier.finish().map_err(StoreError::Verify)?;
+        temp.as_file().sync_all().map_err(io_error(temp.path()))?;
+        match std::fs::symlink_metadata(&self.dest) {
+            Ok(m) if m.is_file() && m.len() == written => return Ok(()),
+            _ => {}
+        }
+        let dir = self.dest.parent().expect("a blob path has a directory").to_owned();
+        create_private_dir(&dir)?;
+        temp.persist(&self.dest).map_err(|e| StoreError::Io { path: self.dest.clone(), source: e.error })?;
+        sync_dir(&dir)
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(e) = &self.failed {
+            return Err(std::io::Error::new(ErrorKind::InvalidData, e.clone()));
+        }
+        let (Some(temp), Some(verifier)) = (self.temp.as_mut(), self.verifier.as_mut()) else {
+            return Err(std::io::Error::other("blob writer already committed"));
+        };
+        let n = temp.write(buf)?;
+        if let Err(e) = verifier.update(&buf[..n]) {
+            self.failed = Some(e.clone());
+            return Err(std::io::Error::new(ErrorKind::InvalidData, e));
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.temp.as_mut() {
+            Some(t) => t.flush(),
+            None => Ok(()),
+        }
+    }
+}

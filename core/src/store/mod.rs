@@ -1,0 +1,377 @@
+//! The local image store: an OCI image layout (image-spec `image-layout.md`) that several hoist processes
+//! share, where an image becomes visible whole or not at all.
+//!
+//! ```text
+//! ROOT/oci-layout         {"imageLayoutVersion":"1.0.0"}
+//! ROOT/index.json         an OCI index: one descriptor per name, annotated with
+//!                         org.opencontainers.image.ref.name = docker.io/library/alpine:latest (full form)
+//!                         and io.hoist.created = when the name was first given to that manifest (RFC 3339)
+//! ROOT/blobs/sha256/HEX   blobs exactly as pulled (layers compressed), named by their digest
+//! ROOT/tmp/               temp files of writes in progress
+//! ROOT/gc.lock            shared: a pull/push/load ([`Session`], [`BlobWriter`], tag); exclusive: gc
+//! ROOT/index.lock         exclusive around every read-modify-write of index.json
+//! ```
+//!
+//! The root is [`Store::default_root`]; directories are created 0700, files 0600.
+//!
+//! Crash safety and concurrency (any process may be killed at any point):
+//! - A blob is written to `tmp/`, hashed while written, verified, fsynced and renamed into `blobs/`.
+//! - `index.json` is only replaced by rename (temp, fsync, rename, fsync of the root), under `index.lock`,
+//!   so readers take no lock and always see a whole index.
+//! - An image is visible once its descriptor is in `index.json`; [`Store::tag`] adds it only after checking
+//!   every blob it references is in `blobs/`. A pull writes its blobs first and tags last.
+//! - Blobs written but not yet referenced are protected by `gc.lock`: writers, tags and a caller's
+//!   [`Session`] hold it shared, and [`Store::gc`] holds it exclusively. Holding it exclusively means no
+//!   writer is alive, so gc removes every temp file in `tmp/` whatever its age (those are left by killed
+//!   processes). Locks are always taken gc.lock first, then index.lock, so they cannot deadlock each other;
+//!   [`Store::gc`] (and so [`Store::remove`]) refuses to run in a process that holds a [`Session`] or a
+//!   [`BlobWriter`] on the same store, where it would wait forever.
+//!
+//! What it is not: a container storage (no unpacked layers, no containers) or the copy engine (which
+//! decides what to fetch and writes through [`BlobWriter`]).
+
+mod blob;
+mod gc;
+mod layout;
+mod lookup;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use blob::BlobWriter;
+pub use gc::GcReport;
+
+use crate::digest::{Digest, VerifyError};
+use crate::image::media_type;
+use crate::image::{ANNOTATION_REF_NAME, Descriptor, ImageError, MAX_MANIFEST_SIZE, Manifest};
+use crate::reference::Reference;
+use layout::{BLOBS, GC_LOCK, Held, INDEX_JSON, INDEX_LOCK, Lock, Mode, TMP, create_private_dir, now_rfc3339};
+use lookup::Matched;
+
+/// The annotation holding when a name was first given to an image in this store (RFC 3339, UTC).
+pub const ANNOTATION_CREATED: &str = "io.hoist.created";
+/// The most bytes `index.json` may have.
+pub const MAX_INDEX_SIZE: usize = 64 * 1024 * 1024;
+/// How deep indexes may nest inside indexes.
+const MAX_DEPTH: usize = 8;
+
+/// Why a store operation failed. One line each, naming the path or image.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An image or blob the store does not have (the message says which).
+    #[error("{0}")]
+    NotFound(String),
+    /// An ID prefix or short name that matches several images.
+    #[error("{prefix:?} is ambiguous: it matches {}", candidates.join(", "))]
+    Ambiguous { prefix: String, candidates: Vec<String> },
+    /// A file in the store that is not what it should be (bad index.json, a blob whose bytes do not match
+    /// its name, a FIFO where a file should be).
+    #[error("{}: {message}", path.display())]
+    Corrupt { path: PathBuf, message: String },
+    /// Bytes written through a [`BlobWriter`] were not the ones it was named by.
+    #[error("blob refused: {0}")]
+    Verify(VerifyError),
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: {size} bytes, more than the {cap} allowed", path.display())]
+    TooLarge { path: PathBuf, size: u64, cap: usize },
+    /// [`Store::tag`] refused: the image references a blob the store does not have.
+    #[error("cannot name {name}: blob {digest} is not in the store")]
+    Incomplete { name: String, digest: Digest },
+    /// A manifest in the store that does not parse.
+    #[error("manifest {digest}: {source}")]
+    Manifest { digest: Digest, source: ImageError },
+    /// [`Store::remove`] by ID of an image with several names, without force (podman's rule and text).
+    #[error("unable to delete image {id:?} by ID with more than one tag ({}): please force removal", names.join(", "))]
+    MultipleNames { id: String, names: Vec<String> },
+    #[error("invalid image name {input:?}: {message}")]
+    InvalidName { input: String, message: String },
+    /// A request the store refuses (a descriptor that is not a manifest, a gc that would deadlock, ...).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot find the image store: none of $HOIST_STORE, $XDG_DATA_HOME or $HOME is set")]
+    NoRoot,
+}
+
+/// The local image store at one root. Cheap to clone; every operation takes the locks it needs.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    /// The canonical root: which store this is, for the in-process hold count.
+    key: PathBuf,
+}
+
+/// A pull, push or load in progress: holds `gc.lock` shared until dropped, so blobs written but not yet
+/// referenced by `index.json` are not collected. Do not call [`Store::gc`] or [`Store::remove`] while
+/// holding one.
+pub struct Session {
+    _lock: Lock,
+    _held: Held,
+}
+
+/// An image in the store: one manifest (or index) and the names it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// Full names (`docker.io/library/alpine:latest`), in the order they were given; may be empty for an
+    /// entry another tool wrote without a full name.
+    pub names: Vec<Reference>,
+    /// The manifest's descriptor, without the store's own annotations.
+    pub descriptor: Descriptor,
+    /// When it was stored (the newest of its names' [`ANNOTATION_CREATED`]).
+    pub created: Option<String>,
+}
+
+/// What [`Store::remove`] did, for podman's `Untagged:` / `Deleted:` lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// The names taken off.
+    pub untagged: Vec<Reference>,
+    /// The image ID (see [`Store::image_id`]) when the image itself left the index.
+    pub deleted: Option<Digest>,
+    /// What the garbage collection that followed freed.
+    pub gc: GcReport,
+}
+
+impl Store {
+    /// `$HOIST_STORE` if set, else `$XDG_DATA_HOME/hoist/store` (when absolute), else
+    /// `$HOME/.local/share/hoist/store`.
+    pub fn default_root() -> Result<PathBuf, StoreError> {
+        let var = |k: &str| std::env::var_os(k).map(PathBuf::from);
+        root_from(var("HOIST_STORE"), var("XDG_DATA_HOME"), var("HOME")).ok_or(StoreError::NoRoot)
+    }
+
+    /// Opens the store at `root`, creating the layout if it is missing. Refused: a root whose `oci-layout`
+    /// or `index.json` is not valid, and a non-empty directory that is not an image layout.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
+        let root = root.into();
+        create_private_dir(&root)?;
+        let key = std::fs::canonicalize(&root).map_err(layout::io_error(&root))?;
+        let store = Store { root, key };
+        store.ensure_oci_layout()?;
+        create_private_dir(&store.root.join(BLOBS).join("sha256"))?;
+        create_private_dir(&store.root.join(TMP))?;
+        if store.root.join(INDEX_JSON).symlink_metadata().is_err() {
+            let _gc = store.lock(GC_LOCK, Mode::Shared)?;
+            let _ix = store.lock(INDEX_LOCK, Mode::Exclusive)?;
+            if store.root.join(INDEX_JSON).symlink_metadata().is_err() {
+                store.write_index(&empty_index())?;
+            }
+        }
+        store.read_index()?;
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Starts a pull/push/load: see [`Session`]. Waits while a garbage collection runs.
+    pub fn session(&self) -> Result<Session, StoreError> {
+        let lock = self.lock(GC_LOCK, Mode::Shared)?;
+        Ok(Session { _lock: lock, _held: Held::new(&self.key) })
+    }
+
+    /// Reads, checks and parses the manifest or index `d` describes.
+    pub fn read_manifest(&self, d: &Descriptor) -> Result<(Vec<u8>, Manifest), StoreError> {
+        let raw = self.read_blob(&d.digest, MAX_MANIFEST_SIZE)?;
+        let m = Manifest::parse(&raw, Some(&d.media_type))
+            .map_err(|source| StoreError::Manifest { digest: d.digest.clone(), source })?;
+        Ok((raw, m))
+    }
+
+    /// Gives `name` (normalised, `:latest` when it has neither tag nor digest) to the image `target`
+    /// describes, moving it from any other image. Refused unless the store has the manifest (of `target`'s
+    /// size) and, for an image manifest, its config and every non-foreign layer, or, for an index, every
+    /// child manifest (recursively for nested indexes; the children's layers may be absent, as a pull of one
+    /// platform leaves them).
+    pub fn tag(&self, name: &Reference, target: &Descriptor) -> Result<(), StoreError> {
+        let name = name.clone().with_default_tag();
+        let name_str = name.to_string();
+        if let Some(d) = name.digest().filter(|d| **d != target.digest) {
+            return Err(StoreError::Invalid(format!(
+                "cannot name {} with {name_str}: the name's digest is {d}",
+                target.digest
+            )));
+        }
+        if !media_type::is_manifest(&target.media_type) {
+            return Err(StoreError::Invalid(format!(
+                "cannot name {}: {} is not an image manifest or index",
+                target.digest, target.media_type
+            )));
+        }
+        let _gc = self.lock(GC_LOCK, Mode::Shared)?;
+        self.check_complete(&name_str, target, 0)?;
+        let _ix = self.lock(INDEX_LOCK, Mode::Exclusive)?;
+        let mut index = self.read_index()?;
+        let created = index
+            .manifests
+            .iter()
+            .filter(|d| d.digest == target.digest)
+            .find_map(|d| d.annotation(ANNOTATION_CREATED).map(str::to_owned))
+            .unwrap_or_else(now_rfc3339);
+        index.manifests.retain(|d| d.annotation(ANNOTATION_REF_NAME) != Some(name_str.as_str()));
+        let mut entry = target.clone();
+        let annotations = entry.annotations.get_or_insert_with(BTreeMap::new);
+        annotations.insert(ANNOTATION_REF_NAME.to_owned(), name_str);
+        annotations.insert(ANNOTATION_CREATED.to_owned(), created);
+        index.manifests.push(entry);
+        self.write_index(&index)
+    }
+
+    /// Takes `name` (normalised as in [`Store::tag`]) off its image; false when no image had it. The image's
+    /// blobs stay until the next [`Store::gc`].
+    pub fn untag(&self, name: &Reference) -> Result<bool, StoreError> {
+        let name = name.clone().with_default_tag().to_string();
+        let _gc = self.lock(GC_LOCK, Mode::Shared)?;
+        let _ix = self.lock(INDEX_LOCK, Mode::Exclusive)?;
+        let mut index = self.read_index()?;
+        let before = index.manifests.len();
+        index.manifests.retain(|d| d.annotation(ANNOTATION_REF_NAME) != Some(name.as_str()));
+        if index.manifests.len() == before {
+            return Ok(false);
+        }
+        self.write_index(&index)?;
+        Ok(true)
+    }
+
+    /// Every image, grouped by manifest digest, newest first.
+    pub fn list(&self) -> Result<Vec<Image>, StoreError> {
+        Ok(lookup::images(&self.read_index()?))
+    }
+
+    /// The image `name_or_id` names: a name (docker's normalisation, `:latest` by default; a short name
+    /// also matches stored names whose repository path is it or ends in `/` and it, as podman matches local
+    /// images, `localhost/` first), or an image ID: the manifest digest or the config digest (podman's image
+    /// ID), whole or as a prefix of at least 3 hex digits, with or without `sha256:`.
+    pub fn find(&self, name_or_id: &str) -> Result<Image, StoreError> {
+        let images = lookup::images(&self.read_index()?);
+        let (i, _) = self.resolve(&images, name_or_id)?;
+        Ok(images[i].clone())
+    }
+
+    /// The image's ID as podman shows it: the config digest of an image manifest; an index's own digest.
+    pub fn image_id(&self, image: &Image) -> Result<Digest, StoreError> {
+        if !media_type::is_image_manifest(&image.descriptor.media_type) {
+            return Ok(image.descriptor.digest.clone());
+        }
+        let (_, m) = self.read_manifest(&image.descriptor)?;
+        Ok(match m {
+            Manifest::Image(img) => img.config.digest,
+            Manifest::Index(_) => image.descriptor.digest.clone(),
+        })
+    }
+
+    /// `rmi`: by name, takes that name off; by ID (or by digest without a stored name), takes every name
+    /// off, refusing an image with several names unless `force`. Then collects garbage.
+    pub fn remove(&self, name_or_id: &str, force: bool) -> Result<Removed, StoreError> {
+        if Held::any(&self.key) {
+            return Err(deadlock());
+        }
+        let mut removed = {
+            let _gc = self.lock(GC_LOCK, Mode::Shared)?;
+            let _ix = self.lock(INDEX_LOCK, Mode::Exclusive)?;
+            let mut index = self.read_index()?;
+            let images = lookup::images(&index);
+            let (i, matched) = self.resolve(&images, name_or_id)?;
+            let image = &images[i];
+            let id = || self.image_id(image).unwrap_or_else(|_| image.descriptor.digest.clone());
+            let mut removed = Removed::default();
+            match matched {
+                Matched::Name(name) => {
+                    let name_str = name.to_string();
+                    index.manifests.retain(|d| d.annotation(ANNOTATION_REF_NAME) != Some(name_str.as_str()));
+                    if !index.manifests.iter().any(|d| d.digest == image.descriptor.digest) {
+                        removed.deleted = Some(id());
+                    }
+                    removed.untagged.push(name);
+                }
+                Matched::Id => {
+                    if image.names.len() > 1 && !force {
+                        return Err(StoreError::MultipleNames {
+                            id: name_or_id.to_owned(),
+                            names: image.names.iter().map(Reference::to_string).collect(),
+                        });
+                    }
+                    index.manifests.retain(|d| d.digest != image.descriptor.digest);
+                    removed.untagged = image.names.clone();
+                    removed.deleted = Some(id());
+                }
+            }
+            self.write_index(&index)?;
+            removed
+        };
+        removed.gc = self.gc()?;
+        Ok(removed)
+    }
+}
+
+/// [`Store::default_root`] from the values of `$HOIST_STORE`, `$XDG_DATA_HOME` and `$HOME` (empty ones count
+/// as unset; a relative `$XDG_DATA_HOME` is ignored, as the XDG base directory spec says).
+fn root_from(hoist: Option<PathBuf>, xdg_data: Option<PathBuf>, home: Option<PathBuf>) -> Option<PathBuf> {
+    let set = |p: Option<PathBuf>| p.filter(|p| !p.as_os_str().is_empty());
+    set(hoist)
+        .or_else(|| set(xdg_data).filter(|p| p.is_absolute()).map(|p| p.join("hoist/store")))
+        .or_else(|| set(home).map(|h| h.join(".local/share/hoist/store")))
+}
+
+fn empty_index() -> crate::image::Index {
+    crate::image::Index {
+        schema_version: 2,
+        media_type: Some(media_type::OCI_INDEX.to_owned()),
+        manifests: Vec::new(),
+        subject: None,
+        annotations: None,
+    }
+}
+
+fn deadlock() -> StoreError {
+    StoreError::Invalid(
+        "cannot collect garbage while this process holds a store session or blob writer: it would wait forever"
+            .to_owned(),
+    )
+}
+
+impl Store {
+    /// Checks that every blob `target` needs is here (see [`Store::tag`]).
+    fn check_complete(&self, name: &str, target: &Descriptor, depth: usize) -> Result<(), StoreError> {
+        if depth > MAX_DEPTH {
+            return Err(StoreError::Invalid(format!("cannot name {name}: indexes nest more than {MAX_DEPTH} deep")));
+        }
+        self.require(name, target)?;
+        let (_, manifest) = self.read_manifest(target)?;
+        match manifest {
+            Manifest::Image(img) => {
+                for blob in img.blobs().filter(|b| !b.is_foreign()) {
+                    self.require(name, blob)?;
+                }
+            }
+            Manifest::Index(index) => {
+                for child in &index.manifests {
+                    if media_type::is_index(&child.media_type) {
+                        self.check_complete(name, child, depth + 1)?;
+                    } else {
+                        self.require(name, child)?;
+                        if media_type::is_image_manifest(&child.media_type) {
+                            self.read_manifest(child)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The blob `d` describes is here, with `d`'s size; [`StoreError::Incomplete`] when it is not.
+    fn require(&self, name: &str, d: &Descriptor) -> Result<(), StoreError> {
+        match self.has_blob(&d.digest)? {
+            None => Err(StoreError::Incomplete { name: name.to_owned(), digest: d.digest.clone() }),
+            Some(size) if size != d.size => Err(StoreError::Corrupt {
+                path: self.blob_path(&d.digest),
+                message: format!("blob is {size} bytes, its descriptor says {}", d.size),
+            }),
+            Some(_) => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,547 @@
+//! Tests of the store, each in its own temporary directory: layout creation, blob writes, naming, lookup,
+//! garbage collection, rmi, locking and hostile files.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::layout::{GC_LOCK, format_rfc3339};
+use super::*;
+use crate::image::media_type::*;
+use crate::image::{ImageManifest, Index};
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    (dir, store)
+}
+
+fn r(s: &str) -> Reference {
+    Reference::parse_normalized(s).unwrap()
+}
+
+fn manifest_bytes(config: &Descriptor, layers: &[Descriptor]) -> Vec<u8> {
+    let m = ImageManifest {
+        schema_version: 2,
+        media_type: Some(OCI_MANIFEST.to_owned()),
+        artifact_type: None,
+        config: config.clone(),
+        layers: layers.to_vec(),
+        subject: None,
+        annotations: None,
+    };
+    serde_json::to_vec(&m).unwrap()
+}
+
+struct Made {
+    manifest: Descriptor,
+    config: Digest,
+    layers: Vec<Digest>,
+}
+
+/// Stores a small image (config + two layers + manifest) and returns its descriptors; `seed` makes it unique.
+fn make_image(store: &Store, seed: &str) -> Made {
+    let config_raw = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}},"seed":"{seed}"}}"#
+    );
+    let config = store.put_blob(config_raw.as_bytes()).unwrap();
+    let mut layers = Vec::new();
+    for i in 0..2 {
+        let bytes = format!("layer {i} of {seed}").into_bytes();
+        layers.push(Descriptor::new(OCI_LAYER_GZIP, store.put_blob(&bytes).unwrap(), bytes.len() as u64));
+    }
+    let raw = manifest_bytes(&Descriptor::new(OCI_CONFIG, config.clone(), config_raw.len() as u64), &layers);
+    let digest = store.put_blob(&raw).unwrap();
+    Made {
+        manifest: Descriptor::new(OCI_MANIFEST, digest, raw.len() as u64),
+        config,
+        layers: layers.into_iter().map(|l| l.digest).collect(),
+    }
+}
+
+fn names(image: &Image) -> Vec<String> {
+    image.names.iter().map(Reference::to_string).collect()
+}
+
+fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn creates_a_private_layout_and_reopens_it() {
+    let (dir, store) = store();
+    let root = store.root();
+    assert_eq!(std::fs::read_to_string(root.join("oci-layout")).unwrap(), r#"{"imageLayoutVersion":"1.0.0"}"#);
+    let index: Index = serde_json::from_slice(&std::fs::read(root.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index.media_type.as_deref(), Some(OCI_INDEX));
+    assert!(index.manifests.is_empty());
+    for d in ["", "blobs", "blobs/sha256", "tmp"] {
+        let mode = std::fs::metadata(root.join(d)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{d}");
+    }
+    assert!(Store::open(dir.path().join("store")).is_ok());
+
+    let other = dir.path().join("not-a-layout");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    let e = Store::open(&other).unwrap_err();
+    assert!(matches!(e, StoreError::Corrupt { .. }) && e.to_string().contains("not an OCI image layout"), "{e}");
+    assert!(!other.join("oci-layout").exists());
+
+    let bad = dir.path().join("bad-layout");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::write(bad.join("oci-layout"), r#"{"imageLayoutVersion":"2.0.0"}"#).unwrap();
+    let e = Store::open(&bad).unwrap_err();
+    assert!(e.to_string().contains("unsupported imageLayoutVersion"), "{e}");
+}
+
+#[test]
+fn default_root_from_the_environment() {
+    let p = |s: &str| Some(std::path::PathBuf::from(s));
+    let root = |h, x, home| super::root_from(h, x, home).map(|r| r.display().to_string());
+    assert_eq!(root(p("/s"), p("/x"), p("/h")).as_deref(), Some("/s"));
+    assert_eq!(root(p(""), p("/x"), p("/h")).as_deref(), Some("/x/hoist/store"));
+    assert_eq!(root(None, p("rel"), p("/h")).as_deref(), Some("/h/.local/share/hoist/store"));
+    assert_eq!(root(None, p(""), p("/h")).as_deref(), Some("/h/.local/share/hoist/store"));
+    assert_eq!(root(None, None, p("")), None);
+    assert!(matches!(Store::default_root(), Ok(_) | Err(StoreError::NoRoot)));
+}
+
+#[test]
+fn writes_and_reads_blobs() {
+    let (_dir, store) = store();
+    let d = store.put_blob(b"hello").unwrap();
+    assert_eq!(d, Digest::sha256(b"hello"));
+    assert_eq!(store.has_blob(&d).unwrap(), Some(5));
+    assert_eq!(store.read_blob(&d, 5).unwrap(), b"hello");
+    assert!(matches!(store.read_blob(&d, 4), Err(StoreError::TooLarge { size: 5, cap: 4, .. })));
+    assert_eq!(store.blob_path(&d), store.root().join("blobs/sha256").join(d.hex()));
+    // Writing the same blob again is a no-op.
+    assert_eq!(store.put_blob(b"hello").unwrap(), d);
+    assert_eq!(count_files(&store.root().join("tmp")), 0);
+
+    let missing = Digest::sha256(b"missing");
+    assert_eq!(store.has_blob(&missing).unwrap(), None);
+    assert!(matches!(store.open_blob(&missing), Err(StoreError::NotFound(_))));
+    assert!(matches!(store.read_blob(&missing, 10), Err(StoreError::NotFound(_))));
+
+    // A blob whose bytes are not its name is reported as corrupt, naming the file.
+    std::fs::write(store.blob_path(&d), b"HELLO").unwrap();
+    let e = store.read_blob(&d, 10).unwrap_err();
+    assert!(matches!(e, StoreError::Corrupt { .. }) && e.to_string().contains(d.hex()), "{e}");
+
+    // Other algorithms get their own directory.
+    let bytes = b"sha512 bytes";
+    let mut h = crate::digest::Hasher::for_digest(&Digest::parse(&format!("sha512:{}", "0".repeat(128))).unwrap());
+    h.update(bytes);
+    let d512 = h.finish();
+    let mut w = store.blob_writer(&d512, Some(bytes.len() as u64)).unwrap();
+    w.write_all(bytes).unwrap();
+    w.commit().unwrap();
+    assert_eq!(store.read_blob(&d512, 100).unwrap(), bytes);
+}
+
+#[test]
+fn a_writer_fed_wrong_bytes_leaves_nothing() {
+    let (_dir, store) = store();
+    let d = Digest::sha256(b"hello");
+    let mut w = store.blob_writer(&d, Some(5)).unwrap();
+    w.write_all(b"hellO").unwrap();
+    assert_eq!(w.written(), 5);
+    assert!(matches!(w.commit(), Err(StoreError::Verify(crate::digest::VerifyError::Digest { .. }))));
+    assert_eq!(store.has_blob(&d).unwrap(), None);
+    assert_eq!(count_files(&store.root().join("blobs/sha256")), 0);
+    assert_eq!(count_files(&store.root().join("tmp")), 0);
+
+    // Too many bytes fail at once, and the commit says why.
+    let mut w = store.blob_writer(&d, Some(5)).unwrap();
+    let e = w.write_all(b"hello world").unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+    assert!(matches!(w.error(e), StoreError::Verify(crate::digest::VerifyError::Size { .. })));
+    assert!(matches!(w.commit(), Err(StoreError::Verify(_))));
+    // Too few.
+    let mut w = store.blob_writer(&d, Some(5)).unwrap();
+    w.write_all(b"hell").unwrap();
+    assert!(matches!(w.commit(), Err(StoreError::Verify(crate::digest::VerifyError::Size { .. }))));
+    assert_eq!(count_files(&store.root().join("blobs/sha256")), 0);
+
+    // Dropped without a commit: no temp left.
+    let mut w = store.blob_writer(&d, None).unwrap();
+    w.write_all(b"hel").unwrap();
+    assert_eq!(count_files(&store.root().join("tmp")), 1);
+    drop(w);
+    assert_eq!(count_files(&store.root().join("tmp")), 0);
+    assert_eq!(store.has_blob(&d).unwrap(), None);
+}
+
+#[test]
+fn tags_lists_and_finds() {
+    let (_dir, store) = store();
+    let alpine = make_image(&store, "alpine");
+    let busybox = make_image(&store, "busybox");
+    let quay = make_image(&store, "quay");
+    store.tag(&r("alpine"), &alpine.manifest).unwrap();
+    store.tag(&r("docker.io/library/alpine:3.19"), &alpine.manifest).unwrap();
+    store.tag(&r("busybox:1.36"), &busybox.manifest).unwrap();
+    store.tag(&r("quay.io/team/tool:v1"), &quay.manifest).unwrap();
+
+    let list = store.list().unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(names(&list[0]), ["quay.io/team/tool:v1"], "newest first");
+    assert_eq!(names(&list[1]), ["docker.io/library/busybox:1.36"]);
+    assert_eq!(names(&list[2]), ["docker.io/library/alpine:latest", "docker.io/library/alpine:3.19"]);
+    assert_eq!(list[2].descriptor, alpine.manifest, "the store's annotations are not in the descriptor");
+    assert!(list[2].created.as_deref().is_some_and(|c| c.ends_with('Z')));
+
+    let raw: Index = serde_json::from_slice(&std::fs::read(store.root().join("index.json")).unwrap()).unwrap();
+    assert_eq!(raw.manifests.len(), 4);
+    assert_eq!(raw.manifests[0].annotation(ANNOTATION_REF_NAME), Some("docker.io/library/alpine:latest"));
+    assert!(raw.manifests[0].annotation(ANNOTATION_CREATED).is_some());
+
+    let found = |s: &str| store.find(s).map(|i| i.descriptor.digest);
+    for s in ["alpine", "alpine:latest", "library/alpine", "docker.io/alpine:3.19", "docker.io/library/alpine:latest"] {
+        assert_eq!(found(s).unwrap(), alpine.manifest.digest, "{s}");
+    }
+    assert_eq!(found("busybox:1.36").unwrap(), busybox.manifest.digest);
+    assert!(matches!(found("busybox"), Err(StoreError::NotFound(_))), "busybox:latest is not stored");
+    // Short names match stored names on other registries by path.
+    assert_eq!(found("tool:v1").unwrap(), quay.manifest.digest);
+    assert_eq!(found("team/tool:v1").unwrap(), quay.manifest.digest);
+    assert!(matches!(found("ool:v1"), Err(StoreError::NotFound(_))), "whole path components only");
+    assert!(matches!(found("quay.io/tool:v1"), Err(StoreError::NotFound(_))));
+    // IDs: manifest digest, config digest, with or without sha256:, whole or a prefix.
+    let id = store.image_id(&store.find("alpine").unwrap()).unwrap();
+    assert_eq!(id, alpine.config);
+    for s in [
+        alpine.manifest.digest.to_string(),
+        alpine.manifest.digest.hex().to_owned(),
+        alpine.manifest.digest.hex()[..12].to_owned(),
+        alpine.config.hex()[..12].to_owned(),
+        format!("sha256:{}", &alpine.config.hex()[..12]),
+        alpine.config.hex().to_owned(),
+    ] {
+        assert_eq!(found(&s).unwrap(), alpine.manifest.digest, "{s}");
+    }
+    // A digest reference.
+    assert_eq!(found(&format!("alpine@{}", alpine.manifest.digest)).unwrap(), alpine.manifest.digest);
+    assert_eq!(found(&format!("docker.io/library/alpine@{}", alpine.manifest.digest)).unwrap(), alpine.manifest.digest);
+    assert!(found(&format!("busybox@{}", alpine.manifest.digest)).is_err());
+    assert!(matches!(found("sha256:ab"), Err(StoreError::InvalidName { .. })));
+    assert!(matches!(found("Not Valid"), Err(StoreError::InvalidName { .. })));
+    let e = found("nothere").unwrap_err();
+    assert_eq!(e.to_string(), "nothere: image not known");
+}
+
+#[test]
+fn localhost_first_and_ambiguous_short_names() {
+    let (_dir, store) = store();
+    let a = make_image(&store, "a");
+    let b = make_image(&store, "b");
+    let c = make_image(&store, "c");
+    store.tag(&r("quay.io/a/tool"), &a.manifest).unwrap();
+    store.tag(&r("ghcr.io/b/tool"), &b.manifest).unwrap();
+    let e = store.find("tool").unwrap_err();
+    match &e {
+        StoreError::Ambiguous { prefix, candidates } => {
+            assert_eq!(prefix, "tool");
+            assert_eq!(candidates.len(), 2);
+        }
+        other => panic!("{other}"),
+    }
+    store.tag(&r("localhost/tool"), &c.manifest).unwrap();
+    assert_eq!(store.find("tool").unwrap().descriptor.digest, c.manifest.digest);
+}
+
+#[test]
+fn ambiguous_id_prefix_lists_candidates() {
+    let (_dir, store) = store();
+    // Find two configs whose manifests' digests share three leading hex digits (in memory), then store them.
+    let layer = Descriptor::new(OCI_LAYER_GZIP, store.put_blob(b"shared layer").unwrap(), 12);
+    let mut seen: BTreeMap<String, (Vec<u8>, Vec<u8>)> = BTreeMap::new();
+    let mut pair = None;
+    for i in 0..100_000 {
+        let config = format!("{{\"n\":{i}}}").into_bytes();
+        let cd = Descriptor::new(OCI_CONFIG, Digest::sha256(&config), config.len() as u64);
+        let raw = manifest_bytes(&cd, std::slice::from_ref(&layer));
+        let prefix = Digest::sha256(&raw).hex()[..3].to_owned();
+        if let Some(first) = seen.get(&prefix) {
+            pair = Some((prefix, first.clone(), (config, raw)));
+            break;
+        }
+        seen.insert(prefix, (config, raw));
+    }
+    let (prefix, first, second) = pair.expect("a shared prefix among 4097 digests");
+    for (i, (config, raw)) in [first, second].into_iter().enumerate() {
+        store.put_blob(&config).unwrap();
+        let d = store.put_blob(&raw).unwrap();
+        store.tag(&r(&format!("img{i}")), &Descriptor::new(OCI_MANIFEST, d, raw.len() as u64)).unwrap();
+    }
+    let e = store.find(&prefix).unwrap_err();
+    match &e {
+        StoreError::Ambiguous { candidates, .. } => assert_eq!(candidates.len(), 2, "{e}"),
+        other => panic!("{other}"),
+    }
+    assert!(e.to_string().contains("docker.io/library/img0:latest"), "{e}");
+}
+
+#[test]
+fn tag_refuses_incomplete_images() {
+    let (_dir, store) = store();
+    let img = make_image(&store, "x");
+    // A layer missing.
+    std::fs::remove_file(store.blob_path(&img.layers[1])).unwrap();
+    let e = store.tag(&r("x"), &img.manifest).unwrap_err();
+    assert!(matches!(&e, StoreError::Incomplete { digest, .. } if *digest == img.layers[1]), "{e}");
+    assert!(e.to_string().contains("docker.io/library/x:latest"), "{e}");
+    assert!(store.list().unwrap().is_empty());
+    // The config missing.
+    let img = make_image(&store, "y");
+    std::fs::remove_file(store.blob_path(&img.config)).unwrap();
+    assert!(matches!(store.tag(&r("y"), &img.manifest), Err(StoreError::Incomplete { .. })));
+    // The manifest missing.
+    let ghost = Descriptor::new(OCI_MANIFEST, Digest::sha256(b"ghost"), 5);
+    assert!(matches!(store.tag(&r("z"), &ghost), Err(StoreError::Incomplete { .. })));
+    // The wrong size.
+    let img = make_image(&store, "w");
+    let wrong = Descriptor { size: img.manifest.size + 1, ..img.manifest.clone() };
+    assert!(matches!(store.tag(&r("w"), &wrong), Err(StoreError::Corrupt { .. })));
+    // Not a manifest.
+    let layer = Descriptor::new(OCI_LAYER_GZIP, img.layers[0].clone(), 1);
+    assert!(matches!(store.tag(&r("w"), &layer), Err(StoreError::Invalid(_))));
+    // A name whose digest is another image's.
+    let other = format!("w@{}", Digest::sha256(b"other"));
+    assert!(matches!(store.tag(&r(&other), &img.manifest), Err(StoreError::Invalid(_))));
+    assert!(store.list().unwrap().is_empty());
+
+    // A foreign layer need not be here.
+    let config = store.put_blob(b"{}").unwrap();
+    let foreign = Descriptor {
+        urls: vec!["https://example.com/l".into()],
+        ..Descriptor::new(DOCKER_FOREIGN_LAYER, Digest::sha256(b"far away"), 8)
+    };
+    let raw = manifest_bytes(&Descriptor::new(OCI_CONFIG, config, 2), &[foreign]);
+    let d = store.put_blob(&raw).unwrap();
+    store.tag(&r("win"), &Descriptor::new(OCI_MANIFEST, d, raw.len() as u64)).unwrap();
+}
+
+fn index_of(children: &[(&Descriptor, &str)]) -> Vec<u8> {
+    let manifests = children
+        .iter()
+        .map(|(d, arch)| Descriptor {
+            platform: Some(crate::image::Platform::new("linux", arch, None)),
+            ..(*d).clone()
+        })
+        .collect();
+    serde_json::to_vec(&Index {
+        schema_version: 2,
+        media_type: Some(OCI_INDEX.into()),
+        manifests,
+        subject: None,
+        annotations: None,
+    })
+    .unwrap()
+}
+
+#[test]
+fn indexes_need_their_child_manifests() {
+    let (_dir, store) = store();
+    let amd = make_image(&store, "amd64");
+    let arm = make_image(&store, "arm64");
+    // Only amd64 was pulled: arm64's config and layers go, its manifest stays.
+    for d in std::iter::once(&arm.config).chain(&arm.layers) {
+        std::fs::remove_file(store.blob_path(d)).unwrap();
+    }
+    let raw = index_of(&[(&amd.manifest, "amd64"), (&arm.manifest, "arm64")]);
+    let d = store.put_blob(&raw).unwrap();
+    let index = Descriptor::new(OCI_INDEX, d, raw.len() as u64);
+    store.tag(&r("multi"), &index).unwrap();
+    let image = store.find("multi").unwrap();
+    assert_eq!(store.image_id(&image).unwrap(), index.digest, "an index's ID is its digest");
+
+    // A child manifest missing: refused.
+    let ghost = Descriptor::new(OCI_MANIFEST, Digest::sha256(b"ghost"), 5);
+    let raw = index_of(&[(&amd.manifest, "amd64"), (&ghost, "s390x")]);
+    let d = store.put_blob(&raw).unwrap();
+    let e = store.tag(&r("broken"), &Descriptor::new(OCI_INDEX, d, raw.len() as u64)).unwrap_err();
+    assert!(matches!(&e, StoreError::Incomplete { digest, .. } if *digest == ghost.digest), "{e}");
+
+    // gc keeps the index, both child manifests and amd64's blobs.
+    let report = store.gc().unwrap();
+    assert_eq!(report.blobs_removed, 1, "only the unreferenced broken index");
+    for dg in [&index.digest, &amd.manifest.digest, &arm.manifest.digest, &amd.config, &amd.layers[0], &amd.layers[1]] {
+        assert!(store.has_blob(dg).unwrap().is_some(), "{dg}");
+    }
+}
+
+#[test]
+fn tag_moves_names_and_untag_removes_them() {
+    let (_dir, store) = store();
+    let a = make_image(&store, "a");
+    let b = make_image(&store, "b");
+    store.tag(&r("app"), &a.manifest).unwrap();
+    let created = store.find("app").unwrap().created;
+    store.tag(&r("app:v1"), &a.manifest).unwrap();
+    assert_eq!(store.find("app:v1").unwrap().created, created, "a new name keeps the image's time");
+    store.tag(&r("app"), &b.manifest).unwrap();
+    assert_eq!(store.find("app").unwrap().descriptor.digest, b.manifest.digest);
+    assert_eq!(names(&store.find(a.manifest.digest.hex()).unwrap()), ["docker.io/library/app:v1"]);
+    assert!(store.untag(&r("app:v1")).unwrap());
+    assert!(!store.untag(&r("app:v1")).unwrap());
+    assert_eq!(store.list().unwrap().len(), 1);
+    // Untagged, a's blobs are still there until a gc.
+    assert!(store.has_blob(&a.config).unwrap().is_some());
+}
+
+#[test]
+fn gc_removes_unreferenced_blobs_and_stale_temps() {
+    let (_dir, store) = store();
+    let kept = make_image(&store, "kept");
+    let dropped = make_image(&store, "dropped");
+    store.tag(&r("kept"), &kept.manifest).unwrap();
+    let stray = store.put_blob(b"stray bytes").unwrap();
+    std::fs::write(store.root().join("tmp/blob-left-by-a-killed-pull"), b"12345").unwrap();
+
+    let report = store.gc().unwrap();
+    assert_eq!(report.blobs_removed, 5, "dropped's manifest, config, two layers, and the stray blob");
+    assert_eq!(report.temps_removed, 1);
+    assert!(report.bytes_freed >= 5 + 11);
+    for d in [&dropped.manifest.digest, &dropped.config, &dropped.layers[0], &stray] {
+        assert_eq!(store.has_blob(d).unwrap(), None, "{d}");
+    }
+    for d in std::iter::once(&kept.manifest.digest).chain([&kept.config]).chain(&kept.layers) {
+        assert!(store.has_blob(d).unwrap().is_some(), "{d}");
+    }
+    assert_eq!(count_files(&store.root().join("tmp")), 0);
+    assert_eq!(store.gc().unwrap(), GcReport::default());
+
+    // A referenced manifest that does not parse stops gc before it deletes anything.
+    store.put_blob(b"unreferenced").unwrap();
+    std::fs::write(store.blob_path(&kept.manifest.digest), b"garbage").unwrap();
+    assert!(store.gc().is_err());
+    assert!(store.has_blob(&Digest::sha256(b"unreferenced")).unwrap().is_some());
+}
+
+#[test]
+fn gc_waits_for_sessions_and_refuses_in_their_process() {
+    let (_dir, store) = store();
+    {
+        let _session = store.session().unwrap();
+        let e = store.gc().unwrap_err();
+        assert!(e.to_string().contains("would wait forever"), "{e}");
+        let _writer_too = store.blob_writer(&Digest::sha256(b"x"), None).unwrap();
+    }
+    store.gc().unwrap();
+
+    // Another process's session (a lock this process does not count): gc waits for it.
+    let other = std::fs::OpenOptions::new().read(true).write(true).open(store.root().join(GC_LOCK)).unwrap();
+    other.lock_shared().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let s = store.clone();
+    let t = std::thread::spawn(move || tx.send(s.gc().map(|_| ())).unwrap());
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "gc ran while a session was held");
+    drop(other);
+    rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    t.join().unwrap();
+}
+
+#[test]
+fn rmi_semantics() {
+    let (_dir, store) = store();
+    let img = make_image(&store, "rmi");
+    store.tag(&r("one"), &img.manifest).unwrap();
+    store.tag(&r("two"), &img.manifest).unwrap();
+
+    // By ID with two names: refused, as podman refuses.
+    let id = img.config.hex()[..12].to_owned();
+    let e = store.remove(&id, false).unwrap_err();
+    assert!(matches!(e, StoreError::MultipleNames { .. }), "{e}");
+    assert!(e.to_string().contains("please force removal"), "{e}");
+    assert_eq!(store.list().unwrap().len(), 1);
+
+    // By name: only that name goes.
+    let removed = store.remove("one", false).unwrap();
+    assert_eq!(removed.untagged, [r("one:latest")]);
+    assert_eq!(removed.deleted, None);
+    assert_eq!(removed.gc.blobs_removed, 0);
+    assert_eq!(names(&store.find("two").unwrap()), ["docker.io/library/two:latest"]);
+
+    // By name, the last one: the image goes, and its blobs with it.
+    let removed = store.remove("two", false).unwrap();
+    assert_eq!(removed.deleted, Some(img.config.clone()));
+    assert_eq!(removed.gc.blobs_removed, 4);
+    assert!(store.list().unwrap().is_empty());
+
+    // By ID with force.
+    let img = make_image(&store, "forced");
+    store.tag(&r("three"), &img.manifest).unwrap();
+    store.tag(&r("quay.io/x/four:v2"), &img.manifest).unwrap();
+    let removed = store.remove(&img.manifest.digest.to_string(), true).unwrap();
+    assert_eq!(removed.untagged, [r("three:latest"), r("quay.io/x/four:v2")]);
+    assert_eq!(removed.deleted, Some(img.config.clone()));
+    assert_eq!(removed.gc.blobs_removed, 4);
+    assert!(store.list().unwrap().is_empty());
+
+    assert!(matches!(store.remove("gone", false), Err(StoreError::NotFound(_))));
+    let _session = store.session().unwrap();
+    assert!(matches!(store.remove("gone", false), Err(StoreError::Invalid(_))));
+}
+
+#[test]
+fn concurrent_tags_all_survive() {
+    let (_dir, store) = store();
+    let images: Vec<Made> = (0..2).map(|i| make_image(&store, &format!("c{i}"))).collect();
+    std::thread::scope(|s| {
+        for (t, img) in images.iter().enumerate() {
+            let store = store.clone();
+            s.spawn(move || {
+                for n in 0..15 {
+                    store.tag(&r(&format!("t{t}/name:{n}")), &img.manifest).unwrap();
+                }
+            });
+        }
+    });
+    let list = store.list().unwrap();
+    assert_eq!(list.iter().map(|i| i.names.len()).sum::<usize>(), 30);
+    assert_eq!(count_files(&store.root().join("tmp")), 0);
+}
+
+#[test]
+fn a_corrupt_index_is_reported_clearly() {
+    let (dir, store) = store();
+    std::fs::write(store.root().join("index.json"), b"{\"schemaVersion\": 2, \"manifests\": [ {oops").unwrap();
+    let e = store.list().unwrap_err();
+    assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("index.json") && text.contains("not a valid OCI image index") && !text.contains('\n'),
+        "{text}"
+    );
+    assert!(matches!(Store::open(dir.path().join("store")), Err(StoreError::Corrupt { .. })));
+    std::fs::write(store.root().join("index.json"), br#"{"schemaVersion":1,"manifests":[]}"#).unwrap();
+    assert!(store.list().unwrap_err().to_string().contains("schemaVersion is 1"));
+}
+
+#[test]
+fn a_fifo_at_index_json_does_not_hang() {
+    let (_dir, store) = store();
+    let path = store.root().join("index.json");
+    std::fs::remove_file(&path).unwrap();
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let (tx, rx) = mpsc::channel();
+    let s = store.clone();
+    std::thread::spawn(move || tx.send(s.list().map(|_| ())).unwrap());
+    let e = rx.recv_timeout(Duration::from_secs(10)).expect("list returned").unwrap_err();
+    assert!(matches!(e, StoreError::Corrupt { .. }) && e.to_string().contains("not a regular file"), "{e}");
+}
+
+#[test]
+fn timestamps() {
+    assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+    assert_eq!(format_rfc3339(951_782_400 + 3661, 5), "2000-02-29T01:01:01.000000005Z");
+    assert_eq!(format_rfc3339(1_709_251_199, 0), "2024-02-29T23:59:59.000000000Z");
+    assert_eq!(format_rfc3339(4_102_444_800, 0), "2100-01-01T00:00:00.000000000Z");
+}
