@@ -1,11 +1,14 @@
-//! Reading an answer's body into memory, never more than a stated limit: token responses, error bodies and
-//! (later) manifests, configs and tag lists are untrusted, and a server that streams forever must end with a
+//! Reading an answer's body into memory, never more than a stated limit: token responses, error bodies,
+//! manifests and tag lists are untrusted, and a server that streams forever must end with a
 //! clear error, not with all of memory.
 
 use super::RegistryError;
 
 /// The largest token-service answer read (skopeo stops at 1 MiB too).
 pub const MAX_TOKEN_BODY: usize = 1024 * 1024;
+
+/// The largest manifest (and tag-list page) read: distribution refuses manifests over 4 MiB.
+pub const MAX_MANIFEST_BODY: usize = 4 * 1024 * 1024;
 
 /// Why a body could not be read whole.
 pub enum BodyError {
@@ -52,7 +55,8 @@ impl BodyError {
             BodyError::TooLarge { limit } => {
                 RegistryError::Protocol(format!("{context}: the answer is larger than the {limit}-byte limit"))
             }
-            BodyError::Transport(e) => RegistryError::transport(context.to_owned(), &e),
+            // The context names the URL; reqwest's own may be a redirect target with signed parameters.
+            BodyError::Transport(e) => RegistryError::transport(context.to_owned(), &e.without_url()),
         }
     }
 }

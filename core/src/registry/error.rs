@@ -56,6 +56,14 @@ pub enum RegistryError {
     /// Local setup: certificates, the HTTP client.
     #[error("{0}")]
     Config(String),
+    /// Bytes that are not what they were named by: a blob or manifest whose digest or size is not the
+    /// expected one. `context` says which content from where.
+    #[error("{context}: {source}")]
+    Verify {
+        context: String,
+        #[source]
+        source: crate::digest::VerifyError,
+    },
 }
 
 fn describe(status: u16, codes: &[Diagnostic]) -> String {
@@ -100,6 +108,18 @@ impl RegistryError {
     /// An error from reqwest for a request that got no answer; `context` says what was attempted.
     pub fn transport(context: impl Into<String>, e: &reqwest::Error) -> Self {
         RegistryError::Transport { context: context.into(), message: error_chain(e) }
+    }
+
+    /// The error for an answer with a status that is not the expected one: 401 and 403 are
+    /// [`RegistryError::Unauthorized`] (the message names the request and the registry's codes), any other
+    /// is [`RegistryError::Status`].
+    pub fn from_status(method: &'static str, url: String, status: u16, codes: Vec<Diagnostic>) -> Self {
+        if status == 401 || status == 403 {
+            let message = format!("{method} {url}: {}", describe(status, &codes));
+            RegistryError::Unauthorized { url, status, codes, message }
+        } else {
+            RegistryError::Status { method, url, status, codes }
+        }
     }
 }
 

@@ -1,41 +1,109 @@
 //! The registry HTTP client (OCI distribution API), built as layers around one request path, as
-//! go-containerregistry's transport: [`endpoint`] (which hosts to contact for a name, in order, and with which
-//! TLS), [`tls`] (roots, verification), ping and scheme fallback, [`challenge`] parsing, Basic or Bearer
-//! authentication with a [`token`] cache keyed by scope set, typed [`error`]s (status, distribution codes,
-//! retryable or not), and request logging through the [`crate::observe::Observer`] that never shows
-//! credentials.
+//! go-containerregistry's transport and containers/image's `docker` client are.
 //!
-//! What it is not: where credentials come from ([`crate::auth`]) or what to do with images (the copy engine,
-//! to come). Today it serves `hoist login`: [`RegistryClient::check_auth`].
+//! From the outside in:
+//! - **Operations** on [`RegistryClient`]: manifests ([`get_manifest`](RegistryClient::get_manifest),
+//!   [`head_manifest`](RegistryClient::head_manifest), [`put_manifest`](RegistryClient::put_manifest),
+//!   [`delete_manifest`](RegistryClient::delete_manifest)), blobs ([`blob_size`](RegistryClient::blob_size),
+//!   [`get_blob`](RegistryClient::get_blob) — streamed, verified as bytes pass, resumed with `Range` after a
+//!   broken connection —, [`mount_blob`](RegistryClient::mount_blob),
+//!   [`upload_blob`](RegistryClient::upload_blob), [`delete_blob`](RegistryClient::delete_blob)) and
+//!   [`list_tags`](RegistryClient::list_tags). Each names the URL, the token scopes it needs
+//!   (`repository:NAME:pull`, `pull,push`, `delete`) and the statuses it expects; bodies are read with caps
+//!   (`body`) and digests are computed once, as bytes pass ([`crate::digest`]).
+//! - **The request path** (`request`), the only place a request is sent from: Authorization for the scopes
+//!   (Basic, or a Bearer [`token`] cached per scope set); on a 401 that says the token is insufficient or
+//!   invalid, one fresh token for the union of the challenge's scopes and ours, and one more try; retries of
+//!   what [`RegistryError::is_retryable`] calls transient (a dropped connection, 408, 429, 5xx) with bounded
+//!   exponential backoff ([`RetryPolicy`]) that honours `Retry-After`; each distinct `Warning: 299` shown once
+//!   through the [`crate::observe::Observer`]; typed [`error`]s; request logging that never shows
+//!   credentials.
+//! - **The connection**: [`endpoint`] (which hosts to contact for a name, in order, and with which TLS),
+//!   [`tls`] (roots, verification, timeouts — `HOIST_TIMEOUT`), ping of `/v2/` with scheme fallback for
+//!   insecure registries, and the [`challenge`] it answers with. Redirects are followed by reqwest, which never
+//!   carries `Authorization` to another host (blobs served from object storage or a CDN).
+//!
+//! What it is not: where credentials come from ([`crate::auth`]) or what to do with images (the transports and
+//! the copy engine). `hoist login` uses [`RegistryClient::check_auth`].
 
+mod blob;
 mod body;
 pub mod challenge;
 pub mod endpoint;
 pub mod error;
+mod manifest;
+mod request;
+mod tags;
 pub mod tls;
 pub mod token;
+mod upload;
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
-use std::time::Instant;
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use hoist_helper_protocol::Credentials;
 
 pub use challenge::Challenge;
 pub use endpoint::{Endpoint, Target, TlsOptions};
 pub use error::{Diagnostic, RegistryError};
+pub use manifest::{FetchedManifest, ManifestHead};
+pub use request::OpenBody;
 use token::Token;
 
 use crate::observe::SharedObserver;
 
-/// A connection to one registry, with its credentials.
+/// A blob's bytes as they arrive; an error item ends the stream (a failed read, or bytes that are not the
+/// ones named by the digest).
+pub type ByteStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, RegistryError>> + Send>>;
+
+/// How transient failures are tried again: `attempts` tries in all, waiting `initial_backoff`, then twice as
+/// long each time up to `max_backoff` — or what the registry's `Retry-After` asks, up to `max_retry_after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 4 tries, after 200 ms, 400 ms and 800 ms; `Retry-After` honoured up to 60 s.
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before try `attempt + 2` (after the `attempt + 1`th failed).
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.initial_backoff.saturating_mul(1u32 << attempt.min(16)).min(self.max_backoff)
+    }
+}
+
+/// A connection to one registry, with its credentials. Cloning is cheap and clones share the token cache.
+#[derive(Clone)]
 pub struct RegistryClient {
     http: reqwest::Client,
     /// `https://host` or `http://host`.
     base: String,
     creds: Option<Credentials>,
     challenge: Option<Challenge>,
-    tokens: Mutex<HashMap<BTreeSet<String>, Token>>,
+    /// Bearer tokens by the scope set an operation asked for.
+    tokens: Arc<Mutex<HashMap<BTreeSet<String>, Token>>>,
+    /// `Warning` texts already shown.
+    warned: Arc<Mutex<HashSet<String>>>,
+    retry: RetryPolicy,
     observer: SharedObserver,
 }
 
@@ -53,7 +121,9 @@ impl RegistryClient {
             base: String::new(),
             creds,
             challenge: None,
-            tokens: Mutex::new(HashMap::new()),
+            tokens: Arc::new(Mutex::new(HashMap::new())),
+            warned: Arc::new(Mutex::new(HashSet::new())),
+            retry: RetryPolicy::default(),
             observer,
         };
         let https = format!("https://{}", endpoint.api_host());
@@ -117,15 +187,37 @@ impl RegistryClient {
         &self.base
     }
 
-    async fn bearer_token(&self, scopes: &BTreeSet<String>) -> Result<Option<Token>, RegistryError> {
-        let Some(Challenge::Bearer { realm, service, .. }) = &self.challenge else { return Ok(None) };
-        if let Some(t) = self.tokens.lock().expect("token cache").get(scopes).filter(|t| t.expires > Instant::now()) {
-            return Ok(Some(t.clone()));
+    /// How transient failures are tried again (default: [`RetryPolicy::default`]).
+    pub fn set_retry_policy(&mut self, policy: RetryPolicy) {
+        self.retry = policy;
+    }
+
+    /// A Bearer token for `key` (the scopes an operation asked for) from the cache, unless `fresh`; else one
+    /// fetched from `challenge`'s realm for `scopes` (a superset of `key`) and cached under `key`. The flag says
+    /// whether it came from the cache.
+    async fn bearer_token(
+        &self,
+        challenge: &Challenge,
+        key: &BTreeSet<String>,
+        scopes: &BTreeSet<String>,
+        fresh: bool,
+    ) -> Result<Option<(Token, bool)>, RegistryError> {
+        let Challenge::Bearer { realm, service, .. } = challenge else { return Ok(None) };
+        if !fresh {
+            let cache = self.tokens.lock().expect("token cache");
+            if let Some(t) = cache.get(key).filter(|t| t.expires > Instant::now()) {
+                return Ok(Some((t.clone(), true)));
+            }
         }
         let log = |l: &str| self.log(l);
         let t = token::fetch(&self.http, realm, service.as_deref(), scopes, self.creds.as_ref(), &log).await?;
-        self.tokens.lock().expect("token cache").insert(scopes.clone(), t.clone());
-        Ok(Some(t))
+        self.tokens.lock().expect("token cache").insert(key.clone(), t.clone());
+        Ok(Some((t, false)))
+    }
+
+    /// Forgets the cached token for `key` (the registry refused it).
+    fn forget_token(&self, key: &BTreeSet<String>) {
+        self.tokens.lock().expect("token cache").remove(key);
     }
 
     /// Adds the Authorization this registry wants for `scopes`.
@@ -139,8 +231,8 @@ impl RegistryClient {
                 Some(c) => req.basic_auth(&c.username, Some(c.secret.expose())),
                 None => req,
             },
-            Some(Challenge::Bearer { .. }) => match self.bearer_token(scopes).await? {
-                Some(t) => req.bearer_auth(t.value.as_str()),
+            Some(c @ Challenge::Bearer { .. }) => match self.bearer_token(c, scopes, scopes, false).await? {
+                Some((t, _)) => req.bearer_auth(t.value.as_str()),
                 None => req,
             },
             _ => req,

@@ -12,17 +12,48 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use super::{Endpoint, RegistryError};
 
+/// The environment variable that sets the read timeout, in whole seconds (`0`: none).
+pub const TIMEOUT_ENV: &str = "HOIST_TIMEOUT";
+
+/// The read timeout when [`TIMEOUT_ENV`] is not set.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The HTTP client for `endpoint`.
+///
+/// Timeouts: connecting gives up after 30 s; an answer (its headers, then each read of its body) that stays
+/// silent for the read timeout fails the request, which the retry layer may then try again (a blob read
+/// resumes where it stopped). The read timeout is 30 s, or the number of seconds in the environment variable
+/// `HOIST_TIMEOUT` (`HOIST_TIMEOUT=120` for a slow registry or link; `0` waits for ever). It bounds silence,
+/// not the length of a transfer: a large blob that keeps arriving never times out.
+///
+/// Redirects (up to 10) are followed; reqwest drops `Authorization` whenever a redirect leads to another
+/// host, port or scheme, so a blob served from object storage or a CDN never sees the registry's credentials.
 pub fn build_client(endpoint: &Endpoint) -> Result<reqwest::Client, RegistryError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("hoist/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::limited(10));
+    if let Some(t) = read_timeout(std::env::var_os(TIMEOUT_ENV).as_deref())? {
+        builder = builder.read_timeout(t);
+    }
     if endpoint.tls_verify {
         builder = builder.use_preconfigured_tls(tls_config(&extra_roots(&endpoint.cert_dirs)?)?);
     } else {
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
     builder.build().map_err(|e| RegistryError::Config(format!("cannot build the HTTP client: {e}")))
+}
+
+/// The read timeout for a `HOIST_TIMEOUT` value (unset: the default; `0`: none).
+fn read_timeout(value: Option<&std::ffi::OsStr>) -> Result<Option<Duration>, RegistryError> {
+    let Some(value) = value else { return Ok(Some(DEFAULT_READ_TIMEOUT)) };
+    match value.to_str().map(str::trim).and_then(|v| v.parse::<u64>().ok()) {
+        Some(0) => Ok(None),
+        Some(secs) => Ok(Some(Duration::from_secs(secs))),
+        None => {
+            Err(RegistryError::Config(format!("{TIMEOUT_ENV}={}: not a number of seconds", value.to_string_lossy())))
+        }
+    }
 }
 
 /// The certificates in `*.crt` files of the certificate directories.
@@ -113,5 +144,19 @@ impl ServerCertVerifier for PinnedOrPlatform {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_timeout_from_the_environment_value() {
+        assert_eq!(read_timeout(None).unwrap(), Some(DEFAULT_READ_TIMEOUT));
+        assert_eq!(read_timeout(Some("120".as_ref())).unwrap(), Some(Duration::from_secs(120)));
+        assert_eq!(read_timeout(Some("0".as_ref())).unwrap(), None);
+        let e = read_timeout(Some("soon".as_ref())).unwrap_err();
+        assert_eq!(e.to_string(), "HOIST_TIMEOUT=soon: not a number of seconds");
     }
 }

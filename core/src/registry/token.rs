@@ -44,7 +44,7 @@ pub async fn fetch(
     service: Option<&str>,
     scopes: &BTreeSet<String>,
     creds: Option<&Credentials>,
-    log: &dyn Fn(&str),
+    log: &(dyn Fn(&str) + Sync),
 ) -> Result<Token, RegistryError> {
     if let Some(c) = creds.filter(|c| c.is_identity_token()) {
         let mut form: Vec<(&str, String)> = vec![

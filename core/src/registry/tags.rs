@@ -1,0 +1,97 @@
+//! Tag lists: `GET /v2/NAME/tags/list`, following `Link: <URL>; rel="next"` page after page.
+
+use reqwest::Method;
+use reqwest::header::{HeaderMap, LINK};
+
+use super::body::MAX_MANIFEST_BODY;
+use super::manifest::pull;
+use super::request::Request;
+use super::{RegistryClient, RegistryError};
+
+/// The most pages one tag list is read across (a registry that links pages in a circle ends here).
+pub const MAX_TAG_PAGES: usize = 10_000;
+
+impl RegistryClient {
+    /// Every tag of `repo`, in the registry's order, across all pages.
+    pub async fn list_tags(&self, repo: &str) -> Result<Vec<String>, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let mut url = format!("{}/v2/{repo}/tags/list", self.base);
+        let mut tags = Vec::new();
+        for _ in 0..MAX_TAG_PAGES {
+            let req = Request::new(Method::GET, url.clone(), pull(repo));
+            let (headers, body) = self.read(req, MAX_MANIFEST_BODY, &format!("reading the tag list {url}")).await?;
+            let page: Page = serde_json::from_slice(&body)
+                .map_err(|e| RegistryError::Protocol(format!("GET {url}: the answer is not a tag list: {e}")))?;
+            tags.extend(page.tags.unwrap_or_default());
+            match next_link(&headers) {
+                Some(next) => url = self.link_url(&next),
+                None => return Ok(tags),
+            }
+        }
+        Err(RegistryError::Protocol(format!("the tag list of {repo} goes on past {MAX_TAG_PAGES} pages")))
+    }
+
+    /// The URL a `Link` names: as given when absolute, else on this registry.
+    fn link_url(&self, link: &str) -> String {
+        if link.starts_with("http://") || link.starts_with("https://") {
+            link.to_owned()
+        } else if link.starts_with('/') {
+            format!("{}{link}", self.base)
+        } else {
+            format!("{}/{link}", self.base)
+        }
+    }
+}
+
+/// The target of the `rel="next"` link in the `Link` headers (RFC 8288), if any.
+fn next_link(headers: &HeaderMap) -> Option<String> {
+    for value in headers.get_all(LINK).iter().filter_map(|v| v.to_str().ok()) {
+        let mut rest = value;
+        while let Some(open) = rest.find('<') {
+            let close = open + rest[open..].find('>')?;
+            let target = &rest[open + 1..close];
+            let params_end = rest[close..].find('<').map_or(rest.len(), |i| close + i);
+            let params = &rest[close + 1..params_end];
+            let is_next = params.split(';').any(|p| {
+                let Some((k, v)) = p.split_once('=') else { return false };
+                k.trim().eq_ignore_ascii_case("rel")
+                    && v.trim().trim_matches('"').split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("next"))
+            });
+            if is_next {
+                return Some(target.to_owned());
+            }
+            rest = &rest[params_end..];
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn links(values: &[&'static str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(LINK, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn next_links() {
+        let h = links(&[r#"</v2/a/tags/list?last=b&n=2>; rel="next""#]);
+        assert_eq!(next_link(&h).as_deref(), Some("/v2/a/tags/list?last=b&n=2"));
+        let h = links(&[r#"<https://r/prev>; rel="prev", <https://r/next?x=1>; rel=next"#]);
+        assert_eq!(next_link(&h).as_deref(), Some("https://r/next?x=1"));
+        let h = links(&[r#"<https://r/prev>; rel="prev""#, r#"</n>; title="x"; rel="next last""#]);
+        assert_eq!(next_link(&h).as_deref(), Some("/n"));
+        assert_eq!(next_link(&links(&[r#"</p>; rel="prev""#])), None);
+        assert_eq!(next_link(&HeaderMap::new()), None);
+    }
+}

@@ -1,0 +1,247 @@
+//! Blob uploads, as the distribution spec describes them: `POST` opens a session; the bytes go in one
+//! streamed `PATCH` (or in `PATCH`es of at least `OCI-Chunk-Min-Length` bytes when the registry asks for
+//! that); `PUT ?digest=` closes it. A registry that refuses `PATCH` gets the bytes in that `PUT` instead.
+//!
+//! Each answer's `Location` (relative or absolute, perhaps with a query of its own) names the next step. A
+//! session whose body failed part way is abandoned (cancelled, best effort) and a new one started, with the
+//! bytes opened again: a repeated `PATCH` to the old session could append to what it already got.
+
+use std::collections::BTreeSet;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, HeaderValue, LOCATION};
+use reqwest::{Method, StatusCode};
+
+use super::manifest::push;
+use super::request::{Body, OpenBody, Request};
+use super::{ByteStream, RegistryClient, RegistryError};
+use crate::digest::Digest;
+
+/// Chunks are never smaller than this, whatever minimum the registry asks for (fewer requests).
+const MIN_CHUNK: u64 = 1024 * 1024;
+
+/// A registry asking for chunks larger than this gets the whole blob in one `PATCH` (one chunk is always
+/// allowed) rather than having that much held in memory.
+const MAX_CHUNK: u64 = 64 * 1024 * 1024;
+
+/// Statuses by which a registry says it does not take `PATCH`.
+const PATCH_REFUSED: [u16; 2] = [405, 501];
+
+/// How the body of one session failed.
+struct Failed {
+    error: RegistryError,
+    /// The session was abandoned with part of the body sent: a new session may succeed.
+    restart: bool,
+}
+
+/// How sending the body with `PATCH` failed.
+struct PatchFailed {
+    error: RegistryError,
+    /// The session's `Location` when it failed.
+    at: String,
+    /// The first `PATCH` failed: nothing reached the session.
+    first: bool,
+}
+
+const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
+
+impl RegistryClient {
+    /// The absolute URL an answer's `Location` names (relative to the request's URL).
+    pub(super) fn location(&self, resp: &reqwest::Response) -> Result<String, RegistryError> {
+        let loc = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or("");
+        if loc.is_empty() {
+            return Err(RegistryError::Protocol(format!("{}: the answer has no Location", resp.url())));
+        }
+        if loc.starts_with("http://") || loc.starts_with("https://") {
+            return Ok(loc.to_owned());
+        }
+        if loc.starts_with('/') && !loc.starts_with("//") {
+            return Ok(format!("{}{loc}", self.base));
+        }
+        resp.url()
+            .join(loc)
+            .map(String::from)
+            .map_err(|e| RegistryError::Protocol(format!("{}: Location {loc:?} is not a URL: {e}", resp.url())))
+    }
+
+    /// Uploads blob `digest` of `size` bytes to `repo`; `open` gives its bytes, again for each new try (the
+    /// future may borrow; the stream it yields is owned).
+    pub async fn upload_blob<'f>(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        open: &(dyn Fn() -> BoxFuture<'f, Result<ByteStream, RegistryError>> + Send + Sync),
+    ) -> Result<(), RegistryError> {
+        // One lifetime for the opener and its futures, as the request path holds it.
+        let reopen = || open();
+        let open: &OpenBody<'_> = &reopen;
+        let scopes = push(repo);
+        let url = format!("{}/v2/{repo}/blobs/uploads/", self.base);
+        let mut attempt = 0u32;
+        loop {
+            let start = self.send(Request::new(Method::POST, url.clone(), scopes.clone())).await?;
+            let location = self.location(&start)?;
+            let min_chunk = start
+                .headers()
+                .get("oci-chunk-min-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            drop(start);
+            match self.upload_session(location, &scopes, digest, size, open, min_chunk).await {
+                Ok(()) => return Ok(()),
+                Err(f) if f.restart && f.error.is_retryable() && attempt + 1 < self.retry.attempts => {
+                    self.log(&format!("uploading {digest} to {repo}: {}; starting a new upload", f.error));
+                    tokio::time::sleep(self.retry.backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(f) => return Err(f.error),
+            }
+        }
+    }
+
+    /// The body and the closing `PUT` of one upload session.
+    async fn upload_session<'a>(
+        &self,
+        location: String,
+        scopes: &BTreeSet<String>,
+        digest: &Digest,
+        size: u64,
+        open: &'a OpenBody<'a>,
+        min_chunk: Option<u64>,
+    ) -> Result<(), Failed> {
+        let patched = match min_chunk.filter(|&m| m <= MAX_CHUNK) {
+            Some(m) => self.patch_chunks(&location, scopes, size, open, m.max(MIN_CHUNK) as usize).await,
+            None => self.patch_whole(&location, scopes, size, open).await.map_err(|error| PatchFailed {
+                error,
+                at: location.clone(),
+                first: true,
+            }),
+        };
+        let location = match patched {
+            Ok(next) => next,
+            Err(PatchFailed { error, first: true, .. })
+                if error.status().is_some_and(|s| PATCH_REFUSED.contains(&s)) =>
+            {
+                self.log(&format!("{location}: PATCH refused ({error}); sending the blob in one PUT"));
+                let req = Request::new(Method::PUT, with_digest(&location, digest), scopes.clone())
+                    .header_value(CONTENT_TYPE, OCTET_STREAM)
+                    .body(Body::Stream { open, len: Some(size) })
+                    .once();
+                return match self.send(req).await {
+                    Ok(_) => Ok(()),
+                    Err(error) => {
+                        self.cancel_upload(&location, scopes).await;
+                        Err(Failed { error, restart: true })
+                    }
+                };
+            }
+            Err(PatchFailed { error, at, .. }) => {
+                self.cancel_upload(&at, scopes).await;
+                return Err(Failed { error, restart: true });
+            }
+        };
+        let req =
+            Request::new(Method::PUT, with_digest(&location, digest), scopes.clone()).body(Body::Bytes(Bytes::new()));
+        match self.send(req).await {
+            Ok(resp) if resp.status() != StatusCode::CREATED => {
+                self.log(&format!("{location}: closing the upload answered {}, not 201", resp.status().as_u16()));
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(error) => Err(Failed { error, restart: false }),
+        }
+    }
+
+    /// The whole body in one streamed `PATCH`; returns the next `Location`.
+    async fn patch_whole<'a>(
+        &self,
+        location: &str,
+        scopes: &BTreeSet<String>,
+        size: u64,
+        open: &'a OpenBody<'a>,
+    ) -> Result<String, RegistryError> {
+        let req = Request::new(Method::PATCH, location.to_owned(), scopes.clone())
+            .header_value(CONTENT_TYPE, OCTET_STREAM)
+            .body(Body::Stream { open, len: Some(size) })
+            .once();
+        let resp = self.send(req).await?;
+        self.location(&resp)
+    }
+
+    /// The body in `PATCH`es of `chunk` bytes (the last one shorter); returns the last `Location`.
+    async fn patch_chunks<'a>(
+        &self,
+        location: &str,
+        scopes: &BTreeSet<String>,
+        size: u64,
+        open: &'a OpenBody<'a>,
+        chunk: usize,
+    ) -> Result<String, PatchFailed> {
+        let mut at = location.to_owned();
+        let fail = |error, at: &str, first| PatchFailed { error, at: at.to_owned(), first };
+        let mut stream = open().await.map_err(|e| fail(e, &at, false))?;
+        let mut buf = BytesMut::new();
+        let mut offset = 0u64;
+        let mut ended = false;
+        while !ended {
+            match stream.next().await {
+                Some(Ok(b)) => buf.extend_from_slice(&b),
+                Some(Err(e)) => return Err(fail(e, &at, false)),
+                None => ended = true,
+            }
+            let have = offset + buf.len() as u64;
+            if have > size || (ended && have != size) {
+                let e = RegistryError::Protocol(format!("the blob to upload has {have} bytes or more, not {size}"));
+                return Err(fail(e, &at, false));
+            }
+            while buf.len() >= chunk || (ended && !buf.is_empty()) {
+                let part = buf.split_to(buf.len().min(chunk)).freeze();
+                let end = offset + part.len() as u64 - 1;
+                let range = HeaderValue::from_str(&format!("{offset}-{end}")).expect("digits and a dash");
+                let req = Request::new(Method::PATCH, at.clone(), scopes.clone())
+                    .header_value(CONTENT_TYPE, OCTET_STREAM)
+                    .header_value(CONTENT_RANGE, range)
+                    .body(Body::Bytes(part))
+                    .once();
+                let resp = self.send(req).await.map_err(|e| fail(e, &at, offset == 0))?;
+                at = self.location(&resp).map_err(|e| fail(e, &at, false))?;
+                offset = end + 1;
+            }
+        }
+        Ok(at)
+    }
+}
+
+/// `location` with `digest=D` added to its query.
+fn with_digest(location: &str, digest: &Digest) -> String {
+    let sep = if !location.contains('?') {
+        "?"
+    } else if location.ends_with('?') || location.ends_with('&') {
+        ""
+    } else {
+        "&"
+    };
+    format!("{location}{sep}digest={digest}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_joins_the_query() {
+        let d = Digest::sha256(b"");
+        assert_eq!(
+            with_digest("https://r/v2/a/blobs/uploads/u", &d),
+            format!("https://r/v2/a/blobs/uploads/u?digest={d}")
+        );
+        assert_eq!(
+            with_digest("https://r/v2/a/blobs/uploads/u?_state=x", &d),
+            format!("https://r/v2/a/blobs/uploads/u?_state=x&digest={d}")
+        );
+        assert_eq!(with_digest("/u?", &d), format!("/u?digest={d}"));
+    }
+}
