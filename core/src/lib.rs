@@ -6,14 +6,25 @@
 //! - [`config`]: registries.conf v2 (containers-registries.conf(5)) and short-name resolution.
 //! - [`auth`]: auth files, `credHelpers`/`credsStore`, the registries.conf `credential-helpers` list.
 //! - [`registry`]: the registry HTTP client (endpoints, TLS, challenges, Basic/Bearer, tokens, typed errors).
+//! - [`digest`]: hashing while bytes stream, and refusing bytes that are not what they were named by.
+//! - [`image`]: manifests, indexes, configs and descriptors parsed from raw bytes; media types; platforms.
+//! - [`store`]: the local image store, an OCI image layout shared safely by concurrent hoist processes.
+//! - [`transport`]: image sources and destinations (registry, local store) behind two traits.
+//! - [`copy`]: the copy engine every pull, push and copy goes through.
+//! - [`catalog`]: what `images` and `inspect` show, computed from manifest and config.
 //! - [`observe`]: how the library reports progress and warnings without printing.
 //!
 //! The `hoist` command line is a separate binary target (`src/cli/`) over this library; the library never
-//! prints and never parses argv. Still to come (see docs/architecture.md): `transport`, `copy`, `store`,
-//! `archive`, `build`.
+//! prints and never parses argv. Still to come (see docs/architecture.md): `archive`, `build`.
 
 pub mod auth;
+pub mod catalog;
 pub mod config;
+pub mod copy;
+pub mod digest;
+pub mod image;
 pub mod observe;
 pub mod reference;
 pub mod registry;
+pub mod store;
+pub mod transport;

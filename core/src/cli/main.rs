@@ -5,12 +5,16 @@
 
 mod commands;
 mod printer;
+mod progress;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{Context, completion, creds, login, logout, man, resolve};
+use commands::{
+    Context, completion, copy, creds, delete, digest, images, inspect, list_tags, login, logout, man, prune, pull,
+    push, resolve, rmi, tag,
+};
 use printer::Printer;
 
 /// hoist: a daemonless image tool with podman's image commands, registries.conf and auth.json semantics.
@@ -23,6 +27,28 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Pull an image from a registry into the local store
+    Pull(pull::Args),
+    /// Push an image from the local store to a registry
+    Push(push::Args),
+    /// Copy an image between transports (docker://, store:) with skopeo's flags
+    Copy(copy::Args),
+    /// Add names to an image in the local store
+    Tag(tag::Args),
+    /// List the images in the local store
+    Images(images::Args),
+    /// Remove images from the local store
+    Rmi(rmi::Args),
+    /// Remove blobs no image in the local store references
+    Prune(prune::Args),
+    /// Show an image's manifest, config and layers (local, or docker://)
+    Inspect(inspect::Args),
+    /// List a registry repository's tags
+    ListTags(list_tags::Args),
+    /// Print an image's manifest digest (local, or docker://)
+    Digest(digest::Args),
+    /// Delete an image from a registry
+    Delete(delete::Args),
     /// Log in to a registry: verify the credentials, then store them where podman would
     Login(login::Args),
     /// Log out of a registry (or of all with --all), removing credentials from auth files and helpers
@@ -39,23 +65,36 @@ enum Command {
     GenerateMan(man::Args),
 }
 
+fn run(command: Command, ctx: &Context) -> commands::Result<()> {
+    match command {
+        Command::Pull(a) => pull::run(a, ctx),
+        Command::Push(a) => push::run(a, ctx),
+        Command::Copy(a) => copy::run(a, ctx),
+        Command::Tag(a) => tag::run(a, ctx),
+        Command::Images(a) => images::run(a, ctx),
+        Command::Rmi(a) => rmi::run(a, ctx),
+        Command::Prune(a) => prune::run(a, ctx),
+        Command::Inspect(a) => inspect::run(a, ctx),
+        Command::ListTags(a) => list_tags::run(a, ctx),
+        Command::Digest(a) => digest::run(a, ctx),
+        Command::Delete(a) => delete::run(a, ctx),
+        Command::Login(a) => login::run(a, ctx),
+        Command::Logout(a) => logout::run(a, ctx),
+        Command::Creds(c) => creds::run(c, ctx),
+        Command::Resolve(a) => resolve::run(a, ctx),
+        Command::Completion(a) => completion::run::<Cli>(a, ctx),
+        Command::GenerateMan(a) => man::run::<Cli>(a),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let printer = std::sync::Arc::new(Printer::default());
-    let result =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(commands::Error::from).and_then(
-            |runtime| {
-                let ctx = Context { printer: printer.clone(), runtime };
-                match cli.command {
-                    Command::Login(a) => login::run(a, &ctx),
-                    Command::Logout(a) => logout::run(a, &ctx),
-                    Command::Creds(c) => creds::run(c, &ctx),
-                    Command::Resolve(a) => resolve::run(a, &ctx),
-                    Command::Completion(a) => completion::run::<Cli>(a, &ctx),
-                    Command::GenerateMan(a) => man::run::<Cli>(a),
-                }
-            },
-        );
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(commands::Error::from)
+        .and_then(|runtime| run(cli.command, &Context { printer: printer.clone(), runtime }));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`hoist ... | head`): stop quietly, as a program killed by SIGPIPE would.

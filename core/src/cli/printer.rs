@@ -27,17 +27,20 @@ impl Printer {
         self.verbose.store(on, Ordering::Relaxed);
     }
 
-    /// Suppresses result lines (`-q`); warnings and errors still show.
-    #[allow(dead_code)] // the image commands take -q
-    pub fn set_quiet(&self, on: bool) {
+    /// Suppresses progress lines (`-q`); results, warnings and errors still show.
+    pub fn set_quiet_progress(&self, on: bool) {
         self.quiet.store(on, Ordering::Relaxed);
+    }
+
+    /// A progress line on stderr (`Trying to pull ...`), unless `-q`.
+    pub fn progress_line(&self, text: &str) {
+        if !self.quiet.load(Ordering::Relaxed) {
+            self.notice(text);
+        }
     }
 
     /// One line of a command's result on stdout.
     pub fn line(&self, text: impl std::fmt::Display) -> std::io::Result<()> {
-        if self.quiet.load(Ordering::Relaxed) {
-            return Ok(());
-        }
         writeln!(std::io::stdout().lock(), "{text}")
     }
 

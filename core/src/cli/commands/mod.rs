@@ -1,11 +1,23 @@
 //! One file per command. Each reads top to bottom: flags in, library calls, a report through the printer.
 
+pub mod common;
 pub mod completion;
+pub mod copy;
 pub mod creds;
+pub mod delete;
+pub mod digest;
+pub mod images;
+pub mod inspect;
+pub mod list_tags;
 pub mod login;
 pub mod logout;
 pub mod man;
+pub mod prune;
+pub mod pull;
+pub mod push;
 pub mod resolve;
+pub mod rmi;
+pub mod tag;
 
 use std::sync::Arc;
 

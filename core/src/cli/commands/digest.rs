@@ -1,0 +1,34 @@
+//! `hoist digest IMAGE`: the manifest digest of an image — in the local store, or in a registry with
+//! `docker://` (asked with HEAD, checked against the body when the registry does not say).
+
+use hoist_core::transport::ImageSource;
+use hoist_core::transport::registry::RegistrySource;
+use hoist_core::transport::store::StoreSource;
+
+use super::common::{RegistryArgs, open_store, registry_reference};
+use super::{Context, Result};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Image: a name or ID in the local store, or docker://REGISTRY/REPO[:TAG]
+    image: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+pub fn run(a: Args, ctx: &Context) -> Result<()> {
+    let digest = if a.image.starts_with("docker://") {
+        let config = ctx.load_config()?;
+        let reference = registry_reference(&a.image)?;
+        let targets = hoist_core::registry::endpoint::for_pull(&config, &reference, &a.registry.tls())?;
+        let creds = a.registry.creds(&config, ctx)?;
+        ctx.runtime.block_on(async {
+            let src = RegistrySource::open(&reference, &targets, &creds, &ctx.observer()).await?;
+            Ok::<_, super::Error>(src.manifest().await?.digest)
+        })?
+    } else {
+        StoreSource::open(open_store()?, &a.image)?.image().descriptor.digest.clone()
+    };
+    ctx.printer.line(digest)?;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! `hoist list-tags REPO`: a registry repository's tags, following the registry's pagination, as
+//! `skopeo list-tags` prints them (`{"Repository": ..., "Tags": [...]}`), or one per line with `--format text`.
+
+use hoist_core::reference::Reference;
+use hoist_core::transport::registry::RegistrySource;
+
+use super::common::RegistryArgs;
+use super::{Context, Result, fail};
+use crate::printer::Format;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Repository: [docker://]REGISTRY/REPO (no tag)
+    repository: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    format: Format,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Listing {
+    repository: String,
+    tags: Vec<String>,
+}
+
+pub fn run(a: Args, ctx: &Context) -> Result<()> {
+    let name = a.repository.strip_prefix("docker://").unwrap_or(&a.repository);
+    let reference = Reference::parse_normalized(name)?;
+    if reference.tag().is_some() || reference.digest().is_some() {
+        return fail(format!("{name}: list-tags takes a repository without a tag or digest"));
+    }
+    let config = ctx.load_config()?;
+    let targets = hoist_core::registry::endpoint::for_pull(&config, &reference, &a.registry.tls())?;
+    let creds = a.registry.creds(&config, ctx)?;
+    let tags = ctx.runtime.block_on(RegistrySource::list_tags(&reference, &targets, &creds, &ctx.observer()))?;
+    if a.format == Format::Text {
+        for t in &tags {
+            ctx.printer.line(t)?;
+        }
+        return Ok(());
+    }
+    ctx.printer.json(&Listing { repository: reference.name(), tags })?;
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! `hoist prune`: remove blobs no image in the local store references (what interrupted pulls and removed
+//! images leave behind).
+
+use super::common::{human_size, open_store};
+use super::{Context, Result};
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_a: Args, ctx: &Context) -> Result<()> {
+    let report = open_store()?.gc()?;
+    ctx.printer.line(format!("removed {} blob(s), freed {}", report.blobs_removed, human_size(report.bytes_freed)))?;
+    Ok(())
+}

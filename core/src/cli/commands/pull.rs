@@ -1,0 +1,54 @@
+//! `hoist pull NAME`: copy an image from its registry into the local store, as `podman pull` does — short
+//! names through registries.conf, mirrors before the primary, the host's platform from a multi-platform
+//! image (or `--platform`, or every platform with `--all`). Prints the image ID on stdout.
+
+use std::sync::Arc;
+
+use hoist_core::copy::{self, Options};
+use hoist_core::store::Store;
+use hoist_core::transport::store::StoreDestination;
+
+use super::common::{PlatformArgs, RegistryArgs, open_store, resolve_source};
+use super::{Context, Result};
+use crate::progress::CopyProgress;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Image to pull: a short name (alpine), a full name (quay.io/org/app:tag) or name@sha256:DIGEST
+    name: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[command(flatten)]
+    platform: PlatformArgs,
+    /// Pull every platform of a multi-platform image, and the index itself
+    #[arg(long)]
+    all: bool,
+    /// Blobs to copy at once
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    jobs: usize,
+    /// Print nothing but the image ID
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub fn run(a: Args, ctx: &Context) -> Result<()> {
+    ctx.printer.set_quiet_progress(a.quiet);
+    let config = ctx.load_config()?;
+    let opts = Options { jobs: a.jobs, platform: a.platform.platform()?, all: a.all };
+    let store = open_store()?;
+    let progress = Arc::new(CopyProgress::new(a.quiet));
+    let (reference, report) = ctx.runtime.block_on(async {
+        let (reference, src) = resolve_source(&a.name, &config, &a.registry, ctx).await?;
+        let dst = StoreDestination::open(store.clone(), reference.clone())?;
+        let report = copy::copy(&src, &dst, &opts, progress.clone()).await?;
+        Ok::<_, super::Error>((reference, report))
+    })?;
+    progress.summary(&report);
+    let image = store.find(&reference.to_string())?;
+    ctx.printer.line(image_id(&store, &image)?.hex())?;
+    Ok(())
+}
+
+pub fn image_id(store: &Store, image: &hoist_core::store::Image) -> Result<hoist_core::digest::Digest> {
+    Ok(store.image_id(image)?)
+}

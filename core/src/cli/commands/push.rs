@@ -1,0 +1,60 @@
+//! `hoist push IMAGE [DESTINATION]`: copy an image from the local store to a registry, as `podman push`:
+//! only blobs the registry lacks are sent (others are skipped or mounted), the manifest goes last, byte for
+//! byte. `--digestfile` records the manifest digest.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hoist_core::copy::{self, Options};
+use hoist_core::transport::registry::RegistryDestination;
+use hoist_core::transport::store::StoreSource;
+
+use super::common::{RegistryArgs, open_store, push_endpoint, registry_reference};
+use super::{Context, Result};
+use crate::progress::CopyProgress;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Image in the local store: a name, a short name or an ID
+    image: String,
+    /// Where to push (default: the image's own name): [docker://]REGISTRY/REPO[:TAG]
+    destination: Option<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Write the pushed manifest's digest to this file
+    #[arg(long, value_name = "FILE")]
+    digestfile: Option<PathBuf>,
+    /// Blobs to copy at once
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    jobs: usize,
+    /// Print no progress
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub fn run(a: Args, ctx: &Context) -> Result<()> {
+    ctx.printer.set_quiet_progress(a.quiet);
+    let config = ctx.load_config()?;
+    let store = open_store()?;
+    let src = StoreSource::open(store, &a.image)?;
+    let destination = match &a.destination {
+        Some(d) => registry_reference(d)?,
+        None => match src.image().names.first() {
+            Some(n) => n.clone(),
+            None => return super::fail(format!("{} has no name to push to: give a destination", a.image)),
+        },
+    };
+    let endpoint = push_endpoint(&config, &destination, &a.registry.tls());
+    let creds = a.registry.creds(&config, ctx)?;
+    let progress = Arc::new(CopyProgress::new(a.quiet));
+    let opts = Options { jobs: a.jobs, platform: None, all: true };
+    let report = ctx.runtime.block_on(async {
+        let dst = RegistryDestination::open(&endpoint, destination.clone(), &creds, &ctx.observer()).await?;
+        Ok::<_, super::Error>(copy::copy(&src, &dst, &opts, progress.clone()).await?)
+    })?;
+    progress.summary(&report);
+    if let Some(path) = &a.digestfile {
+        std::fs::write(path, report.manifest.digest.to_string())?;
+    }
+    Ok(())
+}

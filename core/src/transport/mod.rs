@@ -1,0 +1,116 @@
+//! Where images come from and where they go, as containers/image's `ImageSource` / `ImageDestination`: a
+//! registry ([`registry`]) and the local store ([`store`]) today; archives and directories join them as more
+//! files here. The copy engine ([`crate::copy`]) is the only caller: it moves any source to any destination,
+//! so parallelism, blob reuse, digest checks and progress live once.
+//!
+//! What a transport promises:
+//! - manifests are raw bytes, never re-serialised, so digests never change in a copy;
+//! - every byte a source yields has been (or, at its end, is) checked against the digest it was asked for;
+//! - a destination refuses bytes that do not match the descriptor, and makes an image visible only at
+//!   [`ImageDestination::commit`], after every blob and manifest it references is in place.
+//!
+//! What it is not: the policy of what to copy (platforms, `--all`, skipping) — that is the copy engine's.
+
+pub mod registry;
+pub mod store;
+
+use std::pin::Pin;
+
+use futures_util::future::BoxFuture;
+
+use crate::digest::{Digest, VerifyError};
+use crate::image::{Descriptor, ImageError};
+use crate::registry::RegistryError;
+use crate::store::StoreError;
+
+/// A blob's bytes as they arrive.
+pub type ByteStream = Pin<Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, TransportError>> + Send>>;
+
+/// Opens a blob's byte stream, again if a destination has to retry.
+pub type OpenBlob<'a> = dyn Fn() -> BoxFuture<'a, Result<ByteStream, TransportError>> + Send + Sync + 'a;
+
+/// Why a transport failed; one line, naming the image or blob.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A manifest exactly as it was fetched or will be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawManifest {
+    pub raw: Vec<u8>,
+    pub media_type: String,
+    pub digest: Digest,
+}
+
+impl RawManifest {
+    /// A manifest made or read locally: its digest is computed here.
+    pub fn new(raw: Vec<u8>, media_type: impl Into<String>) -> RawManifest {
+        let digest = Digest::sha256(&raw);
+        RawManifest { raw, media_type: media_type.into(), digest }
+    }
+
+    /// The descriptor that points at this manifest.
+    pub fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            media_type: self.media_type.clone(),
+            digest: self.digest.clone(),
+            size: self.raw.len() as u64,
+            urls: Vec::new(),
+            annotations: None,
+            platform: None,
+            artifact_type: None,
+        }
+    }
+}
+
+/// Where a registry source lives, so a destination on the same registry can mount instead of upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryRepo {
+    pub host: String,
+    pub repo: String,
+}
+
+/// An image to read.
+#[async_trait::async_trait]
+pub trait ImageSource: Send + Sync {
+    /// How a user names it (`docker://quay.io/org/app:1`, `store:docker.io/library/alpine:latest`).
+    fn name(&self) -> String;
+    /// The manifest the source's reference names (an image manifest or an index).
+    async fn manifest(&self) -> Result<RawManifest, TransportError>;
+    /// A manifest by digest: an index's child. Its bytes match `digest`.
+    async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError>;
+    /// A blob's bytes; the stream ends with an error item if they do not match `blob`'s digest and size.
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError>;
+    /// The registry repository this source reads, if it is one.
+    fn registry_repo(&self) -> Option<RegistryRepo> {
+        None
+    }
+}
+
+/// A place to write an image.
+#[async_trait::async_trait]
+pub trait ImageDestination: Send + Sync {
+    fn name(&self) -> String;
+    /// True when the destination already holds the blob (it is then skipped).
+    async fn has_blob(&self, blob: &Descriptor) -> Result<bool, TransportError>;
+    /// Makes the blob available without sending its bytes (a cross-repository mount); true when done.
+    async fn try_mount(&self, _blob: &Descriptor, _from: &RegistryRepo) -> Result<bool, TransportError> {
+        Ok(false)
+    }
+    /// Writes a blob from the stream `open` returns; refuses bytes that are not `blob`'s.
+    async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError>;
+    /// Writes a manifest an index refers to, by its digest.
+    async fn put_child_manifest(&self, manifest: &RawManifest) -> Result<(), TransportError>;
+    /// Writes the top-level manifest under the destination's name and makes the image visible.
+    async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError>;
+}

@@ -1,0 +1,281 @@
+//! `docker://` — images in a registry, read and written through [`crate::registry::RegistryClient`].
+//!
+//! A source tries the endpoints [`crate::registry::endpoint::for_pull`] lists (mirrors, then the primary) in
+//! order and reads from the first that serves the manifest; each endpoint gets its own credentials, looked
+//! up for that host and repository (so a mirror has its own), on a blocking thread since helpers are
+//! programs. A destination writes to the primary endpoint only, mounting blobs from another repository of the
+//! same registry instead of uploading them when it can.
+
+use std::sync::Arc;
+
+use futures_util::{FutureExt, StreamExt};
+use hoist_helper_protocol::Credentials;
+
+use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, RegistryRepo, TransportError};
+use crate::auth::Auth;
+use crate::digest::Digest;
+use crate::image::{Descriptor, media_type};
+use crate::observe::SharedObserver;
+use crate::reference::Reference;
+use crate::registry::{self, Endpoint, RegistryClient, RegistryError, Target};
+
+/// Where a side of a copy gets its credentials.
+#[derive(Clone)]
+pub enum Creds {
+    /// Looked up per endpoint in the auth files and helpers (the default).
+    Lookup(Arc<Auth>),
+    /// `--creds USER:PASS` (or `--src-creds`/`--dest-creds`) for every endpoint of that side.
+    Given(Credentials),
+    /// `--no-creds`: anonymous.
+    Anonymous,
+}
+
+impl Creds {
+    /// The credentials for `reference`'s registry and repository.
+    pub async fn for_reference(&self, reference: &Reference) -> Result<Option<Credentials>, TransportError> {
+        match self {
+            Creds::Anonymous => Ok(None),
+            Creds::Given(c) => {
+                let mut c = c.clone();
+                c.server_url = reference.domain().to_owned();
+                Ok(Some(c))
+            }
+            Creds::Lookup(auth) => {
+                let auth = auth.clone();
+                let key = reference.name();
+                let found = tokio::task::spawn_blocking(move || auth.lookup(&key))
+                    .await
+                    .map_err(|e| TransportError::Other(format!("credential lookup: {e}")))?
+                    .map_err(|e| TransportError::Other(e.to_string()))?;
+                Ok(found.map(|f| f.creds))
+            }
+        }
+    }
+}
+
+/// Connects to `endpoint` with the credentials for `reference`.
+async fn connect(
+    endpoint: &Endpoint,
+    reference: &Reference,
+    creds: &Creds,
+    observer: &SharedObserver,
+) -> Result<Arc<RegistryClient>, TransportError> {
+    let c = creds.for_reference(reference).await?;
+    Ok(Arc::new(RegistryClient::connect(endpoint, c, observer.clone()).await?))
+}
+
+/// The tag or digest a reference names at its registry (`latest` when it names neither).
+pub fn reference_at_registry(r: &Reference) -> String {
+    match (r.digest(), r.tag()) {
+        (Some(d), _) => d.to_string(),
+        (None, Some(t)) => t.to_owned(),
+        (None, None) => crate::reference::DEFAULT_TAG.to_owned(),
+    }
+}
+
+/// An image in a registry, at the first endpoint that served its manifest.
+pub struct RegistrySource {
+    client: Arc<RegistryClient>,
+    /// The reference as that endpoint names it (a mirror's location rewritten in).
+    reference: Reference,
+    /// What the user asked for.
+    requested: Reference,
+    manifest: RawManifest,
+}
+
+impl RegistrySource {
+    /// Tries `targets` in order (see [`registry::endpoint::for_pull`]) and keeps the first that serves the
+    /// manifest. When none does, the primary's error is returned (the last target), mentioning the mirrors.
+    pub async fn open(
+        requested: &Reference,
+        targets: &[Target],
+        creds: &Creds,
+        observer: &SharedObserver,
+    ) -> Result<RegistrySource, TransportError> {
+        let mut last = None;
+        for target in targets {
+            let attempt = async {
+                let client = connect(&target.endpoint, &target.reference, creds, observer).await?;
+                let m = client
+                    .get_manifest(
+                        target.reference.path(),
+                        &reference_at_registry(&target.reference),
+                        media_type::MANIFEST_ACCEPT,
+                    )
+                    .await?;
+                Ok::<_, TransportError>((client, m))
+            };
+            match attempt.await {
+                Ok((client, m)) => {
+                    return Ok(RegistrySource {
+                        client,
+                        reference: target.reference.clone(),
+                        requested: requested.clone(),
+                        manifest: RawManifest { raw: m.raw, media_type: m.media_type, digest: m.digest },
+                    });
+                }
+                Err(e) => {
+                    if target.mirror {
+                        observer.warning(&format!("mirror {}: {e}; trying the next source", target.reference));
+                    }
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| TransportError::Other(format!("no registry to pull {requested} from"))))
+    }
+
+    /// The reference at the endpoint that served it.
+    pub fn served_by(&self) -> &Reference {
+        &self.reference
+    }
+
+    /// The tags of the repository this source read from.
+    pub async fn tags(&self) -> Result<Vec<String>, TransportError> {
+        Ok(self.client.list_tags(self.reference.path()).await?)
+    }
+
+    /// The tags of `repository` at its primary location (the last of `targets`): tag lists are never read
+    /// from mirrors, which may hold only part of a repository.
+    pub async fn list_tags(
+        repository: &Reference,
+        targets: &[Target],
+        creds: &Creds,
+        observer: &SharedObserver,
+    ) -> Result<Vec<String>, TransportError> {
+        let Some(primary) = targets.last() else {
+            return Err(TransportError::Other(format!("no registry to list {repository} from")));
+        };
+        let client = connect(&primary.endpoint, &primary.reference, creds, observer).await?;
+        Ok(client.list_tags(primary.reference.path()).await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl ImageSource for RegistrySource {
+    fn name(&self) -> String {
+        format!("docker://{}", self.requested)
+    }
+
+    async fn manifest(&self) -> Result<RawManifest, TransportError> {
+        Ok(self.manifest.clone())
+    }
+
+    async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
+        let m =
+            self.client.get_manifest(self.reference.path(), &digest.to_string(), media_type::MANIFEST_ACCEPT).await?;
+        Ok(RawManifest { raw: m.raw, media_type: m.media_type, digest: m.digest })
+    }
+
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+        let s = self.client.get_blob(self.reference.path(), &blob.digest, Some(blob.size)).await?;
+        Ok(Box::pin(s.map(|r| r.map_err(TransportError::from))))
+    }
+
+    fn registry_repo(&self) -> Option<RegistryRepo> {
+        Some(RegistryRepo { host: self.reference.domain().to_owned(), repo: self.reference.path().to_owned() })
+    }
+}
+
+/// A registry repository to write an image to, under a tag (or by digest only).
+pub struct RegistryDestination {
+    client: Arc<RegistryClient>,
+    reference: Reference,
+}
+
+impl RegistryDestination {
+    pub async fn open(
+        endpoint: &Endpoint,
+        reference: Reference,
+        creds: &Creds,
+        observer: &SharedObserver,
+    ) -> Result<RegistryDestination, TransportError> {
+        let client = connect(endpoint, &reference, creds, observer).await?;
+        Ok(RegistryDestination { client, reference })
+    }
+
+    fn repo(&self) -> &str {
+        self.reference.path()
+    }
+
+    /// Deletes the manifest the reference names (a tag is resolved to its digest first); the digest deleted.
+    pub async fn delete(&self) -> Result<Digest, TransportError> {
+        let digest = match self.reference.digest() {
+            Some(d) => d.clone(),
+            None => {
+                let at = reference_at_registry(&self.reference);
+                match self.client.head_manifest(self.repo(), &at, media_type::MANIFEST_ACCEPT).await? {
+                    Some(head) => head.digest,
+                    None => {
+                        return Err(TransportError::Other(format!(
+                            "{}: no such image in the registry",
+                            self.reference
+                        )));
+                    }
+                }
+            }
+        };
+        self.client.delete_manifest(self.repo(), &digest).await?;
+        Ok(digest)
+    }
+}
+
+fn to_registry_error(e: TransportError) -> RegistryError {
+    match e {
+        TransportError::Registry(r) => r,
+        other => RegistryError::Protocol(format!("reading the source: {other}")),
+    }
+}
+
+#[async_trait::async_trait]
+impl ImageDestination for RegistryDestination {
+    fn name(&self) -> String {
+        format!("docker://{}", self.reference)
+    }
+
+    async fn has_blob(&self, blob: &Descriptor) -> Result<bool, TransportError> {
+        Ok(self.client.blob_size(self.repo(), &blob.digest).await?.is_some())
+    }
+
+    async fn try_mount(&self, blob: &Descriptor, from: &RegistryRepo) -> Result<bool, TransportError> {
+        if from.host != self.reference.domain() || from.repo == self.repo() {
+            return Ok(false);
+        }
+        Ok(self.client.mount_blob(self.repo(), &blob.digest, &from.repo).await?)
+    }
+
+    async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
+        let open_for_registry = || {
+            let opening = open();
+            async move {
+                let s = opening.await.map_err(to_registry_error)?;
+                Ok(Box::pin(s.map(|r| r.map_err(to_registry_error))) as registry::ByteStream)
+            }
+            .boxed()
+        };
+        self.client.upload_blob(self.repo(), &blob.digest, blob.size, &open_for_registry).await?;
+        Ok(())
+    }
+
+    async fn put_child_manifest(&self, manifest: &RawManifest) -> Result<(), TransportError> {
+        self.client
+            .put_manifest(self.repo(), &manifest.digest.to_string(), &manifest.raw, &manifest.media_type)
+            .await?;
+        Ok(())
+    }
+
+    async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError> {
+        let at = match self.reference.tag() {
+            Some(t) => t.to_owned(),
+            None => manifest.digest.to_string(),
+        };
+        if let Some(d) = self.reference.digest().filter(|d| **d != manifest.digest) {
+            return Err(TransportError::Other(format!(
+                "{} names digest {d}, but the manifest to write is {}",
+                self.reference, manifest.digest
+            )));
+        }
+        self.client.put_manifest(self.repo(), &at, &manifest.raw, &manifest.media_type).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,183 @@
+//! `store:` — hoist's local image store ([`crate::store::Store`]) as a source and a destination.
+//!
+//! Reading streams blobs from disk and checks them against their digests on the way (a store on disk can be
+//! damaged). Writing streams each blob into the store's verified blob writer on a blocking thread, so hashing
+//! and disk writes overlap with the network; an image becomes visible only at [`ImageDestination::commit`],
+//! when its name is added to index.json. A destination holds a store session for its lifetime so garbage
+//! collection never removes blobs it wrote but has not yet referenced.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::io::AsyncReadExt;
+
+use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
+use crate::digest::{Digest, Verifier};
+use crate::image::{Descriptor, MAX_MANIFEST_SIZE};
+use crate::reference::Reference;
+use crate::store::{Image, Session, Store, StoreError};
+
+/// How much of a blob is read from disk at a time.
+const CHUNK: usize = 1 << 20;
+
+/// An image in the local store.
+pub struct StoreSource {
+    store: Arc<Store>,
+    image: Image,
+    shown: String,
+}
+
+impl StoreSource {
+    /// The image `name_or_id` names in `store` (a name, a short name, or an ID prefix).
+    pub fn open(store: Arc<Store>, name_or_id: &str) -> Result<StoreSource, TransportError> {
+        let image = store.find(name_or_id)?;
+        Ok(StoreSource { store, image, shown: name_or_id.to_owned() })
+    }
+
+    pub fn image(&self) -> &Image {
+        &self.image
+    }
+}
+
+fn read_manifest(store: &Store, digest: &Digest, media_type: &str) -> Result<RawManifest, TransportError> {
+    let raw = store.read_blob(digest, MAX_MANIFEST_SIZE)?;
+    Ok(RawManifest { raw, media_type: media_type.to_owned(), digest: digest.clone() })
+}
+
+/// A stored blob's bytes, checked against its digest and size as they are read.
+pub fn blob_stream(store: &Store, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+    let file = tokio::fs::File::from_std(store.open_blob(&blob.digest)?);
+    let verifier = Verifier::new(&blob.digest, Some(blob.size));
+    let stream = futures_util::stream::try_unfold((file, verifier), |(mut file, mut verifier)| async move {
+        let mut buf = vec![0u8; CHUNK];
+        let n = file.read(&mut buf).await.map_err(|e| TransportError::Other(format!("reading a stored blob: {e}")))?;
+        if n == 0 {
+            verifier.finish()?;
+            return Ok(None);
+        }
+        buf.truncate(n);
+        verifier.update(&buf)?;
+        Ok(Some((Bytes::from(buf), (file, verifier))))
+    });
+    Ok(Box::pin(stream))
+}
+
+#[async_trait::async_trait]
+impl ImageSource for StoreSource {
+    fn name(&self) -> String {
+        format!("store:{}", self.shown)
+    }
+
+    async fn manifest(&self) -> Result<RawManifest, TransportError> {
+        let d = &self.image.descriptor;
+        read_manifest(&self.store, &d.digest, &d.media_type)
+    }
+
+    async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
+        // The media type is in the parent's descriptor; the caller passes it on. Read it from the bytes.
+        let raw = self.store.read_blob(digest, MAX_MANIFEST_SIZE)?;
+        let media_type = crate::image::Manifest::parse(&raw, None)?.media_type();
+        Ok(RawManifest { raw, media_type, digest: digest.clone() })
+    }
+
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+        blob_stream(&self.store, blob)
+    }
+}
+
+/// Writes an image into the local store under a name (or, for a digest reference, under that).
+pub struct StoreDestination {
+    store: Arc<Store>,
+    name: Reference,
+    _session: Session,
+}
+
+impl StoreDestination {
+    pub fn open(store: Arc<Store>, name: Reference) -> Result<StoreDestination, TransportError> {
+        let session = store.session()?;
+        Ok(StoreDestination { store, name, _session: session })
+    }
+}
+
+/// Streams `stream` into the store as `blob`: bytes go to a blocking thread that hashes and writes them, and
+/// the blob is committed only when every byte arrived and matched.
+pub async fn write_blob(store: &Arc<Store>, blob: &Descriptor, mut stream: ByteStream) -> Result<(), TransportError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Bytes>>(32);
+    let (store2, digest, size) = (store.clone(), blob.digest.clone(), blob.size);
+    let writer = tokio::task::spawn_blocking(move || -> Result<(), TransportError> {
+        let mut w = store2.blob_writer(&digest, Some(size))?;
+        while let Some(message) = rx.blocking_recv() {
+            match message {
+                Some(chunk) => w
+                    .write_all(&chunk)
+                    .map_err(|e| TransportError::Other(format!("writing blob {digest} to the store: {e}")))?,
+                None => return Ok(()), // the source failed: drop the writer, which removes its temp file
+            }
+        }
+        Ok(w.commit()?)
+    });
+    let mut failure = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(chunk) => {
+                if tx.send(Some(chunk)).await.is_err() {
+                    break; // the writer stopped with an error; it is returned below
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(None).await;
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let written = writer.await.map_err(|e| TransportError::Other(format!("blob writer: {e}")))?;
+    match failure {
+        Some(e) => Err(e),
+        None => written,
+    }
+}
+
+#[async_trait::async_trait]
+impl ImageDestination for StoreDestination {
+    fn name(&self) -> String {
+        format!("store:{}", self.name)
+    }
+
+    async fn has_blob(&self, blob: &Descriptor) -> Result<bool, TransportError> {
+        Ok(self.store.has_blob(&blob.digest)?.is_some_and(|size| size == blob.size))
+    }
+
+    async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
+        let stream = open().await?;
+        write_blob(&self.store, blob, stream).await
+    }
+
+    async fn put_child_manifest(&self, manifest: &RawManifest) -> Result<(), TransportError> {
+        put_manifest_blob(&self.store, manifest)
+    }
+
+    async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError> {
+        put_manifest_blob(&self.store, manifest)?;
+        let store = self.store.clone();
+        let (name, descriptor) = (self.name.clone(), manifest.descriptor());
+        tokio::task::spawn_blocking(move || store.tag(&name, &descriptor))
+            .await
+            .map_err(|e| TransportError::Other(format!("store: {e}")))??;
+        Ok(())
+    }
+}
+
+fn put_manifest_blob(store: &Store, manifest: &RawManifest) -> Result<(), TransportError> {
+    let written = store.put_blob(&manifest.raw)?;
+    if written != manifest.digest {
+        return Err(TransportError::Store(StoreError::Corrupt {
+            path: store.blob_path(&written),
+            message: format!("manifest bytes hash to {written}, not {}", manifest.digest),
+        }));
+    }
+    Ok(())
+}
