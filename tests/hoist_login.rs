@@ -62,7 +62,7 @@ fn no_secret(out: &Run) {
 }
 
 fn tls_registry() -> (Registry, String) {
-    let reg = Registry::start(Options { tls: true, users: vec![(USER.into(), PASS.into())], token: None });
+    let reg = Registry::start(Options { tls: true, users: vec![(USER.into(), PASS.into())], token: None, ..Default::default() });
     let certs = cert_dir_arg(reg.cert_dir.as_ref().unwrap());
     (reg, certs)
 }
@@ -275,7 +275,7 @@ fn broken_files_give_one_line_naming_the_file() {
 
 fn token_registry(oauth2: bool) -> (harness::token_issuer::TokenIssuer, Registry, String) {
     let issuer = harness::token_issuer::TokenIssuer::start(oauth2);
-    let reg = Registry::start(Options { tls: true, users: vec![], token: Some((issuer.realm(), issuer.cert.clone())) });
+    let reg = Registry::start(Options { tls: true, users: vec![], token: Some((issuer.realm(), issuer.cert.clone())), ..Default::default() });
     let certs = cert_dir_arg(reg.cert_dir.as_ref().unwrap());
     (issuer, reg, certs)
 }

@@ -287,7 +287,7 @@ fn mirrors_before_the_primary_and_blocked_registries_untouched() {
 fn credentials_tls_and_token_auth() {
     // TLS + htpasswd, credentials from --creds and from the auth file `hoist login` wrote.
     let reg =
-        Registry::start(Options { tls: true, users: vec![("alice".into(), "Sekrit-Canary-1".into())], token: None });
+        Registry::start(Options { tls: true, users: vec![("alice".into(), "Sekrit-Canary-1".into())], token: None, ..Default::default() });
     let host = reg.host();
     let certs = cert_dir_arg(reg.cert_dir.as_ref().unwrap());
     let c = Containers::new(&[]);
@@ -327,7 +327,7 @@ fn credentials_tls_and_token_auth() {
     // Token auth: alice may push, bob may only pull.
     let issuer = harness::token_issuer::TokenIssuer::start(true);
     let treg =
-        Registry::start(Options { tls: true, users: vec![], token: Some((issuer.realm(), issuer.cert.clone())) });
+        Registry::start(Options { tls: true, users: vec![], token: Some((issuer.realm(), issuer.cert.clone())), ..Default::default() });
     let th = treg.host();
     let tcerts = cert_dir_arg(treg.cert_dir.as_ref().unwrap());
     let target = format!("{th}/team/app:v1");
@@ -414,4 +414,29 @@ fn concurrent_and_killed_pulls_leave_a_consistent_store() {
     assert_eq!(skopeo_raw(&c, &format!("docker://{host}/lib/copy:v1")), layout.top_bytes);
     let pruned = w.hoist(&["prune"]).expect_ok("prune");
     assert!(pruned.out().contains("removed 0 blob(s)"), "{}", pruned.out());
+}
+
+#[test]
+fn client_certificates_from_the_cert_dir() {
+    let reg = Registry::start(Options { tls: true, client_certs: true, ..Default::default() });
+    let host = reg.host();
+    let (server_ca, client) = (reg.cert_dir.clone().unwrap(), reg.client_cert_dir.clone().unwrap());
+    let c = Containers::new(&[]);
+    let w = World::new("unqualified-search-registries = []\n");
+    let (dir, layout) = build(&c, "mtls", &[ImageSpec::random(host_arch(), 1, 10_000, 10)]);
+    let image = format!("{host}/team/app:v1");
+    // skopeo, with the same directory, is the reference behaviour.
+    skopeo_push(&c, &dir, &format!("docker://{image}"), &[&format!("--dest-cert-dir={}", client.display())]);
+    let without = w.hoist(&["pull", &cert_dir_arg(&server_ca), &image]);
+    one_error_line(&without, &[&image]);
+    let with = w.hoist(&["pull", &cert_dir_arg(&client), &image]).expect_ok("pull with a client certificate");
+    assert_eq!(with.out().trim(), id_of(&layout.configs[0]));
+    w.hoist(&["push", &cert_dir_arg(&client), &image, &format!("{host}/team/pushed:v1")]).expect_ok("push");
+    // A .cert without its .key is refused, naming both.
+    let broken = w.path("broken-certs");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::copy(server_ca.join("ca.crt"), broken.join("ca.crt")).unwrap();
+    std::fs::copy(client.join("client.cert"), broken.join("client.cert")).unwrap();
+    let refused = w.hoist(&["pull", &cert_dir_arg(&broken), &image]);
+    one_error_line(&refused, &["missing key", "client.cert"]);
 }

@@ -5,7 +5,8 @@
 //! - [`secret_service::SecretService`]: a private D-Bus session bus plus gnome-keyring-daemon (unlocked).
 //! - [`pass::PassStore`]: a temp GNUPGHOME with a passphrase-less key and a pass store.
 //! - [`podman::Containers`]: podman/skopeo configuration kept in a temp dir.
-//! - [`image`]: a tiny OCI image layout built without network.
+//! - [`image`]: OCI image layouts (multi-layer, multi-platform) built without network.
+//! - [`fake_registry::FakeRegistry`]: a loopback registry that misbehaves on purpose (429, 500, cut or wrong bytes).
 //! - [`token_issuer`]: the JWT issuer a registry with `auth: token` trusts.
 //! - [`conformance`]: the table of protocol cases every helper runs against docker-credential-secretservice.
 //!
@@ -13,6 +14,7 @@
 
 pub mod badinput;
 pub mod conformance;
+pub mod fake_registry;
 pub mod helpers;
 pub mod image;
 pub mod pass;

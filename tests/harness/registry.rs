@@ -18,6 +18,8 @@ pub struct Options {
     pub users: Vec<(String, String)>,
     /// Token authentication: the issuer's realm URL and its certificate (see token_issuer.rs).
     pub token: Option<(String, PathBuf)>,
+    /// With `tls`: demand a client certificate signed by a CA of the test's own (`client_cert_dir`).
+    pub client_certs: bool,
 }
 
 pub struct Registry {
@@ -25,6 +27,8 @@ pub struct Registry {
     pub tls: bool,
     /// A directory holding `ca.crt` (the self-signed certificate), for `--cert-dir` of podman/skopeo.
     pub cert_dir: Option<PathBuf>,
+    /// With `client_certs`: `ca.crt` plus `client.cert`/`client.key`, a certificate the registry accepts.
+    pub client_cert_dir: Option<PathBuf>,
     proc: Proc,
     pub dir: TempDir,
 }
@@ -36,6 +40,7 @@ impl Registry {
         let port = free_port();
         let mut http = format!("  addr: 127.0.0.1:{port}\n");
         let mut cert_dir = None;
+        let mut client_cert_dir = None;
         if opts.tls {
             let certs = dir.path().join("certs");
             fs::create_dir_all(&certs).unwrap();
@@ -58,6 +63,24 @@ impl Registry {
             )
             .expect_ok("openssl req");
             http.push_str(&format!("  tls:\n    certificate: {}\n    key: {}\n", crt.display(), key.display()));
+            if opts.client_certs {
+                let ccdir = dir.path().join("client");
+                fs::create_dir_all(&ccdir).unwrap();
+                let (ca_key, ca_crt) = (certs.join("clientca.key"), certs.join("clientca.pem"));
+                let ossl = |args: &[&str]| {
+                    run(Command::new("openssl").args(args), b"").expect_ok("openssl for client certificates");
+                };
+                let s = |p: &PathBuf| p.to_str().unwrap().to_owned();
+                ossl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=hoist-test-client-ca", "-keyout", &s(&ca_key), "-out", &s(&ca_crt)]);
+                let (ckey, csr, ccert) = (ccdir.join("client.key"), certs.join("client.csr"), ccdir.join("client.cert"));
+                ossl(&["req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=hoist-test-client", "-keyout", &s(&ckey), "-out", &s(&csr)]);
+                let ext = certs.join("client.ext");
+                fs::write(&ext, "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").unwrap();
+                ossl(&["x509", "-req", "-in", &s(&csr), "-CA", &s(&ca_crt), "-CAkey", &s(&ca_key), "-CAcreateserial", "-days", "30", "-extfile", &s(&ext), "-out", &s(&ccert)]);
+                fs::copy(&crt, ccdir.join("ca.crt")).unwrap();
+                http.push_str(&format!("    clientcas:\n      - {}\n", ca_crt.display()));
+                client_cert_dir = Some(ccdir);
+            }
             // podman/skopeo --cert-dir wants only *.crt (CA) files and *.cert/*.key client pairs in it.
             let ca_dir = dir.path().join("ca");
             fs::create_dir_all(&ca_dir).unwrap();
@@ -98,7 +121,7 @@ impl Registry {
             None,
         );
         wait_for_port(port, &mut proc, Duration::from_secs(15));
-        Registry { port, tls: opts.tls, cert_dir, proc, dir }
+        Registry { port, tls: opts.tls, cert_dir, client_cert_dir, proc, dir }
     }
 
     /// `127.0.0.1:PORT`, the registry's name in image references and auth files.

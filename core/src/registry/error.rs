@@ -18,7 +18,11 @@ pub struct Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let code = self.code.to_lowercase().replace('_', " ");
-        if self.message.is_empty() { f.write_str(&code) } else { write!(f, "{code}: {}", self.message) }
+        if self.message.is_empty() || self.message.eq_ignore_ascii_case(&code) {
+            f.write_str(&code)
+        } else {
+            write!(f, "{code}: {}", self.message)
+        }
     }
 }
 
@@ -159,7 +163,9 @@ mod tests {
         assert_eq!(e.status(), Some(404));
         assert_eq!(e.codes(), [Diagnostic { code: "MANIFEST_UNKNOWN".into(), message: "manifest unknown".into() }]);
         assert!(!e.is_retryable());
-        assert_eq!(e.to_string(), "GET https://r/v2/x: manifest unknown: manifest unknown");
+        assert_eq!(e.to_string(), "GET https://r/v2/x: manifest unknown");
+        let denied = status(403, r#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#);
+        assert_eq!(denied.to_string(), "GET https://r/v2/x: denied: requested access to the resource is denied");
         assert_eq!(
             status(502, "<html>bad gateway</html>").to_string(),
             "GET https://r/v2/x: unexpected status 502 Bad Gateway"

@@ -1,5 +1,9 @@
 //! The HTTP client for one registry: TLS roots from `--cert-dir` and the containers/docker `certs.d`
 //! directories, verification switched off only for insecure registries or `--tls-verify=false`.
+//!
+//! A certificate directory holds, as containers-certs.d(5) describes: `*.crt` — CA certificates to trust;
+//! `NAME.cert` with `NAME.key` — a client certificate and its key, presented to registries that ask for one.
+//! A `.cert` without its `.key` (or the reverse) is an error naming both files, as in podman.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,7 +11,7 @@ use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use super::{Endpoint, RegistryError};
@@ -36,11 +40,9 @@ pub fn build_client(endpoint: &Endpoint) -> Result<reqwest::Client, RegistryErro
     if let Some(t) = read_timeout(std::env::var_os(TIMEOUT_ENV).as_deref())? {
         builder = builder.read_timeout(t);
     }
-    if endpoint.tls_verify {
-        builder = builder.use_preconfigured_tls(tls_config(&extra_roots(&endpoint.cert_dirs)?)?);
-    } else {
-        builder = builder.tls_danger_accept_invalid_certs(true);
-    }
+    let identity = client_identity(&endpoint.cert_dirs)?;
+    let roots = if endpoint.tls_verify { extra_roots(&endpoint.cert_dirs)? } else { Vec::new() };
+    builder = builder.use_preconfigured_tls(tls_config(&roots, identity, endpoint.tls_verify)?);
     builder.build().map_err(|e| RegistryError::Config(format!("cannot build the HTTP client: {e}")))
 }
 
@@ -79,21 +81,77 @@ fn extra_roots(dirs: &[PathBuf]) -> Result<Vec<CertificateDer<'static>>, Registr
     Ok(roots)
 }
 
-/// The system's roots plus `extra`, verified by the platform verifier; and, as Go's crypto/x509 (and so
-/// podman and skopeo) allows, a self-signed certificate that is itself listed in a certificate directory is
-/// trusted as the server's certificate even though it is marked as a CA (OpenSSL 3's `req -x509` does that).
-fn tls_config(extra: &[CertificateDer<'static>]) -> Result<rustls::ClientConfig, RegistryError> {
+/// A client certificate chain and its key.
+type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+/// The first `NAME.cert` + `NAME.key` pair of the certificate directories (in order, files sorted by name).
+fn client_identity(dirs: &[PathBuf]) -> Result<Option<Identity>, RegistryError> {
+    let config = |m: String| RegistryError::Config(m);
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for f in files.iter().filter(|p| p.extension().is_some_and(|x| x == "key")) {
+            let cert = f.with_extension("cert");
+            if !cert.exists() {
+                return Err(config(format!("missing client certificate {} for key {}", cert.display(), f.display())));
+            }
+        }
+        let Some(cert) = files.iter().find(|p| p.extension().is_some_and(|x| x == "cert")) else { continue };
+        let key = cert.with_extension("key");
+        if !key.exists() {
+            return Err(config(format!(
+                "missing key {} for client certificate {}. Note that CA certificates should use the extension .crt",
+                key.display(),
+                cert.display()
+            )));
+        }
+        let read = |p: &PathBuf| std::fs::read(p).map_err(|e| config(format!("{}: cannot read: {e}", p.display())));
+        let chain: Vec<_> = CertificateDer::pem_slice_iter(&read(cert)?)
+            .collect::<Result<_, _>>()
+            .map_err(|e| config(format!("{}: not a PEM certificate: {e}", cert.display())))?;
+        if chain.is_empty() {
+            return Err(config(format!("{}: holds no PEM certificate", cert.display())));
+        }
+        let key_der = PrivateKeyDer::from_pem_slice(&read(&key)?)
+            .map_err(|e| config(format!("{}: not a PEM private key: {e}", key.display())))?;
+        return Ok(Some((chain, key_der)));
+    }
+    Ok(None)
+}
+
+/// The TLS setup for one endpoint. Verifying: the system's roots plus `extra`, checked by the platform
+/// verifier; and, as Go's crypto/x509 (and so podman and skopeo) allows, a self-signed certificate that is
+/// itself listed in a certificate directory is trusted as the server's certificate even though it is marked
+/// as a CA (OpenSSL 3's `req -x509` does that). Not verifying (`insecure`, `--tls-verify=false`): any server
+/// certificate is accepted, though the handshake's signatures are still checked. A client identity from
+/// the certificate directories is presented either way.
+fn tls_config(
+    extra: &[CertificateDer<'static>],
+    identity: Option<Identity>,
+    verify: bool,
+) -> Result<rustls::ClientConfig, RegistryError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let platform = rustls_platform_verifier::Verifier::new_with_extra_roots(extra.iter().cloned(), provider.clone())
         .map_err(|e| RegistryError::Config(format!("cannot load the system's certificates: {e}")))?;
     let verifier =
-        PinnedOrPlatform { platform: Arc::new(platform), pinned: extra.to_vec(), provider: provider.clone() };
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        PinnedOrPlatform { platform: Arc::new(platform), pinned: extra.to_vec(), provider: provider.clone(), verify };
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| RegistryError::Config(format!("TLS setup: {e}")))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(verifier));
+    let mut config = match identity {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
+            let hint = if format!("{e:?}").contains("UnsupportedCertVersion") {
+                " (an X.509 v1 certificate: reissue it as v3, e.g. `openssl x509 -req ... -extfile` with extensions)"
+            } else {
+                ""
+            };
+            RegistryError::Config(format!("client certificate: {e}{hint}"))
+        })?,
+        None => builder.with_no_client_auth(),
+    };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
@@ -103,6 +161,8 @@ struct PinnedOrPlatform {
     platform: Arc<dyn ServerCertVerifier>,
     pinned: Vec<CertificateDer<'static>>,
     provider: Arc<rustls::crypto::CryptoProvider>,
+    /// False for insecure endpoints: any certificate is accepted.
+    verify: bool,
 }
 
 impl ServerCertVerifier for PinnedOrPlatform {
@@ -114,6 +174,9 @@ impl ServerCertVerifier for PinnedOrPlatform {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if !self.verify {
+            return Ok(ServerCertVerified::assertion());
+        }
         match self.platform.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Ok(v) => Ok(v),
             Err(e) if self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) => {
