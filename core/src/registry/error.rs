@@ -164,7 +164,8 @@ mod tests {
         assert_eq!(e.codes(), [Diagnostic { code: "MANIFEST_UNKNOWN".into(), message: "manifest unknown".into() }]);
         assert!(!e.is_retryable());
         assert_eq!(e.to_string(), "GET https://r/v2/x: manifest unknown");
-        let denied = status(403, r#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#);
+        let denied =
+            status(403, r#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#);
         assert_eq!(denied.to_string(), "GET https://r/v2/x: denied: requested access to the resource is denied");
         assert_eq!(
             status(502, "<html>bad gateway</html>").to_string(),
