@@ -108,6 +108,23 @@ printf '%s' "$PASS" | hoist login --authfile "$WORK/auth2.json" --cert-dir "$WOR
 show hoist creds list --authfile "$WORK/auth2.json"
 show skopeo inspect --authfile "$WORK/auth2.json" --cert-dir "$WORK/ca" --format '{{.Digest}}' "docker://$HOST/demo/hello:v1"
 
+say "hoist pull: from the registry into hoist's local store (an OCI layout), credentials from that login"
+export HOIST_STORE="$WORK/store"
+AUTH=(--authfile "$WORK/auth2.json" --cert-dir "$WORK/ca")
+show hoist pull "${AUTH[@]}" "$HOST/demo/hello:v1"
+show hoist images
+show hoist inspect "$HOST/demo/hello:v1" --config
+
+say "hoist push: back to the registry under a new name; only what the registry lacks is sent"
+show hoist tag "$HOST/demo/hello:v1" "$HOST/demo/copy:v2"
+show hoist push "${AUTH[@]}" "$HOST/demo/copy:v2"
+show skopeo inspect --authfile "$WORK/auth2.json" --cert-dir "$WORK/ca" --format '{{.Name}} {{.Digest}}' "docker://$HOST/demo/copy:v2"
+show hoist copy --authfile "$WORK/auth2.json" --src-cert-dir "$WORK/ca" --dest-cert-dir "$WORK/ca" \
+  "docker://$HOST/demo/hello:v1" "docker://$HOST/demo/third:v1"
+show hoist list-tags "${AUTH[@]}" "$HOST/demo/copy"
+show hoist rmi "$HOST/demo/hello:v1" "$HOST/demo/copy:v2"
+show hoist images
+
 say "Moving the password out of auth.json into docker-credential-file"
 show hoist creds migrate --authfile "$WORK/auth2.json" --to file
 show cat "$WORK/auth2.json"
