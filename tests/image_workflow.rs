@@ -153,6 +153,11 @@ fn push_then_pull_round_trips_with_skopeo_and_podman() {
     let out = w.hoist(&["push", &format!("{host}/team/app:v1"), &format!("docker://{host}/other/app:v2")]);
     out.expect_ok("hoist push");
     assert_eq!(skopeo_raw(&c, &format!("docker://{host}/other/app:v2")), layout.top_bytes);
+    let dir_copy = c.path("skopeo-pulled");
+    let policy = format!("--policy={}", c.policy.display());
+    let (from, to) = (format!("docker://{host}/other/app:v2"), format!("dir:{}", dir_copy.display()));
+    c.skopeo(&["copy", &policy, "--src-tls-verify=false", &from, &to]).expect_ok("skopeo pulls what hoist pushed");
+    assert_eq!(std::fs::read(dir_copy.join("manifest.json")).unwrap(), layout.top_bytes);
     c.podman(&["pull", "--tls-verify=false", &format!("{host}/other/app:v2")], b"").expect_ok("podman pull");
     let d = c.podman(&["image", "inspect", "--format", "{{.Digest}}", &format!("{host}/other/app:v2")], b"");
     assert_eq!(d.expect_ok("podman inspect").out().trim(), layout.top);
@@ -286,8 +291,12 @@ fn mirrors_before_the_primary_and_blocked_registries_untouched() {
 #[test]
 fn credentials_tls_and_token_auth() {
     // TLS + htpasswd, credentials from --creds and from the auth file `hoist login` wrote.
-    let reg =
-        Registry::start(Options { tls: true, users: vec![("alice".into(), "Sekrit-Canary-1".into())], token: None, ..Default::default() });
+    let reg = Registry::start(Options {
+        tls: true,
+        users: vec![("alice".into(), "Sekrit-Canary-1".into())],
+        token: None,
+        ..Default::default()
+    });
     let host = reg.host();
     let certs = cert_dir_arg(reg.cert_dir.as_ref().unwrap());
     let c = Containers::new(&[]);
@@ -326,8 +335,12 @@ fn credentials_tls_and_token_auth() {
 
     // Token auth: alice may push, bob may only pull.
     let issuer = harness::token_issuer::TokenIssuer::start(true);
-    let treg =
-        Registry::start(Options { tls: true, users: vec![], token: Some((issuer.realm(), issuer.cert.clone())), ..Default::default() });
+    let treg = Registry::start(Options {
+        tls: true,
+        users: vec![],
+        token: Some((issuer.realm(), issuer.cert.clone())),
+        ..Default::default()
+    });
     let th = treg.host();
     let tcerts = cert_dir_arg(treg.cert_dir.as_ref().unwrap());
     let target = format!("{th}/team/app:v1");

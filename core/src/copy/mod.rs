@@ -288,3 +288,6 @@ async fn copy_blob(
     progress.blob_finished(blob, BlobOutcome::Copied);
     Ok((BlobOutcome::Copied, blob.size))
 }
+
+#[cfg(test)]
+mod tests;

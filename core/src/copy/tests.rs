@@ -1,0 +1,200 @@
+//! The copy engine against in-memory transports: what it asks each side for, and in which order.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+use super::*;
+use crate::image::media_type;
+use crate::transport::{OpenBlob, RegistryRepo};
+
+/// A source holding manifests and blobs by digest; `top` is what its reference names.
+struct MemSource {
+    top: RawManifest,
+    manifests: HashMap<Digest, RawManifest>,
+    blobs: HashMap<Digest, Vec<u8>>,
+    repo: Option<RegistryRepo>,
+}
+
+#[async_trait::async_trait]
+impl ImageSource for MemSource {
+    fn name(&self) -> String {
+        "mem:source".into()
+    }
+    async fn manifest(&self) -> Result<RawManifest, TransportError> {
+        Ok(self.top.clone())
+    }
+    async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
+        self.manifests.get(digest).cloned().ok_or_else(|| TransportError::Other(format!("no manifest {digest}")))
+    }
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+        let bytes = self.blobs.get(&blob.digest).cloned().ok_or_else(|| TransportError::Other("no blob".into()))?;
+        Ok(Box::pin(futures_util::stream::iter(vec![Ok(Bytes::from(bytes))])))
+    }
+    fn registry_repo(&self) -> Option<RegistryRepo> {
+        self.repo.clone()
+    }
+}
+
+/// A destination that records every call in order.
+#[derive(Default)]
+struct MemDestination {
+    has: Vec<Digest>,
+    mountable: Vec<Digest>,
+    log: Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl ImageDestination for MemDestination {
+    fn name(&self) -> String {
+        "mem:destination".into()
+    }
+    async fn has_blob(&self, blob: &Descriptor) -> Result<bool, TransportError> {
+        Ok(self.has.contains(&blob.digest))
+    }
+    async fn try_mount(&self, blob: &Descriptor, _from: &RegistryRepo) -> Result<bool, TransportError> {
+        Ok(self.mountable.contains(&blob.digest))
+    }
+    async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
+        let chunks: Vec<Bytes> = futures_util::TryStreamExt::try_collect(open().await?).await?;
+        assert_eq!(Digest::sha256(&chunks.concat()), blob.digest, "the bytes of the blob asked for");
+        self.log.lock().unwrap().push(format!("blob {}", &blob.digest.hex()[..8]));
+        Ok(())
+    }
+    async fn put_child_manifest(&self, m: &RawManifest) -> Result<(), TransportError> {
+        self.log.lock().unwrap().push(format!("child {}", &m.digest.hex()[..8]));
+        Ok(())
+    }
+    async fn commit(&self, m: &RawManifest) -> Result<(), TransportError> {
+        self.log.lock().unwrap().push(format!("commit {}", &m.digest.hex()[..8]));
+        Ok(())
+    }
+}
+
+fn blob(data: &[u8], media: &str) -> (Descriptor, Vec<u8>) {
+    (Descriptor::new(media, Digest::sha256(data), data.len() as u64), data.to_vec())
+}
+
+fn image(config: &Descriptor, layers: &[&Descriptor]) -> RawManifest {
+    let m = serde_json::json!({
+        "schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST, "config": config, "layers": layers
+    });
+    RawManifest::new(serde_json::to_vec(&m).unwrap(), media_type::OCI_MANIFEST)
+}
+
+fn short(d: &Digest) -> String {
+    d.hex()[..8].to_owned()
+}
+
+#[tokio::test]
+async fn blobs_once_foreign_never_manifest_last() {
+    let (config, c) = blob(b"{\"architecture\":\"amd64\",\"os\":\"linux\"}", media_type::OCI_CONFIG);
+    let (layer, l) = blob(b"layer bytes", media_type::OCI_LAYER_GZIP);
+    let (mut foreign, _) = blob(b"windows base layer", media_type::DOCKER_FOREIGN_LAYER);
+    foreign.urls = vec!["https://example.invalid/base".into()];
+    let top = image(&config, &[&layer, &layer, &foreign]);
+    let src = MemSource {
+        top: top.clone(),
+        manifests: HashMap::new(),
+        blobs: HashMap::from([(config.digest.clone(), c), (layer.digest.clone(), l)]),
+        repo: None,
+    };
+    let dst = MemDestination::default();
+    let report = copy(&src, &dst, &Options::default(), Arc::new(NoProgress)).await.unwrap();
+    let log = dst.log.lock().unwrap().clone();
+    assert_eq!(log.len(), 3, "config, the layer once, the manifest: {log:?}");
+    assert!(!log.iter().any(|l| l.contains(&short(&foreign.digest))), "the foreign layer is never sent");
+    assert_eq!(log.last().unwrap(), &format!("commit {}", short(&top.digest)));
+    assert_eq!((report.copied, report.foreign, report.skipped), (2, 1, 0));
+    assert_eq!(report.bytes_copied, config.size + layer.size);
+    assert_eq!(report.manifest, top, "the manifest is written byte for byte");
+}
+
+#[tokio::test]
+async fn skips_what_the_destination_has_and_mounts_within_a_registry() {
+    let (config, c) = blob(b"{}", media_type::OCI_CONFIG);
+    let (a, a_bytes) = blob(b"a", media_type::OCI_LAYER_GZIP);
+    let (b, b_bytes) = blob(b"b", media_type::OCI_LAYER_GZIP);
+    let top = image(&config, &[&a, &b]);
+    let src = MemSource {
+        top,
+        manifests: HashMap::new(),
+        blobs: HashMap::from([(config.digest.clone(), c), (a.digest.clone(), a_bytes), (b.digest.clone(), b_bytes)]),
+        repo: Some(RegistryRepo { host: "r.example".into(), repo: "lib/app".into() }),
+    };
+    let dst = MemDestination { has: vec![a.digest.clone()], mountable: vec![b.digest.clone()], ..Default::default() };
+    let report = copy(&src, &dst, &Options::default(), Arc::new(NoProgress)).await.unwrap();
+    assert_eq!((report.copied, report.skipped, report.mounted), (1, 1, 1));
+    let log = dst.log.lock().unwrap().clone();
+    assert_eq!(log, [format!("blob {}", short(&config.digest)), format!("commit {}", short(&report.manifest.digest))]);
+}
+
+fn two_platforms() -> (MemSource, RawManifest, RawManifest, RawManifest) {
+    let mut blobs = HashMap::new();
+    let mut manifests = HashMap::new();
+    let mut entries = Vec::new();
+    let mut images = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let (config, c) =
+            blob(format!("{{\"architecture\":\"{arch}\",\"os\":\"linux\"}}").as_bytes(), media_type::OCI_CONFIG);
+        let (layer, l) = blob(arch.as_bytes(), media_type::OCI_LAYER_GZIP);
+        blobs.insert(config.digest.clone(), c);
+        blobs.insert(layer.digest.clone(), l);
+        let m = image(&config, &[&layer]);
+        let mut d = m.descriptor();
+        d.platform = Some(Platform::new("linux", arch, None));
+        entries.push(d);
+        manifests.insert(m.digest.clone(), m.clone());
+        images.push(m);
+    }
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": media_type::OCI_INDEX, "manifests": entries});
+    let top = RawManifest::new(serde_json::to_vec(&index).unwrap(), media_type::OCI_INDEX);
+    let src = MemSource { top: top.clone(), manifests, blobs, repo: None };
+    (src, top, images[0].clone(), images[1].clone())
+}
+
+#[tokio::test]
+async fn an_index_gives_the_chosen_platform_or_everything_with_all() {
+    let (src, index, amd64, arm64) = two_platforms();
+    let dst = MemDestination::default();
+    let opts = Options { platform: Some(Platform::new("linux", "arm64", None)), ..Options::default() };
+    let report = copy(&src, &dst, &opts, Arc::new(NoProgress)).await.unwrap();
+    assert_eq!(report.manifest, arm64, "the chosen platform's image is the top-level manifest");
+    assert_eq!(report.copied, 2);
+
+    let dst = MemDestination::default();
+    let report = copy(&src, &dst, &Options { all: true, ..Options::default() }, Arc::new(NoProgress)).await.unwrap();
+    assert_eq!(report.manifest, index, "--all keeps the index byte for byte");
+    let log = dst.log.lock().unwrap().clone();
+    let at = |s: String| log.iter().position(|l| *l == s).unwrap_or_else(|| panic!("{s} not in {log:?}"));
+    let (c1, c2, top) = (
+        at(format!("child {}", short(&amd64.digest))),
+        at(format!("child {}", short(&arm64.digest))),
+        at(format!("commit {}", short(&index.digest))),
+    );
+    assert!(log.iter().take(4).all(|l| l.starts_with("blob ")), "blobs first: {log:?}");
+    assert!(c1 < top && c2 < top && top == log.len() - 1, "children before the index: {log:?}");
+
+    let dst = MemDestination::default();
+    let s390x = Options { platform: Some(Platform::new("linux", "s390x", None)), ..Options::default() };
+    let e = copy(&src, &dst, &s390x, Arc::new(NoProgress)).await.unwrap_err().to_string();
+    assert!(e.contains("linux/s390x") && e.contains("linux/amd64") && e.contains("linux/arm64"), "{e}");
+    assert!(dst.log.lock().unwrap().is_empty(), "nothing written");
+}
+
+#[tokio::test]
+async fn a_failing_blob_stops_the_copy_before_any_manifest() {
+    let (config, c) = blob(b"{}", media_type::OCI_CONFIG);
+    let (layer, _) = blob(b"missing at the source", media_type::OCI_LAYER_GZIP);
+    let src = MemSource {
+        top: image(&config, &[&layer]),
+        manifests: HashMap::new(),
+        blobs: HashMap::from([(config.digest.clone(), c)]),
+        repo: None,
+    };
+    let dst = MemDestination::default();
+    let e = copy(&src, &dst, &Options::default(), Arc::new(NoProgress)).await.unwrap_err();
+    assert!(e.to_string().contains(&layer.digest.to_string()), "{e}");
+    assert!(!dst.log.lock().unwrap().iter().any(|l| l.starts_with("commit")), "no manifest after a failed blob");
+}
