@@ -5,55 +5,29 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use harness::helpers::{FileHelper, VaultHelper};
+use harness::hoist::HoistWorld;
 use harness::podman::{Containers, cert_dir_arg};
-use harness::process::{Env, env_pair, path_with_our_bins};
+use harness::process::{Env, env_pair};
 use harness::registry::{Options, Registry};
-use harness::{Run, Subject, bin, run};
+use harness::{Run, Subject, bin};
 
 const USER: &str = "hoistuser";
 const PASS: &str = "Canary-Login-Pass-3f9a";
 
-/// An isolated environment for hoist and the containers tools: own HOME, XDG dirs, registries.conf.
-struct World {
-    dir: tempfile::TempDir,
-    env: Env,
-}
+/// An isolated environment for hoist (harness::hoist::HoistWorld).
+struct World(HoistWorld);
 
 impl World {
     fn new(registries_conf: &str) -> World {
-        let dir = tempfile::Builder::new().prefix("hoist-login-").tempdir().unwrap();
-        let p = |s: &str| dir.path().join(s);
-        for d in ["home", "runtime", "config", "dropins"] {
-            std::fs::create_dir_all(p(d)).unwrap();
-        }
-        std::fs::write(p("registries.conf"), registries_conf).unwrap();
-        let env = vec![
-            env_pair("HOME", p("home")),
-            env_pair("XDG_RUNTIME_DIR", p("runtime")),
-            env_pair("XDG_CONFIG_HOME", p("config")),
-            env_pair("CONTAINERS_REGISTRIES_CONF", p("registries.conf")),
-            env_pair("CONTAINERS_REGISTRIES_CONF_DIR", p("dropins")),
-            env_pair("PATH", path_with_our_bins()),
-        ];
-        World { dir, env }
+        World(HoistWorld::new(registries_conf))
     }
 
     fn path(&self, s: &str) -> PathBuf {
-        self.dir.path().join(s)
+        self.0.path(s)
     }
 
     fn hoist(&self, args: &[&str], input: &[u8], extra: &Env) -> Run {
-        let mut cmd = Command::new(bin("hoist"));
-        cmd.args(args).env_remove("REGISTRY_AUTH_FILE").env_remove("DOCKER_CONFIG");
-        cmd.envs(self.env.iter().chain(extra.iter()).map(|(k, v)| (k, v)));
-        // No controlling terminal, as in CI: hoist must never prompt.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                libc::setsid();
-                Ok(())
-            });
-        }
-        run(&mut cmd, input)
+        self.0.run(args, input, extra)
     }
 }
 
@@ -62,7 +36,12 @@ fn no_secret(out: &Run) {
 }
 
 fn tls_registry() -> (Registry, String) {
-    let reg = Registry::start(Options { tls: true, users: vec![(USER.into(), PASS.into())], token: None, ..Default::default() });
+    let reg = Registry::start(Options {
+        tls: true,
+        users: vec![(USER.into(), PASS.into())],
+        token: None,
+        ..Default::default()
+    });
     let certs = cert_dir_arg(reg.cert_dir.as_ref().unwrap());
     (reg, certs)
 }
@@ -275,7 +254,12 @@ fn broken_files_give_one_line_naming_the_file() {
 
 fn token_registry(oauth2: bool) -> (harness::token_issuer::TokenIssuer, Registry, String) {
     let issuer = harness::token_issuer::TokenIssuer::start(oauth2);
-    let reg = Registry::start(Options { tls: true, users: vec![], token: Some((issuer.realm(), issuer.cert.clone())), ..Default::default() });
+    let reg = Registry::start(Options {
+        tls: true,
+        users: vec![],
+        token: Some((issuer.realm(), issuer.cert.clone())),
+        ..Default::default()
+    });
     let certs = cert_dir_arg(reg.cert_dir.as_ref().unwrap());
     (issuer, reg, certs)
 }
@@ -401,7 +385,7 @@ fn logout_all_and_terminal_prompts() {
     let script = harness::require("script", "bsdutils");
     let cmdline = format!("{} login {af} {certs} {host}", bin("hoist").display());
     let mut cmd = Command::new(script);
-    cmd.args(["-qec", &cmdline, "/dev/null"]).envs(w.env.iter().map(|(k, v)| (k, v)));
+    cmd.args(["-qec", &cmdline, "/dev/null"]).envs(w.0.env.iter().map(|(k, v)| (k, v)));
     cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut stdout = child.stdout.take().unwrap();

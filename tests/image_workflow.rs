@@ -5,59 +5,30 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use harness::hoist::HoistWorld;
 use harness::image::{ImageSpec, Layout, write_layout};
 use harness::podman::{Containers, cert_dir_arg};
-use harness::process::{Env, env_pair, path_with_our_bins};
 use harness::registry::{Options, Registry};
-use harness::{Run, bin, run};
+use harness::{Run, run};
 
-/// An isolated hoist: its own store, registries.conf, auth file and HOME.
-struct World {
-    dir: tempfile::TempDir,
-    env: Env,
-}
+/// An isolated hoist (harness::hoist::HoistWorld) with the shorthands these tests use.
+struct World(HoistWorld);
 
 impl World {
-    /// `registries_conf` may use `{insecure}` for `[[registry]]` entries marking the given hosts insecure.
     fn new(registries_conf: &str) -> World {
-        let dir = tempfile::Builder::new().prefix("hoist-images-").tempdir().unwrap();
-        let p = |s: &str| dir.path().join(s);
-        for d in ["home", "runtime", "config", "dropins"] {
-            std::fs::create_dir_all(p(d)).unwrap();
-        }
-        std::fs::write(p("registries.conf"), registries_conf).unwrap();
-        let env = vec![
-            env_pair("HOME", p("home")),
-            env_pair("XDG_RUNTIME_DIR", p("runtime")),
-            env_pair("XDG_CONFIG_HOME", p("config")),
-            env_pair("HOIST_STORE", p("store")),
-            env_pair("CONTAINERS_REGISTRIES_CONF", p("registries.conf")),
-            env_pair("CONTAINERS_REGISTRIES_CONF_DIR", p("dropins")),
-            env_pair("PATH", path_with_our_bins()),
-        ];
-        World { dir, env }
+        World(HoistWorld::new(registries_conf))
     }
 
     fn path(&self, s: &str) -> PathBuf {
-        self.dir.path().join(s)
+        self.0.path(s)
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin("hoist"));
-        cmd.args(args).env_remove("REGISTRY_AUTH_FILE").env_remove("DOCKER_CONFIG");
-        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        // No controlling terminal, as in CI: hoist must never prompt.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                libc::setsid();
-                Ok(())
-            });
-        }
-        cmd
+        self.0.command(args, &Vec::new())
     }
 
     fn hoist(&self, args: &[&str]) -> Run {
-        run(&mut self.command(args), b"")
+        self.0.run(args, b"", &Vec::new())
     }
 
     fn images(&self) -> Vec<serde_json::Value> {

@@ -22,22 +22,8 @@ fn put_blob(dir: &Path, data: &[u8]) -> String {
 /// Returns the manifest digest.
 pub fn write_oci_layout(dir: &Path, tag: &str, files: &[(&str, &[u8])]) -> String {
     fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, content) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(content.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_cksum();
-        builder.append_data(&mut header, path, *content).unwrap();
-    }
-    let tar = builder.into_inner().unwrap();
-    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&tar).unwrap();
-    let layer = gz.finish().unwrap();
-    let diff_id = format!("sha256:{}", sha256(&tar));
+    let files: Vec<(String, Vec<u8>)> = files.iter().map(|(p, c)| (p.to_string(), c.to_vec())).collect();
+    let (layer, diff_id) = gzip_layer(&files, flate2::Compression::default());
     let layer_digest = put_blob(dir, &layer);
     let config = serde_json::json!({
         "architecture": "amd64",
@@ -102,7 +88,8 @@ pub struct Layout {
     pub configs: Vec<String>,
 }
 
-fn gzip_layer(files: &[(String, Vec<u8>)]) -> (Vec<u8>, String) {
+/// A gzip'd tar of `files` (sorted as given, mode 0644, owner 0, mtime 0) and its diff_id.
+fn gzip_layer(files: &[(String, Vec<u8>)], level: flate2::Compression) -> (Vec<u8>, String) {
     let mut builder = tar::Builder::new(Vec::new());
     for (path, content) in files {
         let mut header = tar::Header::new_gnu();
@@ -115,7 +102,7 @@ fn gzip_layer(files: &[(String, Vec<u8>)]) -> (Vec<u8>, String) {
         builder.append_data(&mut header, path, content.as_slice()).unwrap();
     }
     let tar = builder.into_inner().unwrap();
-    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut gz = GzEncoder::new(Vec::new(), level);
     gz.write_all(&tar).unwrap();
     (gz.finish().unwrap(), format!("sha256:{}", sha256(&tar)))
 }
@@ -131,7 +118,7 @@ pub fn write_layout(dir: &Path, tag: &str, specs: &[ImageSpec]) -> Layout {
         let mut layers = Vec::new();
         let mut diff_ids = Vec::new();
         for files in &spec.layers {
-            let (gz, diff_id) = gzip_layer(files);
+            let (gz, diff_id) = gzip_layer(files, flate2::Compression::fast());
             let digest = put_blob(dir, &gz);
             layers.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": gz.len()}));
             diff_ids.push(diff_id);

@@ -66,6 +66,17 @@ pub fn parse_creds(given: &str) -> Result<Credentials> {
     Ok(Credentials { server_url: String::new(), username: user, secret })
 }
 
+/// How a copy runs: `--jobs`, `-q`.
+#[derive(clap::Args, Clone)]
+pub struct CopyFlags {
+    /// Blobs to copy at once
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub jobs: usize,
+    /// Print no progress (pull still prints the image ID)
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 /// podman's platform flags.
 #[derive(clap::Args, Clone, Default)]
 pub struct PlatformArgs {

@@ -9,7 +9,7 @@ use hoist_core::transport::registry::{Creds, RegistryDestination, RegistrySource
 use hoist_core::transport::store::{StoreDestination, StoreSource};
 use hoist_core::transport::{ImageDestination, ImageSource};
 
-use super::common::{PlatformArgs, open_store, parse_creds, push_endpoint, registry_reference};
+use super::common::{CopyFlags, PlatformArgs, open_store, parse_creds, push_endpoint, registry_reference};
 use super::{Context, Result, fail};
 use crate::progress::CopyProgress;
 
@@ -54,12 +54,8 @@ pub struct Args {
     /// Write the copied manifest's digest to this file
     #[arg(long, value_name = "FILE")]
     digestfile: Option<PathBuf>,
-    /// Blobs to copy at once
-    #[arg(long, default_value_t = 6, value_name = "N")]
-    jobs: usize,
-    /// Print no progress
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    copy: CopyFlags,
 }
 
 enum End {
@@ -99,11 +95,11 @@ fn side_creds(
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.quiet);
+    ctx.printer.set_quiet_progress(a.copy.quiet);
     let config = ctx.load_config()?;
     let (src_end, dst_end) = (parse_end(&a.source)?, parse_end(&a.destination)?);
-    let opts = Options { jobs: a.jobs, platform: a.platform.platform()?, all: a.all };
-    let progress = Arc::new(CopyProgress::new(a.quiet));
+    let opts = Options { jobs: a.copy.jobs, platform: a.platform.platform()?, all: a.all };
+    let progress = Arc::new(CopyProgress::new(a.copy.quiet));
     let src_tls = hoist_core::registry::TlsOptions { tls_verify: a.src_tls_verify, cert_dir: a.src_cert_dir.clone() };
     let dst_tls = hoist_core::registry::TlsOptions { tls_verify: a.dest_tls_verify, cert_dir: a.dest_cert_dir.clone() };
     let src_creds = side_creds(&a.src_creds, a.src_no_creds, &a.authfile, &config, ctx)?;

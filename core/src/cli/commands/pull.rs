@@ -8,7 +8,7 @@ use hoist_core::copy::{self, Options};
 use hoist_core::store::Store;
 use hoist_core::transport::store::StoreDestination;
 
-use super::common::{PlatformArgs, RegistryArgs, open_store, resolve_source};
+use super::common::{CopyFlags, PlatformArgs, RegistryArgs, open_store, resolve_source};
 use super::{Context, Result};
 use crate::progress::CopyProgress;
 
@@ -23,20 +23,16 @@ pub struct Args {
     /// Pull every platform of a multi-platform image, and the index itself
     #[arg(long)]
     all: bool,
-    /// Blobs to copy at once
-    #[arg(long, default_value_t = 6, value_name = "N")]
-    jobs: usize,
-    /// Print nothing but the image ID
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    copy: CopyFlags,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.quiet);
+    ctx.printer.set_quiet_progress(a.copy.quiet);
     let config = ctx.load_config()?;
-    let opts = Options { jobs: a.jobs, platform: a.platform.platform()?, all: a.all };
+    let opts = Options { jobs: a.copy.jobs, platform: a.platform.platform()?, all: a.all };
     let store = open_store()?;
-    let progress = Arc::new(CopyProgress::new(a.quiet));
+    let progress = Arc::new(CopyProgress::new(a.copy.quiet));
     let (reference, report) = ctx.runtime.block_on(async {
         let (reference, src) = resolve_source(&a.name, &config, &a.registry, ctx).await?;
         let dst = StoreDestination::open(store.clone(), reference.clone())?;

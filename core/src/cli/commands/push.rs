@@ -9,7 +9,7 @@ use hoist_core::copy::{self, Options};
 use hoist_core::transport::registry::RegistryDestination;
 use hoist_core::transport::store::StoreSource;
 
-use super::common::{RegistryArgs, open_store, push_endpoint, registry_reference};
+use super::common::{CopyFlags, RegistryArgs, open_store, push_endpoint, registry_reference};
 use super::{Context, Result};
 use crate::progress::CopyProgress;
 
@@ -24,16 +24,12 @@ pub struct Args {
     /// Write the pushed manifest's digest to this file
     #[arg(long, value_name = "FILE")]
     digestfile: Option<PathBuf>,
-    /// Blobs to copy at once
-    #[arg(long, default_value_t = 6, value_name = "N")]
-    jobs: usize,
-    /// Print no progress
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    copy: CopyFlags,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.quiet);
+    ctx.printer.set_quiet_progress(a.copy.quiet);
     let config = ctx.load_config()?;
     let store = open_store()?;
     let src = StoreSource::open(store, &a.image)?;
@@ -46,8 +42,8 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     };
     let endpoint = push_endpoint(&config, &destination, &a.registry.tls());
     let creds = a.registry.creds(&config, ctx)?;
-    let progress = Arc::new(CopyProgress::new(a.quiet));
-    let opts = Options { jobs: a.jobs, platform: None, all: true };
+    let progress = Arc::new(CopyProgress::new(a.copy.quiet));
+    let opts = Options { jobs: a.copy.jobs, platform: None, all: true };
     let report = ctx.runtime.block_on(async {
         let dst = RegistryDestination::open(&endpoint, destination.clone(), &creds, &ctx.observer()).await?;
         Ok::<_, super::Error>(copy::copy(&src, &dst, &opts, progress.clone()).await?)

@@ -1,0 +1,60 @@
+//! `hoist` run as a user would, in a world of its own: a temp HOME and XDG directories, its own
+//! registries.conf (no drop-ins from the machine), its own local store, no inherited auth file, and no
+//! controlling terminal (as in CI), so it must never prompt.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::process::{Env, env_pair, path_with_our_bins};
+use crate::{Run, bin, run};
+
+pub struct HoistWorld {
+    pub dir: tempfile::TempDir,
+    pub env: Env,
+}
+
+impl HoistWorld {
+    /// A world whose registries.conf is `registries_conf`.
+    pub fn new(registries_conf: &str) -> HoistWorld {
+        let dir = tempfile::Builder::new().prefix("hoist-world-").tempdir().unwrap();
+        let p = |s: &str| dir.path().join(s);
+        for d in ["home", "runtime", "config", "dropins"] {
+            std::fs::create_dir_all(p(d)).unwrap();
+        }
+        std::fs::write(p("registries.conf"), registries_conf).unwrap();
+        let env = vec![
+            env_pair("HOME", p("home")),
+            env_pair("XDG_RUNTIME_DIR", p("runtime")),
+            env_pair("XDG_CONFIG_HOME", p("config")),
+            env_pair("HOIST_STORE", p("store")),
+            env_pair("CONTAINERS_REGISTRIES_CONF", p("registries.conf")),
+            env_pair("CONTAINERS_REGISTRIES_CONF_DIR", p("dropins")),
+            env_pair("PATH", path_with_our_bins()),
+        ];
+        HoistWorld { dir, env }
+    }
+
+    pub fn path(&self, s: &str) -> PathBuf {
+        self.dir.path().join(s)
+    }
+
+    /// `hoist ARGS` ready to run, with `extra` variables on top of the world's.
+    pub fn command(&self, args: &[&str], extra: &Env) -> Command {
+        let mut cmd = Command::new(bin("hoist"));
+        cmd.args(args).env_remove("REGISTRY_AUTH_FILE").env_remove("DOCKER_CONFIG");
+        cmd.envs(self.env.iter().chain(extra.iter()).map(|(k, v)| (k, v)));
+        // SAFETY: setsid is async-signal-safe; it detaches the child from any terminal.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        cmd
+    }
+
+    /// Runs `hoist ARGS` with `input` on stdin.
+    pub fn run(&self, args: &[&str], input: &[u8], extra: &Env) -> Run {
+        run(&mut self.command(args, extra), input)
+    }
+}
