@@ -86,6 +86,12 @@ impl AuthFile {
         if legacy {
             doc = Map::from_iter([("auths".to_owned(), Value::Object(doc))]);
         }
+        // `null` is an empty map (Go decodes it as a nil map, and skopeo accepts it): drop it so edits add one.
+        for field in ["auths", "credHelpers", "credsStore"] {
+            if doc.get(field).is_some_and(Value::is_null) {
+                doc.remove(field);
+            }
+        }
         for field in ["auths", "credHelpers"] {
             if doc.get(field).is_some_and(|v| !v.is_object()) {
                 return Err(bad(format!("`{field}` is not an object")));
@@ -404,6 +410,23 @@ mod tests {
         assert!(e.contains("not base64"), "{e}");
         std::fs::write(&p, r#"{"auths":[]}"#).unwrap();
         assert!(AuthFile::read(&p, false).is_err());
+    }
+
+    #[test]
+    fn null_maps_are_empty_and_edits_fill_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("auth.json");
+        std::fs::write(&p, r#"{"auths": null, "credHelpers": null, "credsStore": null, "kept": 1}"#).unwrap();
+        let f = AuthFile::read(&p, false).unwrap();
+        assert!(f.find("a.io", true).unwrap().is_none() && f.auth_keys().is_empty());
+        AuthFile::edit(&p, |f| {
+            f.set_auth("a.io", &Credentials::new("a.io", "u", "p"));
+            Ok::<_, AuthFileError>(((), true))
+        })
+        .unwrap();
+        let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        assert_eq!(v["auths"]["a.io"]["auth"], "dTpw");
+        assert_eq!(v["kept"], 1);
     }
 
     #[test]

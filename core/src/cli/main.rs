@@ -89,6 +89,7 @@ fn run(command: Command, ctx: &Context) -> commands::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    hoist_fs::private_file::on_lock_wait(|line| eprintln!("Warning: {line}"));
     let printer = std::sync::Arc::new(Printer::default());
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

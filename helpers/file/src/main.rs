@@ -12,5 +12,6 @@ const INFO: HelperInfo = HelperInfo {
 };
 
 fn main() -> ExitCode {
+    hoist_fs::private_file::on_lock_wait(|line| eprintln!("docker-credential-file: {line}"));
     serve(&INFO, FileStore::from_env)
 }

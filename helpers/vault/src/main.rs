@@ -19,6 +19,7 @@ const INFO: HelperInfo = HelperInfo {
 };
 
 fn main() -> ExitCode {
+    hoist_fs::private_file::on_lock_wait(|line| eprintln!("docker-credential-vault: {line}"));
     // This process may hold a passphrase, key or decrypted credentials: no core dumps, no ptrace.
     agent::make_undumpable();
     if std::env::args().nth(1).is_some_and(|verb| cli::is_command(&verb)) {

@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -74,11 +74,22 @@ fn check_nonempty(p: Passphrase, source: &str) -> Result<Passphrase, Error> {
     Ok(p)
 }
 
-/// The file's content without one trailing newline. Refuses a file others can read.
+/// The largest passphrase file read: longer ones are refused, never cut.
+pub const MAX_PASSPHRASE_FILE: u64 = 64 << 10;
+
+/// The file's content without one trailing newline. Refuses a file others can read, anything that is not a
+/// regular file (a FIFO would block), and a file longer than [`MAX_PASSPHRASE_FILE`] bytes.
 fn from_file(var: &str, path: &PathBuf) -> Result<Passphrase, Error> {
     let fail = |m: String| Error::backend(format!("{var} {}: {m}", path.display()));
-    let mut file = File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| fail(format!("cannot open: {e}")))?;
     let meta = file.metadata().map_err(|e| fail(format!("cannot stat: {e}")))?;
+    if !meta.is_file() {
+        return Err(fail("is not a regular file".into()));
+    }
     if meta.mode() & 0o077 != 0 {
         return Err(fail(format!(
             "permissions {:04o} are too open; run: chmod 600 {}",
@@ -87,7 +98,10 @@ fn from_file(var: &str, path: &PathBuf) -> Result<Passphrase, Error> {
         )));
     }
     let mut raw = Zeroizing::new(Vec::new());
-    file.by_ref().take(64 << 10).read_to_end(&mut raw).map_err(|e| fail(format!("cannot read: {e}")))?;
+    file.by_ref().take(MAX_PASSPHRASE_FILE + 1).read_to_end(&mut raw).map_err(|e| fail(format!("cannot read: {e}")))?;
+    if raw.len() as u64 > MAX_PASSPHRASE_FILE {
+        return Err(fail(format!("is longer than {MAX_PASSPHRASE_FILE} bytes; a passphrase file holds one passphrase")));
+    }
     let text = std::str::from_utf8(&raw).map_err(|_| fail("is not UTF-8 text".into()))?;
     let text = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(text);
     check_nonempty(Zeroizing::new(text.to_owned()), var)
