@@ -91,7 +91,26 @@ fn helper_failures_carry_its_message_never_the_secret() {
     std::fs::set_permissions(&echo, std::fs::Permissions::from_mode(0o755)).unwrap();
     let err = Client::with_program(&echo).store(&Credentials::new("r.example", "u", CANARY)).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("[redacted]") && !text.contains(CANARY), "{text}");
+    assert!(text.contains("withheld") && !text.contains(CANARY), "{text}");
+    let other = Client::with_program(&echo).store(&Credentials::new("r.example", "u", "another-secret")).unwrap_err();
+    assert_eq!(other.to_string(), text, "the error does not depend on the secret");
+    // A message that merely contains the password as a word (`locked`) is withheld whole, not masked in place,
+    // so the output never tells what the password was; with another password the message is shown.
+    let locked = dir.path().join("docker-credential-locked");
+    std::fs::write(
+        &locked,
+        "#!/bin/sh
+cat >/dev/null
+echo 'the vault is locked and no passphrase source is set'
+exit 1
+",
+    )
+    .unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let with_word = Client::with_program(&locked).store(&Credentials::new("r.example", "u", "locked")).unwrap_err();
+    assert!(!with_word.to_string().contains("locked and") && with_word.to_string().contains("withheld"), "{with_word}");
+    let shown = Client::with_program(&locked).store(&Credentials::new("r.example", "u", "pw")).unwrap_err();
+    assert!(shown.to_string().contains("the vault is locked and no passphrase source is set"), "{shown}");
     // A helper whose get answer is not JSON: the error must not quote the output (it may be the secret).
     let junk = dir.path().join("docker-credential-junk");
     std::fs::write(&junk, format!("#!/bin/sh\necho '{CANARY}'\n")).unwrap();

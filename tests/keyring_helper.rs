@@ -209,6 +209,89 @@ fn locked_keyring_is_a_clear_error_never_a_prompt() {
     }
 }
 
+/// 32 stores of one registry at once (different users): every one succeeds, and exactly one item remains,
+/// holding a consistent username and secret.
+#[test]
+fn concurrent_stores_of_one_server_end_with_one_item() {
+    let ss = SecretService::start();
+    let ours = KeyringHelper::new(&ss);
+    let children: Vec<_> = (0..32)
+        .map(|i| {
+            let mut cmd = ours.command();
+            cmd.arg("store").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+            let mut child = cmd.spawn().unwrap();
+            let input = creds("same.example", &format!("u{i}"), &format!("{CANARY}-{i}"));
+            child.stdin.take().unwrap().write_all(&input).unwrap();
+            child
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(items_for(&ss, "same.example"), 1);
+    let got = get(&ours, "same.example");
+    let user = got["Username"].as_str().unwrap();
+    let i = user.strip_prefix('u').unwrap();
+    assert_eq!(got["Secret"], format!("{CANARY}-{i}"), "username and secret belong together");
+}
+
+/// Four loops of store-then-erase on different registries, with a list loop beside them: no spurious
+/// failure anywhere (a store that fails must not have stored; an erase that fails must not leave it).
+#[test]
+fn store_and_erase_loops_on_different_servers_never_fail_spuriously() {
+    let ss = SecretService::start();
+    let ours = std::sync::Arc::new(KeyringHelper::new(&ss));
+    let mut threads = Vec::new();
+    for t in 0..4 {
+        let ours = ours.clone();
+        threads.push(std::thread::spawn(move || {
+            let mut failures = Vec::new();
+            let server = format!("loop{t}.example");
+            for _ in 0..15 {
+                for (verb, input) in [("store", creds(&server, "u", CANARY)), ("erase", server.clone().into_bytes())] {
+                    let out = ours.run(&[verb], &input);
+                    if !out.ok() {
+                        failures.push(format!("{verb} {server}: {}{}", out.out(), out.err()));
+                    }
+                }
+            }
+            failures
+        }));
+    }
+    let lister = {
+        let ours = ours.clone();
+        std::thread::spawn(move || {
+            (0..30)
+                .filter_map(|_| (!ours.run(&["list"], b"").ok()).then_some("list failed".to_owned()))
+                .collect::<Vec<_>>()
+        })
+    };
+    let mut failures: Vec<String> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    failures.extend(lister.join().unwrap());
+    assert!(failures.is_empty(), "{} failures: {failures:?}", failures.len());
+    for t in 0..4 {
+        assert_eq!(items_for(&ss, &format!("loop{t}.example")), 0, "every erase removed its item");
+    }
+}
+
+#[test]
+fn a_server_url_with_nul_is_bad_input() {
+    let ss = SecretService::start();
+    let ours = KeyringHelper::new(&ss);
+    let out = ours.run(&["store"], br#"{"ServerURL":"a\u0000b.example","Username":"u","Secret":"x"}"#);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.out().contains("NUL character") && !out.out().contains("zbus"), "{}", out.out());
+    let out = ours.run(&["get"], b"a\0b.example");
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(!out.out().contains("zbus") && !out.out().contains("I/O error"), "{}", out.out());
+}
+
 #[test]
 fn bad_input_is_refused_cleanly_and_changes_nothing() {
     let ss = SecretService::start();

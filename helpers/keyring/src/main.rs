@@ -12,6 +12,7 @@ const INFO: HelperInfo = HelperInfo {
 
 #[cfg(all(target_os = "linux", not(hoist_native_keyring)))]
 fn main() -> ExitCode {
+    hoist_fs::private_file::on_lock_wait(|line| eprintln!("docker-credential-keyring: {line}"));
     serve(&INFO, hoist_keyring_store::KeyringStore::new)
 }
 

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use hoist_fs::{PrivateFile, WriteLock};
 use hoist_helper_protocol::{Credentials, Error, Secret, Store, server};
 use secret_service::EncryptionType;
 use secret_service::blocking::{Item, SecretService};
@@ -96,7 +97,36 @@ fn attributes<'a>(server: &'a str, username: &'a str) -> HashMap<&'a str, &'a st
     ])
 }
 
+/// True when a D-Bus error says the item is gone: another process deleted it between our search and our read
+/// or delete. Such an item is skipped, never reported.
+fn vanished(e: &secret_service::Error) -> bool {
+    let text = e.to_string();
+    text.contains("does not exist") || text.contains("UnknownObject") || text.contains("NoSuchObject")
+}
+
+/// Refuses text the Secret Service cannot hold: D-Bus strings never contain NUL.
+fn check_text(what: &str, value: &str) -> Result<(), Error> {
+    if value.contains('\0') {
+        return Err(Error::backend(format!(
+            "the {what} contains a NUL character, which the Secret Service cannot store"
+        )));
+    }
+    Ok(())
+}
+
+/// Serialises this user's writers (store, erase), so that concurrent stores of one registry end with exactly
+/// one item and a store never removes another's fresh item. The lock lives in `$XDG_RUNTIME_DIR/hoist/`, else
+/// in a private `hoist-UID` directory under the temp directory; it is waited for at most `HOIST_LOCK_TIMEOUT`.
+fn writer_lock() -> Result<WriteLock, Error> {
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => std::path::PathBuf::from(d).join("hoist"),
+        None => std::env::temp_dir().join(format!("hoist-{}", hoist_fs::private_file::euid())),
+    };
+    Ok(PrivateFile::new(dir.join("docker-credential-keyring"), "keyring lock").lock()?)
+}
+
 /// Every unlocked docker item matching `filter` (plus docker_cli=1); an error if any matching item is locked.
+/// Items that vanish while they are read (another process erased them) are left out.
 fn docker_items<'a>(ss: &'a SecretService<'a>, filter: &[(&str, &str)]) -> Result<Vec<DockerItem<'a>>, Error> {
     let mut query = HashMap::from([("docker_cli", "1")]);
     query.extend(filter.iter().copied());
@@ -106,7 +136,11 @@ fn docker_items<'a>(ss: &'a SecretService<'a>, filter: &[(&str, &str)]) -> Resul
     }
     let mut items = Vec::with_capacity(found.unlocked.len());
     for item in found.unlocked {
-        let mut attrs = item.get_attributes().map_err(|e| ss_error("reading item attributes", e))?;
+        let mut attrs = match item.get_attributes() {
+            Ok(a) => a,
+            Err(e) if vanished(&e) => continue,
+            Err(e) => return Err(ss_error("reading item attributes", e)),
+        };
         let Some(server) = attrs.remove("server") else { continue };
         let username = attrs.remove("username").unwrap_or_default();
         items.push(DockerItem { server, username, item });
@@ -114,17 +148,34 @@ fn docker_items<'a>(ss: &'a SecretService<'a>, filter: &[(&str, &str)]) -> Resul
     Ok(items)
 }
 
-fn secret_of(item: &Item, server: &str) -> Result<Secret, Error> {
-    let bytes = Zeroizing::new(item.get_secret().map_err(|e| ss_error("reading the secret", e))?);
+/// Deletes an item; one that is already gone counts as deleted.
+fn delete(item: &Item, what: &str) -> Result<(), Error> {
+    match item.delete() {
+        Ok(()) => Ok(()),
+        Err(e) if vanished(&e) => Ok(()),
+        Err(e) => Err(ss_error(what, e)),
+    }
+}
+
+/// The item's secret, or `None` when the item vanished before it could be read.
+fn secret_of(item: &Item, server: &str) -> Result<Option<Secret>, Error> {
+    let bytes = match item.get_secret() {
+        Ok(b) => Zeroizing::new(b),
+        Err(e) if vanished(&e) => return Ok(None),
+        Err(e) => return Err(ss_error("reading the secret", e)),
+    };
     match std::str::from_utf8(&bytes) {
-        Ok(s) => Ok(Secret::from(s)),
+        Ok(s) => Ok(Some(Secret::from(s))),
         Err(_) => Err(Error::backend(format!("the keyring item for {server} holds a secret that is not UTF-8 text"))),
     }
 }
 
 impl Store for KeyringStore {
     fn add(&self, creds: &Credentials) -> Result<(), Error> {
+        check_text("server URL", &creds.server_url)?;
+        check_text("username", &creds.username)?;
         let creds = creds.clone();
+        let _lock = writer_lock()?;
         with_timeout(self.timeout, move || {
             let ss = connect()?;
             let collection = ss.get_default_collection().map_err(|e| ss_error("opening the default collection", e))?;
@@ -143,7 +194,7 @@ impl Store for KeyringStore {
             for it in &items {
                 let is_new = it.server == creds.server_url && it.username == creds.username;
                 if !is_new && same.contains(&it.server.as_str()) {
-                    it.item.delete().map_err(|e| ss_error("removing a replaced item", e))?;
+                    delete(&it.item, "removing a replaced item")?;
                 }
             }
             Ok(())
@@ -151,29 +202,42 @@ impl Store for KeyringStore {
     }
 
     fn get(&self, server_url: &str) -> Result<(String, Secret), Error> {
+        check_text("server URL", server_url)?;
         let wanted = server_url.to_owned();
         with_timeout(self.timeout, move || {
             let ss = connect()?;
-            let exact = docker_items(&ss, &[("server", &wanted)])?;
-            if let Some(it) = exact.first() {
-                return Ok((it.username.clone(), secret_of(&it.item, &it.server)?));
+            // An item may vanish between the search and the read (a concurrent store replaced it): search again.
+            for _ in 0..3 {
+                let exact = docker_items(&ss, &[("server", &wanted)])?;
+                let all;
+                let found = match exact.first() {
+                    Some(it) => it,
+                    None => {
+                        all = docker_items(&ss, &[])?;
+                        let key =
+                            server::lookup(all.iter().map(|i| i.server.as_str()), &wanted).ok_or(Error::NotFound)?;
+                        all.iter().find(|i| i.server == key).ok_or(Error::NotFound)?
+                    }
+                };
+                if let Some(secret) = secret_of(&found.item, &found.server)? {
+                    return Ok((found.username.clone(), secret));
+                }
             }
-            let all = docker_items(&ss, &[])?;
-            let key = server::lookup(all.iter().map(|i| i.server.as_str()), &wanted).ok_or(Error::NotFound)?;
-            let it = all.iter().find(|i| i.server == key).ok_or(Error::NotFound)?;
-            Ok((it.username.clone(), secret_of(&it.item, &it.server)?))
+            Err(Error::NotFound)
         })
     }
 
     fn erase(&self, server_url: &str) -> Result<(), Error> {
+        check_text("server URL", server_url)?;
         let wanted = server_url.to_owned();
+        let _lock = writer_lock()?;
         with_timeout(self.timeout, move || {
             let ss = connect()?;
             let items = docker_items(&ss, &[])?;
             let same = server::same_registry(items.iter().map(|i| i.server.as_str()), &wanted);
             for it in &items {
                 if same.contains(&it.server.as_str()) {
-                    it.item.delete().map_err(|e| ss_error("removing the item", e))?;
+                    delete(&it.item, "removing the item")?;
                 }
             }
             Ok(())

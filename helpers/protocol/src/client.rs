@@ -140,9 +140,14 @@ impl Client {
 
     fn failed(&self, verb: &'static str, out: &Output, secret: Option<&str>) -> ClientError {
         let text = if out.stdout.iter().any(|b| !b.is_ascii_whitespace()) { &out.stdout[..] } else { &out.stderr[..] };
-        let mut message = String::from_utf8_lossy(text).split_whitespace().collect::<Vec<_>>().join(" ");
-        if let Some(secret) = secret.filter(|s| !s.is_empty()) {
-            message = message.replace(secret, "[redacted]");
+        let raw = String::from_utf8_lossy(text);
+        let mut message = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        // A message holding the secret is withheld whole: masking only the secret would still show where it
+        // was and what surrounds it (`the vault is [redacted]` tells a password of "locked").
+        if let Some(secret) = secret.filter(|s| !s.is_empty())
+            && (raw.contains(secret) || message.contains(secret))
+        {
+            message = "its message was withheld because it contained the secret".into();
         }
         if message.len() > 400 {
             let cut = (0..=400).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
