@@ -38,7 +38,12 @@ fn podman_and_skopeo_use_docker_credential_vault_when_unlocked() {
 
 /// The whole round: push an image, login through the helper named `name`, inspect, logout.
 fn podman_and_skopeo_use(helper: &dyn Subject, name: &str, env: Env) {
-    let reg = Registry::start(Options { tls: true, users: vec![(USER.into(), PASS.into())], token: None, ..Default::default() });
+    let reg = Registry::start(Options {
+        tls: true,
+        users: vec![(USER.into(), PASS.into())],
+        token: None,
+        ..Default::default()
+    });
     let host = reg.host();
     let certs = cert_dir_arg(reg.cert_dir.as_ref().unwrap());
     let ctr = Containers::new(&[]).with_env(env);

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use harness::fake_registry::{Fault, FakeRegistry};
+use harness::fake_registry::{FakeRegistry, Fault};
 use harness::image::{ImageSpec, write_layout};
 use harness::{Run, bin, run};
 
@@ -17,7 +17,9 @@ impl World {
         std::fs::create_dir_all(dir.path().join("dropins")).unwrap();
         std::fs::write(
             dir.path().join("registries.conf"),
-            format!("unqualified-search-registries = []\n[[registry]]\nlocation = \"{insecure_host}\"\ninsecure = true\n"),
+            format!(
+                "unqualified-search-registries = []\n[[registry]]\nlocation = \"{insecure_host}\"\ninsecure = true\n"
+            ),
         )
         .unwrap();
         World { dir }
@@ -63,7 +65,8 @@ fn fixture(name: &str) -> (tempfile::TempDir, harness::image::Layout) {
 
 fn layer_digests(dir: &std::path::Path, layout: &harness::image::Layout) -> Vec<String> {
     let hex = layout.top.strip_prefix("sha256:").unwrap();
-    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("blobs/sha256").join(hex)).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("blobs/sha256").join(hex)).unwrap()).unwrap();
     m["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_owned()).collect()
 }
 

@@ -195,11 +195,12 @@ impl PrivateFile {
         if fs::symlink_metadata(&lock_path).is_ok_and(|m| !m.is_file()) {
             return Err(not_regular());
         }
-        let file = open_nonblocking(OpenOptions::new().create(true).truncate(false).write(true).mode(0o600), &lock_path)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ENXIO) => not_regular(), // a FIFO with no reader
-                _ => self.fail(format_args!("cannot open lock file {}: {e}", lock_path.display())),
-            })?;
+        let file =
+            open_nonblocking(OpenOptions::new().create(true).truncate(false).write(true).mode(0o600), &lock_path)
+                .map_err(|e| match e.raw_os_error() {
+                    Some(libc::ENXIO) => not_regular(), // a FIFO with no reader
+                    _ => self.fail(format_args!("cannot open lock file {}: {e}", lock_path.display())),
+                })?;
         match file.metadata() {
             Ok(m) if m.is_file() => {}
             _ => return Err(not_regular()),

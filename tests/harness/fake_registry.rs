@@ -162,7 +162,8 @@ fn serve(conn: TcpStream, state: &Mutex<State>, ctx: &Ctx) {
     if path == "/v2/" {
         return respond(&mut conn, "200 OK", &[], b"{}", 2);
     }
-    let blob_of = |d: &str| d.strip_prefix("sha256:").and_then(|h| std::fs::read(ctx.layout.join("blobs/sha256").join(h)).ok());
+    let blob_of =
+        |d: &str| d.strip_prefix("sha256:").and_then(|h| std::fs::read(ctx.layout.join("blobs/sha256").join(h)).ok());
     if let Some((_, reference)) = path.split_once("/manifests/") {
         let digest = if reference.starts_with("sha256:") { reference.to_owned() } else { ctx.top.clone() };
         let Some(body) = blob_of(&digest) else { return respond(&mut conn, "404 Not Found", &[], b"{}", 2) };
@@ -179,8 +180,7 @@ fn serve(conn: TcpStream, state: &Mutex<State>, ctx: &Ctx) {
         if fault == Some(Fault::WrongBytes) {
             body.iter_mut().for_each(|b| *b ^= 0x5a);
         }
-        if let Some(start) = range.as_deref().and_then(|r| r.strip_prefix("bytes=")).and_then(|r| r.strip_suffix('-'))
-        {
+        if let Some(start) = range.as_deref().and_then(|r| r.strip_prefix("bytes=")).and_then(|r| r.strip_suffix('-')) {
             let start: usize = start.parse().unwrap_or(0);
             let rest = body[start.min(body.len())..].to_vec();
             let cr = format!("bytes {start}-{}/{}", body.len().saturating_sub(1), body.len());

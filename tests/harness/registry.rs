@@ -71,12 +71,55 @@ impl Registry {
                     run(Command::new("openssl").args(args), b"").expect_ok("openssl for client certificates");
                 };
                 let s = |p: &PathBuf| p.to_str().unwrap().to_owned();
-                ossl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=hoist-test-client-ca", "-keyout", &s(&ca_key), "-out", &s(&ca_crt)]);
-                let (ckey, csr, ccert) = (ccdir.join("client.key"), certs.join("client.csr"), ccdir.join("client.cert"));
-                ossl(&["req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=hoist-test-client", "-keyout", &s(&ckey), "-out", &s(&csr)]);
+                ossl(&[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "30",
+                    "-subj",
+                    "/CN=hoist-test-client-ca",
+                    "-keyout",
+                    &s(&ca_key),
+                    "-out",
+                    &s(&ca_crt),
+                ]);
+                let (ckey, csr, ccert) =
+                    (ccdir.join("client.key"), certs.join("client.csr"), ccdir.join("client.cert"));
+                ossl(&[
+                    "req",
+                    "-new",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-subj",
+                    "/CN=hoist-test-client",
+                    "-keyout",
+                    &s(&ckey),
+                    "-out",
+                    &s(&csr),
+                ]);
                 let ext = certs.join("client.ext");
                 fs::write(&ext, "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").unwrap();
-                ossl(&["x509", "-req", "-in", &s(&csr), "-CA", &s(&ca_crt), "-CAkey", &s(&ca_key), "-CAcreateserial", "-days", "30", "-extfile", &s(&ext), "-out", &s(&ccert)]);
+                ossl(&[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &s(&csr),
+                    "-CA",
+                    &s(&ca_crt),
+                    "-CAkey",
+                    &s(&ca_key),
+                    "-CAcreateserial",
+                    "-days",
+                    "30",
+                    "-extfile",
+                    &s(&ext),
+                    "-out",
+                    &s(&ccert),
+                ]);
                 fs::copy(&crt, ccdir.join("ca.crt")).unwrap();
                 http.push_str(&format!("    clientcas:\n      - {}\n", ca_crt.display()));
                 client_cert_dir = Some(ccdir);

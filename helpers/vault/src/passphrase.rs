@@ -100,7 +100,9 @@ fn from_file(var: &str, path: &PathBuf) -> Result<Passphrase, Error> {
     let mut raw = Zeroizing::new(Vec::new());
     file.by_ref().take(MAX_PASSPHRASE_FILE + 1).read_to_end(&mut raw).map_err(|e| fail(format!("cannot read: {e}")))?;
     if raw.len() as u64 > MAX_PASSPHRASE_FILE {
-        return Err(fail(format!("is longer than {MAX_PASSPHRASE_FILE} bytes; a passphrase file holds one passphrase")));
+        return Err(fail(format!(
+            "is longer than {MAX_PASSPHRASE_FILE} bytes; a passphrase file holds one passphrase"
+        )));
     }
     let text = std::str::from_utf8(&raw).map_err(|_| fail("is not UTF-8 text".into()))?;
     let text = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(text);
