@@ -268,7 +268,15 @@ fn token_registry(oauth2: bool) -> (harness::token_issuer::TokenIssuer, Registry
 fn login_against_token_auth() {
     let (issuer, reg, certs) = token_registry(true);
     let host = reg.host();
-    let w = World::new("");
+    // The realm is plain HTTP while the registry uses TLS: no credential goes there unless its host is
+    // marked insecure (issue: skopeo sends the password in clear).
+    let untrusted = World::new("");
+    let out = untrusted.hoist(&["login", &certs, "-u", "alice", "--password-stdin", &host], b"secret", &vec![]);
+    assert_eq!(out.code, Some(125), "{out:?}");
+    assert!(out.err().contains("refusing to send credentials in clear text"), "{}", out.err());
+    assert!(issuer.seen().is_empty(), "nothing reached the token service: {:?}", issuer.seen());
+
+    let w = World::new(&issuer.trusted_conf());
     let authfile = w.path("auth.json");
     let af = format!("--authfile={}", authfile.display());
 
@@ -297,7 +305,7 @@ fn identity_tokens_use_oauth2_and_fall_back_to_get() {
     for oauth2 in [true, false] {
         let (issuer, reg, certs) = token_registry(oauth2);
         let host = reg.host();
-        let w = World::new("");
+        let w = World::new(&issuer.trusted_conf());
         let af = format!("--authfile={}", w.path("auth.json").display());
         let refresh = issuer.mint_refresh_token("alice");
         let out = w.hoist(

@@ -306,6 +306,9 @@ fn credentials_tls_and_token_auth() {
 
     // Token auth: alice may push, bob may only pull.
     let issuer = harness::token_issuer::TokenIssuer::start(true);
+    // Its realm is plain HTTP: credentials go there only once registries.conf marks that host insecure.
+    std::fs::write(w.path("registries.conf"), format!("unqualified-search-registries = []\n{}", issuer.trusted_conf()))
+        .unwrap();
     let treg = Registry::start(Options {
         tls: true,
         users: vec![],

@@ -5,6 +5,7 @@
 //! - [`secret_service::SecretService`]: a private D-Bus session bus plus gnome-keyring-daemon (unlocked).
 //! - [`pass::PassStore`]: a temp GNUPGHOME with a passphrase-less key and a pass store.
 //! - [`hoist::HoistWorld`]: hoist with its own HOME, registries.conf, store and no terminal.
+//! - [`hostile::Hostile`]: a server that stalls, drips, floods or loops, to attack hoist's client.
 //! - [`podman::Containers`]: podman/skopeo configuration kept in a temp dir.
 //! - [`image`]: OCI image layouts (multi-layer, multi-platform) built without network.
 //! - [`fake_registry::FakeRegistry`]: a loopback registry that misbehaves on purpose (429, 500, cut or wrong bytes).
@@ -18,6 +19,7 @@ pub mod conformance;
 pub mod fake_registry;
 pub mod helpers;
 pub mod hoist;
+pub mod hostile;
 pub mod image;
 pub mod pass;
 pub mod podman;

@@ -95,6 +95,12 @@ impl TokenIssuer {
         format!("http://127.0.0.1:{}/token", self.port)
     }
 
+    /// registries.conf marking the issuer's plain-HTTP host insecure: hoist sends credentials to a plain-HTTP
+    /// token realm of a TLS registry only then.
+    pub fn trusted_conf(&self) -> String {
+        format!("[[registry]]\nlocation = \"127.0.0.1:{}\"\ninsecure = true\n", self.port)
+    }
+
     /// A refresh (identity) token for `user`, as the issuer would hand out for `offline_token=true`.
     pub fn mint_refresh_token(&self, user: &str) -> String {
         let token = format!("refresh-{user}-{}", random_hex());

@@ -21,6 +21,10 @@ use printer::Printer;
 #[derive(Parser)]
 #[command(name = "hoist", version, propagate_version = true)]
 pub struct Cli {
+    /// Seconds to wait for a registry to connect, to answer a request, and between reads of an answer
+    /// (default 30, or $HOIST_TIMEOUT; 0 waits for ever). A long transfer that keeps moving never times out.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    timeout: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -89,6 +93,11 @@ fn run(command: Command, ctx: &Context) -> commands::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(seconds) = cli.timeout {
+        // SAFETY: no other thread exists yet (the runtime is built below), so nothing reads the environment
+        // concurrently; the library reads HOIST_TIMEOUT when it builds each client.
+        unsafe { std::env::set_var(hoist_core::registry::tls::TIMEOUT_ENV, seconds.to_string()) };
+    }
     hoist_fs::private_file::on_lock_wait(|line| eprintln!("Warning: {line}"));
     let printer = std::sync::Arc::new(Printer::default());
     let result = tokio::runtime::Builder::new_multi_thread()

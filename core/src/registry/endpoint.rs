@@ -30,8 +30,10 @@ pub struct Endpoint {
     pub tls_verify: bool,
     /// Also try plain HTTP when HTTPS cannot connect (insecure registries).
     pub allow_http: bool,
-    /// Directories with extra CA certificates (`*.crt`).
+    /// Directories with extra CA certificates (`*.crt`) and client `NAME.cert`/`NAME.key` pairs.
     pub cert_dirs: Vec<PathBuf>,
+    /// Hosts registries.conf marks insecure: plain-HTTP token realms that may receive credentials.
+    pub insecure_hosts: Vec<String>,
 }
 
 impl Endpoint {
@@ -69,8 +71,31 @@ impl TlsOptions {
             tls_verify,
             allow_http: !tls_verify,
             cert_dirs: Endpoint::default_cert_dirs(host, self.cert_dir.as_deref()),
+            insecure_hosts: Vec::new(),
         }
     }
+}
+
+/// The hosts registries.conf marks insecure (entries and mirrors).
+fn insecure_hosts(config: &Config) -> Vec<String> {
+    let mut hosts = Vec::new();
+    for r in &config.registries {
+        if r.insecure && !r.location.is_empty() {
+            hosts.push(r.location.split('/').next().unwrap_or(&r.location).to_owned());
+        }
+        for m in r.mirrors.iter().filter(|m| m.insecure) {
+            hosts.push(m.location.split('/').next().unwrap_or(&m.location).to_owned());
+        }
+    }
+    hosts
+}
+
+/// The endpoint to write `reference` to: its registry's primary location (mirrors are only for pulls).
+pub fn for_push(config: &Config, reference: &Reference, tls: &TlsOptions) -> Endpoint {
+    let insecure = config.find_registry(&reference.to_string()).is_some_and(|r| r.insecure);
+    let mut e = tls.endpoint(reference.domain(), insecure);
+    e.insecure_hosts = insecure_hosts(config);
+    e
 }
 
 /// One place to pull an image from: the reference as that registry names it, and how to reach it.
@@ -95,7 +120,9 @@ pub fn for_login(config: &Config, key: &str, tls: &TlsOptions) -> Result<Endpoin
     let host = key.split('/').next().unwrap_or(key);
     blocked(config, key, host)?;
     let insecure = config.find_registry(key).is_some_and(|r| r.insecure);
-    Ok(tls.endpoint(host, insecure))
+    let mut e = tls.endpoint(host, insecure);
+    e.insecure_hosts = insecure_hosts(config);
+    Ok(e)
 }
 
 /// Where to pull `reference` from, in order: the usable mirrors, then the primary location.
@@ -107,7 +134,8 @@ pub fn for_pull(config: &Config, reference: &Reference, tls: &TlsOptions) -> Res
     Ok(sources
         .into_iter()
         .map(|s| {
-            let endpoint = tls.endpoint(s.reference.domain(), s.insecure);
+            let mut endpoint = tls.endpoint(s.reference.domain(), s.insecure);
+            endpoint.insecure_hosts = insecure_hosts(config);
             Target { reference: s.reference, endpoint, mirror: s.mirror }
         })
         .collect())

@@ -51,6 +51,10 @@ pub enum RegistryError {
     /// No answer: the connection failed, broke or timed out.
     #[error("{context}: {message}")]
     Transport { context: String, message: String },
+    /// The server took the request but sent no complete answer (headers) within the timeout; not retried,
+    /// since a server that stalls once usually stalls again.
+    #[error("{context}: no answer within {} s (change it with --timeout or HOIST_TIMEOUT)", after.as_secs())]
+    Timeout { context: String, after: std::time::Duration },
     /// An answer that breaks the protocol (not a token, not a registry, an unsupported scheme).
     #[error("{0}")]
     Protocol(String),

@@ -54,6 +54,8 @@ pub use endpoint::{Endpoint, Target, TlsOptions};
 pub use error::{Diagnostic, RegistryError};
 pub use manifest::{FetchedManifest, ManifestHead};
 pub use request::OpenBody;
+#[doc(hidden)]
+pub use tags::next_link;
 use token::Token;
 
 use crate::observe::SharedObserver;
@@ -105,6 +107,8 @@ pub struct RegistryClient {
     warned: Arc<Mutex<HashSet<String>>>,
     retry: RetryPolicy,
     observer: SharedObserver,
+    /// Hosts registries.conf marks insecure: the only plain-HTTP token realms credentials may go to.
+    cleartext_hosts: Vec<String>,
 }
 
 impl RegistryClient {
@@ -125,6 +129,7 @@ impl RegistryClient {
             warned: Arc::new(Mutex::new(HashSet::new())),
             retry: RetryPolicy::default(),
             observer,
+            cleartext_hosts: endpoint.insecure_hosts.clone(),
         };
         let https = format!("https://{}", endpoint.api_host());
         let resp = match client.ping(&https).await {
@@ -177,7 +182,9 @@ impl RegistryClient {
 
     async fn ping(&self, base: &str) -> Result<reqwest::Response, RegistryError> {
         let url = format!("{base}/v2/");
-        let resp = self.http.get(&url).send().await.map_err(|e| ping_error(&url, &e))?;
+        let resp = tls::headers_within(self.http.get(&url).send(), || format!("pinging container registry {url}"))
+            .await?
+            .map_err(|e| ping_error(&url, &e))?;
         self.log(&format!("GET {url} -> {}", resp.status().as_u16()));
         Ok(resp)
     }
@@ -208,6 +215,9 @@ impl RegistryClient {
             if let Some(t) = cache.get(key).filter(|t| t.expires > Instant::now()) {
                 return Ok(Some((t.clone(), true)));
             }
+        }
+        if self.creds.is_some() {
+            token::check_realm(&self.base, realm, &self.cleartext_hosts)?;
         }
         let log = |l: &str| self.log(l);
         let t = token::fetch(&self.http, realm, service.as_deref(), scopes, self.creds.as_ref(), &log).await?;
@@ -246,7 +256,9 @@ impl RegistryClient {
         }
         let url = format!("{}/v2/", self.base);
         let req = self.authorize(self.http.get(&url), &BTreeSet::new()).await?;
-        let resp = req.send().await.map_err(|e| ping_error(&url, &e))?;
+        let resp = tls::headers_within(req.send(), || format!("pinging container registry {url}"))
+            .await?
+            .map_err(|e| ping_error(&url, &e))?;
         self.log(&format!("GET {url} (authenticated) -> {}", resp.status().as_u16()));
         match resp.status() {
             s if s.is_success() => Ok(()),
@@ -268,5 +280,5 @@ impl RegistryClient {
 }
 
 fn ping_error(url: &str, e: &reqwest::Error) -> RegistryError {
-    RegistryError::transport(format!("pinging container registry {url}"), e)
+    tls::send_failed(format!("pinging container registry {url}"), e)
 }

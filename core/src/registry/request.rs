@@ -24,6 +24,7 @@ use reqwest::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 
 use super::body::{self, BodyError};
+use super::tls;
 use super::{ByteStream, Challenge, RegistryClient, RegistryError, challenge, error};
 
 /// Opens a blob's bytes for [`RegistryClient::upload_blob`], once per try. The opening may borrow for `'a`;
@@ -167,11 +168,11 @@ impl RegistryClient {
                     }
                 }
             };
-            let resp = match builder.send().await {
+            let resp = match tls::headers_within(builder.send(), || format!("{method} {}", req.url)).await? {
                 Ok(r) => r,
                 Err(e) => {
                     // Our URL names the request; reqwest's may be a redirect target with signed parameters.
-                    let err = RegistryError::transport(format!("{method} {}", req.url), &e.without_url());
+                    let err = tls::send_failed(format!("{method} {}", req.url), &e.without_url());
                     self.log(&format!("{method} {}: {err}", req.url));
                     if req.retry && err.is_retryable() && attempt + 1 < self.retry.attempts {
                         self.wait(self.retry.backoff(attempt)).await;

@@ -47,8 +47,10 @@ impl RegistryClient {
     }
 }
 
-/// The target of the `rel="next"` link in the `Link` headers (RFC 8288), if any.
-fn next_link(headers: &HeaderMap) -> Option<String> {
+/// The target of the `rel="next"` link in the `Link` headers (RFC 8288), if any. Public for fuzzing, not a
+/// stable API.
+#[doc(hidden)]
+pub fn next_link(headers: &HeaderMap) -> Option<String> {
     for value in headers.get_all(LINK).iter().filter_map(|v| v.to_str().ok()) {
         let mut rest = value;
         while let Some(open) = rest.find('<') {

@@ -23,8 +23,13 @@ fn fast() -> RetryPolicy {
 }
 
 async fn connect_with(server: &Server, observer: SharedObserver) -> RegistryClient {
-    let endpoint =
-        Endpoint { host: server.addr.to_string(), tls_verify: false, allow_http: true, cert_dirs: Vec::new() };
+    let endpoint = Endpoint {
+        host: server.addr.to_string(),
+        tls_verify: false,
+        allow_http: true,
+        cert_dirs: Vec::new(),
+        insecure_hosts: Vec::new(),
+    };
     let mut c = RegistryClient::connect(&endpoint, None, observer).await.expect("connect to the fake registry");
     assert_eq!(c.base(), server.url(), "HTTPS fails, plain HTTP answers");
     c.set_retry_policy(fast());

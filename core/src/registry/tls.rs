@@ -24,26 +24,55 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The HTTP client for `endpoint`.
 ///
-/// Timeouts: connecting gives up after 30 s; an answer (its headers, then each read of its body) that stays
-/// silent for the read timeout fails the request, which the retry layer may then try again (a blob read
-/// resumes where it stopped). The read timeout is 30 s, or the number of seconds in the environment variable
-/// `HOIST_TIMEOUT` (`HOIST_TIMEOUT=120` for a slow registry or link; `0` waits for ever). It bounds silence,
-/// not the length of a transfer: a large blob that keeps arriving never times out.
+/// Timeouts, all one setting — 30 s, or the seconds in `HOIST_TIMEOUT` (`hoist --timeout` sets it;
+/// `HOIST_TIMEOUT=120` for a slow registry or link; `0` waits for ever): connecting; receiving an answer's
+/// headers ([`headers_within`], so a server that drips them a byte at a time still ends); and each read of
+/// a body that stays silent, which the retry layer may try again (a blob read resumes where it stopped). It
+/// bounds waiting, not the length of a transfer: a large blob that keeps arriving never times out.
 ///
 /// Redirects (up to 10) are followed; reqwest drops `Authorization` whenever a redirect leads to another
 /// host, port or scheme, so a blob served from object storage or a CDN never sees the registry's credentials.
 pub fn build_client(endpoint: &Endpoint) -> Result<reqwest::Client, RegistryError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("hoist/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::limited(10));
-    if let Some(t) = read_timeout(std::env::var_os(TIMEOUT_ENV).as_deref())? {
-        builder = builder.read_timeout(t);
+    if let Some(t) = timeout()? {
+        builder = builder.connect_timeout(t).read_timeout(t);
     }
     let identity = client_identity(&endpoint.cert_dirs)?;
     let roots = if endpoint.tls_verify { extra_roots(&endpoint.cert_dirs)? } else { Vec::new() };
     builder = builder.use_preconfigured_tls(tls_config(&roots, identity, endpoint.tls_verify)?);
     builder.build().map_err(|e| RegistryError::Config(format!("cannot build the HTTP client: {e}")))
+}
+
+/// The timeout in effect: `HOIST_TIMEOUT` seconds (`hoist --timeout` sets it), else 30 s; `None` for `0`.
+pub fn timeout() -> Result<Option<Duration>, RegistryError> {
+    read_timeout(std::env::var_os(TIMEOUT_ENV).as_deref())
+}
+
+/// Waits for a sent request's response headers at most [`timeout`]: a server that accepts a request but
+/// withholds or drips its answer fails with [`RegistryError::Timeout`] (per-read timeouts alone never fire on
+/// a byte every few seconds). The inner result is reqwest's own.
+pub async fn headers_within(
+    sending: impl std::future::Future<Output = Result<reqwest::Response, reqwest::Error>>,
+    context: impl FnOnce() -> String,
+) -> Result<Result<reqwest::Response, reqwest::Error>, RegistryError> {
+    match timeout()? {
+        Some(after) => {
+            tokio::time::timeout(after, sending).await.map_err(|_| RegistryError::Timeout { context: context(), after })
+        }
+        None => Ok(sending.await),
+    }
+}
+
+/// The error for a request that got no answer: reqwest's own timeouts (connect, read) become
+/// [`RegistryError::Timeout`] like [`headers_within`]'s, anything else a retryable transport error.
+pub fn send_failed(context: String, e: &reqwest::Error) -> RegistryError {
+    if e.is_timeout() {
+        let after = timeout().ok().flatten().unwrap_or(DEFAULT_READ_TIMEOUT);
+        return RegistryError::Timeout { context, after };
+    }
+    RegistryError::transport(context, e)
 }
 
 /// The read timeout for a `HOIST_TIMEOUT` value (unset: the default; `0`: none).

@@ -58,7 +58,11 @@ pub async fn fetch(
         if !scopes.is_empty() {
             form.push(("scope", scopes.iter().cloned().collect::<Vec<_>>().join(" ")));
         }
-        let resp = http.post(realm).form(&form).send().await.map_err(|e| transport(realm, &e))?;
+        let resp = super::tls::headers_within(http.post(realm).form(&form).send(), || {
+            format!("requesting a token from {realm}")
+        })
+        .await?
+        .map_err(|e| transport(realm, &e))?;
         zeroize::Zeroize::zeroize(&mut form[1].1);
         log(&format!("POST {realm} (grant_type=refresh_token) -> {}", resp.status().as_u16()));
         if resp.status() != reqwest::StatusCode::NOT_FOUND {
@@ -79,7 +83,9 @@ pub async fn fetch(
         }
         req = req.basic_auth(&c.username, Some(c.secret.expose()));
     }
-    let resp = req.query(&query).send().await.map_err(|e| transport(realm, &e))?;
+    let resp = super::tls::headers_within(req.query(&query).send(), || format!("requesting a token from {realm}"))
+        .await?
+        .map_err(|e| transport(realm, &e))?;
     log(&format!(
         "GET {realm} (scopes: {}) -> {}",
         scopes.iter().cloned().collect::<Vec<_>>().join(" "),
@@ -88,8 +94,26 @@ pub async fn fetch(
     answer(realm, resp).await
 }
 
+/// Refuses to send credentials in clear text: a registry reached over HTTPS whose Bearer realm is plain
+/// `http://` would receive the password (or identity token) unencrypted. Allowed only when the realm's host is
+/// itself marked insecure (registries.conf `insecure = true`), or the registry is reached over plain HTTP anyway.
+pub fn check_realm(registry_base: &str, realm: &str, insecure_hosts: &[String]) -> Result<(), RegistryError> {
+    let Some(rest) = realm.strip_prefix("http://").or_else(|| realm.strip_prefix("HTTP://")) else { return Ok(()) };
+    if !registry_base.starts_with("https://") {
+        return Ok(());
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    if insecure_hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        return Ok(());
+    }
+    Err(RegistryError::Protocol(format!(
+        "refusing to send credentials in clear text: {registry_base} uses TLS but its token service {realm} is plain \
+         HTTP; if that network is trusted, mark {host} insecure in registries.conf"
+    )))
+}
+
 fn transport(realm: &str, e: &reqwest::Error) -> RegistryError {
-    RegistryError::transport(format!("requesting a token from {realm}"), e)
+    super::tls::send_failed(format!("requesting a token from {realm}"), e)
 }
 
 async fn answer(realm: &str, resp: reqwest::Response) -> Result<Token, RegistryError> {
@@ -110,7 +134,14 @@ async fn answer(realm: &str, resp: reqwest::Response) -> Result<Token, RegistryE
     let context = format!("reading the answer of token service {realm}");
     let body =
         Zeroizing::new(body::read_limited(resp, MAX_TOKEN_BODY).await.map_err(|e| e.into_registry_error(&context))?);
-    let a: Answer = serde_json::from_slice(&body)
+    parse_token_answer(realm, &body)
+}
+
+/// The token in a token service's successful answer `body` (`token`, else `access_token`; `expires_in`).
+/// What [`fetch`] does with the body it read; public for fuzzing, not a stable API.
+#[doc(hidden)]
+pub fn parse_token_answer(realm: &str, body: &[u8]) -> Result<Token, RegistryError> {
+    let a: Answer = serde_json::from_slice(body)
         .map_err(|_| RegistryError::Protocol(format!("token service {realm} sent an answer that is not a token")))?;
     let value = a.token.filter(|t| !t.is_empty()).or(a.access_token.filter(|t| !t.is_empty()));
     let value = value.ok_or_else(|| RegistryError::Protocol(format!("token service {realm} sent no token")))?;

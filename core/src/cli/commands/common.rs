@@ -127,8 +127,7 @@ pub fn open_store() -> Result<Arc<Store>> {
 
 /// The endpoint to write `reference` to: its registry's primary location, TLS as registries.conf says.
 pub fn push_endpoint(config: &Config, reference: &Reference, tls: &TlsOptions) -> Endpoint {
-    let insecure = config.find_registry(&reference.to_string()).is_some_and(|r| r.insecure);
-    tls.endpoint(reference.domain(), insecure)
+    hoist_core::registry::endpoint::for_push(config, reference, tls)
 }
 
 /// Opens the registry source for a name as `podman pull` resolves it: a fully qualified name or an alias is

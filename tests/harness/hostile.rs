@@ -1,0 +1,130 @@
+//! A registry endpoint that attacks its client, on 127.0.0.1 only: it never answers, drips its headers,
+//! sends a header of a megabyte, redirects for ever, or hands out a Bearer challenge whose token endpoint
+//! stalls or streams an endless body. Every connection is answered by the same behaviour; dropping the
+//! server stops it (connections it holds are closed when their threads notice).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Accepts, reads the request, never answers.
+    Silent,
+    /// Sends a status line, then one header byte a second.
+    DripHeaders,
+    /// Answers `/v2/` with a 1 MiB header.
+    HugeHeader,
+    /// Answers every request with a redirect to another path on itself.
+    RedirectLoop,
+    /// `/v2/` asks for a Bearer token from `/token` here, which never answers.
+    StalledToken,
+    /// `/v2/` asks for a Bearer token from `/token` here, which announces 10 GB and streams spaces.
+    EndlessToken,
+}
+
+pub struct Hostile {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl Hostile {
+    pub fn start(behaviour: Behaviour) -> Hostile {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        let s = s.clone();
+                        std::thread::spawn(move || serve(conn, behaviour, port, &s));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Hostile { port, stop }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn serve(conn: TcpStream, behaviour: Behaviour, port: u16, stop: &AtomicBool) {
+    let _ = conn.set_nonblocking(false);
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+            break;
+        }
+    }
+    let mut conn = conn;
+    let hold = |stop: &AtomicBool| {
+        for _ in 0..600 {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    match behaviour {
+        Behaviour::Silent => hold(stop),
+        Behaviour::DripHeaders => {
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\n");
+            for _ in 0..60 {
+                if stop.load(Ordering::Relaxed) || conn.write_all(b"X").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        Behaviour::HugeHeader => {
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nX-Huge: ");
+            let _ = conn.write_all(&vec![b'a'; 1 << 20]);
+            let _ = conn.write_all(b"\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        }
+        Behaviour::RedirectLoop => {
+            let next = format!("/v2/loop{}", path.len());
+            let _ = conn.write_all(
+                format!("HTTP/1.1 302 Found\r\nLocation: {next}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                    .as_bytes(),
+            );
+        }
+        Behaviour::StalledToken | Behaviour::EndlessToken if path.starts_with("/v2/") => {
+            let challenge = format!("Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"hostile\"");
+            let _ = conn.write_all(
+                format!("HTTP/1.1 401 Unauthorized\r\nWww-Authenticate: {challenge}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                    .as_bytes(),
+            );
+        }
+        Behaviour::StalledToken => hold(stop),
+        Behaviour::EndlessToken => {
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\n");
+            let _ = conn.write_all(b"Content-Length: 10000000000\r\n\r\n{\"token\": \"");
+            let spaces = vec![b' '; 64 * 1024];
+            for _ in 0..100_000 {
+                if stop.load(Ordering::Relaxed) || conn.write_all(&spaces).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
