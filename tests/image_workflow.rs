@@ -133,6 +133,12 @@ fn push_then_pull_round_trips_with_skopeo_and_podman() {
     let d = c.podman(&["image", "inspect", "--format", "{{.Digest}}", &format!("{host}/other/app:v2")], b"");
     assert_eq!(d.expect_ok("podman inspect").out().trim(), layout.top);
 
+    // A push without a destination goes to the name given, not to the image's first name.
+    w.hoist(&["tag", &format!("{host}/team/app:v1"), &format!("{host}/tagged/app:v3")]).expect_ok("tag");
+    w.hoist(&["push", &format!("{host}/tagged/app:v3")]).expect_ok("push by a second name");
+    assert_eq!(skopeo_raw(&c, &format!("docker://{host}/tagged/app:v3")), layout.top_bytes);
+    w.hoist(&["rmi", &format!("{host}/tagged/app:v3")]).expect_ok("rmi the second name");
+
     // tag, images, inspect, rmi, prune.
     w.hoist(&["tag", &format!("{host}/team/app:v1"), "example.test/renamed:x"]).expect_ok("tag");
     let inspected = w.hoist(&["inspect", "example.test/renamed:x"]).expect_ok("inspect");
