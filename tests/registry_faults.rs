@@ -144,3 +144,19 @@ fn a_registry_that_keeps_failing_is_one_clear_error() {
     assert!(err.contains(&image) && err.contains("500"), "{err}");
     assert_eq!(w.image_count(), 0);
 }
+
+#[test]
+fn tag_lists_are_read_across_every_page() {
+    let (dir, _layout) = fixture("tags");
+    let reg = FakeRegistry::start(dir.path(), OCI_MANIFEST);
+    let w = World::new(&reg.host());
+    let repo = format!("{}/lib/app", reg.host());
+    let out = w.hoist(&["list-tags", "--page-size", "2", "--format", "text", &repo]).expect_ok("list-tags");
+    assert_eq!(out.out(), "v1\nv2\nv3\nv4\nv5\n");
+    let pages: Vec<_> = reg.seen().into_iter().filter(|s| s.path.contains("/tags/list")).collect();
+    assert_eq!(pages.len(), 3, "three pages, each Link followed: {pages:?}");
+    assert!(pages[1].path.contains("last=v2") && pages[2].path.contains("last=v4"), "{pages:?}");
+    let json = w.hoist(&["list-tags", &repo]).expect_ok("list-tags json");
+    let v: serde_json::Value = serde_json::from_str(&json.out()).unwrap();
+    assert_eq!(v["Tags"], serde_json::json!(harness::fake_registry::TAGS));
+}

@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The tags every repository of the fake registry has.
+pub const TAGS: [&str; 5] = ["v1", "v2", "v3", "v4", "v5"];
+
 /// How a request for a path (a manifest by tag, a blob by digest) is answered, in order: the first request
 /// gets the first fault, and so on; once the list is used up, requests are answered properly.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,6 +164,21 @@ fn serve(conn: TcpStream, state: &Mutex<State>, ctx: &Ctx) {
     }
     if path == "/v2/" {
         return respond(&mut conn, "200 OK", &[], b"{}", 2);
+    }
+    if let Some((repo_path, query)) = path.split_once("/tags/list").map(|(p, q)| (p.to_owned(), q.to_owned())) {
+        // Every repository has TAGS; `n` asks for pages, `last` continues after a tag, and each page but the
+        // last links to the next, as distribution 3 and Docker Hub do.
+        let param = |k: &str| query.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix(&format!("{k}=")));
+        let n: usize = param("n").and_then(|v| v.parse().ok()).unwrap_or(TAGS.len());
+        let start = param("last").and_then(|l| TAGS.iter().position(|t| *t == l)).map_or(0, |i| i + 1);
+        let page: Vec<&str> = TAGS.iter().skip(start).take(n).copied().collect();
+        let body = serde_json::json!({"name": repo_path.trim_start_matches("/v2/"), "tags": page}).to_string();
+        let mut headers = Vec::new();
+        if start + page.len() < TAGS.len() {
+            let last = page.last().copied().unwrap_or("");
+            headers.push(("Link", format!("<{repo_path}/tags/list?last={last}&n={n}>; rel=\"next\"")));
+        }
+        return respond(&mut conn, "200 OK", &headers, body.as_bytes(), body.len());
     }
     let blob_of =
         |d: &str| d.strip_prefix("sha256:").and_then(|h| std::fs::read(ctx.layout.join("blobs/sha256").join(h)).ok());

@@ -14,12 +14,21 @@ pub const MAX_TAG_PAGES: usize = 10_000;
 impl RegistryClient {
     /// Every tag of `repo`, in the registry's order, across all pages.
     pub async fn list_tags(&self, repo: &str) -> Result<Vec<String>, RegistryError> {
+        self.list_tags_paged(repo, None).await
+    }
+
+    /// As [`Self::list_tags`], asking for pages of `page_size` tags (`?n=`): registries that paginate only on
+    /// request (distribution) then answer in pages, each linked to the next.
+    pub async fn list_tags_paged(&self, repo: &str, page_size: Option<usize>) -> Result<Vec<String>, RegistryError> {
         #[derive(serde::Deserialize)]
         struct Page {
             #[serde(default)]
             tags: Option<Vec<String>>,
         }
         let mut url = format!("{}/v2/{repo}/tags/list", self.base);
+        if let Some(n) = page_size {
+            url.push_str(&format!("?n={n}"));
+        }
         let mut tags = Vec::new();
         for _ in 0..MAX_TAG_PAGES {
             let req = Request::new(Method::GET, url.clone(), pull(repo));

@@ -142,12 +142,13 @@ impl RegistrySource {
         targets: &[Target],
         creds: &Creds,
         observer: &SharedObserver,
+        page_size: Option<usize>,
     ) -> Result<Vec<String>, TransportError> {
         let Some(primary) = targets.last() else {
             return Err(TransportError::Other(format!("no registry to list {repository} from")));
         };
         let client = connect(&primary.endpoint, &primary.reference, creds, observer).await?;
-        Ok(client.list_tags(primary.reference.path()).await?)
+        Ok(client.list_tags_paged(primary.reference.path(), page_size).await?)
     }
 }
 

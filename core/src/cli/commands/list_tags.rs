@@ -16,6 +16,9 @@ pub struct Args {
     registry: RegistryArgs,
     #[arg(long, value_enum, default_value_t = Format::Json)]
     format: Format,
+    /// Ask the registry for pages of N tags (all pages are still read and listed)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    page_size: Option<u32>,
 }
 
 #[derive(serde::Serialize)]
@@ -34,7 +37,8 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let config = ctx.load_config()?;
     let targets = hoist_core::registry::endpoint::for_pull(&config, &reference, &a.registry.tls())?;
     let creds = a.registry.creds(&config, ctx)?;
-    let tags = ctx.runtime.block_on(RegistrySource::list_tags(&reference, &targets, &creds, &ctx.observer()))?;
+    let page = a.page_size.map(|n| n as usize);
+    let tags = ctx.runtime.block_on(RegistrySource::list_tags(&reference, &targets, &creds, &ctx.observer(), page))?;
     if a.format == Format::Text {
         for t in &tags {
             ctx.printer.line(t)?;
