@@ -10,14 +10,19 @@
 //! - [`image`]: manifests, indexes, configs and descriptors parsed from raw bytes; media types; platforms.
 //! - [`store`]: the local image store, an OCI image layout shared safely by concurrent hoist processes.
 //! - [`transport`]: image sources and destinations (registry, local store) behind two traits.
+//! - [`archive`]: docker-archive, oci-archive, oci-dir and docker-dir read safely (untrusted input) and written.
 //! - [`copy`]: the copy engine every pull, push and copy goes through.
+//! - [`build`]: images from Dockerfiles without RUN: parser, `.dockerignore`, layers from the build context.
+//! - [`release`]: semver tags on a registry or in the store (`2.1.3` also moves `2.1` and `2`, never backwards).
 //! - [`catalog`]: what `images` and `inspect` show, computed from manifest and config.
 //! - [`observe`]: how the library reports progress and warnings without printing.
 //!
 //! The `hoist` command line is a separate binary target (`src/cli/`) over this library; the library never
-//! prints and never parses argv. Still to come (see docs/architecture.md): `archive`, `build`.
+//! prints and never parses argv.
 
+pub mod archive;
 pub mod auth;
+pub mod build;
 pub mod catalog;
 pub mod config;
 pub mod copy;
@@ -26,5 +31,6 @@ pub mod image;
 pub mod observe;
 pub mod reference;
 pub mod registry;
+pub mod release;
 pub mod store;
 pub mod transport;

@@ -69,7 +69,8 @@ impl Containers {
         self
     }
 
-    fn command(&self, program: &str) -> Command {
+    /// `program` (podman, skopeo) with this environment, ready to run.
+    pub fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
         cmd.env_remove("REGISTRY_AUTH_FILE").env_remove("DOCKER_CONFIG");
         for (k, v) in &self.env {

@@ -12,8 +12,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    Context, completion, copy, creds, delete, digest, images, inspect, list_tags, login, logout, man, prune, pull,
-    push, resolve, rmi, tag,
+    Context, access, build, completion, copy, creds, delete, digest, images, inspect, list_tags, load, login, logout,
+    man, promote, prune, pull, push, resolve, rmi, save, tag, verify,
 };
 use printer::Printer;
 
@@ -31,6 +31,10 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show which actions (pull, push, delete, *) a registry grants on a repository, changing nothing
+    Access(access::Args),
+    /// Build an image from a Dockerfile without RUN: no container runtime, root or daemon
+    Build(build::Args),
     /// Pull an image from a registry into the local store
     Pull(pull::Args),
     /// Push an image from the local store to a registry
@@ -53,6 +57,14 @@ enum Command {
     Digest(digest::Args),
     /// Delete an image from a registry
     Delete(delete::Args),
+    /// Point a registry tag at the manifest another names now, by digest (dev to prod, or to another registry)
+    Promote(promote::Args),
+    /// Save images of the local store to an archive or directory (docker-archive, oci-archive, oci-dir, docker-dir)
+    Save(save::Args),
+    /// Load the images of an archive or directory (a file or stdin; any of the four formats) into the local store
+    Load(load::Args),
+    /// Check an archive or directory is whole (digests, sizes, diff_ids, names) without loading it
+    Verify(verify::Args),
     /// Log in to a registry: verify the credentials, then store them where podman would
     Login(login::Args),
     /// Log out of a registry (or of all with --all), removing credentials from auth files and helpers
@@ -71,6 +83,8 @@ enum Command {
 
 fn run(command: Command, ctx: &Context) -> commands::Result<()> {
     match command {
+        Command::Access(a) => access::run(a, ctx),
+        Command::Build(a) => build::run(a, ctx),
         Command::Pull(a) => pull::run(a, ctx),
         Command::Push(a) => push::run(a, ctx),
         Command::Copy(a) => copy::run(a, ctx),
@@ -82,6 +96,10 @@ fn run(command: Command, ctx: &Context) -> commands::Result<()> {
         Command::ListTags(a) => list_tags::run(a, ctx),
         Command::Digest(a) => digest::run(a, ctx),
         Command::Delete(a) => delete::run(a, ctx),
+        Command::Promote(a) => promote::run(a, ctx),
+        Command::Save(a) => save::run(a, ctx),
+        Command::Load(a) => load::run(a, ctx),
+        Command::Verify(a) => verify::run(a, ctx),
         Command::Login(a) => login::run(a, ctx),
         Command::Logout(a) => logout::run(a, ctx),
         Command::Creds(c) => creds::run(c, ctx),

@@ -15,6 +15,8 @@
 //! What it is not: choosing where images come from (endpoints, credentials) or printing; progress leaves
 //! through [`Progress`].
 
+pub mod archive;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 

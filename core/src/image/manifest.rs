@@ -250,7 +250,8 @@ impl Index {
     }
 }
 
-/// The platforms that run on `want` besides itself, best first.
+/// The platforms that run on `want` besides itself, best first. Levels above the highest there is (ARM v8,
+/// x86-64-v4) fall back from that one, so `arm/v4000000000` costs four entries, not four billion.
 fn fallbacks(want: &Platform) -> Vec<Platform> {
     let n = normalized(want);
     let variant = n.variant.as_deref().unwrap_or("");
@@ -258,11 +259,11 @@ fn fallbacks(want: &Platform) -> Vec<Platform> {
     let with = |v: Option<String>| Platform { variant: v, ..n.clone() };
     match n.architecture.as_str() {
         "arm" => match level("v") {
-            Some(l) => (5..l).rev().map(|l| with(Some(format!("v{l}")))).collect(),
+            Some(l) => (5..l.min(9)).rev().map(|l| with(Some(format!("v{l}")))).collect(),
             None => Vec::new(),
         },
         "amd64" => match level("v") {
-            Some(l) => (2..l).rev().map(|l| with(Some(format!("v{l}")))).chain([with(None)]).collect(),
+            Some(l) => (2..l.min(5)).rev().map(|l| with(Some(format!("v{l}")))).chain([with(None)]).collect(),
             None => Vec::new(),
         },
         "arm64" if !variant.is_empty() => vec![with(None)],

@@ -274,6 +274,11 @@ fn chooses_from_an_index() {
     // Only arm/v6 published: arm/v7 runs it.
     let only_v6 = Index { manifests: vec![idx.manifests[1].clone()], ..idx.clone() };
     assert_eq!(only_v6.choose(&Platform::parse("linux/arm/v7").unwrap()).map(|d| d.digest.to_string()), Some(d('b')));
+    // A level past the highest falls back from the highest, and costs no more (these used to ask for billions
+    // of fallbacks and abort on the allocation).
+    assert_eq!(choose("linux/arm/v4000000000"), Some(d('c')));
+    assert_eq!(choose("linux/amd64/v4294967295"), Some(d('a')));
+    assert_eq!(only_v6.choose(&Platform::parse("linux/arm/v99").unwrap()).map(|d| d.digest.to_string()), Some(d('b')));
 }
 
 #[test]

@@ -26,6 +26,7 @@
 //! What it is not: where credentials come from ([`crate::auth`]) or what to do with images (the transports and
 //! the copy engine). `hoist login` uses [`RegistryClient::check_auth`].
 
+pub mod access;
 mod blob;
 mod body;
 pub mod challenge;

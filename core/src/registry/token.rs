@@ -145,6 +145,31 @@ pub fn parse_token_answer(realm: &str, body: &[u8]) -> Result<Token, RegistryErr
         .map_err(|_| RegistryError::Protocol(format!("token service {realm} sent an answer that is not a token")))?;
     let value = a.token.filter(|t| !t.is_empty()).or(a.access_token.filter(|t| !t.is_empty()));
     let value = value.ok_or_else(|| RegistryError::Protocol(format!("token service {realm} sent no token")))?;
-    let ttl = Duration::from_secs(a.expires_in.unwrap_or(60).max(60));
+    let ttl = Duration::from_secs(a.expires_in.unwrap_or(60).clamp(60, MAX_TOKEN_TTL_SECS));
     Ok(Token { value: Zeroizing::new(value), expires: Instant::now() + ttl - Duration::from_secs(10) })
+}
+
+/// The longest a token is kept, whatever its `expires_in` says (an `Instant` cannot hold every `u64` of
+/// seconds from now: `Instant::now() + u64::MAX s` panics).
+const MAX_TOKEN_TTL_SECS: u64 = 24 * 60 * 60;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers() {
+        let parse = |body: &str| parse_token_answer("https://auth.example/token", body.as_bytes());
+        let t = parse(r#"{"token":"t","access_token":"a","expires_in":300}"#).unwrap();
+        assert_eq!(t.value.as_str(), "t");
+        assert!(t.expires > Instant::now() + Duration::from_secs(280));
+        assert_eq!(parse(r#"{"token":"","access_token":"a"}"#).unwrap().value.as_str(), "a");
+        assert!(parse(r#"{"token":""}"#).is_err());
+        assert!(parse("not json").is_err());
+        // Any expires_in is kept at most a day (u64::MAX seconds used to panic).
+        let t = parse(r#"{"token":"t","expires_in":18446744073709551615}"#).unwrap();
+        assert!(t.expires <= Instant::now() + Duration::from_secs(MAX_TOKEN_TTL_SECS));
+        let t = parse(r#"{"token":"t","expires_in":0}"#).unwrap();
+        assert!(t.expires > Instant::now() + Duration::from_secs(40), "at least a minute, less the margin");
+    }
 }

@@ -181,17 +181,7 @@ impl Store {
             Err(e) => return Err(StoreError::Io { path, source: e }),
         };
         let raw = read_capped(file, &path, MAX_INDEX_SIZE)?;
-        let index: Index = serde_json::from_slice(&raw).map_err(|e| StoreError::Corrupt {
-            path: path.clone(),
-            message: format!("not a valid OCI image index: {}", crate::image::excerpt(&e.to_string())),
-        })?;
-        if index.schema_version != 2 {
-            return Err(StoreError::Corrupt {
-                path,
-                message: format!("schemaVersion is {}, not 2", index.schema_version),
-            });
-        }
-        Ok(index)
+        parse_index(&path, &raw)
     }
 
     /// Replaces `index.json` atomically: temp file in `tmp/`, fsync, rename, fsync of the root. The caller
@@ -208,6 +198,21 @@ impl Store {
         temp.persist(&path).map_err(|e| StoreError::Io { path: path.clone(), source: e.error })?;
         sync_dir(&self.root)
     }
+}
+
+/// Parses `raw`, the content of the `index.json` at `path`: an OCI image index of schemaVersion 2.
+pub(super) fn parse_index(path: &Path, raw: &[u8]) -> Result<Index, StoreError> {
+    let index: Index = serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt {
+        path: path.to_owned(),
+        message: format!("not a valid OCI image index: {}", crate::image::excerpt(&e.to_string())),
+    })?;
+    if index.schema_version != 2 {
+        return Err(StoreError::Corrupt {
+            path: path.to_owned(),
+            message: format!("schemaVersion is {}, not 2", index.schema_version),
+        });
+    }
+    Ok(index)
 }
 
 fn check_oci_layout(path: &Path, raw: &[u8]) -> Result<(), StoreError> {

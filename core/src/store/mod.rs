@@ -167,6 +167,12 @@ impl Store {
         &self.root
     }
 
+    /// The store's directory for temp files, on the same filesystem as its blobs (a load spools a compressed
+    /// archive or stdin there). What a killed process leaves in it goes at the next [`Store::gc`].
+    pub fn temp_dir(&self) -> PathBuf {
+        self.root.join(TMP)
+    }
+
     /// Starts a pull/push/load: see [`Session`]. Waits while a garbage collection runs.
     pub fn session(&self) -> Result<Session, StoreError> {
         let lock = self.lock(GC_LOCK, Mode::Shared)?;
@@ -187,36 +193,58 @@ impl Store {
     /// child manifest (recursively for nested indexes; the children's layers may be absent, as a pull of one
     /// platform leaves them).
     pub fn tag(&self, name: &Reference, target: &Descriptor) -> Result<(), StoreError> {
-        let name = name.clone().with_default_tag();
-        let name_str = name.to_string();
-        if let Some(d) = name.digest().filter(|d| **d != target.digest) {
-            return Err(StoreError::Invalid(format!(
-                "cannot name {} with {name_str}: the name's digest is {d}",
-                target.digest
-            )));
-        }
-        if !media_type::is_manifest(&target.media_type) {
-            return Err(StoreError::Invalid(format!(
-                "cannot name {}: {} is not an image manifest or index",
-                target.digest, target.media_type
-            )));
+        self.tag_all(&[(Some(name.clone()), target.clone())])
+    }
+
+    /// [`Store::tag`] for several names at once, in one change of `index.json`: all are given or none (a
+    /// load of several images). A `None` name adds the image without a name, unless it is already listed.
+    pub fn tag_all(&self, tags: &[(Option<Reference>, Descriptor)]) -> Result<(), StoreError> {
+        let mut named = Vec::new();
+        for (name, target) in tags {
+            let name = name.clone().map(Reference::with_default_tag);
+            let name_str = name.as_ref().map(Reference::to_string);
+            if let Some(d) = name.as_ref().and_then(|n| n.digest()).filter(|d| **d != target.digest) {
+                return Err(StoreError::Invalid(format!(
+                    "cannot name {} with {}: the name's digest is {d}",
+                    target.digest,
+                    name_str.as_deref().unwrap_or_default()
+                )));
+            }
+            if !media_type::is_manifest(&target.media_type) {
+                return Err(StoreError::Invalid(format!(
+                    "cannot name {}: {} is not an image manifest or index",
+                    target.digest, target.media_type
+                )));
+            }
+            named.push((name_str, target));
         }
         let _gc = self.lock(GC_LOCK, Mode::Shared)?;
-        self.check_complete(&name_str, target, 0)?;
+        for (name, target) in &named {
+            let shown = name.clone().unwrap_or_else(|| target.digest.to_string());
+            self.check_complete(&shown, target, 0)?;
+        }
         let _ix = self.lock(INDEX_LOCK, Mode::Exclusive)?;
         let mut index = self.read_index()?;
-        let created = index
-            .manifests
-            .iter()
-            .filter(|d| d.digest == target.digest)
-            .find_map(|d| d.annotation(ANNOTATION_CREATED).map(str::to_owned))
-            .unwrap_or_else(now_rfc3339);
-        index.manifests.retain(|d| d.annotation(ANNOTATION_REF_NAME) != Some(name_str.as_str()));
-        let mut entry = target.clone();
-        let annotations = entry.annotations.get_or_insert_with(BTreeMap::new);
-        annotations.insert(ANNOTATION_REF_NAME.to_owned(), name_str);
-        annotations.insert(ANNOTATION_CREATED.to_owned(), created);
-        index.manifests.push(entry);
+        for (name, target) in named {
+            let created = index
+                .manifests
+                .iter()
+                .filter(|d| d.digest == target.digest)
+                .find_map(|d| d.annotation(ANNOTATION_CREATED).map(str::to_owned))
+                .unwrap_or_else(now_rfc3339);
+            let mut entry = target.clone();
+            let annotations = entry.annotations.get_or_insert_with(BTreeMap::new);
+            match name {
+                Some(name_str) => {
+                    index.manifests.retain(|d| d.annotation(ANNOTATION_REF_NAME) != Some(name_str.as_str()));
+                    annotations.insert(ANNOTATION_REF_NAME.to_owned(), name_str);
+                }
+                None if index.manifests.iter().any(|d| d.digest == target.digest) => continue,
+                None => {}
+            }
+            annotations.insert(ANNOTATION_CREATED.to_owned(), created);
+            index.manifests.push(entry);
+        }
         self.write_index(&index)
     }
 
@@ -305,6 +333,13 @@ impl Store {
         removed.gc = self.gc()?;
         Ok(removed)
     }
+}
+
+/// The images an `index.json` holding `raw` lists, as [`Store::list`] reads and groups them (`path` only names
+/// the file in errors). Public for fuzzing, not a stable API.
+#[doc(hidden)]
+pub fn parse_index_json(path: &Path, raw: &[u8]) -> Result<Vec<Image>, StoreError> {
+    Ok(lookup::images(&layout::parse_index(path, raw)?))
 }
 
 /// [`Store::default_root`] from the values of `$HOIST_STORE`, `$XDG_DATA_HOME` and `$HOME` (empty ones count

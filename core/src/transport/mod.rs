@@ -11,6 +11,10 @@
 //!
 //! What it is not: the policy of what to copy (platforms, `--all`, skipping) — that is the copy engine's.
 
+pub mod blocking;
+pub mod dir;
+pub mod docker_archive;
+pub mod oci_layout;
 pub mod registry;
 pub mod store;
 
@@ -18,6 +22,7 @@ use std::pin::Pin;
 
 use futures_util::future::BoxFuture;
 
+use crate::archive::ArchiveError;
 use crate::digest::{Digest, VerifyError};
 use crate::image::{Descriptor, ImageError};
 use crate::registry::RegistryError;
@@ -40,6 +45,8 @@ pub enum TransportError {
     Image(#[from] ImageError),
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
     #[error("{0}")]
     Other(String),
 }

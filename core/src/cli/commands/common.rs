@@ -222,3 +222,16 @@ pub fn human_size(bytes: u64) -> String {
 pub fn short(d: &hoist_core::digest::Digest) -> String {
     d.hex()[..12].to_owned()
 }
+
+/// A client for `reference`'s registry at its primary location, with the credentials `registry` says (looked
+/// up for that repository by default). For commands that talk to a registry directly (tags, `access`).
+pub async fn registry_client(
+    config: &Config,
+    reference: &Reference,
+    registry: &RegistryArgs,
+    ctx: &Context,
+) -> Result<Arc<hoist_core::registry::RegistryClient>> {
+    let endpoint = push_endpoint(config, reference, &registry.tls());
+    let creds = registry.creds(config, ctx)?.for_reference(reference).await?;
+    Ok(Arc::new(hoist_core::registry::RegistryClient::connect(&endpoint, creds, ctx.observer()).await?))
+}

@@ -1,5 +1,7 @@
 //! `hoist list-tags REPO`: a registry repository's tags, following the registry's pagination, as
 //! `skopeo list-tags` prints them (`{"Repository": ..., "Tags": [...]}`), or one per line with `--format text`.
+//! `--semver [REQ]` keeps only version tags (`2.1.3`, `v2.1.3`, `2.2.0-rc.1`), sorted by semver precedence,
+//! and only those meeting REQ when given (`'>=2.0, <3'`).
 
 use hoist_core::reference::Reference;
 use hoist_core::transport::registry::RegistrySource;
@@ -19,6 +21,9 @@ pub struct Args {
     /// Ask the registry for pages of N tags (all pages are still read and listed)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     page_size: Option<u32>,
+    /// Only version tags, sorted by semver; with REQ, only those meeting it ('>=2.0, <3')
+    #[arg(long, value_name = "REQ", num_args = 0..=1, default_missing_value = "*")]
+    semver: Option<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -38,7 +43,11 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let targets = hoist_core::registry::endpoint::for_pull(&config, &reference, &a.registry.tls())?;
     let creds = a.registry.creds(&config, ctx)?;
     let page = a.page_size.map(|n| n as usize);
-    let tags = ctx.runtime.block_on(RegistrySource::list_tags(&reference, &targets, &creds, &ctx.observer(), page))?;
+    let mut tags =
+        ctx.runtime.block_on(RegistrySource::list_tags(&reference, &targets, &creds, &ctx.observer(), page))?;
+    if let Some(req) = &a.semver {
+        tags = hoist_core::release::filter_versions(&tags, Some(req))?;
+    }
     if a.format == Format::Text {
         for t in &tags {
             ctx.printer.line(t)?;

@@ -1,5 +1,7 @@
 //! One file per command. Each reads top to bottom: flags in, library calls, a report through the printer.
 
+pub mod access;
+pub mod build;
 pub mod common;
 pub mod completion;
 pub mod copy;
@@ -9,15 +11,19 @@ pub mod digest;
 pub mod images;
 pub mod inspect;
 pub mod list_tags;
+pub mod load;
 pub mod login;
 pub mod logout;
 pub mod man;
+pub mod promote;
 pub mod prune;
 pub mod pull;
 pub mod push;
 pub mod resolve;
 pub mod rmi;
+pub mod save;
 pub mod tag;
+pub mod verify;
 
 use std::sync::Arc;
 

@@ -1,30 +1,148 @@
 //! `hoist tag IMAGE NEW...`: more names for an image in the local store (no bytes move).
+//! `hoist tag --remote SRC NEW...`: the same on the registry, by digest, without pulling (a bare `NEW` is a
+//! tag in SRC's repository; another repository of the same registry gets its blobs mounted).
+//! `hoist tag --semver [--latest] [--remote] NAME:2.1.3`: also points `2.1` and `2` (and `latest`) at that
+//! image, never moving one back to an older version than it names now, and never for a pre-release.
 
-use super::common::open_store;
-use super::{Context, Result};
+use std::sync::Arc;
+
+use hoist_core::copy::{self, NoProgress, Options};
+use hoist_core::reference::Reference;
+use hoist_core::release::{self, Action, FanOut};
+use hoist_core::transport::registry::{RegistryDestination, RegistrySource, reference_at_registry};
+
+use super::common::{RegistryArgs, open_store, push_endpoint, registry_client, registry_reference};
+use super::{Context, Result, fail};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Image in the local store: a name, a short name or an ID
+    /// Image in the local store (a name, a short name or an ID); with --remote, [docker://]REGISTRY/REPO:TAG
     image: String,
-    /// New names: [REGISTRY/]REPO[:TAG] (docker.io and :latest when left out, as podman)
-    #[arg(required = true)]
+    /// New names: [REGISTRY/]REPO[:TAG] (docker.io and :latest when left out, as podman); with --remote a
+    /// bare TAG stays in IMAGE's repository
+    #[arg(required_unless_present = "semver")]
     names: Vec<String>,
+    /// Tag on the registry, by digest, without pulling
+    #[arg(long)]
+    remote: bool,
+    /// IMAGE's tag is a version (2.1.3): also point 2.1 and 2 at it, never backwards
+    #[arg(long, conflicts_with = "names")]
+    semver: bool,
+    /// With --semver: point latest at it too (never backwards either)
+    #[arg(long, requires = "semver")]
+    latest: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
 }
 
-pub fn run(a: Args, _ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Context) -> Result<()> {
+    let remote = a.remote || a.image.starts_with("docker://");
+    match (remote, a.semver) {
+        (false, false) => local(&a),
+        (false, true) => {
+            let name = Reference::parse_normalized(&a.image)?.with_default_tag();
+            let fan = release::semver_local(&*open_store()?, &name, a.latest)?;
+            report(ctx, &name.to_string(), &fan)
+        }
+        (true, true) => {
+            let config = ctx.load_config()?;
+            let r = registry_reference(&a.image)?;
+            let Some(tag) = r.tag().filter(|_| r.digest().is_none()) else {
+                return fail(format!("{}: --semver needs a version tag", a.image));
+            };
+            let fan = ctx.runtime.block_on(async {
+                let client = registry_client(&config, &r, &a.registry, ctx).await?;
+                Ok::<_, super::Error>(release::semver_remote(&client, r.path(), tag, a.latest).await?)
+            })?;
+            report(ctx, &r.to_string(), &fan)
+        }
+        (true, false) => remote_tags(&a, ctx),
+    }
+}
+
+fn local(a: &Args) -> Result<()> {
     let store = open_store()?;
     let image = store.find(&a.image)?;
     let mut names = Vec::new();
     for n in &a.names {
-        let r = hoist_core::reference::Reference::parse_normalized(n)?;
+        let r = Reference::parse_normalized(n)?;
         if r.digest().is_some() {
-            return super::fail(format!("{n}: a tag name cannot hold a digest"));
+            return fail(format!("{n}: a tag name cannot hold a digest"));
         }
         names.push(r.with_default_tag());
     }
     for name in &names {
         store.tag(name, &image.descriptor)?;
+    }
+    Ok(())
+}
+
+/// `--remote`: each new name gets the source's manifest, by digest.
+fn remote_tags(a: &Args, ctx: &Context) -> Result<()> {
+    let config = ctx.load_config()?;
+    let src = registry_reference(&a.image)?;
+    let mut targets = Vec::new();
+    for n in &a.names {
+        let n = n.strip_prefix("docker://").unwrap_or(n);
+        let r = if !n.contains(['/', ':', '@']) {
+            Reference::parse_normalized(&format!("{}:{n}", src.name()))?
+        } else {
+            Reference::parse_normalized(n)?.with_default_tag()
+        };
+        if r.digest().is_some() {
+            return fail(format!("{n}: a tag name cannot hold a digest"));
+        }
+        if r.domain() != src.domain() {
+            return fail(format!(
+                "{r}: tag --remote stays on {}; to copy to another registry use hoist promote or hoist copy",
+                src.domain()
+            ));
+        }
+        targets.push(r);
+    }
+    let creds = a.registry.creds(&config, ctx)?;
+    let tls = a.registry.tls();
+    let digest = ctx.runtime.block_on(async {
+        let client = registry_client(&config, &src, &a.registry, ctx).await?;
+        let m = client
+            .get_manifest(src.path(), &reference_at_registry(&src), hoist_core::image::media_type::MANIFEST_ACCEPT)
+            .await?;
+        let by_digest = Reference::parse_normalized(&format!("{}@{}", src.name(), m.digest))?;
+        for t in &targets {
+            if t.path() == src.path() {
+                client.put_manifest(t.path(), t.tag().unwrap_or("latest"), &m.raw, &m.media_type).await?;
+                continue;
+            }
+            // Another repository of the same registry: its blobs are mounted by the copy engine.
+            let pulls = hoist_core::registry::endpoint::for_pull(&config, &by_digest, &tls)?;
+            let source = RegistrySource::open(&by_digest, &pulls, &creds, &ctx.observer()).await?;
+            let dst =
+                RegistryDestination::open(&push_endpoint(&config, t, &tls), t.clone(), &creds, &ctx.observer()).await?;
+            let opts = Options { jobs: 6, platform: None, all: true };
+            copy::copy(&source, &dst, &opts, Arc::new(NoProgress)).await?;
+        }
+        Ok::<_, super::Error>(m.digest)
+    })?;
+    for t in &targets {
+        ctx.printer.line(format!("{t} {digest}"))?;
+    }
+    Ok(())
+}
+
+/// One line per short tag: what happened to it.
+fn report(ctx: &Context, name: &str, fan: &FanOut) -> Result<()> {
+    ctx.printer.line(format!("{name} {}", fan.digest))?;
+    if fan.prerelease {
+        ctx.printer.line("  a pre-release: no short tag moved")?;
+    }
+    for o in &fan.outcomes {
+        let what = match &o.action {
+            Action::Created => format!("created at {}", fan.digest),
+            Action::Moved { from } => format!("moved from {from}"),
+            Action::Unchanged => "unchanged".to_owned(),
+            Action::Kept { at } => format!("kept: it names {at}, newer than this version"),
+        };
+        ctx.printer.line(format!("  {}: {what}", o.tag))?;
     }
     Ok(())
 }

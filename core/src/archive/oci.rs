@@ -1,0 +1,154 @@
+//! The OCI image layout's own files (image-spec `image-layout.md`): `oci-layout`, `index.json`, blob paths
+//! `blobs/<alg>/<hex>`, and the names entries carry — `org.opencontainers.image.ref.name` (skopeo writes a
+//! bare tag there, podman a full name) and containerd's `io.containerd.image.name` (docker ≥ 25).
+//!
+//! What it is not: the layout's blobs (the transport reads and writes them) or the local store, which is an
+//! OCI layout too but has its own locking (`crate::store`).
+
+use crate::digest::Digest;
+use crate::image::{ANNOTATION_REF_NAME, Descriptor, Index, Manifest, media_type};
+use crate::reference::{Reference, looks_like_domain};
+
+pub const OCI_LAYOUT: &str = "oci-layout";
+pub const INDEX_JSON: &str = "index.json";
+/// What `oci-layout` holds when hoist writes it (podman's spacing).
+pub const OCI_LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion": "1.0.0"}"#;
+/// The most bytes `index.json` may have.
+pub const MAX_INDEX_JSON: usize = 16 * 1024 * 1024;
+/// containerd's (and docker ≥ 25's) annotation for an image's full name.
+pub const ANNOTATION_CONTAINERD_NAME: &str = "io.containerd.image.name";
+
+/// The path of a blob in a layout.
+pub fn blob_path(d: &Digest) -> String {
+    format!("blobs/{}/{}", d.algorithm(), d.hex())
+}
+
+/// Checks `oci-layout`: JSON with an `imageLayoutVersion` of 1.x.
+pub fn check_layout(raw: &[u8]) -> Result<(), String> {
+    let value: serde_json::Value = serde_json::from_slice(raw)
+        .map_err(|e| format!("not valid JSON: {}", crate::image::excerpt(&e.to_string())))?;
+    match value.get("imageLayoutVersion").and_then(|v| v.as_str()) {
+        Some(v) if v.starts_with("1.") => Ok(()),
+        Some(v) => Err(format!("unsupported imageLayoutVersion {:?}", crate::image::excerpt(v))),
+        None => Err("no imageLayoutVersion".to_owned()),
+    }
+}
+
+/// Parses `index.json`: an image index (schemaVersion 2) whose entries are manifests or indexes.
+pub fn parse_index(raw: &[u8]) -> Result<Index, String> {
+    if raw.len() > MAX_INDEX_JSON {
+        return Err(format!("{} bytes, more than the {MAX_INDEX_JSON} allowed", raw.len()));
+    }
+    let index = match Manifest::parse(raw, Some(media_type::OCI_INDEX)).map_err(|e| e.to_string())? {
+        Manifest::Index(i) => i,
+        Manifest::Image(_) => return Err("an image manifest, not an index".to_owned()),
+    };
+    for (i, d) in index.manifests.iter().enumerate() {
+        if !media_type::is_manifest(&d.media_type) {
+            return Err(format!("entry {i} ({}) is a {:?}, not a manifest or index", d.digest, d.media_type));
+        }
+    }
+    Ok(index)
+}
+
+/// The ref name an entry carries, as written (`v1`, `example.com/app:v1`).
+pub fn ref_name(d: &Descriptor) -> Option<&str> {
+    d.annotation(ANNOTATION_REF_NAME)
+}
+
+/// True for a ref name the image-spec admits: components of alphanumerics joined by `-._:@+` or `--`,
+/// separated by `/`.
+pub fn valid_ref_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('/').all(|component| {
+            let b = component.as_bytes();
+            let alnum = |c: u8| c.is_ascii_alphanumeric();
+            let sep = |c: u8| matches!(c, b'-' | b'.' | b'_' | b':' | b'@' | b'+');
+            !b.is_empty()
+                && alnum(b[0])
+                && alnum(b[b.len() - 1])
+                && b.iter().all(|&c| alnum(c) || sep(c))
+                && b.windows(2).all(|w| !(sep(w[0]) && sep(w[1])) || w == b"--")
+        })
+}
+
+/// The name an entry is loaded under, as podman names it: containerd's full name when present, else the ref
+/// name — a full name as it is, a name without a registry under `localhost/` (podman's normalisation, so
+/// skopeo's bare `v1` becomes `localhost/v1:latest`). `None` for an entry without a name.
+pub fn load_name(d: &Descriptor) -> Result<Option<Reference>, String> {
+    if let Some(full) = d.annotation(ANNOTATION_CONTAINERD_NAME) {
+        return Reference::parse_normalized(full)
+            .map(|r| Some(r.with_default_tag()))
+            .map_err(|e| format!("name {full:?}: {e}"));
+    }
+    let Some(name) = ref_name(d) else { return Ok(None) };
+    let qualified = match name.split_once('/') {
+        Some((first, _)) if looks_like_domain(first) => name.to_owned(),
+        _ => format!("localhost/{name}"),
+    };
+    Reference::parse_normalized(&qualified)
+        .map(|r| Some(r.with_default_tag()))
+        .map_err(|e| format!("name {name:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn entry(annotations: &[(&str, &str)]) -> Descriptor {
+        let mut d = Descriptor::new(media_type::OCI_MANIFEST, Digest::sha256(b"m"), 1);
+        d.annotations =
+            Some(annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>());
+        d
+    }
+
+    #[test]
+    fn names_as_podman_loads_them() {
+        let n = |a: &[(&str, &str)]| load_name(&entry(a)).unwrap().map(|r| r.to_string());
+        assert_eq!(n(&[(ANNOTATION_REF_NAME, "example.com/test/app:v1")]).unwrap(), "example.com/test/app:v1");
+        assert_eq!(n(&[(ANNOTATION_REF_NAME, "v1")]).unwrap(), "localhost/v1:latest");
+        assert_eq!(n(&[(ANNOTATION_REF_NAME, "app:2")]).unwrap(), "localhost/app:2");
+        assert_eq!(
+            n(&[(ANNOTATION_REF_NAME, "latest"), (ANNOTATION_CONTAINERD_NAME, "docker.io/library/alpine:latest")])
+                .unwrap(),
+            "docker.io/library/alpine:latest"
+        );
+        assert_eq!(n(&[]), None);
+        assert!(load_name(&entry(&[(ANNOTATION_REF_NAME, "Bad Name")])).is_err());
+    }
+
+    #[test]
+    fn ref_names_follow_the_spec() {
+        for ok in ["v1", "latest", "example.com/app:v1", "a--b", "1.0+build", "x@y"] {
+            assert!(valid_ref_name(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "a..b", "a/", "/a", "a b", "ä"] {
+            assert!(!valid_ref_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn index_json_checks() {
+        let m = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{}","digest":"{}","size":3}}]}}"#,
+            media_type::OCI_MANIFEST,
+            Digest::sha256(b"x")
+        );
+        assert_eq!(parse_index(m.as_bytes()).unwrap().manifests.len(), 1);
+        let layer = m.replace(media_type::OCI_MANIFEST, media_type::OCI_LAYER);
+        assert!(parse_index(layer.as_bytes()).unwrap_err().contains("not a manifest"));
+        assert!(parse_index(b"{}").is_err());
+        assert!(check_layout(OCI_LAYOUT_CONTENT).is_ok());
+        assert!(check_layout(br#"{"imageLayoutVersion":"2.0.0"}"#).is_err());
+        assert_eq!(blob_path(&Digest::sha256(b"")).len(), "blobs/sha256/".len() + 64);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn index_json_never_panics(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = parse_index(&raw);
+            let _ = check_layout(&raw);
+        }
+    }
+}

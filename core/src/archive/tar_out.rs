@@ -1,0 +1,256 @@
+//! Writing a tar as a stream, in the style containers/image writes archives: ustar headers, files 0444,
+//! directories 0755, owner 0:0, mtime 0, ending with two zero blocks.
+//!
+//! An archive goes to a file (a temp file beside the target, renamed over it by [`TarOut::finish`], so a failed
+//! save leaves nothing behind) or to a stream (stdout). A file can take an entry whose name and size are known
+//! only after its bytes ([`TarOut::begin_entry`] / [`TarOut::end_entry`]: the header is written over its
+//! reserved block), which a docker-archive needs for a layer decompressed on the way.
+//!
+//! What it is not: reading (`files`).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+const BLOCK: u64 = 512;
+
+enum Sink {
+    File { w: BufWriter<File>, temp: NamedTempFile, target: PathBuf },
+    Stream(Box<dyn Write + Send>),
+}
+
+/// A tar being written.
+pub struct TarOut {
+    sink: Sink,
+    pos: u64,
+}
+
+/// Where an entry whose header is written last begins.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    header_at: u64,
+}
+
+fn header(path: &str, ty: tar::EntryType, size: u64, mode: u32, link: Option<&str>) -> io::Result<tar::Header> {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(path)?;
+    h.set_entry_type(ty);
+    h.set_size(size);
+    h.set_mode(mode);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    // Go's archive/tar (podman, skopeo) writes zero device numbers as octal, not as empty fields.
+    h.set_device_major(0)?;
+    h.set_device_minor(0)?;
+    if let Some(l) = link {
+        h.set_link_name(l)?;
+    }
+    go_cksum(&mut h);
+    Ok(h)
+}
+
+/// The header checksum as Go's archive/tar writes it (six octal digits, NUL, space), so hoist's archives are
+/// byte for byte the ones podman writes.
+fn go_cksum(h: &mut tar::Header) {
+    h.as_old_mut().cksum = *b"        ";
+    let sum: u32 = h.as_bytes().iter().map(|&b| u32::from(b)).sum();
+    h.as_old_mut().cksum.copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+}
+
+impl TarOut {
+    /// A tar written to a temp file in `target`'s directory, renamed to `target` by [`TarOut::finish`].
+    pub fn to_file(target: &Path) -> io::Result<TarOut> {
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let temp = tempfile::Builder::new().prefix(".hoist-save-").tempfile_in(dir)?;
+        let w = BufWriter::with_capacity(1 << 20, temp.as_file().try_clone()?);
+        Ok(TarOut { sink: Sink::File { w, temp, target: target.to_owned() }, pos: 0 })
+    }
+
+    /// A tar written to a stream as it goes.
+    pub fn to_stream(w: Box<dyn Write + Send>) -> TarOut {
+        TarOut { sink: Sink::Stream(Box::new(BufWriter::with_capacity(1 << 20, w))), pos: 0 }
+    }
+
+    /// True when entries may be written before their header is known.
+    pub fn seekable(&self) -> bool {
+        matches!(self.sink, Sink::File { .. })
+    }
+
+    fn w(&mut self) -> &mut dyn Write {
+        match &mut self.sink {
+            Sink::File { w, .. } => w,
+            Sink::Stream(w) => w,
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.w().write_all(bytes)?;
+        self.pos += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn pad(&mut self) -> io::Result<()> {
+        let rem = self.pos % BLOCK;
+        if rem != 0 {
+            self.put(&[0u8; BLOCK as usize][..(BLOCK - rem) as usize])?;
+        }
+        Ok(())
+    }
+
+    pub fn dir(&mut self, path: &str) -> io::Result<()> {
+        let h = header(path, tar::EntryType::Directory, 0, 0o755, None)?;
+        self.put(h.as_bytes())
+    }
+
+    pub fn symlink(&mut self, path: &str, target: &str) -> io::Result<()> {
+        let h = header(path, tar::EntryType::Symlink, 0, 0, Some(target))?;
+        self.put(h.as_bytes())
+    }
+
+    pub fn bytes(&mut self, path: &str, data: &[u8]) -> io::Result<()> {
+        self.file(path, data.len() as u64, data)
+    }
+
+    /// A file of exactly `size` bytes read from `data`; fewer or more is an error (the archive is then bad).
+    pub fn file(&mut self, path: &str, size: u64, data: impl Read) -> io::Result<()> {
+        let h = header(path, tar::EntryType::Regular, size, 0o444, None)?;
+        self.put(h.as_bytes())?;
+        let start = self.pos;
+        let mut limited = data.take(size + 1);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = limited.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            if self.pos - start + n as u64 > size {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{path}: more than {size} bytes")));
+            }
+            self.put(&buf[..n])?;
+        }
+        if self.pos - start != size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{path}: {} bytes where {size} were expected", self.pos - start),
+            ));
+        }
+        self.pad()
+    }
+
+    /// Reserves a header block for an entry whose name and size come after its bytes ([`TarOut::write`] them,
+    /// then [`TarOut::end_entry`] or [`TarOut::rollback`]). Only on a file.
+    pub fn begin_entry(&mut self) -> io::Result<Mark> {
+        if !self.seekable() {
+            return Err(io::Error::other("an entry of unknown size needs a file, not a stream"));
+        }
+        let mark = Mark { header_at: self.pos };
+        self.put(&[0u8; BLOCK as usize])?;
+        Ok(mark)
+    }
+
+    /// Bytes of the entry begun last.
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.put(bytes)
+    }
+
+    /// Ends the entry begun at `mark`: pads it and writes its header with `path` and the size written.
+    pub fn end_entry(&mut self, mark: Mark, path: &str) -> io::Result<u64> {
+        let size = self.pos - mark.header_at - BLOCK;
+        self.pad()?;
+        let h = header(path, tar::EntryType::Regular, size, 0o444, None)?;
+        match &mut self.sink {
+            Sink::File { w, .. } => {
+                w.flush()?;
+                w.get_ref().write_all_at(h.as_bytes(), mark.header_at)?;
+            }
+            Sink::Stream(_) => unreachable!("begin_entry refuses streams"),
+        }
+        Ok(size)
+    }
+
+    /// Forgets everything written since `mark` (an entry that turned out to be a duplicate).
+    pub fn rollback(&mut self, mark: Mark) -> io::Result<()> {
+        match &mut self.sink {
+            Sink::File { w, .. } => {
+                w.flush()?;
+                w.get_ref().set_len(mark.header_at)?;
+                use std::io::Seek;
+                w.get_mut().seek(io::SeekFrom::Start(mark.header_at))?;
+                self.pos = mark.header_at;
+                Ok(())
+            }
+            Sink::Stream(_) => unreachable!("begin_entry refuses streams"),
+        }
+    }
+
+    /// Ends the archive: two zero blocks, flushed; a file is synced and renamed over its target.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.put(&[0u8; 2 * BLOCK as usize])?;
+        match self.sink {
+            Sink::File { mut w, temp, target } => {
+                w.flush()?;
+                w.get_ref().sync_all()?;
+                drop(w);
+                temp.persist(&target).map_err(|e| e.error)?;
+                Ok(())
+            }
+            Sink::Stream(mut w) => w.flush(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_a_tar_others_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.tar");
+        let mut t = TarOut::to_file(&target).unwrap();
+        t.dir("blobs/").unwrap();
+        t.bytes("a.json", b"{}").unwrap();
+        let m = t.begin_entry().unwrap();
+        t.write(b"late name").unwrap();
+        assert_eq!(t.end_entry(m, "b.tar").unwrap(), 9);
+        let m = t.begin_entry().unwrap();
+        t.write(b"duplicate").unwrap();
+        t.rollback(m).unwrap();
+        t.symlink("x/layer.tar", "../b.tar").unwrap();
+        assert!(t.file("short", 5, &b"abc"[..]).is_err());
+        drop(t);
+        assert!(!target.exists(), "an unfinished archive leaves nothing");
+
+        let mut t = TarOut::to_file(&target).unwrap();
+        t.bytes("a.json", b"{}").unwrap();
+        let m = t.begin_entry().unwrap();
+        t.write(b"late name").unwrap();
+        t.end_entry(m, "b.tar").unwrap();
+        let m = t.begin_entry().unwrap();
+        t.write(b"dup").unwrap();
+        t.rollback(m).unwrap();
+        t.symlink("x/layer.tar", "../b.tar").unwrap();
+        t.finish().unwrap();
+        let mut archive = tar::Archive::new(File::open(&target).unwrap());
+        let names: Vec<(String, u64)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.path().unwrap().display().to_string(), e.size())
+            })
+            .collect();
+        assert_eq!(names, [("a.json".into(), 2), ("b.tar".into(), 9), ("x/layer.tar".into(), 0)]);
+        let index = super::super::files::TarIndex::read(File::open(&target).unwrap(), "out.tar").unwrap();
+        let mut s = String::new();
+        index.open("x/layer.tar").unwrap().0.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "late name");
+    }
+}

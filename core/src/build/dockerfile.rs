@@ -1,0 +1,364 @@
+//! The Dockerfile parser: text in, instructions with their line numbers out, as buildkit's parser reads it.
+//!
+//! - Parser directives (`# syntax=...`, `# escape=\` or `` ` ``, `# check=...`) only at the very top, before
+//!   any comment, blank line or instruction; each at most once.
+//! - Lines ending in the escape character (blanks may follow it) continue on the next line; comment lines
+//!   and blank lines inside a continuation are skipped; `\r\n` line ends and a UTF-8 BOM are accepted.
+//! - An instruction is a keyword (any case) and its arguments; leading `--name[=value]` words are its flags.
+//! - The JSON form (`["a", "b"]`) is recognised where docker accepts it; text that is not a JSON array of
+//!   strings is the shell form, as docker does.
+//! - Heredocs (`<<EOF`) are refused with their line number; so is an unknown instruction.
+//!
+//! What it is not: what the instructions mean (see `stage`), or variable substitution (see `shell`).
+
+use std::fmt;
+
+/// Every instruction docker knows.
+pub const KEYWORDS: &[&str] = &[
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// A parsed Dockerfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dockerfile {
+    /// The escape character (`\` unless `# escape=` says `` ` ``).
+    pub escape: char,
+    /// The `# syntax=` directive, if any (recorded, not acted on).
+    pub syntax: Option<String>,
+    pub instructions: Vec<Instruction>,
+}
+
+/// One instruction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instruction {
+    /// The line it starts on, from 1.
+    pub line: usize,
+    /// Upper case (`COPY`).
+    pub keyword: String,
+    /// Leading `--name[=value]` flags, in order.
+    pub flags: Vec<Flag>,
+    /// The arguments after the flags, continuations joined, leading and trailing blanks removed.
+    pub args: String,
+    /// The whole instruction as written (continuations joined), for history entries.
+    pub original: String,
+}
+
+/// A `--name[=value]` flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    pub name: String,
+    pub value: Option<String>,
+}
+
+/// Why a Dockerfile was refused: where, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Dockerfile line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+fn err<T>(line: usize, message: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError { line, message: message.into() })
+}
+
+/// Parses a Dockerfile's text.
+pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+    let mut escape = '\\';
+    let mut syntax = None;
+    let mut seen_directives: Vec<String> = Vec::new();
+    let mut i = 0;
+    // Directives: only while every line so far was one.
+    while i < lines.len() {
+        let Some((name, value)) = directive(lines[i]) else { break };
+        let lower = name.to_ascii_lowercase();
+        if seen_directives.contains(&lower) {
+            return err(i + 1, format!("only one {lower} parser directive can be used"));
+        }
+        match lower.as_str() {
+            "escape" => {
+                escape = match value.as_str() {
+                    "\\" => '\\',
+                    "`" => '`',
+                    other => return err(i + 1, format!("invalid escape token {other:?}: it must be ` or \\")),
+                }
+            }
+            "syntax" => syntax = Some(value),
+            "check" => {}
+            _ => break, // an unknown directive is a comment, and ends the directives
+        }
+        seen_directives.push(lower);
+        i += 1;
+    }
+    let mut instructions = Vec::new();
+    while i < lines.len() {
+        let start = i;
+        let first = lines[i].trim_start();
+        i += 1;
+        if first.is_empty() || first.starts_with('#') {
+            continue;
+        }
+        let mut joined = String::new();
+        let mut current = first.to_owned();
+        loop {
+            match strip_continuation(&current, escape) {
+                Some(before) => {
+                    joined.push_str(before);
+                    // The next line that is neither blank nor a comment continues it.
+                    let mut next = None;
+                    while i < lines.len() {
+                        let l = lines[i];
+                        i += 1;
+                        let t = l.trim_start();
+                        if t.is_empty() || t.starts_with('#') {
+                            continue;
+                        }
+                        next = Some(l.to_owned());
+                        break;
+                    }
+                    match next {
+                        Some(l) => current = l,
+                        None => break, // a continuation at the end of the file ends the instruction
+                    }
+                }
+                None => {
+                    joined.push_str(&current);
+                    break;
+                }
+            }
+        }
+        instructions.push(instruction(start + 1, joined.trim())?);
+    }
+    Ok(Dockerfile { escape, syntax, instructions })
+}
+
+/// `# name = value` at the top of a file.
+fn directive(line: &str) -> Option<(String, String)> {
+    let rest = line.trim_start().strip_prefix('#')?;
+    let (name, value) = rest.split_once('=')?;
+    let name = name.trim();
+    if name.is_empty()
+        || !name.starts_with(|c: char| c.is_ascii_alphabetic())
+        || !name.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return None;
+    }
+    Some((name.to_owned(), value.trim().to_owned()))
+}
+
+/// The line without its continuation (the escape character, then only blanks), if it has one.
+fn strip_continuation(line: &str, escape: char) -> Option<&str> {
+    let trimmed = line.trim_end_matches([' ', '\t']);
+    trimmed.strip_suffix(escape)
+}
+
+fn instruction(line: usize, text: &str) -> Result<Instruction, ParseError> {
+    let (word, rest) = match text.find(char::is_whitespace) {
+        Some(at) => (&text[..at], text[at..].trim_start()),
+        None => (text, ""),
+    };
+    let keyword = word.to_ascii_uppercase();
+    if !KEYWORDS.contains(&keyword.as_str()) {
+        return err(line, format!("unknown instruction: {}", super::excerpt(word)));
+    }
+    let (flags, args) = flags(rest, line)?;
+    if keyword != "ONBUILD" && matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") && has_heredoc(args) {
+        return err(line, format!("{keyword}: heredocs (<<EOF) are not supported by hoist build"));
+    }
+    if keyword == "ONBUILD" {
+        // The trigger is an instruction of its own: check it now (never another ONBUILD, so no deep recursion).
+        let inner_word = args.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        if matches!(inner_word.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
+            return err(line, format!("ONBUILD {inner_word} is not allowed"));
+        }
+        instruction(line, args)?;
+    }
+    if args.is_empty() && !matches!(keyword.as_str(), "CMD" | "ENTRYPOINT" | "RUN") {
+        return err(line, format!("{keyword} requires at least one argument"));
+    }
+    Ok(Instruction {
+        line,
+        flags,
+        args: args.to_owned(),
+        original: format!("{keyword} {rest}").trim().to_owned(),
+        keyword,
+    })
+}
+
+/// The leading `--flag[=value]` words, and what follows them.
+fn flags(mut rest: &str, line: usize) -> Result<(Vec<Flag>, &str), ParseError> {
+    let mut out = Vec::new();
+    while let Some(after) = rest.strip_prefix("--") {
+        let end = after.find(char::is_whitespace).unwrap_or(after.len());
+        let word = &after[..end];
+        if word.is_empty() {
+            return err(line, "a flag with no name (\"--\")");
+        }
+        let (name, value) = match word.split_once('=') {
+            Some((n, v)) => (n, Some(unquote(v).to_owned())),
+            None => (word, None),
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return err(line, format!("invalid flag {:?}", super::excerpt(word)));
+        }
+        out.push(Flag { name: name.to_owned(), value });
+        rest = after[end..].trim_start();
+    }
+    Ok((out, rest))
+}
+
+fn unquote(v: &str) -> &str {
+    for q in ['"', '\''] {
+        if v.len() >= 2 && v.starts_with(q) && v.ends_with(q) {
+            return &v[1..v.len() - 1];
+        }
+    }
+    v
+}
+
+/// `<<WORD`, `<<-WORD`, `<<"WORD"` or `<<'WORD'`: a heredoc as buildkit reads one.
+fn has_heredoc(args: &str) -> bool {
+    let mut rest = args;
+    while let Some(at) = rest.find("<<") {
+        let mut after = &rest[at + 2..];
+        after = after.strip_prefix('-').unwrap_or(after);
+        after = after.strip_prefix(['"', '\'']).unwrap_or(after);
+        if after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            return true;
+        }
+        rest = &rest[at + 2..];
+    }
+    false
+}
+
+impl Instruction {
+    /// The value of flag `name` (the last one given), if it was given.
+    pub fn flag(&self, name: &str) -> Option<&Flag> {
+        self.flags.iter().rev().find(|f| f.name == name)
+    }
+
+    /// The JSON form's strings when the arguments are a JSON array of strings.
+    pub fn json(&self) -> Option<Vec<String>> {
+        json_array(&self.args)
+    }
+}
+
+/// `text` as a JSON array of strings, if it is one.
+pub fn json_array(text: &str) -> Option<Vec<String>> {
+    if !text.starts_with('[') {
+        return None;
+    }
+    serde_json::from_str::<Vec<String>>(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kw(d: &Dockerfile) -> Vec<(usize, &str, &str)> {
+        d.instructions.iter().map(|i| (i.line, i.keyword.as_str(), i.args.as_str())).collect()
+    }
+
+    #[test]
+    fn lines_continuations_comments() {
+        let d = parse(
+            "# syntax=docker/dockerfile:1\n\
+             FROM alpine AS base\r\n\
+             # a comment\n\
+             \n\
+             copy --chown=1:2 --chmod=0644 \\\n\
+             \x20 a b \\   \n\
+             # comment inside a continuation\n\
+             \n\
+             \x20 /dst/\n\
+             env A=1 \\\\\n\
+             LABEL x=y\n\
+             USER u\n",
+        )
+        .unwrap();
+        assert_eq!(d.syntax.as_deref(), Some("docker/dockerfile:1"));
+        assert_eq!(
+            kw(&d),
+            [
+                (2, "FROM", "alpine AS base"),
+                (5, "COPY", "a b   /dst/"),
+                (10, "ENV", "A=1 \\LABEL x=y"),
+                (12, "USER", "u")
+            ]
+        );
+        let copy = &d.instructions[1];
+        assert_eq!(copy.flag("chown").and_then(|f| f.value.as_deref()), Some("1:2"));
+        assert_eq!(copy.flag("chmod").and_then(|f| f.value.as_deref()), Some("0644"));
+        assert!(copy.original.starts_with("COPY --chown=1:2"), "{}", copy.original);
+    }
+
+    #[test]
+    fn escape_directive_and_directive_rules() {
+        let d = parse("# escape=`\nFROM x\nCOPY a `\n b\n").unwrap();
+        assert_eq!(d.escape, '`');
+        assert_eq!(kw(&d)[1], (3, "COPY", "a  b"));
+        // A directive after a comment is a comment.
+        let d = parse("# hello\n# escape=`\nFROM x\nCOPY a \\\n b\n").unwrap();
+        assert_eq!(d.escape, '\\');
+        assert_eq!(parse("# escape=x\nFROM a").unwrap_err().line, 1);
+        assert_eq!(parse("# escape=`\n# escape=\\\nFROM a").unwrap_err().line, 2);
+    }
+
+    #[test]
+    fn json_and_shell_forms() {
+        let d = parse("FROM x\nCMD [\"a\", \"b c\"]\nENTRYPOINT [not json\nCMD\n").unwrap();
+        assert_eq!(d.instructions[1].json(), Some(vec!["a".to_owned(), "b c".to_owned()]));
+        assert_eq!(d.instructions[2].json(), None);
+        assert_eq!(d.instructions[3].args, "");
+    }
+
+    #[test]
+    fn refusals_carry_the_line() {
+        let e = parse("FROM x\n\nBOGUS y\n").unwrap_err();
+        assert_eq!((e.line, e.message.as_str()), (3, "unknown instruction: BOGUS"));
+        let e = parse("FROM x\nCOPY <<EOF /a\nhello\nEOF\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("heredoc"), "{e}");
+        assert_eq!(parse("FROM x\nONBUILD FROM y\n").unwrap_err().line, 2);
+        let deep = format!("FROM x\n{}COPY a b\n", "ONBUILD ".repeat(100_000));
+        assert!(parse(&deep).unwrap_err().message.contains("ONBUILD ONBUILD is not allowed"));
+        assert_eq!(parse("FROM x\nONBUILD BOGUS\n").unwrap_err().line, 2);
+        assert_eq!(parse("FROM x\nLABEL\n").unwrap_err().line, 2);
+        assert_eq!(parse("FROM x\nCOPY --=1 a b\n").unwrap_err().line, 2);
+        assert!(parse("FROM x\nCOPY a<<b c\n").is_err());
+        assert!(parse("FROM x\nCOPY a<<1 c\n").is_ok(), "<<1 is not a heredoc");
+    }
+
+    #[test]
+    fn continuation_at_end_of_file() {
+        let d = parse("FROM x \\").unwrap();
+        assert_eq!(kw(&d), [(1, "FROM", "x")]);
+        assert!(parse("").unwrap().instructions.is_empty());
+    }
+}

@@ -1,0 +1,207 @@
+//! Writing one layer: a tar of the given entries in path order (so the same entries always give the same
+//! bytes), with the owners and modes given (numeric only — no user or group names from the host), gzip'd at
+//! a fast level, its `diff_id` (sha256 of the tar) and digest (sha256 of the gzip) computed while it is
+//! written; then stored as a blob of the local store.
+//!
+//! What it is not: deciding what goes in a layer (`stage`) or reading layers (`tree`).
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Seek, Write};
+use std::path::PathBuf;
+
+use super::BuildError;
+use crate::digest::{Digest, Hasher};
+use crate::image::{Descriptor, media_type};
+use crate::store::Store;
+
+/// What an entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    Dir,
+    File(Content),
+    Symlink(String),
+}
+
+/// Where a file's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// A file of the build context, read while the layer is written; it must still have `size` bytes.
+    Host(PathBuf),
+    Bytes(std::sync::Arc<Vec<u8>>),
+}
+
+/// One entry of a layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: EntryKind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: u64,
+    pub size: u64,
+}
+
+/// A layer written to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The gzip'd blob, as a manifest lists it.
+    pub descriptor: Descriptor,
+    /// The sha256 of the uncompressed tar, as the config's `rootfs.diff_ids` lists it.
+    pub diff_id: Digest,
+}
+
+/// Hashes what passes through to `inner`.
+struct Hashing<W: Write> {
+    inner: W,
+    hasher: Hasher,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Reads exactly `left` bytes from a file that must not have shrunk (or grown) since it was measured.
+struct Exact<R: Read> {
+    inner: R,
+    left: u64,
+    path: PathBuf,
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let want = buf.len().min(self.left.min(usize::MAX as u64) as usize);
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{} changed while it was read (it is shorter now)", self.path.display()),
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Writes `entries` (keyed by path relative to the root, no leading `/`) as one gzip'd layer into `store`.
+pub fn write(store: &Store, entries: &BTreeMap<String, Entry>) -> Result<Written, BuildError> {
+    let io_err = |e: io::Error| BuildError::Other(format!("writing a layer: {e}"));
+    let temp = tempfile::tempfile().map_err(io_err)?;
+    let gz_out = Hashing { inner: io::BufWriter::new(temp), hasher: Hasher::sha256() };
+    let gz = flate2::write::GzEncoder::new(gz_out, flate2::Compression::fast());
+    let tar_out = Hashing { inner: gz, hasher: Hasher::sha256() };
+    let mut builder = tar::Builder::new(tar_out);
+    for (path, e) in entries {
+        append(&mut builder, path, e)?;
+    }
+    let tar_out = builder.into_inner().map_err(io_err)?;
+    let diff_id = tar_out.hasher.finish();
+    let gz_out = tar_out.inner.finish().map_err(io_err)?;
+    let digest = gz_out.hasher.finish();
+    let mut file = gz_out.inner.into_inner().map_err(|e| io_err(e.into_error()))?;
+    let size = file.stream_position().map_err(io_err)?;
+    file.rewind().map_err(io_err)?;
+    let mut w = store.blob_writer(&digest, Some(size))?;
+    io::copy(&mut file, &mut w).map_err(|e| BuildError::Store(w.error(e)))?;
+    w.commit()?;
+    Ok(Written { descriptor: Descriptor::new(media_type::OCI_LAYER_GZIP, digest, size), diff_id })
+}
+
+fn append<W: Write>(b: &mut tar::Builder<W>, path: &str, e: &Entry) -> Result<(), BuildError> {
+    let fail = |err: io::Error| BuildError::Other(format!("writing {path} into a layer: {err}"));
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(e.mode & 0o7777);
+    h.set_uid(e.uid);
+    h.set_gid(e.gid);
+    h.set_mtime(e.mtime);
+    match &e.kind {
+        EntryKind::Dir => {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            b.append_data(&mut h, format!("{path}/"), io::empty()).map_err(fail)
+        }
+        EntryKind::Symlink(target) => {
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            b.append_link(&mut h, path, target).map_err(fail)
+        }
+        EntryKind::File(content) => {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(e.size);
+            match content {
+                Content::Bytes(bytes) => b.append_data(&mut h, path, &bytes[..]).map_err(fail),
+                Content::Host(p) => {
+                    let f = std::fs::File::open(p)
+                        .map_err(|err| BuildError::Other(format!("reading {}: {err}", p.display())))?;
+                    b.append_data(&mut h, path, Exact { inner: f, left: e.size, path: p.clone() }).map_err(fail)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorted_numeric_and_reproducible() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store")).unwrap();
+        let file = |data: &[u8]| Entry {
+            kind: EntryKind::File(Content::Bytes(std::sync::Arc::new(data.to_vec()))),
+            mode: 0o640,
+            uid: 101,
+            gid: 50,
+            mtime: 7,
+            size: data.len() as u64,
+        };
+        let mut entries = BTreeMap::new();
+        entries.insert("b/z".to_owned(), file(b"zz"));
+        entries.insert("b".to_owned(), Entry { kind: EntryKind::Dir, mode: 0o755, uid: 0, gid: 0, mtime: 7, size: 0 });
+        entries.insert(
+            "a".to_owned(),
+            Entry { kind: EntryKind::Symlink("b/z".into()), mode: 0o777, uid: 0, gid: 0, mtime: 7, size: 0 },
+        );
+        let long = format!("b/{}", "x".repeat(150));
+        entries.insert(long.clone(), file(b"long"));
+        let one = write(&store, &entries).unwrap();
+        let two = write(&store, &entries).unwrap();
+        assert_eq!(one, two, "the same entries give the same layer");
+        let raw = store.read_blob(&one.descriptor.digest, 1 << 20).unwrap();
+        let mut tar_bytes = Vec::new();
+        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut tar_bytes).unwrap();
+        assert_eq!(Digest::sha256(&tar_bytes), one.diff_id);
+        let mut ar = tar::Archive::new(&tar_bytes[..]);
+        let seen: Vec<(String, u32, u64, u64, String)> = ar
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let h = e.header();
+                (
+                    e.path().unwrap().to_string_lossy().into_owned(),
+                    h.mode().unwrap(),
+                    h.uid().unwrap(),
+                    h.mtime().unwrap(),
+                    h.username().unwrap().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        let names: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
+        assert_eq!(names, ["a", "b/", long.as_str(), "b/z"]);
+        assert_eq!(seen[3].1, 0o640);
+        assert_eq!(seen[3].2, 101);
+        assert_eq!(seen[3].3, 7);
+        assert!(seen.iter().all(|s| s.4.is_empty()), "no user names");
+    }
+}

@@ -1,0 +1,486 @@
+//! Builds end to end inside one process: a base image written into a temp store, contexts in temp dirs, and
+//! the result read back (config JSON, and every layer's entries with modes, owners and bytes).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+
+use super::layer::{Content, Entry, EntryKind};
+use super::*;
+use crate::image::{Manifest, media_type};
+use crate::reference::Reference;
+
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnginx:x:101:101::/var/cache/nginx:/sbin/nologin\n\
+                      www:x:1000:1000::/home/www:/bin/sh\n";
+const GROUP: &str = "root:x:0:\nnginx:x:101:\nstaff:x:50:\nwww:x:1000:\n";
+
+fn file(data: &str, mode: u32) -> Entry {
+    Entry {
+        kind: EntryKind::File(Content::Bytes(std::sync::Arc::new(data.as_bytes().to_vec()))),
+        mode,
+        uid: 0,
+        gid: 0,
+        mtime: 0,
+        size: data.len() as u64,
+    }
+}
+
+fn dir() -> Entry {
+    Entry { kind: EntryKind::Dir, mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0 }
+}
+
+/// A base image `base:1` in the store: /etc/passwd, /etc/group, /usr/share/www/index.html, /var/run → /run.
+fn base_image(store: &Store, env: Value, arch: &str) -> Descriptor {
+    let mut entries = BTreeMap::new();
+    for d in ["etc", "usr", "usr/share", "usr/share/www", "run", "var"] {
+        entries.insert(d.to_owned(), dir());
+    }
+    entries.insert("etc/passwd".into(), file(PASSWD, 0o644));
+    entries.insert("etc/group".into(), file(GROUP, 0o644));
+    entries.insert("usr/share/www/index.html".into(), file("hello\n", 0o644));
+    entries.insert(
+        "var/run".into(),
+        Entry { kind: EntryKind::Symlink("/run".into()), mode: 0o777, uid: 0, gid: 0, mtime: 0, size: 0 },
+    );
+    let l = layer::write(store, &entries).unwrap();
+    let config = json!({
+        "architecture": arch, "os": "linux",
+        "config": {"Env": env, "Cmd": ["/bin/sh"], "Labels": {"base": "yes"}, "OnBuild": null},
+        "rootfs": {"type": "layers", "diff_ids": [l.diff_id.to_string()]},
+        "history": [{"created_by": "base"}]
+    });
+    let raw = serde_json::to_vec(&config).unwrap();
+    let cd = store.put_blob(&raw).unwrap();
+    let m = json!({
+        "schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST,
+        "config": {"mediaType": media_type::OCI_CONFIG, "digest": cd.to_string(), "size": raw.len()},
+        "layers": [{"mediaType": media_type::DOCKER_LAYER_GZIP, "digest": l.descriptor.digest.to_string(), "size": l.descriptor.size}]
+    });
+    let raw = serde_json::to_vec(&m).unwrap();
+    let md = store.put_blob(&raw).unwrap();
+    Descriptor::new(media_type::OCI_MANIFEST, md, raw.len() as u64)
+}
+
+/// Bases from a fixed table; records what was asked for.
+struct Table {
+    images: BTreeMap<String, Descriptor>,
+    asked: Mutex<Vec<String>>,
+}
+
+impl Bases for Table {
+    fn base(&mut self, name: &str, _platform: &Platform) -> Result<Base, String> {
+        self.asked.lock().unwrap().push(name.to_owned());
+        match self.images.get(name) {
+            Some(d) => Ok(Base { descriptor: d.clone(), name: format!("example.com/{name}") }),
+            None => Err(format!("{name}: image not known")),
+        }
+    }
+}
+
+struct Quiet;
+impl Progress for Quiet {}
+
+struct World {
+    _dir: tempfile::TempDir,
+    store: Store,
+    ctx: std::path::PathBuf,
+    bases: Table,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let base = base_image(&store, json!(["PATH=/usr/local/bin:/usr/bin:/bin"]), "amd64");
+    let bare = base_image(&store, json!([]), "amd64");
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let images = [("base:1".to_owned(), base), ("bare:1".to_owned(), bare)].into();
+    World { _dir: dir, store, ctx, bases: Table { images, asked: Mutex::new(Vec::new()) } }
+}
+
+impl World {
+    fn write(&self, path: &str, data: &str, mode: u32) {
+        let p = self.ctx.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data).unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    }
+
+    fn opts(&self, dockerfile: &str) -> Options {
+        Options {
+            context: self.ctx.clone(),
+            dockerfile: dockerfile.to_owned(),
+            ignore: std::fs::read_to_string(self.ctx.join(".dockerignore")).ok(),
+            build_args: BTreeMap::new(),
+            target: None,
+            platforms: vec![Platform::new("linux", "amd64", None)],
+            timestamp: Some(1_700_000_000),
+        }
+    }
+
+    fn build(&mut self, opts: &Options) -> Result<Built, BuildError> {
+        build(&self.store, opts, &mut self.bases, &Quiet)
+    }
+
+    fn ok(&mut self, dockerfile: &str) -> Image {
+        let built = self.build(&self.opts(dockerfile)).unwrap();
+        self.image(&built.manifest.raw)
+    }
+
+    fn image(&self, raw: &[u8]) -> Image {
+        let Manifest::Image(m) = Manifest::parse(raw, None).unwrap() else { panic!("not an image") };
+        let config: Value = serde_json::from_slice(&self.store.read_blob(&m.config.digest, 1 << 20).unwrap()).unwrap();
+        let layers = m.layers.iter().map(|l| read_layer(&self.store, &l.digest)).collect();
+        Image { config, layers, manifest: m }
+    }
+}
+
+struct Image {
+    config: Value,
+    layers: Vec<Vec<Seen>>,
+    manifest: crate::image::ImageManifest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    path: String,
+    kind: char,
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    data: String,
+}
+
+fn read_layer(store: &Store, d: &Digest) -> Vec<Seen> {
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(store.open_blob(d).unwrap()).read_to_end(&mut raw).unwrap();
+    let mut ar = tar::Archive::new(&raw[..]);
+    ar.entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let h = e.header().clone();
+            let mut data = String::new();
+            let kind = match h.entry_type() {
+                tar::EntryType::Directory => 'd',
+                tar::EntryType::Symlink => {
+                    data = e.link_name().unwrap().unwrap().to_string_lossy().into_owned();
+                    'l'
+                }
+                _ => {
+                    e.read_to_string(&mut data).unwrap();
+                    '-'
+                }
+            };
+            Seen {
+                path: e.path().unwrap().to_string_lossy().into_owned(),
+                kind,
+                mode: h.mode().unwrap(),
+                uid: h.uid().unwrap(),
+                gid: h.gid().unwrap(),
+                data,
+            }
+        })
+        .collect()
+}
+
+/// `path kind mode uid:gid` lines of a layer, for compact assertions.
+fn lines(layer: &[Seen]) -> Vec<String> {
+    layer.iter().map(|s| format!("{} {} {:o} {}:{}", s.path, s.kind, s.mode, s.uid, s.gid)).collect()
+}
+
+#[test]
+fn the_seed_dockerfile() {
+    let mut w = world();
+    let img = w.ok("FROM base:1\nVOLUME /site-data\nWORKDIR /usr/src/app\nEXPOSE 80\n");
+    let c = &img.config["config"];
+    assert_eq!(c["Volumes"], json!({"/site-data": {}}));
+    assert_eq!(c["WorkingDir"], "/usr/src/app");
+    assert_eq!(c["ExposedPorts"], json!({"80/tcp": {}}));
+    assert_eq!(c["Cmd"], json!(["/bin/sh"]), "the base's CMD stays");
+    assert_eq!(c["Env"], json!(["PATH=/usr/local/bin:/usr/bin:/bin"]));
+    assert_eq!(img.layers.len(), 2, "the base layer and WORKDIR's");
+    assert_eq!(lines(&img.layers[1]), ["usr/ d 755 0:0", "usr/src/ d 755 0:0", "usr/src/app/ d 755 0:0"]);
+    let history: Vec<(String, bool)> = img.config["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["created_by"].as_str().unwrap().to_owned(), h["empty_layer"] == json!(true)))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("base".to_owned(), false),
+            ("/bin/sh -c #(nop) VOLUME /site-data".to_owned(), true),
+            ("/bin/sh -c #(nop) WORKDIR /usr/src/app".to_owned(), false),
+            ("/bin/sh -c #(nop) EXPOSE 80".to_owned(), true),
+        ]
+    );
+    assert_eq!(img.config["created"], "2023-11-14T22:13:20Z");
+    assert_eq!(img.config["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(img.manifest.layers[0].media_type, media_type::OCI_LAYER_GZIP, "docker media types become OCI's");
+    let ann = img.manifest.annotations.as_ref().unwrap();
+    assert_eq!(ann[stage::ANNOTATION_BASE_NAME], "example.com/base:1");
+}
+
+#[test]
+fn copy_rules_owners_and_modes() {
+    let mut w = world();
+    w.write("app.conf", "cfg\n", 0o644);
+    w.write("bin/app", "#!/bin/sh\n", 0o755);
+    w.write("site/index.html", "<h1>hi</h1>\n", 0o644);
+    w.write("site/sub/style.css", "body{}\n", 0o600);
+    w.write("a.txt", "a\n", 0o644);
+    w.write("b.txt", "b\n", 0o644);
+    std::os::unix::fs::symlink("a.txt", w.ctx.join("link")).unwrap();
+    let img = w.ok("FROM base:1\n\
+         COPY --chown=nginx:staff --chmod=640 app.conf /srv/app/conf/\n\
+         COPY site /usr/share/www/\n\
+         COPY --chown=www bin/app /usr/local/bin/\n\
+         COPY a.txt /newfile\n\
+         COPY a.txt b.txt /multi/\n\
+         COPY *.txt /glob/\n\
+         COPY link /var/run/l\n\
+         COPY --chmod=700 site /dd\n");
+    let l = &img.layers;
+    assert_eq!(
+        lines(&l[1]),
+        [
+            "srv/ d 755 101:50",
+            "srv/app/ d 755 101:50",
+            "srv/app/conf/ d 755 101:50",
+            "srv/app/conf/app.conf - 640 101:50"
+        ]
+    );
+    assert_eq!(
+        lines(&l[2]),
+        [
+            "usr/ d 755 0:0",
+            "usr/share/ d 755 0:0",
+            "usr/share/www/ d 755 0:0",
+            "usr/share/www/index.html - 644 0:0",
+            "usr/share/www/sub/ d 755 0:0",
+            "usr/share/www/sub/style.css - 600 0:0"
+        ]
+    );
+    assert_eq!(
+        lines(&l[3]),
+        [
+            "usr/ d 755 0:0",
+            "usr/local/ d 755 1000:1000",
+            "usr/local/bin/ d 755 1000:1000",
+            "usr/local/bin/app - 755 1000:1000"
+        ]
+    );
+    assert_eq!(lines(&l[4]), ["newfile - 644 0:0"]);
+    assert_eq!(lines(&l[5]), ["multi/ d 755 0:0", "multi/a.txt - 644 0:0", "multi/b.txt - 644 0:0"]);
+    assert_eq!(lines(&l[6]), ["glob/ d 755 0:0", "glob/a.txt - 644 0:0", "glob/b.txt - 644 0:0"]);
+    assert_eq!(lines(&l[7]), ["run/ d 755 0:0", "run/l - 644 0:0"], "symlinks in the destination are followed");
+    assert_eq!(l[7][1].data, "a\n", "a symlink source is followed");
+    assert_eq!(
+        lines(&l[8]),
+        ["dd/ d 755 0:0", "dd/index.html - 700 0:0", "dd/sub/ d 700 0:0", "dd/sub/style.css - 700 0:0"],
+        "--chmod applies to what is copied, not to the destination directory"
+    );
+    let err = w.build(&w.opts("FROM base:1\nCOPY a.txt b.txt /nodir\n")).unwrap_err().to_string();
+    assert!(err.starts_with("Dockerfile line 2: ") && err.contains("must be a directory"), "{err}");
+    let err = w.build(&w.opts("FROM base:1\nCOPY --chown=nobody a.txt /x\n")).unwrap_err().to_string();
+    assert!(err.contains("line 2") && err.contains("unable to find user nobody"), "{err}");
+    let err = w.build(&w.opts("FROM base:1\nCOPY missing.txt /x\n")).unwrap_err().to_string();
+    assert!(err.contains("line 2") && err.contains("missing.txt"), "{err}");
+}
+
+#[test]
+fn config_fields_as_podman_sets_them() {
+    let mut w = world();
+    let img = w.ok("ARG BASE=base:1\n\
+         FROM $BASE\n\
+         ARG VERSION=1.0\n\
+         ENV APP_VERSION=$VERSION APP_HOME=/srv/app\n\
+         ENV OLD legacy form\n\
+         LABEL org.opencontainers.image.version=\"$VERSION\" maintainer=\"ops@example.com\"\n\
+         USER www\n\
+         WORKDIR $APP_HOME\n\
+         EXPOSE 8080/tcp 9090/udp\n\
+         VOLUME [\"/data\", \"/cache\"]\n\
+         STOPSIGNAL SIGTERM\n\
+         ENTRYPOINT [\"/usr/local/bin/app\"]\n\
+         CMD [\"--port\", \"8080\"]\n\
+         ONBUILD COPY . /app\n");
+    let c = &img.config["config"];
+    assert_eq!(
+        c["Env"],
+        json!(["PATH=/usr/local/bin:/usr/bin:/bin", "APP_VERSION=1.0", "APP_HOME=/srv/app", "OLD=legacy form"])
+    );
+    assert_eq!(
+        c["Labels"],
+        json!({"base": "yes", "org.opencontainers.image.version": "1.0", "maintainer": "ops@example.com"})
+    );
+    assert_eq!(c["User"], "www");
+    assert_eq!(c["WorkingDir"], "/srv/app");
+    assert_eq!(c["ExposedPorts"], json!({"8080/tcp": {}, "9090/udp": {}}));
+    assert_eq!(c["Volumes"], json!({"/data": {}, "/cache": {}}));
+    assert_eq!(c["StopSignal"], "SIGTERM");
+    assert_eq!(c["Entrypoint"], json!(["/usr/local/bin/app"]));
+    assert_eq!(c["Cmd"], json!(["--port", "8080"]));
+    assert_eq!(c["OnBuild"], json!(["COPY . /app"]));
+    assert_eq!(
+        lines(&img.layers[1]),
+        ["srv/ d 755 1000:1000", "srv/app/ d 755 1000:1000"],
+        "WORKDIR's owner is the USER"
+    );
+
+    // ENTRYPOINT resets an inherited CMD; shell forms go through SHELL; no PATH in the base gets podman's.
+    let img =
+        w.ok("FROM bare:1\nENTRYPOINT exec /bin/app -x\nSHELL [\"/bin/bash\", \"-c\"]\nSTOPSIGNAL 9\nCMD echo hi\n");
+    let c = &img.config["config"];
+    assert_eq!(c["Entrypoint"], json!(["/bin/sh", "-c", "exec /bin/app -x"]));
+    assert_eq!(c["Cmd"], json!(["/bin/bash", "-c", "echo hi"]));
+    assert_eq!(c["Env"], json!([stage::DEFAULT_PATH]));
+    let img = w.ok("FROM base:1\nCMD [\"a\"]\nENTRYPOINT [\"b\"]\n");
+    assert_eq!(img.config["config"]["Cmd"], json!(["a"]), "a CMD of this stage survives ENTRYPOINT");
+    let img = w.ok("FROM scratch\nLABEL a=b\n");
+    assert_eq!(img.config["config"]["Env"], json!([stage::DEFAULT_PATH]));
+    assert_eq!(img.config["architecture"], "amd64");
+    assert!(img.manifest.annotations.is_none());
+}
+
+#[test]
+fn args_scope_and_build_args() {
+    let mut w = world();
+    let df = "ARG TAG=1\nARG BEFORE=global\nFROM base:$TAG\nENV A=${BEFORE:-unset}\nARG BEFORE\nENV B=$BEFORE C=${NOTSET:-dflt} ARCH=$TARGETARCH\nARG TARGETARCH\nENV D=$TARGETARCH\n";
+    let img = w.ok(df);
+    let env = img.config["config"]["Env"].as_array().unwrap().clone();
+    assert!(env.contains(&json!("A=unset")), "a global ARG is only seen in FROM: {env:?}");
+    assert!(env.contains(&json!("B=global")), "redeclared, it takes the global value: {env:?}");
+    assert!(env.contains(&json!("C=dflt")));
+    assert!(env.contains(&json!("ARCH=")), "{env:?}");
+    assert!(env.contains(&json!("D=amd64")), "{env:?}");
+    let mut o = w.opts(df);
+    o.build_args.insert("BEFORE".into(), "given".into());
+    let raw = w.build(&o).unwrap().manifest.raw;
+    let img = w.image(&raw);
+    assert!(img.config["config"]["Env"].as_array().unwrap().contains(&json!("B=given")));
+    let mut o = w.opts("FROM base:$TAG\n");
+    o.build_args.insert("TAG".into(), "1".into());
+    assert!(w.build(&o).is_err(), "a build arg is not a declared ARG");
+}
+
+#[test]
+fn refusals_come_before_any_work() {
+    let mut w = world();
+    let err = w.build(&w.opts("FROM base:1\nCOPY a b\nRUN apt-get update\n")).unwrap_err().to_string();
+    assert!(err.starts_with("Dockerfile line 3: RUN apt-get update: hoist builds without running containers"), "{err}");
+    let err = w.build(&w.opts("FROM base:1\n\nADD https://example.com/x.tgz /x\n")).unwrap_err().to_string();
+    assert!(err.starts_with("Dockerfile line 3: ADD https://example.com/x.tgz: hoist builds offline"), "{err}");
+    let err = w.build(&w.opts("FROM base:1\nCOPY --parents a /b\n")).unwrap_err().to_string();
+    assert!(err.contains("line 2") && err.contains("--parents"), "{err}");
+    assert!(w.bases.asked.lock().unwrap().is_empty(), "nothing was fetched");
+    let err = w.build(&w.opts("FROM base:1\nONBUILD RUN x\n")).map(drop);
+    assert!(err.is_ok(), "ONBUILD RUN is only recorded");
+}
+
+#[test]
+fn reproducible_with_a_timestamp() {
+    let mut w = world();
+    w.write("a.txt", "a\n", 0o644);
+    w.write("d/b.txt", "b\n", 0o600);
+    let df = "FROM base:1\nCOPY . /app/\nWORKDIR /w\n";
+    let one = w.build(&w.opts(df)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // New mtimes on the host change nothing.
+    w.write("a.txt", "a\n", 0o644);
+    let two = w.build(&w.opts(df)).unwrap();
+    assert_eq!(one.manifest.digest, two.manifest.digest);
+    assert_eq!(one.id, two.id);
+    let mut o = w.opts(df);
+    o.timestamp = None;
+    let three = w.build(&o).unwrap();
+    assert_ne!(one.manifest.digest, three.manifest.digest);
+}
+
+#[test]
+fn dockerignore_and_multi_stage() {
+    let mut w = world();
+    w.write(".dockerignore", "secret.txt\n**/*.log\ndocs\n!docs/keep.md\n", 0o644);
+    w.write("secret.txt", "s", 0o644);
+    w.write("x/debug.log", "l", 0o644);
+    w.write("x/ok.txt", "ok", 0o644);
+    w.write("docs/keep.md", "k", 0o644);
+    w.write("docs/drop.md", "d", 0o644);
+    let img = w.ok("FROM base:1 AS builder\nCOPY . /out/\n\
+         FROM scratch AS unused\nCOPY secret.txt /never\n\
+         FROM base:1\nCOPY --from=builder /out/x /x\nCOPY --from=builder --chown=1:2 /etc/passwd /copied\n\
+         COPY --from=0 /out/docs/keep.md /keep.md\n");
+    let paths: Vec<String> = img.layers[1].iter().map(|s| s.path.clone()).collect();
+    assert_eq!(paths, ["x/", "x/ok.txt"], "what .dockerignore excluded never reached the builder stage");
+    assert_eq!(lines(&img.layers[2]), ["copied - 644 1:2"]);
+    assert_eq!(img.layers[2][0].data, PASSWD, "bytes come out of the base layer of the stage");
+    assert_eq!(img.layers[3][0].data, "k");
+    // --target builds the named stage (and only what it needs).
+    let mut o = w.opts("FROM base:1 AS one\nLABEL stage=one\nFROM scratch\nCOPY nope /nope\n");
+    o.target = Some("one".into());
+    let raw = w.build(&o).unwrap().manifest.raw;
+    let img = w.image(&raw);
+    assert_eq!(img.config["config"]["Labels"]["stage"], "one");
+    // COPY --from an image.
+    let img = w.ok("FROM scratch\nCOPY --from=base:1 /usr/share/www /www\n");
+    assert_eq!(lines(&img.layers[0]), ["www/ d 755 0:0", "www/index.html - 644 0:0"]);
+}
+
+#[test]
+fn add_unpacks_local_archives() {
+    let mut w = world();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("t.txt"), "t\n").unwrap();
+    std::fs::create_dir(src.path().join("sub")).unwrap();
+    let mut tar_bytes = tar::Builder::new(Vec::new());
+    tar_bytes.append_dir_all(".", src.path()).unwrap();
+    let tar_bytes = tar_bytes.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &tar_bytes).unwrap();
+    std::fs::write(w.ctx.join("a.tar.gz"), gz.finish().unwrap()).unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+    std::io::Write::write_all(&mut bz, &tar_bytes).unwrap();
+    std::fs::write(w.ctx.join("a.bin"), bz.finish().unwrap()).unwrap();
+    let mut xz = Vec::new();
+    lzma_rs::xz_compress(&mut &tar_bytes[..], &mut xz).unwrap();
+    std::fs::write(w.ctx.join("a.txz"), xz).unwrap();
+    w.write("plain.gz", "not a tar", 0o644);
+    let img = w.ok("FROM scratch\nADD a.tar.gz /tgz/\nADD a.bin /tbz\nADD a.txz /txz\nADD plain.gz /p.gz\n");
+    for (i, d) in ["tgz", "tbz", "txz"].iter().enumerate() {
+        let got: Vec<String> = img.layers[i].iter().map(|s| format!("{} {}", s.path, s.data)).collect();
+        assert_eq!(got, [format!("{d}/ "), format!("{d}/sub/ "), format!("{d}/t.txt t\n")], "{d}");
+    }
+    assert_eq!(img.layers[3][0].data, "not a tar", "a file that is not a tar is copied as is");
+}
+
+#[test]
+fn several_platforms_make_an_index() {
+    let mut w = world();
+    let mut o = w.opts("FROM scratch\nARG TARGETARCH\nLABEL arch=$TARGETARCH\n");
+    o.platforms = vec![Platform::new("linux", "amd64", None), Platform::new("linux", "arm64", Some("v8"))];
+    let built = w.build(&o).unwrap();
+    assert_eq!(built.manifest.media_type, media_type::OCI_INDEX);
+    let Manifest::Index(index) = Manifest::parse(&built.manifest.raw, None).unwrap() else { panic!() };
+    let arches: Vec<String> = index.manifests.iter().map(|d| d.platform.as_ref().unwrap().to_string()).collect();
+    assert_eq!(arches, ["linux/amd64", "linux/arm64/v8"]);
+    let (raw, _) = w.store.read_manifest(&index.manifests[1]).unwrap();
+    assert_eq!(w.image(&raw).config["config"]["Labels"]["arch"], "arm64");
+    let name = Reference::parse_normalized("localhost/multi:1").unwrap();
+    w.store.tag(&name, &built.manifest.descriptor()).unwrap();
+}
+
+#[test]
+fn a_base_path_that_is_a_file_is_refused() {
+    let mut w = world();
+    w.write("a.txt", "a", 0o644);
+    let err = w.build(&w.opts("FROM base:1\nCOPY a.txt /etc/passwd/x\n")).unwrap_err().to_string();
+    assert!(err.contains("line 2") && err.contains("not a directory"), "{err}");
+    let err = w.build(&w.opts("FROM base:1\nWORKDIR /etc/passwd\n")).unwrap_err().to_string();
+    assert!(err.contains("line 2") && err.contains("not a directory"), "{err}");
+    let _ = Path::new("unused");
+}

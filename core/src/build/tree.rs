@@ -1,0 +1,376 @@
+//! What an image's filesystem holds, without unpacking it: an index of every path (kind, mode, owner,
+//! mtime, size) built by reading the layers' tars in order and applying their whiteouts, and where each
+//! file's bytes are (which layer blob, which tar path), so a build can read `/etc/passwd` or copy files out
+//! of an earlier stage by scanning only the layers that hold them.
+//!
+//! Paths are kept relative to the root, `/`-separated and cleaned (`etc/passwd`); the root itself is `""`.
+//!
+//! What it is not: a container storage driver (nothing is written to disk) or a layer writer (`layer`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read};
+
+use super::BuildError;
+use super::glob::clean;
+use crate::digest::Digest;
+use crate::store::Store;
+
+/// What a path is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    File,
+    Symlink(String),
+    /// A device or FIFO: kept in the index, never copied.
+    Special,
+}
+
+/// Where a file's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// No bytes (directories, links).
+    None,
+    /// In the tar of this (compressed) layer blob, at this entry path (cleaned).
+    Layer { blob: Digest, path: String },
+}
+
+/// One path of the filesystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub kind: Kind,
+    /// Permission bits and set-id/sticky bits (`& 0o7777`).
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: u64,
+    pub size: u64,
+    pub origin: Origin,
+}
+
+impl Node {
+    pub fn is_dir(&self) -> bool {
+        self.kind == Kind::Dir
+    }
+}
+
+/// The index of one filesystem.
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    nodes: BTreeMap<String, Node>,
+}
+
+/// How many symlinks one path may pass through.
+const MAX_HOPS: usize = 40;
+
+/// A layer's bytes decompressed, whatever their compression: gzip, zstd, or none (by magic bytes).
+pub fn decompressed<'a, R: Read + 'a>(r: R) -> Result<Box<dyn Read + 'a>, String> {
+    let mut r = BufReader::with_capacity(1 << 16, r);
+    let head = r.fill_buf().map_err(|e| e.to_string())?.to_vec();
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(r))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(ruzstd::decoding::StreamingDecoder::new(r).map_err(|e| format!("zstd: {e}"))?)
+    } else {
+        Box::new(r)
+    })
+}
+
+/// A tar entry's path as the index keys it: cleaned, relative, no leading `./` or `/`; `None` for the root
+/// and for paths that climb out of it.
+pub fn entry_key(raw: &str) -> Option<String> {
+    let c = clean(&format!("/{raw}"));
+    let key = c.trim_start_matches('/');
+    if key.is_empty() { None } else { Some(key.to_owned()) }
+}
+
+/// The parent directories of `key`, outermost first (`a`, `a/b` for `a/b/c`).
+pub fn ancestors(key: &str) -> Vec<String> {
+    let parts: Vec<&str> = key.split('/').collect();
+    (1..parts.len()).map(|n| parts[..n].join("/")).collect()
+}
+
+impl Tree {
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.nodes.get(key)
+    }
+
+    pub fn insert(&mut self, key: String, node: Node) {
+        // A path that was a directory and is now something else loses what was under it.
+        if !node.is_dir() && self.nodes.get(&key).is_some_and(Node::is_dir) {
+            self.remove_under(&key);
+        }
+        self.nodes.insert(key, node);
+    }
+
+    /// Removes `key` and everything under it.
+    fn remove(&mut self, key: &str) {
+        self.nodes.remove(key);
+        self.remove_under(key);
+    }
+
+    /// Removes everything under the directory `key` (`""`: everything).
+    fn remove_under(&mut self, key: &str) {
+        let prefix = if key.is_empty() { String::new() } else { format!("{key}/") };
+        let doomed: Vec<String> = self
+            .nodes
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in doomed {
+            self.nodes.remove(&k);
+        }
+    }
+
+    /// Every path under the directory `key` (`""`: everything), in order, with its node.
+    pub fn under(&self, key: &str) -> Vec<(&String, &Node)> {
+        let prefix = if key.is_empty() { String::new() } else { format!("{key}/") };
+        self.nodes.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).collect()
+    }
+
+    /// Every path, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.nodes.keys()
+    }
+
+    /// The index of the layers `layers` (compressed blobs in `store`, bottom first).
+    pub fn from_layers(store: &Store, layers: &[Digest]) -> Result<Tree, BuildError> {
+        let mut tree = Tree::default();
+        for blob in layers {
+            let file = store.open_blob(blob)?;
+            tree.add_layer(blob, file).map_err(|e| BuildError::Other(format!("reading layer {blob}: {e}")))?;
+        }
+        Ok(tree)
+    }
+
+    /// Applies one layer (compressed or not): its whiteouts first (they hide what is below), then its entries.
+    pub fn add_layer(&mut self, blob: &Digest, r: impl Read) -> Result<(), String> {
+        let mut archive = tar::Archive::new(decompressed(r)?);
+        let mut added: Vec<(String, Node)> = Vec::new();
+        let mut links: Vec<(String, String, Node)> = Vec::new();
+        for entry in archive.entries().map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            let raw = entry.path().map_err(|e| e.to_string())?.to_string_lossy().into_owned();
+            let Some(key) = entry_key(&raw) else { continue };
+            let (parent, name) = match key.rsplit_once('/') {
+                Some((p, n)) => (p.to_owned(), n.to_owned()),
+                None => (String::new(), key.clone()),
+            };
+            if name == ".wh..wh..opq" {
+                self.remove_under(&parent);
+                continue;
+            }
+            if let Some(hidden) = name.strip_prefix(".wh.") {
+                let target = if parent.is_empty() { hidden.to_owned() } else { format!("{parent}/{hidden}") };
+                self.remove(&target);
+                continue;
+            }
+            let h = entry.header();
+            let link =
+                || entry.link_name().ok().flatten().map(|l| l.to_string_lossy().into_owned()).unwrap_or_default();
+            let mut node = Node {
+                kind: Kind::File,
+                mode: h.mode().unwrap_or(0o644) & 0o7777,
+                uid: h.uid().unwrap_or(0),
+                gid: h.gid().unwrap_or(0),
+                mtime: h.mtime().unwrap_or(0),
+                size: h.size().unwrap_or(0),
+                origin: Origin::None,
+            };
+            match h.entry_type() {
+                tar::EntryType::Directory => node.kind = Kind::Dir,
+                tar::EntryType::Symlink => node.kind = Kind::Symlink(link()),
+                tar::EntryType::Link => {
+                    if let Some(target) = entry_key(&link()) {
+                        links.push((key, target, node));
+                    }
+                    continue;
+                }
+                tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                    node.origin = Origin::Layer { blob: blob.clone(), path: key.clone() };
+                }
+                tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => node.kind = Kind::Special,
+                _ => continue, // PAX and GNU metadata entries are consumed by the reader
+            }
+            added.push((key, node));
+        }
+        for (key, node) in added {
+            self.insert(key, node);
+        }
+        // A hard link is a file with its target's bytes.
+        for (key, target, mut node) in links {
+            if let Some(t) = self.nodes.get(&target).filter(|t| t.kind == Kind::File) {
+                node.size = t.size;
+                node.origin = t.origin.clone();
+                self.insert(key, node);
+            }
+        }
+        Ok(())
+    }
+
+    /// `path` (absolute or relative to the root) with the symlinks in it followed inside this filesystem
+    /// (absolute targets start from its root; `..` never leaves it). The last component is followed too when
+    /// `follow_last`. Returns the key.
+    pub fn resolve(&self, path: &str, follow_last: bool) -> Result<String, String> {
+        let mut todo: Vec<String> =
+            clean(&format!("/{path}")).split('/').filter(|p| !p.is_empty()).map(str::to_owned).collect();
+        todo.reverse();
+        let mut done: Vec<String> = Vec::new();
+        let mut hops = 0;
+        while let Some(part) = todo.pop() {
+            if part == ".." {
+                done.pop();
+                continue;
+            }
+            done.push(part);
+            let key = done.join("/");
+            let last = todo.is_empty();
+            if let Some(Node { kind: Kind::Symlink(target), .. }) = self.nodes.get(&key)
+                && (!last || follow_last)
+            {
+                hops += 1;
+                if hops > MAX_HOPS {
+                    return Err(format!("/{path}: too many levels of symbolic links"));
+                }
+                done.pop();
+                if target.starts_with('/') {
+                    done.clear();
+                }
+                for p in target.split('/').rev().filter(|p| !p.is_empty() && *p != ".") {
+                    todo.push(p.to_owned());
+                }
+            }
+        }
+        Ok(done.join("/"))
+    }
+
+    /// The bytes of the files `keys`, read by scanning each layer that holds one of them once.
+    pub fn read(&self, store: &Store, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, BuildError> {
+        let mut by_blob: BTreeMap<Digest, HashMap<String, Vec<String>>> = BTreeMap::new();
+        let mut out = HashMap::new();
+        for key in keys {
+            match self.nodes.get(key).map(|n| &n.origin) {
+                Some(Origin::Layer { blob, path }) => {
+                    by_blob.entry(blob.clone()).or_default().entry(path.clone()).or_default().push(key.clone())
+                }
+                _ => {
+                    out.insert(key.clone(), Vec::new());
+                }
+            }
+        }
+        for (blob, wanted) in by_blob {
+            let file = store.open_blob(&blob)?;
+            let what = |e: &dyn std::fmt::Display| BuildError::Other(format!("reading layer {blob}: {e}"));
+            let mut archive = tar::Archive::new(decompressed(file).map_err(|e| what(&e))?);
+            let mut left: HashSet<&String> = wanted.keys().collect();
+            for entry in archive.entries().map_err(|e| what(&e))? {
+                let mut entry = entry.map_err(|e| what(&e))?;
+                let raw = entry.path().map_err(|e| what(&e))?.to_string_lossy().into_owned();
+                let Some(key) = entry_key(&raw) else { continue };
+                let Some(users) = wanted.get(&key) else { continue };
+                let mut bytes = Vec::new();
+                entry.read_to_end(&mut bytes).map_err(|e| what(&e))?;
+                for u in users {
+                    out.insert(u.clone(), bytes.clone());
+                }
+                left.remove(&key);
+                if left.is_empty() {
+                    break;
+                }
+            }
+            if let Some(missing) = left.iter().next() {
+                return Err(what(&format!("{missing} is not in it")));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The text of the file at `key` (following symlinks), if the filesystem has it.
+    pub fn read_text(&self, store: &Store, key: &str) -> Result<Option<String>, BuildError> {
+        let Ok(key) = self.resolve(key, true) else { return Ok(None) };
+        if self.nodes.get(&key).is_none_or(|n| n.kind != Kind::File) {
+            return Ok(None);
+        }
+        let mut got = self.read(store, std::slice::from_ref(&key))?;
+        Ok(got.remove(&key).map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(entries: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, link, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(if path.ends_with('/') { 0o755 } else { 0o644 });
+            h.set_uid(3);
+            h.set_gid(4);
+            h.set_mtime(5);
+            match link {
+                Some(l) if l.starts_with('>') => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_size(0);
+                    b.append_link(&mut h, path, &l[1..]).unwrap();
+                }
+                Some(l) => {
+                    h.set_entry_type(tar::EntryType::Link);
+                    h.set_size(0);
+                    b.append_link(&mut h, path, l).unwrap();
+                }
+                None if path.ends_with('/') => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_size(0);
+                    b.append_data(&mut h, path, &[][..]).unwrap();
+                }
+                None => {
+                    h.set_size(data.len() as u64);
+                    b.append_data(&mut h, path, *data).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn layers_whiteouts_links_and_symlinks() {
+        let d1 = Digest::sha256(b"1");
+        let d2 = Digest::sha256(b"2");
+        let mut t = Tree::default();
+        let l1 = tar_of(&[
+            ("./etc/", None, b""),
+            ("./etc/passwd", None, b"root:x:0:0::/:/bin/sh\n"),
+            ("etc/gone", None, b"x"),
+            ("opaque/", None, b""),
+            ("opaque/old", None, b"x"),
+            ("var/", None, b""),
+            ("var/run", Some(">/run"), b""),
+            ("run/", None, b""),
+        ]);
+        t.add_layer(&d1, &l1[..]).unwrap();
+        let l2 = tar_of(&[
+            ("etc/.wh.gone", None, b""),
+            ("opaque/", None, b""),
+            ("opaque/.wh..wh..opq", None, b""),
+            ("opaque/new", None, b"n"),
+            ("etc/hard", Some("etc/passwd"), b""),
+        ]);
+        t.add_layer(&d2, &l2[..]).unwrap();
+        assert!(t.get("etc/gone").is_none());
+        assert!(t.get("opaque/old").is_none());
+        assert!(t.get("opaque/new").is_some());
+        let hard = t.get("etc/hard").unwrap();
+        assert_eq!((hard.kind.clone(), hard.size), (Kind::File, 22));
+        assert_eq!(hard.origin, Origin::Layer { blob: d1.clone(), path: "etc/passwd".into() });
+        assert_eq!(t.get("etc").unwrap().uid, 3);
+        assert_eq!(t.resolve("/var/run/x.pid", false).unwrap(), "run/x.pid");
+        assert_eq!(t.resolve("/var/run", false).unwrap(), "var/run");
+        assert_eq!(t.resolve("/var/run", true).unwrap(), "run");
+        assert_eq!(t.resolve("/../../etc", true).unwrap(), "etc");
+        assert_eq!(entry_key("./a/../../b"), Some("b".into()));
+        assert_eq!(entry_key("./"), None);
+        assert_eq!(ancestors("a/b/c"), ["a", "a/b"]);
+        assert_eq!(t.under("opaque").len(), 1);
+    }
+}

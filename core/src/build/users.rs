@@ -1,0 +1,113 @@
+//! User and group names as a build resolves them for `COPY --chown`, `ADD --chown` and the owner of a
+//! directory `WORKDIR` creates: numbers are used as given; names are looked up in the image's own
+//! `/etc/passwd` and `/etc/group` (never the host's). A user given without a group gets the user's primary
+//! group from `/etc/passwd` (0 when the user is a number that file does not list), as docker and podman do.
+//!
+//! What it is not: reading those files out of the image (the caller gives their text).
+
+/// A uid and gid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Owner {
+    pub uid: u64,
+    pub gid: u64,
+}
+
+/// `name:x:uid:gid:...` lines: (name, uid, gid).
+fn passwd_entries(text: &str) -> impl Iterator<Item = (&str, u64, u64)> {
+    text.lines().filter_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() < 4 || l.trim_start().starts_with('#') {
+            return None;
+        }
+        Some((f[0], f[2].trim().parse().ok()?, f[3].trim().parse().ok()?))
+    })
+}
+
+/// `name:x:gid:members` lines: (name, gid).
+fn group_entries(text: &str) -> impl Iterator<Item = (&str, u64)> {
+    text.lines().filter_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() < 3 || l.trim_start().starts_with('#') {
+            return None;
+        }
+        Some((f[0], f[2].trim().parse().ok()?))
+    })
+}
+
+/// Resolves `spec` (`user`, `user:group`, numbers or names). `passwd` and `group` are the image's files,
+/// `None` when it has none. The error says what was not found, and where it was looked for.
+pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<Owner, String> {
+    let (user, grp) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    if user.is_empty() {
+        return Err(format!("{spec:?}: no user"));
+    }
+    let (uid, primary) = match user.parse::<u64>() {
+        Ok(uid) => {
+            let primary = passwd.and_then(|p| passwd_entries(p).find(|e| e.1 == uid).map(|e| e.2)).unwrap_or(0);
+            (uid, primary)
+        }
+        Err(_) => match passwd.and_then(|p| passwd_entries(p).find(|e| e.0 == user)) {
+            Some((_, uid, gid)) => (uid, gid),
+            None => {
+                return Err(format!(
+                    "unable to find user {user}: no matching entries in the image's /etc/passwd{}",
+                    if passwd.is_none() { " (the image has no /etc/passwd)" } else { "" }
+                ));
+            }
+        },
+    };
+    let gid = match grp {
+        None => primary,
+        Some("") => return Err(format!("{spec:?}: empty group")),
+        Some(g) => match g.parse::<u64>() {
+            Ok(gid) => gid,
+            Err(_) => match group.and_then(|t| group_entries(t).find(|e| e.0 == g)) {
+                Some((_, gid)) => gid,
+                None => {
+                    return Err(format!(
+                        "unable to find group {g}: no matching entries in the image's /etc/group{}",
+                        if group.is_none() { " (the image has no /etc/group)" } else { "" }
+                    ));
+                }
+            },
+        },
+    };
+    Ok(Owner { uid, gid })
+}
+
+/// True when resolving `spec` needs the image's files (it names a user or group, or gives no group).
+pub fn needs_lookup(spec: &str) -> bool {
+    match spec.split_once(':') {
+        Some((u, g)) => u.parse::<u64>().is_err() || g.parse::<u64>().is_err(),
+        None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnginx:x:101:101:nginx:/var/cache/nginx:/sbin/nologin\n\
+                          www:x:1000:1000::/home/www:/bin/sh\nbroken line\n";
+    const GROUP: &str = "root:x:0:\nnginx:x:101:\nstaff:x:50:\n";
+
+    #[test]
+    fn numbers_names_and_primary_groups() {
+        let r = |s| resolve(s, Some(PASSWD), Some(GROUP));
+        assert_eq!(r("1:2"), Ok(Owner { uid: 1, gid: 2 }));
+        assert_eq!(r("nginx"), Ok(Owner { uid: 101, gid: 101 }));
+        assert_eq!(r("nginx:staff"), Ok(Owner { uid: 101, gid: 50 }));
+        assert_eq!(r("www:0"), Ok(Owner { uid: 1000, gid: 0 }));
+        assert_eq!(r("1000"), Ok(Owner { uid: 1000, gid: 1000 }), "a listed uid gets its primary group");
+        assert_eq!(r("4242"), Ok(Owner { uid: 4242, gid: 0 }));
+        assert_eq!(resolve("7:8", None, None), Ok(Owner { uid: 7, gid: 8 }));
+        assert!(r("nobody").unwrap_err().contains("unable to find user nobody"));
+        assert!(r("www:wheel").unwrap_err().contains("unable to find group wheel"));
+        assert!(resolve("www", None, None).unwrap_err().contains("has no /etc/passwd"));
+        assert!(r(":1").is_err());
+        assert!(needs_lookup("www") && needs_lookup("1") && needs_lookup("1:g") && !needs_lookup("1:2"));
+    }
+}

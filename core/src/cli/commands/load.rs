@@ -1,0 +1,52 @@
+//! `hoist load [-i PATH] [-q]`: every image of an archive or directory (a file, or stdin) into the local store,
+//! as `podman load`: gzip or zstd outer compression removed, the format told from the content, all images or
+//! none. Prints `Loaded image: NAME` for each name, or `Loaded image: sha256:ID` for an image without one.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hoist_core::archive::{Input, open};
+use hoist_core::copy::Options;
+use hoist_core::copy::archive::load;
+
+use super::common::open_store;
+use super::{Context, Result, fail};
+use crate::progress::CopyProgress;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Read from this archive or directory (default: stdin)
+    #[arg(short, long, value_name = "PATH")]
+    input: Option<PathBuf>,
+    /// Print no progress
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub fn run(a: Args, ctx: &Context) -> Result<()> {
+    ctx.printer.set_quiet_progress(a.quiet);
+    let input = match a.input {
+        Some(p) => Input::Path(p),
+        None if std::io::stdin().is_terminal() => {
+            return fail("cannot read from terminal, use command-line redirection or the --input flag");
+        }
+        None => Input::Stream(Box::new(std::io::stdin()), "stdin".to_owned()),
+    };
+    let store = open_store()?;
+    let spool = store.temp_dir();
+    let opened = ctx.runtime.block_on(async {
+        tokio::task::spawn_blocking(move || open(input, &spool)).await.map_err(|e| super::Fail(e.to_string()))
+    })??;
+    let progress = Arc::new(CopyProgress::new(a.quiet));
+    let loaded = ctx.runtime.block_on(load(store, &opened, &Options::default(), progress))?;
+    for image in loaded {
+        if image.names.is_empty() {
+            ctx.printer.line(format!("Loaded image: {}", image.id))?;
+        }
+        for name in &image.names {
+            ctx.printer.line(format!("Loaded image: {name}"))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! `hoist save [-o PATH] [--format docker-archive|oci-archive|oci-dir|docker-dir] [-m] IMAGE...`: images of the
+//! local store into an archive or directory, as `podman save`. Without `-o` an archive goes to stdout, unless
+//! stdout is a terminal (refused, as podman refuses). Several images need `-m` and an archive format; several
+//! names of one image are all saved. Layers stay as stored for the OCI formats and docker-dir; a
+//! docker-archive gets them uncompressed (decompressed while streaming).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hoist_core::archive::Format;
+use hoist_core::copy::Options;
+use hoist_core::copy::archive::{SaveImage, Target, save, saved_names};
+use hoist_core::transport::store::StoreSource;
+
+use super::common::open_store;
+use super::{Context, Result, fail};
+use crate::progress::CopyProgress;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Images to save: names, IDs or ID prefixes
+    #[arg(required = true, value_name = "IMAGE")]
+    images: Vec<String>,
+    /// Write to this file (archives) or directory (oci-dir, docker-dir); default: stdout for archives
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// docker-archive, oci-archive, oci-dir or docker-dir
+    #[arg(long, default_value = "docker-archive", value_parser = parse_format)]
+    format: Format,
+    /// Save several images into one archive (docker-archive or oci-archive)
+    #[arg(short, long = "multi-image-archive")]
+    multi_image_archive: bool,
+    /// Compress layers for docker-dir (hoist keeps layers as stored: accepted for podman's command lines)
+    #[arg(long)]
+    compress: bool,
+    /// Accept uncompressed layers for the OCI formats (hoist keeps layers as stored: accepted for podman's
+    /// command lines)
+    #[arg(long)]
+    uncompressed: bool,
+    /// Print no progress
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn parse_format(s: &str) -> std::result::Result<Format, String> {
+    Format::parse(s).ok_or_else(|| format!("unknown format {s:?}: docker-archive, oci-archive, oci-dir or docker-dir"))
+}
+
+pub fn run(a: Args, ctx: &Context) -> Result<()> {
+    ctx.printer.set_quiet_progress(a.quiet);
+    if a.compress && a.format != Format::DockerDir {
+        return fail("--compress can only be set when --format is docker-dir");
+    }
+    if a.uncompressed && !matches!(a.format, Format::OciArchive | Format::OciDir) {
+        return fail("--uncompressed can only be set when --format is oci-archive or oci-dir");
+    }
+    let target = match &a.output {
+        Some(p) => Target::Path(p.clone()),
+        None if !a.format.is_archive() => return fail(format!("{} is a directory: give its path with -o", a.format)),
+        None if std::io::stdout().is_terminal() => {
+            return fail("refusing to save to terminal. Use -o flag or redirect");
+        }
+        None => Target::Stream(Box::new(std::io::stdout())),
+    };
+    let store = open_store()?;
+    let mut images: Vec<SaveImage> = Vec::new();
+    for input in &a.images {
+        let source = StoreSource::open(store.clone(), input)?;
+        let names = saved_names(input, source.image());
+        match images.iter_mut().find(|i| i.source.image().descriptor.digest == source.image().descriptor.digest) {
+            Some(same) => {
+                for n in names {
+                    if !same.names.contains(&n) {
+                        same.names.push(n);
+                    }
+                }
+            }
+            None => images.push(SaveImage { source, names }),
+        }
+    }
+    if images.len() > 1 && !a.multi_image_archive {
+        return fail("several images given: use -m (--multi-image-archive) to save them into one archive");
+    }
+    let progress = Arc::new(CopyProgress::new(a.quiet));
+    let opts = Options::default();
+    ctx.runtime.block_on(save(a.format, images, target, &opts, progress))?;
+    Ok(())
+}

@@ -1,0 +1,269 @@
+//! Backups through the copy engine: `load` (every image of an archive or directory into the local store) and
+//! `save` (images of the store into one archive or directory), as podman's `load` and `save`.
+//!
+//! - [`images`]: the images an opened archive holds, each as an [`ImageSource`] with the names it carries.
+//! - [`load`]: all or nothing — every image is copied first (blobs and manifests land in the store but stay
+//!   invisible), then every name is given in one change of the store's index. A failure before that leaves
+//!   the store's images as they were; blobs written so far are unreferenced and go at the next `prune`.
+//! - [`save`]: each image copied into one writer (a docker-archive, an oci-archive or oci-dir, or a dir),
+//!   which is finished (its index written, its temp file renamed) only when all went well.
+//!
+//! What it is not: reading or writing formats (`crate::archive`, `crate::transport`) or printing.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::{CopyError, Options, Progress, copy};
+use crate::archive::tar_out::TarOut;
+use crate::archive::{ArchiveError, Format, Opened};
+use crate::digest::Digest;
+use crate::image::{Descriptor, Manifest};
+use crate::reference::Reference;
+use crate::store::{Image, Store, StoreError};
+use crate::transport::blocking::blocking;
+use crate::transport::dir::{DirDestination, DirSource};
+use crate::transport::docker_archive::{DockerArchiveSource, DockerArchiveWriter};
+use crate::transport::oci_layout::{OciLayoutSource, OciLayoutWriter, read_index};
+use crate::transport::store::{StoreDestination, StoreSource};
+use crate::transport::{ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
+
+/// Why a load or save failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Copy(#[from] CopyError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One image of an archive.
+pub struct ArchiveImage {
+    pub names: Vec<Reference>,
+    pub source: Box<dyn ImageSource>,
+}
+
+/// The images `opened` holds, with the names they will be loaded under. Blocking.
+pub fn images(opened: &Opened) -> Result<Vec<ArchiveImage>, TransportError> {
+    let files = opened.files.clone();
+    match opened.format {
+        Format::DockerArchive => Ok(DockerArchiveSource::all(&files)?
+            .into_iter()
+            .map(|s| ArchiveImage { names: s.names().to_vec(), source: Box::new(s) })
+            .collect()),
+        Format::OciArchive | Format::OciDir => {
+            let transport = if opened.format == Format::OciDir { "oci" } else { "oci-archive" };
+            let index = read_index(&files)?;
+            if index.manifests.is_empty() {
+                return Err(ArchiveError::Invalid(format!("{}: index.json lists no image", files.root())).into());
+            }
+            let mut out: Vec<ArchiveImage> = Vec::new();
+            let mut digests: Vec<Digest> = Vec::new();
+            for (n, entry) in index.manifests.into_iter().enumerate() {
+                let name = crate::archive::oci::load_name(&entry).map_err(|m| {
+                    ArchiveError::Invalid(format!("{}: entry {n}: {m}", files.shown(crate::archive::oci::INDEX_JSON)))
+                })?;
+                // Several entries for one manifest (one per name) are one image with several names.
+                if let Some(at) = digests.iter().position(|d| *d == entry.digest) {
+                    out[at].names.extend(name);
+                    continue;
+                }
+                digests.push(entry.digest.clone());
+                let shown = format!("{transport}:{}@{}", files.root(), entry.digest);
+                out.push(ArchiveImage {
+                    names: name.into_iter().collect(),
+                    source: Box::new(OciLayoutSource::for_entry(files.clone(), entry, shown)),
+                });
+            }
+            Ok(out)
+        }
+        Format::DockerDir => Ok(vec![ArchiveImage { names: Vec::new(), source: Box::new(DirSource::open(files)) }]),
+    }
+}
+
+/// An image [`load`] stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub names: Vec<Reference>,
+    /// Its ID: the config digest (an index's own digest).
+    pub id: Digest,
+}
+
+/// Writes an image's blobs and manifests into the store without naming it: the name is given later, with the
+/// others', so a load is all or nothing.
+struct Unnamed {
+    inner: StoreDestination,
+    committed: Mutex<Option<RawManifest>>,
+}
+
+#[async_trait::async_trait]
+impl ImageDestination for Unnamed {
+    fn name(&self) -> String {
+        "the local store".to_owned()
+    }
+    async fn has_blob(&self, blob: &Descriptor) -> Result<bool, TransportError> {
+        self.inner.has_blob(blob).await
+    }
+    async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
+        self.inner.put_blob(blob, open).await
+    }
+    async fn put_child_manifest(&self, manifest: &RawManifest) -> Result<(), TransportError> {
+        self.inner.put_child_manifest(manifest).await
+    }
+    async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError> {
+        self.inner.put_child_manifest(manifest).await?;
+        *self.committed.lock().unwrap_or_else(|e| e.into_inner()) = Some(manifest.clone());
+        Ok(())
+    }
+}
+
+/// Loads every image of `opened` into `store`, all or nothing (see the module's doc).
+pub async fn load(
+    store: Arc<Store>,
+    opened: &Opened,
+    opts: &Options,
+    progress: Arc<dyn Progress>,
+) -> Result<Vec<Loaded>, BackupError> {
+    let _session = store.session()?;
+    let o = opened.clone();
+    let sources = blocking(move || images(&o)).await?;
+    let mut done = Vec::new();
+    for image in sources {
+        let placeholder = Reference::parse_normalized("localhost/hoist-load").expect("a valid name");
+        let dst = Unnamed { inner: StoreDestination::open(store.clone(), placeholder)?, committed: Mutex::new(None) };
+        copy(image.source.as_ref(), &dst, opts, progress.clone()).await?;
+        let manifest = dst.committed.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let manifest = manifest.ok_or_else(|| BackupError::Invalid("the copy wrote no manifest".to_owned()))?;
+        let id = match Manifest::parse(&manifest.raw, Some(&manifest.media_type)) {
+            Ok(Manifest::Image(m)) => m.config.digest,
+            _ => manifest.digest.clone(),
+        };
+        done.push((image.names, manifest.descriptor(), id));
+    }
+    let mut tags: Vec<(Option<Reference>, Descriptor)> = Vec::new();
+    for (names, d, _) in &done {
+        if names.is_empty() {
+            tags.push((None, d.clone()));
+        }
+        tags.extend(names.iter().map(|n| (Some(n.clone()), d.clone())));
+    }
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || s.tag_all(&tags))
+        .await
+        .map_err(|e| BackupError::Invalid(format!("store: {e}")))??;
+    Ok(done.into_iter().map(|(names, _, id)| Loaded { names, id }).collect())
+}
+
+/// Where a save writes.
+pub enum Target {
+    /// A file (an archive, written to a temp file and renamed) or a directory.
+    Path(PathBuf),
+    /// A stream (stdout); archives only.
+    Stream(Box<dyn Write + Send>),
+}
+
+/// One image to save: how the user named it, and the names it is saved under.
+pub struct SaveImage {
+    pub source: StoreSource,
+    pub names: Vec<Reference>,
+}
+
+/// The names an image is saved under when the user named it `input`: the stored name `input` matched (a short
+/// name finds its full one), none when it was named by ID, as podman saves.
+pub fn saved_names(input: &str, image: &Image) -> Vec<Reference> {
+    if let Ok(r) = Reference::parse_normalized(input).map(Reference::with_default_tag)
+        && image.names.contains(&r)
+    {
+        return vec![r];
+    }
+    let path = input.split_once('@').map_or(input, |(n, _)| n);
+    let (path, tag) = match path.rsplit_once(':') {
+        Some((p, t)) if !t.contains('/') => (p, t),
+        _ => (path, "latest"),
+    };
+    image
+        .names
+        .iter()
+        .filter(|n| (n.path() == path || n.path().ends_with(&format!("/{path}"))) && n.tag() == Some(tag))
+        .take(1)
+        .cloned()
+        .collect()
+}
+
+/// Saves `images` (from the store) as `format` to `target`; several only into a docker-archive or oci-archive.
+pub async fn save(
+    format: Format,
+    images: Vec<SaveImage>,
+    target: Target,
+    opts: &Options,
+    progress: Arc<dyn Progress>,
+) -> Result<(), BackupError> {
+    if images.is_empty() {
+        return Err(BackupError::Invalid("no image to save".to_owned()));
+    }
+    if images.len() > 1 && !format.is_archive() {
+        return Err(BackupError::Invalid(format!(
+            "unsupported format {:?} for saving multiple images (only docker-archive and oci-archive)",
+            format.name()
+        )));
+    }
+    // A tar is written one entry after another anyway; one blob at a time keeps the entries in the manifest's
+    // order, so the same image always makes the same archive (podman's, byte for byte, for a docker-archive).
+    let jobs = if format.is_archive() { 1 } else { opts.jobs };
+    let opts = Options { all: false, jobs, ..opts.clone() };
+    let shown = match &target {
+        Target::Path(p) => p.display().to_string(),
+        Target::Stream(_) => "-".to_owned(),
+    };
+    let tar = match (format.is_archive(), target) {
+        (true, Target::Path(p)) => Some(TarOut::to_file(&p).map_err(|e| ArchiveError::io(&shown, e))?),
+        (true, Target::Stream(w)) => Some(TarOut::to_stream(w)),
+        (false, Target::Path(_)) => None,
+        (false, Target::Stream(_)) => {
+            return Err(BackupError::Invalid(format!("{format} is a directory: give its path with -o")));
+        }
+    };
+    let path = || PathBuf::from(&shown);
+    match format {
+        Format::DockerArchive => {
+            let writer = DockerArchiveWriter::new(tar.expect("an archive"), &shown);
+            for image in &images {
+                copy(&image.source, &writer.image(image.names.clone()), &opts, progress.clone()).await?;
+            }
+            let w = writer.clone();
+            blocking(move || w.finish()).await?;
+        }
+        Format::OciArchive | Format::OciDir => {
+            let writer = match tar {
+                Some(t) => OciLayoutWriter::archive(t, &shown),
+                None => {
+                    let p = path();
+                    blocking(move || OciLayoutWriter::dir(&p)).await?
+                }
+            };
+            for image in &images {
+                let mut refs: Vec<Option<String>> = image.names.iter().map(|n| Some(n.to_string())).collect();
+                if refs.is_empty() {
+                    refs.push(None);
+                }
+                for r in refs {
+                    copy(&image.source, &writer.image(r), &opts, progress.clone()).await?;
+                }
+            }
+            let w = writer.clone();
+            blocking(move || w.finish()).await?;
+        }
+        Format::DockerDir => {
+            let p = path();
+            let dst = blocking(move || DirDestination::open(&p)).await?;
+            copy(&images[0].source, &dst, &opts, progress.clone()).await?;
+        }
+    }
+    Ok(())
+}

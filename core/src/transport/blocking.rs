@@ -1,0 +1,146 @@
+//! Between the copy engine's async byte streams and the archive code's blocking readers and writers: a file
+//! (or tar entry) read on a blocking thread becomes a checked [`ByteStream`]; a [`ByteStream`] becomes a
+//! `std::io::Read` for code running on a blocking thread. Memory stays at a few chunks per blob.
+//!
+//! What it is not: a transport. The archive and directory transports use it.
+
+use std::io::{self, Read};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::runtime::Handle;
+
+use super::{ByteStream, TransportError};
+use crate::digest::Verifier;
+
+/// How much is read at a time (small enough that the chunks a slower destination queues stay a few MiB).
+pub const CHUNK: usize = 256 << 10;
+
+/// The bytes `open` gives, read on a blocking thread in [`CHUNK`]s and checked by `verifier` (the stream ends
+/// with an error item on a mismatch).
+pub fn reader_stream<F>(open: F, verifier: Option<Verifier>) -> ByteStream
+where
+    F: FnOnce() -> Result<Box<dyn Read + Send>, TransportError> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, TransportError>>(4);
+    tokio::task::spawn_blocking(move || {
+        let run = || -> Result<(), TransportError> {
+            let mut reader = open()?;
+            let mut verifier = verifier;
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                let n = read_full(&mut reader, &mut buf).map_err(|e| TransportError::Other(e.to_string()))?;
+                if n == 0 {
+                    if let Some(v) = verifier.take() {
+                        v.finish()?;
+                    }
+                    return Ok(());
+                }
+                buf.truncate(n);
+                if let Some(v) = verifier.as_mut() {
+                    v.update(&buf)?;
+                }
+                if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                    return Ok(()); // nobody reads any more
+                }
+            }
+        };
+        if let Err(e) = run() {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+}
+
+/// Reads until `buf` is full or the end.
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A [`ByteStream`] read as `std::io::Read` on a blocking thread (never on the runtime's own threads). The
+/// stream's error, when it fails, is kept for [`StreamReader::take_error`].
+pub struct StreamReader {
+    stream: ByteStream,
+    handle: Handle,
+    chunk: Bytes,
+    error: Option<TransportError>,
+}
+
+impl StreamReader {
+    pub fn new(stream: ByteStream, handle: Handle) -> StreamReader {
+        StreamReader { stream, handle, chunk: Bytes::new(), error: None }
+    }
+
+    /// The stream's own error, if reading failed because of it.
+    pub fn take_error(&mut self) -> Option<TransportError> {
+        self.error.take()
+    }
+}
+
+impl Read for StreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.handle.block_on(self.stream.next()) {
+                None => return Ok(0),
+                Some(Ok(b)) => self.chunk = b,
+                Some(Err(e)) => {
+                    let message = e.to_string();
+                    self.error = Some(e);
+                    return Err(io::Error::other(message));
+                }
+            }
+        }
+        let n = self.chunk.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.chunk[..n]);
+        let _ = self.chunk.split_to(n);
+        Ok(n)
+    }
+}
+
+/// Checks what is read through it against a digest and size; the end of the bytes is an error when they do
+/// not match.
+pub struct VerifyingReader<R> {
+    inner: R,
+    verifier: Option<Verifier>,
+}
+
+impl<R: Read> VerifyingReader<R> {
+    pub fn new(inner: R, verifier: Verifier) -> VerifyingReader<R> {
+        VerifyingReader { inner, verifier: Some(verifier) }
+    }
+
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+}
+
+impl<R: Read> Read for VerifyingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let bad = |e: crate::digest::VerifyError| io::Error::new(io::ErrorKind::InvalidData, e);
+        if n == 0 {
+            if let Some(v) = self.verifier.take() {
+                v.finish().map_err(bad)?;
+            }
+        } else if let Some(v) = self.verifier.as_mut() {
+            v.update(&buf[..n]).map_err(bad)?;
+        }
+        Ok(n)
+    }
+}
+
+/// Runs blocking work off the runtime's threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, TransportError> + Send + 'static,
+) -> Result<T, TransportError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| TransportError::Other(format!("blocking task: {e}")))?
+}

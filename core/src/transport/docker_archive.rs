@@ -1,0 +1,655 @@
+//! `docker-archive:FILE[:NAME|:@N]` — `docker save`'s format — as a source and a destination.
+//!
+//! Reading takes podman/skopeo's layout (`<diff_id>.tar` layers, `<id>/layer.tar` links, `<id>.json` configs)
+//! and docker ≥ 25's (`blobs/sha256/<hex>` paths beside an OCI layout). Each `manifest.json` item is one
+//! image: its config is checked against the digest its name claims, each layer path against its diff_id
+//! (a path that is a link to a layer of another digest is refused), and a manifest is made for them — the
+//! layers as they are in the archive (uncompressed: digest = diff_id, OCI `tar`; a compressed one: its own
+//! digest, `tar+gzip`/`tar+zstd`, its diff_id checked by decompressing it once), the config unchanged (so the
+//! image ID, the config digest, stays). When the archive also has docker ≥ 25's OCI manifest for exactly
+//! these blobs, that manifest is used as it is.
+//!
+//! Writing makes podman's layout: layers uncompressed as `<diff_id>.tar` (a gzip or zstd layer is decompressed
+//! while it streams, its diff_id computed on the way and required to equal the config's), the config as
+//! `<config hex>.json`, the legacy `<id>/layer.tar` links, `<id>/json` and `<id>/VERSION`, then
+//! `manifest.json` and `repositories` at [`DockerArchiveWriter::finish`]. A layer's size must precede its
+//! bytes in a tar: to a file, its header is written after its bytes (one pass); to a stream (stdout), a first
+//! pass decompresses it only to learn its size and diff_id, and a second writes it.
+//!
+//! What it is not: an index holder. A docker-archive holds single-platform images; the copy engine picks one.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, BufRead, BufReader, Read};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::blocking::{StreamReader, VerifyingReader, blocking, reader_stream};
+use super::oci_layout::read_blob;
+use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
+use crate::archive::compression::{self, Compression, HashingReader, digest_both};
+use crate::archive::docker::{self, LegacyLayer, MANIFEST_JSON, ManifestItem, REPOSITORIES, Repositories};
+use crate::archive::files::Files;
+use crate::archive::tar_out::{Mark, TarOut};
+use crate::archive::{ArchiveError, oci};
+use crate::digest::{Digest, Hasher, Verifier};
+use crate::image::{Descriptor, ImageConfig, ImageManifest, MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, Manifest, media_type};
+use crate::reference::Reference;
+
+fn invalid(m: String) -> TransportError {
+    TransportError::Archive(ArchiveError::Invalid(m))
+}
+
+/// One image of a docker-archive.
+pub struct DockerArchiveSource {
+    files: Files,
+    shown: String,
+    names: Vec<Reference>,
+    manifest: RawManifest,
+    config: (Digest, Vec<u8>),
+    /// Layer digest → its path in the archive.
+    layers: HashMap<Digest, String>,
+}
+
+impl DockerArchiveSource {
+    /// Every image of the archive, in `manifest.json` order. Reads configs and checks names and paths;
+    /// a compressed layer is read once (its digest and diff_id). Blocking.
+    pub fn all(files: &Files) -> Result<Vec<DockerArchiveSource>, TransportError> {
+        let raw = files.read_small(MANIFEST_JSON, docker::MAX_MANIFEST_JSON)?;
+        let items =
+            docker::parse_manifest_json(&raw).map_err(|m| invalid(format!("{}: {m}", files.shown(MANIFEST_JSON))))?;
+        let oci_manifests = docker25_manifests(files);
+        items.iter().enumerate().map(|(n, item)| image(files, item, n, &oci_manifests)).collect()
+    }
+
+    /// The image `reference` names (a name in its RepoTags, or `@N`); without one, the archive must hold
+    /// exactly one image. Blocking.
+    pub fn open(files: &Files, reference: Option<&str>) -> Result<DockerArchiveSource, TransportError> {
+        let mut all = DockerArchiveSource::all(files)?;
+        let shown = format!("docker-archive:{}", files.root());
+        match reference {
+            None if all.len() == 1 => Ok(all.remove(0)),
+            None => Err(TransportError::Other(format!(
+                "{shown} holds {} images: name one (docker-archive:PATH:NAME or :@N)",
+                all.len()
+            ))),
+            Some(r) if r.starts_with('@') => {
+                let n: usize = r[1..].parse().map_err(|_| TransportError::Other(format!("{shown}: bad index {r}")))?;
+                if n >= all.len() {
+                    return Err(TransportError::Other(format!("{shown}: no image @{n} (it holds {})", all.len())));
+                }
+                Ok(all.remove(n))
+            }
+            Some(r) => {
+                let want = Reference::parse_normalized(r)
+                    .map_err(|e| TransportError::Other(format!("{shown}: {r:?}: {e}")))?
+                    .with_default_tag();
+                let at = all
+                    .iter()
+                    .position(|s| s.names.contains(&want))
+                    .ok_or_else(|| TransportError::Other(format!("{shown}: no image named {want}")))?;
+                Ok(all.remove(at))
+            }
+        }
+    }
+
+    /// The names (RepoTags) the image has in the archive.
+    pub fn names(&self) -> &[Reference] {
+        &self.names
+    }
+
+    /// The config digest: podman's image ID.
+    pub fn config_digest(&self) -> &Digest {
+        &self.config.0
+    }
+}
+
+/// docker ≥ 25's OCI manifests, when the archive also is an OCI layout: (raw, parsed).
+fn docker25_manifests(files: &Files) -> Vec<(RawManifest, ImageManifest)> {
+    let Ok(raw) = files.read_small(oci::INDEX_JSON, oci::MAX_INDEX_JSON) else { return Vec::new() };
+    let Ok(index) = oci::parse_index(&raw) else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut todo: Vec<(Descriptor, usize)> = index.manifests.into_iter().map(|d| (d, 0)).collect();
+    while let Some((d, depth)) = todo.pop() {
+        let Ok(raw) = read_blob(files, &oci::blob_path(&d.digest), &d, MAX_MANIFEST_SIZE) else { continue };
+        match Manifest::parse(&raw, Some(&d.media_type)) {
+            Ok(Manifest::Image(m)) => {
+                out.push((RawManifest { raw, media_type: d.media_type.clone(), digest: d.digest }, m))
+            }
+            Ok(Manifest::Index(i)) if depth < 2 => todo.extend(i.manifests.into_iter().map(|c| (c, depth + 1))),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Reads the first bytes of a file of the archive: its compression.
+fn compression_of(files: &Files, path: &str) -> Result<Compression, TransportError> {
+    let (r, _) = files.open(path)?;
+    let (c, _) = compression::sniff_reader(r.take(8)).map_err(|e| ArchiveError::io(&files.shown(path), e))?;
+    Ok(c)
+}
+
+fn image(
+    files: &Files,
+    item: &ManifestItem,
+    n: usize,
+    oci_manifests: &[(RawManifest, ImageManifest)],
+) -> Result<DockerArchiveSource, TransportError> {
+    let at = |what: &str| format!("{}: image {n} ({})", files.shown(MANIFEST_JSON), what);
+    let mut names = Vec::new();
+    for tag in &item.repo_tags {
+        let r = Reference::parse_normalized(tag)
+            .map_err(|e| invalid(format!("{}: name {tag:?} is not valid: {e}", at("RepoTags"))))?;
+        if r.digest().is_some() {
+            return Err(invalid(format!("{}: name {tag:?} has a digest; a RepoTag is NAME:TAG", at("RepoTags"))));
+        }
+        names.push(r.with_default_tag());
+    }
+    let config_raw = files.read_small(&item.config, MAX_CONFIG_SIZE)?;
+    let config_digest = Digest::sha256(&config_raw);
+    for p in [item.config.clone(), files.resolved(&item.config)?] {
+        if let Some(claimed) = docker::claimed_digest(&p)
+            && claimed != config_digest
+        {
+            return Err(invalid(format!(
+                "{}: {p} holds content of digest {config_digest}, not the {claimed} its name says",
+                at("Config")
+            )));
+        }
+    }
+    let config = ImageConfig::parse(&config_raw)?;
+    let diff_ids = &config.rootfs.diff_ids;
+    if diff_ids.len() != item.layers.len() {
+        return Err(invalid(format!(
+            "{}: {} layers, but the config lists {} diff_ids",
+            at("Layers"),
+            item.layers.len(),
+            diff_ids.len()
+        )));
+    }
+    let mut layers = Vec::new();
+    let mut paths = HashMap::new();
+    for (i, (path, diff_id)) in item.layers.iter().zip(diff_ids).enumerate() {
+        let resolved = files.resolved(path)?;
+        for p in [path, &resolved] {
+            if let Some(claimed) = docker::claimed_digest(p)
+                && claimed != *diff_id
+            {
+                return Err(invalid(format!(
+                    "{}: layer {i} is {path} (the file {resolved}), named for {claimed}, but the config's diff_id is \
+                     {diff_id}: a layer path must not lead to another layer",
+                    at("Layers")
+                )));
+            }
+        }
+        let (_, size) = files.open(path)?;
+        let layer = match compression_of(files, path)? {
+            Compression::None => Descriptor::new(media_type::OCI_LAYER, diff_id.clone(), size),
+            c => {
+                let (r, _) = files.open(path)?;
+                let found = digest_both(r, &files.shown(path)).map_err(|e| ArchiveError::io(&files.shown(path), e))?;
+                let (digest, size) = (found.digest, found.size);
+                let Some((_, uncompressed, _)) = found.uncompressed else { unreachable!("sniffed as compressed") };
+                if uncompressed != *diff_id {
+                    return Err(invalid(format!(
+                        "{}: layer {i} ({path}) decompresses to {uncompressed}, but the config's diff_id is {diff_id}",
+                        at("Layers")
+                    )));
+                }
+                let mt = if c == Compression::Gzip { media_type::OCI_LAYER_GZIP } else { media_type::OCI_LAYER_ZSTD };
+                Descriptor::new(mt, digest, size)
+            }
+        };
+        paths.insert(layer.digest.clone(), path.clone());
+        layers.push(layer);
+    }
+    let digests: Vec<&Digest> = layers.iter().map(|l| &l.digest).collect();
+    let reused = oci_manifests.iter().find(|(_, m)| {
+        m.config.digest == config_digest && m.layers.iter().map(|l| &l.digest).collect::<Vec<_>>() == digests
+    });
+    let manifest = match reused {
+        Some((raw, _)) => raw.clone(),
+        None => {
+            let m = ImageManifest {
+                schema_version: 2,
+                media_type: Some(media_type::OCI_MANIFEST.to_owned()),
+                artifact_type: None,
+                config: Descriptor::new(media_type::OCI_CONFIG, config_digest.clone(), config_raw.len() as u64),
+                layers,
+                subject: None,
+                annotations: None,
+            };
+            RawManifest::new(serde_json::to_vec(&m).expect("a manifest serialises"), media_type::OCI_MANIFEST)
+        }
+    };
+    Ok(DockerArchiveSource {
+        files: files.clone(),
+        shown: format!("docker-archive:{}:@{n}", files.root()),
+        names,
+        manifest,
+        config: (config_digest, config_raw),
+        layers: paths,
+    })
+}
+
+#[async_trait::async_trait]
+impl ImageSource for DockerArchiveSource {
+    fn name(&self) -> String {
+        self.shown.clone()
+    }
+
+    async fn manifest(&self) -> Result<RawManifest, TransportError> {
+        Ok(self.manifest.clone())
+    }
+
+    async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
+        if *digest == self.manifest.digest {
+            return Ok(self.manifest.clone());
+        }
+        Err(TransportError::Other(format!("{}: no manifest {digest}", self.shown)))
+    }
+
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+        let verifier = Verifier::new(&blob.digest, Some(blob.size));
+        if blob.digest == self.config.0 {
+            let bytes = self.config.1.clone();
+            return Ok(reader_stream(move || Ok(Box::new(io::Cursor::new(bytes))), Some(verifier)));
+        }
+        let path = self
+            .layers
+            .get(&blob.digest)
+            .cloned()
+            .ok_or_else(|| TransportError::Other(format!("{}: no blob {}", self.shown, blob.digest)))?;
+        let files = self.files.clone();
+        Ok(reader_stream(move || Ok(files.open(&path)?.0), Some(verifier)))
+    }
+}
+
+/// What was written for one layer blob.
+#[derive(Debug, Clone)]
+struct Written {
+    diff_id: Digest,
+}
+
+struct State {
+    out: Option<TarOut>,
+    broken: Option<String>,
+    /// Blob digest (as the source has it) → its uncompressed layer in the archive.
+    layers: HashMap<Digest, Written>,
+    /// diff_ids whose `<hex>.tar` is in the archive.
+    layer_files: HashSet<Digest>,
+    /// Config blobs received (digest → bytes), and which are written.
+    configs: HashMap<Digest, Vec<u8>>,
+    config_files: HashSet<Digest>,
+    legacy: HashSet<String>,
+    items: Vec<ManifestItem>,
+    repositories: Repositories,
+}
+
+/// A docker-archive being written; [`DockerArchiveWriter::image`] gives each image's destination.
+pub struct DockerArchiveWriter {
+    state: Mutex<State>,
+    shown: String,
+}
+
+impl DockerArchiveWriter {
+    pub fn new(out: TarOut, shown: &str) -> Arc<DockerArchiveWriter> {
+        let state = State {
+            out: Some(out),
+            broken: None,
+            layers: HashMap::new(),
+            layer_files: HashSet::new(),
+            configs: HashMap::new(),
+            config_files: HashSet::new(),
+            legacy: HashSet::new(),
+            items: Vec::new(),
+            repositories: Repositories::new(),
+        };
+        Arc::new(DockerArchiveWriter { state: Mutex::new(state), shown: format!("docker-archive:{shown}") })
+    }
+
+    /// The destination of one image, under `names` (each must have a tag).
+    pub fn image(self: &Arc<Self>, names: Vec<Reference>) -> DockerArchiveDestination {
+        DockerArchiveDestination { writer: self.clone(), names }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fail(&self, st: &mut State, message: String) -> TransportError {
+        st.broken = Some(message.clone());
+        TransportError::Other(format!("{}: {message}", self.shown))
+    }
+
+    /// Writes `manifest.json` and `repositories` and closes the archive.
+    pub fn finish(&self) -> Result<(), TransportError> {
+        let mut st = self.lock();
+        if let Some(why) = &st.broken {
+            return Err(TransportError::Other(format!("{}: {why}", self.shown)));
+        }
+        let manifest = serde_json::to_vec(&st.items).expect("manifest.json serialises");
+        let repositories = serde_json::to_vec(&st.repositories).expect("repositories serialise");
+        let mut out =
+            st.out.take().ok_or_else(|| TransportError::Other(format!("{}: already finished", self.shown)))?;
+        let io = |e| TransportError::Archive(ArchiveError::io(&self.shown, e));
+        out.bytes(MANIFEST_JSON, &manifest).map_err(io)?;
+        out.bytes(REPOSITORIES, &repositories).map_err(io)?;
+        out.finish().map_err(io)
+    }
+
+    /// Writes a layer read from `open()` (called once, or twice for a stream that needs its size first).
+    fn put_layer(
+        &self,
+        blob: &Descriptor,
+        mut open: impl FnMut() -> Result<StreamReader, TransportError>,
+    ) -> Result<(), TransportError> {
+        let what = format!("layer {}", blob.digest);
+        let seekable = {
+            let st = self.lock();
+            if let Some(why) = &st.broken {
+                return Err(TransportError::Other(format!("{}: {why}", self.shown)));
+            }
+            st.out.as_ref().is_some_and(TarOut::seekable)
+        };
+        let mut first = open()?;
+        let result = self.first_pass(blob, &mut first, seekable, &what);
+        let pending = match (result, first.take_error()) {
+            (_, Some(e)) => return Err(e),
+            (Err(e), None) => return Err(e),
+            (Ok(done), None) => match done {
+                None => return Ok(()),
+                Some(p) => p,
+            },
+        };
+        let (diff_id, size, c) = pending;
+        let mut st = self.lock();
+        if st.layer_files.contains(&diff_id) {
+            st.layers.insert(blob.digest.clone(), Written { diff_id });
+            return Ok(());
+        }
+        let mut second = open()?;
+        let result = (|| {
+            let verified = VerifyingReader::new(&mut second, Verifier::new(&blob.digest, Some(blob.size)));
+            let plain = compression::decompress(c, verified, &what);
+            let mut hashed = HashingReader { inner: plain, hasher: Hasher::sha256() };
+            let out = st.out.as_mut().ok_or_else(|| TransportError::Other("archive already finished".into()))?;
+            let written = out.file(&format!("{}.tar", diff_id.hex()), size, &mut hashed);
+            if let Err(e) = written {
+                return Err(self.fail(&mut st, format!("writing {what}: {e}")));
+            }
+            let again = hashed.hasher.finish();
+            if again != diff_id {
+                return Err(
+                    self.fail(&mut st, format!("{what} decompressed to {again} the second time, {diff_id} the first"))
+                );
+            }
+            Ok(())
+        })();
+        if let Some(e) = second.take_error() {
+            return Err(e);
+        }
+        result?;
+        st.layer_files.insert(diff_id.clone());
+        st.layers.insert(blob.digest.clone(), Written { diff_id });
+        Ok(())
+    }
+
+    /// Writes the layer if it is uncompressed or the archive is a file (`None`: done); into a stream, only
+    /// reads it to learn its diff_id, size and compression for [`DockerArchiveWriter::put_layer`]'s second pass.
+    fn first_pass(
+        &self,
+        blob: &Descriptor,
+        first: &mut StreamReader,
+        seekable: bool,
+        what: &str,
+    ) -> Result<Option<(Digest, u64, Compression)>, TransportError> {
+        let mut verified = VerifyingReader::new(first, Verifier::new(&blob.digest, Some(blob.size)));
+        let mut buffered = BufReader::with_capacity(1 << 20, &mut verified);
+        let head = buffered.fill_buf().map_err(|e| ArchiveError::io(what, e))?;
+        let c = compression::sniff(head).map_err(ArchiveError::from)?;
+        if c == Compression::None {
+            let mut st = self.lock();
+            return self.write_plain(&mut st, blob, buffered);
+        }
+        if seekable {
+            let mut st = self.lock();
+            return self.write_decompressed(&mut st, blob, compression::decompress(c, buffered, what));
+        }
+        let mut plain = HashingReader { inner: compression::decompress(c, buffered, what), hasher: Hasher::sha256() };
+        io::copy(&mut plain, &mut io::sink()).map_err(|e| ArchiveError::io(what, e))?;
+        let size = plain.hasher.len();
+        let diff_id = plain.hasher.finish();
+        Ok(Some((diff_id, size, c)))
+    }
+
+    /// An uncompressed layer: its digest is its diff_id, its size the blob's.
+    fn write_plain(
+        &self,
+        st: &mut State,
+        blob: &Descriptor,
+        r: impl Read,
+    ) -> Result<Option<(Digest, u64, Compression)>, TransportError> {
+        if !st.layer_files.contains(&blob.digest) {
+            let out = st.out.as_mut().ok_or_else(|| TransportError::Other("archive already finished".into()))?;
+            if let Err(e) = out.file(&format!("{}.tar", blob.digest.hex()), blob.size, r) {
+                return Err(self.fail(st, format!("writing layer {}: {e}", blob.digest)));
+            }
+            st.layer_files.insert(blob.digest.clone());
+        } else {
+            let mut r = r;
+            io::copy(&mut r, &mut io::sink()).map_err(|e| ArchiveError::io(&format!("layer {}", blob.digest), e))?;
+        }
+        st.layers.insert(blob.digest.clone(), Written { diff_id: blob.digest.clone() });
+        Ok(None)
+    }
+
+    /// A compressed layer into a file: bytes first, header (name = diff_id, size) after.
+    fn write_decompressed(
+        &self,
+        st: &mut State,
+        blob: &Descriptor,
+        plain: impl Read,
+    ) -> Result<Option<(Digest, u64, Compression)>, TransportError> {
+        let what = format!("layer {}", blob.digest);
+        let out = st.out.as_mut().ok_or_else(|| TransportError::Other("archive already finished".into()))?;
+        let mut hashed = HashingReader { inner: plain, hasher: Hasher::sha256() };
+        let written = (|| -> io::Result<(Mark, Digest)> {
+            let mark = out.begin_entry()?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = hashed.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                out.write(&buf[..n])?;
+            }
+            let diff_id = std::mem::replace(&mut hashed.hasher, Hasher::sha256()).finish();
+            Ok((mark, diff_id))
+        })();
+        let (mark, diff_id) = match written {
+            Ok(w) => w,
+            Err(e) => return Err(self.fail(st, format!("writing {what}: {e}"))),
+        };
+        let out = st.out.as_mut().expect("checked above");
+        let done = if st.layer_files.contains(&diff_id) {
+            out.rollback(mark)
+        } else {
+            out.end_entry(mark, &format!("{}.tar", diff_id.hex())).map(|_| ())
+        };
+        if let Err(e) = done {
+            return Err(self.fail(st, format!("writing {what}: {e}")));
+        }
+        st.layer_files.insert(diff_id.clone());
+        st.layers.insert(blob.digest.clone(), Written { diff_id });
+        Ok(None)
+    }
+}
+
+/// Layer media types (everything else a manifest references is taken as its config).
+fn is_layer(mt: &str) -> bool {
+    mt.starts_with("application/vnd.oci.image.layer.") || mt.starts_with("application/vnd.docker.image.rootfs.")
+}
+
+/// One image going into a [`DockerArchiveWriter`].
+pub struct DockerArchiveDestination {
+    writer: Arc<DockerArchiveWriter>,
+    names: Vec<Reference>,
+}
+
+#[async_trait::async_trait]
+impl ImageDestination for DockerArchiveDestination {
+    fn name(&self) -> String {
+        match self.names.first() {
+            Some(n) => format!("{}:{n}", self.writer.shown),
+            None => self.writer.shown.clone(),
+        }
+    }
+
+    async fn has_blob(&self, blob: &Descriptor) -> Result<bool, TransportError> {
+        let st = self.writer.lock();
+        Ok(st.layers.contains_key(&blob.digest) || st.configs.contains_key(&blob.digest))
+    }
+
+    async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
+        if blob.is_foreign() {
+            return Err(TransportError::Other(format!(
+                "{}: layer {} is non-distributable (foreign) and cannot be saved into a docker-archive",
+                self.writer.shown, blob.digest
+            )));
+        }
+        let handle = tokio::runtime::Handle::current();
+        if !is_layer(&blob.media_type) {
+            if blob.size > MAX_CONFIG_SIZE as u64 {
+                return Err(TransportError::Other(format!(
+                    "config {} is larger than {MAX_CONFIG_SIZE} bytes",
+                    blob.digest
+                )));
+            }
+            let stream = open().await?;
+            let b = blob.clone();
+            let bytes = blocking(move || {
+                let mut reader = StreamReader::new(stream, handle);
+                let mut bytes = Vec::new();
+                let read =
+                    VerifyingReader::new(&mut reader, Verifier::new(&b.digest, Some(b.size))).read_to_end(&mut bytes);
+                if let Some(e) = reader.take_error() {
+                    return Err(e);
+                }
+                read.map_err(|e| ArchiveError::io(&format!("config {}", b.digest), e))?;
+                Ok(bytes)
+            })
+            .await?;
+            self.writer.lock().configs.insert(blob.digest.clone(), bytes);
+            return Ok(());
+        }
+        // Streams are opened here (async) and read on a blocking thread. Into a stream (no seeking back), a
+        // compressed layer is read twice, so its second stream is opened now too (the save sources are local
+        // files, so an unread stream costs nothing).
+        let first = open().await?;
+        let seekable = self.writer.lock().out.as_ref().is_some_and(TarOut::seekable);
+        let second = if seekable { None } else { Some(open().await?) };
+        let (writer, b) = (self.writer.clone(), blob.clone());
+        blocking(move || {
+            let mut streams = vec![first].into_iter().chain(second);
+            writer.put_layer(&b, || {
+                streams
+                    .next()
+                    .map(|s| StreamReader::new(s, handle.clone()))
+                    .ok_or_else(|| TransportError::Other("blob stream opened too often".into()))
+            })
+        })
+        .await
+    }
+
+    async fn put_child_manifest(&self, _manifest: &RawManifest) -> Result<(), TransportError> {
+        Err(TransportError::Other(format!(
+            "{}: a docker-archive holds single-platform images, not an index",
+            self.writer.shown
+        )))
+    }
+
+    async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError> {
+        let m = match Manifest::parse(&manifest.raw, Some(&manifest.media_type))? {
+            Manifest::Image(m) => m,
+            Manifest::Index(_) => return self.put_child_manifest(manifest).await,
+        };
+        let writer = self.writer.clone();
+        let names = self.names.clone();
+        blocking(move || writer.commit_image(&m, &names)).await
+    }
+}
+
+impl DockerArchiveWriter {
+    fn commit_image(&self, m: &ImageManifest, names: &[Reference]) -> Result<(), TransportError> {
+        let mut st = self.lock();
+        if let Some(why) = &st.broken {
+            return Err(TransportError::Other(format!("{}: {why}", self.shown)));
+        }
+        let config_raw = st.configs.get(&m.config.digest).cloned().ok_or_else(|| {
+            TransportError::Other(format!("{}: config {} was not written", self.shown, m.config.digest))
+        })?;
+        let config = ImageConfig::parse(&config_raw)?;
+        let diff_ids = &config.rootfs.diff_ids;
+        if diff_ids.len() != m.layers.len() {
+            return Err(invalid(format!(
+                "image {}: {} layers but {} diff_ids in its config",
+                m.config.digest,
+                m.layers.len(),
+                diff_ids.len()
+            )));
+        }
+        for (i, (layer, want)) in m.layers.iter().zip(diff_ids).enumerate() {
+            let Some(w) = st.layers.get(&layer.digest) else {
+                return Err(TransportError::Other(format!("{}: layer {} was not written", self.shown, layer.digest)));
+            };
+            if w.diff_id != *want {
+                let message = format!(
+                    "layer {i} ({}) decompresses to {}, but the config's diff_id is {want}: refusing to write an \
+                     archive whose layers do not match its config",
+                    layer.digest, w.diff_id
+                );
+                return Err(self.fail(&mut st, message));
+            }
+        }
+        let legacy: Vec<LegacyLayer> = docker::legacy_layers(diff_ids, &config_raw).map_err(invalid)?;
+        let io = |e| TransportError::Archive(ArchiveError::io(&self.shown, e));
+        let config_path = format!("{}.json", m.config.digest.hex());
+        if !st.config_files.contains(&m.config.digest) {
+            st.out
+                .as_mut()
+                .ok_or_else(|| TransportError::Other("archive already finished".into()))?
+                .bytes(&config_path, &config_raw)
+                .map_err(io)?;
+            st.config_files.insert(m.config.digest.clone());
+        }
+        for (l, diff_id) in legacy.iter().zip(diff_ids) {
+            if st.legacy.insert(l.id.clone()) {
+                let out = st.out.as_mut().expect("checked above");
+                out.symlink(&format!("{}/layer.tar", l.id), &format!("../{}.tar", diff_id.hex())).map_err(io)?;
+                out.bytes(&format!("{}/VERSION", l.id), b"1.0").map_err(io)?;
+                out.bytes(&format!("{}/json", l.id), &l.json).map_err(io)?;
+            }
+        }
+        let layer_paths: Vec<String> = diff_ids.iter().map(|d| format!("{}.tar", d.hex())).collect();
+        let at = match st.items.iter().position(|it| it.config == config_path) {
+            Some(at) => at,
+            None => {
+                st.items.push(ManifestItem { config: config_path, repo_tags: Vec::new(), layers: layer_paths });
+                st.items.len() - 1
+            }
+        };
+        for name in names {
+            let Some(tag) = name.tag() else {
+                return Err(TransportError::Other(format!("{name}: a docker-archive names images NAME:TAG")));
+            };
+            let repo_tag = format!("{}:{tag}", name.name());
+            if !st.items[at].repo_tags.contains(&repo_tag) {
+                st.items[at].repo_tags.push(repo_tag);
+            }
+            if let Some(top) = legacy.last() {
+                st.repositories.entry(name.name()).or_default().insert(tag.to_owned(), top.id.clone());
+            }
+        }
+        Ok(())
+    }
+}

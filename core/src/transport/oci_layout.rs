@@ -1,0 +1,363 @@
+//! `oci:DIR[:REF]` and `oci-archive:FILE[:REF]` — an OCI image layout in a directory or in a tar — as a source
+//! and a destination.
+//!
+//! Reading: `index.json` names the images (an entry's `org.opencontainers.image.ref.name` is its REF); blobs are
+//! `blobs/<alg>/<hex>`, each checked against its digest and size as it streams. Writing: blobs go in as they
+//! are (compressed layers stay compressed, digests never change), one per digest; each image's manifest is
+//! an `index.json` entry under its REF (an entry with the same REF is replaced, as skopeo does). A directory
+//! gets each blob by temp file and rename and `index.json` by rename at [`OciLayoutWriter::finish`]; a tar
+//! gets each blob as an entry as it arrives, then `index.json` and `oci-layout` at the end.
+//!
+//! What it is not: the local store, which is an OCI layout too but shared and locked (`transport::store`).
+
+use std::collections::{BTreeSet, HashSet};
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::blocking::{StreamReader, VerifyingReader, blocking, reader_stream};
+use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
+use crate::archive::ArchiveError;
+use crate::archive::files::Files;
+use crate::archive::oci::{self, INDEX_JSON, OCI_LAYOUT, OCI_LAYOUT_CONTENT};
+use crate::archive::tar_out::TarOut;
+use crate::digest::{Digest, Verifier};
+use crate::image::{ANNOTATION_REF_NAME, Descriptor, Index, MAX_MANIFEST_SIZE, Manifest, media_type};
+
+/// Reads a blob of a layout whole (a manifest), checked against `d`.
+pub(super) fn read_blob(files: &Files, path: &str, d: &Descriptor, cap: usize) -> Result<Vec<u8>, TransportError> {
+    if d.size > cap as u64 {
+        return Err(TransportError::Other(format!(
+            "{}: {} bytes, more than the {cap} allowed",
+            files.shown(path),
+            d.size
+        )));
+    }
+    let raw = files.read_small(path, cap)?;
+    crate::digest::verify(&raw, &d.digest, Some(d.size))
+        .map_err(|e| ArchiveError::Invalid(format!("{}: {e}", files.shown(path))))?;
+    Ok(raw)
+}
+
+/// The `index.json` of a layout, after checking `oci-layout`.
+pub fn read_index(files: &Files) -> Result<Index, TransportError> {
+    let layout = files.read_small(OCI_LAYOUT, 64 * 1024)?;
+    oci::check_layout(&layout).map_err(|m| ArchiveError::Invalid(format!("{}: {m}", files.shown(OCI_LAYOUT))))?;
+    let raw = files.read_small(INDEX_JSON, oci::MAX_INDEX_JSON)?;
+    Ok(oci::parse_index(&raw).map_err(|m| ArchiveError::Invalid(format!("{}: {m}", files.shown(INDEX_JSON))))?)
+}
+
+/// An image of an OCI layout.
+pub struct OciLayoutSource {
+    files: Files,
+    top: Descriptor,
+    shown: String,
+}
+
+impl OciLayoutSource {
+    /// The image `reference` names in the layout (its ref name, or `@N` for the Nth entry); without one, the
+    /// layout must hold exactly one image.
+    pub fn open(files: Files, reference: Option<&str>, transport: &str) -> Result<OciLayoutSource, TransportError> {
+        let index = read_index(&files)?;
+        let shown = match reference {
+            Some(r) => format!("{transport}:{}:{r}", files.root()),
+            None => format!("{transport}:{}", files.root()),
+        };
+        let chosen = match reference {
+            Some(r) if r.starts_with('@') => {
+                let n: usize = r[1..].parse().map_err(|_| TransportError::Other(format!("{shown}: bad index {r}")))?;
+                index.manifests.get(n).cloned()
+            }
+            Some(r) => index.manifests.iter().find(|d| oci::ref_name(d) == Some(r)).cloned(),
+            None if index.manifests.len() == 1 => index.manifests.first().cloned(),
+            None => {
+                let names: Vec<&str> = index.manifests.iter().filter_map(oci::ref_name).collect();
+                return Err(TransportError::Other(format!(
+                    "{shown} holds {} images: name one ({transport}:PATH:REF; refs: {})",
+                    index.manifests.len(),
+                    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+                )));
+            }
+        };
+        let top = chosen.ok_or_else(|| TransportError::Other(format!("{shown}: no such image in index.json")))?;
+        Ok(OciLayoutSource { files, top, shown })
+    }
+
+    /// The image of one `index.json` entry.
+    pub fn for_entry(files: Files, entry: Descriptor, shown: String) -> OciLayoutSource {
+        OciLayoutSource { files, top: entry, shown }
+    }
+}
+
+#[async_trait::async_trait]
+impl ImageSource for OciLayoutSource {
+    fn name(&self) -> String {
+        self.shown.clone()
+    }
+
+    async fn manifest(&self) -> Result<RawManifest, TransportError> {
+        let (files, top) = (self.files.clone(), self.top.clone());
+        let raw = blocking(move || read_blob(&files, &oci::blob_path(&top.digest), &top, MAX_MANIFEST_SIZE)).await?;
+        Ok(RawManifest { raw, media_type: self.top.media_type.clone(), digest: self.top.digest.clone() })
+    }
+
+    async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
+        let (files, digest) = (self.files.clone(), digest.clone());
+        blocking(move || {
+            let path = oci::blob_path(&digest);
+            let raw = files.read_small(&path, MAX_MANIFEST_SIZE)?;
+            crate::digest::verify(&raw, &digest, None)
+                .map_err(|e| ArchiveError::Invalid(format!("{}: {e}", files.shown(&path))))?;
+            let media_type = Manifest::parse(&raw, None)?.media_type();
+            Ok(RawManifest { raw, media_type, digest })
+        })
+        .await
+    }
+
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+        let files = self.files.clone();
+        let path = oci::blob_path(&blob.digest);
+        Ok(reader_stream(move || Ok(files.open(&path)?.0), Some(Verifier::new(&blob.digest, Some(blob.size)))))
+    }
+}
+
+enum Target {
+    Dir(PathBuf),
+    Tar(TarOut),
+}
+
+struct State {
+    target: Option<Target>,
+    written: HashSet<Digest>,
+    dirs: BTreeSet<String>,
+    /// The entries `index.json` will have.
+    entries: Vec<Descriptor>,
+    /// Why the writer cannot go on (a blob cut short in a tar leaves it unusable).
+    broken: Option<String>,
+}
+
+/// An OCI layout being written; [`OciLayoutWriter::image`] gives each image's destination.
+pub struct OciLayoutWriter {
+    state: Mutex<State>,
+    shown: String,
+}
+
+impl OciLayoutWriter {
+    /// A layout in the directory `path`: created if missing; an existing layout is added to.
+    pub fn dir(path: &Path) -> Result<Arc<OciLayoutWriter>, TransportError> {
+        let shown = path.display().to_string();
+        let io = |e| ArchiveError::io(&shown, e);
+        let mut entries = Vec::new();
+        if path.exists() {
+            let files = Files::Dir(path.to_owned());
+            if files.exists(OCI_LAYOUT) {
+                entries = read_index(&files)?.manifests;
+            } else if fs::read_dir(path).map_err(io)?.next().is_some() {
+                return Err(TransportError::Other(format!(
+                    "{shown} exists and is not an OCI layout (no oci-layout file): refusing to write into it"
+                )));
+            }
+        }
+        fs::create_dir_all(path.join("blobs")).map_err(io)?;
+        write_file_atomic(path, OCI_LAYOUT, OCI_LAYOUT_CONTENT)?;
+        let state = State {
+            target: Some(Target::Dir(path.to_owned())),
+            written: HashSet::new(),
+            dirs: BTreeSet::new(),
+            entries,
+            broken: None,
+        };
+        Ok(Arc::new(OciLayoutWriter { state: Mutex::new(state), shown: format!("oci:{shown}") }))
+    }
+
+    /// A layout written as a tar to `out` (an oci-archive).
+    pub fn archive(out: TarOut, shown: &str) -> Arc<OciLayoutWriter> {
+        let state = State {
+            target: Some(Target::Tar(out)),
+            written: HashSet::new(),
+            dirs: BTreeSet::new(),
+            entries: Vec::new(),
+            broken: None,
+        };
+        Arc::new(OciLayoutWriter { state: Mutex::new(state), shown: format!("oci-archive:{shown}") })
+    }
+
+    /// The destination of one image, named `reference` in `index.json` (`None`: no name).
+    pub fn image(self: &Arc<Self>, reference: Option<String>) -> OciLayoutDestination {
+        OciLayoutDestination { writer: self.clone(), reference }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes `index.json` (and, in a tar, `oci-layout`) and closes the layout. Nothing is complete before.
+    pub fn finish(&self) -> Result<(), TransportError> {
+        let mut st = self.lock();
+        if let Some(why) = &st.broken {
+            return Err(TransportError::Other(format!("{}: {why}", self.shown)));
+        }
+        let index = Index {
+            schema_version: 2,
+            media_type: None,
+            manifests: st.entries.clone(),
+            subject: None,
+            annotations: None,
+        };
+        let bytes = serde_json::to_vec(&index).expect("an index serialises");
+        match st.target.take() {
+            Some(Target::Dir(dir)) => write_file_atomic(&dir, INDEX_JSON, &bytes),
+            Some(Target::Tar(mut out)) => {
+                let io = |e| TransportError::Archive(ArchiveError::io(&self.shown, e));
+                out.bytes(INDEX_JSON, &bytes).map_err(io)?;
+                out.bytes(OCI_LAYOUT, OCI_LAYOUT_CONTENT).map_err(io)?;
+                out.finish().map_err(io)
+            }
+            None => Err(TransportError::Other(format!("{}: already finished", self.shown))),
+        }
+    }
+}
+
+/// Writes `name` in `dir` by temp file and rename.
+fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), TransportError> {
+    let shown = dir.join(name).display().to_string();
+    let io = |e| TransportError::Archive(ArchiveError::io(&shown, e));
+    let mut temp = tempfile::Builder::new().prefix(".hoist-").tempfile_in(dir).map_err(io)?;
+    temp.write_all(bytes).map_err(io)?;
+    set_readable(temp.as_file()).map_err(io)?;
+    temp.persist(dir.join(name)).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// 0644, as podman and skopeo leave their files (temp files start 0600).
+pub(super) fn set_readable(f: &fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    f.set_permissions(fs::Permissions::from_mode(0o644))
+}
+
+/// Streams `reader` into `dir/rel` through a temp file, renamed into place only when whole.
+pub(super) fn write_blob_file(dir: &Path, rel: &str, mut reader: impl Read) -> Result<(), TransportError> {
+    let path = dir.join(rel);
+    let shown = path.display().to_string();
+    let io = |e| TransportError::Archive(ArchiveError::io(&shown, e));
+    let parent = path.parent().expect("a blob path has a directory");
+    fs::create_dir_all(parent).map_err(io)?;
+    let mut temp = tempfile::Builder::new().prefix(".hoist-").tempfile_in(dir).map_err(io)?;
+    std::io::copy(&mut reader, &mut temp).map_err(io)?;
+    set_readable(temp.as_file()).map_err(io)?;
+    temp.persist(&path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// One image going into an [`OciLayoutWriter`].
+pub struct OciLayoutDestination {
+    writer: Arc<OciLayoutWriter>,
+    reference: Option<String>,
+}
+
+impl OciLayoutDestination {
+    fn put_bytes(&self, d: &Digest, bytes: &[u8]) -> Result<(), TransportError> {
+        let blob = Descriptor::new("", d.clone(), bytes.len() as u64);
+        self.writer.put(&blob, bytes)
+    }
+}
+
+impl OciLayoutWriter {
+    /// Writes one blob from `reader`, checked against `blob`.
+    fn put(&self, blob: &Descriptor, reader: impl Read) -> Result<(), TransportError> {
+        let mut st = self.lock();
+        if let Some(why) = &st.broken {
+            return Err(TransportError::Other(format!("{}: {why}", self.shown)));
+        }
+        if st.written.contains(&blob.digest) {
+            return Ok(());
+        }
+        let path = oci::blob_path(&blob.digest);
+        let verified = VerifyingReader::new(reader, Verifier::new(&blob.digest, Some(blob.size)));
+        let result = match st.target.as_mut() {
+            Some(Target::Dir(dir)) => {
+                let dir = dir.clone();
+                write_blob_file(&dir, &path, verified)
+            }
+            Some(Target::Tar(_)) => {
+                let dir = format!("blobs/{}/", blob.digest.algorithm());
+                let mut wrote_dirs = Ok(());
+                for d in ["blobs/".to_owned(), dir] {
+                    if st.dirs.insert(d.clone())
+                        && let Some(Target::Tar(out)) = st.target.as_mut()
+                    {
+                        wrote_dirs = out.dir(&d);
+                    }
+                }
+                let Some(Target::Tar(out)) = st.target.as_mut() else { unreachable!() };
+                let r = wrote_dirs.and_then(|()| out.file(&path, blob.size, verified));
+                r.map_err(|e| {
+                    let message = format!("writing blob {}: {e}", blob.digest);
+                    st.broken = Some(message.clone());
+                    TransportError::Other(message)
+                })
+            }
+            None => Err(TransportError::Other(format!("{}: already finished", self.shown))),
+        };
+        result?;
+        st.written.insert(blob.digest.clone());
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ImageDestination for OciLayoutDestination {
+    fn name(&self) -> String {
+        match &self.reference {
+            Some(r) => format!("{}:{r}", self.writer.shown),
+            None => self.writer.shown.clone(),
+        }
+    }
+
+    async fn has_blob(&self, blob: &Descriptor) -> Result<bool, TransportError> {
+        Ok(self.writer.lock().written.contains(&blob.digest))
+    }
+
+    async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
+        let stream = open().await?;
+        let (writer, blob, handle) = (self.writer.clone(), blob.clone(), tokio::runtime::Handle::current());
+        blocking(move || {
+            let mut reader = StreamReader::new(stream, handle);
+            let result = writer.put(&blob, &mut reader);
+            match reader.take_error() {
+                Some(e) => Err(e),
+                None => result,
+            }
+        })
+        .await
+    }
+
+    async fn put_child_manifest(&self, manifest: &RawManifest) -> Result<(), TransportError> {
+        let (this_writer, m) = (self.writer.clone(), manifest.clone());
+        let me = OciLayoutDestination { writer: this_writer, reference: None };
+        blocking(move || me.put_bytes(&m.digest, &m.raw)).await
+    }
+
+    async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError> {
+        self.put_child_manifest(manifest).await?;
+        let mut entry = manifest.descriptor();
+        if !media_type::is_manifest(&entry.media_type) {
+            return Err(TransportError::Other(format!("{}: {} is not a manifest", self.name(), entry.media_type)));
+        }
+        let mut st = self.writer.lock();
+        match &self.reference {
+            Some(r) => {
+                entry.annotations = Some([(ANNOTATION_REF_NAME.to_owned(), r.clone())].into_iter().collect());
+                st.entries.retain(|d| oci::ref_name(d) != Some(r.as_str()));
+                st.entries.push(entry);
+            }
+            None => {
+                if !st.entries.iter().any(|d| d.digest == entry.digest && oci::ref_name(d).is_none()) {
+                    st.entries.push(entry);
+                }
+            }
+        }
+        Ok(())
+    }
+}
