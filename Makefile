@@ -4,7 +4,7 @@ BINDIR ?= $(PREFIX)/bin
 CARGO ?= cargo
 HELPERS := docker-credential-file docker-credential-keyring docker-credential-vault
 
-.PHONY: all build lint test bench demo setup install uninstall clean
+.PHONY: all build lint test bench demo setup install uninstall clean fuzz
 
 all: build
 
@@ -22,6 +22,7 @@ lint:
 test: setup lint
 	$(CARGO) build --workspace --bins
 	RUSTFLAGS="--cfg hoist_native_keyring" $(CARGO) build -p docker-credential-keyring --target-dir target/native
+	$(CARGO) test --manifest-path fuzz/Cargo.toml --target-dir target
 	scripts/run-tests.sh
 
 # Speed targets as ratios against the Go helpers, measured in the same run (release builds).
@@ -31,6 +32,14 @@ bench:
 
 setup:
 	scripts/setup-debian.sh
+
+# Coverage-guided fuzzing of every parser of untrusted input (docs/security.md, "Fuzzing"): each target for
+# FUZZ_SECONDS; FUZZ_TARGETS picks some. Installs g++ and cargo-fuzz when missing; exits non-zero on a crash,
+# whose reproducer is left in fuzz/artifacts/ (which `make test` replays, with the corpus, without fuzz tooling).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 # Installs the system packages, builds, and walks through the workflow against a real local registry.
 demo: setup build

@@ -72,6 +72,32 @@ impl Contents {
         self.credentials.iter().map(|(k, e)| (k.clone(), e.username.clone())).collect()
     }
 
+    /// Parses a credential file's content `raw`, refusing other format versions and anything that is not the
+    /// map. The error is what follows the file's name in a message; it names only the position of a JSON
+    /// error, never the content.
+    pub fn parse(raw: &[u8]) -> Result<Contents, String> {
+        let data: Contents = serde_json::from_slice(raw).map_err(|e| {
+            // Position only: serde's own text may quote the file's content, which holds secrets.
+            format!(
+                "is not a valid credential store (JSON {} at line {} column {}); fix or remove it",
+                match e.classify() {
+                    serde_json::error::Category::Data => "of the wrong shape",
+                    serde_json::error::Category::Eof => "cut short",
+                    _ => "syntax error",
+                },
+                e.line(),
+                e.column()
+            )
+        })?;
+        if data.version != FORMAT_VERSION {
+            return Err(format!(
+                "has format version {}, this docker-credential-file reads version {FORMAT_VERSION}",
+                data.version
+            ));
+        }
+        Ok(data)
+    }
+
     /// Every entry as the protocol's credentials, `server_url` being the key as stored.
     pub fn to_credentials(&self) -> Vec<Credentials> {
         self.credentials
@@ -109,26 +135,7 @@ impl CredentialFile {
     /// anything that is not the map, naming only the position of a JSON error (never the content).
     pub fn load(&self) -> Result<Contents, FileError> {
         let Some(raw) = self.file.read()? else { return Ok(Contents::default()) };
-        let data: Contents = serde_json::from_slice(&raw).map_err(|e| {
-            // Position only: serde's own text may quote the file's content, which holds secrets.
-            self.file.fail(format_args!(
-                "is not a valid credential store (JSON {} at line {} column {}); fix or remove it",
-                match e.classify() {
-                    serde_json::error::Category::Data => "of the wrong shape",
-                    serde_json::error::Category::Eof => "cut short",
-                    _ => "syntax error",
-                },
-                e.line(),
-                e.column()
-            ))
-        })?;
-        if data.version != FORMAT_VERSION {
-            return Err(self.file.fail(format_args!(
-                "has format version {}, this docker-credential-file reads version {FORMAT_VERSION}",
-                data.version
-            )));
-        }
-        Ok(data)
+        Contents::parse(&raw).map_err(|message| self.file.fail(message))
     }
 
     /// Runs `change` on the map under the exclusive lock and writes the result atomically (pretty JSON and a

@@ -26,6 +26,8 @@ mod wire;
 
 pub use creds::{Credentials, Secret};
 pub use error::Error;
+#[doc(hidden)]
+pub use serve::run_verb;
 pub use serve::{HelperInfo, MAX_INPUT, serve};
 
 use std::collections::BTreeMap;

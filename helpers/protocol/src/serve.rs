@@ -139,6 +139,14 @@ pub(crate) fn handle<S: Store>(
     }
 }
 
+/// One verb with `stdin`, against `store`, exactly as [`serve`] runs it after reading its arguments: the
+/// answer it would print on success, or the error it would print. For fuzzing and tests; not a stable API.
+#[doc(hidden)]
+pub fn run_verb<S: Store>(info: &HelperInfo, verb: &str, stdin: &[u8], store: S) -> Result<String, Error> {
+    let mut out = String::new();
+    handle(info, verb, &mut &stdin[..], &mut out, || Ok(store)).map(|()| out)
+}
+
 fn server_url(input: &str) -> Result<&str, Error> {
     let server = input.trim();
     if server.is_empty() { Err(Error::MissingServerUrl) } else { Ok(server) }

@@ -15,7 +15,8 @@
 pub fn normalize(key: &str) -> String {
     let mut s = key;
     for scheme in ["https://", "http://"] {
-        if s.len() >= scheme.len() && s[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        // By bytes: the key may hold a multi-byte character where the scheme would end.
+        if s.as_bytes().get(..scheme.len()).is_some_and(|p| p.eq_ignore_ascii_case(scheme.as_bytes())) {
             s = &s[scheme.len()..];
             break;
         }
@@ -76,6 +77,10 @@ mod tests {
             ("http://Quay.IO/Org/Repo/", "quay.io/Org/Repo"),
             (" localhost:5000", " localhost:5000"),
             ("[::1]:5000", "[::1]:5000"),
+            // A multi-byte character across the scheme's length (found by fuzzing: it panicked).
+            ("quay.ioъrg", "quay.ioъrg"),
+            ("HTTPSp/ȭegistry.Example.com", "httpsp/ȭegistry.Example.com"),
+            ("https://Ȭ.Example/v1", "Ȭ.example/v1"),
         ] {
             assert_eq!(normalize(input), want, "{input}");
         }

@@ -1,0 +1,379 @@
+//! The fuzz targets' bodies: one function per parser of untrusted input, each calling the real parser in
+//! the library and then what its callers do with the result. The `fuzz_targets/` binaries wrap them in
+//! libFuzzer's `fuzz_target!`; `tests/replay.rs` runs them over every file in `corpus/<target>` and
+//! `artifacts/<target>`, so a crash once found stays fixed.
+//!
+//! A target never panics on any input: a panic is a bug, in the parser or in an invariant checked here (a
+//! printed reference reads back as itself, what `get` prints is what `store` read, ...).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hoist_core::config::Config;
+use hoist_core::image::media_type;
+use hoist_core::image::{ImageConfig, Index, Manifest, Platform};
+use hoist_core::reference::{self, Digest, Reference};
+use hoist_core::registry::{challenge, next_link, token};
+use hoist_core::store;
+use hoist_fs::auth_json::{AuthFile, Found};
+use hoist_fs::credentials::Contents;
+use hoist_helper_protocol::{Credentials, Error, HelperInfo, Secret, Store, run_verb};
+use hoist_vault::Vault;
+use hoist_vault::format::{self, Header, KdfParams, Key};
+
+/// A target's body: one input, any bytes.
+pub type Target = fn(&[u8]);
+
+/// Every target: its name (the binary's, and its directories under `corpus/` and `artifacts/`) and body.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("helper_protocol", helper_protocol),
+    ("reference", reference),
+    ("registries_conf", registries_conf),
+    ("auth_json", auth_json),
+    ("credential_store", credential_store),
+    ("vault_file", vault_file),
+    ("www_authenticate", www_authenticate),
+    ("token_answer", token_answer),
+    ("link_header", link_header),
+    ("manifest", manifest),
+    ("image_config", image_config),
+    ("store_index", store_index),
+];
+
+// ---- the helper protocol -------------------------------------------------------------------------------
+
+/// An in-memory [`Store`] with exact keys, so what the protocol layer does is all that is tested.
+#[derive(Default)]
+struct MemStore(RefCell<BTreeMap<String, (String, String)>>);
+
+impl MemStore {
+    fn seeded() -> MemStore {
+        let m = MemStore::default();
+        m.0.borrow_mut().insert("registry.example.com".into(), ("seed-user".into(), "seed-secret".into()));
+        m
+    }
+}
+
+impl Store for &MemStore {
+    fn add(&self, c: &Credentials) -> Result<(), Error> {
+        self.0.borrow_mut().insert(c.server_url.clone(), (c.username.clone(), c.secret.expose().to_owned()));
+        Ok(())
+    }
+    fn get(&self, server_url: &str) -> Result<(String, Secret), Error> {
+        let m = self.0.borrow();
+        let (u, s) = m.get(server_url).ok_or(Error::NotFound)?;
+        Ok((u.clone(), Secret::from(s.as_str())))
+    }
+    fn erase(&self, server_url: &str) -> Result<(), Error> {
+        self.0.borrow_mut().remove(server_url);
+        Ok(())
+    }
+    fn list(&self) -> Result<BTreeMap<String, String>, Error> {
+        Ok(self.0.borrow().iter().map(|(k, (u, _))| (k.clone(), u.clone())).collect())
+    }
+}
+
+const HELPER: HelperInfo = HelperInfo { name: "docker-credential-fuzz", version: "0", about: "fuzzing" };
+
+/// A helper's standard input, as `serve()` reads it for `store` (a JSON credential), `get` and `erase` (a
+/// server URL). What `store` accepted must come back from `get` and `list` as it went in, in Go's encoding.
+pub fn helper_protocol(data: &[u8]) {
+    let mem = MemStore::seeded();
+    for verb in ["get", "erase"] {
+        let _ = run_verb(&HELPER, verb, data, &mem);
+    }
+    let mem = MemStore::default();
+    let Ok(out) = run_verb(&HELPER, "store", data, &mem) else { return };
+    assert_eq!(out, "", "store prints nothing");
+    let stored = mem.0.borrow().clone();
+    assert_eq!(stored.len(), 1, "store adds one credential");
+    let (server, (username, secret)) = stored.into_iter().next().expect("one entry");
+    assert!(!server.is_empty() && !username.is_empty(), "store refuses an empty server or username");
+
+    let listed = run_verb(&HELPER, "list", b"", &mem).expect("list");
+    let listed: BTreeMap<String, String> = serde_json::from_str(&listed).expect("list prints a JSON map");
+    assert_eq!(listed, BTreeMap::from([(server.clone(), username.clone())]));
+
+    // `get` reads a line and trims it, so only a server URL that survives that can be asked for as is.
+    if server.trim() == server && !server.contains('\n') {
+        let got = run_verb(&HELPER, "get", server.as_bytes(), &mem).expect("get finds what store stored");
+        let creds: Credentials = serde_json::from_str(&got).expect("get prints a JSON credential");
+        assert_eq!((creds.server_url.as_str(), creds.username.as_str()), (server.as_str(), username.as_str()));
+        assert_eq!(creds.secret.expose(), secret);
+        // What get printed is a store request for the same credential (a copy between helpers), when Go's
+        // escapes (`<` is six bytes) leave it within the input limit.
+        if got.len() > hoist_helper_protocol::MAX_INPUT {
+            return;
+        }
+        let again = MemStore::default();
+        run_verb(&HELPER, "store", got.as_bytes(), &again).expect("get's answer is a valid store request");
+        assert_eq!(*again.0.borrow(), *mem.0.borrow());
+        run_verb(&HELPER, "erase", server.as_bytes(), &mem).expect("erase");
+        assert!(mem.0.borrow().is_empty());
+    }
+}
+
+// ---- references ------------------------------------------------------------------------------------------
+
+/// An image reference as a user, a registries.conf or an archive gives it, and a digest.
+pub fn reference(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else { return };
+    if let Ok(r) = Reference::parse_normalized(s) {
+        let printed = r.to_string();
+        assert_eq!(Reference::parse_normalized(&printed).as_ref(), Ok(&r), "{printed:?} reads back");
+        // As in docker, the familiar form of docker.io/localhost/x ("localhost/x") names another registry, and
+        // that of docker.io/library/<64 hex digits> is refused, being an image ID.
+        let first = r.path().split('/').next().unwrap_or("");
+        let familiar = r.familiar_string();
+        let is_id = familiar.len() == 64 && familiar.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if (r.domain() != reference::DEFAULT_DOMAIN || !reference::looks_like_domain(first)) && !is_id {
+            assert_eq!(Reference::parse_normalized(&familiar).as_ref(), Ok(&r), "{familiar:?} reads back");
+        }
+        assert!(r.name().len() <= reference::NAME_TOTAL_LENGTH_MAX);
+        let _ = r.with_default_tag();
+        let _ = Reference::parse_qualified(s);
+    }
+    if let Ok(d) = Digest::parse(s) {
+        assert_eq!(d.to_string(), s);
+    }
+    // The rule for unqualified-search-registries entries is, by its documentation, this parse.
+    let by_parsing = Reference::parse_normalized(&format!("{s}/x")).is_ok_and(|r| r.domain() == s);
+    assert_eq!(reference::is_qualifying_domain(s), by_parsing, "{s:?}");
+    let _ = hoist_core::config::is_qualified(s);
+}
+
+// ---- registries.conf -----------------------------------------------------------------------------------
+
+/// A registries.conf file, then what `hoist resolve` and a pull do with it: resolve names to candidates and
+/// their pull sources (mirrors, prefix rewrites).
+pub fn registries_conf(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(config) = Config::from_str(Path::new("/etc/containers/registries.conf"), text) else { return };
+    let mut names: Vec<String> = [
+        "alpine",
+        "alpine:3.19",
+        "library/alpine@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "docker.io/library/busybox:latest",
+        "quay.io/org/app:v1",
+        "localhost:5000/team/app",
+        "registry.example.com/team/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    names.extend(config.aliases.keys().cloned());
+    for r in &config.registries {
+        let host = r.prefix.strip_prefix('*').map(|rest| format!("mirror{rest}")).unwrap_or_else(|| r.prefix.clone());
+        names.push(format!("{host}/app:v1"));
+        names.push(format!("{host}/team/app@sha256:{}", "ab".repeat(32)));
+    }
+    for name in &names {
+        let _ = config.is_blocked(name);
+        if let Ok(resolution) = config.resolve(name) {
+            assert!(!resolution.candidates.is_empty());
+            for c in &resolution.candidates {
+                assert!(!c.sources.is_empty(), "a candidate is pulled from somewhere");
+            }
+        }
+    }
+    let _ = serde_json::to_string(&config).expect("a config serialises");
+}
+
+// ---- auth files ------------------------------------------------------------------------------------------
+
+/// An auth.json / docker config.json (and the same bytes as a legacy ~/.dockercfg), then the lookups and
+/// the edit `login` makes.
+pub fn auth_json(data: &[u8]) {
+    for legacy in [false, true] {
+        let path = Path::new(if legacy { "/home/u/.dockercfg" } else { "/run/user/1000/containers/auth.json" });
+        let Ok(mut file) = AuthFile::parse(path, legacy, data) else { continue };
+        let keys = file.auth_keys();
+        let helpers = file.cred_helpers();
+        let mut wanted: Vec<String> =
+            ["docker.io", "docker.io/library/alpine", "quay.io/org/repo", "registry-1.docker.io", "localhost:5000"]
+                .map(str::to_owned)
+                .to_vec();
+        wanted.extend(keys.iter().cloned());
+        wanted.extend(helpers.keys().cloned());
+        for key in &wanted {
+            for honour in [false, true] {
+                let _ = file.find(key, honour);
+            }
+            let _ = file.username_of(key);
+        }
+        let _ = file.credentials();
+        let _ = file.creds_store();
+
+        // login: what is set is what is found, keeping the entry's other fields.
+        let creds = Credentials::new("fuzz.example:5000", "fuzz-user", "pass:word");
+        for key in ["fuzz.example:5000".to_owned(), keys.first().cloned().unwrap_or_default()] {
+            let registry = key.split('/').next().unwrap_or(&key).to_owned();
+            if key.is_empty() || helpers.contains_key(&registry) {
+                continue;
+            }
+            file.set_auth(&key, &creds);
+            match file.find(&key, false) {
+                Ok(Some(Found::Entry { key: found, creds: got })) => {
+                    assert_eq!(found, key);
+                    assert_eq!((got.username.as_str(), got.secret.expose()), ("fuzz-user", "pass:word"));
+                }
+                Ok(Some(Found::Helper(_))) => panic!("set_auth({key:?}) found a helper"),
+                Ok(None) => panic!("set_auth({key:?}) then find found nothing"),
+                Err(e) => panic!("set_auth({key:?}) then find failed: {e}"),
+            }
+            assert!(file.remove_auth(&key));
+        }
+    }
+}
+
+// ---- hoist's own credential stores ------------------------------------------------------------------------
+
+/// docker-credential-file's JSON file (also the vault's plaintext), then the lookups and edits the helpers
+/// make on it.
+pub fn credential_store(data: &[u8]) {
+    let Ok(contents) = Contents::parse(data) else { return };
+    exercise_contents(contents);
+}
+
+fn exercise_contents(mut contents: Contents) {
+    let keys: Vec<String> = contents.credentials.keys().cloned().collect();
+    for key in keys.iter().map(String::as_str).chain(["docker.io", "https://index.docker.io/v1/", "quay.io"]) {
+        let _ = contents.get(key);
+    }
+    let _ = contents.usernames();
+    // Written as the helpers write it, it reads back the same.
+    let written = serde_json::to_vec_pretty(&contents).expect("the map serialises");
+    let reread = Contents::parse(&written).expect("a written map reads back");
+    assert_eq!(reread.to_credentials(), contents.to_credentials());
+    // store then get; erase then nothing.
+    let server = keys.first().cloned().unwrap_or_else(|| "registry.example.com".to_owned());
+    contents.put(&Credentials::new(server.clone(), "fuzz-user", "fuzz-secret"));
+    let entry = contents.get(&server).expect("put then get");
+    assert_eq!((entry.username.as_str(), entry.secret.expose()), ("fuzz-user", "fuzz-secret"));
+    assert!(contents.remove(&server));
+    assert!(contents.get(&server).is_none(), "remove({server:?}) left a match");
+}
+
+/// A vault file: its header, decryption with a fixed key (which random bytes never pass), and the input as
+/// the plaintext of a vault sealed with that key, so the decrypted content's parsing runs too.
+pub fn vault_file(data: &[u8]) {
+    let key = Key::from_bytes(&[0x42; 32]).expect("32 bytes");
+    let vault = Vault::at("/nonexistent/hoist-fuzz/vault");
+    if let Ok((header, len)) = Header::parse(data) {
+        assert_eq!(header.encode(), data[..len], "a header encodes to the bytes it was read from");
+        assert!(format::nonce_of(data).is_some());
+        let _ = header.fingerprint();
+    }
+    let _ = vault.decrypt(data, &key);
+
+    let header = Header { kdf: KdfParams::default(), salt: vec![7; format::SALT_LEN] };
+    let sealed = format::seal(&header, &key, data).expect("seal");
+    assert_eq!(&format::open(&sealed, &key).expect("open what was sealed")[..], data);
+    if let Ok(contents) = vault.decrypt(&sealed, &key) {
+        exercise_contents(contents);
+    }
+}
+
+// ---- registry answers ------------------------------------------------------------------------------------
+
+/// `WWW-Authenticate` header values, one per line.
+pub fn www_authenticate(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    for c in challenge::parse(text.split('\n')) {
+        if let challenge::Challenge::Bearer { scopes, .. } = c {
+            assert!(scopes.iter().all(|s| !s.is_empty() && !s.contains(' ')));
+        }
+    }
+}
+
+/// A token service's answer body.
+pub fn token_answer(data: &[u8]) {
+    if let Ok(t) = token::parse_token_answer("https://auth.example.com/token", data) {
+        assert!(!t.value.is_empty());
+    }
+}
+
+/// `Link` header values, one per line (as a registry pages a tag list).
+pub fn link_header(data: &[u8]) {
+    let mut headers = http::HeaderMap::new();
+    for line in data.split(|&b| b == b'\n') {
+        if let Ok(v) = http::HeaderValue::from_bytes(line) {
+            headers.append(http::header::LINK, v);
+        }
+    }
+    if let Some(next) = next_link(&headers) {
+        assert!(!next.contains('>'));
+    }
+}
+
+// ---- the image model and the store ---------------------------------------------------------------------
+
+/// The content types a manifest is given with: none, each manifest type, schema 1, and a generic one.
+const CONTENT_TYPES: &[Option<&str>] = &[
+    None,
+    Some(media_type::OCI_MANIFEST),
+    Some(media_type::OCI_INDEX),
+    Some(media_type::DOCKER_MANIFEST),
+    Some(media_type::DOCKER_LIST),
+    Some(media_type::DOCKER_SCHEMA1_SIGNED),
+    Some("application/json; charset=utf-8"),
+];
+
+/// Platforms a pull asks for.
+fn wanted_platforms() -> Vec<Platform> {
+    ["linux/amd64", "linux/amd64/v3", "linux/arm64", "linux/arm64/v9", "linux/arm/v7", "windows/amd64"]
+        .iter()
+        .map(|s| Platform::parse(s).expect("a valid platform"))
+        .collect()
+}
+
+/// A manifest or index as a registry, an archive or the store serves it, under every content type; then
+/// what the copy engine and `inspect` do with it.
+pub fn manifest(data: &[u8]) {
+    for content_type in CONTENT_TYPES {
+        let Ok(m) = Manifest::parse(data, *content_type) else { continue };
+        let mt = m.media_type();
+        assert_eq!(m.is_index(), media_type::is_index(&mt), "{mt:?}");
+        assert_eq!(!m.is_index(), media_type::is_image_manifest(&mt), "{mt:?}");
+        let _ = (m.references(), m.subject(), m.annotations());
+        if let Some(index) = m.as_index() {
+            for want in wanted_platforms() {
+                let _ = index.choose(&want);
+            }
+            for p in index.manifests.iter().filter_map(|d| d.platform.as_ref()) {
+                assert!(index.choose(p).is_some(), "an entry's own platform is chosen");
+            }
+        }
+        if let Some(image) = m.as_image() {
+            let _ = image.blobs().filter(|d| d.is_foreign()).count();
+        }
+        // Re-serialised (as the store writes an index), it parses to the same view.
+        let json = match &m {
+            Manifest::Image(i) => serde_json::to_vec(i),
+            Manifest::Index(i) => serde_json::to_vec(i),
+        }
+        .expect("a manifest serialises");
+        assert_eq!(Manifest::parse(&json, None).as_ref(), Ok(&m));
+    }
+}
+
+/// An image config blob, then what `inspect` and `images` read from it.
+pub fn image_config(data: &[u8]) {
+    let Ok(c) = ImageConfig::parse(data) else { return };
+    let _ = (c.platform(), c.labels(), c.env(), c.cmd(), c.entrypoint());
+    let _ = serde_json::to_vec(&c).expect("a config serialises");
+}
+
+/// The store's `index.json`, grouped into images as `hoist images` lists them; then written back as the store
+/// writes it and read again.
+pub fn store_index(data: &[u8]) {
+    let path = Path::new("/var/lib/hoist/store/index.json");
+    let Ok(images) = store::parse_index_json(path, data) else { return };
+    for image in &images {
+        assert!(image.names.iter().all(|n| n.tag().is_some() || n.digest().is_some()));
+    }
+    let index: Index = serde_json::from_slice(data).expect("parse_index_json accepted it");
+    let written = serde_json::to_vec(&index).expect("an index serialises");
+    let again = store::parse_index_json(path, &written).expect("a written index reads back");
+    assert_eq!(again, images);
+}
