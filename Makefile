@@ -25,10 +25,11 @@ test: setup lint
 	$(CARGO) test --manifest-path fuzz/Cargo.toml --target-dir target
 	scripts/run-tests.sh
 
-# Speed targets as ratios against the Go helpers, measured in the same run (release builds).
+# Speed targets as ratios against the Go helpers, skopeo and podman, measured in the same run (release builds;
+# docs/performance.md). BENCH_RUNS and BENCH_BIG=0 shorten the image rows.
 bench:
 	$(CARGO) build --release --workspace --bins
-	target/release/helper-bench
+	rc=0; target/release/helper-bench || rc=1; target/release/image-bench || rc=1; exit $$rc
 
 setup:
 	scripts/setup-debian.sh
