@@ -9,55 +9,26 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use harness::hoist::HoistWorld;
 use harness::image::{ImageSpec, Layout, write_layout};
 use harness::podman::Containers;
-use harness::process::{Env, env_pair, path_with_our_bins};
-use harness::{Run, bin, run};
+use harness::{Run, run};
 use sha2::{Digest as _, Sha256};
 
-/// An isolated hoist: its own store, HOME and registries.conf, no terminal.
-struct World {
-    dir: tempfile::TempDir,
-    env: Env,
-}
+/// An isolated hoist (harness::hoist::HoistWorld) with the shorthands these tests use.
+struct World(HoistWorld);
 
 impl World {
     fn new() -> World {
-        let dir = tempfile::Builder::new().prefix("hoist-archives-").tempdir().unwrap();
-        let p = |s: &str| dir.path().join(s);
-        for d in ["home", "runtime", "config", "dropins", "tmp"] {
-            std::fs::create_dir_all(p(d)).unwrap();
-        }
-        std::fs::write(p("registries.conf"), "unqualified-search-registries = []\n").unwrap();
-        let env = vec![
-            env_pair("HOME", p("home")),
-            env_pair("XDG_RUNTIME_DIR", p("runtime")),
-            env_pair("XDG_CONFIG_HOME", p("config")),
-            env_pair("HOIST_STORE", p("store")),
-            env_pair("TMPDIR", p("tmp")),
-            env_pair("CONTAINERS_REGISTRIES_CONF", p("registries.conf")),
-            env_pair("CONTAINERS_REGISTRIES_CONF_DIR", p("dropins")),
-            env_pair("PATH", path_with_our_bins()),
-        ];
-        World { dir, env }
+        World(HoistWorld::new("unqualified-search-registries = []\n"))
     }
 
     fn path(&self, s: &str) -> PathBuf {
-        self.dir.path().join(s)
+        self.0.path(s)
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin("hoist"));
-        cmd.args(args).env_remove("REGISTRY_AUTH_FILE").env_remove("DOCKER_CONFIG");
-        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        // SAFETY: setsid is async-signal-safe; no terminal, as in CI.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                libc::setsid();
-                Ok(())
-            });
-        }
-        cmd
+        self.0.command(args, &Vec::new())
     }
 
     fn hoist(&self, args: &[&str]) -> Run {
@@ -461,7 +432,7 @@ fn refused(w: &World, path: &Path, must: &str, case: &str) {
     assert!(out.err().lines().all(|l| l.len() < 600), "{case}: a short error: {}", out.err());
     assert_eq!(w.store_state().0, before.0, "{case}: index.json unchanged");
     assert!(w.images().len() == 1, "{case}: no image added");
-    assert!(!w.path("evil").exists() && !w.dir.path().parent().unwrap().join("evil").exists(), "{case}");
+    assert!(!w.path("evil").exists() && !w.0.dir.path().parent().unwrap().join("evil").exists(), "{case}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! `hoist` run as a user would, in a world of its own: a temp HOME and XDG directories, its own
-//! registries.conf (no drop-ins from the machine), its own local store, no inherited auth file, and no
+//! registries.conf (no drop-ins from the machine), its own local store and TMPDIR, no inherited auth file, and no
 //! controlling terminal (as in CI), so it must never prompt.
 
 use std::path::PathBuf;
@@ -18,7 +18,7 @@ impl HoistWorld {
     pub fn new(registries_conf: &str) -> HoistWorld {
         let dir = tempfile::Builder::new().prefix("hoist-world-").tempdir().unwrap();
         let p = |s: &str| dir.path().join(s);
-        for d in ["home", "runtime", "config", "dropins"] {
+        for d in ["home", "runtime", "config", "dropins", "tmp"] {
             std::fs::create_dir_all(p(d)).unwrap();
         }
         std::fs::write(p("registries.conf"), registries_conf).unwrap();
@@ -27,6 +27,7 @@ impl HoistWorld {
             env_pair("XDG_RUNTIME_DIR", p("runtime")),
             env_pair("XDG_CONFIG_HOME", p("config")),
             env_pair("HOIST_STORE", p("store")),
+            env_pair("TMPDIR", p("tmp")),
             env_pair("CONTAINERS_REGISTRIES_CONF", p("registries.conf")),
             env_pair("CONTAINERS_REGISTRIES_CONF_DIR", p("dropins")),
             env_pair("PATH", path_with_our_bins()),
