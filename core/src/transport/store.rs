@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 
-use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
+use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, RegistryRepo, TransportError};
 use crate::digest::{Digest, Verifier};
 use crate::image::{Descriptor, MAX_MANIFEST_SIZE};
 use crate::reference::Reference;
@@ -84,6 +84,14 @@ impl ImageSource for StoreSource {
 
     async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
         blob_stream(&self.store, blob)
+    }
+
+    /// The repository the image was named after (its first name): a push to another repository of that
+    /// registry mounts the blobs from there instead of sending them again (a blob missing there is
+    /// uploaded as usual).
+    fn registry_repo(&self) -> Option<RegistryRepo> {
+        let name = self.image.names.first()?;
+        Some(RegistryRepo { host: name.domain().to_owned(), repo: name.path().to_owned() })
     }
 }
 
