@@ -39,7 +39,7 @@ enum Command {
     Pull(pull::Args),
     /// Push an image from the local store to a registry
     Push(push::Args),
-    /// Copy an image between transports (docker://, store:) with skopeo's flags
+    /// Copy an image between transports (docker://, store:, docker-archive:, oci-archive:, oci:, dir:) with skopeo's flags
     Copy(copy::Args),
     /// Add names to an image in the local store
     Tag(tag::Args),
