@@ -268,7 +268,10 @@ fn store_and_erase_loops_on_different_servers_never_fail_spuriously() {
         let ours = ours.clone();
         std::thread::spawn(move || {
             (0..30)
-                .filter_map(|_| (!ours.run(&["list"], b"").ok()).then_some("list failed".to_owned()))
+                .filter_map(|_| {
+                    let out = ours.run(&["list"], b"");
+                    (!out.ok()).then(|| format!("list: {}{}", out.out(), out.err()))
+                })
                 .collect::<Vec<_>>()
         })
     };

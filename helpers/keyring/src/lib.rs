@@ -18,9 +18,9 @@
 //! username or spelling), `list` returns the `server` attribute rather than item labels, and keys match exactly
 //! first, then normalised (`hoist_helper_protocol::server`).
 //!
-//! Writers (store, erase) of one user are serialised by a lock file in `$XDG_RUNTIME_DIR/hoist/` (else a
-//! private `hoist-UID` directory in the temp directory), so concurrent stores of one registry end with exactly
-//! one item; readers take no lock and skip items that vanish while they read them. Text the Secret Service
+//! Writers (store, erase) of one Secret Service are serialised by a lock file (one per session bus) in
+//! `$XDG_RUNTIME_DIR/hoist/` (else a private `hoist-UID` directory in the temp directory), so concurrent stores
+//! of one registry end with exactly one item; readers take no lock and skip items that vanish while they read them. Text the Secret Service
 //! cannot hold (a NUL character) is refused as bad input.
 //!
 //! It never shows an unlock prompt: a locked collection or item is an error that says how to unlock, and

@@ -101,7 +101,12 @@ fn attributes<'a>(server: &'a str, username: &'a str) -> HashMap<&'a str, &'a st
 /// or delete. Such an item is skipped, never reported.
 fn vanished(e: &secret_service::Error) -> bool {
     let text = e.to_string();
-    text.contains("does not exist") || text.contains("UnknownObject") || text.contains("NoSuchObject")
+    // gnome-keyring answers for a deleted item either "Object does not exist at path ..." or, when the
+    // object is half torn down, "UnknownMethod: No such interface ... on object at path ...".
+    text.contains("does not exist")
+        || text.contains("UnknownObject")
+        || text.contains("NoSuchObject")
+        || (text.contains("UnknownMethod") && text.contains("on object at path"))
 }
 
 /// Refuses text the Secret Service cannot hold: D-Bus strings never contain NUL.
@@ -114,15 +119,23 @@ fn check_text(what: &str, value: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Serialises this user's writers (store, erase), so that concurrent stores of one registry end with exactly
-/// one item and a store never removes another's fresh item. The lock lives in `$XDG_RUNTIME_DIR/hoist/`, else
-/// in a private `hoist-UID` directory under the temp directory; it is waited for at most `HOIST_LOCK_TIMEOUT`.
+/// Serialises the writers (store, erase) of one Secret Service, so that concurrent stores of one registry end
+/// with exactly one item and a store never removes another's fresh item. There is one lock per session bus
+/// (its address is hashed into the name: separate keyrings never wait for each other), in
+/// `$XDG_RUNTIME_DIR/hoist/`, else in a private `hoist-UID` directory under the temp directory. A writer
+/// waits at most 30 s (or `HOIST_LOCK_TIMEOUT` when that is longer): each holder needs only a few D-Bus
+/// round trips, but a burst of parallel stores on a loaded machine queues behind them.
 fn writer_lock() -> Result<WriteLock, Error> {
+    use std::hash::{Hash, Hasher};
     let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(d) => std::path::PathBuf::from(d).join("hoist"),
         None => std::env::temp_dir().join(format!("hoist-{}", hoist_fs::private_file::euid())),
     };
-    Ok(PrivateFile::new(dir.join("docker-credential-keyring"), "keyring lock").lock()?)
+    let mut bus = std::collections::hash_map::DefaultHasher::new();
+    std::env::var_os("DBUS_SESSION_BUS_ADDRESS").unwrap_or_default().hash(&mut bus);
+    let name = format!("docker-credential-keyring-{:016x}", bus.finish());
+    let wait = hoist_fs::private_file::lock_wait().max(Duration::from_secs(30));
+    Ok(PrivateFile::new(dir.join(name), "keyring lock").with_lock_wait(wait).lock()?)
 }
 
 /// Every unlocked docker item matching `filter` (plus docker_cli=1); an error if any matching item is locked.
