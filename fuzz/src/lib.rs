@@ -39,6 +39,10 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("manifest", manifest),
     ("image_config", image_config),
     ("store_index", store_index),
+    ("archive", archive),
+    ("archive_manifests", archive_manifests),
+    ("dockerfile", dockerfile),
+    ("dockerignore", dockerignore),
 ];
 
 // ---- the helper protocol -------------------------------------------------------------------------------
@@ -376,4 +380,56 @@ pub fn store_index(data: &[u8]) {
     let written = serde_json::to_vec(&index).expect("an index serialises");
     let again = store::parse_index_json(path, &written).expect("a written index reads back");
     assert_eq!(again, images);
+}
+
+// ---- archives (hoist load / verify) --------------------------------------------------------------------
+
+/// A directory for spooled archives, made once per process.
+fn spool_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("hoist-fuzz-spool-{}", std::process::id()));
+        std::fs::create_dir_all(&d).expect("spool dir");
+        d
+    })
+}
+
+/// Any bytes as `hoist load` reads them from stdin: outer compression sniffed, the tar walked with its limits,
+/// the format told from the content, every reader run, and `verify` over the result.
+pub fn archive(data: &[u8]) {
+    let input = hoist_core::archive::Input::Stream(Box::new(std::io::Cursor::new(data.to_vec())), "fuzz".into());
+    if let Ok(opened) = hoist_core::archive::open(input, spool_dir()) {
+        let _ = hoist_core::archive::verify::verify(&opened);
+    }
+}
+
+/// A docker-archive's `manifest.json`, and an OCI layout's `index.json` with the names in it.
+pub fn archive_manifests(data: &[u8]) {
+    let _ = hoist_core::archive::docker::parse_manifest_json(data);
+    if let Ok(index) = hoist_core::archive::oci::parse_index(data) {
+        for d in &index.manifests {
+            let _ = hoist_core::archive::oci::load_name(d);
+        }
+    }
+}
+
+// ---- build (hoist build) -------------------------------------------------------------------------------
+
+/// A Dockerfile: parsed, then planned as a build would (stages, ARG scope, refusals), for every target.
+pub fn dockerfile(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if hoist_core::build::dockerfile::parse(text).is_ok() {
+        let _ = hoist_core::build::check(text, None);
+        let _ = hoist_core::build::check(text, Some("builder"));
+    }
+}
+
+/// A `.dockerignore`, and a few paths matched against it.
+pub fn dockerignore(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(ignore) = hoist_core::build::dockerignore::parse(text) {
+        for path in ["", ".", "a", "a/b/c.txt", ".git/config", "dir/sub/", "x/../y", "**", "[a]"] {
+            let _ = ignore.is_excluded(path);
+        }
+    }
 }
