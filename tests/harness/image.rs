@@ -18,41 +18,12 @@ fn put_blob(dir: &Path, data: &[u8]) -> String {
     format!("sha256:{hex}")
 }
 
-/// Writes an OCI layout at `dir` whose image, tagged `tag`, holds `files` (path, content).
-/// Returns the manifest digest.
+/// Writes an OCI layout at `dir` whose one-layer linux/amd64 image, tagged `tag`, holds `files` (path,
+/// content). Returns the manifest digest.
 pub fn write_oci_layout(dir: &Path, tag: &str, files: &[(&str, &[u8])]) -> String {
-    fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-    let files: Vec<(String, Vec<u8>)> = files.iter().map(|(p, c)| (p.to_string(), c.to_vec())).collect();
-    let (layer, diff_id) = gzip_layer(&files, flate2::Compression::default());
-    let layer_digest = put_blob(dir, &layer);
-    let config = serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created_by": "hoist test harness"}]
-    });
-    let config = serde_json::to_vec(&config).unwrap();
-    let config_digest = put_blob(dir, &config);
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": layer.len()}]
-    });
-    let manifest = serde_json::to_vec(&manifest).unwrap();
-    let manifest_digest = put_blob(dir, &manifest);
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": manifest_digest, "size": manifest.len(),
-            "annotations": {"org.opencontainers.image.ref.name": tag}
-        }]
-    });
-    fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
-    fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    manifest_digest
+    let layer = files.iter().map(|(p, c)| (p.to_string(), c.to_vec())).collect();
+    let spec = ImageSpec { os: "linux", architecture: "amd64", variant: None, layers: vec![layer] };
+    write_layout(dir, tag, &[spec]).top
 }
 
 /// One image of a layout: its layers (each a list of files) and its platform.
@@ -89,7 +60,7 @@ pub struct Layout {
 }
 
 /// A gzip'd tar of `files` (sorted as given, mode 0644, owner 0, mtime 0) and its diff_id.
-fn gzip_layer(files: &[(String, Vec<u8>)], level: flate2::Compression) -> (Vec<u8>, String) {
+fn gzip_layer(files: &[(String, Vec<u8>)]) -> (Vec<u8>, String) {
     let mut builder = tar::Builder::new(Vec::new());
     for (path, content) in files {
         let mut header = tar::Header::new_gnu();
@@ -102,7 +73,7 @@ fn gzip_layer(files: &[(String, Vec<u8>)], level: flate2::Compression) -> (Vec<u
         builder.append_data(&mut header, path, content.as_slice()).unwrap();
     }
     let tar = builder.into_inner().unwrap();
-    let mut gz = GzEncoder::new(Vec::new(), level);
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&tar).unwrap();
     (gz.finish().unwrap(), format!("sha256:{}", sha256(&tar)))
 }
@@ -118,7 +89,7 @@ pub fn write_layout(dir: &Path, tag: &str, specs: &[ImageSpec]) -> Layout {
         let mut layers = Vec::new();
         let mut diff_ids = Vec::new();
         for files in &spec.layers {
-            let (gz, diff_id) = gzip_layer(files, flate2::Compression::fast());
+            let (gz, diff_id) = gzip_layer(files);
             let digest = put_blob(dir, &gz);
             layers.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": gz.len()}));
             diff_ids.push(diff_id);

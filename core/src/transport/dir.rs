@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::blocking::{StreamReader, VerifyingReader, blocking, reader_stream};
-use super::oci_layout::write_blob_file;
+use super::oci_layout::{read_child_manifest, write_blob_file};
 use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
 use crate::archive::ArchiveError;
 use crate::archive::files::Files;
@@ -64,16 +64,7 @@ impl ImageSource for DirSource {
     }
 
     async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
-        let (files, digest) = (self.files.clone(), digest.clone());
-        blocking(move || {
-            let path = child_manifest_name(&digest);
-            let raw = files.read_small(&path, MAX_MANIFEST_SIZE)?;
-            crate::digest::verify(&raw, &digest, None)
-                .map_err(|e| ArchiveError::Invalid(format!("{}: {e}", files.shown(&path))))?;
-            let media_type = Manifest::parse(&raw, None)?.media_type();
-            Ok(RawManifest { raw, media_type, digest })
-        })
-        .await
+        read_child_manifest(self.files.clone(), child_manifest_name(digest), digest.clone()).await
     }
 
     async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {

@@ -40,6 +40,23 @@ pub(super) fn read_blob(files: &Files, path: &str, d: &Descriptor, cap: usize) -
     Ok(raw)
 }
 
+/// A manifest an index names by `digest`, from the file at `path` of an archive or directory: read under the
+/// manifest cap, checked against the digest, its media type taken from its own bytes.
+pub(super) async fn read_child_manifest(
+    files: Files,
+    path: String,
+    digest: Digest,
+) -> Result<RawManifest, TransportError> {
+    blocking(move || {
+        let raw = files.read_small(&path, MAX_MANIFEST_SIZE)?;
+        crate::digest::verify(&raw, &digest, None)
+            .map_err(|e| ArchiveError::Invalid(format!("{}: {e}", files.shown(&path))))?;
+        let media_type = Manifest::parse(&raw, None)?.media_type();
+        Ok(RawManifest { raw, media_type, digest })
+    })
+    .await
+}
+
 /// The `index.json` of a layout, after checking `oci-layout`.
 pub fn read_index(files: &Files) -> Result<Index, TransportError> {
     let layout = files.read_small(OCI_LAYOUT, 64 * 1024)?;
@@ -103,16 +120,7 @@ impl ImageSource for OciLayoutSource {
     }
 
     async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
-        let (files, digest) = (self.files.clone(), digest.clone());
-        blocking(move || {
-            let path = oci::blob_path(&digest);
-            let raw = files.read_small(&path, MAX_MANIFEST_SIZE)?;
-            crate::digest::verify(&raw, &digest, None)
-                .map_err(|e| ArchiveError::Invalid(format!("{}: {e}", files.shown(&path))))?;
-            let media_type = Manifest::parse(&raw, None)?.media_type();
-            Ok(RawManifest { raw, media_type, digest })
-        })
-        .await
+        read_child_manifest(self.files.clone(), oci::blob_path(digest), digest.clone()).await
     }
 
     async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
