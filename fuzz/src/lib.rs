@@ -43,6 +43,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("archive_manifests", archive_manifests),
     ("dockerfile", dockerfile),
     ("dockerignore", dockerignore),
+    ("semver_tags", semver_tags),
+    ("access_claim", access_claim),
 ];
 
 // ---- the helper protocol -------------------------------------------------------------------------------
@@ -432,4 +434,28 @@ pub fn dockerignore(data: &[u8]) {
             let _ = ignore.is_excluded(path);
         }
     }
+}
+
+// ---- release tags and access (hoist tag --semver, list-tags --semver, hoist access) ---------------------
+
+/// Tag names as a registry lists them (one per line; untrusted), read as versions, fanned out, and filtered
+/// with the first line taken as a requirement (as `list-tags --semver REQ` does with user input).
+pub fn semver_tags(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let mut lines = text.lines();
+    let requirement = lines.next();
+    let tags: Vec<String> = lines.map(str::to_owned).collect();
+    for t in &tags {
+        if let Some(v) = hoist_core::release::VersionTag::parse(t) {
+            let _ = v.short_tags(true);
+        }
+    }
+    let _ = hoist_core::release::filter_versions(&tags, requirement);
+    let _ = hoist_core::release::filter_versions(&tags, None);
+}
+
+/// A token as a token service returns it (a JWT whose payload's `access` claim `hoist access` reads).
+pub fn access_claim(data: &[u8]) {
+    let Ok(token) = std::str::from_utf8(data) else { return };
+    let _ = hoist_core::registry::access::granted_by_claim(token, "team/app");
 }
