@@ -859,3 +859,175 @@ fn a_1_gib_layer_loads_and_saves_in_bounded_memory() {
     let (ok, kib) = peak_rss(w.command(&["save", "-q", "example.com/big/one:1"]).stdin(std::process::Stdio::null()));
     assert!(ok && kib <= LIMIT_KIB, "hoist save to stdout: {kib} KiB");
 }
+
+/// The manifest.json of a dir, parsed.
+fn dir_manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+fn layer_types(m: &serde_json::Value) -> Vec<String> {
+    m["layers"].as_array().unwrap().iter().map(|l| l["mediaType"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn save_compress_gzips_uncompressed_layers_into_a_docker_dir_as_podman_does() {
+    let c = Containers::new(&[]);
+    // An image podman built: its layers are uncompressed and its manifest says so.
+    let ctx = c.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let noise: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(ctx.join("a"), &noise).unwrap();
+    std::fs::write(ctx.join("b"), "hello\n".repeat(10_000)).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY a /a\nCOPY b /b\n").unwrap();
+    c.podman(&["build", "-q", "-t", "example.com/test/app:v1", ctx.to_str().unwrap()], b"").expect_ok("podman build");
+    let inspect = c.podman(&["image", "inspect", "example.com/test/app:v1"], b"").expect_ok("podman image inspect");
+    let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let id = v[0]["Id"].as_str().unwrap().to_owned();
+    let want_diffs: Vec<String> =
+        v[0]["RootFS"]["Layers"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_owned()).collect();
+    assert_eq!(want_diffs.len(), 2);
+    let policy = format!("--policy={}", c.policy.display());
+    // Loaded from a docker-archive, hoist's store holds the layers uncompressed.
+    let archive = c.path("from-podman.tar");
+    c.podman(&["save", "-q", "-o", archive.to_str().unwrap(), "example.com/test/app:v1"], b"").expect_ok("podman save");
+    let w = World::new();
+    w.hoist(&["load", "-q", "-i", archive.to_str().unwrap()]).expect_ok("hoist load");
+
+    let plain = w.path("plain-dir");
+    w.hoist(&["save", "-q", "--format", "docker-dir", "-o", plain.to_str().unwrap(), "example.com/test/app:v1"])
+        .expect_ok("hoist save docker-dir");
+    let ours = w.path("compressed-dir");
+    w.hoist(&[
+        "save",
+        "-q",
+        "--format",
+        "docker-dir",
+        "--compress",
+        "-o",
+        ours.to_str().unwrap(),
+        "example.com/test/app:v1",
+    ])
+    .expect_ok("hoist save docker-dir --compress");
+    let theirs = c.path("podman-compressed-dir");
+    c.podman(
+        &[
+            "save",
+            "-q",
+            "--format",
+            "docker-dir",
+            "--compress",
+            "-o",
+            theirs.to_str().unwrap(),
+            "example.com/test/app:v1",
+        ],
+        b"",
+    )
+    .expect_ok("podman save --compress");
+
+    // Without --compress the dir is podman's, file for file (a Docker schema 2 manifest, layers as stored).
+    let podman_plain = c.path("podman-plain-dir");
+    c.podman(
+        &["save", "-q", "--format", "docker-dir", "-o", podman_plain.to_str().unwrap(), "example.com/test/app:v1"],
+        b"",
+    )
+    .expect_ok("podman save docker-dir");
+    let listing = |d: &Path| {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    assert!(
+        listing(&plain) == listing(&podman_plain),
+        "hoist's docker-dir is podman's: {} vs {}",
+        String::from_utf8_lossy(&std::fs::read(plain.join("manifest.json")).unwrap()),
+        String::from_utf8_lossy(&std::fs::read(podman_plain.join("manifest.json")).unwrap())
+    );
+    // With --compress the layers are gzip, with the media types podman writes.
+    let (p, o, t) = (dir_manifest(&plain), dir_manifest(&ours), dir_manifest(&theirs));
+    assert!(layer_types(&p).iter().all(|t| !t.contains("gzip")), "stored uncompressed: {p}");
+    assert!(layer_types(&o).iter().all(|t| t.ends_with("gzip")), "gzipped: {o}");
+    assert_eq!(layer_types(&o), layer_types(&t), "the media types podman writes: ours {o}, podman's {t}");
+    assert_eq!(o["config"]["digest"], format!("sha256:{id}"));
+    assert_eq!(t["config"]["digest"], o["config"]["digest"], "the same config as podman's");
+    // Every layer file is gzip, named and sized for its own bytes, and inflates to the config's diff_id.
+    for (layer, diff_id) in o["layers"].as_array().unwrap().iter().zip(&want_diffs) {
+        let digest = layer["digest"].as_str().unwrap();
+        let bytes = std::fs::read(ours.join(hex_of(digest))).unwrap();
+        assert_eq!(&bytes[..2], [0x1f, 0x8b], "{digest} is gzip");
+        assert_eq!(sha256(&bytes), hex_of(digest));
+        assert_eq!(layer["size"], bytes.len() as u64);
+        let mut plain_bytes = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain_bytes).unwrap();
+        assert_eq!(format!("sha256:{}", sha256(&plain_bytes)), *diff_id);
+        assert!(bytes.len() < plain_bytes.len(), "smaller than the {} bytes it holds", plain_bytes.len());
+    }
+    assert!(!ours.join(hex_of(&want_diffs[0])).exists(), "no uncompressed copy left beside it");
+    w.hoist(&["verify", ours.to_str().unwrap()]).expect_ok("hoist verify of the compressed dir");
+    // skopeo reads it and podman loads it as the same image.
+    let transport = format!("dir:{}", ours.display());
+    let cfg = c.skopeo(&["inspect", &policy, "--config", "--raw", &transport]).expect_ok("skopeo inspect --config");
+    assert_eq!(sha256(&cfg.stdout), id);
+    c.podman(&["rmi", "-a", "-f"], b"").expect_ok("podman rmi");
+    c.podman(&["load", "-q", "-i", ours.to_str().unwrap()], b"").expect_ok("podman load of the compressed dir");
+    let inspect = c.podman(&["image", "inspect", &id], b"").expect_ok("podman image inspect");
+    let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let layers: Vec<String> =
+        v[0]["RootFS"]["Layers"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_owned()).collect();
+    assert_eq!(layers, want_diffs);
+
+    // skopeo's --dest-compress on copy gzips the same way (keeping the OCI manifest, as skopeo does), and
+    // --digestfile names the manifest written.
+    let copied = w.path("copied-dir");
+    let digestfile = w.path("digest");
+    w.hoist(&[
+        "copy",
+        "-q",
+        "--dest-compress",
+        "--digestfile",
+        digestfile.to_str().unwrap(),
+        "store:example.com/test/app:v1",
+        &format!("dir:{}", copied.display()),
+    ])
+    .expect_ok("hoist copy --dest-compress");
+    let written = std::fs::read(copied.join("manifest.json")).unwrap();
+    let m: serde_json::Value = serde_json::from_slice(&written).unwrap();
+    assert_eq!(m["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+    assert!(layer_types(&m).iter().all(|t| t == "application/vnd.oci.image.layer.v1.tar+gzip"), "{m}");
+    let digests = |m: &serde_json::Value| -> Vec<String> {
+        m["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(digests(&m), digests(&o), "the same gzip bytes as save --compress");
+    assert_eq!(std::fs::read_to_string(&digestfile).unwrap(), format!("sha256:{}", sha256(&written)));
+    let refused = w.hoist(&["copy", "-q", "--dest-compress", "store:example.com/test/app:v1", "oci:/tmp/x"]);
+    assert!(!refused.ok() && refused.err().contains("dir:"), "{}", refused.err());
+
+    // Layers already compressed are kept byte for byte.
+    let l = layout(&c.path("layout"), 4);
+    let w2 = World::new();
+    w2.hoist(&["copy", "-q", &format!("oci:{}:v1", c.path("layout").display()), "store:example.com/test/gz:v1"])
+        .expect_ok("hoist copy oci: → store:");
+    let gz = w2.path("gz-dir");
+    w2.hoist(&[
+        "save",
+        "-q",
+        "--format",
+        "docker-dir",
+        "--compress",
+        "-o",
+        gz.to_str().unwrap(),
+        "example.com/test/gz:v1",
+    ])
+    .expect_ok("hoist save --compress of gzip layers");
+    let stored: serde_json::Value = serde_json::from_slice(&l.top_bytes).unwrap();
+    let stored: serde_json::Value = if stored["manifests"].is_array() {
+        let digest = stored["manifests"][0]["digest"].as_str().unwrap().to_owned();
+        serde_json::from_slice(&std::fs::read(c.path("layout/blobs/sha256").join(hex_of(&digest))).unwrap()).unwrap()
+    } else {
+        stored
+    };
+    assert_eq!(digests(&dir_manifest(&gz)), digests(&stored));
+}

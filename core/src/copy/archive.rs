@@ -22,7 +22,7 @@ use crate::image::{Descriptor, Manifest};
 use crate::reference::Reference;
 use crate::store::{Image, Store, StoreError};
 use crate::transport::blocking::blocking;
-use crate::transport::dir::{DirDestination, DirSource};
+use crate::transport::dir::{DirDestination, DirOptions, DirSource};
 use crate::transport::docker_archive::{DockerArchiveSource, DockerArchiveWriter};
 use crate::transport::oci_layout::{OciLayoutSource, OciLayoutWriter, read_index};
 use crate::transport::store::{StoreDestination, StoreSource};
@@ -197,13 +197,18 @@ pub fn saved_names(input: &str, image: &Image) -> Vec<Reference> {
 }
 
 /// Saves `images` (from the store) as `format` to `target`; several only into a docker-archive or oci-archive.
+/// `compress` gzips uncompressed layers into a docker-dir (podman's `save --compress`).
 pub async fn save(
     format: Format,
     images: Vec<SaveImage>,
     target: Target,
+    compress: bool,
     opts: &Options,
     progress: Arc<dyn Progress>,
 ) -> Result<(), BackupError> {
+    if compress && format != Format::DockerDir {
+        return Err(BackupError::Invalid("--compress can only be set when --format is docker-dir".to_owned()));
+    }
     if images.is_empty() {
         return Err(BackupError::Invalid("no image to save".to_owned()));
     }
@@ -261,7 +266,9 @@ pub async fn save(
         }
         Format::DockerDir => {
             let p = path();
-            let dst = blocking(move || DirDestination::open(&p)).await?;
+            // As podman: a Docker schema 2 manifest.
+            let dir = DirOptions { compress, docker_schema2: true };
+            let dst = blocking(move || DirDestination::open_with(&p, dir)).await?;
             copy(&images[0].source, &dst, &opts, progress.clone()).await?;
         }
     }

@@ -8,7 +8,8 @@
 //! - Blobs move in parallel (`jobs`, default 6, as skopeo), each once even when several manifests share it;
 //!   a blob the destination has is skipped, one in another repository of the same registry is mounted,
 //!   foreign (non-distributable) layers stay referenced but are not copied. Bytes stream from source to
-//!   destination and are checked against their digest on the way; nothing is decompressed or recompressed.
+//!   destination and are checked against their digest on the way; nothing is decompressed or recompressed
+//!   (except where the user asks a dir destination to gzip uncompressed layers).
 //! - Manifests are written after the blobs they reference, the top-level one last, by
 //!   [`ImageDestination::commit`] — so a failed or killed copy never leaves a visible, incomplete image.
 //!
@@ -143,7 +144,10 @@ pub async fn copy(
         progress.manifest_written(child);
     }
     dst.commit(&plan.top).await.map_err(ctx(|| format!("writing manifest {} to {}", plan.top.digest, dst.name())))?;
-    progress.manifest_written(&plan.top);
+    if let Some(written) = dst.rewritten() {
+        report.manifest = written;
+    }
+    progress.manifest_written(&report.manifest);
     Ok(report)
 }
 

@@ -230,7 +230,80 @@ impl Manifest {
     }
 }
 
+/// A Docker schema 2 manifest in the field order Go's containers/image marshals it.
+#[derive(Serialize)]
+struct Schema2<'a> {
+    #[serde(rename = "schemaVersion")]
+    schema_version: u32,
+    #[serde(rename = "mediaType")]
+    media_type: &'static str,
+    config: Schema2Descriptor<'a>,
+    layers: Vec<Schema2Descriptor<'a>>,
+}
+
+/// A Docker schema 2 descriptor: `mediaType`, `size`, `digest`, `urls` (in that order; no annotations).
+#[derive(Serialize)]
+struct Schema2Descriptor<'a> {
+    #[serde(rename = "mediaType")]
+    media_type: &'a str,
+    size: u64,
+    digest: &'a crate::digest::Digest,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    urls: &'a [String],
+}
+
 impl ImageManifest {
+    /// This image as a Docker schema 2 manifest, as containers/image converts and marshals one (podman's
+    /// `save --format docker-dir` writes these): an OCI manifest gets Docker's media types for its config and
+    /// layers and loses its annotations; a schema 2 one is marshalled again in Go's field order. Refused as
+    /// containers/image refuses them: zstd layers (schema 2 has no zstd), media types it does not know, and
+    /// artifacts.
+    pub fn to_docker_schema2(&self) -> Result<Vec<u8>, ImageError> {
+        match self.media_type.as_deref() {
+            None | Some(OCI_MANIFEST | media_type::DOCKER_MANIFEST) => {}
+            Some(other) => return Err(ImageError::UnsupportedMediaType(other.to_owned())),
+        }
+        if !matches!(self.config.media_type.as_str(), media_type::OCI_CONFIG | media_type::DOCKER_CONFIG) {
+            return Err(ImageError::Invalid(format!(
+                "cannot convert an image with config media type {:?} to a Docker schema 2 manifest",
+                self.config.media_type
+            )));
+        }
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            let t = match l.media_type.as_str() {
+                media_type::OCI_LAYER | media_type::DOCKER_LAYER => media_type::DOCKER_LAYER,
+                media_type::OCI_LAYER_GZIP | media_type::DOCKER_LAYER_GZIP => media_type::DOCKER_LAYER_GZIP,
+                media_type::OCI_LAYER_NONDISTRIBUTABLE | media_type::DOCKER_FOREIGN_LAYER_UNCOMPRESSED => {
+                    media_type::DOCKER_FOREIGN_LAYER_UNCOMPRESSED
+                }
+                media_type::OCI_LAYER_NONDISTRIBUTABLE_GZIP | media_type::DOCKER_FOREIGN_LAYER => {
+                    media_type::DOCKER_FOREIGN_LAYER
+                }
+                t @ (media_type::OCI_LAYER_ZSTD | media_type::OCI_LAYER_NONDISTRIBUTABLE_ZSTD) => {
+                    return Err(ImageError::Invalid(format!(
+                        "error during manifest conversion: {t:?}: zstd compression is not supported for docker images"
+                    )));
+                }
+                t => return Err(ImageError::Invalid(format!("unknown media type during manifest conversion: {t:?}"))),
+            };
+            layers.push(Schema2Descriptor { media_type: t, size: l.size, digest: &l.digest, urls: &l.urls });
+        }
+        let c = &self.config;
+        let doc = Schema2 {
+            schema_version: 2,
+            media_type: media_type::DOCKER_MANIFEST,
+            config: Schema2Descriptor {
+                media_type: media_type::DOCKER_CONFIG,
+                size: c.size,
+                digest: &c.digest,
+                urls: &c.urls,
+            },
+            layers,
+        };
+        serde_json::to_vec(&doc).map_err(|e| ImageError::Invalid(format!("writing a manifest: {e}")))
+    }
+
     /// The blobs the image is made of: the config, then the layers in order (foreign ones included; see
     /// [`Descriptor::is_foreign`]).
     pub fn blobs(&self) -> impl Iterator<Item = &Descriptor> {

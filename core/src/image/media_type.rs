@@ -19,8 +19,11 @@ pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+/// An uncompressed Docker layer (docker-archive layers, as containers/image names them).
+pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
 pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 pub const DOCKER_FOREIGN_LAYER: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+pub const DOCKER_FOREIGN_LAYER_UNCOMPRESSED: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar";
 pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+json";
 pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
@@ -54,6 +57,7 @@ pub fn is_foreign_layer(media_type: &str) -> bool {
     matches!(
         media_type,
         DOCKER_FOREIGN_LAYER
+            | DOCKER_FOREIGN_LAYER_UNCOMPRESSED
             | OCI_LAYER_NONDISTRIBUTABLE
             | OCI_LAYER_NONDISTRIBUTABLE_GZIP
             | OCI_LAYER_NONDISTRIBUTABLE_ZSTD

@@ -326,3 +326,32 @@ fn media_type_predicates() {
     assert_eq!(MANIFEST_ACCEPT, [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST]);
     assert_eq!(essence(" Application/Vnd.OCI.Image.Index.v1+json ; charset=utf-8"), OCI_INDEX);
 }
+
+#[test]
+fn converts_an_oci_manifest_to_docker_schema2_as_containers_image_does() {
+    let Manifest::Image(m) = Manifest::parse(oci_manifest().as_bytes(), None).unwrap() else { panic!("an image") };
+    let raw = m.to_docker_schema2().unwrap();
+    let (a, b, c) = (d('a'), d('b'), d('c'));
+    // Go's field order (mediaType, size, digest, urls), Docker's media types, no annotations.
+    let want = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"mediaType":"{DOCKER_CONFIG}","size":1469,"digest":"{a}"}},"layers":[{{"mediaType":"{DOCKER_LAYER_GZIP}","size":3623807,"digest":"{b}"}},{{"mediaType":"{DOCKER_FOREIGN_LAYER}","size":1024,"digest":"{c}","urls":["https://example.com/layer.tar.gz"]}}]}}"#
+    );
+    assert_eq!(String::from_utf8(raw.clone()).unwrap(), want);
+    // It parses back as the same image, and converting it again changes nothing.
+    let Manifest::Image(again) = Manifest::parse(&raw, None).unwrap() else { panic!("an image") };
+    assert_eq!(again.to_docker_schema2().unwrap(), raw);
+    assert_eq!(
+        again.layers.iter().map(|l| &l.digest).collect::<Vec<_>>(),
+        m.layers.iter().map(|l| &l.digest).collect::<Vec<_>>()
+    );
+
+    let mut zstd = m.clone();
+    zstd.layers[0].media_type = OCI_LAYER_ZSTD.to_owned();
+    assert!(zstd.to_docker_schema2().unwrap_err().to_string().contains("zstd compression is not supported"));
+    let mut artifact = m.clone();
+    artifact.config.media_type = "application/vnd.example.thing+json".to_owned();
+    assert!(artifact.to_docker_schema2().unwrap_err().to_string().contains("config media type"));
+    let mut odd = m;
+    odd.layers[0].media_type = "application/x-tar".to_owned();
+    assert!(odd.to_docker_schema2().unwrap_err().to_string().contains("unknown media type"));
+}

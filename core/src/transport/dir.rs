@@ -2,20 +2,29 @@
 //! `manifest.json` is the image's manifest as it is, each blob is `DIR/<hex>` (sha256 only), an index's
 //! children are `DIR/<hex>.manifest.json`, and `version` says `Directory Transport Version: 1.1`.
 //!
+//! A destination opened with [`DirOptions`] may rewrite what it writes, the config (and so the image ID) never:
+//! - `compress` gzips every uncompressed layer on the way (podman's `save --compress`, skopeo's
+//!   `--dest-compress`): the layer gets its new digest, size and the gzip media type, and the manifests that
+//!   name it are written anew. A layer already compressed is kept as it is.
+//! - `docker_schema2` writes an OCI image manifest as a Docker schema 2 one, as `podman save --format
+//!   docker-dir` does (see [`crate::image::ImageManifest::to_docker_schema2`]).
+//!
 //! What it is not: a layout with names. A dir holds one image and no name; loading one gives an unnamed image.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::blocking::{StreamReader, VerifyingReader, blocking, reader_stream};
-use super::oci_layout::{read_child_manifest, write_blob_file};
+use super::oci_layout::{read_child_manifest, set_readable, write_blob_file};
 use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
 use crate::archive::ArchiveError;
+use crate::archive::compression::{Compression, HashingReader, sniff_reader};
 use crate::archive::files::Files;
-use crate::digest::{Digest, Verifier};
-use crate::image::{Descriptor, MAX_MANIFEST_SIZE, Manifest};
+use crate::digest::{Digest, Hasher, Verifier};
+use crate::image::{Descriptor, MAX_MANIFEST_SIZE, Manifest, media_type};
 
 pub const VERSION_FILE: &str = "version";
 pub const VERSION: &[u8] = b"Directory Transport Version: 1.1\n";
@@ -74,16 +83,43 @@ impl ImageSource for DirSource {
     }
 }
 
+/// How a [`DirDestination`] rewrites what it writes (see the module's doc); the default writes everything as
+/// it comes, as `skopeo copy … dir:` does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DirOptions {
+    pub compress: bool,
+    pub docker_schema2: bool,
+}
+
 /// Writes one image into a dir.
 pub struct DirDestination {
     root: PathBuf,
     written: Mutex<HashSet<Digest>>,
+    options: DirOptions,
+    /// What each rewritten blob or manifest became: its digest at the source → its descriptor here.
+    replaced: Mutex<HashMap<Digest, Descriptor>>,
+    /// The top-level manifest, when it was rewritten.
+    top: Mutex<Option<RawManifest>>,
+}
+
+/// The gzip media type for an uncompressed layer's, `None` for anything else.
+pub fn gzip_media_type(media_type: &str) -> Option<&'static str> {
+    match media_type {
+        media_type::OCI_LAYER => Some(media_type::OCI_LAYER_GZIP),
+        media_type::DOCKER_LAYER => Some(media_type::DOCKER_LAYER_GZIP),
+        _ => None,
+    }
 }
 
 impl DirDestination {
     /// Creates `path` (or reuses an empty directory, or one that already is a dir: image, whose files are
     /// replaced) and writes its `version` file.
     pub fn open(path: &Path) -> Result<DirDestination, TransportError> {
+        DirDestination::open_with(path, DirOptions::default())
+    }
+
+    /// As [`DirDestination::open`], rewriting as `options` say.
+    pub fn open_with(path: &Path, options: DirOptions) -> Result<DirDestination, TransportError> {
         let shown = path.display().to_string();
         let io = |e| TransportError::Archive(ArchiveError::io(&shown, e));
         if path.exists() {
@@ -96,8 +132,94 @@ impl DirDestination {
         }
         fs::create_dir_all(path).map_err(io)?;
         write_blob_file(path, VERSION_FILE, VERSION)?;
-        Ok(DirDestination { root: path.to_owned(), written: Mutex::new(HashSet::new()) })
+        Ok(DirDestination {
+            root: path.to_owned(),
+            written: Mutex::new(HashSet::new()),
+            options,
+            replaced: Mutex::new(HashMap::new()),
+            top: Mutex::new(None),
+        })
     }
+
+    fn replaced(&self) -> std::sync::MutexGuard<'_, HashMap<Digest, Descriptor>> {
+        self.replaced.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `manifest` with the blobs and child manifests this destination rewrote swapped for what they became;
+    /// `manifest` itself when none were.
+    fn rewrite(&self, manifest: &RawManifest) -> Result<RawManifest, TransportError> {
+        let replaced = self.replaced().clone();
+        if replaced.is_empty() && !self.options.docker_schema2 {
+            return Ok(manifest.clone());
+        }
+        let swap = |d: &mut Descriptor| -> bool {
+            let Some(new) = replaced.get(&d.digest) else { return false };
+            d.media_type = new.media_type.clone();
+            d.digest = new.digest.clone();
+            d.size = new.size;
+            true
+        };
+        let raw = match Manifest::parse(&manifest.raw, Some(&manifest.media_type))? {
+            Manifest::Image(mut m) => {
+                let changed = m.layers.iter_mut().map(swap).fold(false, |a, b| a | b);
+                let docker = m.media_type.as_deref() == Some(media_type::DOCKER_MANIFEST);
+                if !changed && (docker || !self.options.docker_schema2) {
+                    return Ok(manifest.clone());
+                }
+                if docker || self.options.docker_schema2 {
+                    let raw = m.to_docker_schema2().map_err(|e| {
+                        TransportError::Other(format!("writing manifest {} as Docker schema 2: {e}", manifest.digest))
+                    })?;
+                    return Ok(self.replace_manifest(manifest, RawManifest::new(raw, media_type::DOCKER_MANIFEST)));
+                }
+                serde_json::to_vec(&m)
+            }
+            Manifest::Index(mut i) => {
+                let changed = i.manifests.iter_mut().map(swap).fold(false, |a, b| a | b);
+                if !changed {
+                    return Ok(manifest.clone());
+                }
+                serde_json::to_vec(&i)
+            }
+        }
+        .map_err(|e| TransportError::Other(format!("writing manifest {}: {e}", manifest.digest)))?;
+        Ok(self.replace_manifest(manifest, RawManifest::new(raw, manifest.media_type.clone())))
+    }
+
+    /// Records that `new` is written for `old`, so an index naming `old` names `new`.
+    fn replace_manifest(&self, old: &RawManifest, new: RawManifest) -> RawManifest {
+        if new.digest != old.digest {
+            self.replaced().insert(old.digest.clone(), new.descriptor());
+        }
+        new
+    }
+}
+
+/// Gzips the layer `reader` gives into `dir`, named by the digest of the compressed bytes: its descriptor
+/// (`blob`'s, with the gzip media type, the new digest and size), or `None` when the bytes turn out to be
+/// compressed already (then written as they are, under `blob`'s own name). Blocking.
+fn write_gzipped(
+    dir: &Path,
+    blob: &Descriptor,
+    gzip_type: &str,
+    reader: impl Read,
+) -> Result<Option<Descriptor>, TransportError> {
+    let shown = dir.display().to_string();
+    let io = |e| TransportError::Archive(ArchiveError::io(&shown, e));
+    let (c, buffered) = sniff_reader(reader).map_err(io)?;
+    if c != Compression::None {
+        write_blob_file(dir, &blob_name(&blob.digest)?, buffered)?;
+        return Ok(None);
+    }
+    let mut temp = tempfile::Builder::new().prefix(".hoist-").tempfile_in(dir).map_err(io)?;
+    let gz = flate2::GzBuilder::new().read(buffered, flate2::Compression::default());
+    let mut hashed = HashingReader { inner: gz, hasher: Hasher::sha256() };
+    std::io::copy(&mut hashed, &mut temp).map_err(io)?;
+    let size = hashed.hasher.len();
+    let digest = hashed.hasher.finish();
+    set_readable(temp.as_file()).map_err(io)?;
+    temp.persist(dir.join(blob_name(&digest)?)).map_err(|e| io(e.error))?;
+    Ok(Some(Descriptor { media_type: gzip_type.to_owned(), digest, size, ..blob.clone() }))
 }
 
 #[async_trait::async_trait]
@@ -113,31 +235,42 @@ impl ImageDestination for DirDestination {
     async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
         let name = blob_name(&blob.digest)?;
         let stream = open().await?;
+        let gzip_type = if self.options.compress { gzip_media_type(&blob.media_type) } else { None };
         let (root, b, handle) = (self.root.clone(), blob.clone(), tokio::runtime::Handle::current());
-        blocking(move || {
+        let became = blocking(move || {
             let mut reader = StreamReader::new(stream, handle);
-            let result = write_blob_file(
-                &root,
-                &name,
-                VerifyingReader::new(&mut reader, Verifier::new(&b.digest, Some(b.size))),
-            );
+            let verified = VerifyingReader::new(&mut reader, Verifier::new(&b.digest, Some(b.size)));
+            let result = match gzip_type {
+                Some(t) => write_gzipped(&root, &b, t, verified),
+                None => write_blob_file(&root, &name, verified).map(|()| None),
+            };
             match reader.take_error() {
                 Some(e) => Err(e),
                 None => result,
             }
         })
         .await?;
+        if let Some(new) = became {
+            self.replaced().insert(blob.digest.clone(), new);
+        }
         self.written.lock().unwrap_or_else(|e| e.into_inner()).insert(blob.digest.clone());
         Ok(())
     }
 
     async fn put_child_manifest(&self, manifest: &RawManifest) -> Result<(), TransportError> {
-        let (root, m) = (self.root.clone(), manifest.clone());
+        let (root, m) = (self.root.clone(), self.rewrite(manifest)?);
         blocking(move || write_blob_file(&root, &child_manifest_name(&m.digest), m.raw.as_slice())).await
     }
 
     async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError> {
-        let (root, m) = (self.root.clone(), manifest.clone());
-        blocking(move || write_blob_file(&root, MANIFEST_JSON, m.raw.as_slice())).await
+        let (root, m) = (self.root.clone(), self.rewrite(manifest)?);
+        let written = (m.digest != manifest.digest).then(|| m.clone());
+        blocking(move || write_blob_file(&root, MANIFEST_JSON, m.raw.as_slice())).await?;
+        *self.top.lock().unwrap_or_else(|e| e.into_inner()) = written;
+        Ok(())
+    }
+
+    fn rewritten(&self) -> Option<RawManifest> {
+        self.top.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }

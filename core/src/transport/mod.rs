@@ -120,4 +120,9 @@ pub trait ImageDestination: Send + Sync {
     async fn put_child_manifest(&self, manifest: &RawManifest) -> Result<(), TransportError>;
     /// Writes the top-level manifest under the destination's name and makes the image visible.
     async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError>;
+    /// The manifest [`ImageDestination::commit`] wrote, when the destination rewrote it (a dir that gzips
+    /// layers); `None` when it wrote the one it was given.
+    fn rewritten(&self) -> Option<RawManifest> {
+        None
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use hoist_core::archive::Format;
 use hoist_core::archive::tar_out::TarOut;
 use hoist_core::copy::{self, Options};
-use hoist_core::transport::dir::{DirDestination, DirSource};
+use hoist_core::transport::dir::{DirDestination, DirOptions, DirSource};
 use hoist_core::transport::docker_archive::{DockerArchiveSource, DockerArchiveWriter};
 use hoist_core::transport::oci_layout::{OciLayoutSource, OciLayoutWriter};
 use hoist_core::transport::registry::{Creds, RegistryDestination, RegistrySource};
@@ -63,6 +63,10 @@ pub struct Args {
     /// Write the copied manifest's digest to this file
     #[arg(long, value_name = "FILE")]
     digestfile: Option<PathBuf>,
+    /// Gzip uncompressed layers when copying into a dir: destination (layers already compressed stay as they
+    /// are; default: layers keep their compression)
+    #[arg(long)]
+    dest_compress: bool,
     #[command(flatten)]
     copy: CopyFlags,
 }
@@ -126,6 +130,7 @@ fn archive_destination(
     format: Format,
     path: &std::path::Path,
     reference: Option<&str>,
+    compress: bool,
 ) -> Result<(Box<dyn ImageDestination>, Option<Finish>)> {
     let shown = path.display().to_string();
     let tar = || TarOut::to_file(path).map_err(|e| hoist_core::archive::ArchiveError::io(&shown, e));
@@ -148,7 +153,10 @@ fn archive_destination(
             let w = writer.clone();
             (Box::new(writer.image(reference.map(str::to_owned))), Some(Box::new(move || w.finish())))
         }
-        Format::DockerDir => (Box::new(DirDestination::open(path)?), None),
+        Format::DockerDir => {
+            let options = DirOptions { compress, docker_schema2: false };
+            (Box::new(DirDestination::open_with(path, options)?), None)
+        }
     })
 }
 
@@ -174,6 +182,9 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     ctx.printer.set_quiet_progress(a.copy.quiet);
     let config = ctx.load_config()?;
     let (src_end, dst_end) = (parse_end(&a.source)?, parse_end(&a.destination)?);
+    if a.dest_compress && !matches!(dst_end, End::Archive(Format::DockerDir, _, _)) {
+        return fail("--dest-compress applies to a dir: destination only");
+    }
     // Into a tar, one blob at a time: its entries then follow the manifest's order (the same archive every time).
     let into_tar = matches!(dst_end, End::Archive(f, _, _) if f.is_archive());
     let jobs = if into_tar { 1 } else { a.copy.jobs };
@@ -208,7 +219,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
                 Box::new(StoreDestination::open(open_store()?, name)?)
             }
             End::Archive(f, p, r) => {
-                let (dst, f) = archive_destination(*f, p, r.as_deref())?;
+                let (dst, f) = archive_destination(*f, p, r.as_deref(), a.dest_compress)?;
                 finish = f;
                 dst
             }

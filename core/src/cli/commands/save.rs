@@ -1,8 +1,9 @@
 //! `hoist save [-o PATH] [--format docker-archive|oci-archive|oci-dir|docker-dir] [-m] IMAGE...`: images of the
 //! local store into an archive or directory, as `podman save`. Without `-o` an archive goes to stdout, unless
 //! stdout is a terminal (refused, as podman refuses). Several images need `-m` and an archive format; several
-//! names of one image are all saved. Layers stay as stored for the OCI formats and docker-dir; a
-//! docker-archive gets them uncompressed (decompressed while streaming).
+//! names of one image are all saved. Layers stay as stored for the OCI formats and docker-dir (with
+//! `--compress`, a docker-dir gets uncompressed layers gzipped); a docker-archive gets them uncompressed
+//! (decompressed while streaming).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -31,7 +32,7 @@ pub struct Args {
     /// Save several images into one archive (docker-archive or oci-archive)
     #[arg(short, long = "multi-image-archive")]
     multi_image_archive: bool,
-    /// Compress layers for docker-dir (hoist keeps layers as stored: accepted for podman's command lines)
+    /// Gzip uncompressed layers into a docker-dir (layers already compressed stay as they are)
     #[arg(long)]
     compress: bool,
     /// Accept uncompressed layers for the OCI formats (hoist keeps layers as stored: accepted for podman's
@@ -84,6 +85,6 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     }
     let progress = Arc::new(CopyProgress::new(a.quiet));
     let opts = Options::default();
-    ctx.runtime.block_on(save(a.format, images, target, &opts, progress))?;
+    ctx.runtime.block_on(save(a.format, images, target, a.compress, &opts, progress))?;
     Ok(())
 }
