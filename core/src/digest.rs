@@ -69,6 +69,24 @@ impl Hasher {
     }
 }
 
+/// Hashes what is written through it to `inner`.
+pub struct HashingWriter<W> {
+    pub inner: W,
+    pub hasher: Hasher,
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Checks bytes against the digest (and, when known, the size) they were named by.
 pub struct Verifier {
     expected: Digest,

@@ -1,6 +1,7 @@
 //! `make bench`, image rows: hoist against skopeo and podman on the same data in the same run — pull,
-//! push, registry → registry copy — with the floor (`openssl dgst -sha256` over the same bytes) and each
-//! process's peak RSS (from `wait4`). Alternating runs after a warm-up; medians with min–max so noise shows.
+//! registry → local, push, registry → registry copy, save, load, build — with the floor (`openssl dgst
+//! -sha256` over the same bytes, plus `gzip -d` of the layers for save) and each process's peak RSS (from
+//! `wait4`). Alternating runs after a warm-up; medians with min–max so noise shows.
 //!
 //! Data sets: (a) one 100 MB random layer, (b) 40 layers of 1 MB, (c) one 1 GiB layer (the memory row;
 //! `BENCH_BIG=0` leaves it out). `BENCH_RUNS` (default 5) sets the runs per row. Peers run cold: their blob
@@ -22,28 +23,52 @@ struct Sample {
     rss_kib: i64,
 }
 
-/// Runs `cmd` to completion, measuring its wall time and its own peak RSS; panics on failure. The child is
-/// reaped by `wait4` (which also gives its rusage), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
+/// Runs `cmd` to completion, measuring its wall time and its own peak RSS; panics on failure.
+///
+/// The RSS comes from a probe (this program again, as `--rss-probe`) that spawns `cmd` and reaps it with
+/// `wait4`: a process's peak RSS counts the memory it had before its `exec`, and a child forked straight from
+/// this bench would start with the bench's (its data sets), which the small probe does not have.
 fn measured(cmd: &mut Command, what: &str) -> Sample {
-    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let mut probe = Command::new(std::env::current_exe().unwrap());
+    probe.arg("--rss-probe").arg(out.path()).arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => probe.env(k, v),
+            None => probe.env_remove(k),
+        };
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        probe.current_dir(d);
+    }
+    probe.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     let start = Instant::now();
-    let child = cmd.spawn().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let output = probe.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let wall = start.elapsed();
+    if !output.status.success() {
+        panic!("{what} failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let rss_kib = std::fs::read_to_string(out.path()).unwrap().trim().parse().unwrap();
+    Sample { wall, rss_kib }
+}
+
+/// `--rss-probe OUT PROGRAM ARGS...`: runs the program (stdio inherited), writes its peak RSS in KiB (from
+/// `wait4`) to OUT, and exits as it did.
+#[allow(clippy::zombie_processes)]
+fn rss_probe(args: &[String]) -> ExitCode {
+    let [out, program, rest @ ..] = args else { return ExitCode::from(2) };
+    let child = Command::new(program).args(rest).spawn().unwrap_or_else(|e| panic!("{program}: {e}"));
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: waits for our own child and writes into values we own.
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = start.elapsed();
-    assert_eq!(r, pid, "{what}: wait4");
-    if std::process::ExitStatus::from_raw(status).code() != Some(0) {
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr {
-            let _ = std::io::Read::read_to_string(&mut e, &mut err);
-        }
-        panic!("{what} failed: {err}");
+    assert_eq!(r, pid, "wait4");
+    std::fs::write(out, usage.ru_maxrss.to_string()).unwrap();
+    match std::process::ExitStatus::from_raw(status).code() {
+        Some(0) => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
     }
-    Sample { wall, rss_kib: usage.ru_maxrss }
 }
 
 struct Row {
@@ -54,6 +79,8 @@ struct Row {
     peer_name: String,
     target: Option<f64>,
     floor: Option<Duration>,
+    /// What the receiving registry itself needs: `curl` uploading the same blobs (push rows).
+    upload: Option<Duration>,
 }
 
 fn median(samples: &[Sample]) -> Duration {
@@ -77,8 +104,12 @@ fn runs() -> usize {
 }
 
 /// The data sets as (name, specs).
+fn arch() -> &'static str {
+    if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" }
+}
+
 fn data_sets() -> Vec<(&'static str, Vec<ImageSpec<'static>>)> {
-    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+    let arch = arch();
     let mut sets = vec![
         ("100MB x1", vec![ImageSpec::random(arch, 1, 100 << 20, 11)]),
         ("1MB x40", vec![ImageSpec::random(arch, 40, 1 << 20, 12)]),
@@ -91,11 +122,75 @@ fn data_sets() -> Vec<(&'static str, Vec<ImageSpec<'static>>)> {
 
 /// The floor: hashing every blob of the layout once with `openssl dgst -sha256`.
 fn floor(layout: &Path) -> Duration {
-    let blobs: Vec<PathBuf> =
-        std::fs::read_dir(layout.join("blobs/sha256")).unwrap().flatten().map(|e| e.path()).collect();
+    hash_floor(&blobs(layout))
+}
+
+fn blobs(layout: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(layout.join("blobs/sha256")).unwrap().flatten().map(|e| e.path()).collect()
+}
+
+/// `openssl dgst -sha256` over `files`, best of three.
+fn hash_floor(files: &[PathBuf]) -> Duration {
     let mut cmd = Command::new(harness::require("openssl", "openssl"));
-    cmd.arg("dgst").arg("-sha256").args(&blobs);
+    cmd.arg("dgst").arg("-sha256").args(files);
     (0..3).map(|_| measured(&mut cmd, "openssl dgst").wall).min().unwrap()
+}
+
+/// The registry's floor for receiving the layout's blobs: `curl` sending each (POST, then one PUT with the
+/// bytes) to a fresh repository, one after another, best of three. Only for layouts of a few blobs (a
+/// sequence of curl runs is no floor for 40 parallel uploads).
+fn upload_floor(host: &str, layout: &Path, tag: &str) -> Option<Duration> {
+    let files = blobs(layout);
+    if files.len() > 3 {
+        return None;
+    }
+    let curl = harness::require("curl", "curl");
+    let once = |i: usize| {
+        let start = Instant::now();
+        for blob in &files {
+            let digest = format!("sha256:{}", blob.file_name().unwrap().to_string_lossy());
+            let url = format!("http://{host}/v2/floor-{tag}-{i}/x/blobs/uploads/");
+            let out = Command::new(&curl).args(["-s", "-f", "-i", "-X", "POST", &url]).output().unwrap();
+            let head = String::from_utf8_lossy(&out.stdout).into_owned();
+            let location = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
+                .unwrap_or_else(|| panic!("no Location in {head}"))
+                .trim()
+                .to_owned();
+            let sep = if location.contains('?') { '&' } else { '?' };
+            let status = Command::new(&curl)
+                .args(["-s", "-f", "-o", "/dev/null", "-X", "PUT", "-H", "Content-Type: application/octet-stream"])
+                .arg("--data-binary")
+                .arg(format!("@{}", blob.display()))
+                .arg(format!("{location}{sep}digest={digest}"))
+                .status()
+                .unwrap();
+            assert!(status.success(), "curl PUT {digest}");
+        }
+        start.elapsed()
+    };
+    (0..3).map(once).min()
+}
+
+/// Inflating every gzip blob of the layout (`gzip -dcf`, which passes the others through), best of three.
+fn inflate_floor(layout: &Path) -> Duration {
+    let mut cmd = Command::new(harness::require("gzip", "gzip"));
+    cmd.arg("-dcf").args(blobs(layout));
+    (0..3).map(|_| measured(&mut cmd, "gzip -dcf").wall).min().unwrap()
+}
+
+/// Every file under `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.file_type().unwrap().is_dir() {
+            out.extend(files_under(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
 }
 
 fn cold(c: &Containers) {
@@ -105,6 +200,10 @@ fn cold(c: &Containers) {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--rss-probe") {
+        return rss_probe(&args[1..]);
+    }
     let runs = runs();
     let (a, b) = (Registry::start(Options::default()), Registry::start(Options::default()));
     let (ha, hb) = (a.host(), b.host());
@@ -114,21 +213,41 @@ fn main() -> ExitCode {
          [[registry]]\nlocation = \"{hb}\"\ninsecure = true\n"
     );
     let policy = format!("--policy={}", c.policy.display());
+    // The base image of the build rows: one small layer.
+    let base = format!("{ha}/bench/base:v1");
+    let base_dir = c.path("layout-base");
+    write_layout(&base_dir, "v1", &[ImageSpec::random(arch(), 1, 1 << 20, 21)]);
+    c.skopeo(&[
+        "copy",
+        &policy,
+        "--dest-tls-verify=false",
+        &format!("oci:{}:v1", base_dir.display()),
+        &format!("docker://{base}"),
+    ])
+    .expect_ok("skopeo pushes the base image");
     let mut rows = Vec::new();
     for (n, (name, specs)) in data_sets().into_iter().enumerate() {
         eprintln!("bench: making {name}");
         let layout_dir = c.path(&format!("layout-{n}"));
         write_layout(&layout_dir, "v1", &specs);
+        // The build context: the same files, under data/.
+        let ctx = c.path(&format!("ctx-{n}"));
+        for (path, content) in specs.iter().flat_map(|s| s.layers.iter().flatten()) {
+            let p = ctx.join("data").join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
         drop(specs);
         let oci = format!("oci:{}:v1", layout_dir.display());
         let image = format!("{ha}/bench/set{n}:v1");
         let out = c.skopeo(&["copy", &policy, "--dest-tls-verify=false", &oci, &format!("docker://{image}")]);
         out.expect_ok("skopeo seeds the registry");
         let floor = floor(&layout_dir);
+        let upload = upload_floor(&ha, &layout_dir, &n.to_string());
         let world = HoistWorld::new(&conf);
         let store = world.path("store");
         let hoist = |args: &[&str]| world.command(args, &Vec::new());
-        let row = |op: &str, peer_name: &str, target: Option<f64>| Row {
+        let row_with = |op: &str, peer_name: &str, target: Option<f64>, floor: Duration| Row {
             op: op.into(),
             data: name.into(),
             hoist: Vec::new(),
@@ -136,7 +255,9 @@ fn main() -> ExitCode {
             peer_name: peer_name.into(),
             target,
             floor: Some(floor),
+            upload: None,
         };
+        let row = |op: &str, peer_name: &str, target: Option<f64>| row_with(op, peer_name, target, floor);
         let (mut pull, mut to_dir, mut push, mut copy) = (
             row("pull", "podman pull", Some(0.6)),
             row("registry → local", "skopeo copy dir:", Some(0.6)),
@@ -198,7 +319,82 @@ fn main() -> ExitCode {
                 copy.peer.push(p);
             }
         }
+        push.upload = upload;
+        copy.upload = upload;
         rows.extend([pull, to_dir, push, copy]);
+
+        // save: the pulled image (gzip layers in hoist's store, unpacked in podman's) into a docker-archive,
+        // which needs the layers uncompressed: the floor is hashing plus inflating them.
+        let _ = std::fs::remove_dir_all(&store);
+        measured(&mut hoist(&["pull", "-q", &image]), "hoist pull");
+        cold(&c);
+        let mut podman = c.command("podman");
+        podman.args(["pull", "-q", "--tls-verify=false", &image]);
+        measured(&mut podman, "podman pull");
+        let mut save = row_with("save", "podman save", Some(0.6), floor + inflate_floor(&layout_dir));
+        let (ours, theirs) = (c.path("hoist-saved.tar"), c.path("podman-saved.tar"));
+        for run in 0..=runs {
+            eprintln!("bench: {name} save run {run}/{runs}");
+            let _ = std::fs::remove_file(&ours);
+            let s = measured(&mut hoist(&["save", "-q", "-o", ours.to_str().unwrap(), &image]), "hoist save");
+            let _ = std::fs::remove_file(&theirs);
+            let mut podman = c.command("podman");
+            podman.args(["save", "-q", "-o", theirs.to_str().unwrap(), &image]);
+            let p = measured(&mut podman, "podman save");
+            if run > 0 {
+                save.hoist.push(s);
+                save.peer.push(p);
+            }
+        }
+        let _ = std::fs::remove_file(&ours);
+        // load: podman's archive into an empty store; the floor is hashing the archive's bytes once.
+        let mut load = row_with("load", "podman load", Some(1.0), hash_floor(std::slice::from_ref(&theirs)));
+        for run in 0..=runs {
+            eprintln!("bench: {name} load run {run}/{runs}");
+            let _ = std::fs::remove_dir_all(&store);
+            let s = measured(&mut hoist(&["load", "-q", "-i", theirs.to_str().unwrap()]), "hoist load");
+            cold(&c);
+            let mut podman = c.command("podman");
+            podman.args(["load", "-q", "-i", theirs.to_str().unwrap()]);
+            let p = measured(&mut podman, "podman load");
+            if run > 0 {
+                load.hoist.push(s);
+                load.peer.push(p);
+            }
+        }
+        let _ = std::fs::remove_file(&theirs);
+        rows.extend([save, load]);
+
+        // build: the seed's Dockerfile plus a COPY of the data set, on a small base both pull in the warm-up;
+        // the result is removed after each run (and hoist's unreferenced blobs pruned; podman builds with
+        // --no-cache), so every run writes its layer. The floor is hashing the copied files once.
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            format!("FROM {base}\nVOLUME /site-data\nWORKDIR /usr/src/app\nEXPOSE 80\nCOPY data/ /usr/src/app/data/\n"),
+        )
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&store);
+        cold(&c);
+        let mut build = row_with("build", "podman build", Some(0.6), hash_floor(&files_under(&ctx.join("data"))));
+        let tag = format!("localhost/bench-build:{n}");
+        for run in 0..=runs {
+            eprintln!("bench: {name} build run {run}/{runs}");
+            let s = measured(&mut hoist(&["build", "-q", "-t", &tag, ctx.to_str().unwrap()]), "hoist build");
+            measured(&mut hoist(&["rmi", &tag]), "hoist rmi");
+            measured(&mut hoist(&["prune"]), "hoist prune");
+            let mut podman = c.command("podman");
+            podman.args(["build", "-q", "--no-cache", "--tls-verify=false", "-t", &tag, ctx.to_str().unwrap()]);
+            let p = measured(&mut podman, "podman build");
+            let mut rmi = c.command("podman");
+            rmi.args(["rmi", &tag]);
+            measured(&mut rmi, "podman rmi");
+            if run > 0 {
+                build.hoist.push(s);
+                build.peer.push(p);
+            }
+        }
+        rows.push(build);
+        let _ = std::fs::remove_dir_all(&ctx);
         let _ = std::fs::remove_dir_all(&layout_dir);
     }
     report(&rows)
@@ -206,8 +402,16 @@ fn main() -> ExitCode {
 
 fn report(rows: &[Row]) -> ExitCode {
     println!(
-        "{:<20} {:<9} {:>14} {:>14} {:>7} {:>9} {:>9} {:>8}  peer",
-        "operation", "data", "hoist s (min–max)", "peer s (min–max)", "ratio", "rss hoist", "rss peer", "floor×"
+        "{:<20} {:<9} {:>14} {:>14} {:>7} {:>9} {:>9} {:>8} {:>11}  peer",
+        "operation",
+        "data",
+        "hoist s (min–max)",
+        "peer s (min–max)",
+        "ratio",
+        "rss hoist",
+        "rss peer",
+        "floor×",
+        "curl× h/p"
     );
     let mut missed = 0;
     for r in rows {
@@ -217,7 +421,7 @@ fn report(rows: &[Row]) -> ExitCode {
         let met = r.target.is_none_or(|t| ratio <= t);
         missed += usize::from(!met);
         println!(
-            "{:<20} {:<9} {:>6.2} {:>10} {:>6.2} {:>10} {:>7.3}{} {:>9} {:>9} {:>8}  {}",
+            "{:<20} {:<9} {:>6.2} {:>10} {:>6.2} {:>10} {:>7.3}{} {:>9} {:>9} {:>8} {:>11}  {}",
             r.op,
             r.data,
             h.as_secs_f64(),
@@ -229,11 +433,14 @@ fn report(rows: &[Row]) -> ExitCode {
             peak(&r.hoist),
             peak(&r.peer),
             floor_x.map(|x| format!("{x:.1}")).unwrap_or_default(),
+            r.upload
+                .map(|u| format!("{:.2}/{:.2}", h.as_secs_f64() / u.as_secs_f64(), p.as_secs_f64() / u.as_secs_f64()))
+                .unwrap_or_default(),
             r.peer_name,
         );
     }
     println!(
-        "\nratio = hoist median / peer median (target <= 0.6; '!' marks a miss); floor× = hoist median / sha256 of the same bytes"
+        "\nratio = hoist median / peer median (target <= 0.6, load <= 1.0; '!' marks a miss); floor× = hoist median / sha256 of the same bytes (plus gzip -d for save); curl× = hoist and peer medians / curl uploading the same blobs to the registry"
     );
     if missed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }

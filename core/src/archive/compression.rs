@@ -5,8 +5,8 @@
 //! zstd through ruzstd, a pure-Rust decoder: every frame of a stream, skippable frames skipped (zstd:chunked
 //! layers have them), windows up to [`MAX_ZSTD_WINDOW`]. bzip2 and xz are recognised and refused by name.
 //!
-//! What it is not: compression. hoist never recompresses a layer it keeps; the only writer here is the
-//! docker-archive's, and it writes layers uncompressed.
+//! What it is not: compression (that is [`super::parallel_gzip`], used only for layers hoist builds or is asked
+//! to compress; hoist never recompresses a layer it keeps).
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
@@ -247,6 +247,74 @@ pub fn digest_both(r: impl Read + Send, what: &str) -> io::Result<Digests> {
     Ok(Digests { digest: raw.hasher.finish(), size, uncompressed })
 }
 
+/// Runs `f` on a reader of `r`'s bytes while another thread reads `r` ahead (up to 4 MiB): a decompressing
+/// reader then inflates on one core while `f` hashes and writes on another. An error of `r` reaches `f` in
+/// order; when `f` returns early, the reading thread stops at its next chunk.
+pub fn read_ahead<R: Read + Send, T>(r: R, f: impl FnOnce(&mut dyn Read) -> T) -> T {
+    const AHEAD: usize = 1 << 20;
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
+        s.spawn(move || {
+            let mut r = r;
+            loop {
+                let mut buf = vec![0u8; AHEAD];
+                let mut filled = 0;
+                let result = loop {
+                    match r.read(&mut buf[filled..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => {
+                            filled += n;
+                            if filled == buf.len() {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                buf.truncate(filled);
+                let end = filled < AHEAD || result.is_err();
+                if filled > 0 && tx.send(Ok(buf)).is_err() {
+                    return;
+                }
+                if let Err(e) = result {
+                    let _ = tx.send(Err(e));
+                }
+                if end {
+                    return;
+                }
+            }
+        });
+        let mut reader = ChannelReader { rx, chunk: Vec::new(), at: 0 };
+        f(&mut reader)
+    })
+}
+
+/// The reading side of [`read_ahead`].
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(chunk) => {
+                    self.chunk = chunk?;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// Hashes what is read through it.
 pub struct HashingReader<R> {
     pub inner: R,
@@ -271,6 +339,37 @@ mod tests {
         let mut out = Vec::new();
         decompress(c, data, "test").read_to_end(&mut out)?;
         Ok(out)
+    }
+
+    #[test]
+    fn read_ahead_gives_every_byte_in_order_and_the_error_last() {
+        let data: Vec<u8> = (0..3_000_123u32).map(|i| (i % 251) as u8).collect();
+        let got = read_ahead(&data[..], |r| {
+            let mut v = Vec::new();
+            r.read_to_end(&mut v).map(|_| v)
+        });
+        assert_eq!(got.unwrap(), data);
+        let failing = (&data[..1_500_000]).chain(FailingReader);
+        let got = read_ahead(failing, |r| {
+            let mut v = Vec::new();
+            let e = r.read_to_end(&mut v).unwrap_err();
+            (v.len(), e.to_string())
+        });
+        assert_eq!(got, (1_500_000, "broken".to_owned()));
+        // A reader that stops early does not hang the thread reading ahead.
+        let first = read_ahead(&data[..], |r| {
+            let mut b = [0u8; 10];
+            r.read_exact(&mut b).map(|()| b)
+        });
+        assert_eq!(first.unwrap(), data[..10]);
+    }
+
+    struct FailingReader;
+
+    impl Read for FailingReader {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("broken"))
+        }
     }
 
     #[test]

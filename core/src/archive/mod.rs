@@ -16,6 +16,7 @@
 //! - [`files`]: the tar walk and its checks (paths, links, duplicates, sizes), safe directory reads.
 //! - [`docker`]: manifest.json, repositories, legacy layer IDs. [`oci`]: index.json, oci-layout, names.
 //! - [`tar_out`]: writing tars. [`verify`]: checking a whole archive without loading it.
+//! - [`parallel_gzip`]: gzip on every core, for the layers hoist makes or is asked to compress.
 //!
 //! What it is not: moving images (the transports in `crate::transport` do, through the copy engine).
 
@@ -23,6 +24,7 @@ pub mod compression;
 pub mod docker;
 pub mod files;
 pub mod oci;
+pub mod parallel_gzip;
 pub mod tar_out;
 pub mod verify;
 

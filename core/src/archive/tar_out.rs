@@ -8,17 +8,17 @@
 //!
 //! What it is not: reading (`files`).
 
-use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use hoist_fs::write_behind::WriteBehindFile;
 use tempfile::NamedTempFile;
 
 const BLOCK: u64 = 512;
 
 enum Sink {
-    File { w: BufWriter<File>, temp: NamedTempFile, target: PathBuf },
+    File { w: BufWriter<WriteBehindFile>, temp: NamedTempFile, target: PathBuf },
     Stream(Box<dyn Write + Send>),
 }
 
@@ -69,7 +69,7 @@ impl TarOut {
             _ => Path::new("."),
         };
         let temp = tempfile::Builder::new().prefix(".hoist-save-").tempfile_in(dir)?;
-        let w = BufWriter::with_capacity(1 << 20, temp.as_file().try_clone()?);
+        let w = BufWriter::with_capacity(1 << 20, WriteBehindFile::new(temp.as_file().try_clone()?));
         Ok(TarOut { sink: Sink::File { w, temp, target: target.to_owned() }, pos: 0 })
     }
 
@@ -168,7 +168,7 @@ impl TarOut {
         match &mut self.sink {
             Sink::File { w, .. } => {
                 w.flush()?;
-                w.get_ref().write_all_at(h.as_bytes(), mark.header_at)?;
+                w.get_ref().get_ref().write_all_at(h.as_bytes(), mark.header_at)?;
             }
             Sink::Stream(_) => unreachable!("begin_entry refuses streams"),
         }
@@ -180,7 +180,7 @@ impl TarOut {
         match &mut self.sink {
             Sink::File { w, .. } => {
                 w.flush()?;
-                w.get_ref().set_len(mark.header_at)?;
+                w.get_ref().get_ref().set_len(mark.header_at)?;
                 use std::io::Seek;
                 w.get_mut().seek(io::SeekFrom::Start(mark.header_at))?;
                 self.pos = mark.header_at;
@@ -196,7 +196,7 @@ impl TarOut {
         match self.sink {
             Sink::File { mut w, temp, target } => {
                 w.flush()?;
-                w.get_ref().sync_all()?;
+                w.get_ref().get_ref().sync_all()?;
                 drop(w);
                 temp.persist(&target).map_err(|e| e.error)?;
                 Ok(())
@@ -238,7 +238,7 @@ mod tests {
         t.rollback(m).unwrap();
         t.symlink("x/layer.tar", "../b.tar").unwrap();
         t.finish().unwrap();
-        let mut archive = tar::Archive::new(File::open(&target).unwrap());
+        let mut archive = tar::Archive::new(std::fs::File::open(&target).unwrap());
         let names: Vec<(String, u64)> = archive
             .entries()
             .unwrap()
@@ -248,7 +248,7 @@ mod tests {
             })
             .collect();
         assert_eq!(names, [("a.json".into(), 2), ("b.tar".into(), 9), ("x/layer.tar".into(), 0)]);
-        let index = super::super::files::TarIndex::read(File::open(&target).unwrap(), "out.tar").unwrap();
+        let index = super::super::files::TarIndex::read(std::fs::File::open(&target).unwrap(), "out.tar").unwrap();
         let mut s = String::new();
         index.open("x/layer.tar").unwrap().0.read_to_string(&mut s).unwrap();
         assert_eq!(s, "late name");

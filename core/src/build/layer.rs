@@ -10,7 +10,8 @@ use std::io::{self, Read, Seek, Write};
 use std::path::PathBuf;
 
 use super::BuildError;
-use crate::digest::{Digest, Hasher};
+use crate::archive::parallel_gzip::ParallelGzip;
+use crate::digest::{Digest, Hasher, HashingWriter};
 use crate::image::{Descriptor, media_type};
 use crate::store::Store;
 
@@ -50,23 +51,6 @@ pub struct Written {
     pub diff_id: Digest,
 }
 
-/// Hashes what passes through to `inner`.
-struct Hashing<W: Write> {
-    inner: W,
-    hasher: Hasher,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Reads exactly `left` bytes from a file that must not have shrunk (or grown) since it was measured.
 struct Exact<R: Read> {
     inner: R,
@@ -96,9 +80,9 @@ impl<R: Read> Read for Exact<R> {
 pub fn write(store: &Store, entries: &BTreeMap<String, Entry>) -> Result<Written, BuildError> {
     let io_err = |e: io::Error| BuildError::Other(format!("writing a layer: {e}"));
     let temp = tempfile::tempfile().map_err(io_err)?;
-    let gz_out = Hashing { inner: io::BufWriter::new(temp), hasher: Hasher::sha256() };
-    let gz = flate2::write::GzEncoder::new(gz_out, flate2::Compression::fast());
-    let tar_out = Hashing { inner: gz, hasher: Hasher::sha256() };
+    let gz_out = HashingWriter { inner: io::BufWriter::new(temp), hasher: Hasher::sha256() };
+    let gz = ParallelGzip::new(gz_out, flate2::Compression::fast());
+    let tar_out = HashingWriter { inner: gz, hasher: Hasher::sha256() };
     let mut builder = tar::Builder::new(tar_out);
     for (path, e) in entries {
         append(&mut builder, path, e)?;

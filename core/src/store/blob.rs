@@ -7,10 +7,12 @@ use std::fs::File;
 use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
 
+use hoist_fs::write_behind::WriteBehind;
 use tempfile::NamedTempFile;
 
 use super::layout::{BLOBS, Held, Lock, Mode, TMP, create_private_dir, io_error, open_regular, read_capped, sync_dir};
 use super::{Store, StoreError};
+
 use crate::digest::{Digest, Verifier, VerifyError, verify};
 
 /// Writes one blob into the store. Bytes go to a temp file in `tmp/` and are hashed as they pass;
@@ -22,6 +24,7 @@ pub struct BlobWriter {
     temp: Option<NamedTempFile>,
     verifier: Option<Verifier>,
     failed: Option<VerifyError>,
+    behind: WriteBehind,
     dest: PathBuf,
     _lock: Lock,
     _held: Held,
@@ -79,6 +82,7 @@ impl Store {
             temp: Some(temp),
             verifier: Some(Verifier::new(expected, size)),
             failed: None,
+            behind: WriteBehind::default(),
             dest: self.blob_path(expected),
             _lock: lock,
             _held: held,
@@ -145,6 +149,7 @@ impl Write for BlobWriter {
             return Err(std::io::Error::other("blob writer already committed"));
         };
         let n = temp.write(buf)?;
+        self.behind.wrote(temp.as_file(), n);
         if let Err(e) = verifier.update(&buf[..n]) {
             self.failed = Some(e.clone());
             return Err(std::io::Error::new(ErrorKind::InvalidData, e));

@@ -106,38 +106,6 @@ impl Read for StreamReader {
     }
 }
 
-/// Checks what is read through it against a digest and size; the end of the bytes is an error when they do
-/// not match.
-pub struct VerifyingReader<R> {
-    inner: R,
-    verifier: Option<Verifier>,
-}
-
-impl<R: Read> VerifyingReader<R> {
-    pub fn new(inner: R, verifier: Verifier) -> VerifyingReader<R> {
-        VerifyingReader { inner, verifier: Some(verifier) }
-    }
-
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.inner
-    }
-}
-
-impl<R: Read> Read for VerifyingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let bad = |e: crate::digest::VerifyError| io::Error::new(io::ErrorKind::InvalidData, e);
-        if n == 0 {
-            if let Some(v) = self.verifier.take() {
-                v.finish().map_err(bad)?;
-            }
-        } else if let Some(v) = self.verifier.as_mut() {
-            v.update(&buf[..n]).map_err(bad)?;
-        }
-        Ok(n)
-    }
-}
-
 /// Runs blocking work off the runtime's threads.
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, TransportError> + Send + 'static,

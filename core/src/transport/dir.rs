@@ -17,13 +17,14 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::blocking::{StreamReader, VerifyingReader, blocking, reader_stream};
+use super::blocking::{StreamReader, blocking, reader_stream};
 use super::oci_layout::{read_child_manifest, set_readable, write_blob_file};
 use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
 use crate::archive::ArchiveError;
-use crate::archive::compression::{Compression, HashingReader, sniff_reader};
+use crate::archive::compression::{Compression, sniff_reader};
 use crate::archive::files::Files;
-use crate::digest::{Digest, Hasher, Verifier};
+use crate::archive::parallel_gzip::ParallelGzip;
+use crate::digest::{Digest, Hasher, HashingWriter, Verifier};
 use crate::image::{Descriptor, MAX_MANIFEST_SIZE, Manifest, media_type};
 
 pub const VERSION_FILE: &str = "version";
@@ -212,11 +213,15 @@ fn write_gzipped(
         return Ok(None);
     }
     let mut temp = tempfile::Builder::new().prefix(".hoist-").tempfile_in(dir).map_err(io)?;
-    let gz = flate2::GzBuilder::new().read(buffered, flate2::Compression::default());
-    let mut hashed = HashingReader { inner: gz, hasher: Hasher::sha256() };
-    std::io::copy(&mut hashed, &mut temp).map_err(io)?;
-    let size = hashed.hasher.len();
-    let digest = hashed.hasher.finish();
+    let hashed =
+        HashingWriter { inner: std::io::BufWriter::with_capacity(1 << 20, &mut temp), hasher: Hasher::sha256() };
+    let mut gz = ParallelGzip::new(hashed, flate2::Compression::default());
+    let mut buffered = buffered;
+    std::io::copy(&mut buffered, &mut gz).map_err(io)?;
+    let HashingWriter { inner, hasher } = gz.finish().map_err(io)?;
+    inner.into_inner().map_err(|e| io(e.into_error()))?;
+    let size = hasher.len();
+    let digest = hasher.finish();
     set_readable(temp.as_file()).map_err(io)?;
     temp.persist(dir.join(blob_name(&digest)?)).map_err(|e| io(e.error))?;
     Ok(Some(Descriptor { media_type: gzip_type.to_owned(), digest, size, ..blob.clone() }))
@@ -239,10 +244,10 @@ impl ImageDestination for DirDestination {
         let (root, b, handle) = (self.root.clone(), blob.clone(), tokio::runtime::Handle::current());
         let became = blocking(move || {
             let mut reader = StreamReader::new(stream, handle);
-            let verified = VerifyingReader::new(&mut reader, Verifier::new(&b.digest, Some(b.size)));
+            // The source checks the bytes against the blob's digest (ImageSource::blob).
             let result = match gzip_type {
-                Some(t) => write_gzipped(&root, &b, t, verified),
-                None => write_blob_file(&root, &name, verified).map(|()| None),
+                Some(t) => write_gzipped(&root, &b, t, &mut reader),
+                None => write_blob_file(&root, &name, &mut reader).map(|()| None),
             };
             match reader.take_error() {
                 Some(e) => Err(e),

@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::blocking::{StreamReader, VerifyingReader, blocking, reader_stream};
+use super::blocking::{StreamReader, blocking, reader_stream};
 use super::oci_layout::read_blob;
 use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
 use crate::archive::compression::{self, Compression, HashingReader, digest_both};
@@ -369,8 +369,9 @@ impl DockerArchiveWriter {
         }
         let mut second = open()?;
         let result = (|| {
-            let verified = VerifyingReader::new(&mut second, Verifier::new(&blob.digest, Some(blob.size)));
-            let plain = compression::decompress(c, verified, &what);
+            // The source checks the bytes against the blob's digest (ImageSource::blob); the decompressed
+            // ones are checked against the diff_id here.
+            let plain = compression::decompress(c, &mut second, &what);
             let mut hashed = HashingReader { inner: plain, hasher: Hasher::sha256() };
             let out = st.out.as_mut().ok_or_else(|| TransportError::Other("archive already finished".into()))?;
             let written = out.file(&format!("{}.tar", diff_id.hex()), size, &mut hashed);
@@ -403,8 +404,7 @@ impl DockerArchiveWriter {
         seekable: bool,
         what: &str,
     ) -> Result<Option<(Digest, u64, Compression)>, TransportError> {
-        let mut verified = VerifyingReader::new(first, Verifier::new(&blob.digest, Some(blob.size)));
-        let mut buffered = BufReader::with_capacity(1 << 20, &mut verified);
+        let mut buffered = BufReader::with_capacity(1 << 20, first);
         let head = buffered.fill_buf().map_err(|e| ArchiveError::io(what, e))?;
         let c = compression::sniff(head).map_err(ArchiveError::from)?;
         if c == Compression::None {
@@ -413,7 +413,9 @@ impl DockerArchiveWriter {
         }
         if seekable {
             let mut st = self.lock();
-            return self.write_decompressed(&mut st, blob, compression::decompress(c, buffered, what));
+            // Inflating on one thread, hashing and writing on this one.
+            let plain = compression::decompress(c, buffered, what);
+            return compression::read_ahead(plain, |plain| self.write_decompressed(&mut st, blob, plain));
         }
         let mut plain = HashingReader { inner: compression::decompress(c, buffered, what), hasher: Hasher::sha256() };
         io::copy(&mut plain, &mut io::sink()).map_err(|e| ArchiveError::io(what, e))?;
@@ -530,8 +532,7 @@ impl ImageDestination for DockerArchiveDestination {
             let bytes = blocking(move || {
                 let mut reader = StreamReader::new(stream, handle);
                 let mut bytes = Vec::new();
-                let read =
-                    VerifyingReader::new(&mut reader, Verifier::new(&b.digest, Some(b.size))).read_to_end(&mut bytes);
+                let read = (&mut reader).take(MAX_CONFIG_SIZE as u64 + 1).read_to_end(&mut bytes);
                 if let Some(e) = reader.take_error() {
                     return Err(e);
                 }

@@ -114,7 +114,9 @@ pub trait ImageDestination: Send + Sync {
     async fn try_mount(&self, _blob: &Descriptor, _from: &RegistryRepo) -> Result<bool, TransportError> {
         Ok(false)
     }
-    /// Writes a blob from the stream `open` returns; refuses bytes that are not `blob`'s.
+    /// Writes a blob from the stream `open` returns. The stream is a source's, which checks the bytes against
+    /// `blob` and ends with an error item on a mismatch ([`ImageSource::blob`]), so a destination need not hash
+    /// them again; it must make nothing visible unless the stream ended without an error.
     async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError>;
     /// Writes a manifest an index refers to, by its digest.
     async fn put_child_manifest(&self, manifest: &RawManifest) -> Result<(), TransportError>;
