@@ -181,6 +181,8 @@ fn hoist_saves_in_every_format_and_podman_and_skopeo_read_it() {
     let theirs = c.path("theirs.tar");
     w.hoist(&["save", "-q", "-o", ours.to_str().unwrap(), "app:v1"]).expect_ok("hoist save");
     c.podman(&["save", "-q", "-o", theirs.to_str().unwrap(), "example.com/test/app:v1"], b"").expect_ok("podman save");
+    let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
+    assert_eq!(mode(&ours), mode(&theirs), "the archive's mode is podman's");
     let (a, b) = (std::fs::read(&ours).unwrap(), std::fs::read(&theirs).unwrap());
     let first_difference = a.iter().zip(&b).position(|(x, y)| x != y);
     assert!(

@@ -190,13 +190,16 @@ impl TarOut {
         }
     }
 
-    /// Ends the archive: two zero blocks, flushed; a file is synced and renamed over its target.
+    /// Ends the archive: two zero blocks, flushed; a file is made 0644 (as podman and skopeo leave an archive
+    /// an image is saved to: it holds no secret), synced and renamed over its target.
     pub fn finish(mut self) -> io::Result<()> {
         self.put(&[0u8; 2 * BLOCK as usize])?;
         match self.sink {
             Sink::File { mut w, temp, target } => {
                 w.flush()?;
-                w.get_ref().get_ref().sync_all()?;
+                let file = w.get_ref().get_ref();
+                file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+                file.sync_all()?;
                 drop(w);
                 temp.persist(&target).map_err(|e| e.error)?;
                 Ok(())
