@@ -4,7 +4,8 @@
 //! `wait4`). Alternating runs after a warm-up; medians with min–max so noise shows.
 //!
 //! Data sets: (a) one 100 MB random layer, (b) 40 layers of 1 MB, (c) one 1 GiB layer (the memory row;
-//! `BENCH_BIG=0` leaves it out). `BENCH_RUNS` (default 5) sets the runs per row. Peers run cold: their blob
+//! `BENCH_BIG=0` leaves it out; `BENCH_SETS=1MB,100MB` picks sets by name). `BENCH_RUNS` (default 5) sets the
+//! runs per row. Peers run cold: their blob
 //! info cache is removed before each run, and every push goes to a fresh repository.
 
 use std::os::unix::process::ExitStatusExt;
@@ -79,8 +80,8 @@ struct Row {
     peer_name: String,
     target: Option<f64>,
     floor: Option<Duration>,
-    /// What the receiving registry itself needs: `curl` uploading the same blobs (push rows).
-    upload: Option<Duration>,
+    /// What the registry itself needs: `curl` fetching (pull rows) or uploading (push rows) the same blobs.
+    curl: Option<Duration>,
 }
 
 fn median(samples: &[Sample]) -> Duration {
@@ -117,6 +118,10 @@ fn data_sets() -> Vec<(&'static str, Vec<ImageSpec<'static>>)> {
     if std::env::var("BENCH_BIG").map_or(true, |v| v != "0") {
         sets.push(("1GiB x1", vec![ImageSpec::random(arch, 1, 1 << 30, 13)]));
     }
+    // BENCH_SETS=1MB,100MB: only the sets whose names start with one of these.
+    if let Ok(only) = std::env::var("BENCH_SETS") {
+        sets.retain(|(name, _)| only.split(',').any(|o| !o.is_empty() && name.starts_with(o)));
+    }
     sets
 }
 
@@ -136,41 +141,78 @@ fn hash_floor(files: &[PathBuf]) -> Duration {
     (0..3).map(|_| measured(&mut cmd, "openssl dgst").wall).min().unwrap()
 }
 
-/// The registry's floor for receiving the layout's blobs: `curl` sending each (POST, then one PUT with the
-/// bytes) to a fresh repository, one after another, best of three. Only for layouts of a few blobs (a
-/// sequence of curl runs is no floor for 40 parallel uploads).
-fn upload_floor(host: &str, layout: &Path, tag: &str) -> Option<Duration> {
-    let files = blobs(layout);
-    if files.len() > 3 {
-        return None;
-    }
-    let curl = harness::require("curl", "curl");
-    let once = |i: usize| {
+/// The layout's config and layers: its blobs but the manifests and index (which a registry serves as
+/// manifests, not blobs).
+fn content_blobs(layout: &Path) -> Vec<PathBuf> {
+    blobs(layout)
+        .into_iter()
+        .filter(|b| {
+            let small = std::fs::metadata(b).unwrap().len() < 1 << 16;
+            !(small && String::from_utf8_lossy(&std::fs::read(b).unwrap()).contains("\"schemaVersion\""))
+        })
+        .collect()
+}
+
+/// How many transfers the curl floors run at once: skopeo's and hoist's default.
+const CURL_JOBS: usize = 6;
+
+/// Runs `each` over `files` on [`CURL_JOBS`] threads (each taking every sixth file), best of three.
+fn curl_floor(files: &[PathBuf], each: impl Fn(usize, &Path) + Sync) -> Duration {
+    let once = |run: usize| {
         let start = Instant::now();
-        for blob in &files {
-            let digest = format!("sha256:{}", blob.file_name().unwrap().to_string_lossy());
-            let url = format!("http://{host}/v2/floor-{tag}-{i}/x/blobs/uploads/");
-            let out = Command::new(&curl).args(["-s", "-f", "-i", "-X", "POST", &url]).output().unwrap();
-            let head = String::from_utf8_lossy(&out.stdout).into_owned();
-            let location = head
-                .lines()
-                .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
-                .unwrap_or_else(|| panic!("no Location in {head}"))
-                .trim()
-                .to_owned();
-            let sep = if location.contains('?') { '&' } else { '?' };
-            let status = Command::new(&curl)
-                .args(["-s", "-f", "-o", "/dev/null", "-X", "PUT", "-H", "Content-Type: application/octet-stream"])
-                .arg("--data-binary")
-                .arg(format!("@{}", blob.display()))
-                .arg(format!("{location}{sep}digest={digest}"))
-                .status()
-                .unwrap();
-            assert!(status.success(), "curl PUT {digest}");
-        }
+        std::thread::scope(|s| {
+            for j in 0..CURL_JOBS.min(files.len()) {
+                let each = &each;
+                s.spawn(move || files.iter().skip(j).step_by(CURL_JOBS).for_each(|f| each(run, f)));
+            }
+        });
         start.elapsed()
     };
-    (0..3).map(once).min()
+    (0..3).map(once).min().unwrap()
+}
+
+/// The registry's floor for receiving the layout's blobs: `curl` sending each (a POST, then one PUT streaming
+/// the file) to a fresh repository, six at a time.
+fn upload_floor(host: &str, layout: &Path, tag: &str) -> Duration {
+    let curl = harness::require("curl", "curl");
+    curl_floor(&content_blobs(layout), |run, blob| {
+        let digest = format!("sha256:{}", blob.file_name().unwrap().to_string_lossy());
+        let url = format!("http://{host}/v2/floor-{tag}-{run}/x/blobs/uploads/");
+        let out = Command::new(&curl).args(["-s", "-f", "-i", "-X", "POST", &url]).output().unwrap();
+        let head = String::from_utf8_lossy(&out.stdout).into_owned();
+        let location = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
+            .unwrap_or_else(|| panic!("no Location in {head}"))
+            .trim()
+            .to_owned();
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let status = Command::new(&curl)
+            .args(["-s", "-f", "-o", "/dev/null", "-H", "Content-Type: application/octet-stream", "-T"])
+            .arg(blob)
+            .arg(format!("{location}{sep}digest={digest}"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "curl PUT {digest}");
+    })
+}
+
+/// The registry's floor for serving the image's blobs: `curl` fetching each into a file, six at a time.
+fn download_floor(image_repo: &str, layout: &Path, scratch: &Path) -> Duration {
+    let curl = harness::require("curl", "curl");
+    std::fs::create_dir_all(scratch).unwrap();
+    let floor = curl_floor(&content_blobs(layout), |_, blob| {
+        let hex = blob.file_name().unwrap().to_string_lossy().into_owned();
+        let status = Command::new(&curl)
+            .args(["-s", "-f", "-o"])
+            .arg(scratch.join(&hex))
+            .arg(format!("http://{image_repo}/blobs/sha256:{hex}"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "curl GET {hex}");
+    });
+    let _ = std::fs::remove_dir_all(scratch);
+    floor
 }
 
 /// Inflating every gzip blob of the layout (`gzip -dcf`, which passes the others through), best of three.
@@ -244,6 +286,7 @@ fn main() -> ExitCode {
         out.expect_ok("skopeo seeds the registry");
         let floor = floor(&layout_dir);
         let upload = upload_floor(&ha, &layout_dir, &n.to_string());
+        let download = download_floor(&format!("{ha}/v2/bench/set{n}"), &layout_dir, &c.path("curl-scratch"));
         let world = HoistWorld::new(&conf);
         let store = world.path("store");
         let hoist = |args: &[&str]| world.command(args, &Vec::new());
@@ -255,7 +298,7 @@ fn main() -> ExitCode {
             peer_name: peer_name.into(),
             target,
             floor: Some(floor),
-            upload: None,
+            curl: None,
         };
         let row = |op: &str, peer_name: &str, target: Option<f64>| row_with(op, peer_name, target, floor);
         let (mut pull, mut to_dir, mut push, mut copy) = (
@@ -319,8 +362,10 @@ fn main() -> ExitCode {
                 copy.peer.push(p);
             }
         }
-        push.upload = upload;
-        copy.upload = upload;
+        pull.curl = Some(download);
+        to_dir.curl = Some(download);
+        push.curl = Some(upload);
+        copy.curl = Some(upload);
         rows.extend([pull, to_dir, push, copy]);
 
         // save: the pulled image (gzip layers in hoist's store, unpacked in podman's) into a docker-archive,
@@ -433,14 +478,14 @@ fn report(rows: &[Row]) -> ExitCode {
             peak(&r.hoist),
             peak(&r.peer),
             floor_x.map(|x| format!("{x:.1}")).unwrap_or_default(),
-            r.upload
+            r.curl
                 .map(|u| format!("{:.2}/{:.2}", h.as_secs_f64() / u.as_secs_f64(), p.as_secs_f64() / u.as_secs_f64()))
                 .unwrap_or_default(),
             r.peer_name,
         );
     }
     println!(
-        "\nratio = hoist median / peer median (target <= 0.6, load <= 1.0; '!' marks a miss); floor× = hoist median / sha256 of the same bytes (plus gzip -d for save); curl× = hoist and peer medians / curl uploading the same blobs to the registry"
+        "\nratio = hoist median / peer median (target <= 0.6, load <= 1.0; '!' marks a miss); floor× = hoist median / sha256 of the same bytes (plus gzip -d for save); curl× = hoist and peer medians / curl fetching (pull rows) or uploading (push rows) the same blobs, 6 at a time"
     );
     if missed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
