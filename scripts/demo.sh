@@ -122,7 +122,25 @@ show skopeo inspect --authfile "$WORK/auth2.json" --cert-dir "$WORK/ca" --format
 show hoist copy --authfile "$WORK/auth2.json" --src-cert-dir "$WORK/ca" --dest-cert-dir "$WORK/ca" \
   "docker://$HOST/demo/hello:v1" "docker://$HOST/demo/third:v1"
 show hoist list-tags "${AUTH[@]}" "$HOST/demo/copy"
-show hoist rmi "$HOST/demo/hello:v1" "$HOST/demo/copy:v2"
+
+say "hoist build: a Dockerfile without RUN, no container runtime; --push sends only the new layers"
+mkdir -p "$WORK/site"
+printf '<h1>hello from hoist build</h1>\n' > "$WORK/site/index.html"
+printf 'FROM %s/demo/hello:v1\nVOLUME /site-data\nWORKDIR /usr/src/app\nEXPOSE 80\nCOPY index.html /usr/src/app/\n' "$HOST" > "$WORK/site/Dockerfile"
+show cat "$WORK/site/Dockerfile"
+show hoist build -q "${AUTH[@]}" -t "$HOST/demo/site:1" --push "$WORK/site"
+show skopeo inspect --authfile "$WORK/auth2.json" --cert-dir "$WORK/ca" --format '{{.Name}} {{.Digest}} {{len .Layers}} layers' "docker://$HOST/demo/site:1"
+
+say "hoist save / verify / load: a backup podman and skopeo read, proven whole before it is needed"
+show hoist save -q -o "$WORK/site.tar" "$HOST/demo/site:1"
+show hoist verify "$WORK/site.tar"
+show skopeo inspect --format '{{.Digest}} {{.Architecture}}' "docker-archive:$WORK/site.tar"
+show hoist rmi "$HOST/demo/site:1"
+show hoist load -i "$WORK/site.tar"
+show hoist save -q --format docker-dir --compress -o "$WORK/site-dir" "$HOST/demo/site:1"
+show ls "$WORK/site-dir"
+
+show hoist rmi "$HOST/demo/hello:v1" "$HOST/demo/copy:v2" "$HOST/demo/site:1"
 show hoist images
 
 say "Moving the password out of auth.json into docker-credential-file"
