@@ -862,6 +862,10 @@ fn a_1_gib_layer_loads_and_saves_in_bounded_memory() {
     assert!(ok && kib <= LIMIT_KIB, "hoist save to stdout: {kib} KiB");
 }
 
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 /// The manifest.json of a dir, parsed.
 fn dir_manifest(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
@@ -895,44 +899,25 @@ fn save_compress_gzips_uncompressed_layers_into_a_docker_dir_as_podman_does() {
     let w = World::new();
     w.hoist(&["load", "-q", "-i", archive.to_str().unwrap()]).expect_ok("hoist load");
 
+    // `save -q --format docker-dir [--compress] -o OUT example.com/test/app:v1`, for hoist and podman alike.
+    let save_dir = |compress: bool, out: &Path| -> Vec<String> {
+        let mut a =
+            vec!["save", "-q", "--format", "docker-dir", "-o", out.to_str().unwrap(), "example.com/test/app:v1"];
+        if compress {
+            a.insert(4, "--compress");
+        }
+        a.into_iter().map(str::to_owned).collect()
+    };
     let plain = w.path("plain-dir");
-    w.hoist(&["save", "-q", "--format", "docker-dir", "-o", plain.to_str().unwrap(), "example.com/test/app:v1"])
-        .expect_ok("hoist save docker-dir");
+    w.hoist(&strs(&save_dir(false, &plain))).expect_ok("hoist save docker-dir");
     let ours = w.path("compressed-dir");
-    w.hoist(&[
-        "save",
-        "-q",
-        "--format",
-        "docker-dir",
-        "--compress",
-        "-o",
-        ours.to_str().unwrap(),
-        "example.com/test/app:v1",
-    ])
-    .expect_ok("hoist save docker-dir --compress");
+    w.hoist(&strs(&save_dir(true, &ours))).expect_ok("hoist save docker-dir --compress");
     let theirs = c.path("podman-compressed-dir");
-    c.podman(
-        &[
-            "save",
-            "-q",
-            "--format",
-            "docker-dir",
-            "--compress",
-            "-o",
-            theirs.to_str().unwrap(),
-            "example.com/test/app:v1",
-        ],
-        b"",
-    )
-    .expect_ok("podman save --compress");
+    c.podman(&strs(&save_dir(true, &theirs)), b"").expect_ok("podman save --compress");
 
     // Without --compress the dir is podman's, file for file (a Docker schema 2 manifest, layers as stored).
     let podman_plain = c.path("podman-plain-dir");
-    c.podman(
-        &["save", "-q", "--format", "docker-dir", "-o", podman_plain.to_str().unwrap(), "example.com/test/app:v1"],
-        b"",
-    )
-    .expect_ok("podman save docker-dir");
+    c.podman(&strs(&save_dir(false, &podman_plain)), b"").expect_ok("podman save docker-dir");
     let listing = |d: &Path| {
         let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
             .unwrap()
