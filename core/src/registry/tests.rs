@@ -9,6 +9,7 @@ use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 
 use super::fake::{Req, Resp, Server};
+use super::upload::MONOLITHIC_MAX;
 use super::*;
 use crate::digest::{Digest, VerifyError};
 use crate::observe::testing::Recorder;
@@ -458,8 +459,8 @@ fn opener(
 }
 
 #[tokio::test]
-async fn an_upload_is_one_streamed_patch_then_put() {
-    let blob = data(300_000);
+async fn a_large_upload_is_one_streamed_patch_then_put() {
+    let blob = data(MONOLITHIC_MAX as usize + 300_000);
     let digest = Digest::sha256(&blob);
     let s = open_registry(|r| match (r.method.as_str(), r.path()) {
         ("POST", "/v2/r/blobs/uploads/") => Resp::new(202).header("Location", "/v2/r/blobs/uploads/u1?_state=a"),
@@ -482,8 +483,40 @@ async fn an_upload_is_one_streamed_patch_then_put() {
 }
 
 #[tokio::test]
+async fn a_small_upload_is_one_put_and_a_failed_one_starts_again() {
+    let blob = data(300_000);
+    let digest = Digest::sha256(&blob);
+    let posts = counter();
+    let s = {
+        let posts = posts.clone();
+        open_registry(move |r| match (r.method.as_str(), r.path()) {
+            ("POST", "/v2/r/blobs/uploads/") => {
+                let k = posts.fetch_add(1, Ordering::SeqCst);
+                Resp::new(202).header("Location", format!("/v2/r/blobs/uploads/m{k}?_state=a"))
+            }
+            ("PUT", "/v2/r/blobs/uploads/m0") => Resp::new(503),
+            ("PUT", "/v2/r/blobs/uploads/m1") if r.body.len() == 300_000 => Resp::new(201),
+            ("DELETE", _) => Resp::new(204),
+            _ => Resp::new(400),
+        })
+        .await
+    };
+    let c = connect(&s).await;
+    let opens = counter();
+    c.upload_blob("r", &digest, blob.len() as u64, &opener(blob.clone(), opens.clone())).await.unwrap();
+    assert!(s.requests().iter().all(|r| r.method != "PATCH"), "no PATCH for a small blob");
+    let first: Vec<_> = s.requests_to("/v2/r/blobs/uploads/m0").into_iter().map(|r| r.method).collect();
+    assert_eq!(first, ["PUT", "DELETE"], "the failed session is cancelled");
+    let put = s.requests_to("/v2/r/blobs/uploads/m1").remove(0);
+    assert_eq!((put.method.as_str(), put.query()), ("PUT", format!("_state=a&digest={digest}").as_str()));
+    assert_eq!(put.header("content-type"), Some("application/octet-stream"));
+    assert!(put.body == blob);
+    assert_eq!((posts.load(Ordering::SeqCst), opens.load(Ordering::SeqCst)), (2, 2));
+}
+
+#[tokio::test]
 async fn a_refused_patch_falls_back_to_one_put() {
-    let blob = data(10_000);
+    let blob = data(MONOLITHIC_MAX as usize + 10_000);
     let digest = Digest::sha256(&blob);
     let s = open_registry(|r| match r.method.as_str() {
         "POST" => Resp::new(202).header("Location", "/v2/r/blobs/uploads/u2"),
@@ -533,7 +566,7 @@ async fn chunks_respect_the_registry_minimum() {
 
 #[tokio::test]
 async fn a_failed_patch_starts_a_new_upload() {
-    let blob = data(1000);
+    let blob = data(MONOLITHIC_MAX as usize + 1000);
     let digest = Digest::sha256(&blob);
     let posts = counter();
     let s = {

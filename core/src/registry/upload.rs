@@ -1,6 +1,7 @@
-//! Blob uploads, as the distribution spec describes them: `POST` opens a session; the bytes go in one
-//! streamed `PATCH` (or in `PATCH`es of at least `OCI-Chunk-Min-Length` bytes when the registry asks for
-//! that); `PUT ?digest=` closes it. A registry that refuses `PATCH` gets the bytes in that `PUT` instead.
+//! Blob uploads, as the distribution spec describes them: `POST` opens a session; a small blob (up to
+//! [`MONOLITHIC_MAX`]) goes in the closing `PUT ?digest=` itself; a larger one in one streamed `PATCH` (or in
+//! `PATCH`es of at least `OCI-Chunk-Min-Length` bytes when the registry asks for that), then `PUT ?digest=`
+//! closes it. A registry that refuses `PATCH` gets the bytes in that `PUT` instead.
 //!
 //! Each answer's `Location` (relative or absolute, perhaps with a query of its own) names the next step. A
 //! session whose body failed part way is abandoned (cancelled, best effort) and a new one started, with the
@@ -25,6 +26,12 @@ const MIN_CHUNK: u64 = 1024 * 1024;
 /// A registry asking for chunks larger than this gets the whole blob in one `PATCH` (one chunk is always
 /// allowed) rather than having that much held in memory.
 const MAX_CHUNK: u64 = 64 * 1024 * 1024;
+
+/// Blobs up to this size go in the closing `PUT` itself (a monolithic upload, which the distribution spec
+/// requires registries to take): one request fewer per blob than `PATCH` then `PUT`, which counts when an
+/// image has many small layers. Larger ones are streamed with `PATCH`, so a registry that keeps partial
+/// uploads has them.
+pub(super) const MONOLITHIC_MAX: u64 = 8 * 1024 * 1024;
 
 /// Statuses by which a registry says it does not take `PATCH`.
 const PATCH_REFUSED: [u16; 2] = [405, 501];
@@ -112,6 +119,9 @@ impl RegistryClient {
         open: &'a OpenBody<'a>,
         min_chunk: Option<u64>,
     ) -> Result<(), Failed> {
+        if min_chunk.is_none() && size <= MONOLITHIC_MAX {
+            return self.put_whole(&location, scopes, digest, size, open).await;
+        }
         let patched = match min_chunk.filter(|&m| m <= MAX_CHUNK) {
             Some(m) => self.patch_chunks(&location, scopes, size, open, m.max(MIN_CHUNK) as usize).await,
             None => self.patch_whole(&location, scopes, size, open).await.map_err(|error| PatchFailed {
@@ -126,17 +136,7 @@ impl RegistryClient {
                 if error.status().is_some_and(|s| PATCH_REFUSED.contains(&s)) =>
             {
                 self.log(&format!("{location}: PATCH refused ({error}); sending the blob in one PUT"));
-                let req = Request::new(Method::PUT, with_digest(&location, digest), scopes.clone())
-                    .header_value(CONTENT_TYPE, OCTET_STREAM)
-                    .body(Body::Stream { open, len: Some(size) })
-                    .once();
-                return match self.send(req).await {
-                    Ok(_) => Ok(()),
-                    Err(error) => {
-                        self.cancel_upload(&location, scopes).await;
-                        Err(Failed { error, restart: true })
-                    }
-                };
+                return self.put_whole(&location, scopes, digest, size, open).await;
             }
             Err(PatchFailed { error, at, .. }) => {
                 self.cancel_upload(&at, scopes).await;
@@ -152,6 +152,28 @@ impl RegistryClient {
             }
             Ok(_) => Ok(()),
             Err(error) => Err(Failed { error, restart: false }),
+        }
+    }
+
+    /// The whole body in the closing `PUT` (a monolithic upload).
+    async fn put_whole<'a>(
+        &self,
+        location: &str,
+        scopes: &BTreeSet<String>,
+        digest: &Digest,
+        size: u64,
+        open: &'a OpenBody<'a>,
+    ) -> Result<(), Failed> {
+        let req = Request::new(Method::PUT, with_digest(location, digest), scopes.clone())
+            .header_value(CONTENT_TYPE, OCTET_STREAM)
+            .body(Body::Stream { open, len: Some(size) })
+            .once();
+        match self.send(req).await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                self.cancel_upload(location, scopes).await;
+                Err(Failed { error, restart: true })
+            }
         }
     }
 
