@@ -50,6 +50,38 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
+/// Whether the socket listening on 127.0.0.1:`port` is one of process `pid`'s (`None`: cannot tell, e.g.
+/// no /proc).
+pub fn listener_belongs_to(pid: u32, port: u16) -> Option<bool> {
+    let tcp = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!("0100007F:{port:04X}");
+    let inode = tcp.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.get(1) == Some(&local.as_str()) && f.get(3) == Some(&"0A")).then(|| f.get(9).map(|s| (*s).to_owned()))?
+    })?;
+    let socket = format!("socket:[{inode}]");
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(fds.flatten().any(|e| std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy() == socket)))
+}
+
+/// Waits until `proc` itself accepts TCP connections on 127.0.0.1:port: `false` when another process holds
+/// the port (a free port picked twice by tests running at once) and `proc` has exited, failing to bind it.
+pub fn wait_for_own_port(port: u16, proc: &mut Proc, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && listener_belongs_to(proc.pid(), port) != Some(false)
+        {
+            return true;
+        }
+        if proc.exited() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{} did not listen on 127.0.0.1:{port} within {timeout:?}; log:\n{}", proc.name, proc.log());
+}
+
 /// Waits until something accepts TCP connections on 127.0.0.1:port.
 pub fn wait_for_port(port: u16, proc: &mut Proc, timeout: Duration) {
     let start = Instant::now();
@@ -152,6 +184,11 @@ impl Proc {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether the process has ended.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     pub fn assert_running(&mut self) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::{Proc, free_port, require, run, wait_for_port};
+use crate::process::{Proc, free_port, require, run, wait_for_own_port};
 
 /// How to start a registry.
 #[derive(Default, Clone)]
@@ -156,15 +156,26 @@ impl Registry {
             data = dir.path().join("data").display()
         );
         let config_path = dir.path().join("config.yml");
-        fs::write(&config_path, config).unwrap();
-        let mut proc = Proc::spawn(
-            "docker-registry",
-            Command::new(program).arg("serve").arg(&config_path),
-            &dir.path().join("registry.log"),
-            None,
-        );
-        wait_for_port(port, &mut proc, Duration::from_secs(15));
-        Registry { port, tls: opts.tls, cert_dir, client_cert_dir, proc, dir }
+        // Tests run at once may pick the same free port: a registry that finds it taken exits, and gets
+        // another one.
+        let (mut port, mut config) = (port, config);
+        for attempt in 1.. {
+            fs::write(&config_path, &config).unwrap();
+            let mut proc = Proc::spawn(
+                "docker-registry",
+                Command::new(&program).arg("serve").arg(&config_path),
+                &dir.path().join("registry.log"),
+                None,
+            );
+            if wait_for_own_port(port, &mut proc, Duration::from_secs(15)) {
+                return Registry { port, tls: opts.tls, cert_dir, client_cert_dir, proc, dir };
+            }
+            assert!(attempt < 5, "docker-registry could not get a port; log:\n{}", proc.log());
+            let next = free_port();
+            config = config.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{next}"));
+            port = next;
+        }
+        unreachable!("the loop returns or panics")
     }
 
     /// `127.0.0.1:PORT`, the registry's name in image references and auth files.

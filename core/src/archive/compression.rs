@@ -249,10 +249,12 @@ pub fn digest_both(r: impl Read + Send, what: &str) -> io::Result<Digests> {
 
 /// Runs `f` on a reader of `r`'s bytes while another thread reads `r` ahead (up to 4 MiB): a decompressing
 /// reader then inflates on one core while `f` hashes and writes on another. An error of `r` reaches `f` in
-/// order; when `f` returns early, the reading thread stops at its next chunk.
+/// order; so does the reading thread's end without an end marker (a panic), as an error, never as a clean
+/// end. When `f` returns early, the reading thread stops at its next chunk.
 pub fn read_ahead<R: Read + Send, T>(r: R, f: impl FnOnce(&mut dyn Read) -> T) -> T {
     const AHEAD: usize = 1 << 20;
     std::thread::scope(|s| {
+        // Chunks of bytes, then one empty chunk: the end.
         let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
         s.spawn(move || {
             let mut r = r;
@@ -261,11 +263,11 @@ pub fn read_ahead<R: Read + Send, T>(r: R, f: impl FnOnce(&mut dyn Read) -> T) -
                 let mut filled = 0;
                 let result = loop {
                     match r.read(&mut buf[filled..]) {
-                        Ok(0) => break Ok(()),
+                        Ok(0) => break Ok(true),
                         Ok(n) => {
                             filled += n;
                             if filled == buf.len() {
-                                break Ok(());
+                                break Ok(false);
                             }
                         }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -273,19 +275,23 @@ pub fn read_ahead<R: Read + Send, T>(r: R, f: impl FnOnce(&mut dyn Read) -> T) -
                     }
                 };
                 buf.truncate(filled);
-                let end = filled < AHEAD || result.is_err();
                 if filled > 0 && tx.send(Ok(buf)).is_err() {
                     return;
                 }
-                if let Err(e) = result {
-                    let _ = tx.send(Err(e));
-                }
-                if end {
-                    return;
+                match result {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        let _ = tx.send(Ok(Vec::new()));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
                 }
             }
         });
-        let mut reader = ChannelReader { rx, chunk: Vec::new(), at: 0 };
+        let mut reader = ChannelReader { rx, chunk: Vec::new(), at: 0, ended: false };
         f(&mut reader)
     })
 }
@@ -295,17 +301,22 @@ struct ChannelReader {
     rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
     chunk: Vec<u8>,
     at: usize,
+    ended: bool,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.at == self.chunk.len() {
+            if self.ended {
+                return Ok(0);
+            }
             match self.rx.recv() {
+                Ok(Ok(chunk)) if chunk.is_empty() => self.ended = true,
                 Ok(chunk) => {
                     self.chunk = chunk?;
                     self.at = 0;
                 }
-                Err(_) => return Ok(0),
+                Err(_) => return Err(io::Error::other("the thread reading ahead stopped before the end")),
             }
         }
         let n = buf.len().min(self.chunk.len() - self.at);
@@ -362,6 +373,25 @@ mod tests {
             r.read_exact(&mut b).map(|()| b)
         });
         assert_eq!(first.unwrap(), data[..10]);
+        // A reader that panics is an error to `f`, not an end (the panic is raised again after `f`).
+        let seen = std::sync::Mutex::new(None);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read_ahead((&data[..1000]).chain(PanickingReader), |r| {
+                let mut v = Vec::new();
+                *seen.lock().unwrap() = Some(r.read_to_end(&mut v).map(|_| v.len()).map_err(|e| e.to_string()));
+            })
+        }));
+        assert!(caught.is_err());
+        let seen = seen.lock().unwrap().clone().unwrap();
+        assert!(seen.unwrap_err().contains("stopped before the end"));
+    }
+
+    struct PanickingReader;
+
+    impl Read for PanickingReader {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            panic!("a decoder bug")
+        }
     }
 
     struct FailingReader;

@@ -61,6 +61,16 @@ fn go_cksum(h: &mut tar::Header) {
     h.as_old_mut().cksum.copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
 }
 
+/// The mode a file created with 0666 gets under this process's umask (Go's `os.Create`, which podman and
+/// skopeo write archives and blobs with); 0644 when the umask cannot be read. Read from /proc, since
+/// `umask(2)` can only be read by setting it, which would race with other threads.
+pub fn new_file_mode() -> u32 {
+    let umask = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+        s.lines().find_map(|l| l.strip_prefix("Umask:")).and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+    });
+    0o666 & !umask.unwrap_or(0o022)
+}
+
 impl TarOut {
     /// A tar written to a temp file in `target`'s directory, renamed to `target` by [`TarOut::finish`].
     pub fn to_file(target: &Path) -> io::Result<TarOut> {
@@ -190,15 +200,15 @@ impl TarOut {
         }
     }
 
-    /// Ends the archive: two zero blocks, flushed; a file is made 0644 (as podman and skopeo leave an archive
-    /// an image is saved to: it holds no secret), synced and renamed over its target.
+    /// Ends the archive: two zero blocks, flushed; a file gets the mode a new file gets ([`new_file_mode`], as
+    /// podman and skopeo leave an archive: it holds no secret), is synced and renamed over its target.
     pub fn finish(mut self) -> io::Result<()> {
         self.put(&[0u8; 2 * BLOCK as usize])?;
         match self.sink {
             Sink::File { mut w, temp, target } => {
                 w.flush()?;
                 let file = w.get_ref().get_ref();
-                file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+                file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(new_file_mode()))?;
                 file.sync_all()?;
                 drop(w);
                 temp.persist(&target).map_err(|e| e.error)?;

@@ -230,6 +230,27 @@ impl Manifest {
     }
 }
 
+/// JSON as Go's `json.Marshal` writes it: `&`, `<`, `>`, U+2028 and U+2029 escaped as `\u0026` and so on.
+/// They can only occur inside strings in serde_json's output, so replacing their bytes is exact.
+fn go_html_escape(json: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len());
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'&' => out.extend_from_slice(b"\\u0026"),
+            b'<' => out.extend_from_slice(b"\\u003c"),
+            b'>' => out.extend_from_slice(b"\\u003e"),
+            0xe2 if json.get(i + 1) == Some(&0x80) && matches!(json.get(i + 2), Some(0xa8 | 0xa9)) => {
+                out.extend_from_slice(if json[i + 2] == 0xa8 { b"\\u2028" } else { b"\\u2029" });
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
 /// A Docker schema 2 manifest in the field order Go's containers/image marshals it.
 #[derive(Serialize)]
 struct Schema2<'a> {
@@ -301,7 +322,9 @@ impl ImageManifest {
             },
             layers,
         };
-        serde_json::to_vec(&doc).map_err(|e| ImageError::Invalid(format!("writing a manifest: {e}")))
+        serde_json::to_vec(&doc)
+            .map(go_html_escape)
+            .map_err(|e| ImageError::Invalid(format!("writing a manifest: {e}")))
     }
 
     /// The blobs the image is made of: the config, then the layers in order (foreign ones included; see

@@ -345,6 +345,14 @@ fn converts_an_oci_manifest_to_docker_schema2_as_containers_image_does() {
         m.layers.iter().map(|l| &l.digest).collect::<Vec<_>>()
     );
 
+    // Go escapes &, < and > in strings; so must a manifest that is to be podman's byte for byte.
+    let mut query = m.clone();
+    query.layers[1].urls = vec!["https://example.com/l?a=1&b=<2>".to_owned()];
+    let raw = String::from_utf8(query.to_docker_schema2().unwrap()).unwrap();
+    assert!(raw.contains(r#""urls":["https://example.com/l?a=1\u0026b=\u003c2\u003e"]"#), "{raw}");
+    let Manifest::Image(back) = Manifest::parse(raw.as_bytes(), None).unwrap() else { panic!("an image") };
+    assert_eq!(back.layers[1].urls, query.layers[1].urls);
+
     let mut zstd = m.clone();
     zstd.layers[0].media_type = OCI_LAYER_ZSTD.to_owned();
     assert!(zstd.to_docker_schema2().unwrap_err().to_string().contains("zstd compression is not supported"));

@@ -238,10 +238,11 @@ fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Transpo
     Ok(())
 }
 
-/// 0644, as podman and skopeo leave their files (temp files start 0600).
+/// The mode a new file gets (0644 under the usual umask), as podman and skopeo leave their files (temp files
+/// start 0600).
 pub(super) fn set_readable(f: &fs::File) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    f.set_permissions(fs::Permissions::from_mode(0o644))
+    f.set_permissions(fs::Permissions::from_mode(crate::archive::tar_out::new_file_mode()))
 }
 
 /// Streams `reader` into `dir/rel` through a temp file, renamed into place only when whole.
