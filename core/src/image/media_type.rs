@@ -64,6 +64,15 @@ pub fn is_foreign_layer(media_type: &str) -> bool {
     )
 }
 
+/// The gzip media type for an uncompressed layer's (OCI or Docker), `None` for anything else.
+pub fn gzip_of(media_type: &str) -> Option<&'static str> {
+    match media_type {
+        OCI_LAYER => Some(OCI_LAYER_GZIP),
+        DOCKER_LAYER => Some(DOCKER_LAYER_GZIP),
+        _ => None,
+    }
+}
+
 /// A manifest-like document hoist can parse: an image manifest or an index.
 pub fn is_manifest(media_type: &str) -> bool {
     is_image_manifest(media_type) || is_index(media_type)

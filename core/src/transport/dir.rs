@@ -103,15 +103,6 @@ pub struct DirDestination {
     top: Mutex<Option<RawManifest>>,
 }
 
-/// The gzip media type for an uncompressed layer's, `None` for anything else.
-pub fn gzip_media_type(media_type: &str) -> Option<&'static str> {
-    match media_type {
-        media_type::OCI_LAYER => Some(media_type::OCI_LAYER_GZIP),
-        media_type::DOCKER_LAYER => Some(media_type::DOCKER_LAYER_GZIP),
-        _ => None,
-    }
-}
-
 impl DirDestination {
     /// Creates `path` (or reuses an empty directory, or one that already is a dir: image, whose files are
     /// replaced) and writes its `version` file.
@@ -240,7 +231,7 @@ impl ImageDestination for DirDestination {
     async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
         let name = blob_name(&blob.digest)?;
         let stream = open().await?;
-        let gzip_type = if self.options.compress { gzip_media_type(&blob.media_type) } else { None };
+        let gzip_type = if self.options.compress { media_type::gzip_of(&blob.media_type) } else { None };
         let (root, b, handle) = (self.root.clone(), blob.clone(), tokio::runtime::Handle::current());
         let became = blocking(move || {
             let mut reader = StreamReader::new(stream, handle);
