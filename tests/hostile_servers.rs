@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use harness::hoist::HoistWorld;
-use harness::hostile::{Behaviour, Hostile};
+use harness::hostile::{Behaviour, CONTROL_TAGS, Hostile};
 use harness::process::env_pair;
 
 /// The largest resident set of any child that has ended, in KiB (Linux reports ru_maxrss in KiB).
@@ -74,4 +74,37 @@ fn a_redirect_loop() {
 #[test]
 fn a_megabyte_header() {
     attack(Behaviour::HugeHeader, LOGIN, &["HOST"]);
+}
+
+/// What a terminal would act on: ESC, BEL, CR, C1 controls (a newline is fine only between lines).
+fn steers_a_terminal(text: &str) -> bool {
+    text.chars().any(|c| c.is_control() && c != '\n')
+}
+
+#[test]
+fn server_text_is_escaped_before_it_reaches_the_terminal() {
+    // A registry error message with ESC sequences, a carriage return and a faked `Error:` line: one line, inert.
+    attack(Behaviour::ControlText, &["pull", "HOST/lib/app:v1"], &["manifest gone\\u{1b}[2J", "\\r\\nError: a faked"]);
+    let server = Hostile::start(Behaviour::ControlText);
+    let host = server.host();
+    let w = HoistWorld::new(&format!(
+        "unqualified-search-registries = []\n[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
+    ));
+    let out = w.run(&["pull", &format!("{host}/lib/app:v1")], b"", &vec![]);
+    assert_ne!(out.code, Some(0));
+    assert!(!steers_a_terminal(&out.err()), "{:?}", out.err());
+    assert_eq!(out.err().lines().filter(|l| l.contains("Error:")).count(), 1, "{}", out.err());
+
+    // Tag names: one escaped line each in text; exact in JSON.
+    let text = w.run(&["list-tags", "--format", "text", &format!("{host}/lib/app")], b"", &vec![]);
+    assert_eq!(text.code, Some(0), "{text:?}");
+    let stdout = text.out();
+    assert!(!steers_a_terminal(&stdout), "{stdout:?}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines, ["v1", "t\\u{1b}]0;pwned\\u{7}", "two\\nError: faked", "cr\\rOK", "c1\\u{9b}31m"]);
+    let json = w.run(&["list-tags", &format!("{host}/lib/app")], b"", &vec![]);
+    assert_eq!(json.code, Some(0), "{json:?}");
+    let listing: serde_json::Value = serde_json::from_str(&json.out()).unwrap();
+    let tags: Vec<&str> = listing["Tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(tags, CONTROL_TAGS, "JSON output keeps the exact strings");
 }

@@ -3,8 +3,10 @@
 //! did not stop the work, such as a credential helper that failed while another source answered).
 //!
 //! The library never writes to stdout or stderr; the CLI's printer implements this trait and decides. No
-//! message passed here ever holds a secret.
+//! message passed here ever holds a secret. Messages may quote what a server or a file said, so whoever shows
+//! them on a terminal passes them through [`terminal_safe`] first.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Receives what the library has to say while it works. Both methods default to ignoring the line.
@@ -27,6 +29,45 @@ pub type SharedObserver = Arc<dyn Observer>;
 /// The silent observer, shared.
 pub fn silent() -> SharedObserver {
     Arc::new(Silent)
+}
+
+/// `text` with every character that could steer a terminal written as an escape: control characters (C0,
+/// DEL, C1 — ESC sequences that set the title or move the cursor, `\r` that rewrites the line, `\n` that fakes
+/// another) and the Unicode bidirectional overrides that reorder what is shown. `\n`, `\r` and `\t` become
+/// those two-character escapes, the rest `\u{..}` (Rust's `escape_debug` forms); everything else is kept, so
+/// a clean line is returned as it is. For text, not JSON: a JSON encoder escapes on its own.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    fn steers(c: char) -> bool {
+        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+    }
+    if !text.chars().any(steers) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !steers(c) => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert!(matches!(terminal_safe("plain: é ü 中 ok"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(terminal_safe("a\x1b]0;pwned\x07b"), "a\\u{1b}]0;pwned\\u{7}b");
+        assert_eq!(terminal_safe("x\r\nError: fake\t"), "x\\r\\nError: fake\\t");
+        assert_eq!(terminal_safe("\u{9b}31m \u{7f}"), "\\u{9b}31m \\u{7f}");
+        assert_eq!(terminal_safe("abc\u{202e}fed"), "abc\\u{202e}fed");
+    }
 }
 
 #[cfg(test)]

@@ -23,7 +23,17 @@ pub enum Behaviour {
     StalledToken,
     /// `/v2/` asks for a Bearer token from `/token` here, which announces 10 GB and streams spaces.
     EndlessToken,
+    /// Answers `/v2/`, lists tags holding terminal control sequences ([`CONTROL_TAGS`]), and refuses every
+    /// manifest with an error message that sets the terminal's title, clears the screen and fakes a line.
+    ControlText,
 }
+
+/// The tags [`Behaviour::ControlText`] lists: an ESC sequence that sets the title, a faked line, a carriage
+/// return that rewrites the line, a C1 control.
+pub const CONTROL_TAGS: [&str; 5] = ["v1", "t\u{1b}]0;pwned\u{7}", "two\nError: faked", "cr\rOK", "c1\u{9b}31m"];
+
+/// The message of [`Behaviour::ControlText`]'s manifest errors.
+pub const CONTROL_MESSAGE: &str = "manifest gone\u{1b}[2J\u{1b}]0;owned\u{7}\r\nError: a faked second line";
 
 pub struct Hostile {
     pub port: u16,
@@ -113,6 +123,23 @@ fn serve(conn: TcpStream, behaviour: Behaviour, port: u16, stop: &AtomicBool) {
             let _ = conn.write_all(
                 format!("HTTP/1.1 401 Unauthorized\r\nWww-Authenticate: {challenge}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
                     .as_bytes(),
+            );
+        }
+        Behaviour::ControlText => {
+            let (status, body) = if path == "/v2/" {
+                ("200 OK", "{}".to_owned())
+            } else if path.contains("/tags/list") {
+                ("200 OK", serde_json::json!({"name": "lib/app", "tags": CONTROL_TAGS}).to_string())
+            } else {
+                let errors = [serde_json::json!({"code": "MANIFEST_UNKNOWN", "message": CONTROL_MESSAGE})];
+                ("404 Not Found", serde_json::json!({ "errors": errors }).to_string())
+            };
+            let _ = conn.write_all(
+                format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
             );
         }
         Behaviour::StalledToken => hold(stop),

@@ -116,7 +116,7 @@ fn main() -> ExitCode {
         // concurrently; the library reads HOIST_TIMEOUT when it builds each client.
         unsafe { std::env::set_var(hoist_core::registry::tls::TIMEOUT_ENV, seconds.to_string()) };
     }
-    hoist_fs::private_file::on_lock_wait(|line| eprintln!("Warning: {line}"));
+    hoist_fs::private_file::on_lock_wait(|line| eprintln!("Warning: {}", hoist_core::observe::terminal_safe(line)));
     let printer = std::sync::Arc::new(Printer::default());
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,11 +1,15 @@
 //! The one place `hoist` writes to the terminal: command output on stdout (text or `--format json`),
 //! `Warning:` and `Error:` lines and `--verbose` steps on stderr. It is also the library's
 //! [`Observer`](hoist_core::observe::Observer), so what the library reports goes through the same policy.
+//!
+//! Every text line passes through [`terminal_safe`]: what a registry, an archive or a file says (an error
+//! message, a tag name) cannot set the terminal's title, rewrite a line or fake another. JSON is written by
+//! its encoder, which escapes control characters itself, so `--format json` stays exact.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use hoist_core::observe::Observer;
+use hoist_core::observe::{Observer, terminal_safe};
 
 /// How a command prints its result.
 #[derive(Clone, Copy, clap::ValueEnum, PartialEq, Eq, Debug, Default)]
@@ -41,7 +45,7 @@ impl Printer {
 
     /// One line of a command's result on stdout.
     pub fn line(&self, text: impl std::fmt::Display) -> std::io::Result<()> {
-        writeln!(std::io::stdout().lock(), "{text}")
+        writeln!(std::io::stdout().lock(), "{}", terminal_safe(&text.to_string()))
     }
 
     /// A command's result as pretty JSON on stdout.
@@ -58,7 +62,7 @@ impl Printer {
 
     /// A line for the person at the terminal that is not the result (`WARNING! ...`).
     pub fn notice(&self, text: &str) {
-        let _ = writeln!(std::io::stderr().lock(), "{text}");
+        let _ = writeln!(std::io::stderr().lock(), "{}", terminal_safe(text));
     }
 
     pub fn warn(&self, text: &str) {

@@ -34,6 +34,7 @@ impl CopyProgress {
     }
 
     fn line(&self, text: &str) {
+        let text = hoist_core::observe::terminal_safe(text);
         match self {
             CopyProgress::Bars { multi, .. } => {
                 let _ = multi.println(text);
