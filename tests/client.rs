@@ -94,23 +94,32 @@ fn helper_failures_carry_its_message_never_the_secret() {
     assert!(text.contains("withheld") && !text.contains(CANARY), "{text}");
     let other = Client::with_program(&echo).store(&Credentials::new("r.example", "u", "another-secret")).unwrap_err();
     assert_eq!(other.to_string(), text, "the error does not depend on the secret");
-    // A message that merely contains the password as a word (`locked`) is withheld whole, not masked in place,
-    // so the output never tells what the password was; with another password the message is shown.
+    // A message that merely contains a short password as a word (`locked`) is shown as it is: what a helper
+    // says must not depend on whether the password is one of its words (a one-bit oracle). A long secret
+    // (MIN_MATCHED_SECRET bytes or more) inside the message withholds it whole.
     let locked = dir.path().join("docker-credential-locked");
     std::fs::write(
         &locked,
         "#!/bin/sh
 cat >/dev/null
-echo 'the vault is locked and no passphrase source is set'
+echo 'the vault is locked and no passphrase source is set; passphrase-0123456789'
 exit 1
 ",
     )
     .unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let with_word = Client::with_program(&locked).store(&Credentials::new("r.example", "u", "locked")).unwrap_err();
-    assert!(!with_word.to_string().contains("locked and") && with_word.to_string().contains("withheld"), "{with_word}");
-    let shown = Client::with_program(&locked).store(&Credentials::new("r.example", "u", "pw")).unwrap_err();
-    assert!(shown.to_string().contains("the vault is locked and no passphrase source is set"), "{shown}");
+    let shown = |secret: &str| Client::with_program(&locked).store(&Credentials::new("r.example", "u", secret));
+    let with_word = shown("locked").unwrap_err().to_string();
+    for other in ["pw", "vault", "is", "passwd7"] {
+        assert_eq!(shown(other).unwrap_err().to_string(), with_word, "the message depends on the secret {other:?}");
+    }
+    assert!(with_word.contains("the vault is locked and no passphrase source is set"), "{with_word}");
+    let long = shown("passphrase-0123456789").unwrap_err().to_string();
+    assert!(long.contains("withheld") && !long.contains("passphrase-0123456789"), "{long}");
+    assert_eq!(hoist_helper_protocol::client::MIN_MATCHED_SECRET, 8);
+    // An echo of the request is withheld whatever the secret, a short one included.
+    let short = Client::with_program(&echo).store(&Credentials::new("r.example", "u", "pw")).unwrap_err();
+    assert_eq!(short.to_string(), text, "an echoed request with a short secret");
     // A helper whose get answer is not JSON: the error must not quote the output (it may be the secret).
     let junk = dir.path().join("docker-credential-junk");
     std::fs::write(&junk, format!("#!/bin/sh\necho '{CANARY}'\n")).unwrap();

@@ -143,10 +143,14 @@ impl Client {
         let raw = String::from_utf8_lossy(text);
         let mut message = raw.split_whitespace().collect::<Vec<_>>().join(" ");
         // A message holding the secret is withheld whole: masking only the secret would still show where it
-        // was and what surrounds it (`the vault is [redacted]` tells a password of "locked").
-        if let Some(secret) = secret.filter(|s| !s.is_empty())
-            && (raw.contains(secret) || message.contains(secret))
-        {
+        // was and what surrounds it (`the vault is [redacted]` tells a password of "locked"). Only a secret of
+        // MIN_MATCHED_SECRET bytes or more is looked for: a shorter one can be a word of any message, and
+        // withholding on that chance match would tell that the password is that word. A message that echoes
+        // the request (its `"Secret"` key) is withheld whatever the secret, so a short one is not shown either.
+        let echoes_request = raw.to_ascii_lowercase().contains("\"secret\"");
+        let holds_secret =
+            secret.filter(|s| s.len() >= MIN_MATCHED_SECRET).is_some_and(|s| raw.contains(s) || message.contains(s));
+        if echoes_request || holds_secret {
             message = "its message was withheld because it contained the secret".into();
         }
         if message.len() > 400 {
@@ -164,6 +168,10 @@ impl Client {
         ClientError::BadOutput { program: self.program(), verb }
     }
 }
+
+/// The shortest secret a helper's error message is searched for (see `Client::failed`): at 8 bytes a chance
+/// match with a word of the message is implausible.
+pub const MIN_MATCHED_SECRET: usize = 8;
 
 fn is_not_found(stdout: &[u8]) -> bool {
     String::from_utf8_lossy(stdout).trim() == NOT_FOUND
