@@ -550,9 +550,10 @@ fn hostile_and_malformed_archives_are_refused_and_leave_the_store_unchanged() {
         ),
         // 14. A name that is not an image name.
         ("bad name", base().file("manifest.json", &mj(&["Not A/Name!"], &[&diff])).finish(), "not valid"),
-        // 15. A decompression bomb as the archive's outer gzip.
-        ("outer gzip bomb", gzip_bomb.clone(), "decompression bomb"),
-        // 16. A decompression bomb as a compressed layer inside the archive.
+        // 15. 200 MiB of zeros as the archive's outer gzip (1000 to 1): no bomb by the rule (it fits the spool's
+        // free space: tests/store_hardening.rs has one that does not), but no archive either.
+        ("outer gzip of zeros", gzip_bomb.clone(), "not an image archive"),
+        // 16. The same as a compressed layer inside the archive: decompressed to check it, and not its diff_id.
         (
             "layer gzip bomb",
             {
@@ -562,7 +563,7 @@ fn hostile_and_malformed_archives_are_refused_and_leave_the_store_unchanged() {
                     .file("manifest.json", &mj(&[], &["abc/layer.tar"]));
                 t.finish()
             },
-            "decompression bomb",
+            "but the config's diff_id is",
         ),
         // 17. A FIFO in the archive.
         ("fifo", base().entry("pipe", b'6', b"", "", None).file("manifest.json", &mj(&[], &[&diff])).finish(), "FIFO"),

@@ -16,6 +16,7 @@
 //! - [`release`]: semver tags on a registry or in the store (`2.1.3` also moves `2.1` and `2`, never backwards).
 //! - [`catalog`]: what `images` and `inspect` show, computed from manifest and config.
 //! - [`observe`]: how the library reports progress and warnings without printing.
+//! - [`cleanup`]: the temp files in flight, removed when a signal stops the process.
 //!
 //! The `hoist` command line is a separate binary target (`src/cli/`) over this library; the library never
 //! prints and never parses argv.
@@ -24,6 +25,7 @@ pub mod archive;
 pub mod auth;
 pub mod build;
 pub mod catalog;
+pub mod cleanup;
 pub mod config;
 pub mod copy;
 pub mod digest;

@@ -1,6 +1,13 @@
 //! Compressed streams: telling gzip and zstd from plain bytes by their first bytes, and decompressing them
 //! while they stream with a guard against decompression bombs.
 //!
+//! The bomb rule judges an expansion by what it would cost, not by its ratio (a layer holding a large file of
+//! zeros compresses past 1000 to 1 and is no bomb): output is refused once it passes a [`Budget`] — the free
+//! space of the filesystem it is spooled to, less a reserve ([`Budget::free_space`], what `load` and
+//! `verify` use for a compressed archive or a stream), or [`MAX_EXPANDED`] for output that is only hashed or
+//! streamed on. Time stays bounded by the input (gzip cannot expand past about 1032 to 1, zstd about 32768 to
+//! 1) and by the budget, memory by the streaming.
+//!
 //! gzip goes through flate2 on the zlib-rs backend (multi-member streams, as pigz writes, are read whole);
 //! zstd through ruzstd, a pure-Rust decoder: every frame of a stream, skippable frames skipped (zstd:chunked
 //! layers have them), windows up to [`MAX_ZSTD_WINDOW`]. bzip2 and xz are recognised and refused by name.
@@ -9,6 +16,7 @@
 //! to compress; hoist never recompresses a layer it keeps).
 
 use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,11 +28,74 @@ use crate::digest::{Digest, Hasher};
 /// The largest zstd window accepted: bigger ones (`zstd --long`) would take more memory than hoist allows
 /// itself for one stream.
 pub const MAX_ZSTD_WINDOW: u64 = 32 * 1024 * 1024;
-/// Output may exceed [`BOMB_RATIO`] times the input only for its first this many bytes.
-pub const BOMB_FLOOR: u64 = 64 * 1024 * 1024;
-/// The most bytes of output per byte of compressed input past [`BOMB_FLOOR`]: gzip of real files stays far
-/// below it (gzip cannot exceed about 1032:1 at all), so more is a decompression bomb.
-pub const BOMB_RATIO: u64 = 256;
+/// The most bytes one decompressed stream may give when nothing smaller applies (1 TiB: more than any layer
+/// hoist is meant to move; hashing that much takes minutes, not hours).
+pub const MAX_EXPANDED: u64 = 1 << 40;
+/// Of a filesystem's free space, a spool leaves this share (1/20) free, at most [`MAX_RESERVE`].
+pub const RESERVE_DIVISOR: u64 = 20;
+/// The most a spool keeps free on its filesystem (see [`RESERVE_DIVISOR`]).
+pub const MAX_RESERVE: u64 = 1 << 30;
+
+/// How many bytes a decompressed stream may give before it is refused as a bomb, and why that many.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    pub max: u64,
+    /// What the limit is, for the error: "the free space of /x (...)".
+    pub reason: String,
+}
+
+impl Default for Budget {
+    /// [`MAX_EXPANDED`].
+    fn default() -> Budget {
+        Budget { max: MAX_EXPANDED, reason: format!("hoist's limit of {MAX_EXPANDED} bytes for one stream") }
+    }
+}
+
+impl Budget {
+    /// At most `max` bytes, because of `reason`.
+    pub fn bytes(max: u64, reason: impl Into<String>) -> Budget {
+        Budget { max, reason: reason.into() }
+    }
+
+    /// What can be written in `dir` and still leave a reserve free on its filesystem (1/20 of its size, at
+    /// most 1 GiB), capped by [`MAX_EXPANDED`]: a spool never fills the disk, whatever the archive holds.
+    pub fn free_space(dir: &Path) -> io::Result<Budget> {
+        let (free, size) = free_space(dir)?;
+        let reserve = (size / RESERVE_DIVISOR).min(MAX_RESERVE);
+        let max = free.saturating_sub(reserve).min(MAX_EXPANDED);
+        Ok(Budget {
+            max,
+            reason: format!("the free space of {} ({free} bytes, of which {reserve} stay free)", dir.display()),
+        })
+    }
+}
+
+/// The error (inside an `InvalidData` `io::Error`) of a stream refused past its [`Budget`]; its message names
+/// the stream and says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct OverBudget(pub String);
+
+impl OverBudget {
+    /// The refusal `e` carries, if it is one.
+    pub fn of(e: &io::Error) -> Option<&OverBudget> {
+        e.get_ref().and_then(|inner| inner.downcast_ref::<OverBudget>())
+    }
+}
+
+/// The bytes free for this user and the size of the filesystem holding `dir`.
+fn free_space(dir: &Path) -> io::Result<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a path with a NUL byte"))?;
+    // SAFETY: statvfs writes into the zeroed struct we own; `c` is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let unit = st.f_frsize as u64;
+    Ok((st.f_bavail as u64 * unit, st.f_blocks as u64 * unit))
+}
 
 /// How a stream is compressed, by its magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,21 +143,30 @@ pub fn sniff_reader<R: Read>(r: R) -> io::Result<(Compression, BufReader<R>)> {
     Ok((c, r))
 }
 
-/// A reader of the decompressed bytes of `r`, compressed as `c`, failing (with `InvalidData`) when the output
-/// outgrows the input as a bomb would. `what` names the stream in that error.
+/// A reader of the decompressed bytes of `r`, compressed as `c`, failing (with `InvalidData`) past
+/// [`MAX_EXPANDED`] bytes of output: [`decompress_within`] the default [`Budget`]. `what` names the stream in
+/// that error. Uncompressed bytes pass as they are.
 pub fn decompress<'a, R: Read + Send + 'a>(c: Compression, r: R, what: &str) -> Box<dyn Read + Send + 'a> {
     match c {
         Compression::None => Box::new(r),
-        Compression::Gzip => {
-            let input = Arc::new(AtomicU64::new(0));
-            let counted = Counted { inner: r, count: input.clone() };
-            Box::new(Guard::new(flate2::read::MultiGzDecoder::new(counted), input, what))
-        }
-        Compression::Zstd => {
-            let input = Arc::new(AtomicU64::new(0));
-            let counted = Counted { inner: r, count: input.clone() };
-            Box::new(Guard::new(ZstdFrames::new(counted), input, what))
-        }
+        c => decompress_within(c, r, what, Budget::default()),
+    }
+}
+
+/// A reader of the decompressed bytes of `r`, compressed as `c` (or not: the budget applies to plain bytes
+/// too), failing with `InvalidData` once the output passes `budget`.
+pub fn decompress_within<'a, R: Read + Send + 'a>(
+    c: Compression,
+    r: R,
+    what: &str,
+    budget: Budget,
+) -> Box<dyn Read + Send + 'a> {
+    let input = Arc::new(AtomicU64::new(0));
+    let counted = Counted { inner: r, count: input.clone() };
+    match c {
+        Compression::None => Box::new(Guard::new(counted, input, what, c, budget)),
+        Compression::Gzip => Box::new(Guard::new(flate2::read::MultiGzDecoder::new(counted), input, what, c, budget)),
+        Compression::Zstd => Box::new(Guard::new(ZstdFrames::new(counted), input, what, c, budget)),
     }
 }
 
@@ -104,34 +184,47 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// Fails a decompression whose output passes [`BOMB_FLOOR`] and [`BOMB_RATIO`] times its input.
+/// Fails a decompression whose output passes its [`Budget`].
 struct Guard<D> {
     inner: D,
     input: Arc<AtomicU64>,
     output: u64,
     what: String,
+    compression: Compression,
+    budget: Budget,
 }
 
 impl<D> Guard<D> {
-    fn new(inner: D, input: Arc<AtomicU64>, what: &str) -> Guard<D> {
-        Guard { inner, input, output: 0, what: what.to_owned() }
+    fn new(inner: D, input: Arc<AtomicU64>, what: &str, compression: Compression, budget: Budget) -> Guard<D> {
+        Guard { inner, input, output: 0, what: what.to_owned(), compression, budget }
     }
 }
 
 impl<D: Read> Read for Guard<D> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        // Never more than one byte past the budget: the decoder stops there.
+        let room = self.budget.max.saturating_sub(self.output).saturating_add(1);
+        let len = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..len])?;
         self.output += n as u64;
-        let input = self.input.load(Ordering::Relaxed).max(1);
-        if self.output > BOMB_FLOOR && self.output / input > BOMB_RATIO {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "{}: decompression bomb refused: {} bytes of compressed data expand past {} bytes (more than \
-                     {BOMB_RATIO} to 1)",
-                    self.what, input, self.output
+        if self.output > self.budget.max {
+            let input = self.input.load(Ordering::Relaxed);
+            let message = match self.compression {
+                Compression::None => {
+                    format!(
+                        "{}: refused: more than {} bytes, more than {}",
+                        self.what, self.budget.max, self.budget.reason
+                    )
+                }
+                c => format!(
+                    "{}: decompression bomb refused: {input} bytes of {} data expand past {} bytes, more than {}",
+                    self.what,
+                    c.name(),
+                    self.budget.max,
+                    self.budget.reason
                 ),
-            ));
+            };
+            return Err(io::Error::new(io::ErrorKind::InvalidData, OverBudget(message)));
         }
         Ok(n)
     }
@@ -446,16 +539,62 @@ mod tests {
     }
 
     #[test]
-    fn bombs_are_refused() {
-        // 1 MiB of zeros compresses to about 1 KiB; repeat the member so the output passes the floor.
+    fn bombs_are_refused_past_their_budget_whatever_the_ratio() {
+        // 1 MiB of zeros compresses to about 1 KiB (past 1000 to 1): no bomb by itself.
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         enc.write_all(&vec![0u8; 1 << 20]).unwrap();
         let member = enc.finish().unwrap();
-        let bomb: Vec<u8> = member.iter().copied().cycle().take(member.len() * 100).collect();
-        let e = read_all(Compression::Gzip, &bomb).unwrap_err();
-        assert!(e.to_string().contains("decompression bomb"), "{e}");
-        // Just under the floor is fine, whatever the ratio.
-        let fine: Vec<u8> = member.iter().copied().cycle().take(member.len() * 60).collect();
-        assert_eq!(read_all(Compression::Gzip, &fine).unwrap().len(), 60 << 20);
+        let zeros: Vec<u8> = member.iter().copied().cycle().take(member.len() * 300).collect();
+        assert_eq!(read_all(Compression::Gzip, &zeros).unwrap().len(), 300 << 20, "300 MiB of zeros is no bomb");
+        // The same stream with a budget of 100 MiB (a spool's free space) is refused there, not at its end.
+        let mut out = Vec::new();
+        let budget = Budget::bytes(100 << 20, "the free space of /spool");
+        let e = decompress_within(Compression::Gzip, &zeros[..], "b.tar.gz", budget).read_to_end(&mut out).unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.starts_with("b.tar.gz: decompression bomb refused:") && m.contains("the free space of /spool"),
+            "{m}"
+        );
+        assert!(out.len() as u64 <= 100 << 20, "stopped at the budget: {}", out.len());
+        // Plain bytes (a FIFO, /dev/zero) have the budget too.
+        let budget = Budget::bytes(1 << 20, "the free space of /spool");
+        let e = decompress_within(Compression::None, io::repeat(0), "/dev/zero", budget)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("more than 1048576 bytes"), "{e}");
+        // Exactly the budget is fine.
+        let budget = Budget::bytes(300 << 20, "x");
+        let mut r = decompress_within(Compression::Gzip, &zeros[..], "b", budget);
+        assert_eq!(io::copy(&mut r, &mut io::sink()).unwrap(), 300 << 20);
+    }
+
+    #[test]
+    fn a_6_gib_zstd_bomb_of_a_few_kib_is_refused_by_the_spool_budget_in_bounded_time() {
+        // zstd RLE blocks: 4 bytes give 128 KiB, so 6 GiB of zeros fit in about 200 KiB.
+        let mut bomb = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58]; // magic; no checksum, window 1 MiB
+        let blocks = (6u64 << 30) / (128 << 10);
+        for i in 0..blocks {
+            let last = u32::from(i + 1 == blocks);
+            let header = last | (1 << 1) | ((128 << 10) << 3); // RLE block of 128 KiB
+            bomb.extend_from_slice(&header.to_le_bytes()[..3]);
+            bomb.push(0);
+        }
+        assert!(bomb.len() < 256 * 1024);
+        let start = std::time::Instant::now();
+        let budget = Budget::bytes(64 << 20, "the free space of /spool");
+        let e = decompress_within(Compression::Zstd, &bomb[..], "bomb.tar.zst", budget)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("decompression bomb refused"), "{e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
+    fn the_free_space_budget_keeps_a_reserve() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = Budget::free_space(dir.path()).unwrap();
+        let (free, size) = free_space(dir.path()).unwrap();
+        assert_eq!(b.max, free.saturating_sub((size / 20).min(1 << 30)).min(MAX_EXPANDED));
+        assert!(b.reason.contains("free space"));
     }
 }

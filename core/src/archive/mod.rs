@@ -12,7 +12,7 @@
 //! with `oci-layout`/`index.json` an oci-archive) and gives their [`files::Files`]. A compressed file or a
 //! stream is first spooled, decompressed, to a temp file (a tar is read by offset after one walk).
 //!
-//! - [`compression`]: gzip/zstd detection and bomb-guarded decompression.
+//! - [`compression`]: gzip/zstd detection and decompression within a budget (the bomb rule).
 //! - [`files`]: the tar walk and its checks (paths, links, duplicates, sizes), safe directory reads.
 //! - [`docker`]: manifest.json, repositories, legacy layer IDs. [`oci`]: index.json, oci-layout, names.
 //! - [`tar_out`]: writing tars. [`verify`]: checking a whole archive without loading it.
@@ -109,7 +109,9 @@ pub struct Opened {
 }
 
 /// Opens `input` and tells its format from its content. Compressed files and streams are decompressed into a
-/// temp file in `spool_dir` (deleted when the last reader is dropped; never in memory).
+/// temp file in `spool_dir` (deleted when the last reader is dropped; never in memory), refused once they would
+/// leave less than a reserve of its filesystem free ([`compression::Budget::free_space`]). A path must be a
+/// regular file, a directory or a FIFO: a device (`/dev/zero`) or a socket is refused at once.
 pub fn open(input: Input, spool_dir: &Path) -> Result<Opened, ArchiveError> {
     let (reader, shown): (Box<dyn Read + Send>, String) = match input {
         Input::Path(path) => {
@@ -117,6 +119,11 @@ pub fn open(input: Input, spool_dir: &Path) -> Result<Opened, ArchiveError> {
             let meta = std::fs::metadata(&path).map_err(|e| ArchiveError::io(&shown, e))?;
             if meta.is_dir() {
                 return open_dir(&path);
+            }
+            if let Some(kind) = not_an_archive(&meta.file_type()) {
+                return Err(ArchiveError::Invalid(format!(
+                    "{shown}: is {kind}, not an archive (a file, a directory, a FIFO or stdin)"
+                )));
             }
             let file = File::open(&path).map_err(|e| ArchiveError::io(&shown, e))?;
             if meta.is_file() {
@@ -132,13 +139,33 @@ pub fn open(input: Input, spool_dir: &Path) -> Result<Opened, ArchiveError> {
         Input::Stream(r, shown) => (r, shown),
     };
     let (c, reader) = compression::sniff_reader(reader).map_err(|e| ArchiveError::io(&shown, e))?;
-    let mut plain = compression::decompress(c, reader, &shown);
-    std::fs::create_dir_all(spool_dir).map_err(|e| ArchiveError::io(&spool_dir.display().to_string(), e))?;
-    let mut spool =
-        tempfile::tempfile_in(spool_dir).map_err(|e| ArchiveError::io(&spool_dir.display().to_string(), e))?;
-    io::copy(&mut plain, &mut spool).map_err(|e| ArchiveError::io(&format!("reading {shown}"), e))?;
+    let spool_shown = spool_dir.display().to_string();
+    std::fs::create_dir_all(spool_dir).map_err(|e| ArchiveError::io(&spool_shown, e))?;
+    let budget = compression::Budget::free_space(spool_dir).map_err(|e| ArchiveError::io(&spool_shown, e))?;
+    let mut plain = compression::decompress_within(c, reader, &shown, budget);
+    let mut spool = tempfile::tempfile_in(spool_dir).map_err(|e| ArchiveError::io(&spool_shown, e))?;
+    if let Err(e) = io::copy(&mut plain, &mut spool) {
+        return Err(match compression::OverBudget::of(&e) {
+            Some(refused) => ArchiveError::Invalid(refused.to_string()),
+            None => ArchiveError::io(&format!("reading {shown}"), e),
+        });
+    }
     let index = TarIndex::read(spool, &shown)?;
     detect_tar(Arc::new(index), c)
+}
+
+/// What a file of this type is when it cannot hold an archive: a device or a socket.
+fn not_an_archive(ty: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if ty.is_char_device() {
+        Some("a character device")
+    } else if ty.is_block_device() {
+        Some("a block device")
+    } else if ty.is_socket() {
+        Some("a socket")
+    } else {
+        None
+    }
 }
 
 trait ReadAtMost {

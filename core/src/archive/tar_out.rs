@@ -2,7 +2,9 @@
 //! directories 0755, owner 0:0, mtime 0, ending with two zero blocks.
 //!
 //! An archive goes to a file (a temp file beside the target, renamed over it by [`TarOut::finish`], so a failed
-//! save leaves nothing behind) or to a stream (stdout). A file can take an entry whose name and size are known
+//! save leaves nothing behind) or to a stream (stdout). A target that is not a regular file — a device such as
+//! /dev/null, a FIFO — is written through as a stream, never replaced; a symlink is followed, so the temp file
+//! and the rename happen at the file it names ([`TarOut::to_file`]). A file can take an entry whose name and size are known
 //! only after its bytes ([`TarOut::begin_entry`] / [`TarOut::end_entry`]: the header is written over its
 //! reserved block), which a docker-archive needs for a layer decompressed on the way.
 //!
@@ -18,7 +20,7 @@ use tempfile::NamedTempFile;
 const BLOCK: u64 = 512;
 
 enum Sink {
-    File { w: BufWriter<WriteBehindFile>, temp: NamedTempFile, target: PathBuf },
+    File { w: BufWriter<WriteBehindFile>, temp: NamedTempFile, target: PathBuf, _tracked: crate::cleanup::Tracked },
     Stream(Box<dyn Write + Send>),
 }
 
@@ -71,16 +73,81 @@ pub fn new_file_mode() -> u32 {
     0o666 & !umask.unwrap_or(0o022)
 }
 
-impl TarOut {
-    /// A tar written to a temp file in `target`'s directory, renamed to `target` by [`TarOut::finish`].
-    pub fn to_file(target: &Path) -> io::Result<TarOut> {
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
+/// How an output path is written.
+#[derive(Debug)]
+enum Output {
+    /// A regular file or a new one (symlinks resolved): temp file and rename.
+    Replace(PathBuf),
+    /// A device, FIFO or other non-regular file, opened for writing.
+    Through(std::fs::File),
+}
+
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// What writing an archive to `target` means (see [`TarOut::to_file`]).
+fn output_of(target: &Path) -> io::Result<Output> {
+    let mut path = target.to_owned();
+    for _ in 0..40 {
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let dir = parent_of(&path);
+                return match std::fs::metadata(dir) {
+                    Ok(m) if m.is_dir() => Ok(Output::Replace(path)),
+                    Ok(_) => Err(io::Error::new(
+                        io::ErrorKind::NotADirectory,
+                        format!("{} is not a directory", dir.display()),
+                    )),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("directory {} does not exist", dir.display()),
+                    )),
+                    Err(e) => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
         };
-        let temp = tempfile::Builder::new().prefix(".hoist-save-").tempfile_in(dir)?;
-        let w = BufWriter::with_capacity(1 << 20, WriteBehindFile::new(temp.as_file().try_clone()?));
-        Ok(TarOut { sink: Sink::File { w, temp, target: target.to_owned() }, pos: 0 })
+        let ty = meta.file_type();
+        if ty.is_symlink() {
+            let link = std::fs::read_link(&path)?;
+            path = if link.is_absolute() { link } else { parent_of(&path).join(link) };
+            continue;
+        }
+        if ty.is_file() {
+            return Ok(Output::Replace(path));
+        }
+        if ty.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a directory: an archive is written to a file (give its name)",
+            ));
+        }
+        // A device, FIFO or socket: written through, never replaced. Opening a FIFO waits for its reader.
+        return std::fs::OpenOptions::new().write(true).open(&path).map(Output::Through);
+    }
+    Err(io::Error::new(io::ErrorKind::InvalidInput, "too many levels of symbolic links"))
+}
+
+impl TarOut {
+    /// A tar written to `target`. Checked before anything is written: a directory, a missing parent directory
+    /// or a symlink loop is an error at once. A regular file (or a missing one) gets the archive by temp file
+    /// in its directory, renamed over it by [`TarOut::finish`]; anything else (a device, a FIFO) is opened
+    /// for writing and written through as a stream. A symlink is followed to what it names.
+    pub fn to_file(target: &Path) -> io::Result<TarOut> {
+        match output_of(target)? {
+            Output::Through(file) => Ok(TarOut::to_stream(Box::new(file))),
+            Output::Replace(target) => {
+                let dir = parent_of(&target);
+                let (temp, tracked) = crate::cleanup::temp_file(tempfile::Builder::new().prefix(".hoist-save-"), dir)?;
+                let w = BufWriter::with_capacity(1 << 20, WriteBehindFile::new(temp.as_file().try_clone()?));
+                Ok(TarOut { sink: Sink::File { w, temp, target, _tracked: tracked }, pos: 0 })
+            }
+        }
     }
 
     /// A tar written to a stream as it goes.
@@ -205,7 +272,7 @@ impl TarOut {
     pub fn finish(mut self) -> io::Result<()> {
         self.put(&[0u8; 2 * BLOCK as usize])?;
         match self.sink {
-            Sink::File { mut w, temp, target } => {
+            Sink::File { mut w, temp, target, _tracked } => {
                 w.flush()?;
                 let file = w.get_ref().get_ref();
                 file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(new_file_mode()))?;

@@ -109,7 +109,37 @@ fn run(command: Command, ctx: &Context) -> commands::Result<()> {
     }
 }
 
+/// SIGINT and SIGTERM: the library's temp files in flight (a blob being pulled, an archive being saved) are
+/// removed, then hoist exits 130 or 143, as podman does. The signals are blocked in every thread (children
+/// start with an empty mask: std resets it) and taken by one thread of their own.
+fn on_signals() {
+    // SAFETY: plain libc calls on a local signal set; this runs before any other thread exists, so every
+    // thread made later inherits the blocked mask and only the waiting thread takes the signals.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        let waiter = std::thread::Builder::new().name("signals".to_owned()).spawn(move || {
+            loop {
+                let mut signal = 0;
+                if libc::sigwait(&set, &mut signal) == 0 {
+                    hoist_core::cleanup::remove_all();
+                    std::process::exit(128 + signal);
+                }
+            }
+        });
+        if waiter.is_err() {
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    on_signals();
     let cli = Cli::parse();
     if let Some(seconds) = cli.timeout {
         // SAFETY: no other thread exists yet (the runtime is built below), so nothing reads the environment

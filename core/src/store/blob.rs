@@ -26,6 +26,8 @@ pub struct BlobWriter {
     failed: Option<VerifyError>,
     behind: WriteBehind,
     dest: PathBuf,
+    /// Known to [`crate::cleanup`] until the writer is gone, so a signal removes the temp file.
+    _tracked: crate::cleanup::Tracked,
     _lock: Lock,
     _held: Held,
 }
@@ -77,13 +79,15 @@ impl Store {
         let held = Held::new(&self.key);
         let tmp = self.root.join(TMP);
         create_private_dir(&tmp)?;
-        let temp = tempfile::Builder::new().prefix("blob-").tempfile_in(&tmp).map_err(io_error(&tmp))?;
+        let (temp, tracked) =
+            crate::cleanup::temp_file(tempfile::Builder::new().prefix("blob-"), &tmp).map_err(io_error(&tmp))?;
         Ok(BlobWriter {
             temp: Some(temp),
             verifier: Some(Verifier::new(expected, size)),
             failed: None,
             behind: WriteBehind::default(),
             dest: self.blob_path(expected),
+            _tracked: tracked,
             _lock: lock,
             _held: held,
         })

@@ -22,10 +22,13 @@ pub(super) const GC_LOCK: &str = "gc.lock";
 pub(super) const INDEX_LOCK: &str = "index.lock";
 pub(super) const BLOBS: &str = "blobs";
 pub(super) const TMP: &str = "tmp";
+/// Space kept allocated for the next `index.json`, given up when the disk is full so that `rmi` can still
+/// rewrite the index (and then free space). Twice the index's size, at least 64 KiB.
+pub(super) const INDEX_RESERVE: &str = "index.reserve";
 /// The prefix of the temp file `oci-layout` is written through (in the root, so a rename is atomic).
 const LAYOUT_TEMP_PREFIX: &str = ".oci-layout-";
 /// What a layout's root may hold before it has an `oci-layout` file (a creation cut short).
-const OWN_NAMES: &[&str] = &[INDEX_JSON, GC_LOCK, INDEX_LOCK, BLOBS, TMP];
+const OWN_NAMES: &[&str] = &[INDEX_JSON, GC_LOCK, INDEX_LOCK, BLOBS, TMP, INDEX_RESERVE];
 const LAYOUT_VERSION: &str = "1.0.0";
 
 pub(super) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -185,19 +188,65 @@ impl Store {
     }
 
     /// Replaces `index.json` atomically: temp file in `tmp/`, fsync, rename, fsync of the root. The caller
-    /// holds `index.lock` exclusively and `gc.lock` shared (so the temp is not collected).
+    /// holds `index.lock` exclusively and `gc.lock` shared (so the temp is not collected). On a full disk the
+    /// space kept in `index.reserve` is given up and the write tried once more, so that removing an image
+    /// works on a full disk; the reserve is made again when there is room ([`Store::keep_index_reserve`]).
     pub(super) fn write_index(&self, index: &Index) -> Result<(), StoreError> {
         let mut index = index.clone();
         index.schema_version = 2;
         index.media_type = Some(OCI_INDEX.to_owned());
         let bytes = serde_json::to_vec(&index).expect("an index serialises");
+        match self.write_index_bytes(&bytes) {
+            Err(StoreError::Io { source, .. }) if is_disk_full(&source) => {
+                let _ = fs::remove_file(self.root.join(INDEX_RESERVE));
+                self.write_index_bytes(&bytes)?;
+            }
+            other => other?,
+        }
+        self.keep_index_reserve();
+        Ok(())
+    }
+
+    fn write_index_bytes(&self, bytes: &[u8]) -> Result<(), StoreError> {
         let tmp = self.root.join(TMP);
         let mut temp = tempfile::Builder::new().prefix("index.json-").tempfile_in(&tmp).map_err(io_error(&tmp))?;
-        temp.write_all(&bytes).and_then(|()| temp.as_file().sync_all()).map_err(io_error(temp.path()))?;
+        temp.write_all(bytes).and_then(|()| temp.as_file().sync_all()).map_err(io_error(temp.path()))?;
         let path = self.root.join(INDEX_JSON);
         temp.persist(&path).map_err(|e| StoreError::Io { path: path.clone(), source: e.error })?;
         sync_dir(&self.root)
     }
+
+    /// Makes `index.reserve` at least twice the size of `index.json` (64 KiB at least), with its blocks
+    /// allocated. Best effort: on a full disk it stays as it is.
+    pub(super) fn keep_index_reserve(&self) {
+        let index_len = fs::symlink_metadata(self.root.join(INDEX_JSON)).map_or(0, |m| m.len());
+        let want = (index_len * 2).max(64 * 1024).next_multiple_of(64 * 1024);
+        let path = self.root.join(INDEX_RESERVE);
+        let Ok(file) = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+        else {
+            return;
+        };
+        if file.metadata().is_ok_and(|m| !m.is_file() || m.len() >= want) {
+            return;
+        }
+        let Ok(len) = libc::off_t::try_from(want) else { return };
+        // SAFETY: posix_fallocate on a file descriptor we own.
+        unsafe {
+            libc::posix_fallocate(std::os::fd::AsRawFd::as_raw_fd(&file), 0, len);
+        }
+    }
+}
+
+/// ENOSPC or EDQUOT (also when wrapped, as tempfile wraps errors with their path).
+pub(super) fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
+        || matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
 }
 
 /// Parses `raw`, the content of the `index.json` at `path`: an OCI image index of schemaVersion 2.

@@ -331,6 +331,8 @@ impl Store {
             removed
         };
         removed.gc = self.gc()?;
+        // A full disk gave up the index's reserve: the collection freed room to make it again.
+        self.keep_index_reserve();
         Ok(removed)
     }
 }

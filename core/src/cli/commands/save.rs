@@ -23,7 +23,8 @@ pub struct Args {
     /// Images to save: names, IDs or ID prefixes
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<String>,
-    /// Write to this file (archives) or directory (oci-dir, docker-dir); default: stdout for archives
+    /// Write to this file (archives: a device or FIFO is written through, a symlink followed) or directory
+    /// (oci-dir, docker-dir); default: stdout for archives
     #[arg(short, long, value_name = "PATH")]
     output: Option<PathBuf>,
     /// docker-archive, oci-archive, oci-dir or docker-dir
