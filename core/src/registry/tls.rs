@@ -30,12 +30,13 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// a body that stays silent, which the retry layer may try again (a blob read resumes where it stopped). It
 /// bounds waiting, not the length of a transfer: a large blob that keeps arriving never times out.
 ///
-/// Redirects (up to 10) are followed; reqwest drops `Authorization` whenever a redirect leads to another
-/// host, port or scheme, so a blob served from object storage or a CDN never sees the registry's credentials.
+/// Redirects (up to 10) are followed, never from HTTPS to plain HTTP (`origin::redirect_policy`); reqwest
+/// drops `Authorization` whenever a redirect leads to another host, port or scheme, so a blob served from
+/// object storage or a CDN never sees the registry's credentials.
 pub fn build_client(endpoint: &Endpoint) -> Result<reqwest::Client, RegistryError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("hoist/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(10));
+        .redirect(super::origin::redirect_policy());
     if let Some(t) = timeout()? {
         builder = builder.connect_timeout(t).read_timeout(t);
     }
@@ -71,6 +72,10 @@ pub fn send_failed(context: String, e: &reqwest::Error) -> RegistryError {
     if e.is_timeout() {
         let after = timeout().ok().flatten().unwrap_or(DEFAULT_READ_TIMEOUT);
         return RegistryError::Timeout { context, after };
+    }
+    if e.is_redirect() {
+        // A refused redirect (a loop, a downgrade to plain HTTP) is the same on every try.
+        return RegistryError::Protocol(format!("{context}: {}", super::error::error_chain(e)));
     }
     RegistryError::transport(context, e)
 }
