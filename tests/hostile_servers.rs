@@ -9,6 +9,7 @@ use harness::hoist::HoistWorld;
 use harness::hostile::{Behaviour, Hostile};
 use harness::image::{ImageSpec, write_layout};
 use harness::process::env_pair;
+use harness::registry::{Options, Registry};
 
 /// The largest resident set of any child that has ended, in KiB (Linux reports ru_maxrss in KiB).
 fn children_max_rss_kib() -> i64 {
@@ -192,4 +193,34 @@ fn a_login_over_plain_http_warns_that_the_password_travels_in_clear() {
     assert_eq!(warnings.len(), 1, "{err}");
     assert!(warnings[0].contains("plain HTTP") && warnings[0].contains("clear text"), "{err}");
     assert!(warnings[0].contains(&reg.host()) && !err.contains("pw-canary"), "{err}");
+}
+
+#[test]
+fn a_tls_registry_that_hands_uploads_to_plain_http_is_refused() {
+    // distribution with `http.host` set to a plain-HTTP server: its upload Locations lead there.
+    let (_dir, other) = fake_registry();
+    let reg = Registry::start(Options {
+        tls: true,
+        users: vec![("user".into(), "pw-canary".into())],
+        external_url: Some(other.url()),
+        ..Default::default()
+    });
+    let w = world(&[other.host()]);
+    let image = format!("{}/lib/app:v1", other.host());
+    w.run(&["pull", &image], b"", &vec![]).expect_ok("pull from the plain-HTTP server");
+    let before = other.seen().len();
+    let cert_dir = reg.cert_dir.as_ref().unwrap().to_str().unwrap().to_owned();
+    let dest = format!("{}/x/app:v1", reg.host());
+    let out = w.run(&["push", "--creds", "user:pw-canary", "--cert-dir", &cert_dir, &image, &dest], b"", &vec![]);
+    no_panic(&out);
+    assert_ne!(out.code, Some(0), "the push must fail: {}", out.err());
+    let err = out.err();
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("Error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    let names_both = errors[0].contains(&format!("https://{}", reg.host()))
+        && errors[0].contains(&format!("plain HTTP at {}", other.url()));
+    assert!(names_both, "{err}");
+    assert!(!err.contains("pw-canary") && !err.contains("_state="), "{err}");
+    let after: Vec<_> = other.seen().into_iter().skip(before).collect();
+    assert!(after.is_empty(), "nothing went to the plain-HTTP URL: {after:?}");
 }
