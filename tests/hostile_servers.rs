@@ -1,11 +1,15 @@
 //! `hoist login` and `hoist pull` against servers that attack their client (harness::hostile): each case
-//! ends with one clear error, within the timeout, in bounded memory.
+//! ends with one clear error, within the timeout, in bounded memory. And registries that hand hoist URLs on
+//! another origin (harness::fake_registry): the credentials never follow them.
 
 use std::time::{Duration, Instant};
 
+use harness::fake_registry::{FakeRegistry, Fault};
 use harness::hoist::HoistWorld;
 use harness::hostile::{Behaviour, CONTROL_TAGS, Hostile};
+use harness::image::{ImageSpec, write_layout};
 use harness::process::env_pair;
+use harness::registry::{Options, Registry};
 
 /// The largest resident set of any child that has ended, in KiB (Linux reports ru_maxrss in KiB).
 fn children_max_rss_kib() -> i64 {
@@ -107,4 +111,149 @@ fn server_text_is_escaped_before_it_reaches_the_terminal() {
     let listing: serde_json::Value = serde_json::from_str(&json.out()).unwrap();
     let tags: Vec<&str> = listing["Tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
     assert_eq!(tags, CONTROL_TAGS, "JSON output keeps the exact strings");
+}
+
+// ---- URLs on another origin, and other registry answers (issue 17) -------------------------------------
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// A fake registry serving a small image as `lib/app:v1` (its layout in the returned directory).
+fn fake_registry() -> (tempfile::TempDir, FakeRegistry) {
+    let dir = tempfile::Builder::new().prefix("hoist-origin-").tempdir().unwrap();
+    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+    write_layout(dir.path(), "v1", &[ImageSpec::random(arch, 2, 50_000, 7)]);
+    let reg = FakeRegistry::start(dir.path(), OCI_MANIFEST);
+    (dir, reg)
+}
+
+/// A world whose registries.conf marks `hosts` insecure (plain HTTP).
+fn world(hosts: &[String]) -> HoistWorld {
+    let mut conf = "unqualified-search-registries = []\n".to_owned();
+    for h in hosts {
+        conf.push_str(&format!("[[registry]]\nlocation = \"{h}\"\ninsecure = true\n"));
+    }
+    HoistWorld::new(&conf)
+}
+
+fn no_panic(out: &harness::Run) {
+    assert!(out.code != Some(101) && !out.err().contains("panicked"), "rc {:?}: {}", out.code, out.err());
+}
+
+#[test]
+fn a_push_whose_upload_goes_elsewhere_sends_no_credentials_there() {
+    let (_dir, reg) = fake_registry();
+    let (_dir2, other) = fake_registry();
+    reg.require_basic("user:pw-canary");
+    reg.uploads_at(&other.url());
+    let w = world(&[reg.host(), other.host()]);
+    let creds = "user:pw-canary";
+    let image = format!("{}/lib/app:v1", reg.host());
+    w.run(&["pull", "--creds", creds, &image], b"", &vec![]).expect_ok("pull");
+    let dest = format!("{}/push/app:v1", reg.host());
+    let out = w.run(&["push", "--creds", creds, &image, &dest], b"", &vec![]);
+    no_panic(&out);
+    let out = out.expect_ok("push: the other origin takes the upload without credentials");
+    let uploads: Vec<_> = other.seen().into_iter().filter(|s| s.method == "PUT").collect();
+    assert!(!uploads.is_empty(), "the blobs went to the other origin: {:?}", other.seen());
+    for s in other.seen() {
+        assert_eq!(s.authorization, None, "{} {} carried credentials to another origin", s.method, s.path);
+    }
+    let posts: Vec<_> = reg.seen().into_iter().filter(|s| s.method == "POST").collect();
+    assert!(!posts.is_empty() && posts.iter().all(|s| s.authorization.is_some()), "the registry gets them: {posts:?}");
+    assert!(!out.err().contains("pw-canary"));
+}
+
+#[test]
+fn a_tag_list_link_to_another_origin_sends_no_credentials_there() {
+    let (_dir, reg) = fake_registry();
+    let (_dir2, other) = fake_registry();
+    reg.require_basic("user:pw-canary");
+    reg.links_to(&other.url());
+    let w = world(&[reg.host(), other.host()]);
+    let repo = format!("{}/lib/app", reg.host());
+    let out =
+        w.run(&["list-tags", "--creds", "user:pw-canary", "--page-size", "2", "--format", "text", &repo], b"", &vec![]);
+    no_panic(&out);
+    assert_eq!(out.expect_ok("list-tags").out(), "v1\nv2\nv3\nv4\nv5\n");
+    let pages = other.seen();
+    assert_eq!(pages.len(), 2, "the later pages came from the other origin: {pages:?}");
+    for s in pages {
+        assert_eq!(s.authorization, None, "{} {} carried credentials to another origin", s.method, s.path);
+    }
+}
+
+#[test]
+fn a_huge_timeout_is_clamped_not_a_panic() {
+    let (_dir, reg) = fake_registry();
+    let w = world(&[reg.host()]);
+    let repo = format!("{}/lib/app", reg.host());
+    let huge = u64::MAX.to_string();
+    let out = w.run(&["--timeout", &huge, "list-tags", "--format", "text", &repo], b"", &vec![]);
+    no_panic(&out);
+    assert_eq!(out.expect_ok("list-tags --timeout u64::MAX").out(), "v1\nv2\nv3\nv4\nv5\n");
+    for value in [huge.as_str(), "99999999999999999999999999"] {
+        let out = w.run(&["list-tags", "--format", "text", &repo], b"", &vec![env_pair("HOIST_TIMEOUT", value)]);
+        no_panic(&out);
+        out.expect_ok("list-tags with a huge HOIST_TIMEOUT");
+    }
+}
+
+#[test]
+fn a_long_retry_after_is_announced() {
+    let (_dir, reg) = fake_registry();
+    reg.fault("/tags/list", vec![Fault::TooMany(3)]);
+    let w = world(&[reg.host()]);
+    let started = Instant::now();
+    let out = w.run(&["list-tags", "--format", "text", &format!("{}/lib/app", reg.host())], b"", &vec![]);
+    let out = out.expect_ok("list-tags after a 429");
+    assert!(started.elapsed() >= Duration::from_secs(3), "Retry-After: 3 was honoured");
+    let err = out.err();
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("Warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("answered 429") && warnings[0].contains("waiting 3 s"), "{err}");
+}
+
+#[test]
+fn a_login_over_plain_http_warns_that_the_password_travels_in_clear() {
+    let (_dir, reg) = fake_registry();
+    reg.require_basic("user:pw-canary");
+    let w = world(&[reg.host()]);
+    let out = w.run(&["login", "-u", "user", "--password-stdin", &reg.host()], b"pw-canary", &vec![]);
+    let out = out.expect_ok("login");
+    assert!(out.out().contains("Login Succeeded!"), "{}", out.out());
+    let err = out.err();
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("Warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("plain HTTP") && warnings[0].contains("clear text"), "{err}");
+    assert!(warnings[0].contains(&reg.host()) && !err.contains("pw-canary"), "{err}");
+}
+
+#[test]
+fn a_tls_registry_that_hands_uploads_to_plain_http_is_refused() {
+    // distribution with `http.host` set to a plain-HTTP server: its upload Locations lead there.
+    let (_dir, other) = fake_registry();
+    let reg = Registry::start(Options {
+        tls: true,
+        users: vec![("user".into(), "pw-canary".into())],
+        external_url: Some(other.url()),
+        ..Default::default()
+    });
+    let w = world(&[other.host()]);
+    let image = format!("{}/lib/app:v1", other.host());
+    w.run(&["pull", &image], b"", &vec![]).expect_ok("pull from the plain-HTTP server");
+    let before = other.seen().len();
+    let cert_dir = reg.cert_dir.as_ref().unwrap().to_str().unwrap().to_owned();
+    let dest = format!("{}/x/app:v1", reg.host());
+    let out = w.run(&["push", "--creds", "user:pw-canary", "--cert-dir", &cert_dir, &image, &dest], b"", &vec![]);
+    no_panic(&out);
+    assert_ne!(out.code, Some(0), "the push must fail: {}", out.err());
+    let err = out.err();
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("Error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    let names_both = errors[0].contains(&format!("https://{}", reg.host()))
+        && errors[0].contains(&format!("plain HTTP at {}", other.url()));
+    assert!(names_both, "{err}");
+    assert!(!err.contains("pw-canary") && !err.contains("_state="), "{err}");
+    let after: Vec<_> = other.seen().into_iter().skip(before).collect();
+    assert!(after.is_empty(), "nothing went to the plain-HTTP URL: {after:?}");
 }

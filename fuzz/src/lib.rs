@@ -14,7 +14,7 @@ use hoist_core::config::Config;
 use hoist_core::image::media_type;
 use hoist_core::image::{ImageConfig, Index, Manifest, Platform};
 use hoist_core::reference::{self, Digest, Reference};
-use hoist_core::registry::{challenge, next_link, token};
+use hoist_core::registry::{challenge, follow_link, next_link, token};
 use hoist_core::store;
 use hoist_fs::auth_json::{AuthFile, Found};
 use hoist_fs::credentials::Contents;
@@ -299,7 +299,8 @@ pub fn token_answer(data: &[u8]) {
     }
 }
 
-/// `Link` header values, one per line (as a registry pages a tag list).
+/// `Link` header values, one per line (as a registry pages a tag list); the next page's URL then goes through
+/// the origin rule, from a TLS registry and from a plain-HTTP one.
 pub fn link_header(data: &[u8]) {
     let mut headers = http::HeaderMap::new();
     for line in data.split(|&b| b == b'\n') {
@@ -309,6 +310,16 @@ pub fn link_header(data: &[u8]) {
     }
     if let Some(next) = next_link(&headers) {
         assert!(!next.contains('>'));
+        for base in ["https://reg.example", "http://reg.example:5000"] {
+            let page = format!("{base}/v2/r/tags/list?n=2");
+            if let Ok((url, credentials)) = follow_link(base, &page, &next) {
+                assert!(url.starts_with("https://") || url.starts_with("http://"), "{url}");
+                assert!(!(base.starts_with("https://") && url.starts_with("http://")), "a downgrade to {url}");
+                if credentials {
+                    assert!(url.starts_with(&format!("{base}/")), "credentials for {url} from {base}");
+                }
+            }
+        }
     }
 }
 

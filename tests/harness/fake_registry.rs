@@ -1,7 +1,8 @@
 //! A registry that misbehaves on purpose, for what a real one won't do: answer 429 or 500, cut a blob short,
-//! serve bytes that don't match their digest, leave out `Docker-Content-Digest`. It serves an OCI layout made
-//! by [`crate::image::write_layout`] over plain HTTP on 127.0.0.1 only, one thread per connection, and
-//! records every request. Dropping it stops it.
+//! serve bytes that don't match their digest, leave out `Docker-Content-Digest`, hand its uploads or the
+//! next page of a tag list to another origin. It serves an OCI layout made by [`crate::image::write_layout`]
+//! over plain HTTP on 127.0.0.1 only, one thread per connection, and records every request (with the
+//! Authorization it carried). Repositories under `push/` hold nothing and take pushes. Dropping it stops it.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -34,12 +35,20 @@ pub struct Seen {
     pub method: String,
     pub path: String,
     pub range: Option<String>,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
 }
 
 #[derive(Default)]
 struct State {
     faults: HashMap<String, Vec<Fault>>,
     seen: Vec<Seen>,
+    /// `user:pass` every request but the token-free `/v2/` ping must carry as Basic credentials.
+    basic: Option<String>,
+    /// Where `POST .../blobs/uploads/` sends the upload (an absolute URL prefix); default: here.
+    uploads_at: Option<String>,
+    /// The origin (`http://host:port`) tag-list `Link`s name; default: none (relative links).
+    links_to: Option<String>,
 }
 
 pub struct FakeRegistry {
@@ -86,6 +95,25 @@ impl FakeRegistry {
         self.state.lock().unwrap().faults.insert(suffix.to_owned(), faults);
     }
 
+    /// Asks for Basic credentials `user:pass` on every request (a 401 with a Basic challenge without them).
+    pub fn require_basic(&self, user_pass: &str) {
+        self.state.lock().unwrap().basic = Some(user_pass.to_owned());
+    }
+
+    /// Answers upload requests with a `Location` under `prefix` (`http://other:port/somewhere`).
+    pub fn uploads_at(&self, prefix: &str) {
+        self.state.lock().unwrap().uploads_at = Some(prefix.to_owned());
+    }
+
+    /// Writes tag-list `Link`s as absolute URLs on `origin` (`http://other:port`).
+    pub fn links_to(&self, origin: &str) {
+        self.state.lock().unwrap().links_to = Some(origin.to_owned());
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.host())
+    }
+
     pub fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
     }
@@ -117,21 +145,36 @@ fn serve(conn: TcpStream, state: &Mutex<State>, ctx: &Ctx) {
     }
     let mut parts = line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
-    let mut range = None;
+    let (mut range, mut authorization, mut length) = (None, None, 0usize);
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
             break;
         }
-        if let Some((k, v)) = h.split_once(':')
-            && k.eq_ignore_ascii_case("range")
-        {
-            range = Some(v.trim().to_owned());
+        if let Some((k, v)) = h.split_once(':') {
+            let v = Some(v.trim().to_owned());
+            match k.trim().to_ascii_lowercase().as_str() {
+                "range" => range = v,
+                "authorization" => authorization = v,
+                "content-length" => length = v.and_then(|v| v.parse().ok()).unwrap_or(0),
+                _ => {}
+            }
         }
     }
+    // A request's body (uploads, manifests) is read and dropped.
+    let _ = std::io::copy(&mut (&mut reader).take(length as u64), &mut std::io::sink());
+    let (basic, uploads_at, links_to) = {
+        let st = state.lock().unwrap();
+        (st.basic.clone(), st.uploads_at.clone(), st.links_to.clone())
+    };
     let fault = {
         let mut st = state.lock().unwrap();
-        st.seen.push(Seen { method: method.clone(), path: path.clone(), range: range.clone() });
+        st.seen.push(Seen {
+            method: method.clone(),
+            path: path.clone(),
+            range: range.clone(),
+            authorization: authorization.clone(),
+        });
         let key = st.faults.keys().find(|k| path.ends_with(k.as_str())).cloned();
         key.and_then(|k| {
             let list = st.faults.get_mut(&k).unwrap();
@@ -162,8 +205,29 @@ fn serve(conn: TcpStream, state: &Mutex<State>, ctx: &Ctx) {
         Some(Fault::ServerError) => return respond(&mut conn, "500 Internal Server Error", &[], b"oops", 4),
         _ => {}
     }
+    if let Some(user_pass) = basic {
+        use base64::Engine;
+        let want = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(user_pass));
+        if authorization.as_deref() != Some(want.as_str()) {
+            let challenge = [("WWW-Authenticate", "Basic realm=\"fake\"".to_owned())];
+            return respond(&mut conn, "401 Unauthorized", &challenge, b"{}", 2);
+        }
+    }
     if path == "/v2/" {
         return respond(&mut conn, "200 OK", &[], b"{}", 2);
+    }
+    if path.starts_with("/v2/push/") || path.starts_with("/upload/") {
+        // A repository that holds nothing and takes pushes; `/upload/` is where uploads go.
+        return match method.as_str() {
+            "POST" => {
+                let at = uploads_at.unwrap_or_default();
+                let location = [("Location", format!("{at}/upload/{}", st_counter()))];
+                respond(&mut conn, "202 Accepted", &location, b"", 0)
+            }
+            "PUT" | "PATCH" => respond(&mut conn, "201 Created", &[], b"", 0),
+            "DELETE" => respond(&mut conn, "204 No Content", &[], b"", 0),
+            _ => respond(&mut conn, "404 Not Found", &[], b"{}", 2),
+        };
     }
     if let Some((repo_path, query)) = path.split_once("/tags/list").map(|(p, q)| (p.to_owned(), q.to_owned())) {
         // Every repository has TAGS; `n` asks for pages, `last` continues after a tag, and each page but the
@@ -176,7 +240,8 @@ fn serve(conn: TcpStream, state: &Mutex<State>, ctx: &Ctx) {
         let mut headers = Vec::new();
         if start + page.len() < TAGS.len() {
             let last = page.last().copied().unwrap_or("");
-            headers.push(("Link", format!("<{repo_path}/tags/list?last={last}&n={n}>; rel=\"next\"")));
+            let origin = links_to.unwrap_or_default();
+            headers.push(("Link", format!("<{origin}{repo_path}/tags/list?last={last}&n={n}>; rel=\"next\"")));
         }
         return respond(&mut conn, "200 OK", &headers, body.as_bytes(), body.len());
     }
@@ -207,7 +272,11 @@ fn serve(conn: TcpStream, state: &Mutex<State>, ctx: &Ctx) {
         let send = if fault == Some(Fault::Truncate) { body.len() / 2 } else { body.len() };
         return respond(&mut conn, "200 OK", &[("Docker-Content-Digest", digest.to_owned())], &body, send);
     }
-    let mut sink = Vec::new();
-    let _ = reader.read_to_end(&mut sink);
     respond(&mut conn, "404 Not Found", &[], b"{}", 2)
+}
+
+/// A number for each upload session, unique in the process.
+fn st_counter() -> usize {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
 }

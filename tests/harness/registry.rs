@@ -20,6 +20,9 @@ pub struct Options {
     pub token: Option<(String, PathBuf)>,
     /// With `tls`: demand a client certificate signed by a CA of the test's own (`client_cert_dir`).
     pub client_certs: bool,
+    /// distribution's `http.host`: the base of the absolute URLs it hands back (upload `Location`s), such as
+    /// another server's `http://127.0.0.1:PORT` — a registry that sends its clients elsewhere.
+    pub external_url: Option<String>,
 }
 
 pub struct Registry {
@@ -129,6 +132,9 @@ impl Registry {
             fs::create_dir_all(&ca_dir).unwrap();
             fs::copy(&crt, ca_dir.join("ca.crt")).unwrap();
             cert_dir = Some(ca_dir);
+        }
+        if let Some(url) = &opts.external_url {
+            http.push_str(&format!("  host: {url}\n"));
         }
         let mut auth = String::new();
         if !opts.users.is_empty() {

@@ -22,7 +22,8 @@ use printer::Printer;
 #[command(name = "hoist", version, propagate_version = true)]
 pub struct Cli {
     /// Seconds to wait for a registry to connect, to answer a request, and between reads of an answer
-    /// (default 30, or $HOIST_TIMEOUT; 0 waits for ever). A long transfer that keeps moving never times out.
+    /// (default 30, or $HOIST_TIMEOUT; 0 waits for ever; longer than a day counts as a day). A long transfer
+    /// that keeps moving never times out.
     #[arg(long, global = true, value_name = "SECONDS")]
     timeout: Option<u64>,
     #[command(subcommand)]

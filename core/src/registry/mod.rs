@@ -22,6 +22,8 @@
 //!   [`tls`] (roots, verification, timeouts — `HOIST_TIMEOUT`), ping of `/v2/` with scheme fallback for
 //!   insecure registries, and the [`challenge`] it answers with. Redirects are followed by reqwest, which never
 //!   carries `Authorization` to another host (blobs served from object storage or a CDN).
+//! - **The origin rule** (`origin`), for every URL a registry hands back (upload `Location`s, tag-list `Link`s,
+//!   redirects): credentials only to the registry's own scheme, host and port; never from HTTPS to plain HTTP.
 //!
 //! What it is not: where credentials come from ([`crate::auth`]) or what to do with images (the transports and
 //! the copy engine). `hoist login` uses [`RegistryClient::check_auth`].
@@ -33,6 +35,7 @@ pub mod challenge;
 pub mod endpoint;
 pub mod error;
 mod manifest;
+mod origin;
 mod request;
 mod tags;
 pub mod tls;
@@ -54,6 +57,8 @@ pub use challenge::Challenge;
 pub use endpoint::{Endpoint, Target, TlsOptions};
 pub use error::{Diagnostic, RegistryError};
 pub use manifest::{FetchedManifest, ManifestHead};
+#[doc(hidden)]
+pub use origin::follow_link;
 pub use request::OpenBody;
 #[doc(hidden)]
 pub use tags::next_link;
@@ -250,10 +255,15 @@ impl RegistryClient {
         })
     }
 
-    /// Verifies the credentials, as `podman login` does: `/v2/` must answer 200 with them.
+    /// Verifies the credentials, as `podman login` does: `/v2/` must answer 200 with them. When they (or the
+    /// tokens they buy) would cross the network in clear text — a plain-HTTP registry or token service — a
+    /// warning says so first.
     pub async fn check_auth(&self) -> Result<(), RegistryError> {
         if self.challenge.is_none() {
             return Ok(()); // the registry needs no authentication
+        }
+        if let Some(warning) = self.cleartext_warning() {
+            self.observer.warning(&warning);
         }
         let url = format!("{}/v2/", self.base);
         let req = self.authorize(self.http.get(&url), &BTreeSet::new()).await?;
@@ -276,6 +286,35 @@ impl RegistryClient {
                 let codes = error::diagnostics(&body::error_body(resp).await);
                 Err(RegistryError::Status { method: "GET", url, status: s.as_u16(), codes })
             }
+        }
+    }
+}
+
+impl RegistryClient {
+    /// What a login should say when the credentials (or the tokens they buy) cross the network unencrypted:
+    /// a registry reached over plain HTTP (registries.conf `insecure`, or the fallback from HTTPS), or a token
+    /// service on plain HTTP.
+    fn cleartext_warning(&self) -> Option<String> {
+        self.creds.as_ref()?;
+        let plain = self.base.starts_with("http://");
+        let host = self.host();
+        match self.challenge.as_ref()? {
+            Challenge::Basic { .. } if plain => Some(format!(
+                "{host} is reached over plain HTTP: the password travels in clear text, readable by anyone on the \
+                 network"
+            )),
+            Challenge::Bearer { realm, .. } if realm.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")) => {
+                let realm = reqwest::Url::parse(realm).map_or_else(|_| realm.clone(), |u| origin::origin_text(&u));
+                Some(format!(
+                    "the token service of {host} ({realm}) is plain HTTP: the password travels in clear text, \
+                     readable by anyone on the network"
+                ))
+            }
+            Challenge::Bearer { .. } if plain => Some(format!(
+                "{host} is reached over plain HTTP: the access tokens the password buys travel in clear text, \
+                 readable by anyone on the network"
+            )),
+            _ => None,
         }
     }
 }

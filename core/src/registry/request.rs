@@ -7,13 +7,15 @@
 //!   for a fresh one for the challenge's scopes together with ours, and try once more;
 //! - an error [`RegistryError::is_retryable`] calls transient (no answer, 408, 429, 5xx; from the registry or
 //!   its token service): wait — what `Retry-After` asks (seconds or an HTTP date, capped), else the
-//!   [`RetryPolicy`](super::RetryPolicy) backoff — and try again, a bounded number of times;
+//!   [`RetryPolicy`](super::RetryPolicy) backoff — and try again, a bounded number of times; a wait longer
+//!   than [`RETRY_NOTICE`] is announced first (a warning: how long, and what the registry asked for);
 //! - every answer's `Warning: 299 - "text"` headers: each distinct text shown once, as a warning;
 //! - a status the operation does not expect: a typed [`RegistryError`] with the distribution error codes of
 //!   the (capped) body.
 //!
-//! The Authorization header is marked sensitive (never logged) and reqwest drops it on redirects to another
-//! host, port or scheme.
+//! Authorization goes only to the registry's own origin (`origin`: a `Location` or `Link` to a storage
+//! backend is followed without it); the header is marked sensitive (never logged) and reqwest drops it on
+//! redirects to another host, port or scheme.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
@@ -24,12 +26,15 @@ use reqwest::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 
 use super::body::{self, BodyError};
-use super::tls;
 use super::{ByteStream, Challenge, RegistryClient, RegistryError, challenge, error};
+use super::{origin, tls};
 
 /// Opens a blob's bytes for [`RegistryClient::upload_blob`], once per try. The opening may borrow for `'a`;
 /// the stream it yields is owned.
 pub type OpenBody<'a> = dyn Fn() -> BoxFuture<'a, Result<ByteStream, RegistryError>> + Send + Sync + 'a;
+
+/// Waits for a registry's `Retry-After` longer than this are announced as a warning before they start.
+pub(super) const RETRY_NOTICE: Duration = Duration::from_secs(2);
 
 /// What a request carries.
 #[derive(Clone)]
@@ -136,8 +141,18 @@ impl RegistryClient {
         let mut fresh = false;
         let mut reauthorized = false;
         let mut attempt = 0u32;
+        // The origin rule: credentials only to the registry's own scheme, host and port (a Location or Link
+        // may send a request to a storage backend), and never from HTTPS to plain HTTP.
+        let credentials = origin::check_request(&self.base, &req.url)?;
+        if !credentials {
+            self.log(&format!("{method} {}: not the registry's origin: sent without credentials", req.url));
+        }
         loop {
-            let (auth, sent) = match self.authorization(challenge.as_ref(), &req.scopes, &scopes, fresh).await {
+            let authorization = match credentials {
+                true => self.authorization(challenge.as_ref(), &req.scopes, &scopes, fresh).await,
+                false => Ok((Auth::None, Sent::Nothing)),
+            };
+            let (auth, sent) = match authorization {
                 Ok(a) => a,
                 // The token service failed for now (no answer, 5xx): the same backoff as the registry.
                 Err(e) if req.retry && e.is_retryable() && attempt + 1 < self.retry.attempts => {
@@ -186,6 +201,7 @@ impl RegistryClient {
             self.log(&format!("{method} {} -> {}", req.url, status.as_u16()));
             self.show_warnings(resp.headers());
             if status == StatusCode::UNAUTHORIZED
+                && credentials
                 && !reauthorized
                 && let Some((next, wanted)) = renew(resp.headers(), sent, challenge.as_ref(), self.creds.is_some())
             {
@@ -225,6 +241,25 @@ impl RegistryClient {
                     Some(d) => d.min(self.retry.max_retry_after),
                     None => self.retry.backoff(attempt),
                 };
+                if wait > RETRY_NOTICE {
+                    // A long wait is announced, so that hoist does not look hung.
+                    let asked = retry_after.unwrap_or(wait).as_secs();
+                    let capped = if asked > wait.as_secs() {
+                        format!(
+                            " (it asked for {asked} s; hoist waits at most {} s)",
+                            self.retry.max_retry_after.as_secs()
+                        )
+                    } else {
+                        String::new()
+                    };
+                    self.observer.warning(&format!(
+                        "registry {} answered {} to {method} {}: waiting {} s before trying again{capped}",
+                        self.host(),
+                        status.as_u16(),
+                        req.url,
+                        wait.as_secs()
+                    ));
+                }
                 self.log(&format!("{method} {}: {err}; trying again in {} ms", req.url, wait.as_millis()));
                 self.wait(wait).await;
                 attempt += 1;

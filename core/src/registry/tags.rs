@@ -1,14 +1,20 @@
-//! Tag lists: `GET /v2/NAME/tags/list`, following `Link: <URL>; rel="next"` page after page.
+//! Tag lists: `GET /v2/NAME/tags/list`, following `Link: <URL>; rel="next"` page after page. Each `Link` is
+//! resolved against the page's URL and checked by the origin rule (`origin`: never to plain HTTP from a TLS
+//! registry, no credentials to another origin); a page URL that comes again (a page linking to itself, a
+//! cycle) ends the list with an error at once.
+
+use std::collections::HashSet;
 
 use reqwest::Method;
 use reqwest::header::{HeaderMap, LINK};
 
 use super::body::MAX_MANIFEST_BODY;
 use super::manifest::pull;
+use super::origin;
 use super::request::Request;
 use super::{RegistryClient, RegistryError};
 
-/// The most pages one tag list is read across (a registry that links pages in a circle ends here).
+/// The most pages one tag list is read across (a registry that makes up new page URLs for ever ends here).
 pub const MAX_TAG_PAGES: usize = 10_000;
 
 impl RegistryClient {
@@ -30,29 +36,25 @@ impl RegistryClient {
             url.push_str(&format!("?n={n}"));
         }
         let mut tags = Vec::new();
+        let mut seen = HashSet::new();
         for _ in 0..MAX_TAG_PAGES {
+            seen.insert(url.clone());
             let req = Request::new(Method::GET, url.clone(), pull(repo));
             let (headers, body) = self.read(req, MAX_MANIFEST_BODY, &format!("reading the tag list {url}")).await?;
             let page: Page = serde_json::from_slice(&body)
                 .map_err(|e| RegistryError::Protocol(format!("GET {url}: the answer is not a tag list: {e}")))?;
             tags.extend(page.tags.unwrap_or_default());
-            match next_link(&headers) {
-                Some(next) => url = self.link_url(&next),
-                None => return Ok(tags),
+            let Some(next) = next_link(&headers) else { return Ok(tags) };
+            let next = origin::follow(&self.base, &url, &next, "tag list Link")?;
+            if !seen.insert(next.url.clone()) {
+                return Err(RegistryError::Protocol(format!(
+                    "the tag list of {repo} links back to a page already read ({}): a loop",
+                    next.url
+                )));
             }
+            url = next.url;
         }
         Err(RegistryError::Protocol(format!("the tag list of {repo} goes on past {MAX_TAG_PAGES} pages")))
-    }
-
-    /// The URL a `Link` names: as given when absolute, else on this registry.
-    fn link_url(&self, link: &str) -> String {
-        if link.starts_with("http://") || link.starts_with("https://") {
-            link.to_owned()
-        } else if link.starts_with('/') {
-            format!("{}{link}", self.base)
-        } else {
-            format!("{}/{link}", self.base)
-        }
     }
 }
 

@@ -653,3 +653,224 @@ async fn a_failing_token_service_is_tried_again() {
     assert_eq!(s.requests_to("/token").len(), 2);
     assert_eq!(s.requests_to("/v2/r/tags/list").len(), 1);
 }
+
+// ---- the origin rule (origin.rs) against real requests -------------------------------------------------
+
+const BASIC_USER_PASS: &str = "Basic dXNlcjpwYXNz"; // user:pass
+
+async fn connect_as(server: &Server, observer: SharedObserver) -> RegistryClient {
+    let endpoint = Endpoint {
+        host: server.addr.to_string(),
+        tls_verify: false,
+        allow_http: true,
+        cert_dirs: Vec::new(),
+        insecure_hosts: Vec::new(),
+    };
+    let creds = Credentials {
+        server_url: server.addr.to_string(),
+        username: "user".into(),
+        secret: hoist_helper_protocol::Secret::new("pass".to_owned()),
+    };
+    let mut c = RegistryClient::connect(&endpoint, Some(creds), observer).await.expect("connect");
+    c.set_retry_policy(fast());
+    c
+}
+
+/// A registry that wants `user:pass` (Basic) or, with `bearer`, a token `T` its `/token` gives for them;
+/// anything else authorized goes to `route`.
+async fn guarded_registry(bearer: bool, route: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> Server {
+    Server::start("127.0.0.1", move |base| {
+        move |r: &Req| {
+            let auth = r.header("authorization");
+            if bearer && r.path() == "/token" {
+                return match auth {
+                    Some(BASIC_USER_PASS) => Resp::new(200).json(r#"{"token":"T","expires_in":300}"#),
+                    _ => Resp::new(401),
+                };
+            }
+            let ok = if bearer { auth == Some("Bearer T") } else { auth == Some(BASIC_USER_PASS) };
+            if !ok {
+                let challenge = if bearer {
+                    format!(r#"Bearer realm="{base}/token",service="fake""#)
+                } else {
+                    r#"Basic realm="fake""#.to_owned()
+                };
+                return Resp::new(401)
+                    .header("WWW-Authenticate", challenge)
+                    .json(r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#);
+            }
+            if r.path() == "/v2/" { Resp::new(200).json("{}") } else { route(r) }
+        }
+    })
+    .await
+}
+
+/// A server that takes anything: uploads (201), tag lists (`["b"]`), blobs; it records what it got.
+async fn elsewhere(ip: &str) -> Server {
+    Server::start(ip, |_| {
+        |r: &Req| match r.method.as_str() {
+            "PUT" => Resp::new(201),
+            _ if r.path().ends_with("/tags/list") => Resp::new(200).json(r#"{"tags":["b"]}"#),
+            _ => Resp::new(200).body(b"blob".to_vec()),
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_upload_location_on_another_origin_gets_no_credentials() {
+    let blob = data(1000);
+    let digest = Digest::sha256(&blob);
+    for bearer in [false, true] {
+        // Another host (127.0.0.2), and the registry's own host on another port.
+        for ip in ["127.0.0.2", "127.0.0.1"] {
+            let other = elsewhere(ip).await;
+            let target = format!("{}/storage/upload-1?sig=s", other.url());
+            let s = guarded_registry(bearer, move |r| match r.method.as_str() {
+                "POST" => Resp::new(202).header("Location", target.clone()),
+                _ => Resp::new(400),
+            })
+            .await;
+            let c = connect_as(&s, crate::observe::silent()).await;
+            c.upload_blob("r", &digest, blob.len() as u64, &opener(blob.clone(), counter())).await.unwrap();
+            let posts: Vec<_> = s.requests().into_iter().filter(|r| r.method == "POST").collect();
+            assert_eq!(posts.len(), 1);
+            assert!(posts[0].header("authorization").is_some(), "the registry itself gets the credentials");
+            let got = other.requests();
+            assert_eq!(got.len(), 1, "{bearer} {ip}: {got:?}");
+            assert_eq!((got[0].method.as_str(), got[0].path()), ("PUT", "/storage/upload-1"));
+            assert!(got[0].body == blob, "the upload still works, without credentials");
+            assert_eq!(got[0].header("authorization"), None, "bearer {bearer}, {ip}: no credentials elsewhere");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_upload_location_on_the_registry_keeps_its_credentials() {
+    let blob = data(1000);
+    let digest = Digest::sha256(&blob);
+    // The registry's own origin written out in full, with its port: the same origin.
+    let s = guarded_registry(false, |r| match r.method.as_str() {
+        "POST" => {
+            Resp::new(202).header("Location", format!("http://{}/v2/r/blobs/uploads/u", r.header("host").unwrap()))
+        }
+        "PUT" => Resp::new(201),
+        _ => Resp::new(400),
+    })
+    .await;
+    let c = connect_as(&s, crate::observe::silent()).await;
+    c.upload_blob("r", &digest, blob.len() as u64, &opener(blob, counter())).await.unwrap();
+    let put = s.requests().into_iter().find(|r| r.method == "PUT").unwrap();
+    assert_eq!(put.header("authorization"), Some(BASIC_USER_PASS));
+}
+
+#[tokio::test]
+async fn a_tag_list_link_to_another_origin_gets_no_credentials() {
+    for bearer in [false, true] {
+        for ip in ["127.0.0.2", "127.0.0.1"] {
+            let other = elsewhere(ip).await;
+            let next = format!("{}/v2/r/tags/list?last=a", other.url());
+            let s = guarded_registry(bearer, move |_| {
+                Resp::new(200).header("Link", format!("<{next}>; rel=\"next\"")).json(r#"{"tags":["a"]}"#)
+            })
+            .await;
+            let c = connect_as(&s, crate::observe::silent()).await;
+            assert_eq!(c.list_tags("r").await.unwrap(), ["a", "b"]);
+            let got = other.requests();
+            assert_eq!(got.len(), 1, "{got:?}");
+            assert_eq!(got[0].target, "/v2/r/tags/list?last=a");
+            assert_eq!(got[0].header("authorization"), None, "bearer {bearer}, {ip}: no credentials elsewhere");
+        }
+    }
+}
+
+#[tokio::test]
+async fn redirects_to_another_port_carry_no_credentials() {
+    let storage = elsewhere("127.0.0.1").await;
+    let to = format!("{}/bucket/blob", storage.url());
+    let s = guarded_registry(false, move |_| Resp::new(307).header("Location", to.clone())).await;
+    let c = connect_as(&s, crate::observe::silent()).await;
+    let (got, err) = drain(c.get_blob("r", &Digest::sha256(b"blob"), Some(4)).await.unwrap()).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(got, b"blob");
+    assert_eq!(storage.requests().len(), 1);
+    assert_eq!(storage.requests()[0].header("authorization"), None, "reqwest drops Authorization across ports");
+}
+
+#[tokio::test]
+async fn a_tag_list_that_links_back_fails_at_once() {
+    // A page that links to itself.
+    let s = open_registry(|_| {
+        Resp::new(200).header("Link", r#"</v2/r/tags/list?n=1>; rel="next""#).json(r#"{"tags":["a"]}"#)
+    })
+    .await;
+    let c = connect(&s).await;
+    let e = c.list_tags_paged("r", Some(1)).await.unwrap_err();
+    assert!(e.to_string().contains("links back to a page already read"), "{e}");
+    assert_eq!(s.requests_to("/v2/r/tags/list").len(), 1);
+    // Two pages that link to each other (the second written another way: absolute).
+    let s = Server::start("127.0.0.1", |base| {
+        move |r: &Req| match (r.path(), r.query()) {
+            ("/v2/", _) => Resp::new(200),
+            (_, "") => {
+                Resp::new(200).header("Link", r#"</v2/r/tags/list?last=a>; rel="next""#).json(r#"{"tags":["a"]}"#)
+            }
+            _ => Resp::new(200)
+                .header("Link", format!(r#"<{base}/v2/r/tags/list>; rel="next""#))
+                .json(r#"{"tags":["b"]}"#),
+        }
+    })
+    .await;
+    let c = connect(&s).await;
+    let e = c.list_tags("r").await.unwrap_err();
+    assert!(e.to_string().contains("links back"), "{e}");
+    assert_eq!(s.requests_to("/v2/r/tags/list").len(), 2);
+}
+
+#[tokio::test]
+async fn a_long_retry_after_is_announced_and_capped() {
+    let n = counter();
+    let s = {
+        let n = n.clone();
+        open_registry(move |_| match n.fetch_add(1, Ordering::SeqCst) {
+            0 => Resp::new(429).header("Retry-After", "1"),
+            1 => Resp::new(429).header("Retry-After", "999999"),
+            _ => Resp::new(200).json(r#"{"tags":["a"]}"#),
+        })
+        .await
+    };
+    let rec = Arc::new(Recorder::default());
+    let mut c = connect_with(&s, rec.clone()).await;
+    c.set_retry_policy(RetryPolicy { max_retry_after: Duration::from_secs(3), ..fast() });
+    let t = Instant::now();
+    assert_eq!(c.list_tags("r").await.unwrap(), ["a"]);
+    assert!(t.elapsed() >= Duration::from_secs(4) && t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    let warnings = rec.warnings.lock().unwrap().clone();
+    assert_eq!(warnings.len(), 1, "a wait of a second is not announced: {warnings:?}");
+    assert!(
+        warnings[0].contains("answered 429")
+            && warnings[0].contains("waiting 3 s before trying again")
+            && warnings[0].contains("it asked for 999999 s"),
+        "{}",
+        warnings[0]
+    );
+}
+
+#[tokio::test]
+async fn a_login_over_plain_http_warns_that_the_password_is_in_clear() {
+    for bearer in [false, true] {
+        let s = guarded_registry(bearer, |_| Resp::new(404)).await;
+        let rec = Arc::new(Recorder::default());
+        let c = connect_as(&s, rec.clone()).await;
+        c.check_auth().await.unwrap();
+        let warnings = rec.warnings.lock().unwrap().clone();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("clear text") && warnings[0].contains(&s.addr.to_string()), "{warnings:?}");
+        assert!(!warnings[0].contains("pass\"") && !warnings[0].contains("dXNlcjpwYXNz"));
+    }
+    // A registry that asks for nothing: no credentials are sent, nothing to warn about.
+    let s = open_registry(|_| Resp::new(404)).await;
+    let rec = Arc::new(Recorder::default());
+    connect_as(&s, rec.clone()).await.check_auth().await.unwrap();
+    assert!(rec.warnings.lock().unwrap().is_empty());
+}

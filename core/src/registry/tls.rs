@@ -22,20 +22,25 @@ pub const TIMEOUT_ENV: &str = "HOIST_TIMEOUT";
 /// The read timeout when [`TIMEOUT_ENV`] is not set.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The longest timeout: larger values (up to `u64::MAX` seconds, or more digits than that) are taken as this
+/// one, since deadlines are instants (`now + u64::MAX s` overflows and panics).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The HTTP client for `endpoint`.
 ///
 /// Timeouts, all one setting — 30 s, or the seconds in `HOIST_TIMEOUT` (`hoist --timeout` sets it;
-/// `HOIST_TIMEOUT=120` for a slow registry or link; `0` waits for ever): connecting; receiving an answer's
+/// `HOIST_TIMEOUT=120` for a slow registry or link; `0` waits for ever; at most a day, [`MAX_TIMEOUT`]): connecting; receiving an answer's
 /// headers ([`headers_within`], so a server that drips them a byte at a time still ends); and each read of
 /// a body that stays silent, which the retry layer may try again (a blob read resumes where it stopped). It
 /// bounds waiting, not the length of a transfer: a large blob that keeps arriving never times out.
 ///
-/// Redirects (up to 10) are followed; reqwest drops `Authorization` whenever a redirect leads to another
-/// host, port or scheme, so a blob served from object storage or a CDN never sees the registry's credentials.
+/// Redirects (up to 10) are followed, never from HTTPS to plain HTTP (`origin::redirect_policy`); reqwest
+/// drops `Authorization` whenever a redirect leads to another host, port or scheme, so a blob served from
+/// object storage or a CDN never sees the registry's credentials.
 pub fn build_client(endpoint: &Endpoint) -> Result<reqwest::Client, RegistryError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("hoist/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(10));
+        .redirect(super::origin::redirect_policy());
     if let Some(t) = timeout()? {
         builder = builder.connect_timeout(t).read_timeout(t);
     }
@@ -72,15 +77,21 @@ pub fn send_failed(context: String, e: &reqwest::Error) -> RegistryError {
         let after = timeout().ok().flatten().unwrap_or(DEFAULT_READ_TIMEOUT);
         return RegistryError::Timeout { context, after };
     }
+    if e.is_redirect() {
+        // A refused redirect (a loop, a downgrade to plain HTTP) is the same on every try.
+        return RegistryError::Protocol(format!("{context}: {}", super::error::error_chain(e)));
+    }
     RegistryError::transport(context, e)
 }
 
-/// The read timeout for a `HOIST_TIMEOUT` value (unset: the default; `0`: none).
+/// The read timeout for a `HOIST_TIMEOUT` value (unset: the default; `0`: none; at most [`MAX_TIMEOUT`]).
 fn read_timeout(value: Option<&std::ffi::OsStr>) -> Result<Option<Duration>, RegistryError> {
     let Some(value) = value else { return Ok(Some(DEFAULT_READ_TIMEOUT)) };
-    match value.to_str().map(str::trim).and_then(|v| v.parse::<u64>().ok()) {
+    let secs = value.to_str().map(str::trim).filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
+    // Too many digits for a u64 is still a number of seconds: the longest timeout.
+    match secs.map(|v| v.parse::<u64>().unwrap_or(u64::MAX)) {
         Some(0) => Ok(None),
-        Some(secs) => Ok(Some(Duration::from_secs(secs))),
+        Some(secs) => Ok(Some(Duration::from_secs(secs).min(MAX_TIMEOUT))),
         None => {
             Err(RegistryError::Config(format!("{TIMEOUT_ENV}={}: not a number of seconds", value.to_string_lossy())))
         }
@@ -248,6 +259,13 @@ mod tests {
         assert_eq!(read_timeout(None).unwrap(), Some(DEFAULT_READ_TIMEOUT));
         assert_eq!(read_timeout(Some("120".as_ref())).unwrap(), Some(Duration::from_secs(120)));
         assert_eq!(read_timeout(Some("0".as_ref())).unwrap(), None);
+        assert_eq!(read_timeout(Some("000".as_ref())).unwrap(), None);
+        // Huge values are the longest timeout, not an overflow.
+        assert_eq!(read_timeout(Some("86400".as_ref())).unwrap(), Some(MAX_TIMEOUT));
+        assert_eq!(read_timeout(Some("18446744073709551615".as_ref())).unwrap(), Some(MAX_TIMEOUT));
+        assert_eq!(read_timeout(Some("99999999999999999999999999".as_ref())).unwrap(), Some(MAX_TIMEOUT));
+        assert!(read_timeout(Some("-1".as_ref())).is_err());
+        assert!(read_timeout(Some("".as_ref())).is_err());
         let e = read_timeout(Some("soon".as_ref())).unwrap_err();
         assert_eq!(e.to_string(), "HOIST_TIMEOUT=soon: not a number of seconds");
     }

@@ -3,7 +3,9 @@
 //! `PATCH`es of at least `OCI-Chunk-Min-Length` bytes when the registry asks for that), then `PUT ?digest=`
 //! closes it. A registry that refuses `PATCH` gets the bytes in that `PUT` instead.
 //!
-//! Each answer's `Location` (relative or absolute, perhaps with a query of its own) names the next step. A
+//! Each answer's `Location` (relative or absolute, perhaps with a query of its own) names the next step; the
+//! origin rule (`origin`) applies: never to plain HTTP from a TLS registry, and without credentials to
+//! another origin, as go-containerregistry follows a Location to a storage backend. A
 //! session whose body failed part way is abandoned (cancelled, best effort) and a new one started, with the
 //! bytes opened again: a repeated `PATCH` to the old session could append to what it already got.
 
@@ -16,6 +18,7 @@ use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, HeaderValue, LOCATION};
 use reqwest::{Method, StatusCode};
 
 use super::manifest::push;
+use super::origin;
 use super::request::{Body, OpenBody, Request};
 use super::{ByteStream, RegistryClient, RegistryError};
 use crate::digest::Digest;
@@ -55,22 +58,18 @@ struct PatchFailed {
 const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
 impl RegistryClient {
-    /// The absolute URL an answer's `Location` names (relative to the request's URL).
+    /// The absolute URL an answer's `Location` names (relative to the request's URL), checked by the origin
+    /// rule: no plain-HTTP URL from a TLS registry; another origin (a storage backend) gets no credentials.
     pub(super) fn location(&self, resp: &reqwest::Response) -> Result<String, RegistryError> {
         let loc = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or("");
         if loc.is_empty() {
             return Err(RegistryError::Protocol(format!("{}: the answer has no Location", resp.url())));
         }
-        if loc.starts_with("http://") || loc.starts_with("https://") {
-            return Ok(loc.to_owned());
+        let next = origin::follow(&self.base, resp.url().as_str(), loc, "upload Location")?;
+        if !next.credentials {
+            self.log(&format!("the upload Location leads to {}: no credentials go there", next.url));
         }
-        if loc.starts_with('/') && !loc.starts_with("//") {
-            return Ok(format!("{}{loc}", self.base));
-        }
-        resp.url()
-            .join(loc)
-            .map(String::from)
-            .map_err(|e| RegistryError::Protocol(format!("{}: Location {loc:?} is not a URL: {e}", resp.url())))
+        Ok(next.url)
     }
 
     /// Uploads blob `digest` of `size` bytes to `repo`; `open` gives its bytes, again for each new try (the
