@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The shape the project holds to (docs/architecture.md), checked on every `make test`:
 # - no crate depends on a credential helper's crate, and hoist-core has none in its tree;
-# - the library never prints: no print!/println!/eprint!/eprintln!/dbg! outside the CLI (core/src/cli/).
+# - the library never prints: no print!/println!/eprint!/eprintln!/dbg! in hoist-core (core/src/; the CLI is
+#   its own package, cli/);
+# - the library does not compile the CLI's crates: no clap, clap_complete, clap_mangen or indicatif in
+#   hoist-core's normal dependencies, and hoist-core never depends on the CLI package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail=0
@@ -18,7 +21,13 @@ if grep -q '^docker-credential-' <<<"$core_tree"; then
   echo "check-structure: hoist-core's dependency tree holds a helper crate" >&2
   fail=1
 fi
-if prints=$(grep -rnE '\b(e?println|e?print|dbg)!\(' core/src --include='*.rs' | grep -v '^core/src/cli/'); then
+for cli_crate in clap clap_complete clap_mangen indicatif hoist; do
+  if grep -qE "^$cli_crate v" <<<"$core_tree"; then
+    echo "check-structure: hoist-core depends on $cli_crate (the CLI's crates belong to cli/)" >&2
+    fail=1
+  fi
+done
+if prints=$(grep -rnE '\b(e?println|e?print|dbg)!\(' core/src --include='*.rs'); then
   echo "check-structure: the library prints (route it through hoist_core::observe or return it):" >&2
   echo "$prints" >&2
   fail=1

@@ -18,7 +18,7 @@
 //! - [`observe`]: how the library reports progress and warnings without printing.
 //! - [`cleanup`]: the temp files in flight, removed when a signal stops the process.
 //!
-//! The `hoist` command line is a separate binary target (`src/cli/`) over this library; the library never
+//! The `hoist` command line is a separate package (`cli/`) over this library; the library never
 //! prints and never parses argv.
 
 pub mod archive;
