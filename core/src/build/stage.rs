@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -24,7 +25,7 @@ use super::context::{Context, Item, ItemKind};
 use super::dockerfile::{self, Instruction};
 use super::glob::{Pattern, Slashes, clean, has_wildcard};
 use super::layer::{self, Content, Entry, EntryKind};
-use super::shell::{self, Vars};
+use super::shell::{self, Vars, Work};
 use super::tree::{self, Kind, Node, Origin, Tree, ancestors};
 use super::users::{self, Owner};
 use super::{
@@ -96,7 +97,13 @@ struct Snapshot {
     tree: Tree,
     /// The image the chain started from: (name, manifest digest), for the base annotations.
     base: Option<(String, Digest)>,
+    /// About how many bytes `config` takes as JSON: the base's, plus what each instruction added.
+    config_len: usize,
 }
+
+/// The most bytes all the stages of a build may keep in their configs together (each stage's is at most
+/// [`MAX_CONFIG_SIZE`]): 64 MiB, so a long chain of stages cannot hold a copy of an 8 MiB config each.
+pub const MAX_CONFIGS_KEPT: usize = 64 << 20;
 
 /// What every stage shares.
 struct Shared<'a> {
@@ -117,6 +124,10 @@ struct Shared<'a> {
     new_layers: Vec<Descriptor>,
     /// The stages built so far for this platform.
     done: Vec<Option<Snapshot>>,
+    /// The variable-substitution budget of the whole build.
+    work: Rc<Work>,
+    /// The config bytes the built stages keep (at most [`MAX_CONFIGS_KEPT`]).
+    kept: usize,
 }
 
 /// Runs the plan for every platform and writes the result.
@@ -144,15 +155,28 @@ pub(super) fn run(
         total: per_platform * opts.platforms.len(),
         new_layers: Vec::new(),
         done: Vec::new(),
+        work: Rc::new(Work::default()),
+        kept: 0,
     };
     let mut images = Vec::new();
     let mut base_name = None;
     for platform in &opts.platforms {
-        sh.globals = global_args(plan, opts, platform, &mut sh.consumed)?;
+        sh.globals = global_args(plan, opts, platform, &mut sh.consumed, &sh.work)?;
         sh.images.clear();
         sh.done = vec![None; plan.stages.len()];
+        sh.kept = 0;
         for &i in &plan.needed {
             let snap = run_stage(&mut sh, &plan.stages[i], platform)?;
+            sh.kept += snap.config_len;
+            if sh.kept > MAX_CONFIGS_KEPT {
+                return at(
+                    plan.stages[i].from.line,
+                    format!(
+                        "the stages' image configs together pass {MAX_CONFIGS_KEPT} bytes (64 MiB), the most hoist \
+                         keeps for one build"
+                    ),
+                );
+            }
             sh.done[i] = Some(snap);
         }
         let last = sh.done[plan.target].take().expect("the target was built");
@@ -188,6 +212,7 @@ fn global_args(
     opts: &Options,
     platform: &Platform,
     consumed: &mut BTreeSet<String>,
+    work: &Work,
 ) -> Result<Vars, BuildError> {
     let mut vars = automatic_args(platform);
     for ins in &plan.globals {
@@ -199,7 +224,7 @@ fn global_args(
                 }
                 None => match default {
                     Some(d) => Some(
-                        shell::expand(&d, &vars, plan.escape)
+                        shell::expand_in(&d, &vars, plan.escape, work)
                             .map_err(|e| BuildError::At { line: ins.line, message: format!("ARG {name}: {e}") })?,
                     ),
                     None => None,
@@ -252,6 +277,12 @@ struct Stage<'p> {
     /// A CMD was given in this stage (so ENTRYPOINT keeps it).
     cmd_set: bool,
     plan: &'p StagePlan,
+    /// What substitution sees: the ARGs, then the config's `Env` over them; kept up to date by `ARG` and
+    /// `ENV` rather than made again for every word.
+    vars: Vars,
+    /// The names the config's `Env` sets.
+    env_keys: BTreeSet<String>,
+    work: Rc<Work>,
 }
 
 fn run_stage(sh: &mut Shared, sp: &StagePlan, target_platform: &Platform) -> Result<Snapshot, BuildError> {
@@ -259,7 +290,7 @@ fn run_stage(sh: &mut Shared, sp: &StagePlan, target_platform: &Platform) -> Res
     sh.progress.step(sh.step, sh.total, &sp.from.original);
     let line = sp.from.line;
     let expand_global = |s: &str| {
-        shell::expand(s, &sh.globals, sh.plan.escape)
+        shell::expand_in(s, &sh.globals, sh.plan.escape, &sh.work)
             .map_err(|e| BuildError::At { line, message: format!("FROM: {e}") })
     };
     let platform = match sp.from.flag("platform").and_then(|f| f.value.as_deref()) {
@@ -282,7 +313,23 @@ fn run_stage(sh: &mut Shared, sp: &StagePlan, target_platform: &Platform) -> Res
         load_image(sh.store, &found, &platform, sh.progress).map_err(|e| e.at(line, "FROM"))?
     };
     set_default_path(&mut snap.config);
-    let mut stage = Stage { snap, platform, escape: sh.plan.escape, args: BTreeMap::new(), cmd_set: false, plan: sp };
+    let mut stage = Stage {
+        snap,
+        platform,
+        escape: sh.plan.escape,
+        args: BTreeMap::new(),
+        cmd_set: false,
+        plan: sp,
+        vars: Vars::new(),
+        env_keys: BTreeSet::new(),
+        work: sh.work.clone(),
+    };
+    for e in stage.env() {
+        if let Some((k, v)) = e.split_once('=') {
+            stage.vars.insert(k.to_owned(), v.to_owned());
+            stage.env_keys.insert(k.to_owned());
+        }
+    }
     // The base's ONBUILD triggers run first, then are dropped.
     let triggers: Vec<String> = stage
         .cfg()
@@ -292,6 +339,9 @@ fn run_stage(sh: &mut Shared, sp: &StagePlan, target_platform: &Platform) -> Res
         .iter()
         .filter_map(|v| v.as_str().map(str::to_owned))
         .collect();
+    if triggers.len() > dockerfile::MAX_INSTRUCTIONS {
+        return at(line, format!("the base has more than {} ONBUILD triggers", dockerfile::MAX_INSTRUCTIONS));
+    }
     for t in triggers {
         let parsed = dockerfile::parse(&t)
             .map_err(|e| BuildError::At { line, message: format!("ONBUILD {t}: {}", e.message) })?;
@@ -322,7 +372,8 @@ fn scratch(platform: &Platform) -> Snapshot {
     if let Some(v) = &platform.variant {
         config["variant"] = json!(v);
     }
-    Snapshot { config, layers: Vec::new(), tree: Tree::default(), base: None }
+    let config_len = config.to_string().len();
+    Snapshot { config, layers: Vec::new(), tree: Tree::default(), base: None, config_len }
 }
 
 /// A stored image as a snapshot: its config, its layers (docker media types as their OCI equals), and its
@@ -353,7 +404,13 @@ fn load_image(
     let layers: Vec<Descriptor> = m.layers.iter().map(oci_layer).collect();
     let digests: Vec<Digest> = m.layers.iter().filter(|l| !l.is_foreign()).map(|l| l.digest.clone()).collect();
     let tree = Tree::from_layers(store, &digests)?;
-    Ok(Snapshot { config, layers, tree, base: Some((base.name.clone(), base.descriptor.digest.clone())) })
+    Ok(Snapshot {
+        config,
+        layers,
+        tree,
+        base: Some((base.name.clone(), base.descriptor.digest.clone())),
+        config_len: raw.len(),
+    })
 }
 
 /// A layer descriptor with Docker's media types as their OCI equals (same bytes), as podman writes OCI.
@@ -400,6 +457,13 @@ fn write_image(
     let mut config = snap.config.clone();
     config["created"] = json!(clock.created);
     let raw_config = serde_json::to_vec(&config).map_err(|e| BuildError::Other(e.to_string()))?;
+    if raw_config.len() > MAX_CONFIG_SIZE {
+        return Err(BuildError::Other(format!(
+            "the image config would be {} bytes, more than the {MAX_CONFIG_SIZE} (8 MiB) hoist and registries read \
+             back",
+            raw_config.len()
+        )));
+    }
     let config_digest = store.put_blob(&raw_config)?;
     let mut annotations = BTreeMap::new();
     if let Some((name, digest)) = &snap.base {
@@ -480,18 +544,28 @@ impl<'p> Stage<'p> {
     }
 
     /// The variables substitution sees: this stage's ARGs, then the config's Env over them.
-    fn vars(&self) -> Vars {
-        let mut v: Vars = self.args.iter().filter_map(|(k, v)| Some((k.clone(), v.clone()?))).collect();
-        for e in self.env() {
-            if let Some((k, val)) = e.split_once('=') {
-                v.insert(k.to_owned(), val.to_owned());
-            }
-        }
-        v
+    fn vars(&self) -> &Vars {
+        &self.vars
     }
 
     fn expand(&self, word: &str, line: usize) -> Result<String, BuildError> {
-        shell::expand(word, &self.vars(), self.escape).map_err(|e| BuildError::At { line, message: e.to_string() })
+        shell::expand_in(word, &self.vars, self.escape, &self.work)
+            .map_err(|e| BuildError::At { line, message: e.to_string() })
+    }
+
+    /// Counts `added` bytes more in the config (fewer when negative); fails past [`MAX_CONFIG_SIZE`].
+    fn grow(&mut self, line: usize, added: isize) -> Result<(), BuildError> {
+        self.snap.config_len = self.snap.config_len.saturating_add_signed(added);
+        if self.snap.config_len > MAX_CONFIG_SIZE {
+            return at(
+                line,
+                format!(
+                    "the image config would pass {MAX_CONFIG_SIZE} bytes (8 MiB), the most hoist and registries \
+                     read back"
+                ),
+            );
+        }
+        Ok(())
     }
 
     fn words(&self, ins: &Instruction) -> Vec<String> {
@@ -499,6 +573,8 @@ impl<'p> Stage<'p> {
     }
 
     fn history(&mut self, sh: &Shared, created_by: String, empty: bool) {
+        // Bounded by the Dockerfile's size: not checked here (the final config is).
+        self.snap.config_len += created_by.len() + 80;
         let mut h = json!({"created": sh.clock.created, "created_by": created_by});
         if empty {
             h["empty_layer"] = json!(true);
@@ -546,7 +622,10 @@ impl<'p> Stage<'p> {
             "ARG" => self.arg(sh, ins),
             "ENV" => {
                 for (k, v) in self.pairs(ins, "ENV")? {
-                    set_env(self.cfg(), &k, &v);
+                    let old = set_env(self.cfg(), &k, &v);
+                    self.grow(line, (k.len() + v.len() + 4) as isize - old.map_or(0, |o| o as isize + 4))?;
+                    self.vars.insert(k.clone(), v);
+                    self.env_keys.insert(k);
                 }
                 self.nop(sh, ins);
                 Ok(())
@@ -557,7 +636,10 @@ impl<'p> Stage<'p> {
                     if !labels.is_object() {
                         *labels = json!({});
                     }
+                    let added = (k.len() + v.len() + 6) as isize;
+                    let old = labels.get(&k).map(|o| o.to_string().len() as isize + k.len() as isize + 4);
                     labels[k] = json!(v);
+                    self.grow(line, added - old.unwrap_or(0))?;
                 }
                 self.nop(sh, ins);
                 Ok(())
@@ -578,7 +660,7 @@ impl<'p> Stage<'p> {
                 Ok(())
             }
             "EXPOSE" => {
-                let ports = shell::expand_fields(&self.words(ins), &self.vars(), self.escape)
+                let ports = shell::expand_fields(&self.words(ins), self.vars(), self.escape, &self.work)
                     .map_err(|e| BuildError::At { line, message: e.to_string() })?;
                 for p in ports {
                     for key in exposed(&p).map_err(|m| BuildError::At { line, message: format!("EXPOSE: {m}") })? {
@@ -586,7 +668,9 @@ impl<'p> Stage<'p> {
                         if !map.is_object() {
                             *map = json!({});
                         }
+                        let added = if map.get(&key).is_some() { 0 } else { key.len() + 6 };
                         map[key] = json!({});
+                        self.grow(line, added as isize)?;
                     }
                 }
                 self.nop(sh, ins);
@@ -595,7 +679,7 @@ impl<'p> Stage<'p> {
             "VOLUME" => {
                 let vols = match ins.json() {
                     Some(list) => list.iter().map(|w| self.expand(w, line)).collect::<Result<Vec<_>, _>>()?,
-                    None => shell::expand_fields(&self.words(ins), &self.vars(), self.escape)
+                    None => shell::expand_fields(&self.words(ins), self.vars(), self.escape, &self.work)
                         .map_err(|e| BuildError::At { line, message: e.to_string() })?,
                 };
                 if vols.is_empty() || vols.iter().any(|v| v.trim().is_empty()) {
@@ -606,7 +690,9 @@ impl<'p> Stage<'p> {
                     if !map.is_object() {
                         *map = json!({});
                     }
+                    let added = if map.get(&v).is_some() { 0 } else { v.len() + 6 };
                     map[v] = json!({});
+                    self.grow(line, added as isize)?;
                 }
                 self.nop(sh, ins);
                 Ok(())
@@ -690,6 +776,12 @@ impl<'p> Stage<'p> {
                     None => sh.globals.get(&name).cloned(),
                 },
             };
+            if !self.env_keys.contains(&name) {
+                match &value {
+                    Some(v) => self.vars.insert(name.clone(), v.clone()),
+                    None => self.vars.remove(&name),
+                };
+            }
             self.args.insert(name.clone(), value);
             names.push(name);
         }
@@ -1151,7 +1243,8 @@ fn tree_entry(n: &Node, own: Owner, chmod: Option<u32>, clock: &Clock) -> Option
     Some(Entry { kind, mode, uid: own.uid, gid: own.gid, mtime: clock.mtime(n.mtime), size: n.size })
 }
 
-fn set_env(c: &mut Map<String, Value>, key: &str, value: &str) {
+/// Sets `key=value` in the config's `Env`; returns the length of the value it replaced, if any.
+fn set_env(c: &mut Map<String, Value>, key: &str, value: &str) -> Option<usize> {
     let env = c.entry("Env").or_insert_with(|| json!([]));
     if !env.is_array() {
         *env = json!([]);
@@ -1159,8 +1252,15 @@ fn set_env(c: &mut Map<String, Value>, key: &str, value: &str) {
     let list = env.as_array_mut().expect("an array");
     let entry = json!(format!("{key}={value}"));
     match list.iter().position(|e| e.as_str().and_then(|s| s.split_once('=')).is_some_and(|(k, _)| k == key)) {
-        Some(i) => list[i] = entry,
-        None => list.push(entry),
+        Some(i) => {
+            let old = list[i].as_str().map_or(0, |s| s.len() - key.len() - 1);
+            list[i] = entry;
+            Some(old)
+        }
+        None => {
+            list.push(entry);
+            None
+        }
     }
 }
 
