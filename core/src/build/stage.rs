@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 use super::context::{Context, Item, ItemKind};
 use super::dockerfile::{self, Instruction};
 use super::glob::{Pattern, Slashes, clean, has_wildcard};
-use super::layer::{self, Content, Entry, EntryKind};
+use super::layer::{self, Content, Entry, EntryKind, Spool};
 use super::shell::{self, Vars, Work};
 use super::tree::{self, Kind, Node, Origin, Tree, ancestors};
 use super::users::{self, Owner};
@@ -32,6 +32,7 @@ use super::{
     Base, Bases, BuildError, Built, Options, Plan, Progress, StagePlan, at, excerpt, is_remote, refuse_run, refuse_url,
     stage_ref,
 };
+use crate::archive::compression;
 use crate::digest::Digest;
 use crate::image::{Descriptor, ImageManifest, Index, MAX_CONFIG_SIZE, Manifest, Platform, media_type};
 use crate::store::Store;
@@ -1075,14 +1076,17 @@ impl<'p> Stage<'p> {
             }
         }
         // File bytes out of the source image.
-        if let From::Image(snap) = &from {
+        // File bytes out of the source image, through a spool on disk (never all in memory).
+        if let From::Image(snap) = &from
+            && !p.from_tree.is_empty()
+        {
             let keys: Vec<String> = p.from_tree.iter().map(|(_, k)| k.clone()).collect();
-            let bytes = snap.tree.read(sh.store, &keys)?;
+            let mut spool = spool(sh)?;
+            let got = snap.tree.read_spooled(sh.store, &keys, &mut spool)?;
             for (target, key) in std::mem::take(&mut p.from_tree) {
-                let data = Arc::new(bytes.get(&key).cloned().unwrap_or_default());
-                if let Some(e) = p.entries.get_mut(&target) {
-                    e.size = data.len() as u64;
-                    e.kind = EntryKind::File(Content::Bytes(data));
+                if let (Some(e), Some((content, size))) = (p.entries.get_mut(&target), got.get(&key)) {
+                    e.size = *size;
+                    e.kind = EntryKind::File(content.clone());
                 }
             }
         }
@@ -1106,7 +1110,10 @@ impl<'p> Stage<'p> {
         Ok(())
     }
 
-    /// `ADD archive dest`: the archive's entries under `dest`, owned by 0:0 or `--chown` (as podman does).
+    /// `ADD archive dest`: the archive's entries under `dest`, owned by 0:0 or `--chown` (as podman does). The
+    /// files' bytes go through a spool on disk, decompressed with the bomb guard `load` uses, so memory stays
+    /// flat whatever their size. What a layer cannot hold (devices, FIFOs, hard links to what the archive
+    /// did not give before them) is left out with a warning naming it.
     fn extract(
         &self,
         p: &mut Pending,
@@ -1119,15 +1126,20 @@ impl<'p> Stage<'p> {
         let path = sh.context.host(&item.rel);
         let fail = |e: &dyn std::fmt::Display| BuildError::Other(format!("unpacking {}: {e}", item.rel));
         let file = std::fs::File::open(&path).map_err(|e| fail(&e))?;
-        let reader = archive_reader(file).map_err(|e| fail(&e))?;
+        let reader = archive_reader(file, &item.rel).map_err(|e| fail(&e))?;
         let mut ar = tar::Archive::new(reader);
         let clock = &sh.clock;
-        let mut files: HashMap<String, Arc<Vec<u8>>> = HashMap::new();
+        let mut spool = spool(sh)?;
+        let mut files: HashMap<String, (Content, u64)> = HashMap::new();
+        let mut left_out = LeftOut::default();
         let join = |rel: &str| if dest.is_empty() { rel.to_owned() } else { format!("{dest}/{rel}") };
         if !dest.is_empty() {
             self.dir_entry(p, dest, own, None, clock);
         }
-        for entry in ar.entries().map_err(|e| fail(&e))? {
+        for (n, entry) in ar.entries().map_err(|e| fail(&e))?.enumerate() {
+            if n == crate::archive::files::MAX_ENTRIES {
+                return Err(fail(&format!("more than {} entries", crate::archive::files::MAX_ENTRIES)));
+            }
             let mut entry = entry.map_err(|e| fail(&e))?;
             let raw = entry.path().map_err(|e| fail(&e))?.to_string_lossy().into_owned();
             let h = entry.header().clone();
@@ -1155,24 +1167,73 @@ impl<'p> Stage<'p> {
                 }
                 tar::EntryType::Link => {
                     let t = entry.link_name().map_err(|e| fail(&e))?.map(|l| l.to_string_lossy().into_owned());
-                    let Some(data) = t.and_then(|t| tree::entry_key(&t)).and_then(|k| files.get(&k).cloned()) else {
+                    let t = t.unwrap_or_default();
+                    let Some((content, size)) = tree::entry_key(&t).and_then(|k| files.get(&k).cloned()) else {
+                        left_out
+                            .add(format!("{raw} (a hard link to {t}, which is not a file before it in the archive)"));
                         continue;
                     };
-                    Entry { kind: EntryKind::File(Content::Bytes(data.clone())), size: data.len() as u64, ..base }
+                    Entry { kind: EntryKind::File(content), size, ..base }
                 }
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    let mut data = Vec::new();
-                    entry.read_to_end(&mut data).map_err(|e| fail(&e))?;
-                    let data = Arc::new(data);
-                    files.insert(key.clone(), data.clone());
-                    Entry { kind: EntryKind::File(Content::Bytes(data.clone())), size: data.len() as u64, ..base }
+                    let (content, size) = spool.append(&mut entry).map_err(|e| fail(&e))?;
+                    files.insert(key.clone(), (content.clone(), size));
+                    Entry { kind: EntryKind::File(content), size, ..base }
                 }
-                _ => continue,
+                other => {
+                    let what = match other {
+                        tar::EntryType::Char => "a character device".to_owned(),
+                        tar::EntryType::Block => "a block device".to_owned(),
+                        tar::EntryType::Fifo => "a FIFO".to_owned(),
+                        o => format!("tar entry type {:?}", o.as_byte() as char),
+                    };
+                    left_out.add(format!("{raw} ({what})"));
+                    continue;
+                }
             };
             p.entries.insert(target, e);
         }
+        left_out.warn(sh.progress, &item.rel);
         Ok(())
     }
+}
+
+/// The entries of an archive `ADD` leaves out: the first few by name, then how many more.
+#[derive(Default)]
+struct LeftOut {
+    named: Vec<String>,
+    more: usize,
+}
+
+impl LeftOut {
+    const NAMED: usize = 10;
+
+    fn add(&mut self, what: String) {
+        if self.named.len() < Self::NAMED {
+            self.named.push(what);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn warn(&self, progress: &dyn Progress, archive: &str) {
+        for what in &self.named {
+            progress.warning(&format!(
+                "ADD {}: left out {} (a layer of hoist build holds files, directories and symlinks)",
+                excerpt(archive),
+                excerpt(what)
+            ));
+        }
+        if self.more > 0 {
+            progress.warning(&format!("ADD {}: left out {} more entries", excerpt(archive), self.more));
+        }
+    }
+}
+
+/// A spool for file bytes, in the store's temp directory (same filesystem as its blobs).
+fn spool(sh: &Shared) -> Result<Spool, BuildError> {
+    let dir = sh.store.temp_dir();
+    Spool::new(&dir).map_err(|e| BuildError::Other(format!("{}: {e}", dir.display())))
 }
 
 fn sh_done_snapshot(sh: &Shared, i: usize) -> Option<Snapshot> {
@@ -1373,7 +1434,14 @@ fn healthcheck(ins: &Instruction) -> Result<Value, String> {
 /// True when the file's bytes (decompressed if gzip, bzip2, xz or zstd) start with a tar header.
 fn is_archive(path: &std::path::Path) -> Result<bool, BuildError> {
     let file = std::fs::File::open(path).map_err(|e| BuildError::Other(format!("{}: {e}", path.display())))?;
-    let Ok(mut r) = archive_reader(file) else { return Ok(false) };
+    let mut head = [0u8; 6];
+    let n = std::os::unix::fs::FileExt::read_at(&file, &mut head, 0).unwrap_or(0);
+    if head[..n].starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00])
+        && let Some(refusal) = xz_refusal(&file)
+    {
+        return Err(BuildError::Other(refusal));
+    }
+    let Ok(mut r) = archive_reader(file, &path.display().to_string()) else { return Ok(false) };
     let mut block = [0u8; 512];
     let mut got = 0;
     while got < 512 {
@@ -1397,19 +1465,170 @@ fn looks_like_tar(b: &[u8; 512]) -> bool {
     sum == want
 }
 
-/// The decompressed bytes of an archive: gzip, bzip2, xz, zstd or none (by magic bytes).
-fn archive_reader<'a>(file: std::fs::File) -> Result<Box<dyn Read + 'a>, String> {
+/// The decompressed bytes of an archive: gzip, bzip2, xz, zstd or none (by magic bytes). gzip and zstd go
+/// through `archive::compression` (the decompression-bomb guard of `load`), bzip2 through the same rule here;
+/// xz is decoded in memory (lzma-rs holds a block whole), so an xz archive is refused past [`MAX_XZ`] bytes.
+fn archive_reader<'a>(file: std::fs::File, what: &str) -> Result<Box<dyn Read + Send + 'a>, String> {
     let mut r = std::io::BufReader::with_capacity(1 << 16, file);
     let head = std::io::BufRead::fill_buf(&mut r).map_err(|e| e.to_string())?.to_vec();
     if head.starts_with(b"BZh") {
-        return Ok(Box::new(bzip2::read::MultiBzDecoder::new(r)));
+        let input = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = Counted { inner: r, count: input.clone() };
+        return Ok(Box::new(BombGuard {
+            inner: bzip2::read::MultiBzDecoder::new(counted),
+            input,
+            output: 0,
+            what: what.to_owned(),
+        }));
     }
     if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        if let Some(refusal) = xz_refusal(r.get_ref()) {
+            return Err(refusal);
+        }
         let mut out = Vec::new();
         lzma_rs::xz_decompress(&mut r, &mut out).map_err(|e| format!("xz: {e}"))?;
         return Ok(Box::new(std::io::Cursor::new(out)));
     }
-    tree::decompressed(r)
+    let c = compression::sniff(&head).map_err(|e| e.to_string())?;
+    Ok(compression::decompress(c, r, what))
+}
+
+#[cfg(test)]
+pub(super) fn xz_size_for_tests(xz: &[u8]) -> std::io::Result<u64> {
+    xz_decoded_size(&mut &xz[..])
+}
+
+/// Why the xz file `file` is not decoded (it unpacks to more than [`MAX_XZ`]), if it is not; `None` too for
+/// a file whose chunks cannot be read (lzma-rs then says what is wrong with it).
+fn xz_refusal(file: &std::fs::File) -> Option<String> {
+    /// Positioned reads, so the file's own offset stays where it was.
+    struct At<'f>(&'f std::fs::File, u64);
+    impl Read for At<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = std::os::unix::fs::FileExt::read_at(self.0, buf, self.1)?;
+            self.1 += n as u64;
+            Ok(n)
+        }
+    }
+    let decoded = xz_decoded_size(&mut std::io::BufReader::new(At(file, 0))).ok()?;
+    (decoded > MAX_XZ).then(|| {
+        format!(
+            "an xz archive that unpacks to {decoded} bytes: hoist decodes xz in memory and takes at most {MAX_XZ} \
+             (16 MiB) of it; recompress it with gzip or zstd, which are streamed"
+        )
+    })
+}
+
+/// The most bytes an xz archive for `ADD` may unpack to: 16 MiB (lzma-rs holds a block whole, and the
+/// result once more).
+const MAX_XZ: u64 = 16 << 20;
+
+/// What the first stream of an xz file unpacks to, from its LZMA2 chunk headers (which say how much each
+/// chunk unpacks to, and lzma-rs unpacks exactly that): read without decoding anything.
+fn xz_decoded_size(r: &mut impl Read) -> std::io::Result<u64> {
+    fn bad(m: &str) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned())
+    }
+    fn byte(r: &mut impl Read) -> std::io::Result<u8> {
+        let mut b = [0u8; 1];
+        r.read_exact(&mut b)?;
+        Ok(b[0])
+    }
+    fn be16(r: &mut impl Read) -> std::io::Result<u64> {
+        let mut b = [0u8; 2];
+        r.read_exact(&mut b)?;
+        Ok(u64::from(u16::from_be_bytes(b)))
+    }
+    fn skip(r: &mut impl Read, n: u64) -> std::io::Result<()> {
+        if std::io::copy(&mut r.take(n), &mut std::io::sink())? != n {
+            return Err(bad("truncated"));
+        }
+        Ok(())
+    }
+    let mut header = [0u8; 12];
+    r.read_exact(&mut header)?;
+    let check = [0u64, 4, 4, 4, 8, 8, 8, 16, 16, 16, 32, 32, 32, 64, 64, 64][usize::from(header[7] & 0x0f)];
+    let mut total: u64 = 0;
+    loop {
+        let first = byte(r)?;
+        if first == 0 {
+            return Ok(total); // the index: every block was counted
+        }
+        let header_size = (u64::from(first) + 1) * 4;
+        skip(r, header_size - 1)?;
+        let mut packed: u64 = 0;
+        loop {
+            let control = byte(r)?;
+            packed += 1;
+            match control {
+                0x00 => break,
+                0x01 | 0x02 => {
+                    let size = be16(r)? + 1;
+                    skip(r, size)?;
+                    total += size;
+                    packed += 2 + size;
+                }
+                0x80..=0xff => {
+                    let unpacked = (u64::from(control & 0x1f) << 16) + be16(r)? + 1;
+                    let size = be16(r)? + 1;
+                    packed += 4;
+                    if control >= 0xc0 {
+                        byte(r)?;
+                        packed += 1;
+                    }
+                    skip(r, size)?;
+                    total += unpacked;
+                    packed += size;
+                }
+                _ => return Err(bad("an invalid LZMA2 chunk")),
+            }
+        }
+        skip(r, (4 - (header_size + packed) % 4) % 4 + check)?;
+    }
+}
+
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    count: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// `load`'s decompression-bomb rule (`archive::compression`) for the bzip2 it does not decode: output may pass
+/// [`compression::BOMB_RATIO`] times the input only for its first [`compression::BOMB_FLOOR`] bytes.
+struct BombGuard<D> {
+    inner: D,
+    input: Arc<std::sync::atomic::AtomicU64>,
+    output: u64,
+    what: String,
+}
+
+impl<D: Read> Read for BombGuard<D> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.output += n as u64;
+        let input = self.input.load(std::sync::atomic::Ordering::Relaxed).max(1);
+        if self.output > compression::BOMB_FLOOR && self.output / input > compression::BOMB_RATIO {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{}: decompression bomb refused: {input} bytes of compressed data expand past {} bytes (more \
+                     than {} to 1)",
+                    self.what,
+                    self.output,
+                    compression::BOMB_RATIO
+                ),
+            ));
+        }
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -555,3 +555,85 @@ fn dockerfile_size_and_instruction_count_are_capped() {
     assert_eq!(dockerfile::parse(&just).unwrap().instructions.len(), dockerfile::MAX_INSTRUCTIONS);
     assert!(dockerfile::read(&b"FROM \xff\n"[..]).is_err(), "not UTF-8");
 }
+
+/// Warnings, recorded.
+#[derive(Default)]
+struct Warnings(Mutex<Vec<String>>);
+
+impl Progress for Warnings {
+    fn warning(&self, line: &str) {
+        self.0.lock().unwrap().push(line.to_owned());
+    }
+}
+
+#[test]
+fn add_streams_archives_and_names_what_it_leaves_out() {
+    let mut w = world();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut put = |path: &str, kind: tar::EntryType, link: Option<&str>, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        match link {
+            Some(l) => b.append_link(&mut h, path, l).unwrap(),
+            None => b.append_data(&mut h, path, data).unwrap(),
+        }
+    };
+    put("big", tar::EntryType::Regular, None, &vec![7u8; 3 << 20]);
+    put("same", tar::EntryType::Link, Some("big"), b"");
+    put("abs", tar::EntryType::Link, Some("/etc/shadow"), b"");
+    put("dev/null", tar::EntryType::Char, None, b"");
+    put("dev/sda", tar::EntryType::Block, None, b"");
+    put("pipe", tar::EntryType::Fifo, None, b"");
+    let tar_bytes = b.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar_bytes).unwrap();
+    std::fs::write(w.ctx.join("a.tgz"), gz.finish().unwrap()).unwrap();
+    let warnings = Warnings::default();
+    let built = build(&w.store, &w.opts("FROM scratch\nADD a.tgz /x/\n"), &mut w.bases, &warnings).unwrap();
+    let img = w.image(&built.manifest.raw);
+    let got: Vec<(String, usize)> = img.layers[0].iter().map(|s| (s.path.clone(), s.data.len())).collect();
+    assert_eq!(got, [("x/".into(), 0), ("x/big".into(), 3 << 20), ("x/same".into(), 3 << 20)]);
+    assert!(img.layers[0][1].data.bytes().all(|b| b == 7));
+    let warnings = warnings.0.into_inner().unwrap();
+    assert_eq!(warnings.len(), 4, "{warnings:?}");
+    let whats = [
+        "abs (a hard link to /etc/shadow",
+        "dev/null (a character device)",
+        "dev/sda (a block device)",
+        "pipe (a FIFO)",
+    ];
+    for (w, what) in warnings.iter().zip(whats) {
+        assert!(w.starts_with("ADD a.tgz: left out ") && w.contains(what), "{w}");
+    }
+    // COPY --from reads through the spool too: the same bytes.
+    let img = w.ok("FROM scratch AS one\nADD a.tgz /x/\nFROM scratch\nCOPY --from=one /x/big /y\n");
+    assert_eq!(img.layers[0][0].data.len(), 3 << 20);
+    assert!(img.layers[0][0].data.bytes().all(|b| b == 7));
+    // Nothing left behind in the store's temp directory.
+    let left: Vec<_> = std::fs::read_dir(w.store.temp_dir()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn xz_archives_are_measured_before_they_are_decoded() {
+    let mut w = world();
+    for size in [0usize, 1, 100_000, 3 << 20] {
+        let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+        let mut xz = Vec::new();
+        lzma_rs::xz_compress(&mut &data[..], &mut xz).unwrap();
+        assert_eq!(stage::xz_size_for_tests(&xz).unwrap(), size as u64);
+    }
+    // 17 MiB of zeros: a small file, refused before it is decoded.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(17 << 20);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "zeros", std::io::repeat(0).take(17 << 20)).unwrap();
+    let mut xz = Vec::new();
+    lzma_rs::xz_compress(&mut &b.into_inner().unwrap()[..], &mut xz).unwrap();
+    std::fs::write(w.ctx.join("z.txz"), xz).unwrap();
+    let e = w.build(&w.opts("FROM scratch\nADD z.txz /\n")).unwrap_err().to_string();
+    assert!(e.starts_with("Dockerfile line 2: ") && e.contains("recompress it with gzip or zstd"), "{e}");
+}
