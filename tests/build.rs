@@ -621,6 +621,7 @@ fn access_for_push_pull_only_and_anonymous_users() {
 
 /// Runs `hoist ARGS` and waits for it with wait4: its exit code, stderr and its own peak RSS in KiB (not
 /// that of any other child of this test process).
+#[allow(clippy::zombie_processes)] // reaped by wait4, which std's Child does not see
 fn hoist_rss(w: &HoistWorld, args: &[&str]) -> (Option<i32>, String, i64) {
     let mut cmd = w.command(args, &Vec::new());
     cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());

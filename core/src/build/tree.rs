@@ -62,6 +62,9 @@ pub struct Tree {
 
 /// How many symlinks one path may pass through.
 const MAX_HOPS: usize = 40;
+/// What [`Tree::read_each`] calls for each file: the keys that name it, and a reader of its bytes.
+type EachFile<'f> = dyn FnMut(&[String], &mut dyn Read) -> std::io::Result<()> + 'f;
+
 /// The largest file [`Tree::read_text`] reads (`/etc/passwd`, `/etc/group`): 16 MiB.
 const MAX_TEXT: u64 = 16 << 20;
 
@@ -281,12 +284,7 @@ impl Tree {
 
     /// Calls `f` with each file of `keys` (the keys that name it, and a reader of its bytes), scanning each
     /// layer that holds one of them once. A key with no bytes (not a file of a layer) gets an empty reader.
-    fn read_each(
-        &self,
-        store: &Store,
-        keys: &[String],
-        f: &mut dyn FnMut(&[String], &mut dyn Read) -> std::io::Result<()>,
-    ) -> Result<(), BuildError> {
+    fn read_each(&self, store: &Store, keys: &[String], f: &mut EachFile<'_>) -> Result<(), BuildError> {
         let mut by_blob: BTreeMap<Digest, HashMap<String, Vec<String>>> = BTreeMap::new();
         for key in keys {
             match self.nodes.get(key).map(|n| &n.origin) {
