@@ -12,6 +12,7 @@ use harness::Run;
 use harness::hoist::HoistWorld;
 use harness::podman::Containers;
 use harness::registry::{Options, Registry};
+use harness::tmpfs::Tmpfs;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -615,4 +616,226 @@ fn access_for_push_pull_only_and_anonymous_users() {
     // Nothing was changed: the repository has no tags.
     let tags = hoist(&w, &["list-tags", "--creds", "carol:Carol-pw-1", &repo]);
     assert_ne!(tags.code, Some(0), "no repository was made: {tags:?}");
+}
+
+// ---- hostile Dockerfiles and archives (issue 17: items 5, 6 and 10) ------------------------------------
+
+/// Runs `hoist ARGS` and waits for it with wait4: its exit code, stderr and its own peak RSS in KiB (not
+/// that of any other child of this test process).
+#[allow(clippy::zombie_processes)] // reaped by wait4, which std's Child does not see
+fn hoist_rss(w: &HoistWorld, args: &[&str]) -> (Option<i32>, String, i64) {
+    let mut cmd = w.command(args, &Vec::new());
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+    cmd.stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("hoist starts");
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, writing into values we own; std's Child is not waited for after this.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t);
+    assert!(!libc::WIFSIGNALED(status), "hoist died of signal {}: {err}", libc::WTERMSIG(status));
+    (libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)), err, usage.ru_maxrss)
+}
+
+fn error_lines(err: &str) -> Vec<&str> {
+    err.lines().filter(|l| l.starts_with("Error:")).collect()
+}
+
+#[test]
+fn hostile_dockerfiles_fail_at_their_line_quickly() {
+    let w = HoistWorld::new(&insecure(&[]));
+    let ctx = w.path("ctx");
+    // 42 lines of ENV aN+1=${aN}${aN}: 842 bytes that used to take 3.3 GB and abort.
+    let mut df = String::from("FROM scratch\nENV a0=xxxxxxxxxxxxxxxxxxxx\n");
+    for i in 0..41 {
+        df.push_str(&format!("ENV a{}=${{a{i}}}${{a{i}}}\n", i + 1));
+    }
+    write(&ctx, "Dockerfile", &df, 0o644);
+    let started = std::time::Instant::now();
+    let (code, err, rss) = hoist_rss(&w, &["build", "-t", "x:1", ctx.to_str().unwrap()]);
+    assert_eq!(code, Some(125), "{err}");
+    let errors = error_lines(&err);
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].starts_with("Error: Dockerfile line 18: ") && errors[0].contains("1048576 bytes"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(rss < 100 * 1024, "{rss} KiB");
+
+    // 5 million LABEL lines (50 MB): refused at the line that passes 4 MiB, having read no more.
+    let big = w.path("big.Dockerfile");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+    f.write_all(b"FROM scratch\n").unwrap();
+    for _ in 0..5_000_000 {
+        f.write_all(b"LABEL a=b\n").unwrap();
+    }
+    f.into_inner().unwrap().sync_all().unwrap();
+    let (code, err, rss) = hoist_rss(&w, &["build", "-t", "x:1", "-f", big.to_str().unwrap(), ctx.to_str().unwrap()]);
+    assert_eq!(code, Some(125), "{err}");
+    let errors = error_lines(&err);
+    assert_eq!(
+        errors,
+        ["Error: Dockerfile line 419431: the Dockerfile passes 4194304 bytes (4 MiB), the most hoist reads"]
+    );
+    assert!(rss < 100 * 1024, "{rss} KiB");
+    // 10,001 instructions in 100 KB.
+    write(&ctx, "Dockerfile", &format!("FROM scratch\n{}", "LABEL a=b\n".repeat(10_000)), 0o644);
+    let (code, err, _) = hoist_rss(&w, &["build", "-t", "x:1", ctx.to_str().unwrap()]);
+    assert_eq!(code, Some(125), "{err}");
+    assert!(error_lines(&err)[0].starts_with("Error: Dockerfile line 10001: more than 10000 instructions"), "{err}");
+}
+
+/// One gzip member of `data`.
+fn gzip_member(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+/// Writes `path`: a tar.gz of one file, `name`, of `chunks` copies of `chunk`, as gzip members (a header,
+/// the chunk's member again and again, the end), so neither the test nor the disk holds the file itself.
+fn big_tar_gz(path: &Path, name: &str, chunk: &[u8], chunks: u64) {
+    let mut h = tar::Header::new_gnu();
+    h.set_path(name).unwrap();
+    h.set_size(chunk.len() as u64 * chunks);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_cksum();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    out.write_all(&gzip_member(h.as_bytes())).unwrap();
+    let member = gzip_member(chunk);
+    for _ in 0..chunks {
+        out.write_all(&member).unwrap();
+    }
+    out.write_all(&gzip_member(&[0u8; 1024])).unwrap();
+    out.flush().unwrap();
+}
+
+/// The layers of image `name` in the store, streamed: for each entry its path and a reader of its bytes.
+fn each_layer_entry(store: &Path, name: &str, f: &mut dyn FnMut(&str, &mut dyn Read)) {
+    let blob = |d: &str| store.join("blobs/sha256").join(d.strip_prefix("sha256:").unwrap());
+    let index: Value = serde_json::from_slice(&std::fs::read(store.join("index.json")).unwrap()).unwrap();
+    let entry = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {index}"));
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(blob(entry["digest"].as_str().unwrap())).unwrap()).unwrap();
+    for l in manifest["layers"].as_array().unwrap() {
+        let file = std::fs::File::open(blob(l["digest"].as_str().unwrap())).unwrap();
+        let mut ar = tar::Archive::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)));
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().to_string_lossy().into_owned();
+            f(&path, &mut e);
+        }
+    }
+}
+
+#[test]
+fn add_streams_a_gigabyte_archive_in_little_memory() {
+    let w = HoistWorld::new(&insecure(&[]));
+    let ctx = w.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    // 1 GiB: a MiB of zeros with a varying byte every 256 (about 60 to 1 in gzip, so no bomb), 1024 times.
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut x: u32 = 12345;
+    for i in (0..chunk.len()).step_by(256) {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        chunk[i] = (x >> 16) as u8;
+    }
+    big_tar_gz(&ctx.join("big.tar.gz"), "big", &chunk, 1024);
+    write(&ctx, "Dockerfile", "FROM scratch\nADD big.tar.gz /\n", 0o644);
+    let started = std::time::Instant::now();
+    let (code, err, rss) = hoist_rss(&w, &["build", "-t", "big:1", ctx.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(rss <= 64 * 1024, "hoist build of a 1 GiB file peaked at {rss} KiB");
+    eprintln!("ADD of 1 GiB: {:?}, {rss} KiB", started.elapsed());
+    let mut seen = Vec::new();
+    each_layer_entry(&w.path("store"), "localhost/big:1", &mut |path, r| {
+        let mut size = 0u64;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let mut got = 0;
+            while got < buf.len() {
+                match r.read(&mut buf[got..]).unwrap() {
+                    0 => break,
+                    n => got += n,
+                }
+            }
+            if got == 0 {
+                break;
+            }
+            assert!(buf[..got] == chunk[..got], "{path}: the bytes at {size} differ");
+            size += got as u64;
+        }
+        seen.push((path.to_owned(), size));
+    });
+    assert_eq!(seen, [("big".to_owned(), 1u64 << 30)]);
+
+    let left: Vec<_> = std::fs::read_dir(w.path("store/tmp")).map(|d| d.collect()).unwrap_or_default();
+    assert!(left.is_empty(), "temp files left: {left:?}");
+}
+
+#[test]
+fn add_of_a_bomb_is_refused_by_loads_rule_in_little_memory() {
+    // The store on a 48 MiB filesystem: 1 GiB of zeros in 1 MB cannot fit its spool, so `load`'s bomb rule
+    // (the spool's free space less a reserve) refuses it, without filling the disk and in little memory.
+    let w = HoistWorld::new(&insecure(&[]));
+    let store = Tmpfs::mount(&w.path("store"), "48m");
+    let ctx = w.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    big_tar_gz(&ctx.join("bomb.tar.gz"), "zeros", &vec![0u8; 1 << 20], 1024);
+    write(&ctx, "Dockerfile", "FROM scratch\nADD bomb.tar.gz /\n", 0o644);
+    let (code, err, rss) = hoist_rss(&w, &["build", "-t", "bomb:1", ctx.to_str().unwrap()]);
+    assert!(rss <= 64 * 1024, "hoist build of a 1 GiB bomb peaked at {rss} KiB");
+    assert_eq!(code, Some(125), "{err}");
+    let errors = error_lines(&err);
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("Dockerfile line 2") && errors[0].contains("decompression bomb"), "{err}");
+    assert!(store.used() < 8 << 20, "the spool stopped early: {} bytes used", store.used());
+    let left: Vec<_> = std::fs::read_dir(w.path("store/tmp")).map(|d| d.collect()).unwrap_or_default();
+    assert!(left.is_empty(), "temp files left: {left:?}");
+}
+
+#[test]
+fn add_warns_about_the_entries_it_leaves_out() {
+    let w = HoistWorld::new(&insecure(&[]));
+    let ctx = w.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, kind, link) in [
+        ("etc/hosts", tar::EntryType::Regular, None),
+        ("hosts-again", tar::EntryType::Link, Some("etc/hosts")),
+        ("shadow", tar::EntryType::Link, Some("/etc/shadow")),
+        ("dev/null", tar::EntryType::Char, None),
+        ("dev/sda", tar::EntryType::Block, None),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(0o644);
+        let data: &[u8] = if kind == tar::EntryType::Regular { b"127.0.0.1 localhost\n" } else { b"" };
+        h.set_size(data.len() as u64);
+        match link {
+            Some(l) => b.append_link(&mut h, path, l).unwrap(),
+            None => b.append_data(&mut h, path, data).unwrap(),
+        }
+    }
+    std::fs::write(ctx.join("rootfs.tar.gz"), gzip_member(&b.into_inner().unwrap())).unwrap();
+    write(&ctx, "Dockerfile", "FROM scratch\nADD rootfs.tar.gz /\n", 0o644);
+    let out = hoist(&w, &["build", "-t", "warn:1", ctx.to_str().unwrap()]).expect_ok("build");
+    let err = out.err();
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("Warning:")).collect();
+    assert_eq!(warnings.len(), 3, "{err}");
+    assert!(
+        warnings[0].starts_with("Warning: ADD rootfs.tar.gz: left out shadow (a hard link to /etc/shadow"),
+        "{err}"
+    );
+    assert!(warnings[1].contains("left out dev/null (a character device)"), "{err}");
+    assert!(warnings[2].contains("left out dev/sda (a block device)"), "{err}");
+    let mut paths = Vec::new();
+    each_layer_entry(&w.path("store"), "localhost/warn:1", &mut |p, _| paths.push(p.to_owned()));
+    assert_eq!(paths, ["etc/", "etc/hosts", "hosts-again"]);
 }

@@ -43,6 +43,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("archive_manifests", archive_manifests),
     ("dockerfile", dockerfile),
     ("dockerignore", dockerignore),
+    ("dockerfile_expand", dockerfile_expand),
     ("semver_tags", semver_tags),
     ("access_claim", access_claim),
 ];
@@ -434,6 +435,37 @@ pub fn dockerfile(data: &[u8]) {
     if hoist_core::build::dockerfile::parse(text).is_ok() {
         let _ = hoist_core::build::check(text, None);
         let _ = hoist_core::build::check(text, Some("builder"));
+    }
+}
+
+/// Variable substitution as `ENV` lines run it: each line `NAME=WORD` (or a bare `WORD`, expanded and
+/// dropped) is expanded with the values so far, through one build's work budget, and the result becomes the
+/// variable. An expansion never passes `MAX_WORD` bytes, and the whole input stays within the budget.
+pub fn dockerfile_expand(data: &[u8]) {
+    use hoist_core::build::shell::{self, MAX_WORD, Vars, Work};
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let mut vars = Vars::new();
+    vars.insert("A".into(), "apple".into());
+    vars.insert("P".into(), "/usr/local/bin/app.tar.gz".into());
+    let work = Work::default();
+    for (i, line) in text.lines().enumerate() {
+        let escape = if i % 2 == 0 { '\\' } else { '`' };
+        let (name, word) = match line.split_once('=') {
+            Some((n, w)) if !n.is_empty() && n.chars().all(|c| c.is_alphanumeric() || c == '_') => (Some(n), w),
+            _ => (None, line),
+        };
+        for w in shell::split_words(word, escape) {
+            match shell::expand_in(&w, &vars, escape, &work) {
+                Ok(v) => {
+                    assert!(v.len() <= MAX_WORD, "a word of {} bytes", v.len());
+                    if let Some(n) = name {
+                        vars.insert(n.to_owned(), v);
+                    }
+                }
+                Err(e) => assert!(!e.to_string().contains('\n'), "a one-line error: {e}"),
+            }
+        }
+        let _ = shell::expand_fields(&[word.to_owned()], &vars, escape, &work);
     }
 }
 

@@ -26,6 +26,7 @@ pub mod podman;
 pub mod process;
 pub mod registry;
 pub mod secret_service;
+pub mod tmpfs;
 pub mod token_issuer;
 
 pub use process::{Proc, Run, Subject, bin, require, run};

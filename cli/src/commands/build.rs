@@ -141,9 +141,8 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
 fn read_dockerfile(context: &Path, file: Option<&Path>) -> Result<String> {
     let path = match file {
         Some(p) if p == Path::new("-") => {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
-            return Ok(s);
+            return build::dockerfile::read(std::io::stdin().lock())
+                .map_err(|e| format!("reading the Dockerfile from stdin: {e}").into());
         }
         Some(p) => p.to_owned(),
         None => match ["Containerfile", "Dockerfile"].iter().map(|n| context.join(n)).find(|p| p.is_file()) {
@@ -151,7 +150,10 @@ fn read_dockerfile(context: &Path, file: Option<&Path>) -> Result<String> {
             None => return fail(format!("no Containerfile or Dockerfile in {}: give -f PATH", context.display())),
         },
     };
-    std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()).into())
+    // At most build::dockerfile::MAX_SIZE bytes (and one more, for the parser to refuse with its line).
+    std::fs::File::open(&path)
+        .and_then(build::dockerfile::read)
+        .map_err(|e| format!("reading {}: {e}", path.display()).into())
 }
 
 /// `CONTEXT/.containerignore`, else `CONTEXT/.dockerignore` (podman's order), if there is one.

@@ -190,14 +190,29 @@ struct Guard<D> {
     input: Arc<AtomicU64>,
     output: u64,
     what: String,
-    compression: Compression,
+    /// The compression's name; `None` for plain bytes.
+    format: Option<&'static str>,
     budget: Budget,
 }
 
 impl<D> Guard<D> {
     fn new(inner: D, input: Arc<AtomicU64>, what: &str, compression: Compression, budget: Budget) -> Guard<D> {
-        Guard { inner, input, output: 0, what: what.to_owned(), compression, budget }
+        let format = (compression != Compression::None).then(|| compression.name());
+        Guard { inner, input, output: 0, what: what.to_owned(), format, budget }
     }
+}
+
+/// The bomb rule of [`decompress_within`] for a decoder this module does not own (build's `ADD` reads bzip2):
+/// `decoded` gives the decompressed bytes of a `format` stream of which `input` counts the compressed bytes
+/// read so far; past `budget`, an [`OverBudget`] error.
+pub fn guard_decoded<'a, D: Read + Send + 'a>(
+    decoded: D,
+    input: Arc<AtomicU64>,
+    what: &str,
+    format: &'static str,
+    budget: Budget,
+) -> Box<dyn Read + Send + 'a> {
+    Box::new(Guard { inner: decoded, input, output: 0, what: what.to_owned(), format: Some(format), budget })
 }
 
 impl<D: Read> Read for Guard<D> {
@@ -209,19 +224,16 @@ impl<D: Read> Read for Guard<D> {
         self.output += n as u64;
         if self.output > self.budget.max {
             let input = self.input.load(Ordering::Relaxed);
-            let message = match self.compression {
-                Compression::None => {
+            let message = match self.format {
+                None => {
                     format!(
                         "{}: refused: more than {} bytes, more than {}",
                         self.what, self.budget.max, self.budget.reason
                     )
                 }
-                c => format!(
-                    "{}: decompression bomb refused: {input} bytes of {} data expand past {} bytes, more than {}",
-                    self.what,
-                    c.name(),
-                    self.budget.max,
-                    self.budget.reason
+                Some(format) => format!(
+                    "{}: decompression bomb refused: {input} bytes of {format} data expand past {} bytes, more than {}",
+                    self.what, self.budget.max, self.budget.reason
                 ),
             };
             return Err(io::Error::new(io::ErrorKind::InvalidData, OverBudget(message)));

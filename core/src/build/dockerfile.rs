@@ -8,10 +8,21 @@
 //! - The JSON form (`["a", "b"]`) is recognised where docker accepts it; text that is not a JSON array of
 //!   strings is the shell form, as docker does.
 //! - Heredocs (`<<EOF`) are refused with their line number; so is an unknown instruction.
+//! - Bounded: at most [`MAX_SIZE`] bytes ([`read`] reads no more than one byte past it) and
+//!   [`MAX_INSTRUCTIONS`] instructions; each refusal names the line where the limit is passed.
 //!
 //! What it is not: what the instructions mean (see `stage`), or variable substitution (see `shell`).
 
 use std::fmt;
+use std::io::Read;
+
+/// The largest Dockerfile hoist reads: 4 MiB. buildkit sets no limit of its own; real Dockerfiles are a few
+/// KiB (the largest public ones tens of KiB), and the parse holds the text several times over, so this keeps
+/// a hostile one (50 MB of `LABEL a=b`) to tens of MiB of memory.
+pub const MAX_SIZE: usize = 4 << 20;
+/// The most instructions a Dockerfile may have: 10,000 (each is a history entry in the image's config,
+/// which must stay under 8 MiB; real Dockerfiles have tens).
+pub const MAX_INSTRUCTIONS: usize = 10_000;
 
 /// Every instruction docker knows.
 pub const KEYWORDS: &[&str] = &[
@@ -86,8 +97,30 @@ fn err<T>(line: usize, message: impl Into<String>) -> Result<T, ParseError> {
     Err(ParseError { line, message: message.into() })
 }
 
+/// Reads a Dockerfile: at most one byte more than [`MAX_SIZE`], so that [`parse`] refuses a longer one
+/// (naming the line that passes the limit) without the rest ever being read. Fails on bytes that are not
+/// UTF-8.
+pub fn read(r: impl Read) -> std::io::Result<String> {
+    let mut buf = Vec::new();
+    r.take(MAX_SIZE as u64 + 1).read_to_end(&mut buf)?;
+    if buf.len() > MAX_SIZE {
+        // Too long whatever it holds: cut where it was cut, for parse to refuse.
+        return Ok(String::from_utf8_lossy(&buf).into_owned());
+    }
+    String::from_utf8(buf)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "the Dockerfile is not UTF-8 text"))
+}
+
 /// Parses a Dockerfile's text.
 pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
+    if text.len() > MAX_SIZE {
+        let mut cut = MAX_SIZE;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let line = text[..cut].bytes().filter(|&b| b == b'\n').count() + 1;
+        return err(line, format!("the Dockerfile passes {MAX_SIZE} bytes (4 MiB), the most hoist reads"));
+    }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
     let mut escape = '\\';
@@ -152,6 +185,12 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
                     break;
                 }
             }
+        }
+        if instructions.len() == MAX_INSTRUCTIONS {
+            return err(
+                start + 1,
+                format!("more than {MAX_INSTRUCTIONS} instructions, the most hoist reads in one Dockerfile"),
+            );
         }
         instructions.push(instruction(start + 1, joined.trim())?);
     }

@@ -121,6 +121,25 @@ impl Pattern {
         self.literal
     }
 
+    /// The steps [`Pattern::matches`] or [`Pattern::prefix_lengths`] take on `n` characters: one per token
+    /// and position (and one per position for reading them).
+    pub fn cost(&self, n: usize) -> u64 {
+        (self.tokens.len() as u64 + 1).saturating_mul(n as u64 + 1)
+    }
+
+    /// The length of every match when the pattern has no `*` (each token matches one character); `None`
+    /// when matches can be of any length.
+    pub fn max_len(&self) -> Option<usize> {
+        let fixed = self.tokens.iter().all(|t| matches!(t, Token::Lit(_) | Token::One | Token::Class { .. }));
+        fixed.then_some(self.tokens.len())
+    }
+
+    /// The pattern read backwards: it matches the reverse of what this one matches (for patterns made without
+    /// `double_star`, whose tokens each match the same whatever the direction).
+    pub fn reversed(&self) -> Pattern {
+        Pattern { tokens: self.tokens.iter().rev().cloned().collect(), slashes: self.slashes, literal: self.literal }
+    }
+
     /// True when the whole of `s` matches.
     pub fn matches(&self, s: &str) -> bool {
         let chars: Vec<char> = s.chars().collect();

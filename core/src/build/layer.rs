@@ -3,11 +3,18 @@
 //! a fast level, its `diff_id` (sha256 of the tar) and digest (sha256 of the gzip) computed while it is
 //! written; then stored as a blob of the local store.
 //!
+//! File bytes that come out of an archive (`ADD`) or an image (`COPY --from`) wait in a [`Spool`], an unnamed
+//! temp file in the store's temp directory, never in memory: a layer of a 1 GiB file takes the same memory as
+//! one of a 1 KiB file.
+//!
 //! What it is not: deciding what goes in a layer (`stage`) or reading layers (`tree`).
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::{self, Read, Seek, Write};
-use std::path::PathBuf;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::BuildError;
 use crate::archive::parallel_gzip::ParallelGzip;
@@ -29,6 +36,69 @@ pub enum Content {
     /// A file of the build context, read while the layer is written; it must still have `size` bytes.
     Host(PathBuf),
     Bytes(std::sync::Arc<Vec<u8>>),
+    /// Bytes in a [`Spool`], from this offset (the entry's `size` of them).
+    Spooled(Spooled),
+}
+
+/// A place in a [`Spool`].
+#[derive(Debug, Clone)]
+pub struct Spooled {
+    file: Arc<File>,
+    offset: u64,
+}
+
+impl PartialEq for Spooled {
+    fn eq(&self, other: &Spooled) -> bool {
+        Arc::ptr_eq(&self.file, &other.file) && self.offset == other.offset
+    }
+}
+
+impl Eq for Spooled {}
+
+/// File bytes on disk while a layer is assembled: one unnamed temp file (gone when the last [`Spooled`] is
+/// dropped, or the process ends), appended to.
+pub struct Spool {
+    file: Arc<File>,
+    len: u64,
+}
+
+impl Spool {
+    /// A spool in `dir` (made if missing).
+    pub fn new(dir: &Path) -> io::Result<Spool> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Spool { file: Arc::new(tempfile::tempfile_in(dir)?), len: 0 })
+    }
+
+    /// Appends everything `r` gives: where it went and how many bytes.
+    pub fn append(&mut self, r: &mut dyn Read) -> io::Result<(Content, u64)> {
+        let offset = self.len;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.file.write_all_at(&buf[..n], self.len)?;
+            self.len += n as u64;
+        }
+        Ok((Content::Spooled(Spooled { file: self.file.clone(), offset }), self.len - offset))
+    }
+}
+
+/// Reads a spool from a place on (positioned reads: any number of readers share the file).
+struct SpoolReader {
+    file: Arc<File>,
+    at: u64,
+}
+
+impl Read for SpoolReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
 }
 
 /// One entry of a layer.
@@ -123,6 +193,11 @@ fn append<W: Write>(b: &mut tar::Builder<W>, path: &str, e: &Entry) -> Result<()
             h.set_size(e.size);
             match content {
                 Content::Bytes(bytes) => b.append_data(&mut h, path, &bytes[..]).map_err(fail),
+                Content::Spooled(s) => {
+                    let r = SpoolReader { file: s.file.clone(), at: s.offset };
+                    b.append_data(&mut h, path, Exact { inner: r, left: e.size, path: PathBuf::from("the spool") })
+                        .map_err(fail)
+                }
                 Content::Host(p) => {
                     let f = std::fs::File::open(p)
                         .map_err(|err| BuildError::Other(format!("reading {}: {err}", p.display())))?;

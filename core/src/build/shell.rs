@@ -7,14 +7,58 @@
 //!   `${v%pat}`, `${v%%pat}`, `${v/pat/repl}`, `${v//pat/repl}` (patterns: `*`, `?`, `[...]`). An unset
 //!   variable is empty.
 //!
+//! Bounded: a word expands to at most [`MAX_WORD`] bytes, checked as it grows (so `ENV b=$a$a` doubling
+//! line after line fails at the line that passes it, before the memory is taken), and the expansions of one
+//! build share a [`Work`] budget: every byte produced, kept or not (`${unset:+$big}`), and every step of
+//! pattern matching (`${v//pat/x}` on a long value is quadratic) spend from it.
+//!
 //! What it is not: a shell. Nothing is run; `$(...)` and backquotes are plain text.
 
+use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use super::glob::{Pattern, Slashes};
 
 /// Variables by name.
 pub type Vars = BTreeMap<String, String>;
+
+/// The most bytes one word may expand to (an `ENV` or `LABEL` value, a path, a name): 1 MiB. A container's
+/// environment variable cannot pass 128 KiB anyway (Linux's `MAX_ARG_STRLEN`), and a config must stay under
+/// [`crate::image::MAX_CONFIG_SIZE`] (8 MiB) for hoist and registries to read it back.
+pub const MAX_WORD: usize = 1 << 20;
+
+/// The expansion work one build may do: bytes produced plus pattern-matching steps, 256 Mi. A Dockerfile
+/// that needs more is an attack (real ones need thousands); this bounds the time to about a second.
+pub const MAX_WORK: u64 = 1 << 28;
+
+/// What is left of the [`MAX_WORK`] budget; one per build, shared by all its expansions.
+#[derive(Debug)]
+pub struct Work(Cell<u64>);
+
+impl Default for Work {
+    fn default() -> Work {
+        Work(Cell::new(MAX_WORK))
+    }
+}
+
+impl Work {
+    fn spend(&self, n: u64) -> Result<(), ExpandError> {
+        match self.0.get().checked_sub(n) {
+            Some(left) => {
+                self.0.set(left);
+                Ok(())
+            }
+            None => {
+                self.0.set(0);
+                Err(ExpandError(format!(
+                    "variable substitution needs more than the {MAX_WORK} steps hoist allows a build (values \
+                     copied, patterns matched against long values)"
+                )))
+            }
+        }
+    }
+}
 
 /// Why a word could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,18 +133,30 @@ pub fn split_words(text: &str, escape: char) -> Vec<String> {
     words
 }
 
-/// Expands one word: quotes removed, escapes applied, variables substituted.
+/// Expands one word: quotes removed, escapes applied, variables substituted; with a budget of its own.
 pub fn expand(word: &str, vars: &Vars, escape: char) -> Result<String, ExpandError> {
-    let mut lexer = Lexer { chars: word.chars().collect(), pos: 0, vars, escape, depth: 0 };
+    expand_in(word, vars, escape, &Work::default())
+}
+
+/// [`expand`], spending from a build's `work`.
+pub fn expand_in(word: &str, vars: &Vars, escape: char, work: &Work) -> Result<String, ExpandError> {
+    if word.len() > MAX_WORD {
+        return Err(too_long());
+    }
+    let mut lexer = Lexer { chars: word.chars().collect(), pos: 0, vars, escape, depth: 0, work };
     let (out, _) = lexer.until(&[], false)?;
     Ok(out)
 }
 
+fn too_long() -> ExpandError {
+    ExpandError(format!("a word expands to more than {MAX_WORD} bytes (1 MiB), the most hoist takes for one word"))
+}
+
 /// Expands every word of `words`, then splits the results at blanks (for `EXPOSE $PORTS`).
-pub fn expand_fields(words: &[String], vars: &Vars, escape: char) -> Result<Vec<String>, ExpandError> {
+pub fn expand_fields(words: &[String], vars: &Vars, escape: char, work: &Work) -> Result<Vec<String>, ExpandError> {
     let mut out = Vec::new();
     for w in words {
-        out.extend(expand(w, vars, escape)?.split_whitespace().map(str::to_owned));
+        out.extend(expand_in(w, vars, escape, work)?.split_whitespace().map(str::to_owned));
     }
     Ok(out)
 }
@@ -114,9 +170,24 @@ struct Lexer<'a> {
     vars: &'a Vars,
     escape: char,
     depth: usize,
+    work: &'a Work,
 }
 
-impl Lexer<'_> {
+impl<'a> Lexer<'a> {
+    /// Appends `s` to `out`: spends its length, and fails when `out` would pass [`MAX_WORD`].
+    fn emit(&self, out: &mut String, s: &str) -> Result<(), ExpandError> {
+        self.work.spend(s.len() as u64)?;
+        if out.len() + s.len() > MAX_WORD {
+            return Err(too_long());
+        }
+        out.push_str(s);
+        Ok(())
+    }
+
+    fn emit_char(&self, out: &mut String, c: char) -> Result<(), ExpandError> {
+        self.emit(out, c.encode_utf8(&mut [0u8; 4]))
+    }
+
     fn peek(&self) -> Option<char> {
         self.chars.get(self.pos).copied()
     }
@@ -146,20 +217,29 @@ impl Lexer<'_> {
                 return Ok((out, Some(c)));
             }
             match c {
-                '\'' => out.push_str(&self.single_quoted()?),
-                '"' => out.push_str(&self.double_quoted()?),
-                '$' => out.push_str(&self.dollar()?),
+                '\'' => {
+                    let s = self.single_quoted()?;
+                    self.emit(&mut out, &s)?;
+                }
+                '"' => {
+                    let s = self.double_quoted()?;
+                    self.emit(&mut out, &s)?;
+                }
+                '$' => {
+                    let s = self.dollar()?;
+                    self.emit(&mut out, &s)?;
+                }
                 _ => {
                     self.pos += 1;
                     if c == self.escape {
                         if let Some(n) = self.next() {
                             if raw_escapes {
-                                out.push(c);
+                                self.emit_char(&mut out, c)?;
                             }
-                            out.push(n);
+                            self.emit_char(&mut out, n)?;
                         }
                     } else {
-                        out.push(c);
+                        self.emit_char(&mut out, c)?;
                     }
                 }
             }
@@ -177,7 +257,7 @@ impl Lexer<'_> {
                     ));
                 }
                 Some('\'') => return Ok(out),
-                Some(c) => out.push(c),
+                Some(c) => self.emit_char(&mut out, c)?,
             }
         }
     }
@@ -196,7 +276,10 @@ impl Lexer<'_> {
                     self.pos += 1;
                     return Ok(out);
                 }
-                Some('$') => out.push_str(&self.dollar()?),
+                Some('$') => {
+                    let s = self.dollar()?;
+                    self.emit(&mut out, &s)?;
+                }
                 Some(c) => {
                     self.pos += 1;
                     if c == self.escape {
@@ -204,12 +287,12 @@ impl Lexer<'_> {
                             None => {}
                             Some(n) if n == '"' || n == '$' || n == self.escape => {
                                 self.pos += 1;
-                                out.push(n);
+                                self.emit_char(&mut out, n)?;
                             }
-                            Some(_) => out.push(c),
+                            Some(_) => self.emit_char(&mut out, c)?,
                         }
                     } else {
-                        out.push(c);
+                        self.emit_char(&mut out, c)?;
                     }
                 }
             }
@@ -239,14 +322,17 @@ impl Lexer<'_> {
         name
     }
 
-    fn dollar(&mut self) -> Result<String, ExpandError> {
+    /// A `$` form's value: borrowed from the variables when it is one, so nothing is copied until it is
+    /// emitted (and spent).
+    fn dollar(&mut self) -> Result<Cow<'a, str>, ExpandError> {
         self.pos += 1;
         if self.peek() != Some('{') {
             let name = self.name();
             if name.is_empty() {
-                return Ok("$".to_owned());
+                return Ok(Cow::Borrowed("$"));
             }
-            return Ok(self.vars.get(&name).cloned().unwrap_or_default());
+            let vars: &'a Vars = self.vars;
+            return Ok(vars.get(&name).map_or(Cow::Borrowed(""), |v| Cow::Borrowed(v.as_str())));
         }
         self.pos += 1;
         match self.peek() {
@@ -263,21 +349,22 @@ impl Lexer<'_> {
         result
     }
 
-    fn braced(&mut self) -> Result<String, ExpandError> {
+    fn braced(&mut self) -> Result<Cow<'a, str>, ExpandError> {
         let name = self.name();
-        let value = self.vars.get(&name).cloned();
+        let vars: &'a Vars = self.vars;
+        let value: Option<&'a str> = vars.get(&name).map(String::as_str);
         let Some(c) = self.next() else { return Err(ExpandError("syntax error: missing '}'".into())) };
         let mut modifier = c.to_string();
         let mut op = c;
         let mut null_is_unset = false;
         match c {
-            '}' => return Ok(value.unwrap_or_default()),
+            '}' => return Ok(Cow::Borrowed(value.unwrap_or_default())),
             ':' => {
                 null_is_unset = true;
                 op = self.next().unwrap_or('}');
                 modifier.push(op);
             }
-            '/' => return self.replace(value),
+            '/' => return self.replace(value).map(Cow::Owned),
             _ => {}
         }
         if !matches!(op, '+' | '-' | '?' | '#' | '%') || (null_is_unset && matches!(op, '#' | '%')) {
@@ -285,10 +372,10 @@ impl Lexer<'_> {
         }
         let raw = matches!(op, '#' | '%');
         let (word, _) = self.until(&['}'], raw)?;
-        let empty_unset = value.is_none() || (null_is_unset && value.as_deref() == Some(""));
+        let empty_unset = value.is_none() || (null_is_unset && value == Some(""));
         match op {
-            '-' => Ok(if empty_unset { word } else { value.unwrap_or_default() }),
-            '+' => Ok(if empty_unset { String::new() } else { word }),
+            '-' => Ok(if empty_unset { Cow::Owned(word) } else { Cow::Borrowed(value.unwrap_or_default()) }),
+            '+' => Ok(if empty_unset { Cow::Borrowed("") } else { Cow::Owned(word) }),
             '?' => match value {
                 None => Err(ExpandError(format!(
                     "{name}: {}",
@@ -298,7 +385,7 @@ impl Lexer<'_> {
                     "{name}: {}",
                     if word.is_empty() { "is not allowed to be empty" } else { &word }
                 ))),
-                Some(v) => Ok(v),
+                Some(v) => Ok(Cow::Borrowed(v)),
             },
             _ => {
                 let value = value.unwrap_or_default();
@@ -307,17 +394,19 @@ impl Lexer<'_> {
                     None => (false, word),
                 };
                 let pattern = shell_pattern(&pat)?;
-                Ok(if op == '#' {
-                    trim_prefix(&pattern, &value, greedy)
+                let n = value.chars().count();
+                self.work.spend(pattern.cost(n))?;
+                Ok(Cow::Owned(if op == '#' {
+                    trim_prefix(&pattern, value, greedy)
                 } else {
-                    trim_suffix(&pattern, &value, greedy)
-                })
+                    trim_suffix(&pattern, value, greedy)
+                }))
             }
         }
     }
 
     /// `${v/pat/repl}` and `${v//pat/repl}` (the first `/` already read).
-    fn replace(&mut self, value: Option<String>) -> Result<String, ExpandError> {
+    fn replace(&mut self, value: Option<&str>) -> Result<String, ExpandError> {
         let all = self.peek() == Some('/');
         if all {
             self.pos += 1;
@@ -326,23 +415,31 @@ impl Lexer<'_> {
         let (replacement, _) = self.until(&['}'], true)?;
         let pattern = shell_pattern(&pat)?;
         let value: Vec<char> = value.unwrap_or_default().chars().collect();
+        self.work.spend(value.len() as u64)?;
         let mut out = String::new();
         let mut i = 0;
         let mut replaced = false;
         let mut last_end = None;
         while i <= value.len() {
-            let rest: String = value[i..].iter().collect();
-            let longest = if replaced && !all { None } else { pattern.prefix_lengths(&rest).last().copied() };
+            let longest = if replaced && !all {
+                None
+            } else {
+                // A pattern without `*` matches exactly as many characters as it has tokens: only those are read.
+                let window = pattern.max_len().map_or(value.len() - i, |m| m.min(value.len() - i));
+                self.work.spend(pattern.cost(window))?;
+                let rest: String = value[i..i + window].iter().collect();
+                pattern.prefix_lengths(&rest).last().copied()
+            };
             // An empty match right after a match is not one (Go's ReplaceAll).
             let longest = longest.filter(|&n| n > 0 || last_end != Some(i));
             match longest {
                 Some(n) => {
-                    out.push_str(&replacement);
+                    self.emit(&mut out, &replacement)?;
                     replaced = true;
                     last_end = Some(i + n);
                     if n == 0 {
                         if let Some(c) = value.get(i) {
-                            out.push(*c);
+                            self.emit_char(&mut out, *c)?;
                         }
                         i += 1;
                     } else {
@@ -351,7 +448,7 @@ impl Lexer<'_> {
                 }
                 None => {
                     if let Some(c) = value.get(i) {
-                        out.push(*c);
+                        self.emit_char(&mut out, *c)?;
                     }
                     i += 1;
                 }
@@ -374,14 +471,16 @@ fn trim_prefix(pattern: &Pattern, value: &str, greedy: bool) -> String {
     }
 }
 
+/// The suffixes the pattern matches are the prefixes its reverse matches in the reversed value: one pass,
+/// not one per start.
 fn trim_suffix(pattern: &Pattern, value: &str, greedy: bool) -> String {
     let chars: Vec<char> = value.chars().collect();
-    // Suffix starts: the longest suffix starts earliest.
-    let starts: Vec<usize> =
-        (0..=chars.len()).filter(|&i| pattern.matches(&chars[i..].iter().collect::<String>())).collect();
-    let cut = if greedy { starts.first() } else { starts.last() };
+    let reversed: String = chars.iter().rev().collect();
+    let lengths = pattern.reversed().prefix_lengths(&reversed);
+    // The longest suffix starts earliest.
+    let cut = if greedy { lengths.last() } else { lengths.first() };
     match cut {
-        Some(&i) => chars[..i].iter().collect(),
+        Some(&len) => chars[..chars.len() - len].iter().collect(),
         None => value.to_owned(),
     }
 }
@@ -455,6 +554,57 @@ mod tests {
         assert_eq!(split_words(r#"a\ b c"#, '\\'), [r#"a\ b"#, "c"]);
         assert_eq!(split_words(r#"x="" y"#, '\\'), [r#"x="""#, "y"]);
         assert_eq!(split_words("  ", '\\'), Vec::<String>::new());
-        assert_eq!(expand_fields(&["$SP".to_owned(), "c".to_owned()], &vars(), '\\').unwrap(), ["a", "b", "c"]);
+        assert_eq!(
+            expand_fields(&["$SP".to_owned(), "c".to_owned()], &vars(), '\\', &Work::default()).unwrap(),
+            ["a", "b", "c"]
+        );
+    }
+
+    #[test]
+    fn words_and_work_are_bounded() {
+        let mut v = vars();
+        v.insert("BIG".into(), "x".repeat(MAX_WORD / 2 + 1));
+        let e = expand("$BIG$BIG", &v, '\\').unwrap_err();
+        assert!(e.0.contains("more than 1048576 bytes"), "{e}");
+        assert_eq!(expand("$BIG", &v, '\\').unwrap().len(), MAX_WORD / 2 + 1);
+        assert!(expand(&"a".repeat(MAX_WORD + 1), &v, '\\').is_err(), "a literal word too");
+        // What is produced and dropped (${unset:+...}) is work too: a build runs out instead of spinning.
+        let work = Work::default();
+        let word = "${NOPE:+$BIG}".repeat(100);
+        let mut runs = 0;
+        while expand_in(&word, &v, '\\', &work).is_ok() {
+            runs += 1;
+            assert!(runs < 10_000, "the budget never ran out");
+        }
+        assert!(runs > 1 && expand_in("$A", &v, '\\', &work).unwrap_err().0.contains("steps"));
+        // Quadratic pattern work on a long value is stopped, not done.
+        v.insert("LONG".into(), "ab".repeat(200_000));
+        let e = expand("${LONG//a*c/x}", &v, '\\').unwrap_err();
+        assert!(e.0.contains("steps"), "{e}");
+        // Linear forms on the same value are fine, and fast.
+        let started = std::time::Instant::now();
+        assert_eq!(expand("${LONG%%b*}", &v, '\\').unwrap(), "a");
+        assert_eq!(expand("${LONG%b*}", &v, '\\').unwrap().len(), 399_999);
+        assert_eq!(expand("${LONG##*a}", &v, '\\').unwrap(), "b");
+        assert_eq!(expand("${LONG//ab/}", &v, '\\').unwrap(), "");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn suffixes_match_as_before() {
+        // The reversed-pattern suffix trim against the obvious one, on a few patterns and values.
+        for value in ["", "a", "abcabc", "/usr/local/bin/app.tar.gz", "aaa", "x.y.z"] {
+            for pat in ["*", "?", "a*", "*c", "[ab]*", "*.*", ".*", "b?", "", "\\*", "a?c"] {
+                let p = shell_pattern(pat).unwrap();
+                let chars: Vec<char> = value.chars().collect();
+                let starts: Vec<usize> =
+                    (0..=chars.len()).filter(|&i| p.matches(&chars[i..].iter().collect::<String>())).collect();
+                for greedy in [false, true] {
+                    let cut = if greedy { starts.first() } else { starts.last() };
+                    let want = cut.map_or(value.to_owned(), |&i| chars[..i].iter().collect());
+                    assert_eq!(trim_suffix(&p, value, greedy), want, "{value:?} {pat:?} {greedy}");
+                }
+            }
+        }
     }
 }

@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,14 +24,15 @@ use serde_json::{Map, Value, json};
 use super::context::{Context, Item, ItemKind};
 use super::dockerfile::{self, Instruction};
 use super::glob::{Pattern, Slashes, clean, has_wildcard};
-use super::layer::{self, Content, Entry, EntryKind};
-use super::shell::{self, Vars};
+use super::layer::{self, Content, Entry, EntryKind, Spool};
+use super::shell::{self, Vars, Work};
 use super::tree::{self, Kind, Node, Origin, Tree, ancestors};
 use super::users::{self, Owner};
 use super::{
     Base, Bases, BuildError, Built, Options, Plan, Progress, StagePlan, at, excerpt, is_remote, refuse_run, refuse_url,
     stage_ref,
 };
+use crate::archive::compression;
 use crate::digest::Digest;
 use crate::image::{Descriptor, ImageManifest, Index, MAX_CONFIG_SIZE, Manifest, Platform, media_type};
 use crate::store::Store;
@@ -96,7 +98,13 @@ struct Snapshot {
     tree: Tree,
     /// The image the chain started from: (name, manifest digest), for the base annotations.
     base: Option<(String, Digest)>,
+    /// About how many bytes `config` takes as JSON: the base's, plus what each instruction added.
+    config_len: usize,
 }
+
+/// The most bytes all the stages of a build may keep in their configs together (each stage's is at most
+/// [`MAX_CONFIG_SIZE`]): 64 MiB, so a long chain of stages cannot hold a copy of an 8 MiB config each.
+pub const MAX_CONFIGS_KEPT: usize = 64 << 20;
 
 /// What every stage shares.
 struct Shared<'a> {
@@ -117,6 +125,10 @@ struct Shared<'a> {
     new_layers: Vec<Descriptor>,
     /// The stages built so far for this platform.
     done: Vec<Option<Snapshot>>,
+    /// The variable-substitution budget of the whole build.
+    work: Rc<Work>,
+    /// The config bytes the built stages keep (at most [`MAX_CONFIGS_KEPT`]).
+    kept: usize,
 }
 
 /// Runs the plan for every platform and writes the result.
@@ -144,15 +156,28 @@ pub(super) fn run(
         total: per_platform * opts.platforms.len(),
         new_layers: Vec::new(),
         done: Vec::new(),
+        work: Rc::new(Work::default()),
+        kept: 0,
     };
     let mut images = Vec::new();
     let mut base_name = None;
     for platform in &opts.platforms {
-        sh.globals = global_args(plan, opts, platform, &mut sh.consumed)?;
+        sh.globals = global_args(plan, opts, platform, &mut sh.consumed, &sh.work)?;
         sh.images.clear();
         sh.done = vec![None; plan.stages.len()];
+        sh.kept = 0;
         for &i in &plan.needed {
             let snap = run_stage(&mut sh, &plan.stages[i], platform)?;
+            sh.kept += snap.config_len;
+            if sh.kept > MAX_CONFIGS_KEPT {
+                return at(
+                    plan.stages[i].from.line,
+                    format!(
+                        "the stages' image configs together pass {MAX_CONFIGS_KEPT} bytes (64 MiB), the most hoist \
+                         keeps for one build"
+                    ),
+                );
+            }
             sh.done[i] = Some(snap);
         }
         let last = sh.done[plan.target].take().expect("the target was built");
@@ -188,6 +213,7 @@ fn global_args(
     opts: &Options,
     platform: &Platform,
     consumed: &mut BTreeSet<String>,
+    work: &Work,
 ) -> Result<Vars, BuildError> {
     let mut vars = automatic_args(platform);
     for ins in &plan.globals {
@@ -199,7 +225,7 @@ fn global_args(
                 }
                 None => match default {
                     Some(d) => Some(
-                        shell::expand(&d, &vars, plan.escape)
+                        shell::expand_in(&d, &vars, plan.escape, work)
                             .map_err(|e| BuildError::At { line: ins.line, message: format!("ARG {name}: {e}") })?,
                     ),
                     None => None,
@@ -252,6 +278,12 @@ struct Stage<'p> {
     /// A CMD was given in this stage (so ENTRYPOINT keeps it).
     cmd_set: bool,
     plan: &'p StagePlan,
+    /// What substitution sees: the ARGs, then the config's `Env` over them; kept up to date by `ARG` and
+    /// `ENV` rather than made again for every word.
+    vars: Vars,
+    /// The names the config's `Env` sets.
+    env_keys: BTreeSet<String>,
+    work: Rc<Work>,
 }
 
 fn run_stage(sh: &mut Shared, sp: &StagePlan, target_platform: &Platform) -> Result<Snapshot, BuildError> {
@@ -259,7 +291,7 @@ fn run_stage(sh: &mut Shared, sp: &StagePlan, target_platform: &Platform) -> Res
     sh.progress.step(sh.step, sh.total, &sp.from.original);
     let line = sp.from.line;
     let expand_global = |s: &str| {
-        shell::expand(s, &sh.globals, sh.plan.escape)
+        shell::expand_in(s, &sh.globals, sh.plan.escape, &sh.work)
             .map_err(|e| BuildError::At { line, message: format!("FROM: {e}") })
     };
     let platform = match sp.from.flag("platform").and_then(|f| f.value.as_deref()) {
@@ -282,7 +314,23 @@ fn run_stage(sh: &mut Shared, sp: &StagePlan, target_platform: &Platform) -> Res
         load_image(sh.store, &found, &platform, sh.progress).map_err(|e| e.at(line, "FROM"))?
     };
     set_default_path(&mut snap.config);
-    let mut stage = Stage { snap, platform, escape: sh.plan.escape, args: BTreeMap::new(), cmd_set: false, plan: sp };
+    let mut stage = Stage {
+        snap,
+        platform,
+        escape: sh.plan.escape,
+        args: BTreeMap::new(),
+        cmd_set: false,
+        plan: sp,
+        vars: Vars::new(),
+        env_keys: BTreeSet::new(),
+        work: sh.work.clone(),
+    };
+    for e in stage.env() {
+        if let Some((k, v)) = e.split_once('=') {
+            stage.vars.insert(k.to_owned(), v.to_owned());
+            stage.env_keys.insert(k.to_owned());
+        }
+    }
     // The base's ONBUILD triggers run first, then are dropped.
     let triggers: Vec<String> = stage
         .cfg()
@@ -292,6 +340,9 @@ fn run_stage(sh: &mut Shared, sp: &StagePlan, target_platform: &Platform) -> Res
         .iter()
         .filter_map(|v| v.as_str().map(str::to_owned))
         .collect();
+    if triggers.len() > dockerfile::MAX_INSTRUCTIONS {
+        return at(line, format!("the base has more than {} ONBUILD triggers", dockerfile::MAX_INSTRUCTIONS));
+    }
     for t in triggers {
         let parsed = dockerfile::parse(&t)
             .map_err(|e| BuildError::At { line, message: format!("ONBUILD {t}: {}", e.message) })?;
@@ -322,7 +373,8 @@ fn scratch(platform: &Platform) -> Snapshot {
     if let Some(v) = &platform.variant {
         config["variant"] = json!(v);
     }
-    Snapshot { config, layers: Vec::new(), tree: Tree::default(), base: None }
+    let config_len = config.to_string().len();
+    Snapshot { config, layers: Vec::new(), tree: Tree::default(), base: None, config_len }
 }
 
 /// A stored image as a snapshot: its config, its layers (docker media types as their OCI equals), and its
@@ -353,7 +405,13 @@ fn load_image(
     let layers: Vec<Descriptor> = m.layers.iter().map(oci_layer).collect();
     let digests: Vec<Digest> = m.layers.iter().filter(|l| !l.is_foreign()).map(|l| l.digest.clone()).collect();
     let tree = Tree::from_layers(store, &digests)?;
-    Ok(Snapshot { config, layers, tree, base: Some((base.name.clone(), base.descriptor.digest.clone())) })
+    Ok(Snapshot {
+        config,
+        layers,
+        tree,
+        base: Some((base.name.clone(), base.descriptor.digest.clone())),
+        config_len: raw.len(),
+    })
 }
 
 /// A layer descriptor with Docker's media types as their OCI equals (same bytes), as podman writes OCI.
@@ -400,6 +458,13 @@ fn write_image(
     let mut config = snap.config.clone();
     config["created"] = json!(clock.created);
     let raw_config = serde_json::to_vec(&config).map_err(|e| BuildError::Other(e.to_string()))?;
+    if raw_config.len() > MAX_CONFIG_SIZE {
+        return Err(BuildError::Other(format!(
+            "the image config would be {} bytes, more than the {MAX_CONFIG_SIZE} (8 MiB) hoist and registries read \
+             back",
+            raw_config.len()
+        )));
+    }
     let config_digest = store.put_blob(&raw_config)?;
     let mut annotations = BTreeMap::new();
     if let Some((name, digest)) = &snap.base {
@@ -480,18 +545,28 @@ impl<'p> Stage<'p> {
     }
 
     /// The variables substitution sees: this stage's ARGs, then the config's Env over them.
-    fn vars(&self) -> Vars {
-        let mut v: Vars = self.args.iter().filter_map(|(k, v)| Some((k.clone(), v.clone()?))).collect();
-        for e in self.env() {
-            if let Some((k, val)) = e.split_once('=') {
-                v.insert(k.to_owned(), val.to_owned());
-            }
-        }
-        v
+    fn vars(&self) -> &Vars {
+        &self.vars
     }
 
     fn expand(&self, word: &str, line: usize) -> Result<String, BuildError> {
-        shell::expand(word, &self.vars(), self.escape).map_err(|e| BuildError::At { line, message: e.to_string() })
+        shell::expand_in(word, &self.vars, self.escape, &self.work)
+            .map_err(|e| BuildError::At { line, message: e.to_string() })
+    }
+
+    /// Counts `added` bytes more in the config (fewer when negative); fails past [`MAX_CONFIG_SIZE`].
+    fn grow(&mut self, line: usize, added: isize) -> Result<(), BuildError> {
+        self.snap.config_len = self.snap.config_len.saturating_add_signed(added);
+        if self.snap.config_len > MAX_CONFIG_SIZE {
+            return at(
+                line,
+                format!(
+                    "the image config would pass {MAX_CONFIG_SIZE} bytes (8 MiB), the most hoist and registries \
+                     read back"
+                ),
+            );
+        }
+        Ok(())
     }
 
     fn words(&self, ins: &Instruction) -> Vec<String> {
@@ -499,6 +574,8 @@ impl<'p> Stage<'p> {
     }
 
     fn history(&mut self, sh: &Shared, created_by: String, empty: bool) {
+        // Bounded by the Dockerfile's size: not checked here (the final config is).
+        self.snap.config_len += created_by.len() + 80;
         let mut h = json!({"created": sh.clock.created, "created_by": created_by});
         if empty {
             h["empty_layer"] = json!(true);
@@ -546,7 +623,10 @@ impl<'p> Stage<'p> {
             "ARG" => self.arg(sh, ins),
             "ENV" => {
                 for (k, v) in self.pairs(ins, "ENV")? {
-                    set_env(self.cfg(), &k, &v);
+                    let old = set_env(self.cfg(), &k, &v);
+                    self.grow(line, (k.len() + v.len() + 4) as isize - old.map_or(0, |o| o as isize + 4))?;
+                    self.vars.insert(k.clone(), v);
+                    self.env_keys.insert(k);
                 }
                 self.nop(sh, ins);
                 Ok(())
@@ -557,7 +637,10 @@ impl<'p> Stage<'p> {
                     if !labels.is_object() {
                         *labels = json!({});
                     }
+                    let added = (k.len() + v.len() + 6) as isize;
+                    let old = labels.get(&k).map(|o| o.to_string().len() as isize + k.len() as isize + 4);
                     labels[k] = json!(v);
+                    self.grow(line, added - old.unwrap_or(0))?;
                 }
                 self.nop(sh, ins);
                 Ok(())
@@ -578,7 +661,7 @@ impl<'p> Stage<'p> {
                 Ok(())
             }
             "EXPOSE" => {
-                let ports = shell::expand_fields(&self.words(ins), &self.vars(), self.escape)
+                let ports = shell::expand_fields(&self.words(ins), self.vars(), self.escape, &self.work)
                     .map_err(|e| BuildError::At { line, message: e.to_string() })?;
                 for p in ports {
                     for key in exposed(&p).map_err(|m| BuildError::At { line, message: format!("EXPOSE: {m}") })? {
@@ -586,7 +669,9 @@ impl<'p> Stage<'p> {
                         if !map.is_object() {
                             *map = json!({});
                         }
+                        let added = if map.get(&key).is_some() { 0 } else { key.len() + 6 };
                         map[key] = json!({});
+                        self.grow(line, added as isize)?;
                     }
                 }
                 self.nop(sh, ins);
@@ -595,7 +680,7 @@ impl<'p> Stage<'p> {
             "VOLUME" => {
                 let vols = match ins.json() {
                     Some(list) => list.iter().map(|w| self.expand(w, line)).collect::<Result<Vec<_>, _>>()?,
-                    None => shell::expand_fields(&self.words(ins), &self.vars(), self.escape)
+                    None => shell::expand_fields(&self.words(ins), self.vars(), self.escape, &self.work)
                         .map_err(|e| BuildError::At { line, message: e.to_string() })?,
                 };
                 if vols.is_empty() || vols.iter().any(|v| v.trim().is_empty()) {
@@ -606,7 +691,9 @@ impl<'p> Stage<'p> {
                     if !map.is_object() {
                         *map = json!({});
                     }
+                    let added = if map.get(&v).is_some() { 0 } else { v.len() + 6 };
                     map[v] = json!({});
+                    self.grow(line, added as isize)?;
                 }
                 self.nop(sh, ins);
                 Ok(())
@@ -690,6 +777,12 @@ impl<'p> Stage<'p> {
                     None => sh.globals.get(&name).cloned(),
                 },
             };
+            if !self.env_keys.contains(&name) {
+                match &value {
+                    Some(v) => self.vars.insert(name.clone(), v.clone()),
+                    None => self.vars.remove(&name),
+                };
+            }
             self.args.insert(name.clone(), value);
             names.push(name);
         }
@@ -983,14 +1076,17 @@ impl<'p> Stage<'p> {
             }
         }
         // File bytes out of the source image.
-        if let From::Image(snap) = &from {
+        // File bytes out of the source image, through a spool on disk (never all in memory).
+        if let From::Image(snap) = &from
+            && !p.from_tree.is_empty()
+        {
             let keys: Vec<String> = p.from_tree.iter().map(|(_, k)| k.clone()).collect();
-            let bytes = snap.tree.read(sh.store, &keys)?;
+            let mut spool = spool(sh)?;
+            let got = snap.tree.read_spooled(sh.store, &keys, &mut spool)?;
             for (target, key) in std::mem::take(&mut p.from_tree) {
-                let data = Arc::new(bytes.get(&key).cloned().unwrap_or_default());
-                if let Some(e) = p.entries.get_mut(&target) {
-                    e.size = data.len() as u64;
-                    e.kind = EntryKind::File(Content::Bytes(data));
+                if let (Some(e), Some((content, size))) = (p.entries.get_mut(&target), got.get(&key)) {
+                    e.size = *size;
+                    e.kind = EntryKind::File(content.clone());
                 }
             }
         }
@@ -1014,7 +1110,10 @@ impl<'p> Stage<'p> {
         Ok(())
     }
 
-    /// `ADD archive dest`: the archive's entries under `dest`, owned by 0:0 or `--chown` (as podman does).
+    /// `ADD archive dest`: the archive's entries under `dest`, owned by 0:0 or `--chown` (as podman does). The
+    /// files' bytes go through a spool on disk, decompressed with the bomb guard `load` uses, so memory stays
+    /// flat whatever their size. What a layer cannot hold (devices, FIFOs, hard links to what the archive
+    /// did not give before them) is left out with a warning naming it.
     fn extract(
         &self,
         p: &mut Pending,
@@ -1027,15 +1126,22 @@ impl<'p> Stage<'p> {
         let path = sh.context.host(&item.rel);
         let fail = |e: &dyn std::fmt::Display| BuildError::Other(format!("unpacking {}: {e}", item.rel));
         let file = std::fs::File::open(&path).map_err(|e| fail(&e))?;
-        let reader = archive_reader(file).map_err(|e| fail(&e))?;
+        let mut spool = spool(sh)?;
+        // What `load` allows a spooled stream: the spool's free space less a reserve (the bomb rule).
+        let budget = compression::Budget::free_space(&sh.store.temp_dir()).map_err(|e| fail(&e))?;
+        let reader = archive_reader(file, &item.rel, budget).map_err(|e| fail(&e))?;
         let mut ar = tar::Archive::new(reader);
         let clock = &sh.clock;
-        let mut files: HashMap<String, Arc<Vec<u8>>> = HashMap::new();
+        let mut files: HashMap<String, (Content, u64)> = HashMap::new();
+        let mut left_out = LeftOut::default();
         let join = |rel: &str| if dest.is_empty() { rel.to_owned() } else { format!("{dest}/{rel}") };
         if !dest.is_empty() {
             self.dir_entry(p, dest, own, None, clock);
         }
-        for entry in ar.entries().map_err(|e| fail(&e))? {
+        for (n, entry) in ar.entries().map_err(|e| fail(&e))?.enumerate() {
+            if n == crate::archive::files::MAX_ENTRIES {
+                return Err(fail(&format!("more than {} entries", crate::archive::files::MAX_ENTRIES)));
+            }
             let mut entry = entry.map_err(|e| fail(&e))?;
             let raw = entry.path().map_err(|e| fail(&e))?.to_string_lossy().into_owned();
             let h = entry.header().clone();
@@ -1063,24 +1169,73 @@ impl<'p> Stage<'p> {
                 }
                 tar::EntryType::Link => {
                     let t = entry.link_name().map_err(|e| fail(&e))?.map(|l| l.to_string_lossy().into_owned());
-                    let Some(data) = t.and_then(|t| tree::entry_key(&t)).and_then(|k| files.get(&k).cloned()) else {
+                    let t = t.unwrap_or_default();
+                    let Some((content, size)) = tree::entry_key(&t).and_then(|k| files.get(&k).cloned()) else {
+                        left_out
+                            .add(format!("{raw} (a hard link to {t}, which is not a file before it in the archive)"));
                         continue;
                     };
-                    Entry { kind: EntryKind::File(Content::Bytes(data.clone())), size: data.len() as u64, ..base }
+                    Entry { kind: EntryKind::File(content), size, ..base }
                 }
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    let mut data = Vec::new();
-                    entry.read_to_end(&mut data).map_err(|e| fail(&e))?;
-                    let data = Arc::new(data);
-                    files.insert(key.clone(), data.clone());
-                    Entry { kind: EntryKind::File(Content::Bytes(data.clone())), size: data.len() as u64, ..base }
+                    let (content, size) = spool.append(&mut entry).map_err(|e| fail(&e))?;
+                    files.insert(key.clone(), (content.clone(), size));
+                    Entry { kind: EntryKind::File(content), size, ..base }
                 }
-                _ => continue,
+                other => {
+                    let what = match other {
+                        tar::EntryType::Char => "a character device".to_owned(),
+                        tar::EntryType::Block => "a block device".to_owned(),
+                        tar::EntryType::Fifo => "a FIFO".to_owned(),
+                        o => format!("tar entry type {:?}", o.as_byte() as char),
+                    };
+                    left_out.add(format!("{raw} ({what})"));
+                    continue;
+                }
             };
             p.entries.insert(target, e);
         }
+        left_out.warn(sh.progress, &item.rel);
         Ok(())
     }
+}
+
+/// The entries of an archive `ADD` leaves out: the first few by name, then how many more.
+#[derive(Default)]
+struct LeftOut {
+    named: Vec<String>,
+    more: usize,
+}
+
+impl LeftOut {
+    const NAMED: usize = 10;
+
+    fn add(&mut self, what: String) {
+        if self.named.len() < Self::NAMED {
+            self.named.push(what);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn warn(&self, progress: &dyn Progress, archive: &str) {
+        for what in &self.named {
+            progress.warning(&format!(
+                "ADD {}: left out {} (a layer of hoist build holds files, directories and symlinks)",
+                excerpt(archive),
+                excerpt(what)
+            ));
+        }
+        if self.more > 0 {
+            progress.warning(&format!("ADD {}: left out {} more entries", excerpt(archive), self.more));
+        }
+    }
+}
+
+/// A spool for file bytes, in the store's temp directory (same filesystem as its blobs).
+fn spool(sh: &Shared) -> Result<Spool, BuildError> {
+    let dir = sh.store.temp_dir();
+    Spool::new(&dir).map_err(|e| BuildError::Other(format!("{}: {e}", dir.display())))
 }
 
 fn sh_done_snapshot(sh: &Shared, i: usize) -> Option<Snapshot> {
@@ -1151,7 +1306,8 @@ fn tree_entry(n: &Node, own: Owner, chmod: Option<u32>, clock: &Clock) -> Option
     Some(Entry { kind, mode, uid: own.uid, gid: own.gid, mtime: clock.mtime(n.mtime), size: n.size })
 }
 
-fn set_env(c: &mut Map<String, Value>, key: &str, value: &str) {
+/// Sets `key=value` in the config's `Env`; returns the length of the value it replaced, if any.
+fn set_env(c: &mut Map<String, Value>, key: &str, value: &str) -> Option<usize> {
     let env = c.entry("Env").or_insert_with(|| json!([]));
     if !env.is_array() {
         *env = json!([]);
@@ -1159,8 +1315,15 @@ fn set_env(c: &mut Map<String, Value>, key: &str, value: &str) {
     let list = env.as_array_mut().expect("an array");
     let entry = json!(format!("{key}={value}"));
     match list.iter().position(|e| e.as_str().and_then(|s| s.split_once('=')).is_some_and(|(k, _)| k == key)) {
-        Some(i) => list[i] = entry,
-        None => list.push(entry),
+        Some(i) => {
+            let old = list[i].as_str().map_or(0, |s| s.len() - key.len() - 1);
+            list[i] = entry;
+            Some(old)
+        }
+        None => {
+            list.push(entry);
+            None
+        }
     }
 }
 
@@ -1273,7 +1436,16 @@ fn healthcheck(ins: &Instruction) -> Result<Value, String> {
 /// True when the file's bytes (decompressed if gzip, bzip2, xz or zstd) start with a tar header.
 fn is_archive(path: &std::path::Path) -> Result<bool, BuildError> {
     let file = std::fs::File::open(path).map_err(|e| BuildError::Other(format!("{}: {e}", path.display())))?;
-    let Ok(mut r) = archive_reader(file) else { return Ok(false) };
+    let mut head = [0u8; 6];
+    let n = std::os::unix::fs::FileExt::read_at(&file, &mut head, 0).unwrap_or(0);
+    if head[..n].starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00])
+        && let Some(refusal) = xz_refusal(&file)
+    {
+        return Err(BuildError::Other(refusal));
+    }
+    // Only the first block is read: no budget smaller than the default applies.
+    let budget = compression::Budget::default();
+    let Ok(mut r) = archive_reader(file, &path.display().to_string(), budget) else { return Ok(false) };
     let mut block = [0u8; 512];
     let mut got = 0;
     while got < 512 {
@@ -1297,19 +1469,141 @@ fn looks_like_tar(b: &[u8; 512]) -> bool {
     sum == want
 }
 
-/// The decompressed bytes of an archive: gzip, bzip2, xz, zstd or none (by magic bytes).
-fn archive_reader<'a>(file: std::fs::File) -> Result<Box<dyn Read + 'a>, String> {
+/// The decompressed bytes of an archive: gzip, bzip2, xz, zstd or none (by magic bytes). gzip and zstd go
+/// through `archive::compression` within `budget` (the decompression-bomb rule of `load`), bzip2 through the same
+/// guard;
+/// xz is decoded in memory (lzma-rs holds a block whole), so an xz archive is refused past [`MAX_XZ`] bytes.
+fn archive_reader<'a>(
+    file: std::fs::File,
+    what: &str,
+    budget: compression::Budget,
+) -> Result<Box<dyn Read + Send + 'a>, String> {
     let mut r = std::io::BufReader::with_capacity(1 << 16, file);
     let head = std::io::BufRead::fill_buf(&mut r).map_err(|e| e.to_string())?.to_vec();
     if head.starts_with(b"BZh") {
-        return Ok(Box::new(bzip2::read::MultiBzDecoder::new(r)));
+        let input = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = Counted { inner: r, count: input.clone() };
+        let decoded = bzip2::read::MultiBzDecoder::new(counted);
+        return Ok(compression::guard_decoded(decoded, input, what, "bzip2", budget));
     }
     if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        if let Some(refusal) = xz_refusal(r.get_ref()) {
+            return Err(refusal);
+        }
         let mut out = Vec::new();
         lzma_rs::xz_decompress(&mut r, &mut out).map_err(|e| format!("xz: {e}"))?;
         return Ok(Box::new(std::io::Cursor::new(out)));
     }
-    tree::decompressed(r)
+    let c = compression::sniff(&head).map_err(|e| e.to_string())?;
+    Ok(compression::decompress_within(c, r, what, budget))
+}
+
+#[cfg(test)]
+pub(super) fn xz_size_for_tests(xz: &[u8]) -> std::io::Result<u64> {
+    xz_decoded_size(&mut &xz[..])
+}
+
+/// Why the xz file `file` is not decoded (it unpacks to more than [`MAX_XZ`]), if it is not; `None` too for
+/// a file whose chunks cannot be read (lzma-rs then says what is wrong with it).
+fn xz_refusal(file: &std::fs::File) -> Option<String> {
+    /// Positioned reads, so the file's own offset stays where it was.
+    struct At<'f>(&'f std::fs::File, u64);
+    impl Read for At<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = std::os::unix::fs::FileExt::read_at(self.0, buf, self.1)?;
+            self.1 += n as u64;
+            Ok(n)
+        }
+    }
+    let decoded = xz_decoded_size(&mut std::io::BufReader::new(At(file, 0))).ok()?;
+    (decoded > MAX_XZ).then(|| {
+        format!(
+            "an xz archive that unpacks to {decoded} bytes: hoist decodes xz in memory and takes at most {MAX_XZ} \
+             (16 MiB) of it; recompress it with gzip or zstd, which are streamed"
+        )
+    })
+}
+
+/// The most bytes an xz archive for `ADD` may unpack to: 16 MiB (lzma-rs holds a block whole, and the
+/// result once more).
+const MAX_XZ: u64 = 16 << 20;
+
+/// What the first stream of an xz file unpacks to, from its LZMA2 chunk headers (which say how much each
+/// chunk unpacks to, and lzma-rs unpacks exactly that): read without decoding anything.
+fn xz_decoded_size(r: &mut impl Read) -> std::io::Result<u64> {
+    fn bad(m: &str) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned())
+    }
+    fn byte(r: &mut impl Read) -> std::io::Result<u8> {
+        let mut b = [0u8; 1];
+        r.read_exact(&mut b)?;
+        Ok(b[0])
+    }
+    fn be16(r: &mut impl Read) -> std::io::Result<u64> {
+        let mut b = [0u8; 2];
+        r.read_exact(&mut b)?;
+        Ok(u64::from(u16::from_be_bytes(b)))
+    }
+    fn skip(r: &mut impl Read, n: u64) -> std::io::Result<()> {
+        if std::io::copy(&mut r.take(n), &mut std::io::sink())? != n {
+            return Err(bad("truncated"));
+        }
+        Ok(())
+    }
+    let mut header = [0u8; 12];
+    r.read_exact(&mut header)?;
+    let check = [0u64, 4, 4, 4, 8, 8, 8, 16, 16, 16, 32, 32, 32, 64, 64, 64][usize::from(header[7] & 0x0f)];
+    let mut total: u64 = 0;
+    loop {
+        let first = byte(r)?;
+        if first == 0 {
+            return Ok(total); // the index: every block was counted
+        }
+        let header_size = (u64::from(first) + 1) * 4;
+        skip(r, header_size - 1)?;
+        let mut packed: u64 = 0;
+        loop {
+            let control = byte(r)?;
+            packed += 1;
+            match control {
+                0x00 => break,
+                0x01 | 0x02 => {
+                    let size = be16(r)? + 1;
+                    skip(r, size)?;
+                    total += size;
+                    packed += 2 + size;
+                }
+                0x80..=0xff => {
+                    let unpacked = (u64::from(control & 0x1f) << 16) + be16(r)? + 1;
+                    let size = be16(r)? + 1;
+                    packed += 4;
+                    if control >= 0xc0 {
+                        byte(r)?;
+                        packed += 1;
+                    }
+                    skip(r, size)?;
+                    total += unpacked;
+                    packed += size;
+                }
+                _ => return Err(bad("an invalid LZMA2 chunk")),
+            }
+        }
+        skip(r, (4 - (header_size + packed) % 4) % 4 + check)?;
+    }
+}
+
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    count: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

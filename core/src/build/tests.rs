@@ -132,7 +132,9 @@ impl World {
 
     fn image(&self, raw: &[u8]) -> Image {
         let Manifest::Image(m) = Manifest::parse(raw, None).unwrap() else { panic!("not an image") };
-        let config: Value = serde_json::from_slice(&self.store.read_blob(&m.config.digest, 1 << 20).unwrap()).unwrap();
+        let config: Value =
+            serde_json::from_slice(&self.store.read_blob(&m.config.digest, crate::image::MAX_CONFIG_SIZE).unwrap())
+                .unwrap();
         let layers = m.layers.iter().map(|l| read_layer(&self.store, &l.digest)).collect();
         Image { config, layers, manifest: m }
     }
@@ -483,4 +485,155 @@ fn a_base_path_that_is_a_file_is_refused() {
     let err = w.build(&w.opts("FROM base:1\nWORKDIR /etc/passwd\n")).unwrap_err().to_string();
     assert!(err.contains("line 2") && err.contains("not a directory"), "{err}");
     let _ = Path::new("unused");
+}
+
+/// The Dockerfile that doubled a value 42 times (842 bytes, 3.3 GB when expanded): it fails at the line
+/// that passes 1 MiB, quickly and without taking the memory.
+fn doubling(lines: usize) -> String {
+    let mut df = String::from("FROM scratch\nENV a0=xxxxxxxxxxxxxxxxxxxx\n");
+    for i in 0..lines {
+        df.push_str(&format!("ENV a{}=${{a{i}}}${{a{i}}}\n", i + 1));
+    }
+    df
+}
+
+#[test]
+fn expansion_is_bounded_and_names_the_line() {
+    let mut w = world();
+    let started = std::time::Instant::now();
+    let e = w.build(&w.opts(&doubling(41))).unwrap_err().to_string();
+    // 20 bytes * 2^16 = 1.25 MiB: a16, on line 2 + 16.
+    assert!(e.starts_with("Dockerfile line 18: ") && e.contains("1048576 bytes"), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Up to the limit is fine.
+    let img = w.ok(&doubling(15));
+    let env = img.config["config"]["Env"].as_array().unwrap();
+    assert_eq!(env.last().unwrap().as_str().unwrap().len(), "a15=".len() + (20 << 15));
+    // In a word of its own, in a LABEL, through ${x:-...}: all the same.
+    let df = format!("{}LABEL big=\"${{nope:-$a15$a15$a15}}\"\n", doubling(15));
+    assert!(w.build(&w.opts(&df)).unwrap_err().to_string().contains(&format!("line {}", 18)));
+}
+
+#[test]
+fn the_config_stays_readable() {
+    let mut w = world();
+    // a1..a15 take 1.25 MiB, then values of 640 KiB each: the eleventh (line 18 + 10) passes 8 MiB.
+    let mut df = doubling(15);
+    for i in 0..16 {
+        df.push_str(&format!("ENV b{i}=$a15\n"));
+    }
+    let e = w.build(&w.opts(&df)).unwrap_err().to_string();
+    assert!(e.starts_with("Dockerfile line 28: the image config would pass 8388608 bytes"), "{e}");
+    // Labels and volumes count too.
+    let mut df = doubling(15);
+    for i in 0..6 {
+        df.push_str(&format!("LABEL x{i}=$a15\nVOLUME /{i}$a15\n"));
+    }
+    let e = w.build(&w.opts(&df)).unwrap_err().to_string();
+    assert!(e.contains("the image config would pass"), "{e}");
+    // Setting one variable again and again does not count twice.
+    let mut df = doubling(15);
+    for _ in 0..40 {
+        df.push_str("ENV b=$a15\nLABEL b=$a15\n");
+    }
+    w.ok(&df);
+}
+
+#[test]
+fn dockerfile_size_and_instruction_count_are_capped() {
+    let labels = format!("FROM scratch\n{}", "LABEL a=b\n".repeat(600_000));
+    let e = dockerfile::parse(&labels).unwrap_err();
+    assert_eq!(e.line, 1 + (dockerfile::MAX_SIZE - "FROM scratch\n".len()) / 10 + 1, "{e}");
+    assert!(e.message.contains("4194304 bytes"), "{e}");
+    let read = dockerfile::read(labels.as_bytes()).unwrap();
+    assert_eq!(read.len(), dockerfile::MAX_SIZE + 1, "read stops one byte past the limit");
+    let many = format!("FROM scratch\n{}", "LABEL a=b\n".repeat(dockerfile::MAX_INSTRUCTIONS));
+    let e = dockerfile::parse(&many).unwrap_err();
+    assert_eq!(e.line, dockerfile::MAX_INSTRUCTIONS + 1);
+    assert!(e.message.contains("more than 10000 instructions"), "{e}");
+    let just = format!("FROM scratch\n{}", "LABEL a=b\n".repeat(dockerfile::MAX_INSTRUCTIONS - 1));
+    assert_eq!(dockerfile::parse(&just).unwrap().instructions.len(), dockerfile::MAX_INSTRUCTIONS);
+    assert!(dockerfile::read(&b"FROM \xff\n"[..]).is_err(), "not UTF-8");
+}
+
+/// Warnings, recorded.
+#[derive(Default)]
+struct Warnings(Mutex<Vec<String>>);
+
+impl Progress for Warnings {
+    fn warning(&self, line: &str) {
+        self.0.lock().unwrap().push(line.to_owned());
+    }
+}
+
+#[test]
+fn add_streams_archives_and_names_what_it_leaves_out() {
+    let mut w = world();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut put = |path: &str, kind: tar::EntryType, link: Option<&str>, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        match link {
+            Some(l) => b.append_link(&mut h, path, l).unwrap(),
+            None => b.append_data(&mut h, path, data).unwrap(),
+        }
+    };
+    put("big", tar::EntryType::Regular, None, &vec![7u8; 3 << 20]);
+    put("same", tar::EntryType::Link, Some("big"), b"");
+    put("abs", tar::EntryType::Link, Some("/etc/shadow"), b"");
+    put("dev/null", tar::EntryType::Char, None, b"");
+    put("dev/sda", tar::EntryType::Block, None, b"");
+    put("pipe", tar::EntryType::Fifo, None, b"");
+    let tar_bytes = b.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar_bytes).unwrap();
+    std::fs::write(w.ctx.join("a.tgz"), gz.finish().unwrap()).unwrap();
+    let warnings = Warnings::default();
+    let built = build(&w.store, &w.opts("FROM scratch\nADD a.tgz /x/\n"), &mut w.bases, &warnings).unwrap();
+    let img = w.image(&built.manifest.raw);
+    let got: Vec<(String, usize)> = img.layers[0].iter().map(|s| (s.path.clone(), s.data.len())).collect();
+    assert_eq!(got, [("x/".into(), 0), ("x/big".into(), 3 << 20), ("x/same".into(), 3 << 20)]);
+    assert!(img.layers[0][1].data.bytes().all(|b| b == 7));
+    let warnings = warnings.0.into_inner().unwrap();
+    assert_eq!(warnings.len(), 4, "{warnings:?}");
+    let whats = [
+        "abs (a hard link to /etc/shadow",
+        "dev/null (a character device)",
+        "dev/sda (a block device)",
+        "pipe (a FIFO)",
+    ];
+    for (w, what) in warnings.iter().zip(whats) {
+        assert!(w.starts_with("ADD a.tgz: left out ") && w.contains(what), "{w}");
+    }
+    // COPY --from reads through the spool too: the same bytes.
+    let img = w.ok("FROM scratch AS one\nADD a.tgz /x/\nFROM scratch\nCOPY --from=one /x/big /y\n");
+    assert_eq!(img.layers[0][0].data.len(), 3 << 20);
+    assert!(img.layers[0][0].data.bytes().all(|b| b == 7));
+    // Nothing left behind in the store's temp directory.
+    let left: Vec<_> = std::fs::read_dir(w.store.temp_dir()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn xz_archives_are_measured_before_they_are_decoded() {
+    let mut w = world();
+    for size in [0usize, 1, 100_000, 3 << 20] {
+        let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+        let mut xz = Vec::new();
+        lzma_rs::xz_compress(&mut &data[..], &mut xz).unwrap();
+        assert_eq!(stage::xz_size_for_tests(&xz).unwrap(), size as u64);
+    }
+    // 17 MiB of zeros: a small file, refused before it is decoded.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(17 << 20);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "zeros", std::io::repeat(0).take(17 << 20)).unwrap();
+    let mut xz = Vec::new();
+    lzma_rs::xz_compress(&mut &b.into_inner().unwrap()[..], &mut xz).unwrap();
+    std::fs::write(w.ctx.join("z.txz"), xz).unwrap();
+    let e = w.build(&w.opts("FROM scratch\nADD z.txz /\n")).unwrap_err().to_string();
+    assert!(e.starts_with("Dockerfile line 2: ") && e.contains("recompress it with gzip or zstd"), "{e}");
 }

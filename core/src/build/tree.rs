@@ -12,6 +12,7 @@ use std::io::{BufRead, BufReader, Read};
 
 use super::BuildError;
 use super::glob::clean;
+use super::layer::{Content, Spool};
 use crate::digest::Digest;
 use crate::store::Store;
 
@@ -61,6 +62,11 @@ pub struct Tree {
 
 /// How many symlinks one path may pass through.
 const MAX_HOPS: usize = 40;
+/// What [`Tree::read_each`] calls for each file: the keys that name it, and a reader of its bytes.
+type EachFile<'f> = dyn FnMut(&[String], &mut dyn Read) -> std::io::Result<()> + 'f;
+
+/// The largest file [`Tree::read_text`] reads (`/etc/passwd`, `/etc/group`): 16 MiB.
+const MAX_TEXT: u64 = 16 << 20;
 
 /// A layer's bytes decompressed, whatever their compression: gzip, zstd, or none (by magic bytes).
 pub fn decompressed<'a, R: Read + 'a>(r: R) -> Result<Box<dyn Read + 'a>, String> {
@@ -246,16 +252,47 @@ impl Tree {
 
     /// The bytes of the files `keys`, read by scanning each layer that holds one of them once.
     pub fn read(&self, store: &Store, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, BuildError> {
-        let mut by_blob: BTreeMap<Digest, HashMap<String, Vec<String>>> = BTreeMap::new();
         let mut out = HashMap::new();
+        self.read_each(store, keys, &mut |users, r| {
+            let mut bytes = Vec::new();
+            r.read_to_end(&mut bytes)?;
+            for u in users {
+                out.insert(u.clone(), bytes.clone());
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The files `keys` copied into `spool` (never held in memory): where each went, and its size.
+    pub fn read_spooled(
+        &self,
+        store: &Store,
+        keys: &[String],
+        spool: &mut Spool,
+    ) -> Result<HashMap<String, (Content, u64)>, BuildError> {
+        let mut out = HashMap::new();
+        self.read_each(store, keys, &mut |users, r| {
+            let got = spool.append(r)?;
+            for u in users {
+                out.insert(u.clone(), got.clone());
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with each file of `keys` (the keys that name it, and a reader of its bytes), scanning each
+    /// layer that holds one of them once. A key with no bytes (not a file of a layer) gets an empty reader.
+    fn read_each(&self, store: &Store, keys: &[String], f: &mut EachFile<'_>) -> Result<(), BuildError> {
+        let mut by_blob: BTreeMap<Digest, HashMap<String, Vec<String>>> = BTreeMap::new();
         for key in keys {
             match self.nodes.get(key).map(|n| &n.origin) {
                 Some(Origin::Layer { blob, path }) => {
                     by_blob.entry(blob.clone()).or_default().entry(path.clone()).or_default().push(key.clone())
                 }
-                _ => {
-                    out.insert(key.clone(), Vec::new());
-                }
+                _ => f(std::slice::from_ref(key), &mut std::io::empty())
+                    .map_err(|e| BuildError::Other(format!("/{key}: {e}")))?,
             }
         }
         for (blob, wanted) in by_blob {
@@ -268,11 +305,7 @@ impl Tree {
                 let raw = entry.path().map_err(|e| what(&e))?.to_string_lossy().into_owned();
                 let Some(key) = entry_key(&raw) else { continue };
                 let Some(users) = wanted.get(&key) else { continue };
-                let mut bytes = Vec::new();
-                entry.read_to_end(&mut bytes).map_err(|e| what(&e))?;
-                for u in users {
-                    out.insert(u.clone(), bytes.clone());
-                }
+                f(users, &mut entry).map_err(|e| what(&e))?;
                 left.remove(&key);
                 if left.is_empty() {
                     break;
@@ -282,14 +315,18 @@ impl Tree {
                 return Err(what(&format!("{missing} is not in it")));
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The text of the file at `key` (following symlinks), if the filesystem has it.
     pub fn read_text(&self, store: &Store, key: &str) -> Result<Option<String>, BuildError> {
         let Ok(key) = self.resolve(key, true) else { return Ok(None) };
-        if self.nodes.get(&key).is_none_or(|n| n.kind != Kind::File) {
-            return Ok(None);
+        match self.nodes.get(&key) {
+            Some(n) if n.kind == Kind::File && n.size > MAX_TEXT => {
+                return Err(BuildError::Other(format!("/{key} is larger than {MAX_TEXT} bytes, too large to read")));
+            }
+            Some(n) if n.kind == Kind::File => {}
+            _ => return Ok(None),
         }
         let mut got = self.read(store, std::slice::from_ref(&key))?;
         Ok(got.remove(&key).map(|b| String::from_utf8_lossy(&b).into_owned()))
