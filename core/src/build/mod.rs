@@ -50,6 +50,10 @@ pub enum BuildError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Image(#[from] ImageError),
+    /// A layer of an image (a base, or one `COPY --from` reads) that cannot be read: corrupt, or refused by
+    /// the decompression-bomb rule.
+    #[error("reading layer {blob}: {message}")]
+    Layer { blob: Digest, message: String },
     #[error("{0}")]
     Other(String),
 }

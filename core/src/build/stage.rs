@@ -32,7 +32,7 @@ use super::{
     Base, Bases, BuildError, Built, Options, Plan, Progress, StagePlan, at, excerpt, is_remote, refuse_run, refuse_url,
     stage_ref,
 };
-use crate::archive::compression;
+use crate::archive::compression::{self, Formats};
 use crate::digest::Digest;
 use crate::image::{Descriptor, ImageManifest, Index, MAX_CONFIG_SIZE, Manifest, Platform, media_type};
 use crate::store::Store;
@@ -1129,7 +1129,7 @@ impl<'p> Stage<'p> {
         let mut spool = spool(sh)?;
         // What `load` allows a spooled stream: the spool's free space less a reserve (the bomb rule).
         let budget = compression::Budget::free_space(&sh.store.temp_dir()).map_err(|e| fail(&e))?;
-        let reader = archive_reader(file, &item.rel, budget).map_err(|e| fail(&e))?;
+        let reader = compression::decompress_file(file, &item.rel, budget, Formats::Archives).map_err(|e| fail(&e))?;
         let mut ar = tar::Archive::new(reader);
         let clock = &sh.clock;
         let mut files: HashMap<String, (Content, u64)> = HashMap::new();
@@ -1436,16 +1436,17 @@ fn healthcheck(ins: &Instruction) -> Result<Value, String> {
 /// True when the file's bytes (decompressed if gzip, bzip2, xz or zstd) start with a tar header.
 fn is_archive(path: &std::path::Path) -> Result<bool, BuildError> {
     let file = std::fs::File::open(path).map_err(|e| BuildError::Other(format!("{}: {e}", path.display())))?;
-    let mut head = [0u8; 6];
-    let n = std::os::unix::fs::FileExt::read_at(&file, &mut head, 0).unwrap_or(0);
-    if head[..n].starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00])
-        && let Some(refusal) = xz_refusal(&file)
-    {
-        return Err(BuildError::Other(refusal));
-    }
     // Only the first block is read: no budget smaller than the default applies.
     let budget = compression::Budget::default();
-    let Ok(mut r) = archive_reader(file, &path.display().to_string(), budget) else { return Ok(false) };
+    let mut r = match compression::decompress_file(file, &path.display().to_string(), budget, Formats::Archives) {
+        Ok(r) => r,
+        Err(e) => {
+            return match e.get_ref().and_then(|i| i.downcast_ref::<compression::XzTooLarge>()) {
+                Some(refusal) => Err(BuildError::Other(refusal.to_string())),
+                None => Ok(false),
+            };
+        }
+    };
     let mut block = [0u8; 512];
     let mut got = 0;
     while got < 512 {
@@ -1467,143 +1468,6 @@ fn looks_like_tar(b: &[u8; 512]) -> bool {
     let Ok(want) = u32::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8) else { return false };
     let sum: u32 = b.iter().enumerate().map(|(i, &x)| if (148..156).contains(&i) { 32 } else { x as u32 }).sum();
     sum == want
-}
-
-/// The decompressed bytes of an archive: gzip, bzip2, xz, zstd or none (by magic bytes). gzip and zstd go
-/// through `archive::compression` within `budget` (the decompression-bomb rule of `load`), bzip2 through the same
-/// guard;
-/// xz is decoded in memory (lzma-rs holds a block whole), so an xz archive is refused past [`MAX_XZ`] bytes.
-fn archive_reader<'a>(
-    file: std::fs::File,
-    what: &str,
-    budget: compression::Budget,
-) -> Result<Box<dyn Read + Send + 'a>, String> {
-    let mut r = std::io::BufReader::with_capacity(1 << 16, file);
-    let head = std::io::BufRead::fill_buf(&mut r).map_err(|e| e.to_string())?.to_vec();
-    if head.starts_with(b"BZh") {
-        let input = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let counted = Counted { inner: r, count: input.clone() };
-        let decoded = bzip2::read::MultiBzDecoder::new(counted);
-        return Ok(compression::guard_decoded(decoded, input, what, "bzip2", budget));
-    }
-    if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        if let Some(refusal) = xz_refusal(r.get_ref()) {
-            return Err(refusal);
-        }
-        let mut out = Vec::new();
-        lzma_rs::xz_decompress(&mut r, &mut out).map_err(|e| format!("xz: {e}"))?;
-        return Ok(Box::new(std::io::Cursor::new(out)));
-    }
-    let c = compression::sniff(&head).map_err(|e| e.to_string())?;
-    Ok(compression::decompress_within(c, r, what, budget))
-}
-
-#[cfg(test)]
-pub(super) fn xz_size_for_tests(xz: &[u8]) -> std::io::Result<u64> {
-    xz_decoded_size(&mut &xz[..])
-}
-
-/// Why the xz file `file` is not decoded (it unpacks to more than [`MAX_XZ`]), if it is not; `None` too for
-/// a file whose chunks cannot be read (lzma-rs then says what is wrong with it).
-fn xz_refusal(file: &std::fs::File) -> Option<String> {
-    /// Positioned reads, so the file's own offset stays where it was.
-    struct At<'f>(&'f std::fs::File, u64);
-    impl Read for At<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = std::os::unix::fs::FileExt::read_at(self.0, buf, self.1)?;
-            self.1 += n as u64;
-            Ok(n)
-        }
-    }
-    let decoded = xz_decoded_size(&mut std::io::BufReader::new(At(file, 0))).ok()?;
-    (decoded > MAX_XZ).then(|| {
-        format!(
-            "an xz archive that unpacks to {decoded} bytes: hoist decodes xz in memory and takes at most {MAX_XZ} \
-             (16 MiB) of it; recompress it with gzip or zstd, which are streamed"
-        )
-    })
-}
-
-/// The most bytes an xz archive for `ADD` may unpack to: 16 MiB (lzma-rs holds a block whole, and the
-/// result once more).
-const MAX_XZ: u64 = 16 << 20;
-
-/// What the first stream of an xz file unpacks to, from its LZMA2 chunk headers (which say how much each
-/// chunk unpacks to, and lzma-rs unpacks exactly that): read without decoding anything.
-fn xz_decoded_size(r: &mut impl Read) -> std::io::Result<u64> {
-    fn bad(m: &str) -> std::io::Error {
-        std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned())
-    }
-    fn byte(r: &mut impl Read) -> std::io::Result<u8> {
-        let mut b = [0u8; 1];
-        r.read_exact(&mut b)?;
-        Ok(b[0])
-    }
-    fn be16(r: &mut impl Read) -> std::io::Result<u64> {
-        let mut b = [0u8; 2];
-        r.read_exact(&mut b)?;
-        Ok(u64::from(u16::from_be_bytes(b)))
-    }
-    fn skip(r: &mut impl Read, n: u64) -> std::io::Result<()> {
-        if std::io::copy(&mut r.take(n), &mut std::io::sink())? != n {
-            return Err(bad("truncated"));
-        }
-        Ok(())
-    }
-    let mut header = [0u8; 12];
-    r.read_exact(&mut header)?;
-    let check = [0u64, 4, 4, 4, 8, 8, 8, 16, 16, 16, 32, 32, 32, 64, 64, 64][usize::from(header[7] & 0x0f)];
-    let mut total: u64 = 0;
-    loop {
-        let first = byte(r)?;
-        if first == 0 {
-            return Ok(total); // the index: every block was counted
-        }
-        let header_size = (u64::from(first) + 1) * 4;
-        skip(r, header_size - 1)?;
-        let mut packed: u64 = 0;
-        loop {
-            let control = byte(r)?;
-            packed += 1;
-            match control {
-                0x00 => break,
-                0x01 | 0x02 => {
-                    let size = be16(r)? + 1;
-                    skip(r, size)?;
-                    total += size;
-                    packed += 2 + size;
-                }
-                0x80..=0xff => {
-                    let unpacked = (u64::from(control & 0x1f) << 16) + be16(r)? + 1;
-                    let size = be16(r)? + 1;
-                    packed += 4;
-                    if control >= 0xc0 {
-                        byte(r)?;
-                        packed += 1;
-                    }
-                    skip(r, size)?;
-                    total += unpacked;
-                    packed += size;
-                }
-                _ => return Err(bad("an invalid LZMA2 chunk")),
-            }
-        }
-        skip(r, (4 - (header_size + packed) % 4) % 4 + check)?;
-    }
-}
-
-/// Counts the bytes read through it.
-struct Counted<R> {
-    inner: R,
-    count: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

@@ -8,11 +8,12 @@
 //! What it is not: a container storage driver (nothing is written to disk) or a layer writer (`layer`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 
 use super::BuildError;
 use super::glob::clean;
 use super::layer::{Content, Spool};
+use crate::archive::compression::{self, Budget, Formats};
 use crate::digest::Digest;
 use crate::store::Store;
 
@@ -68,17 +69,16 @@ type EachFile<'f> = dyn FnMut(&[String], &mut dyn Read) -> std::io::Result<()> +
 /// The largest file [`Tree::read_text`] reads (`/etc/passwd`, `/etc/group`): 16 MiB.
 const MAX_TEXT: u64 = 16 << 20;
 
-/// A layer's bytes decompressed, whatever their compression: gzip, zstd, or none (by magic bytes).
-pub fn decompressed<'a, R: Read + 'a>(r: R) -> Result<Box<dyn Read + 'a>, String> {
-    let mut r = BufReader::with_capacity(1 << 16, r);
-    let head = r.fill_buf().map_err(|e| e.to_string())?.to_vec();
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(r))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(ruzstd::decoding::StreamingDecoder::new(r).map_err(|e| format!("zstd: {e}"))?)
-    } else {
-        Box::new(r)
-    })
+/// A reader of the tar of layer `blob` of `store`: decompressed through `archive::compression` (gzip, zstd or
+/// none) within the bomb rule `load` uses for what it spools, the free space of the store's filesystem less a
+/// reserve. Nothing of a base layer is written while its index is made, but every byte of it is decompressed
+/// to reach the next header; the free space bounds that work as it bounds `load`'s, and a layer that unpacks
+/// to more than it could not be unpacked on this disk by podman either.
+pub fn layer_reader(store: &Store, blob: &Digest) -> Result<Box<dyn Read + Send>, BuildError> {
+    let file = store.open_blob(blob)?;
+    let layer_error = |e: std::io::Error| BuildError::Layer { blob: blob.clone(), message: e.to_string() };
+    let budget = Budget::free_space(&store.temp_dir()).map_err(layer_error)?;
+    compression::decompress_file(file, "its contents", budget, Formats::Layers).map_err(layer_error)
 }
 
 /// A tar entry's path as the index keys it: cleaned, relative, no leading `./` or `/`; `None` for the root
@@ -143,15 +143,16 @@ impl Tree {
     pub fn from_layers(store: &Store, layers: &[Digest]) -> Result<Tree, BuildError> {
         let mut tree = Tree::default();
         for blob in layers {
-            let file = store.open_blob(blob)?;
-            tree.add_layer(blob, file).map_err(|e| BuildError::Other(format!("reading layer {blob}: {e}")))?;
+            tree.add_layer(blob, layer_reader(store, blob)?)
+                .map_err(|e| BuildError::Layer { blob: blob.clone(), message: e })?;
         }
         Ok(tree)
     }
 
-    /// Applies one layer (compressed or not): its whiteouts first (they hide what is below), then its entries.
+    /// Applies one layer's tar (decompressed: [`layer_reader`]): its whiteouts first (they hide what is
+    /// below), then its entries.
     pub fn add_layer(&mut self, blob: &Digest, r: impl Read) -> Result<(), String> {
-        let mut archive = tar::Archive::new(decompressed(r)?);
+        let mut archive = tar::Archive::new(r);
         let mut added: Vec<(String, Node)> = Vec::new();
         let mut links: Vec<(String, String, Node)> = Vec::new();
         for entry in archive.entries().map_err(|e| e.to_string())? {
@@ -296,9 +297,8 @@ impl Tree {
             }
         }
         for (blob, wanted) in by_blob {
-            let file = store.open_blob(&blob)?;
-            let what = |e: &dyn std::fmt::Display| BuildError::Other(format!("reading layer {blob}: {e}"));
-            let mut archive = tar::Archive::new(decompressed(file).map_err(|e| what(&e))?);
+            let what = |e: &dyn std::fmt::Display| BuildError::Layer { blob: blob.clone(), message: e.to_string() };
+            let mut archive = tar::Archive::new(layer_reader(store, &blob)?);
             let mut left: HashSet<&String> = wanted.keys().collect();
             for entry in archive.entries().map_err(|e| what(&e))? {
                 let mut entry = entry.map_err(|e| what(&e))?;
