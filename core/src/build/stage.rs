@@ -1482,13 +1482,20 @@ mod tests {
         assert_eq!(exposed("80").unwrap(), ["80/tcp"]);
         assert_eq!(exposed("53/UDP").unwrap(), ["53/udp"]);
         assert_eq!(exposed("8000-8002/tcp").unwrap(), ["8000/tcp", "8001/tcp", "8002/tcp"]);
-        assert!(exposed("80/xyz").is_err() && exposed("x").is_err() && exposed("9-1").is_err());
+        assert_eq!(exposed("80/xyz").unwrap_err(), "invalid protocol in \"80/xyz\"");
+        assert_eq!(exposed("x").unwrap_err(), "invalid port \"x\"");
+        assert_eq!(exposed("9-1").unwrap_err(), "invalid port range \"9-1\"");
         assert_eq!(parse_mode("0640"), Ok(0o640));
         assert_eq!(parse_mode("755"), Ok(0o755));
-        assert!(parse_mode("u+x").is_err() && parse_mode("8").is_err() && parse_mode("").is_err());
+        for bad in ["u+x", "8", ""] {
+            assert_eq!(parse_mode(bad).unwrap_err(), format!("{bad:?}: only octal modes (such as 0644) are supported"));
+        }
+        assert_eq!(parse_mode("17777").unwrap_err(), "\"17777\": more than 07777");
         assert_eq!(go_duration("1m30s"), Ok(90_000_000_000));
         assert_eq!(go_duration("500ms"), Ok(500_000_000));
-        assert!(go_duration("5").is_err() && go_duration("").is_err());
+        assert_eq!(go_duration("5").unwrap_err(), "invalid duration \"5\" (a unit is ns, us, ms, s, m or h)");
+        assert_eq!(go_duration("").unwrap_err(), "an empty duration");
+        assert_eq!(go_duration("x1s").unwrap_err(), "invalid duration \"x1s\"");
         let mut block = [0u8; 512];
         assert!(!looks_like_tar(&block));
         let mut h = tar::Header::new_ustar();

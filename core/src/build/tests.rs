@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::Path;
 use std::sync::Mutex;
 
 use serde_json::{Value, json};
@@ -472,8 +471,13 @@ fn several_platforms_make_an_index() {
     assert_eq!(arches, ["linux/amd64", "linux/arm64/v8"]);
     let (raw, _) = w.store.read_manifest(&index.manifests[1]).unwrap();
     assert_eq!(w.image(&raw).config["config"]["Labels"]["arch"], "arm64");
+    // The index is complete (tag checks every blob under it) and its ID is its own digest, as podman's.
     let name = Reference::parse_normalized("localhost/multi:1").unwrap();
     w.store.tag(&name, &built.manifest.descriptor()).unwrap();
+    let found = w.store.find("localhost/multi:1").unwrap();
+    assert_eq!(found.descriptor.digest, built.manifest.descriptor().digest);
+    assert_eq!(w.store.image_id(&found).unwrap(), built.id);
+    assert_eq!(built.id, built.manifest.descriptor().digest);
 }
 
 #[test]
@@ -484,7 +488,6 @@ fn a_base_path_that_is_a_file_is_refused() {
     assert!(err.contains("line 2") && err.contains("not a directory"), "{err}");
     let err = w.build(&w.opts("FROM base:1\nWORKDIR /etc/passwd\n")).unwrap_err().to_string();
     assert!(err.contains("line 2") && err.contains("not a directory"), "{err}");
-    let _ = Path::new("unused");
 }
 
 /// The Dockerfile that doubled a value 42 times (842 bytes, 3.3 GB when expanded): it fails at the line
