@@ -224,7 +224,7 @@ fn the_seed_dockerfile() {
     assert_eq!(img.config["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
     assert_eq!(img.manifest.layers[0].media_type, media_type::OCI_LAYER_GZIP, "docker media types become OCI's");
     let ann = img.manifest.annotations.as_ref().unwrap();
-    assert_eq!(ann[stage::ANNOTATION_BASE_NAME], "example.com/base:1");
+    assert_eq!(ann[state::ANNOTATION_BASE_NAME], "example.com/base:1");
 }
 
 #[test]
@@ -340,11 +340,11 @@ fn config_fields_as_podman_sets_them() {
     let c = &img.config["config"];
     assert_eq!(c["Entrypoint"], json!(["/bin/sh", "-c", "exec /bin/app -x"]));
     assert_eq!(c["Cmd"], json!(["/bin/bash", "-c", "echo hi"]));
-    assert_eq!(c["Env"], json!([stage::DEFAULT_PATH]));
+    assert_eq!(c["Env"], json!([config::DEFAULT_PATH]));
     let img = w.ok("FROM base:1\nCMD [\"a\"]\nENTRYPOINT [\"b\"]\n");
     assert_eq!(img.config["config"]["Cmd"], json!(["a"]), "a CMD of this stage survives ENTRYPOINT");
     let img = w.ok("FROM scratch\nLABEL a=b\n");
-    assert_eq!(img.config["config"]["Env"], json!([stage::DEFAULT_PATH]));
+    assert_eq!(img.config["config"]["Env"], json!([config::DEFAULT_PATH]));
     assert_eq!(img.config["architecture"], "amd64");
     assert!(img.manifest.annotations.is_none());
 }
