@@ -193,7 +193,7 @@ impl Stage<'_> {
             format!("{}/{raw}", if wd.is_empty() { "/" } else { wd })
         };
         let tree = &self.image.tree;
-        let mut key = tree.resolve(&path, false).map_err(BuildError::Other)?;
+        let mut key = tree.resolve(&path, false)?;
         let exists_dir =
             tree.resolve(&path, true).ok().is_some_and(|k| k.is_empty() || tree.get(&k).is_some_and(Node::is_dir));
         if count > 1 && !ends_slash && !exists_dir {
@@ -207,7 +207,7 @@ impl Stage<'_> {
         }
         let is_dir = ends_slash || exists_dir || count > 1;
         if is_dir {
-            key = tree.resolve(&path, true).map_err(BuildError::Other)?;
+            key = tree.resolve(&path, true)?;
         }
         Ok(Destination { key, is_dir })
     }
@@ -388,7 +388,7 @@ fn fill_from_image(build: &Build, image: &ImageState, draft: &mut LayerDraft) ->
 /// A spool for file bytes, in the store's temp directory (same filesystem as its blobs).
 pub(super) fn spool(build: &Build) -> Result<Spool, BuildError> {
     let dir = build.store.temp_dir();
-    Spool::new(&dir).map_err(|e| BuildError::Other(format!("{}: {e}", dir.display())))
+    Spool::new(&dir).map_err(|source| BuildError::Io { path: dir, source })
 }
 
 /// The filesystem of image `name` for `COPY --from=name`, fetched once per build and platform.
@@ -396,7 +396,8 @@ fn image_of(build: &mut Build, name: &str, platform: &Platform) -> Result<ImageS
     if let Some(s) = build.images.get(name) {
         return Ok(s.clone());
     }
-    let base = build.bases.base(name, platform).map_err(|m| BuildError::Other(format!("--from={name}: {m}")))?;
+    let base =
+        build.bases.base(name, platform).map_err(|message| BuildError::FromImage { name: name.to_owned(), message })?;
     let image = state::load_image(build.store, &base, platform, build.progress)?;
     build.images.insert(name.to_owned(), image.clone());
     Ok(image)
@@ -406,7 +407,7 @@ fn image_of(build: &mut Build, name: &str, platform: &Platform) -> Result<ImageS
 fn tree_sources(t: &Tree, src: &str) -> Result<Vec<Source>, BuildError> {
     let key = clean(&format!("/{src}")).trim_start_matches('/').to_owned();
     if !has_wildcard(&key) {
-        let resolved = t.resolve(&key, true).map_err(BuildError::Other)?;
+        let resolved = t.resolve(&key, true)?;
         if resolved.is_empty() {
             return Ok(vec![Source::Tree {
                 key: String::new(),
@@ -415,22 +416,28 @@ fn tree_sources(t: &Tree, src: &str) -> Result<Vec<Source>, BuildError> {
         }
         return match t.get(&resolved) {
             Some(n) => Ok(vec![Source::Tree { key: resolved, node: n.clone() }]),
-            None => Err(BuildError::Other(format!("{src}: no such file or directory in the source image"))),
+            None => Err(BuildError::SourceNotFound {
+                source_path: src.to_owned(),
+                what: "no such file or directory in the source image",
+            }),
         };
     }
-    let pattern = Pattern::new(&key, false, Slashes::Stop).map_err(|e| BuildError::Other(e.to_string()))?;
+    let pattern = Pattern::new(&key, false, Slashes::Stop)?;
     let depth = key.split('/').count();
     let mut out = Vec::new();
     for k in t.keys() {
         if k.split('/').count() == depth && pattern.matches(k) {
-            let resolved = t.resolve(k, true).map_err(BuildError::Other)?;
+            let resolved = t.resolve(k, true)?;
             if let Some(n) = t.get(&resolved) {
                 out.push(Source::Tree { key: resolved, node: n.clone() });
             }
         }
     }
     if out.is_empty() {
-        return Err(BuildError::Other(format!("{src}: no source files were specified (nothing matches)")));
+        return Err(BuildError::SourceNotFound {
+            source_path: src.to_owned(),
+            what: "no source files were specified (nothing matches)",
+        });
     }
     Ok(out)
 }

@@ -74,8 +74,50 @@ pub enum BuildError {
     /// A parent of a path being written is something else than a directory in the image.
     #[error("{path} is not a directory in the image")]
     NotADirectory { path: String },
-    #[error("{0}")]
-    Other(String),
+    /// A file of the build context, or one hoist reads or writes for the build, that failed.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// Writing a layer failed (`path`: the entry being written, when one was).
+    #[error("writing {} layer: {source}", path.as_ref().map_or("a".to_owned(), |p| format!("{p} into a")))]
+    WriteLayer { path: Option<String>, source: std::io::Error },
+    /// A path that passes through more symlinks than hoist follows (40).
+    #[error("{path}: too many levels of symbolic links")]
+    TooManyLinks { path: String },
+    /// A `COPY`/`ADD` source naming nothing (`what`: where it was looked for).
+    #[error("{source_path}: {what}")]
+    SourceNotFound { source_path: String, what: &'static str },
+    #[error(transparent)]
+    Pattern(#[from] glob::BadPattern),
+    #[error(transparent)]
+    Owner(#[from] users::OwnerError),
+    /// A file of an image too large for hoist to read whole (`/etc/passwd`, `/etc/group`).
+    #[error("{path} is larger than {max} bytes, too large to read")]
+    FileTooLarge { path: String, max: u64 },
+    /// A base image that is an index where an image is needed.
+    #[error("{name} is an index, not an image")]
+    BaseIsIndex { name: String },
+    /// A base image whose config is not a JSON object.
+    #[error("the config of {name}: {message}")]
+    BaseConfig { name: String, message: String },
+    /// `COPY --from=IMAGE`: the image could not be had (the caller's one-line reason).
+    #[error("--from={name}: {message}")]
+    FromImage { name: String, message: String },
+    /// An archive `ADD` unpacks that cannot be read (corrupt, or past the bomb rule).
+    #[error("unpacking {archive}: {message}")]
+    Unpack { archive: String, message: String },
+    #[error(transparent)]
+    XzTooLarge(#[from] crate::archive::compression::XzTooLarge),
+    /// A path of the build context hoist cannot copy (`what`: why).
+    #[error("{}: {what}", path.display())]
+    Uncopyable { path: PathBuf, what: &'static str },
+    #[error("the Dockerfile has no FROM: nothing to build")]
+    NoFrom,
+    #[error("target stage {target:?} could not be found")]
+    TargetNotFound { target: String },
+    #[error("no platform to build for")]
+    NoPlatform,
+    #[error(".dockerignore: {0}")]
+    Ignore(#[from] dockerignore::IgnoreError),
 }
 
 impl BuildError {
@@ -259,13 +301,13 @@ pub(crate) fn plan(df: &Dockerfile, target: Option<&str>) -> Result<Plan, BuildE
         }
     }
     if stages.is_empty() {
-        return Err(BuildError::Other("the Dockerfile has no FROM: nothing to build".to_owned()));
+        return Err(BuildError::NoFrom);
     }
     let target = match target {
         None => stages.len() - 1,
         Some(t) => match stages.iter().position(|s| s.name.as_deref() == Some(&t.to_ascii_lowercase())) {
             Some(i) => i,
-            None => return Err(BuildError::Other(format!("target stage {t:?} could not be found"))),
+            None => return Err(BuildError::TargetNotFound { target: t.to_owned() }),
         },
     };
     // What the target needs: FROM <stage> and COPY --from=<stage>, transitively.
@@ -320,10 +362,10 @@ pub fn build(
     let df = dockerfile::parse(&opts.dockerfile)?;
     let plan = plan(&df, opts.target.as_deref())?;
     if opts.platforms.is_empty() {
-        return Err(BuildError::Other("no platform to build for".to_owned()));
+        return Err(BuildError::NoPlatform);
     }
     let ignore = match &opts.ignore {
-        Some(text) => dockerignore::parse(text).map_err(|e| BuildError::Other(format!(".dockerignore: {e}")))?,
+        Some(text) => dockerignore::parse(text)?,
         None => dockerignore::DockerIgnore::default(),
     };
     let context = context::Context::new(&opts.context, ignore)?;

@@ -515,7 +515,7 @@ impl<'p> Stage<'p> {
             clean(&format!("{}/{given}", if current.is_empty() { "/" } else { current }))
         };
         self.container().working_dir.set(path.clone());
-        let key = self.image.tree.resolve(&path, true).map_err(BuildError::Other)?;
+        let key = self.image.tree.resolve(&path, true)?;
         match self.image.tree.get(&key) {
             _ if key.is_empty() => {}
             Some(n) if n.is_dir() => {}
@@ -550,6 +550,6 @@ impl<'p> Stage<'p> {
         } else {
             (None, None)
         };
-        users::resolve(spec, passwd.as_deref(), group.as_deref()).map_err(BuildError::Other)
+        Ok(users::resolve(spec, passwd.as_deref(), group.as_deref())?)
     }
 }

@@ -112,13 +112,13 @@ pub(super) fn load_image(
 ) -> Result<ImageState, BuildError> {
     let (_, manifest) = store.read_manifest(&base.descriptor)?;
     let Manifest::Image(m) = manifest else {
-        return Err(BuildError::Other(format!("{} is an index, not an image", base.name)));
+        return Err(BuildError::BaseIsIndex { name: base.name.clone() });
     };
     let raw = store.read_blob(&m.config.digest, MAX_CONFIG_SIZE)?;
-    let value: Value = serde_json::from_slice(&raw)
-        .map_err(|e| BuildError::Other(format!("the config of {}: {}", base.name, super::excerpt(&e.to_string()))))?;
+    let config_error = |message: String| BuildError::BaseConfig { name: base.name.clone(), message };
+    let value: Value = serde_json::from_slice(&raw).map_err(|e| config_error(super::excerpt(&e.to_string())))?;
     let Some(config) = Config::from_value(value) else {
-        return Err(BuildError::Other(format!("the config of {} is not a JSON object", base.name)));
+        return Err(config_error("not a JSON object".to_owned()));
     };
     let parsed = crate::image::ImageConfig::parse(&raw)?;
     if !parsed.platform().matches(platform) {

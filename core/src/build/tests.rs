@@ -640,3 +640,18 @@ fn xz_archives_are_measured_before_they_are_decoded() {
     let e = w.build(&w.opts("FROM scratch\nADD z.txz /\n")).unwrap_err().to_string();
     assert!(e.starts_with("Dockerfile line 2: ") && e.contains("recompress it with gzip or zstd"), "{e}");
 }
+
+#[test]
+fn refusals_name_their_facts() {
+    assert!(matches!(check("FROM x AS a\n", Some("b")), Err(BuildError::TargetNotFound { target }) if target == "b"));
+    assert!(matches!(check("ARG A=1\n", None), Err(BuildError::NoFrom)));
+    let mut w = world();
+    let mut o = w.opts("FROM scratch\n");
+    o.platforms.clear();
+    assert!(matches!(w.build(&o), Err(BuildError::NoPlatform)));
+    let mut o = w.opts("FROM scratch\n");
+    o.ignore = Some("!\n".to_owned());
+    let e = w.build(&o).unwrap_err();
+    assert!(matches!(e, BuildError::Ignore(dockerignore::IgnoreError::LoneBang { line: 1 })), "{e:?}");
+    assert_eq!(e.to_string(), ".dockerignore: line 1: illegal exclusion pattern: \"!\"");
+}

@@ -144,20 +144,20 @@ impl Tree {
         let mut tree = Tree::default();
         for blob in layers {
             tree.add_layer(blob, layer_reader(store, blob)?)
-                .map_err(|e| BuildError::Layer { blob: blob.clone(), message: e })?;
+                .map_err(|e| BuildError::Layer { blob: blob.clone(), message: e.to_string() })?;
         }
         Ok(tree)
     }
 
     /// Applies one layer's tar (decompressed: [`layer_reader`]): its whiteouts first (they hide what is
     /// below), then its entries.
-    pub fn add_layer(&mut self, blob: &Digest, r: impl Read) -> Result<(), String> {
+    pub fn add_layer(&mut self, blob: &Digest, r: impl Read) -> std::io::Result<()> {
         let mut archive = tar::Archive::new(r);
         let mut added: Vec<(String, Node)> = Vec::new();
         let mut links: Vec<(String, String, Node)> = Vec::new();
-        for entry in archive.entries().map_err(|e| e.to_string())? {
-            let entry = entry.map_err(|e| e.to_string())?;
-            let raw = entry.path().map_err(|e| e.to_string())?.to_string_lossy().into_owned();
+        for entry in archive.entries()? {
+            let entry = entry?;
+            let raw = entry.path()?.to_string_lossy().into_owned();
             let Some(key) = entry_key(&raw) else { continue };
             let (parent, name) = match key.rsplit_once('/') {
                 Some((p, n)) => (p.to_owned(), n.to_owned()),
@@ -218,7 +218,7 @@ impl Tree {
     /// `path` (absolute or relative to the root) with the symlinks in it followed inside this filesystem
     /// (absolute targets start from its root; `..` never leaves it). The last component is followed too when
     /// `follow_last`. Returns the key.
-    pub fn resolve(&self, path: &str, follow_last: bool) -> Result<String, String> {
+    pub fn resolve(&self, path: &str, follow_last: bool) -> Result<String, BuildError> {
         let mut todo: Vec<String> =
             clean(&format!("/{path}")).split('/').filter(|p| !p.is_empty()).map(str::to_owned).collect();
         todo.reverse();
@@ -237,7 +237,7 @@ impl Tree {
             {
                 hops += 1;
                 if hops > MAX_HOPS {
-                    return Err(format!("/{path}: too many levels of symbolic links"));
+                    return Err(BuildError::TooManyLinks { path: format!("/{path}") });
                 }
                 done.pop();
                 if target.starts_with('/') {
@@ -293,7 +293,7 @@ impl Tree {
                     by_blob.entry(blob.clone()).or_default().entry(path.clone()).or_default().push(key.clone())
                 }
                 _ => f(std::slice::from_ref(key), &mut std::io::empty())
-                    .map_err(|e| BuildError::Other(format!("/{key}: {e}")))?,
+                    .map_err(|source| BuildError::Io { path: format!("/{key}").into(), source })?,
             }
         }
         for (blob, wanted) in by_blob {
@@ -323,7 +323,7 @@ impl Tree {
         let Ok(key) = self.resolve(key, true) else { return Ok(None) };
         match self.nodes.get(&key) {
             Some(n) if n.kind == Kind::File && n.size > MAX_TEXT => {
-                return Err(BuildError::Other(format!("/{key} is larger than {MAX_TEXT} bytes, too large to read")));
+                return Err(BuildError::FileTooLarge { path: format!("/{key}"), max: MAX_TEXT });
             }
             Some(n) if n.kind == Kind::File => {}
             _ => return Ok(None),

@@ -31,7 +31,7 @@ impl Stage<'_> {
         chmod: Option<u32>,
     ) -> Result<(), BuildError> {
         let path = build.context.host(&item.rel);
-        let fail = |e: &dyn std::fmt::Display| BuildError::Other(format!("unpacking {}: {e}", item.rel));
+        let fail = |e: &dyn std::fmt::Display| BuildError::Unpack { archive: item.rel.clone(), message: e.to_string() };
         let file = std::fs::File::open(&path).map_err(|e| fail(&e))?;
         let mut spool = spool(build)?;
         // What `load` allows a spooled stream: the spool's free space less a reserve (the bomb rule).
@@ -141,14 +141,14 @@ impl LeftOut {
 
 /// True when the file's bytes (decompressed if gzip, bzip2, xz or zstd) start with a tar header.
 pub(super) fn is_archive(path: &std::path::Path) -> Result<bool, BuildError> {
-    let file = std::fs::File::open(path).map_err(|e| BuildError::Other(format!("{}: {e}", path.display())))?;
+    let file = std::fs::File::open(path).map_err(|source| BuildError::Io { path: path.to_owned(), source })?;
     // Only the first block is read: no budget smaller than the default applies.
     let budget = compression::Budget::default();
     let mut r = match compression::decompress_file(file, &path.display().to_string(), budget, Formats::Archives) {
         Ok(r) => r,
         Err(e) => {
             return match e.get_ref().and_then(|i| i.downcast_ref::<compression::XzTooLarge>()) {
-                Some(refusal) => Err(BuildError::Other(refusal.to_string())),
+                Some(refusal) => Err(BuildError::XzTooLarge(refusal.clone())),
                 None => Ok(false),
             };
         }
