@@ -737,6 +737,51 @@ mod tests {
     }
 
     #[test]
+    fn files_decompress_by_their_formats_within_the_budget() {
+        let file_of = |data: &[u8]| {
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(data).unwrap();
+            std::io::Seek::rewind(&mut f).unwrap();
+            f
+        };
+        let read = |data: &[u8], budget: Budget, formats: Formats| -> io::Result<Vec<u8>> {
+            let mut out = Vec::new();
+            decompress_file(file_of(data), "f", budget, formats)?.read_to_end(&mut out)?;
+            Ok(out)
+        };
+        let plain = vec![7u8; 100_000];
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        bz.write_all(&plain).unwrap();
+        let bz = bz.finish().unwrap();
+        let mut xz = Vec::new();
+        lzma_rs::xz_compress(&mut &plain[..], &mut xz).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&plain).unwrap();
+        let gz = gz.finish().unwrap();
+        // Layers: gzip, zstd or none; bzip2 and xz refused by name.
+        assert_eq!(read(&gz, Budget::default(), Formats::Layers).unwrap(), plain);
+        assert_eq!(read(&plain, Budget::default(), Formats::Layers).unwrap(), plain);
+        for (data, name) in [(&bz, "bzip2"), (&xz, "xz")] {
+            let e = read(data, Budget::default(), Formats::Layers).unwrap_err();
+            assert_eq!(e.get_ref().and_then(|i| i.downcast_ref::<Unsupported>()), Some(&Unsupported(name)), "{e}");
+        }
+        // Archives: bzip2 and xz too, each within the budget.
+        for data in [&gz, &bz, &xz] {
+            assert_eq!(read(data, Budget::default(), Formats::Archives).unwrap(), plain);
+            let e = read(data, Budget::bytes(50_000, "the test's budget"), Formats::Archives).unwrap_err();
+            let refusal = OverBudget::of(&e).unwrap_or_else(|| panic!("{e}"));
+            assert!(refusal.0.contains("decompression bomb refused") && refusal.0.contains("the test's budget"), "{e}");
+        }
+        // xz past 16 MiB is refused from its chunk headers, before it is decoded.
+        let zeros = vec![0u8; (MAX_XZ + 1) as usize];
+        let mut big = Vec::new();
+        lzma_rs::xz_compress(&mut &zeros[..], &mut big).unwrap();
+        let e = read(&big, Budget::default(), Formats::Archives).unwrap_err();
+        let refusal = e.get_ref().and_then(|i| i.downcast_ref::<XzTooLarge>());
+        assert_eq!(refusal, Some(&XzTooLarge(MAX_XZ + 1)), "{e}");
+    }
+
+    #[test]
     fn the_free_space_budget_keeps_a_reserve() {
         let dir = tempfile::tempdir().unwrap();
         let b = Budget::free_space(dir.path()).unwrap();
