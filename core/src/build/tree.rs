@@ -66,6 +66,11 @@ const MAX_HOPS: usize = 40;
 /// What [`Tree::read_each`] calls for each file: the keys that name it, and a reader of its bytes.
 type EachFile<'f> = dyn FnMut(&[String], &mut dyn Read) -> std::io::Result<()> + 'f;
 
+/// The most paths an image's index holds (those of all its layers, whiteouts applied; about 300 bytes of
+/// memory each): 1,000,000. The largest real images have a few hundred thousand files; a layer of a million
+/// empty files is a few MB of gzip.
+pub const MAX_PATHS: usize = 1_000_000;
+
 /// The largest file [`Tree::read_text`] reads (`/etc/passwd`, `/etc/group`): 16 MiB.
 const MAX_TEXT: u64 = 16 << 20;
 
@@ -152,10 +157,21 @@ impl Tree {
     /// Applies one layer's tar (decompressed: [`layer_reader`]): its whiteouts first (they hide what is
     /// below), then its entries.
     pub fn add_layer(&mut self, blob: &Digest, r: impl Read) -> std::io::Result<()> {
+        self.add_layer_within(blob, r, MAX_PATHS)
+    }
+
+    /// [`Tree::add_layer`], refusing an image whose layers hold more than `max_paths` paths.
+    fn add_layer_within(&mut self, blob: &Digest, r: impl Read, max_paths: usize) -> std::io::Result<()> {
         let mut archive = tar::Archive::new(r);
         let mut added: Vec<(String, Node)> = Vec::new();
         let mut links: Vec<(String, String, Node)> = Vec::new();
         for entry in archive.entries()? {
+            if self.nodes.len() + added.len() + links.len() >= max_paths {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("the image holds more than {max_paths} paths, the most hoist build indexes"),
+                ));
+            }
             let entry = entry?;
             let raw = entry.path()?.to_string_lossy().into_owned();
             let Some(key) = entry_key(&raw) else { continue };
@@ -409,5 +425,16 @@ mod tests {
         assert_eq!(entry_key("./"), None);
         assert_eq!(ancestors("a/b/c"), ["a", "a/b"]);
         assert_eq!(t.under("opaque").len(), 1);
+    }
+
+    #[test]
+    fn an_image_with_too_many_paths_is_refused() {
+        let d = Digest::sha256(b"1");
+        let names: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
+        let layer = tar_of(&names.iter().map(|n| (n.as_str(), None, &b""[..])).collect::<Vec<_>>());
+        let mut t = Tree::default();
+        t.add_layer_within(&d, &layer[..], 10).unwrap();
+        let e = t.add_layer_within(&d, &layer[..], 15).unwrap_err();
+        assert_eq!(e.to_string(), "the image holds more than 15 paths, the most hoist build indexes");
     }
 }
