@@ -839,3 +839,74 @@ fn add_warns_about_the_entries_it_leaves_out() {
     each_layer_entry(&w.path("store"), "localhost/warn:1", &mut |p, _| paths.push(p.to_owned()));
     assert_eq!(paths, ["etc/", "etc/hosts", "hosts-again"]);
 }
+
+/// An OCI layout at `dir` tagged `v1`: a linux image of the host's architecture whose one layer is a tar of a
+/// 1 GiB file of zeros in about 1 MB of gzip.
+fn bomb_base_layout(dir: &Path) {
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    let put = |data: &[u8]| {
+        let d = sha256(data);
+        std::fs::write(dir.join("blobs/sha256").join(&d[7..]), data).unwrap();
+        d
+    };
+    let gz_path = dir.join("layer.tar.gz");
+    big_tar_gz(&gz_path, "zeros", &vec![0u8; 1 << 20], 1024);
+    let gz = std::fs::read(&gz_path).unwrap();
+    std::fs::remove_file(&gz_path).unwrap();
+    let layer = put(&gz);
+    // The diff ID, as big_tar_gz's tar is: the header, 1 GiB of zeros, the two end blocks.
+    let mut h = tar::Header::new_gnu();
+    h.set_path("zeros").unwrap();
+    h.set_size(1 << 30);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_cksum();
+    let mut diff = Sha256::new();
+    diff.update(h.as_bytes());
+    let mib = vec![0u8; 1 << 20];
+    for _ in 0..1024 {
+        diff.update(&mib);
+    }
+    diff.update([0u8; 1024]);
+    let config = serde_json::to_vec(&json!({
+        "architecture": host_arch(), "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", hex::encode(diff.finalize()))]},
+    }))
+    .unwrap();
+    let config_digest = put(&config);
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": gz.len()}]
+    }))
+    .unwrap();
+    let md = put(&manifest);
+    let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": md, "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+#[test]
+fn a_base_whose_layer_is_a_bomb_is_refused_by_loads_rule_in_little_memory() {
+    // The store on a 48 MiB filesystem, a base image whose layer is 1 GiB of zeros in 1 MB of gzip: build
+    // indexes a base's layers by reading them through, and that reading stops at load's bomb rule (the
+    // store's free space less a reserve) instead of inflating the whole GiB.
+    let w = HoistWorld::new(&insecure(&[]));
+    let _store = Tmpfs::mount(&w.path("store"), "48m");
+    let layout = w.path("bomb-layout");
+    bomb_base_layout(&layout);
+    let from = format!("oci:{}:v1", layout.display());
+    hoist(&w, &["copy", &from, "store:localhost/bomb:1"]).expect_ok("copy the base into the store");
+    let ctx = w.path("ctx");
+    write(&ctx, "Dockerfile", "FROM localhost/bomb:1\nLABEL a=b\n", 0o644);
+    let (code, err, rss) = hoist_rss(&w, &["build", "-t", "built:1", ctx.to_str().unwrap()]);
+    assert!(rss <= 64 * 1024, "hoist build over a 1 GiB bomb peaked at {rss} KiB");
+    assert_eq!(code, Some(125), "{err}");
+    let errors = error_lines(&err);
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].starts_with("Error: Dockerfile line 1: FROM: reading layer sha256:"), "{err}");
+    assert!(errors[0].contains("decompression bomb refused") && errors[0].contains("the free space of"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(w.path("store/tmp")).map(|d| d.collect()).unwrap_or_default();
+    assert!(left.is_empty(), "temp files left: {left:?}");
+}

@@ -84,9 +84,30 @@ fn bad_configuration_is_one_line_naming_the_file() {
 #[test]
 fn completions_and_man_pages_come_from_the_clap_definitions() {
     let (_d, conf) = conf_file("");
+    // The subcommands, as `hoist --help` lists them.
+    let help = hoist(&conf, &["--help"]).expect_ok("--help").out();
+    let commands: Vec<String> = help
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    assert!(commands.len() > 20 && commands.iter().any(|c| c == "build"), "{help}");
     for shell in ["bash", "zsh", "fish"] {
-        let out = hoist(&conf, &["completion", shell]).expect_ok("completion").out();
-        assert!(out.contains("resolve") && out.contains("hoist"), "{shell}: {}", &out[..out.len().min(200)]);
+        let script = hoist(&conf, &["completion", shell]).expect_ok("completion").out();
+        // What registers the script with its shell, and each subcommand as that shell's script offers it.
+        let (registers, offered): (&[&str], fn(&str) -> String) = match shell {
+            "bash" => (&["_hoist() {", "complete -F _hoist "], |c| format!("hoist,{c})")),
+            "zsh" => (&["#compdef hoist\n", "_hoist() {", "compdef _hoist hoist"], |c| format!("'{c}:")),
+            _ => (&["complete -c hoist "], |c| format!("-a \"{c}\"")),
+        };
+        for r in registers {
+            assert!(script.contains(r), "{shell}: no {r:?} in {}", &script[..script.len().min(300)]);
+        }
+        for c in &commands {
+            assert!(script.contains(&offered(c)), "{shell}: the script does not offer {c}");
+        }
     }
     let dir = tempfile::tempdir().unwrap();
     hoist(&conf, &["generate-man", dir.path().to_str().unwrap()]).expect_ok("generate-man");

@@ -567,9 +567,12 @@ mod tests {
             prop_assert_eq!(is_qualifying_domain(&s), qualifies_by_parsing(&s), "{:?}", s);
         }
 
+        /// What parses prints as a name that parses back to the same reference.
         #[test]
-        fn arbitrary_input_never_panics(s in "\\PC{0,80}") {
-            let _ = Reference::parse_normalized(&s);
+        fn parsed_references_read_back(s in "\\PC{0,80}") {
+            if let Ok(r) = Reference::parse_normalized(&s) {
+                prop_assert_eq!(Reference::parse_normalized(&r.to_string()), Ok(r));
+            }
         }
     }
 }

@@ -10,7 +10,9 @@
 //!
 //! gzip goes through flate2 on the zlib-rs backend (multi-member streams, as pigz writes, are read whole);
 //! zstd through ruzstd, a pure-Rust decoder: every frame of a stream, skippable frames skipped (zstd:chunked
-//! layers have them), windows up to [`MAX_ZSTD_WINDOW`]. bzip2 and xz are recognised and refused by name.
+//! layers have them), windows up to [`MAX_ZSTD_WINDOW`]. bzip2 and xz are recognised and refused by name, but
+//! for build's `ADD` ([`decompress_file`] with [`Formats::Archives`]): bzip2 streams within the same budget,
+//! xz is decoded in memory and so only up to [`MAX_XZ`] bytes.
 //!
 //! What it is not: compression (that is [`super::parallel_gzip`], used only for layers hoist builds or is asked
 //! to compress; hoist never recompresses a layer it keeps).
@@ -213,6 +215,139 @@ pub fn guard_decoded<'a, D: Read + Send + 'a>(
     budget: Budget,
 ) -> Box<dyn Read + Send + 'a> {
     Box::new(Guard { inner: decoded, input, output: 0, what: what.to_owned(), format: Some(format), budget })
+}
+
+/// The compressions [`decompress_file`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Formats {
+    /// gzip, zstd or none: image layers (bzip2 and xz are refused as [`Unsupported`]).
+    Layers,
+    /// Those, and bzip2 and xz, as docker's `ADD` unpacks (xz only up to [`MAX_XZ`] bytes decoded).
+    Archives,
+}
+
+/// The most bytes an xz file may decode to: 16 MiB. lzma-rs, hoist's xz decoder, holds a block whole and
+/// the result once more, so xz is not streamed; its size is read from the LZMA2 chunk headers before
+/// anything is decoded.
+pub const MAX_XZ: u64 = 16 << 20;
+
+/// The refusal of an xz file that decodes to more than [`MAX_XZ`] bytes (inside an `InvalidData` `io::Error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "an xz archive that unpacks to {0} bytes: hoist decodes xz in memory and takes at most {MAX_XZ} (16 MiB) of \
+     it; recompress it with gzip or zstd, which are streamed"
+)]
+pub struct XzTooLarge(pub u64);
+
+/// The decompressed bytes of `file`, whatever its compression among `formats` (told by its first bytes),
+/// failing with an [`OverBudget`] error once they pass `budget` (the bomb rule): the one way build reads a
+/// layer or an archive. `what` names the file in errors.
+pub fn decompress_file<'a>(
+    file: std::fs::File,
+    what: &str,
+    budget: Budget,
+    formats: Formats,
+) -> io::Result<Box<dyn Read + Send + 'a>> {
+    let mut r = BufReader::with_capacity(1 << 16, file);
+    let head = r.fill_buf()?.to_vec();
+    if formats == Formats::Archives {
+        if head.starts_with(b"BZh") {
+            let input = Arc::new(AtomicU64::new(0));
+            let counted = Counted { inner: r, count: input.clone() };
+            return Ok(guard_decoded(bzip2::read::MultiBzDecoder::new(counted), input, what, "bzip2", budget));
+        }
+        if head.starts_with(XZ_MAGIC) {
+            let size = xz_size_of_file(r.get_ref());
+            if let Some(size) = size.filter(|&s| s > MAX_XZ) {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, XzTooLarge(size)));
+            }
+            // A size that could not be read: lzma-rs says what is wrong, and holds at most what it reads.
+            let mut out = Vec::new();
+            lzma_rs::xz_decompress(&mut r, &mut out).map_err(|e| invalid(&format!("xz: {e}")))?;
+            // The budget applies to xz too (one smaller than 16 MiB).
+            let input = Arc::new(AtomicU64::new(r.get_ref().metadata().map_or(0, |m| m.len())));
+            return Ok(guard_decoded(io::Cursor::new(out), input, what, "xz", budget));
+        }
+    }
+    let c = sniff(&head).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(decompress_within(c, r, what, budget))
+}
+
+const XZ_MAGIC: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
+
+/// What the xz file `file` decodes to, by [`xz_decoded_size`] (positioned reads: the file's offset stays
+/// where it was); `None` when its chunks cannot be read.
+fn xz_size_of_file(file: &std::fs::File) -> Option<u64> {
+    struct At<'f>(&'f std::fs::File, u64);
+    impl Read for At<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = std::os::unix::fs::FileExt::read_at(self.0, buf, self.1)?;
+            self.1 += n as u64;
+            Ok(n)
+        }
+    }
+    xz_decoded_size(&mut BufReader::new(At(file, 0))).ok()
+}
+
+/// What the first stream of an xz file decodes to, from its LZMA2 chunk headers (which say how much each
+/// chunk unpacks to, and lzma-rs unpacks exactly that): read without decoding anything.
+pub fn xz_decoded_size(r: &mut impl Read) -> io::Result<u64> {
+    fn byte(r: &mut impl Read) -> io::Result<u8> {
+        let mut b = [0u8; 1];
+        r.read_exact(&mut b)?;
+        Ok(b[0])
+    }
+    fn be16(r: &mut impl Read) -> io::Result<u64> {
+        let mut b = [0u8; 2];
+        r.read_exact(&mut b)?;
+        Ok(u64::from(u16::from_be_bytes(b)))
+    }
+    fn skip(r: &mut impl Read, n: u64) -> io::Result<()> {
+        if io::copy(&mut r.take(n), &mut io::sink())? != n {
+            return Err(invalid("truncated"));
+        }
+        Ok(())
+    }
+    let mut header = [0u8; 12];
+    r.read_exact(&mut header)?;
+    let check = [0u64, 4, 4, 4, 8, 8, 8, 16, 16, 16, 32, 32, 32, 64, 64, 64][usize::from(header[7] & 0x0f)];
+    let mut total: u64 = 0;
+    loop {
+        let first = byte(r)?;
+        if first == 0 {
+            return Ok(total); // the index: every block was counted
+        }
+        let header_size = (u64::from(first) + 1) * 4;
+        skip(r, header_size - 1)?;
+        let mut packed: u64 = 0;
+        loop {
+            let control = byte(r)?;
+            packed += 1;
+            match control {
+                0x00 => break,
+                0x01 | 0x02 => {
+                    let size = be16(r)? + 1;
+                    skip(r, size)?;
+                    total += size;
+                    packed += 2 + size;
+                }
+                0x80..=0xff => {
+                    let unpacked = (u64::from(control & 0x1f) << 16) + be16(r)? + 1;
+                    let size = be16(r)? + 1;
+                    packed += 4;
+                    if control >= 0xc0 {
+                        byte(r)?;
+                        packed += 1;
+                    }
+                    skip(r, size)?;
+                    total += unpacked;
+                    packed += size;
+                }
+                _ => return Err(invalid("an invalid LZMA2 chunk")),
+            }
+        }
+        skip(r, (4 - (header_size + packed) % 4) % 4 + check)?;
+    }
 }
 
 impl<D: Read> Read for Guard<D> {
@@ -599,6 +734,51 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("decompression bomb refused"), "{e}");
         assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
+    fn files_decompress_by_their_formats_within_the_budget() {
+        let file_of = |data: &[u8]| {
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(data).unwrap();
+            std::io::Seek::rewind(&mut f).unwrap();
+            f
+        };
+        let read = |data: &[u8], budget: Budget, formats: Formats| -> io::Result<Vec<u8>> {
+            let mut out = Vec::new();
+            decompress_file(file_of(data), "f", budget, formats)?.read_to_end(&mut out)?;
+            Ok(out)
+        };
+        let plain = vec![7u8; 100_000];
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        bz.write_all(&plain).unwrap();
+        let bz = bz.finish().unwrap();
+        let mut xz = Vec::new();
+        lzma_rs::xz_compress(&mut &plain[..], &mut xz).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&plain).unwrap();
+        let gz = gz.finish().unwrap();
+        // Layers: gzip, zstd or none; bzip2 and xz refused by name.
+        assert_eq!(read(&gz, Budget::default(), Formats::Layers).unwrap(), plain);
+        assert_eq!(read(&plain, Budget::default(), Formats::Layers).unwrap(), plain);
+        for (data, name) in [(&bz, "bzip2"), (&xz, "xz")] {
+            let e = read(data, Budget::default(), Formats::Layers).unwrap_err();
+            assert_eq!(e.get_ref().and_then(|i| i.downcast_ref::<Unsupported>()), Some(&Unsupported(name)), "{e}");
+        }
+        // Archives: bzip2 and xz too, each within the budget.
+        for data in [&gz, &bz, &xz] {
+            assert_eq!(read(data, Budget::default(), Formats::Archives).unwrap(), plain);
+            let e = read(data, Budget::bytes(50_000, "the test's budget"), Formats::Archives).unwrap_err();
+            let refusal = OverBudget::of(&e).unwrap_or_else(|| panic!("{e}"));
+            assert!(refusal.0.contains("decompression bomb refused") && refusal.0.contains("the test's budget"), "{e}");
+        }
+        // xz past 16 MiB is refused from its chunk headers, before it is decoded.
+        let zeros = vec![0u8; (MAX_XZ + 1) as usize];
+        let mut big = Vec::new();
+        lzma_rs::xz_compress(&mut &zeros[..], &mut big).unwrap();
+        let e = read(&big, Budget::default(), Formats::Archives).unwrap_err();
+        let refusal = e.get_ref().and_then(|i| i.downcast_ref::<XzTooLarge>());
+        assert_eq!(refusal, Some(&XzTooLarge(MAX_XZ + 1)), "{e}");
     }
 
     #[test]

@@ -219,10 +219,25 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Whatever the config holds, the legacy layers make a chain: one per diff ID, each ID 64 hex digits
+        /// and the digest of its own JSON but for the ID, each JSON naming its ID and its parent's.
         #[test]
-        fn manifest_json_never_panics(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
-            let _ = parse_manifest_json(&raw);
-            let _ = legacy_layers(&[Digest::sha256(&raw)], &raw);
+        fn legacy_layers_chain_by_parent(
+            fields in proptest::collection::btree_map("[a-z_]{1,12}", "\\PC{0,20}", 0..6),
+            n in 1usize..5,
+        ) {
+            let config = serde_json::to_vec(&fields).unwrap();
+            let diff_ids: Vec<Digest> = (0..n).map(|i| Digest::sha256(&[i as u8])).collect();
+            let layers = legacy_layers(&diff_ids, &config).unwrap();
+            proptest::prop_assert_eq!(layers.len(), n);
+            let mut parent: Option<&str> = None;
+            for layer in &layers {
+                proptest::prop_assert!(layer.id.len() == 64 && layer.id.bytes().all(|b| b.is_ascii_hexdigit()));
+                let json: serde_json::Value = serde_json::from_slice(&layer.json).unwrap();
+                proptest::prop_assert_eq!(json["id"].as_str(), Some(layer.id.as_str()));
+                proptest::prop_assert_eq!(json.get("parent").and_then(|p| p.as_str()), parent);
+                parent = Some(&layer.id);
+            }
         }
     }
 }

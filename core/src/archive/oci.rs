@@ -145,10 +145,33 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// An `index.json` is taken exactly when every entry is a manifest or an index, and then as written.
         #[test]
-        fn index_json_never_panics(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
-            let _ = parse_index(&raw);
-            let _ = check_layout(&raw);
+        fn index_json_takes_manifests_and_indexes_only(
+            kinds in proptest::collection::vec(proptest::sample::select(vec![
+                media_type::OCI_MANIFEST, media_type::OCI_INDEX, media_type::DOCKER_MANIFEST,
+                media_type::OCI_LAYER, media_type::OCI_CONFIG, "text/plain",
+            ]), 0..5),
+        ) {
+            let entries: Vec<serde_json::Value> = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, t)| serde_json::json!({"mediaType": t, "digest": Digest::sha256(&[i as u8]).to_string(), "size": i}))
+                .collect();
+            let raw = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": entries})).unwrap();
+            match parse_index(&raw) {
+                Ok(index) => {
+                    proptest::prop_assert!(kinds.iter().all(|t| media_type::is_manifest(t)));
+                    let got: Vec<&str> = index.manifests.iter().map(|d| d.media_type.as_str()).collect();
+                    proptest::prop_assert_eq!(got, kinds.clone());
+                }
+                Err(e) => {
+                    let first = kinds.iter().position(|t| !media_type::is_manifest(t));
+                    proptest::prop_assert!(first.is_some(), "{}", e);
+                    let wanted = format!("entry {} (", first.unwrap_or_default());
+                    proptest::prop_assert!(e.starts_with(&wanted) && e.contains("not a manifest or index"), "{}", e);
+                }
+            }
         }
     }
 }

@@ -39,8 +39,8 @@ pub struct Context {
     ignore: DockerIgnore,
 }
 
-fn io(path: &Path, e: std::io::Error) -> BuildError {
-    BuildError::Other(format!("{}: {e}", path.display()))
+fn io(path: &Path, source: std::io::Error) -> BuildError {
+    BuildError::Io { path: path.to_owned(), source }
 }
 
 fn item(rel: String, m: &Metadata, path: &Path) -> Result<Item, BuildError> {
@@ -54,14 +54,14 @@ fn item(rel: String, m: &Metadata, path: &Path) -> Result<Item, BuildError> {
         ItemKind::Symlink(
             target
                 .to_str()
-                .ok_or_else(|| BuildError::Other(format!("{}: the link target is not UTF-8", path.display())))?
+                .ok_or_else(|| BuildError::Uncopyable { path: path.to_owned(), what: "the link target is not UTF-8" })?
                 .to_owned(),
         )
     } else {
-        return Err(BuildError::Other(format!(
-            "{}: a device, socket or FIFO cannot be copied into an image",
-            path.display()
-        )));
+        return Err(BuildError::Uncopyable {
+            path: path.to_owned(),
+            what: "a device, socket or FIFO cannot be copied into an image",
+        });
     };
     Ok(Item {
         rel,
@@ -76,7 +76,7 @@ impl Context {
     pub fn new(root: &Path, ignore: DockerIgnore) -> Result<Context, BuildError> {
         let root = std::fs::canonicalize(root).map_err(|e| io(root, e))?;
         if !root.is_dir() {
-            return Err(BuildError::Other(format!("{}: the build context is not a directory", root.display())));
+            return Err(BuildError::Uncopyable { path: root.to_owned(), what: "the build context is not a directory" });
         }
         Ok(Context { root, ignore })
     }
@@ -130,7 +130,7 @@ impl Context {
             if let Some(Item { kind: ItemKind::Symlink(target), .. }) = self.lstat(&key)? {
                 hops += 1;
                 if hops > MAX_HOPS {
-                    return Err(BuildError::Other(format!("{rel}: too many levels of symbolic links")));
+                    return Err(BuildError::TooManyLinks { path: rel.to_owned() });
                 }
                 done.pop();
                 if target.starts_with('/') {
@@ -153,17 +153,21 @@ impl Context {
                     it.rel = followed;
                     Ok(vec![it])
                 }
-                _ => Err(BuildError::Other(format!(
-                    "{src}: file not found in build context or excluded by .dockerignore"
-                ))),
+                _ => Err(BuildError::SourceNotFound {
+                    source_path: src.to_owned(),
+                    what: "file not found in build context or excluded by .dockerignore",
+                }),
             };
         }
-        let pattern = Pattern::new(&key, false, Slashes::Stop).map_err(|e| BuildError::Other(e.to_string()))?;
+        let pattern = Pattern::new(&key, false, Slashes::Stop)?;
         let depth = key.split('/').count();
         let mut found = Vec::new();
         self.glob("", depth, &pattern, &mut found)?;
         if found.is_empty() {
-            return Err(BuildError::Other(format!("{src}: no source files were specified (nothing matches)")));
+            return Err(BuildError::SourceNotFound {
+                source_path: src.to_owned(),
+                what: "no source files were specified (nothing matches)",
+            });
         }
         Ok(found)
     }
@@ -206,9 +210,9 @@ impl Context {
         for entry in std::fs::read_dir(&path).map_err(|e| io(&path, e))? {
             let entry = entry.map_err(|e| io(&path, e))?;
             let name = entry.file_name();
-            let name = name.to_str().ok_or_else(|| {
-                BuildError::Other(format!("{}: a file name that is not UTF-8", entry.path().display()))
-            })?;
+            let name = name
+                .to_str()
+                .ok_or_else(|| BuildError::Uncopyable { path: entry.path(), what: "a file name that is not UTF-8" })?;
             names.push(name.to_owned());
         }
         names.sort();

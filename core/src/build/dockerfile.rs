@@ -24,27 +24,98 @@ pub const MAX_SIZE: usize = 4 << 20;
 /// which must stay under 8 MiB; real Dockerfiles have tens).
 pub const MAX_INSTRUCTIONS: usize = 10_000;
 
-/// Every instruction docker knows.
-pub const KEYWORDS: &[&str] = &[
-    "ADD",
-    "ARG",
-    "CMD",
-    "COPY",
-    "ENTRYPOINT",
-    "ENV",
-    "EXPOSE",
-    "FROM",
-    "HEALTHCHECK",
-    "LABEL",
-    "MAINTAINER",
-    "ONBUILD",
-    "RUN",
-    "SHELL",
-    "STOPSIGNAL",
-    "USER",
-    "VOLUME",
-    "WORKDIR",
-];
+/// Every instruction docker knows: an instruction's keyword, read once by [`parse`] (any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Keyword {
+    Add,
+    Arg,
+    Cmd,
+    Copy,
+    Entrypoint,
+    Env,
+    Expose,
+    From,
+    Healthcheck,
+    Label,
+    Maintainer,
+    Onbuild,
+    Run,
+    Shell,
+    Stopsignal,
+    User,
+    Volume,
+    Workdir,
+}
+
+impl Keyword {
+    /// Every keyword, in alphabetical order.
+    pub const ALL: [Keyword; 18] = [
+        Keyword::Add,
+        Keyword::Arg,
+        Keyword::Cmd,
+        Keyword::Copy,
+        Keyword::Entrypoint,
+        Keyword::Env,
+        Keyword::Expose,
+        Keyword::From,
+        Keyword::Healthcheck,
+        Keyword::Label,
+        Keyword::Maintainer,
+        Keyword::Onbuild,
+        Keyword::Run,
+        Keyword::Shell,
+        Keyword::Stopsignal,
+        Keyword::User,
+        Keyword::Volume,
+        Keyword::Workdir,
+    ];
+
+    /// As Dockerfiles write it, upper case (`COPY`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Keyword::Add => "ADD",
+            Keyword::Arg => "ARG",
+            Keyword::Cmd => "CMD",
+            Keyword::Copy => "COPY",
+            Keyword::Entrypoint => "ENTRYPOINT",
+            Keyword::Env => "ENV",
+            Keyword::Expose => "EXPOSE",
+            Keyword::From => "FROM",
+            Keyword::Healthcheck => "HEALTHCHECK",
+            Keyword::Label => "LABEL",
+            Keyword::Maintainer => "MAINTAINER",
+            Keyword::Onbuild => "ONBUILD",
+            Keyword::Run => "RUN",
+            Keyword::Shell => "SHELL",
+            Keyword::Stopsignal => "STOPSIGNAL",
+            Keyword::User => "USER",
+            Keyword::Volume => "VOLUME",
+            Keyword::Workdir => "WORKDIR",
+        }
+    }
+
+    /// The keyword `word` names, in any case.
+    pub fn parse(word: &str) -> Option<Keyword> {
+        Keyword::ALL.into_iter().find(|k| k.as_str().eq_ignore_ascii_case(word))
+    }
+
+    /// The `--flags` it takes (as hoist builds: none of those for downloads or labs features).
+    pub fn flags(self) -> &'static [&'static str] {
+        match self {
+            Keyword::From => &["platform"],
+            Keyword::Copy => &["from", "chown", "chmod", "link"],
+            Keyword::Add => &["chown", "chmod", "link"],
+            Keyword::Healthcheck => &["interval", "timeout", "start-period", "start-interval", "retries"],
+            _ => &[],
+        }
+    }
+}
+
+impl fmt::Display for Keyword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A parsed Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +132,7 @@ pub struct Dockerfile {
 pub struct Instruction {
     /// The line it starts on, from 1.
     pub line: usize,
-    /// Upper case (`COPY`).
-    pub keyword: String,
+    pub keyword: Keyword,
     /// Leading `--name[=value]` flags, in order.
     pub flags: Vec<Flag>,
     /// The arguments after the flags, continuations joined, leading and trailing blanks removed.
@@ -222,15 +292,14 @@ fn instruction(line: usize, text: &str) -> Result<Instruction, ParseError> {
         Some(at) => (&text[..at], text[at..].trim_start()),
         None => (text, ""),
     };
-    let keyword = word.to_ascii_uppercase();
-    if !KEYWORDS.contains(&keyword.as_str()) {
+    let Some(keyword) = Keyword::parse(word) else {
         return err(line, format!("unknown instruction: {}", super::excerpt(word)));
-    }
+    };
     let (flags, args) = flags(rest, line)?;
-    if keyword != "ONBUILD" && matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") && has_heredoc(args) {
+    if matches!(keyword, Keyword::Run | Keyword::Copy | Keyword::Add) && has_heredoc(args) {
         return err(line, format!("{keyword}: heredocs (<<EOF) are not supported by hoist build"));
     }
-    if keyword == "ONBUILD" {
+    if keyword == Keyword::Onbuild {
         // The trigger is an instruction of its own: check it now (never another ONBUILD, so no deep recursion).
         let inner_word = args.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
         if matches!(inner_word.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
@@ -238,7 +307,7 @@ fn instruction(line: usize, text: &str) -> Result<Instruction, ParseError> {
         }
         instruction(line, args)?;
     }
-    if args.is_empty() && !matches!(keyword.as_str(), "CMD" | "ENTRYPOINT" | "RUN") {
+    if args.is_empty() && !matches!(keyword, Keyword::Cmd | Keyword::Entrypoint | Keyword::Run) {
         return err(line, format!("{keyword} requires at least one argument"));
     }
     Ok(Instruction {

@@ -148,7 +148,7 @@ impl<R: Read> Read for Exact<R> {
 
 /// Writes `entries` (keyed by path relative to the root, no leading `/`) as one gzip'd layer into `store`.
 pub fn write(store: &Store, entries: &BTreeMap<String, Entry>) -> Result<Written, BuildError> {
-    let io_err = |e: io::Error| BuildError::Other(format!("writing a layer: {e}"));
+    let io_err = |source: io::Error| BuildError::WriteLayer { path: None, source };
     let temp = tempfile::tempfile().map_err(io_err)?;
     let gz_out = HashingWriter { inner: io::BufWriter::new(temp), hasher: Hasher::sha256() };
     let gz = ParallelGzip::new(gz_out, flate2::Compression::fast());
@@ -171,7 +171,7 @@ pub fn write(store: &Store, entries: &BTreeMap<String, Entry>) -> Result<Written
 }
 
 fn append<W: Write>(b: &mut tar::Builder<W>, path: &str, e: &Entry) -> Result<(), BuildError> {
-    let fail = |err: io::Error| BuildError::Other(format!("writing {path} into a layer: {err}"));
+    let fail = |source: io::Error| BuildError::WriteLayer { path: Some(path.to_owned()), source };
     let mut h = tar::Header::new_gnu();
     h.set_mode(e.mode & 0o7777);
     h.set_uid(e.uid);
@@ -199,8 +199,7 @@ fn append<W: Write>(b: &mut tar::Builder<W>, path: &str, e: &Entry) -> Result<()
                         .map_err(fail)
                 }
                 Content::Host(p) => {
-                    let f = std::fs::File::open(p)
-                        .map_err(|err| BuildError::Other(format!("reading {}: {err}", p.display())))?;
+                    let f = std::fs::File::open(p).map_err(|source| BuildError::Io { path: p.clone(), source })?;
                     b.append_data(&mut h, path, Exact { inner: f, left: e.size, path: p.clone() }).map_err(fail)
                 }
             }

@@ -9,8 +9,11 @@
 //! - [`context`]: the build context as a builder sees it; [`tree`]: an image's filesystem indexed from its
 //!   layers; [`users`]: `--chown` and `USER` names from the image's `/etc/passwd` and `/etc/group`;
 //! - [`layer`]: one reproducible gzip'd tar layer into the store;
-//! - `stage`: what each instruction does to an image (config fields as podman sets them, history entries,
-//!   layers for `COPY`, `ADD` and a `WORKDIR` that creates its directory).
+//! - `stage`: what each instruction does to an image, dispatched by its [`dockerfile::Keyword`]; `copy`:
+//!   `COPY` and `ADD` (`unpack`: the archives `ADD` unpacks); `args`: the small grammars of instruction
+//!   arguments (ports, modes, durations, `HEALTHCHECK`); `config`: the image config with the fields
+//!   instructions set typed; `state`: an image being built (from `scratch` or the store) and how it is
+//!   written.
 //!
 //! [`build`] plans first — parse, stages, `--target`, and every refusal (`RUN`, `ADD` of a URL, unknown
 //! flags) — before any base image is fetched or any layer written; then builds each platform asked for and
@@ -19,14 +22,19 @@
 //!
 //! What it is not: a container runtime. Nothing of the image is ever executed; `RUN` is refused.
 
+mod args;
+mod config;
 pub mod context;
+mod copy;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod glob;
 pub mod layer;
 pub mod shell;
 mod stage;
+mod state;
 pub mod tree;
+mod unpack;
 pub mod users;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,7 +44,7 @@ use crate::digest::Digest;
 use crate::image::{Descriptor, ImageError, Platform};
 use crate::store::{Store, StoreError};
 use crate::transport::RawManifest;
-use dockerfile::{Dockerfile, Instruction, ParseError};
+use dockerfile::{Dockerfile, Instruction, Keyword, ParseError};
 
 /// Why a build failed. One line each, with the Dockerfile line when there is one.
 #[derive(Debug, thiserror::Error)]
@@ -50,13 +58,71 @@ pub enum BuildError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Image(#[from] ImageError),
-    #[error("{0}")]
-    Other(String),
+    /// A layer of an image (a base, or one `COPY --from` reads) that cannot be read: corrupt, or refused by
+    /// the decompression-bomb rule.
+    #[error("reading layer {blob}: {message}")]
+    Layer { blob: Digest, message: String },
+    /// The image config would pass [`crate::image::MAX_CONFIG_SIZE`].
+    #[error(
+        "the image config would be {size} bytes, more than the {} (8 MiB) hoist and registries read back",
+        crate::image::MAX_CONFIG_SIZE
+    )]
+    ConfigTooLarge { size: usize },
+    /// `COPY --from` names a stage that was not built (it comes later, or is not needed).
+    #[error("stage {stage:?} was not built")]
+    StageNotBuilt { stage: String },
+    /// A parent of a path being written is something else than a directory in the image.
+    #[error("{path} is not a directory in the image")]
+    NotADirectory { path: String },
+    /// A file of the build context, or one hoist reads or writes for the build, that failed.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// Writing a layer failed (`path`: the entry being written, when one was).
+    #[error("writing {} layer: {source}", path.as_ref().map_or("a".to_owned(), |p| format!("{p} into a")))]
+    WriteLayer { path: Option<String>, source: std::io::Error },
+    /// A path that passes through more symlinks than hoist follows (40).
+    #[error("{path}: too many levels of symbolic links")]
+    TooManyLinks { path: String },
+    /// A `COPY`/`ADD` source naming nothing (`what`: where it was looked for).
+    #[error("{source_path}: {what}")]
+    SourceNotFound { source_path: String, what: &'static str },
+    #[error(transparent)]
+    Pattern(#[from] glob::BadPattern),
+    #[error(transparent)]
+    Owner(#[from] users::OwnerError),
+    /// A file of an image too large for hoist to read whole (`/etc/passwd`, `/etc/group`).
+    #[error("{path} is larger than {max} bytes, too large to read")]
+    FileTooLarge { path: String, max: u64 },
+    /// A base image that is an index where an image is needed.
+    #[error("{name} is an index, not an image")]
+    BaseIsIndex { name: String },
+    /// A base image whose config is not a JSON object.
+    #[error("the config of {name}: {message}")]
+    BaseConfig { name: String, message: String },
+    /// `COPY --from=IMAGE`: the image could not be had (the caller's one-line reason).
+    #[error("--from={name}: {message}")]
+    FromImage { name: String, message: String },
+    /// An archive `ADD` unpacks that cannot be read (corrupt, or past the bomb rule).
+    #[error("unpacking {archive}: {message}")]
+    Unpack { archive: String, message: String },
+    #[error(transparent)]
+    XzTooLarge(#[from] crate::archive::compression::XzTooLarge),
+    /// A path of the build context hoist cannot copy (`what`: why).
+    #[error("{}: {what}", path.display())]
+    Uncopyable { path: PathBuf, what: &'static str },
+    #[error("the Dockerfile has no FROM: nothing to build")]
+    NoFrom,
+    #[error("target stage {target:?} could not be found")]
+    TargetNotFound { target: String },
+    #[error("no platform to build for")]
+    NoPlatform,
+    #[error(".dockerignore: {0}")]
+    Ignore(#[from] dockerignore::IgnoreError),
 }
 
 impl BuildError {
     /// The error, placed at `line` unless it already has a place.
-    fn at(self, line: usize, keyword: &str) -> BuildError {
+    fn at(self, line: usize, keyword: Keyword) -> BuildError {
         match self {
             e @ (BuildError::At { .. } | BuildError::Parse(_)) => e,
             other => BuildError::At { line, message: format!("{keyword}: {other}") },
@@ -154,17 +220,6 @@ pub(crate) struct Plan {
     pub target: usize,
 }
 
-/// Flags each instruction takes.
-fn allowed_flags(keyword: &str) -> &'static [&'static str] {
-    match keyword {
-        "FROM" => &["platform"],
-        "COPY" => &["from", "chown", "chmod", "link"],
-        "ADD" => &["chown", "chmod", "link"],
-        "HEALTHCHECK" => &["interval", "timeout", "start-period", "start-interval", "retries"],
-        _ => &[],
-    }
-}
-
 /// True for the `ADD` sources docker downloads (or clones).
 pub(crate) fn is_remote(src: &str) -> bool {
     let lower = src.to_ascii_lowercase();
@@ -200,26 +255,26 @@ pub(crate) fn plan(df: &Dockerfile, target: Option<&str>) -> Result<Plan, BuildE
     let mut globals = Vec::new();
     let mut stages: Vec<StagePlan> = Vec::new();
     for ins in &df.instructions {
-        if ins.keyword == "RUN" {
+        if ins.keyword == Keyword::Run {
             return Err(refuse_run(ins));
         }
         for f in &ins.flags {
-            if !allowed_flags(&ins.keyword).contains(&f.name.as_str()) {
-                let why = match (ins.keyword.as_str(), f.name.as_str()) {
-                    ("ADD", "checksum" | "keep-git-dir") => " (it is for downloads, which hoist does not do)",
-                    ("COPY", "parents" | "exclude") => " (a labs feature hoist does not have)",
+            if !ins.keyword.flags().contains(&f.name.as_str()) {
+                let why = match (ins.keyword, f.name.as_str()) {
+                    (Keyword::Add, "checksum" | "keep-git-dir") => " (it is for downloads, which hoist does not do)",
+                    (Keyword::Copy, "parents" | "exclude") => " (a labs feature hoist does not have)",
                     _ => "",
                 };
                 return at(ins.line, format!("{} does not take --{}{why}", ins.keyword, f.name));
             }
         }
-        if ins.keyword == "ADD" {
+        if ins.keyword == Keyword::Add {
             let words = ins.json().unwrap_or_else(|| shell::split_words(&ins.args, df.escape));
             if let Some(url) = words.iter().take(words.len().saturating_sub(1)).find(|w| is_remote(w)) {
                 return Err(refuse_url(ins.line, url));
             }
         }
-        if ins.keyword == "FROM" {
+        if ins.keyword == Keyword::From {
             let words = shell::split_words(&ins.args, df.escape);
             let (base, name) = match words.as_slice() {
                 [b] => (b.clone(), None),
@@ -241,18 +296,18 @@ pub(crate) fn plan(df: &Dockerfile, target: Option<&str>) -> Result<Plan, BuildE
         }
         match stages.last_mut() {
             Some(s) => s.instructions.push(ins.clone()),
-            None if ins.keyword == "ARG" => globals.push(ins.clone()),
+            None if ins.keyword == Keyword::Arg => globals.push(ins.clone()),
             None => return at(ins.line, format!("{}: the first instruction must be FROM (or ARG)", ins.keyword)),
         }
     }
     if stages.is_empty() {
-        return Err(BuildError::Other("the Dockerfile has no FROM: nothing to build".to_owned()));
+        return Err(BuildError::NoFrom);
     }
     let target = match target {
         None => stages.len() - 1,
         Some(t) => match stages.iter().position(|s| s.name.as_deref() == Some(&t.to_ascii_lowercase())) {
             Some(i) => i,
-            None => return Err(BuildError::Other(format!("target stage {t:?} could not be found"))),
+            None => return Err(BuildError::TargetNotFound { target: t.to_owned() }),
         },
     };
     // What the target needs: FROM <stage> and COPY --from=<stage>, transitively.
@@ -264,7 +319,7 @@ pub(crate) fn plan(df: &Dockerfile, target: Option<&str>) -> Result<Plan, BuildE
         }
         let s = &stages[i];
         let mut refs = vec![(s.from.line, s.base.clone())];
-        for ins in s.instructions.iter().filter(|x| x.keyword == "COPY") {
+        for ins in s.instructions.iter().filter(|x| x.keyword == Keyword::Copy) {
             if let Some(v) = ins.flag("from").and_then(|f| f.value.clone()) {
                 refs.push((ins.line, v));
             }
@@ -307,10 +362,10 @@ pub fn build(
     let df = dockerfile::parse(&opts.dockerfile)?;
     let plan = plan(&df, opts.target.as_deref())?;
     if opts.platforms.is_empty() {
-        return Err(BuildError::Other("no platform to build for".to_owned()));
+        return Err(BuildError::NoPlatform);
     }
     let ignore = match &opts.ignore {
-        Some(text) => dockerignore::parse(text).map_err(|e| BuildError::Other(format!(".dockerignore: {e}")))?,
+        Some(text) => dockerignore::parse(text)?,
         None => dockerignore::DockerIgnore::default(),
     };
     let context = context::Context::new(&opts.context, ignore)?;

@@ -500,6 +500,11 @@ mod tests {
         expand(w, &vars(), '\\').unwrap()
     }
 
+    /// The error of expanding `w`.
+    fn err(w: &str) -> String {
+        expand(w, &vars(), '\\').unwrap_err().0
+    }
+
     #[test]
     fn the_forms_of_the_dockerfile_reference() {
         assert_eq!(x("$A"), "apple");
@@ -524,12 +529,13 @@ mod tests {
         assert_eq!(x("${A//*/X}"), "X");
         assert_eq!(x("${A/#/X}"), "apple");
         assert!(expand("${NOPE:?must be set}", &vars(), '\\').unwrap_err().0.contains("must be set"));
-        assert!(expand("${EMPTY:?}", &vars(), '\\').is_err());
+        assert_eq!(err("${EMPTY:?}"), "EMPTY: is not allowed to be empty");
+        assert_eq!(err("${NOPE?}"), "NOPE: is not allowed to be unset");
         assert_eq!(x("${EMPTY?}"), "");
-        assert!(expand("${A", &vars(), '\\').is_err());
-        assert!(expand("${}", &vars(), '\\').is_err());
-        assert!(expand("${A:#x}", &vars(), '\\').is_err());
-        assert!(expand("${A!x}", &vars(), '\\').is_err());
+        assert_eq!(err("${A"), "syntax error: missing '}'");
+        assert_eq!(err("${}"), "syntax error: bad substitution");
+        assert_eq!(err("${A:#x}"), "unsupported modifier (:#) in substitution");
+        assert_eq!(err("${A!x}"), "unsupported modifier (!) in substitution");
     }
 
     #[test]
@@ -544,8 +550,8 @@ mod tests {
         assert_eq!(x("a$"), "a$");
         assert_eq!(x("$1x"), "x");
         assert_eq!(expand("`$A", &vars(), '`').unwrap(), "$A");
-        assert!(expand("'open", &vars(), '\\').is_err());
-        assert!(expand("\"open", &vars(), '\\').is_err());
+        assert_eq!(err("'open"), "unexpected end of statement while looking for matching single-quote");
+        assert_eq!(err("\"open"), "unexpected end of statement while looking for matching double-quote");
     }
 
     #[test]
@@ -567,7 +573,8 @@ mod tests {
         let e = expand("$BIG$BIG", &v, '\\').unwrap_err();
         assert!(e.0.contains("more than 1048576 bytes"), "{e}");
         assert_eq!(expand("$BIG", &v, '\\').unwrap().len(), MAX_WORD / 2 + 1);
-        assert!(expand(&"a".repeat(MAX_WORD + 1), &v, '\\').is_err(), "a literal word too");
+        let e = expand(&"a".repeat(MAX_WORD + 1), &v, '\\').unwrap_err();
+        assert!(e.0.contains("more than 1048576 bytes"), "a literal word too: {e}");
         // What is produced and dropped (${unset:+...}) is work too: a build runs out instead of spinning.
         let work = Work::default();
         let word = "${NOPE:+$BIG}".repeat(100);

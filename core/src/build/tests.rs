@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::Path;
 use std::sync::Mutex;
 
 use serde_json::{Value, json};
@@ -225,7 +224,7 @@ fn the_seed_dockerfile() {
     assert_eq!(img.config["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
     assert_eq!(img.manifest.layers[0].media_type, media_type::OCI_LAYER_GZIP, "docker media types become OCI's");
     let ann = img.manifest.annotations.as_ref().unwrap();
-    assert_eq!(ann[stage::ANNOTATION_BASE_NAME], "example.com/base:1");
+    assert_eq!(ann[state::ANNOTATION_BASE_NAME], "example.com/base:1");
 }
 
 #[test]
@@ -341,11 +340,11 @@ fn config_fields_as_podman_sets_them() {
     let c = &img.config["config"];
     assert_eq!(c["Entrypoint"], json!(["/bin/sh", "-c", "exec /bin/app -x"]));
     assert_eq!(c["Cmd"], json!(["/bin/bash", "-c", "echo hi"]));
-    assert_eq!(c["Env"], json!([stage::DEFAULT_PATH]));
+    assert_eq!(c["Env"], json!([config::DEFAULT_PATH]));
     let img = w.ok("FROM base:1\nCMD [\"a\"]\nENTRYPOINT [\"b\"]\n");
     assert_eq!(img.config["config"]["Cmd"], json!(["a"]), "a CMD of this stage survives ENTRYPOINT");
     let img = w.ok("FROM scratch\nLABEL a=b\n");
-    assert_eq!(img.config["config"]["Env"], json!([stage::DEFAULT_PATH]));
+    assert_eq!(img.config["config"]["Env"], json!([config::DEFAULT_PATH]));
     assert_eq!(img.config["architecture"], "amd64");
     assert!(img.manifest.annotations.is_none());
 }
@@ -472,8 +471,13 @@ fn several_platforms_make_an_index() {
     assert_eq!(arches, ["linux/amd64", "linux/arm64/v8"]);
     let (raw, _) = w.store.read_manifest(&index.manifests[1]).unwrap();
     assert_eq!(w.image(&raw).config["config"]["Labels"]["arch"], "arm64");
+    // The index is complete (tag checks every blob under it) and its ID is its own digest, as podman's.
     let name = Reference::parse_normalized("localhost/multi:1").unwrap();
     w.store.tag(&name, &built.manifest.descriptor()).unwrap();
+    let found = w.store.find("localhost/multi:1").unwrap();
+    assert_eq!(found.descriptor.digest, built.manifest.descriptor().digest);
+    assert_eq!(w.store.image_id(&found).unwrap(), built.id);
+    assert_eq!(built.id, built.manifest.descriptor().digest);
 }
 
 #[test]
@@ -484,7 +488,6 @@ fn a_base_path_that_is_a_file_is_refused() {
     assert!(err.contains("line 2") && err.contains("not a directory"), "{err}");
     let err = w.build(&w.opts("FROM base:1\nWORKDIR /etc/passwd\n")).unwrap_err().to_string();
     assert!(err.contains("line 2") && err.contains("not a directory"), "{err}");
-    let _ = Path::new("unused");
 }
 
 /// The Dockerfile that doubled a value 42 times (842 bytes, 3.3 GB when expanded): it fails at the line
@@ -623,7 +626,7 @@ fn xz_archives_are_measured_before_they_are_decoded() {
         let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
         let mut xz = Vec::new();
         lzma_rs::xz_compress(&mut &data[..], &mut xz).unwrap();
-        assert_eq!(stage::xz_size_for_tests(&xz).unwrap(), size as u64);
+        assert_eq!(crate::archive::compression::xz_decoded_size(&mut &xz[..]).unwrap(), size as u64);
     }
     // 17 MiB of zeros: a small file, refused before it is decoded.
     let mut b = tar::Builder::new(Vec::new());
@@ -636,4 +639,19 @@ fn xz_archives_are_measured_before_they_are_decoded() {
     std::fs::write(w.ctx.join("z.txz"), xz).unwrap();
     let e = w.build(&w.opts("FROM scratch\nADD z.txz /\n")).unwrap_err().to_string();
     assert!(e.starts_with("Dockerfile line 2: ") && e.contains("recompress it with gzip or zstd"), "{e}");
+}
+
+#[test]
+fn refusals_name_their_facts() {
+    assert!(matches!(check("FROM x AS a\n", Some("b")), Err(BuildError::TargetNotFound { target }) if target == "b"));
+    assert!(matches!(check("ARG A=1\n", None), Err(BuildError::NoFrom)));
+    let mut w = world();
+    let mut o = w.opts("FROM scratch\n");
+    o.platforms.clear();
+    assert!(matches!(w.build(&o), Err(BuildError::NoPlatform)));
+    let mut o = w.opts("FROM scratch\n");
+    o.ignore = Some("!\n".to_owned());
+    let e = w.build(&o).unwrap_err();
+    assert!(matches!(e, BuildError::Ignore(dockerignore::IgnoreError::LoneBang { line: 1 })), "{e:?}");
+    assert_eq!(e.to_string(), ".dockerignore: line 1: illegal exclusion pattern: \"!\"");
 }

@@ -8,11 +8,12 @@
 //! What it is not: a container storage driver (nothing is written to disk) or a layer writer (`layer`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 
 use super::BuildError;
 use super::glob::clean;
 use super::layer::{Content, Spool};
+use crate::archive::compression::{self, Budget, Formats};
 use crate::digest::Digest;
 use crate::store::Store;
 
@@ -65,20 +66,24 @@ const MAX_HOPS: usize = 40;
 /// What [`Tree::read_each`] calls for each file: the keys that name it, and a reader of its bytes.
 type EachFile<'f> = dyn FnMut(&[String], &mut dyn Read) -> std::io::Result<()> + 'f;
 
+/// The most paths an image's index holds (those of all its layers, whiteouts applied; about 300 bytes of
+/// memory each): 1,000,000. The largest real images have a few hundred thousand files; a layer of a million
+/// empty files is a few MB of gzip.
+pub const MAX_PATHS: usize = 1_000_000;
+
 /// The largest file [`Tree::read_text`] reads (`/etc/passwd`, `/etc/group`): 16 MiB.
 const MAX_TEXT: u64 = 16 << 20;
 
-/// A layer's bytes decompressed, whatever their compression: gzip, zstd, or none (by magic bytes).
-pub fn decompressed<'a, R: Read + 'a>(r: R) -> Result<Box<dyn Read + 'a>, String> {
-    let mut r = BufReader::with_capacity(1 << 16, r);
-    let head = r.fill_buf().map_err(|e| e.to_string())?.to_vec();
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(r))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(ruzstd::decoding::StreamingDecoder::new(r).map_err(|e| format!("zstd: {e}"))?)
-    } else {
-        Box::new(r)
-    })
+/// A reader of the tar of layer `blob` of `store`: decompressed through `archive::compression` (gzip, zstd or
+/// none) within the bomb rule `load` uses for what it spools, the free space of the store's filesystem less a
+/// reserve. Nothing of a base layer is written while its index is made, but every byte of it is decompressed
+/// to reach the next header; the free space bounds that work as it bounds `load`'s, and a layer that unpacks
+/// to more than it could not be unpacked on this disk by podman either.
+pub fn layer_reader(store: &Store, blob: &Digest) -> Result<Box<dyn Read + Send>, BuildError> {
+    let file = store.open_blob(blob)?;
+    let layer_error = |e: std::io::Error| BuildError::Layer { blob: blob.clone(), message: e.to_string() };
+    let budget = Budget::free_space(&store.temp_dir()).map_err(layer_error)?;
+    compression::decompress_file(file, "its contents", budget, Formats::Layers).map_err(layer_error)
 }
 
 /// A tar entry's path as the index keys it: cleaned, relative, no leading `./` or `/`; `None` for the root
@@ -143,20 +148,32 @@ impl Tree {
     pub fn from_layers(store: &Store, layers: &[Digest]) -> Result<Tree, BuildError> {
         let mut tree = Tree::default();
         for blob in layers {
-            let file = store.open_blob(blob)?;
-            tree.add_layer(blob, file).map_err(|e| BuildError::Other(format!("reading layer {blob}: {e}")))?;
+            tree.add_layer(blob, layer_reader(store, blob)?)
+                .map_err(|e| BuildError::Layer { blob: blob.clone(), message: e.to_string() })?;
         }
         Ok(tree)
     }
 
-    /// Applies one layer (compressed or not): its whiteouts first (they hide what is below), then its entries.
-    pub fn add_layer(&mut self, blob: &Digest, r: impl Read) -> Result<(), String> {
-        let mut archive = tar::Archive::new(decompressed(r)?);
+    /// Applies one layer's tar (decompressed: [`layer_reader`]): its whiteouts first (they hide what is
+    /// below), then its entries.
+    pub fn add_layer(&mut self, blob: &Digest, r: impl Read) -> std::io::Result<()> {
+        self.add_layer_within(blob, r, MAX_PATHS)
+    }
+
+    /// [`Tree::add_layer`], refusing an image whose layers hold more than `max_paths` paths.
+    fn add_layer_within(&mut self, blob: &Digest, r: impl Read, max_paths: usize) -> std::io::Result<()> {
+        let mut archive = tar::Archive::new(r);
         let mut added: Vec<(String, Node)> = Vec::new();
         let mut links: Vec<(String, String, Node)> = Vec::new();
-        for entry in archive.entries().map_err(|e| e.to_string())? {
-            let entry = entry.map_err(|e| e.to_string())?;
-            let raw = entry.path().map_err(|e| e.to_string())?.to_string_lossy().into_owned();
+        for entry in archive.entries()? {
+            if self.nodes.len() + added.len() + links.len() >= max_paths {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("the image holds more than {max_paths} paths, the most hoist build indexes"),
+                ));
+            }
+            let entry = entry?;
+            let raw = entry.path()?.to_string_lossy().into_owned();
             let Some(key) = entry_key(&raw) else { continue };
             let (parent, name) = match key.rsplit_once('/') {
                 Some((p, n)) => (p.to_owned(), n.to_owned()),
@@ -217,7 +234,7 @@ impl Tree {
     /// `path` (absolute or relative to the root) with the symlinks in it followed inside this filesystem
     /// (absolute targets start from its root; `..` never leaves it). The last component is followed too when
     /// `follow_last`. Returns the key.
-    pub fn resolve(&self, path: &str, follow_last: bool) -> Result<String, String> {
+    pub fn resolve(&self, path: &str, follow_last: bool) -> Result<String, BuildError> {
         let mut todo: Vec<String> =
             clean(&format!("/{path}")).split('/').filter(|p| !p.is_empty()).map(str::to_owned).collect();
         todo.reverse();
@@ -236,7 +253,7 @@ impl Tree {
             {
                 hops += 1;
                 if hops > MAX_HOPS {
-                    return Err(format!("/{path}: too many levels of symbolic links"));
+                    return Err(BuildError::TooManyLinks { path: format!("/{path}") });
                 }
                 done.pop();
                 if target.starts_with('/') {
@@ -292,13 +309,12 @@ impl Tree {
                     by_blob.entry(blob.clone()).or_default().entry(path.clone()).or_default().push(key.clone())
                 }
                 _ => f(std::slice::from_ref(key), &mut std::io::empty())
-                    .map_err(|e| BuildError::Other(format!("/{key}: {e}")))?,
+                    .map_err(|source| BuildError::Io { path: format!("/{key}").into(), source })?,
             }
         }
         for (blob, wanted) in by_blob {
-            let file = store.open_blob(&blob)?;
-            let what = |e: &dyn std::fmt::Display| BuildError::Other(format!("reading layer {blob}: {e}"));
-            let mut archive = tar::Archive::new(decompressed(file).map_err(|e| what(&e))?);
+            let what = |e: &dyn std::fmt::Display| BuildError::Layer { blob: blob.clone(), message: e.to_string() };
+            let mut archive = tar::Archive::new(layer_reader(store, &blob)?);
             let mut left: HashSet<&String> = wanted.keys().collect();
             for entry in archive.entries().map_err(|e| what(&e))? {
                 let mut entry = entry.map_err(|e| what(&e))?;
@@ -323,7 +339,7 @@ impl Tree {
         let Ok(key) = self.resolve(key, true) else { return Ok(None) };
         match self.nodes.get(&key) {
             Some(n) if n.kind == Kind::File && n.size > MAX_TEXT => {
-                return Err(BuildError::Other(format!("/{key} is larger than {MAX_TEXT} bytes, too large to read")));
+                return Err(BuildError::FileTooLarge { path: format!("/{key}"), max: MAX_TEXT });
             }
             Some(n) if n.kind == Kind::File => {}
             _ => return Ok(None),
@@ -409,5 +425,16 @@ mod tests {
         assert_eq!(entry_key("./"), None);
         assert_eq!(ancestors("a/b/c"), ["a", "a/b"]);
         assert_eq!(t.under("opaque").len(), 1);
+    }
+
+    #[test]
+    fn an_image_with_too_many_paths_is_refused() {
+        let d = Digest::sha256(b"1");
+        let names: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
+        let layer = tar_of(&names.iter().map(|n| (n.as_str(), None, &b""[..])).collect::<Vec<_>>());
+        let mut t = Tree::default();
+        t.add_layer_within(&d, &layer[..], 10).unwrap();
+        let e = t.add_layer_within(&d, &layer[..], 15).unwrap_err();
+        assert_eq!(e.to_string(), "the image holds more than 15 paths, the most hoist build indexes");
     }
 }

@@ -5,6 +5,27 @@
 //!
 //! What it is not: reading those files out of the image (the caller gives their text).
 
+/// Why an owner could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OwnerError {
+    #[error("{spec:?}: no user")]
+    NoUser { spec: String },
+    #[error("{spec:?}: empty group")]
+    EmptyGroup { spec: String },
+    /// `user` is neither a number nor a name in the image's `/etc/passwd` (`image_has_file`: it has one).
+    #[error(
+        "unable to find user {user}: no matching entries in the image's /etc/passwd{}",
+        if *image_has_file { "" } else { " (the image has no /etc/passwd)" }
+    )]
+    UnknownUser { user: String, image_has_file: bool },
+    /// `group` is neither a number nor a name in the image's `/etc/group`.
+    #[error(
+        "unable to find group {group}: no matching entries in the image's /etc/group{}",
+        if *image_has_file { "" } else { " (the image has no /etc/group)" }
+    )]
+    UnknownGroup { group: String, image_has_file: bool },
+}
+
 /// A uid and gid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Owner {
@@ -36,13 +57,13 @@ fn group_entries(text: &str) -> impl Iterator<Item = (&str, u64)> {
 
 /// Resolves `spec` (`user`, `user:group`, numbers or names). `passwd` and `group` are the image's files,
 /// `None` when it has none. The error says what was not found, and where it was looked for.
-pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<Owner, String> {
+pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<Owner, OwnerError> {
     let (user, grp) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
     if user.is_empty() {
-        return Err(format!("{spec:?}: no user"));
+        return Err(OwnerError::NoUser { spec: spec.to_owned() });
     }
     let (uid, primary) = match user.parse::<u64>() {
         Ok(uid) => {
@@ -52,25 +73,19 @@ pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<
         Err(_) => match passwd.and_then(|p| passwd_entries(p).find(|e| e.0 == user)) {
             Some((_, uid, gid)) => (uid, gid),
             None => {
-                return Err(format!(
-                    "unable to find user {user}: no matching entries in the image's /etc/passwd{}",
-                    if passwd.is_none() { " (the image has no /etc/passwd)" } else { "" }
-                ));
+                return Err(OwnerError::UnknownUser { user: user.to_owned(), image_has_file: passwd.is_some() });
             }
         },
     };
     let gid = match grp {
         None => primary,
-        Some("") => return Err(format!("{spec:?}: empty group")),
+        Some("") => return Err(OwnerError::EmptyGroup { spec: spec.to_owned() }),
         Some(g) => match g.parse::<u64>() {
             Ok(gid) => gid,
             Err(_) => match group.and_then(|t| group_entries(t).find(|e| e.0 == g)) {
                 Some((_, gid)) => gid,
                 None => {
-                    return Err(format!(
-                        "unable to find group {g}: no matching entries in the image's /etc/group{}",
-                        if group.is_none() { " (the image has no /etc/group)" } else { "" }
-                    ));
+                    return Err(OwnerError::UnknownGroup { group: g.to_owned(), image_has_file: group.is_some() });
                 }
             },
         },
@@ -104,10 +119,20 @@ mod tests {
         assert_eq!(r("1000"), Ok(Owner { uid: 1000, gid: 1000 }), "a listed uid gets its primary group");
         assert_eq!(r("4242"), Ok(Owner { uid: 4242, gid: 0 }));
         assert_eq!(resolve("7:8", None, None), Ok(Owner { uid: 7, gid: 8 }));
-        assert!(r("nobody").unwrap_err().contains("unable to find user nobody"));
-        assert!(r("www:wheel").unwrap_err().contains("unable to find group wheel"));
-        assert!(resolve("www", None, None).unwrap_err().contains("has no /etc/passwd"));
-        assert!(r(":1").is_err());
+        assert_eq!(
+            r("nobody").unwrap_err().to_string(),
+            "unable to find user nobody: no matching entries in the image's /etc/passwd"
+        );
+        assert_eq!(
+            r("www:wheel").unwrap_err(),
+            OwnerError::UnknownGroup { group: "wheel".into(), image_has_file: true }
+        );
+        assert_eq!(
+            resolve("www", None, None).unwrap_err().to_string(),
+            "unable to find user www: no matching entries in the image's /etc/passwd (the image has no /etc/passwd)"
+        );
+        assert_eq!(r(":1").unwrap_err(), OwnerError::NoUser { spec: ":1".into() });
+        assert_eq!(r("www:").unwrap_err().to_string(), "\"www:\": empty group");
         assert!(needs_lookup("www") && needs_lookup("1") && needs_lookup("1:g") && !needs_lookup("1:2"));
     }
 }

@@ -419,7 +419,10 @@ fn gc_removes_unreferenced_blobs_and_stale_temps() {
     // A referenced manifest that does not parse stops gc before it deletes anything.
     store.put_blob(b"unreferenced").unwrap();
     std::fs::write(store.blob_path(&kept.manifest.digest), b"garbage").unwrap();
-    assert!(store.gc().is_err());
+    let e = store.gc().unwrap_err();
+    let StoreError::Invalid(m) = &e else { panic!("{e:?}") };
+    assert!(m.starts_with("garbage collection stopped, nothing deleted: "), "{m}");
+    assert!(m.contains(kept.manifest.digest.hex()) && m.contains("does not match its name"), "{m}");
     assert!(store.has_blob(&Digest::sha256(b"unreferenced")).unwrap().is_some());
 }
 
