@@ -153,6 +153,11 @@ impl Pattern {
         (0..=chars.len()).filter(|&end| reach[end]).collect()
     }
 
+    /// The length (in chars) of the longest prefix of `s` the pattern matches, if any.
+    pub fn longest_prefix(&self, s: &[char]) -> Option<usize> {
+        self.reach(s).iter().rposition(|&r| r)
+    }
+
     /// `reach[p]`: the whole pattern matches `s[..p]`. A dynamic program over (token, position), so no
     /// pattern takes exponential time.
     fn reach(&self, s: &[char]) -> Vec<bool> {
