@@ -183,20 +183,21 @@ impl RegistryClient {
                     }
                 }
             };
-            let resp = match tls::headers_within(builder.send(), || format!("{method} {}", req.url)).await? {
-                Ok(r) => r,
-                Err(e) => {
-                    // Our URL names the request; reqwest's may be a redirect target with signed parameters.
-                    let err = tls::send_failed(format!("{method} {}", req.url), &e.without_url());
-                    self.log(&format!("{method} {}: {err}", req.url));
-                    if req.retry && err.is_retryable() && attempt + 1 < self.retry.attempts {
-                        self.wait(self.retry.backoff(attempt)).await;
-                        attempt += 1;
-                        continue;
+            let resp =
+                match tls::headers_within(self.timeout, builder.send(), || format!("{method} {}", req.url)).await? {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // Our URL names the request; reqwest's may be a redirect target with signed parameters.
+                        let err = tls::send_failed(self.timeout, format!("{method} {}", req.url), &e.without_url());
+                        self.log(&format!("{method} {}: {err}", req.url));
+                        if req.retry && err.is_retryable() && attempt + 1 < self.retry.attempts {
+                            self.wait(self.retry.backoff(attempt)).await;
+                            attempt += 1;
+                            continue;
+                        }
+                        return Err(err);
                     }
-                    return Err(err);
-                }
-            };
+                };
             let status = resp.status();
             self.log(&format!("{method} {} -> {}", req.url, status.as_u16()));
             self.show_warnings(resp.headers());

@@ -30,6 +30,7 @@ async fn connect_with(server: &Server, observer: SharedObserver) -> RegistryClie
         allow_http: true,
         cert_dirs: Vec::new(),
         insecure_hosts: Vec::new(),
+        timeout: Some(super::tls::DEFAULT_READ_TIMEOUT),
     };
     let mut c = RegistryClient::connect(&endpoint, None, observer).await.expect("connect to the fake registry");
     assert_eq!(c.base(), server.url(), "HTTPS fails, plain HTTP answers");
@@ -665,6 +666,7 @@ async fn connect_as(server: &Server, observer: SharedObserver) -> RegistryClient
         allow_http: true,
         cert_dirs: Vec::new(),
         insecure_hosts: Vec::new(),
+        timeout: Some(super::tls::DEFAULT_READ_TIMEOUT),
     };
     let creds = Credentials {
         server_url: server.addr.to_string(),

@@ -285,7 +285,8 @@ struct State {
     repositories: Repositories,
 }
 
-/// A docker-archive being written; [`DockerArchiveWriter::image`] gives each image's destination.
+/// A docker-archive being written; [`DockerArchiveWriter::image`] gives each image's destination but the last,
+/// [`DockerArchiveWriter::last_image`] the last one's, whose commit finishes the archive.
 pub struct DockerArchiveWriter {
     state: Mutex<State>,
     shown: String,
@@ -307,9 +308,15 @@ impl DockerArchiveWriter {
         Arc::new(DockerArchiveWriter { state: Mutex::new(state), shown: format!("docker-archive:{shown}") })
     }
 
-    /// The destination of one image, under `names` (each must have a tag).
+    /// The destination of one image, under `names` (each must have a tag), when more images follow.
     pub fn image(self: &Arc<Self>, names: Vec<Reference>) -> DockerArchiveDestination {
-        DockerArchiveDestination { writer: self.clone(), names }
+        DockerArchiveDestination { writer: self.clone(), names, last: false }
+    }
+
+    /// The destination of the archive's last (or only) image: its commit also finishes the archive
+    /// (`manifest.json`, `repositories`, the temp file renamed into place).
+    pub fn last_image(self: &Arc<Self>, names: Vec<Reference>) -> DockerArchiveDestination {
+        DockerArchiveDestination { writer: self.clone(), names, last: true }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -321,8 +328,8 @@ impl DockerArchiveWriter {
         TransportError::Other(format!("{}: {message}", self.shown))
     }
 
-    /// Writes `manifest.json` and `repositories` and closes the archive.
-    pub fn finish(&self) -> Result<(), TransportError> {
+    /// Writes `manifest.json` and `repositories` and closes the archive (at the last image's commit).
+    fn finish(&self) -> Result<(), TransportError> {
         let mut st = self.lock();
         if let Some(why) = &st.broken {
             return Err(TransportError::Other(format!("{}: {why}", self.shown)));
@@ -496,6 +503,8 @@ fn is_layer(mt: &str) -> bool {
 pub struct DockerArchiveDestination {
     writer: Arc<DockerArchiveWriter>,
     names: Vec<Reference>,
+    /// The archive's last image: committing it finishes the archive.
+    last: bool,
 }
 
 #[async_trait::async_trait]
@@ -574,9 +583,12 @@ impl ImageDestination for DockerArchiveDestination {
             Manifest::Image(m) => m,
             Manifest::Index(_) => return self.put_child_manifest(manifest).await,
         };
-        let writer = self.writer.clone();
-        let names = self.names.clone();
-        blocking(move || writer.commit_image(&m, &names)).await
+        let (writer, names, last) = (self.writer.clone(), self.names.clone(), self.last);
+        blocking(move || {
+            writer.commit_image(&m, &names)?;
+            if last { writer.finish() } else { Ok(()) }
+        })
+        .await
     }
 }
 

@@ -14,6 +14,7 @@
 pub mod blocking;
 pub mod dir;
 pub mod docker_archive;
+pub mod name;
 pub mod oci_layout;
 pub mod registry;
 pub mod store;

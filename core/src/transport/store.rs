@@ -95,17 +95,28 @@ impl ImageSource for StoreSource {
     }
 }
 
-/// Writes an image into the local store under a name (or, for a digest reference, under that).
+/// Writes an image into the local store under a name (or, for a digest reference, under that), or without
+/// one ([`StoreDestination::unnamed`]).
 pub struct StoreDestination {
     store: Arc<Store>,
-    name: Reference,
+    /// `None`: the commit stores the manifest but names nothing (the caller names it later).
+    name: Option<Reference>,
     _session: Session,
 }
 
 impl StoreDestination {
     pub fn open(store: Arc<Store>, name: Reference) -> Result<StoreDestination, TransportError> {
         let session = store.session()?;
-        Ok(StoreDestination { store, name, _session: session })
+        Ok(StoreDestination { store, name: Some(name), _session: session })
+    }
+
+    /// A destination whose commit writes every blob and manifest but gives the image no name: `load` names
+    /// all of an archive's images in one change of the index once each is in, so a load is all or nothing.
+    /// The committed manifest is the copy's [`crate::copy::Report::manifest`]; until it is named, the next
+    /// `prune` may remove it.
+    pub fn unnamed(store: Arc<Store>) -> Result<StoreDestination, TransportError> {
+        let session = store.session()?;
+        Ok(StoreDestination { store, name: None, _session: session })
     }
 }
 
@@ -152,7 +163,10 @@ pub async fn write_blob(store: &Arc<Store>, blob: &Descriptor, mut stream: ByteS
 #[async_trait::async_trait]
 impl ImageDestination for StoreDestination {
     fn name(&self) -> String {
-        format!("store:{}", self.name)
+        match &self.name {
+            Some(n) => format!("store:{n}"),
+            None => "the local store".to_owned(),
+        }
     }
 
     async fn has_blob(&self, blob: &Descriptor) -> Result<bool, TransportError> {
@@ -170,8 +184,8 @@ impl ImageDestination for StoreDestination {
 
     async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError> {
         put_manifest_blob(&self.store, manifest)?;
-        let store = self.store.clone();
-        let (name, descriptor) = (self.name.clone(), manifest.descriptor());
+        let Some(name) = self.name.clone() else { return Ok(()) };
+        let (store, descriptor) = (self.store.clone(), manifest.descriptor());
         tokio::task::spawn_blocking(move || store.tag(&name, &descriptor))
             .await
             .map_err(|e| TransportError::Other(format!("store: {e}")))??;
