@@ -177,7 +177,7 @@ fn a_short_name_tries_each_candidate_and_reports_each_failure() {
         tmp.path(),
         "unqualified-search-registries = [\"127.0.0.1:1\", \"localhost:1\"]\nshort-name-mode = \"permissive\"\n",
     );
-    let e = runtime().block_on(pull(&settings, "app", false, Arc::new(NoProgress))).err().expect("no registry");
+    let e = runtime().block_on(pull(&settings, "app", false, Arc::new(NoProgress))).expect_err("no registry");
     let Error::NoCandidate { name, failures } = &e else { panic!("{e}") };
     assert_eq!(name, "app");
     let tried: Vec<String> = failures.iter().map(|(c, _)| c.to_string()).collect();
