@@ -56,7 +56,7 @@ use hoist_helper_protocol::Credentials;
 pub use challenge::Challenge;
 pub use endpoint::{Endpoint, Target, TlsOptions};
 pub use error::{Diagnostic, RegistryError};
-pub use manifest::{FetchedManifest, ManifestHead};
+pub use manifest::ManifestHead;
 #[doc(hidden)]
 pub use origin::follow_link;
 pub use request::OpenBody;

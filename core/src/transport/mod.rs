@@ -52,34 +52,8 @@ pub enum TransportError {
     Other(String),
 }
 
-/// A manifest exactly as it was fetched or will be written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawManifest {
-    pub raw: Vec<u8>,
-    pub media_type: String,
-    pub digest: Digest,
-}
-
-impl RawManifest {
-    /// A manifest made or read locally: its digest is computed here.
-    pub fn new(raw: Vec<u8>, media_type: impl Into<String>) -> RawManifest {
-        let digest = Digest::sha256(&raw);
-        RawManifest { raw, media_type: media_type.into(), digest }
-    }
-
-    /// The descriptor that points at this manifest.
-    pub fn descriptor(&self) -> Descriptor {
-        Descriptor {
-            media_type: self.media_type.clone(),
-            digest: self.digest.clone(),
-            size: self.raw.len() as u64,
-            urls: Vec::new(),
-            annotations: None,
-            platform: None,
-            artifact_type: None,
-        }
-    }
-}
+/// The one raw-manifest type, [`crate::image::RawManifest`], as the transports' signatures name it.
+pub use crate::image::RawManifest;
 
 /// Where a registry source lives, so a destination on the same registry can mount instead of upload.
 #[derive(Debug, Clone, PartialEq, Eq)]

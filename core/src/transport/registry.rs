@@ -111,7 +111,7 @@ impl RegistrySource {
                         client,
                         reference: target.reference.clone(),
                         requested: requested.clone(),
-                        manifest: RawManifest { raw: m.raw, media_type: m.media_type, digest: m.digest },
+                        manifest: m,
                     });
                 }
                 Err(e) => {
@@ -165,7 +165,7 @@ impl ImageSource for RegistrySource {
     async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
         let m =
             self.client.get_manifest(self.reference.path(), &digest.to_string(), media_type::MANIFEST_ACCEPT).await?;
-        Ok(RawManifest { raw: m.raw, media_type: m.media_type, digest: m.digest })
+        Ok(m)
     }
 
     async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
