@@ -9,6 +9,7 @@
 //! - [`digest`]: hashing while bytes stream, and refusing bytes that are not what they were named by.
 //! - [`image`]: manifests, indexes, configs and descriptors parsed from raw bytes; media types; platforms.
 //! - [`store`]: the local image store, an OCI image layout shared safely by concurrent hoist processes.
+//! - [`stream`]: [`stream::ByteStream`], bytes as they arrive, the one stream type.
 //! - [`transport`]: image sources and destinations (registry, store, archives, directories) behind two traits,
 //!   and [`transport::name::ImageName`], every `TRANSPORT:NAME` hoist accepts, parsed and opened in one place.
 //! - [`archive`]: docker-archive, oci-archive, oci-dir and docker-dir read safely (untrusted input) and written.
@@ -39,4 +40,5 @@ pub mod reference;
 pub mod registry;
 pub mod release;
 pub mod store;
+pub mod stream;
 pub mod transport;

@@ -11,8 +11,9 @@ use crate::digest::Digest;
 use crate::image::{Descriptor, ImageConfig, MAX_CONFIG_SIZE, Manifest, Platform, media_type};
 use crate::reference::Reference;
 use crate::store::Store;
+use crate::stream::ByteStream;
 use crate::transport::store::{StoreDestination, StoreSource};
-use crate::transport::{ByteStream, ImageSource, RawManifest, RegistryRepo, TransportError};
+use crate::transport::{ImageSource, RawManifest, RegistryRepo, TransportError};
 
 /// Base images for [`crate::build::build`]: from the store when it has them for the platform (unless `pull`,
 /// podman's `--pull`), else pulled into it by short name through registries.conf. `build` is synchronous:
@@ -95,7 +96,7 @@ impl ImageSource for MountFrom {
     async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
         self.inner.manifest_by_digest(digest).await
     }
-    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
         self.inner.blob(blob).await
     }
     fn registry_repo(&self) -> Option<RegistryRepo> {

@@ -66,10 +66,6 @@ use token::Token;
 
 use crate::observe::SharedObserver;
 
-/// A blob's bytes as they arrive; an error item ends the stream (a failed read, or bytes that are not the
-/// ones named by the digest).
-pub type ByteStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, RegistryError>> + Send>>;
-
 /// How transient failures are tried again: `attempts` tries in all, waiting `initial_backoff`, then twice as
 /// long each time up to `max_backoff` — or what the registry's `Retry-After` asks, up to `max_retry_after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,6 +17,7 @@
 //! backend is followed without it); the header is marked sensitive (never logged) and reqwest drops it on
 //! redirects to another host, port or scheme.
 
+use crate::stream::ByteStream;
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
@@ -26,12 +27,12 @@ use reqwest::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 
 use super::body::{self, BodyError};
-use super::{ByteStream, Challenge, RegistryClient, RegistryError, challenge, error};
+use super::{Challenge, RegistryClient, RegistryError, challenge, error};
 use super::{origin, tls};
 
 /// Opens a blob's bytes for [`RegistryClient::upload_blob`], once per try. The opening may borrow for `'a`;
 /// the stream it yields is owned.
-pub type OpenBody<'a> = dyn Fn() -> BoxFuture<'a, Result<ByteStream, RegistryError>> + Send + Sync + 'a;
+pub type OpenBody<'a> = dyn Fn() -> BoxFuture<'a, Result<ByteStream<RegistryError>, RegistryError>> + Send + Sync + 'a;
 
 /// Waits for a registry's `Retry-After` longer than this are announced as a warning before they start.
 pub(super) const RETRY_NOTICE: Duration = Duration::from_secs(2);

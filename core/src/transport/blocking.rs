@@ -10,15 +10,16 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::runtime::Handle;
 
-use super::{ByteStream, TransportError};
+use super::TransportError;
 use crate::digest::Verifier;
+use crate::stream::ByteStream;
 
 /// How much is read at a time (small enough that the chunks a slower destination queues stay a few MiB).
 pub const CHUNK: usize = 256 << 10;
 
 /// The bytes `open` gives, read on a blocking thread in [`CHUNK`]s and checked by `verifier` (the stream ends
 /// with an error item on a mismatch).
-pub fn reader_stream<F>(open: F, verifier: Option<Verifier>) -> ByteStream
+pub fn reader_stream<F>(open: F, verifier: Option<Verifier>) -> ByteStream<TransportError>
 where
     F: FnOnce() -> Result<Box<dyn Read + Send>, TransportError> + Send + 'static,
 {
@@ -69,14 +70,14 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 /// A [`ByteStream`] read as `std::io::Read` on a blocking thread (never on the runtime's own threads). The
 /// stream's error, when it fails, is kept for [`StreamReader::take_error`].
 pub struct StreamReader {
-    stream: ByteStream,
+    stream: ByteStream<TransportError>,
     handle: Handle,
     chunk: Bytes,
     error: Option<TransportError>,
 }
 
 impl StreamReader {
-    pub fn new(stream: ByteStream, handle: Handle) -> StreamReader {
+    pub fn new(stream: ByteStream<TransportError>, handle: Handle) -> StreamReader {
         StreamReader { stream, handle, chunk: Bytes::new(), error: None }
     }
 

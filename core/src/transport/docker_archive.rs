@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::blocking::{StreamReader, blocking, reader_stream};
 use super::oci_layout::read_blob;
-use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
+use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
 use crate::archive::compression::{self, Compression, HashingReader, digest_both};
 use crate::archive::docker::{self, LegacyLayer, MANIFEST_JSON, ManifestItem, REPOSITORIES, Repositories};
 use crate::archive::files::Files;
@@ -33,6 +33,7 @@ use crate::archive::{ArchiveError, oci};
 use crate::digest::{Digest, Hasher, Verifier};
 use crate::image::{Descriptor, ImageConfig, ImageManifest, MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, Manifest, media_type};
 use crate::reference::Reference;
+use crate::stream::ByteStream;
 
 fn invalid(m: String) -> TransportError {
     TransportError::Archive(ArchiveError::Invalid(m))
@@ -248,7 +249,7 @@ impl ImageSource for DockerArchiveSource {
         Err(TransportError::Other(format!("{}: no manifest {digest}", self.shown)))
     }
 
-    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
         let verifier = Verifier::new(&blob.digest, Some(blob.size));
         if blob.digest == self.config.0 {
             let bytes = self.config.1.clone();

@@ -19,8 +19,6 @@ pub mod oci_layout;
 pub mod registry;
 pub mod store;
 
-use std::pin::Pin;
-
 use futures_util::future::BoxFuture;
 
 use crate::archive::ArchiveError;
@@ -28,12 +26,11 @@ use crate::digest::{Digest, VerifyError};
 use crate::image::{Descriptor, ImageError};
 use crate::registry::RegistryError;
 use crate::store::StoreError;
-
-/// A blob's bytes as they arrive.
-pub type ByteStream = Pin<Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, TransportError>> + Send>>;
+use crate::stream::ByteStream;
 
 /// Opens a blob's byte stream, again if a destination has to retry.
-pub type OpenBlob<'a> = dyn Fn() -> BoxFuture<'a, Result<ByteStream, TransportError>> + Send + Sync + 'a;
+pub type OpenBlob<'a> =
+    dyn Fn() -> BoxFuture<'a, Result<ByteStream<TransportError>, TransportError>> + Send + Sync + 'a;
 
 /// Why a transport failed; one line, naming the image or blob.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +69,7 @@ pub trait ImageSource: Send + Sync {
     /// A manifest by digest: an index's child. Its bytes match `digest`.
     async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError>;
     /// A blob's bytes; the stream ends with an error item if they do not match `blob`'s digest and size.
-    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError>;
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError>;
     /// The registry repository this source reads, if it is one.
     fn registry_repo(&self) -> Option<RegistryRepo> {
         None

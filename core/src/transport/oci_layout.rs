@@ -17,13 +17,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::blocking::{StreamReader, blocking, reader_stream};
-use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
+use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
 use crate::archive::ArchiveError;
 use crate::archive::files::Files;
 use crate::archive::oci::{self, INDEX_JSON, OCI_LAYOUT, OCI_LAYOUT_CONTENT};
 use crate::archive::tar_out::TarOut;
 use crate::digest::{Digest, Verifier};
 use crate::image::{ANNOTATION_REF_NAME, Descriptor, Index, MAX_MANIFEST_SIZE, Manifest, media_type};
+use crate::stream::ByteStream;
 
 /// Reads a blob of a layout whole (a manifest), checked against `d`.
 pub(super) fn read_blob(files: &Files, path: &str, d: &Descriptor, cap: usize) -> Result<Vec<u8>, TransportError> {
@@ -123,7 +124,7 @@ impl ImageSource for OciLayoutSource {
         read_child_manifest(self.files.clone(), oci::blob_path(digest), digest.clone()).await
     }
 
-    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
         let files = self.files.clone();
         let path = oci::blob_path(&blob.digest);
         Ok(reader_stream(move || Ok(files.open(&path)?.0), Some(Verifier::new(&blob.digest, Some(blob.size)))))

@@ -13,11 +13,12 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 
-use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, RegistryRepo, TransportError};
+use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, RegistryRepo, TransportError};
 use crate::digest::{Digest, Verifier};
 use crate::image::{Descriptor, MAX_MANIFEST_SIZE};
 use crate::reference::Reference;
 use crate::store::{Image, Session, Store, StoreError};
+use crate::stream::ByteStream;
 
 /// How much of a blob is read from disk at a time.
 const CHUNK: usize = 1 << 20;
@@ -47,7 +48,7 @@ fn read_manifest(store: &Store, digest: &Digest, media_type: &str) -> Result<Raw
 }
 
 /// A stored blob's bytes, checked against its digest and size as they are read.
-pub fn blob_stream(store: &Store, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+pub fn blob_stream(store: &Store, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
     let file = tokio::fs::File::from_std(store.open_blob(&blob.digest)?);
     let verifier = Verifier::new(&blob.digest, Some(blob.size));
     let stream = futures_util::stream::try_unfold((file, verifier), |(mut file, mut verifier)| async move {
@@ -82,7 +83,7 @@ impl ImageSource for StoreSource {
         Ok(RawManifest { raw, media_type, digest: digest.clone() })
     }
 
-    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
         blob_stream(&self.store, blob)
     }
 
@@ -122,7 +123,11 @@ impl StoreDestination {
 
 /// Streams `stream` into the store as `blob`: bytes go to a blocking thread that hashes and writes them, and
 /// the blob is committed only when every byte arrived and matched.
-pub async fn write_blob(store: &Arc<Store>, blob: &Descriptor, mut stream: ByteStream) -> Result<(), TransportError> {
+pub async fn write_blob(
+    store: &Arc<Store>,
+    blob: &Descriptor,
+    mut stream: ByteStream<TransportError>,
+) -> Result<(), TransportError> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Bytes>>(32);
     let (store2, digest, size) = (store.clone(), blob.digest.clone(), blob.size);
     let writer = tokio::task::spawn_blocking(move || -> Result<(), TransportError> {
