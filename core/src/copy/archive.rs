@@ -19,7 +19,7 @@ use super::{CopyError, Options, Progress, copy};
 use crate::archive::tar_out::TarOut;
 use crate::archive::{ArchiveError, Format, Opened};
 use crate::digest::Digest;
-use crate::image::{Descriptor, Manifest};
+use crate::image::Descriptor;
 use crate::reference::Reference;
 use crate::store::{Image, Store, StoreError};
 use crate::transport::blocking::blocking;
@@ -111,10 +111,7 @@ pub async fn load(
         // Named below, with the others, once every image is in.
         let dst = StoreDestination::unnamed(store.clone())?;
         let manifest = copy(image.source.as_ref(), &dst, opts, progress.clone()).await?.manifest;
-        let id = match Manifest::parse(&manifest.raw, Some(&manifest.media_type)) {
-            Ok(Manifest::Image(m)) => m.config.digest,
-            _ => manifest.digest.clone(),
-        };
+        let id = manifest.image_id();
         done.push((image.names, manifest.descriptor(), id));
     }
     let mut tags: Vec<(Option<Reference>, Descriptor)> = Vec::new();
