@@ -2,17 +2,17 @@
 //!
 //! Reading streams blobs from disk and checks them against their digests on the way (a store on disk can be
 //! damaged). Writing streams each blob into the store's verified blob writer on a blocking thread, so hashing
-//! and disk writes overlap with the network; an image becomes visible only at [`ImageDestination::commit`],
-//! when its name is added to index.json. A destination holds a store session for its lifetime so garbage
+//! and disk writes overlap with the network (through [`super::blocking::StreamReader`], the one bridge); an
+//! image becomes visible only at [`ImageDestination::commit`], when its name is added to index.json. A destination holds a store session for its lifetime so garbage
 //! collection never removes blobs it wrote but has not yet referenced.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
+use tokio::runtime::Handle;
 
+use super::blocking::{StreamReader, blocking};
 use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, RegistryRepo, TransportError};
 use crate::digest::{Digest, Verifier};
 use crate::image::{Descriptor, MAX_MANIFEST_SIZE};
@@ -121,48 +121,27 @@ impl StoreDestination {
     }
 }
 
-/// Streams `stream` into the store as `blob`: bytes go to a blocking thread that hashes and writes them, and
-/// the blob is committed only when every byte arrived and matched.
+/// Streams `stream` into the store as `blob` through the one async-to-blocking bridge
+/// ([`StreamReader`]): a blocking thread hashes and writes the bytes while the stream reads ahead, and the blob
+/// is committed only when every byte arrived and matched (on a failure the writer is dropped, which removes
+/// its temp file).
 pub async fn write_blob(
     store: &Arc<Store>,
     blob: &Descriptor,
-    mut stream: ByteStream<TransportError>,
+    stream: ByteStream<TransportError>,
 ) -> Result<(), TransportError> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Bytes>>(32);
-    let (store2, digest, size) = (store.clone(), blob.digest.clone(), blob.size);
-    let writer = tokio::task::spawn_blocking(move || -> Result<(), TransportError> {
-        let mut w = store2.blob_writer(&digest, Some(size))?;
-        while let Some(message) = rx.blocking_recv() {
-            match message {
-                Some(chunk) => w
-                    .write_all(&chunk)
-                    .map_err(|e| TransportError::Other(format!("writing blob {digest} to the store: {e}")))?,
-                None => return Ok(()), // the source failed: drop the writer, which removes its temp file
-            }
+    let (store, digest, size, handle) = (store.clone(), blob.digest.clone(), blob.size, Handle::current());
+    blocking(move || {
+        let mut reader = StreamReader::new(stream, handle);
+        let mut w = store.blob_writer(&digest, Some(size))?;
+        let copied = std::io::copy(&mut reader, &mut w);
+        if let Some(e) = reader.take_error() {
+            return Err(e);
         }
+        copied.map_err(|e| TransportError::Other(format!("writing blob {digest} to the store: {e}")))?;
         Ok(w.commit()?)
-    });
-    let mut failure = None;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(chunk) => {
-                if tx.send(Some(chunk)).await.is_err() {
-                    break; // the writer stopped with an error; it is returned below
-                }
-            }
-            Err(e) => {
-                let _ = tx.send(None).await;
-                failure = Some(e);
-                break;
-            }
-        }
-    }
-    drop(tx);
-    let written = writer.await.map_err(|e| TransportError::Other(format!("blob writer: {e}")))?;
-    match failure {
-        Some(e) => Err(e),
-        None => written,
-    }
+    })
+    .await
 }
 
 #[async_trait::async_trait]
