@@ -231,3 +231,44 @@ fn the_name_given_is_the_destination() {
     assert_eq!(pick("alpine:3"), "docker.io/library/alpine:3");
     assert_eq!(pick("7fa90c1ddf11"), "r.example/demo/hello:v1", "an ID: the first name");
 }
+
+#[test]
+fn a_build_gets_its_bases_from_the_library() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let (manifest, _, _) = oci_layout(&layout);
+    // Nobody listens at the only search registry: what is not stored cannot be pulled.
+    let settings = settings_in(tmp.path(), "unqualified-search-registries = [\"127.0.0.1:1\"]\n");
+    let rt = runtime();
+    let source = ImageName::parse(&format!("oci:{}:v1", layout.display())).unwrap();
+    let stored = ImageName::parse("store:127.0.0.1:1/base:1").unwrap();
+    rt.block_on(copy_by_name(
+        &source,
+        &settings,
+        &stored,
+        &settings,
+        &DestinationOptions::default(),
+        false,
+        Arc::new(NoProgress),
+    ))
+    .unwrap();
+    let mut bases = StoreBases {
+        settings: &settings,
+        store: settings.store().unwrap(),
+        runtime: rt.handle().clone(),
+        pull: false,
+        progress: Arc::new(NoProgress),
+    };
+    let amd64 = crate::image::Platform::parse("linux/amd64").unwrap();
+    let base = crate::build::Bases::base(&mut bases, "127.0.0.1:1/base:1", &amd64).unwrap();
+    assert_eq!((base.descriptor.digest, base.name.as_str()), (manifest, "127.0.0.1:1/base:1"), "from the store");
+    let e = crate::build::Bases::base(&mut bases, "other", &amd64).unwrap_err();
+    assert!(e.starts_with("pulling 127.0.0.1:1/other:latest: "), "pulled when missing: {e}");
+    bases.pull = true;
+    let e = crate::build::Bases::base(&mut bases, "127.0.0.1:1/base:1", &amd64).unwrap_err();
+    assert!(e.starts_with("pulling 127.0.0.1:1/base:1: "), "--pull pulls even a stored base: {e}");
+    assert_eq!(
+        MountFrom::base_repo(Some("quay.io/org/base:1")),
+        Some(crate::transport::RegistryRepo { host: "quay.io".into(), repo: "org/base".into() })
+    );
+}
