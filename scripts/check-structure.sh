@@ -4,7 +4,9 @@
 # - the library never prints: no print!/println!/eprint!/eprintln!/dbg! in hoist-core (core/src/; the CLI is
 #   its own package, cli/);
 # - the library does not compile the CLI's crates: no clap, clap_complete, clap_mangen or indicatif in
-#   hoist-core's normal dependencies, and hoist-core never depends on the CLI package.
+#   hoist-core's normal dependencies, and hoist-core never depends on the CLI package;
+# - settings are values, not the environment: no std::env::set_var/remove_var outside tests (the CLI builds
+#   hoist_core::ops::Settings once; the library reads its variables in Settings::from_env only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail=0
@@ -30,6 +32,14 @@ done
 if prints=$(grep -rnE '\b(e?println|e?print|dbg)!\(' core/src --include='*.rs'); then
   echo "check-structure: the library prints (route it through hoist_core::observe or return it):" >&2
   echo "$prints" >&2
+  fail=1
+fi
+# Test code (tests/, fuzz/, files named tests.rs, a module after #[cfg(test)]) may change its own environment.
+setters=$(find core/src cli/src fs helpers -name '*.rs' ! -name 'tests.rs' ! -path '*/tests/*' -print0 |
+  xargs -0 awk '/#\[cfg\(test\)\]/ { nextfile } /(set_var|remove_var)[[:space:]]*\(/ { print FILENAME ":" FNR ": " $0 }')
+if [ -n "$setters" ]; then
+  echo "check-structure: the process environment is changed outside tests (pass a value: hoist_core::ops::Settings):" >&2
+  echo "$setters" >&2
   fail=1
 fi
 exit $fail

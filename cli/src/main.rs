@@ -139,21 +139,27 @@ fn on_signals() {
     }
 }
 
+/// The library's settings, once: `--timeout` (else `HOIST_TIMEOUT`), registries.conf and the store where the
+/// environment says, the printer as observer, a terminal (when there is one) to ask about ambiguous short names.
+fn settings(cli: &Cli, printer: &std::sync::Arc<Printer>) -> commands::Result<hoist_core::ops::Settings> {
+    let mut settings = match cli.timeout {
+        Some(seconds) => hoist_core::ops::Settings::new().with_timeout_secs(seconds),
+        None => hoist_core::ops::Settings::from_env()?,
+    };
+    settings.observer = std::sync::Arc::new(commands::PrinterObserver(printer.clone()));
+    settings.prompt = commands::common::TerminalPrompt::open();
+    Ok(settings)
+}
+
 fn main() -> ExitCode {
     on_signals();
     let cli = Cli::parse();
-    if let Some(seconds) = cli.timeout {
-        // SAFETY: no other thread exists yet (the runtime is built below), so nothing reads the environment
-        // concurrently; the library reads HOIST_TIMEOUT when it builds each client.
-        unsafe { std::env::set_var(hoist_core::registry::tls::TIMEOUT_ENV, seconds.to_string()) };
-    }
     hoist_fs::private_file::on_lock_wait(|line| eprintln!("Warning: {}", hoist_core::observe::terminal_safe(line)));
     let printer = std::sync::Arc::new(Printer::default());
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(commands::Error::from)
-        .and_then(|runtime| run(cli.command, &Context { printer: printer.clone(), runtime }));
+    let result = settings(&cli, &printer).and_then(|settings| {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        run(cli.command, &Context { printer: printer.clone(), runtime, settings })
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`hoist ... | head`): stop quietly, as a program killed by SIGPIPE would.

@@ -9,7 +9,9 @@
 //! - [`digest`]: hashing while bytes stream, and refusing bytes that are not what they were named by.
 //! - [`image`]: manifests, indexes, configs and descriptors parsed from raw bytes; media types; platforms.
 //! - [`store`]: the local image store, an OCI image layout shared safely by concurrent hoist processes.
-//! - [`transport`]: image sources and destinations (registry, local store) behind two traits.
+//! - [`stream`]: [`stream::ByteStream`], bytes as they arrive, the one stream type.
+//! - [`transport`]: image sources and destinations (registry, store, archives, directories) behind two traits,
+//!   and [`transport::name::ImageName`], every `TRANSPORT:NAME` hoist accepts, parsed and opened in one place.
 //! - [`archive`]: docker-archive, oci-archive, oci-dir and docker-dir read safely (untrusted input) and written.
 //! - [`copy`]: the copy engine every pull, push and copy goes through.
 //! - [`build`]: images from Dockerfiles without RUN: parser, `.dockerignore`, layers from the build context.
@@ -17,6 +19,8 @@
 //! - [`catalog`]: what `images` and `inspect` show, computed from manifest and config.
 //! - [`observe`]: how the library reports progress and warnings without printing.
 //! - [`cleanup`]: the temp files in flight, removed when a signal stops the process.
+//! - [`ops`]: the workflows (pull by short name, push, promote, save, load, copy by name, a build's bases),
+//!   each one call taking one explicit [`ops::Settings`].
 //!
 //! The `hoist` command line is a separate package (`cli/`) over this library; the library never
 //! prints and never parses argv.
@@ -31,8 +35,10 @@ pub mod copy;
 pub mod digest;
 pub mod image;
 pub mod observe;
+pub mod ops;
 pub mod reference;
 pub mod registry;
 pub mod release;
 pub mod store;
+pub mod stream;
 pub mod transport;

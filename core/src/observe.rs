@@ -15,6 +15,8 @@ pub trait Observer: Send + Sync {
     fn debug(&self, _line: &str) {}
     /// Something worth a `Warning:` line.
     fn warning(&self, _line: &str) {}
+    /// A line saying what happens next (`Trying to pull quay.io/app:1...`), which `-q` hides.
+    fn progress(&self, _line: &str) {}
 }
 
 /// An observer that ignores everything (library callers that want no output).

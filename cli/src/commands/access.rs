@@ -4,7 +4,7 @@
 
 use hoist_core::registry::access::{ACTIONS, Auth, Found};
 
-use super::common::{RegistryArgs, registry_client, registry_reference};
+use super::common::{RegistryArgs, registry_reference};
 use super::{Context, Result, fail};
 use crate::printer::Format;
 
@@ -35,11 +35,11 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         return fail(format!("{name}: access takes a repository without a tag or digest"));
     }
     let reference = registry_reference(name)?;
-    let config = ctx.load_config()?;
-    let creds = a.registry.creds(&config, ctx)?;
+    let settings = a.registry.settings(ctx)?;
+    let creds = settings.creds()?;
     let (user, access) = ctx.runtime.block_on(async {
         let user = creds.for_reference(&reference).await?.map(|c| c.username);
-        let client = registry_client(&config, &reference, &a.registry, ctx).await?;
+        let client = settings.registry_client(&reference).await?;
         Ok::<_, super::Error>((user, client.access(reference.path()).await?))
     })?;
     let report = Report {

@@ -9,17 +9,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hoist_core::build::{self, Base, Bases, Options};
-use hoist_core::config::Config;
-use hoist_core::copy;
-use hoist_core::image::{Manifest, Platform, media_type};
+use hoist_core::build::{self, Options};
+use hoist_core::image::Platform;
+use hoist_core::ops::{MountFrom, StoreBases};
 use hoist_core::reference::{Reference, looks_like_domain};
-use hoist_core::store::Store;
-use hoist_core::transport::registry::RegistryDestination;
-use hoist_core::transport::store::{StoreDestination, StoreSource};
-use hoist_core::transport::{ByteStream, ImageSource, RawManifest, RegistryRepo, TransportError};
 
-use super::common::{CopyFlags, RegistryArgs, open_store, push_endpoint, resolve_source, short};
+use super::common::{CopyFlags, RegistryArgs, open_store, short};
 use super::{Context, Result, fail};
 use crate::progress::CopyProgress;
 
@@ -96,11 +91,17 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         platforms,
         timestamp,
     };
-    let config = ctx.load_config()?;
-    let store = open_store()?;
+    let settings = a.registry.settings(ctx)?.with_jobs(a.copy.jobs);
+    settings.config()?;
+    let store = open_store(ctx)?;
 
-    let mut bases =
-        CliBases { ctx, config: &config, registry: &a.registry, store: store.clone(), pull: a.pull, copy: &a.copy };
+    let mut bases = StoreBases {
+        settings: &settings,
+        store: store.clone(),
+        runtime: ctx.runtime.handle().clone(),
+        pull: a.pull,
+        progress: Arc::new(CopyProgress::new(a.copy.quiet)),
+    };
     let built = build::build(&store, &opts, &mut bases, &Steps(ctx))?;
     for name in &names {
         store.tag(name, &built.manifest.descriptor())?;
@@ -113,23 +114,14 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     }
 
     if a.push {
-        let creds = a.registry.creds(&config, ctx)?;
-        let mount_from = built
-            .base_name
-            .as_deref()
-            .and_then(|n| Reference::parse_normalized(n).ok())
-            .map(|r| RegistryRepo { host: r.domain().to_owned(), repo: r.path().to_owned() });
+        // Blobs of the base are mounted from its repository when the registry is the same.
+        let mount_from = MountFrom::base_repo(built.base_name.as_deref());
         for name in &names {
-            let src =
-                MountFrom { inner: StoreSource::open(store.clone(), &name.to_string())?, from: mount_from.clone() };
-            let endpoint = push_endpoint(&config, name, &a.registry.tls());
             let progress = Arc::new(CopyProgress::new(a.copy.quiet));
-            let opts = copy::Options { jobs: a.copy.jobs, platform: None, all: true };
             ctx.printer.progress_line(&format!("Pushing {name}"));
-            let report = ctx.runtime.block_on(async {
-                let dst = RegistryDestination::open(&endpoint, name.clone(), &creds, &ctx.observer()).await?;
-                Ok::<_, super::Error>(copy::copy(&src, &dst, &opts, progress.clone()).await?)
-            })?;
+            let image = name.to_string();
+            let push = hoist_core::ops::push(&settings, &image, Some(name), mount_from.clone(), progress.clone());
+            let (_, report) = ctx.runtime.block_on(push)?;
             progress.summary(&report);
         }
     }
@@ -207,93 +199,5 @@ impl build::Progress for Steps<'_> {
 
     fn warning(&self, line: &str) {
         self.0.printer.warn(line);
-    }
-}
-
-/// Base images: from the store when it has them for the platform (unless `--pull`), else pulled into it.
-struct CliBases<'a> {
-    ctx: &'a Context,
-    config: &'a Config,
-    registry: &'a RegistryArgs,
-    store: Arc<Store>,
-    pull: bool,
-    copy: &'a CopyFlags,
-}
-
-impl Bases for CliBases<'_> {
-    fn base(&mut self, name: &str, platform: &Platform) -> std::result::Result<Base, String> {
-        if !self.pull
-            && let Ok(image) = self.store.find(name)
-            && let Some(descriptor) = stored_for(&self.store, &image.descriptor, platform)
-        {
-            let shown = image.names.first().map(Reference::to_string).unwrap_or_else(|| name.to_owned());
-            return Ok(Base { descriptor, name: shown });
-        }
-        let progress = Arc::new(CopyProgress::new(self.copy.quiet));
-        let opts = copy::Options { jobs: self.copy.jobs, platform: Some(platform.clone()), all: false };
-        let reference = self
-            .ctx
-            .runtime
-            .block_on(async {
-                let (reference, src) = resolve_source(name, self.config, self.registry, self.ctx).await?;
-                let dst = StoreDestination::open(self.store.clone(), reference.clone())?;
-                copy::copy(&src, &dst, &opts, progress.clone()).await?;
-                Ok::<_, super::Error>(reference)
-            })
-            .map_err(|e| e.to_string())?;
-        let image = self.store.find(&reference.to_string()).map_err(|e| e.to_string())?;
-        Ok(Base { descriptor: image.descriptor, name: reference.to_string() })
-    }
-}
-
-/// The image manifest for `platform` that `top` (an image or an index) holds, when every blob it needs
-/// is in the store.
-fn stored_for(
-    store: &Store,
-    top: &hoist_core::image::Descriptor,
-    platform: &Platform,
-) -> Option<hoist_core::image::Descriptor> {
-    let (_, manifest) = store.read_manifest(top).ok()?;
-    let (descriptor, image) = match manifest {
-        Manifest::Image(m) => (top.clone(), m),
-        Manifest::Index(index) => {
-            let child = index.choose(platform)?.clone();
-            let (_, m) = store.read_manifest(&child).ok()?;
-            (child, m.as_image()?.clone())
-        }
-    };
-    let complete =
-        image.blobs().filter(|b| !b.is_foreign()).all(|b| store.has_blob(&b.digest).ok().flatten() == Some(b.size));
-    let config = store.read_blob(&image.config.digest, hoist_core::image::MAX_CONFIG_SIZE).ok()?;
-    let arch_ok = hoist_core::image::ImageConfig::parse(&config).ok()?.platform().matches(platform);
-    (complete && arch_ok && media_type::is_image_manifest(&descriptor.media_type)).then_some(descriptor)
-}
-
-/// A stored image whose blobs a registry may already hold in the base image's repository: the copy engine
-/// mounts them from there instead of uploading.
-struct MountFrom {
-    inner: StoreSource,
-    from: Option<RegistryRepo>,
-}
-
-#[async_trait::async_trait]
-impl ImageSource for MountFrom {
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    async fn manifest(&self) -> std::result::Result<RawManifest, TransportError> {
-        self.inner.manifest().await
-    }
-    async fn manifest_by_digest(
-        &self,
-        digest: &hoist_core::digest::Digest,
-    ) -> std::result::Result<RawManifest, TransportError> {
-        self.inner.manifest_by_digest(digest).await
-    }
-    async fn blob(&self, blob: &hoist_core::image::Descriptor) -> std::result::Result<ByteStream, TransportError> {
-        self.inner.blob(blob).await
-    }
-    fn registry_repo(&self) -> Option<RegistryRepo> {
-        self.from.clone()
     }
 }

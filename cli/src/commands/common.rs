@@ -1,16 +1,15 @@
 //! What the image commands share: registry flags (`--creds`, `--authfile`, `--tls-verify`, `--cert-dir`), the
-//! platform flags, the local store, and turning a name the user typed into registry endpoints.
+//! platform flags, the local store, and the terminal prompt for ambiguous short names — each mapped to the
+//! library's [`Settings`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hoist_core::auth::{Auth, AuthFiles};
-use hoist_core::config::{Config, ResolutionKind, ShortNameMode};
 use hoist_core::image::Platform;
+use hoist_core::ops::{CredentialSource, Prompt, RegistryAccess, Settings};
 use hoist_core::reference::Reference;
-use hoist_core::registry::{Endpoint, TlsOptions};
+use hoist_core::registry::TlsOptions;
 use hoist_core::store::Store;
-use hoist_core::transport::registry::{Creds, RegistrySource};
 use hoist_helper_protocol::{Credentials, Secret, tty};
 
 use super::{Context, Result, fail};
@@ -40,17 +39,32 @@ impl RegistryArgs {
         TlsOptions { tls_verify: self.tls_verify, cert_dir: self.cert_dir.clone() }
     }
 
-    /// Where this side's credentials come from.
-    pub fn creds(&self, config: &Config, ctx: &Context) -> Result<Creds> {
-        if self.no_creds {
-            return Ok(Creds::Anonymous);
-        }
-        if let Some(c) = &self.creds {
-            return Ok(Creds::Given(parse_creds(c)?));
-        }
-        let auth = Auth::new(AuthFiles::discover(self.authfile.as_deref()), config).with_observer(ctx.observer());
-        Ok(Creds::Lookup(Arc::new(auth)))
+    /// How this side reaches registries: `--tls-verify`, `--cert-dir`, and where credentials come from.
+    pub fn access(&self) -> Result<RegistryAccess> {
+        Ok(RegistryAccess {
+            tls: self.tls(),
+            credentials: credential_source(&self.creds, self.no_creds, &self.authfile)?,
+        })
     }
+
+    /// The context's settings with this side's registry flags.
+    pub fn settings(&self, ctx: &Context) -> Result<Settings> {
+        Ok(ctx.settings.clone().with_registry(self.access()?))
+    }
+}
+
+/// Where credentials come from: `--no-creds`, `--creds USER[:PASS]`, else looked up (in `--authfile` first).
+pub fn credential_source(
+    given: &Option<String>,
+    anonymous: bool,
+    authfile: &Option<PathBuf>,
+) -> Result<CredentialSource> {
+    Ok(match (anonymous, given, authfile) {
+        (true, _, _) => CredentialSource::Anonymous,
+        (false, Some(c), _) => CredentialSource::Given(parse_creds(c)?),
+        (false, None, Some(f)) => CredentialSource::AuthFile(f.clone()),
+        (false, None, None) => CredentialSource::Lookup,
+    })
 }
 
 /// `USER:PASS`, or `USER` with the password asked for on the terminal (as podman does).
@@ -120,72 +134,33 @@ impl PlatformArgs {
     }
 }
 
-/// The local store, opened at its default place (`$HOIST_STORE`, else `$XDG_DATA_HOME/hoist/store`).
-pub fn open_store() -> Result<Arc<Store>> {
-    Ok(Arc::new(Store::open(Store::default_root()?)?))
+/// The local store, where the settings say (`$HOIST_STORE`, else `$XDG_DATA_HOME/hoist/store`).
+pub fn open_store(ctx: &Context) -> Result<Arc<Store>> {
+    Ok(ctx.settings.store()?)
 }
 
-/// The endpoint to write `reference` to: its registry's primary location, TLS as registries.conf says.
-pub fn push_endpoint(config: &Config, reference: &Reference, tls: &TlsOptions) -> Endpoint {
-    hoist_core::registry::endpoint::for_push(config, reference, tls)
+/// Asks on the terminal which image an ambiguous short name means, as podman does.
+pub struct TerminalPrompt;
+
+impl TerminalPrompt {
+    /// A prompt when there is a terminal to ask on.
+    pub fn open() -> Option<Arc<dyn Prompt>> {
+        tty::open().map(|_| Arc::new(TerminalPrompt) as Arc<dyn Prompt>)
+    }
 }
 
-/// Opens the registry source for a name as `podman pull` resolves it: a fully qualified name or an alias is
-/// one candidate; a short name is tried against each search registry in order (in enforcing mode an
-/// ambiguous name is asked about on a terminal and refused without one). Each candidate's endpoints are
-/// its mirrors, then its primary; a blocked registry is never contacted. Returns the candidate reference
-/// (what the image is stored as) and the source.
-pub async fn resolve_source(
-    name: &str,
-    config: &Config,
-    registry: &RegistryArgs,
-    ctx: &Context,
-) -> Result<(Reference, RegistrySource)> {
-    let name = name.strip_prefix("docker://").unwrap_or(name);
-    let resolution = config.resolve(name)?;
-    let mut candidates: Vec<Reference> = resolution.candidates.iter().map(|c| c.reference.clone()).collect();
-    if resolution.kind == ResolutionKind::Search
-        && candidates.len() > 1
-        && resolution.short_name_mode != ShortNameMode::Disabled
-    {
-        match tty::open() {
-            Some(_) => candidates = vec![choose(name, &candidates)?],
-            None if resolution.short_name_mode == ShortNameMode::Enforcing => {
-                let list: Vec<String> = candidates.iter().map(|c| format!("  {c}")).collect();
-                return fail(format!(
-                    "short-name {name:?} resolves to several images and short-name-mode is enforcing, but there \
-                     is no terminal to ask which; use one of:\n{}",
-                    list.join("\n")
-                ));
-            }
-            None => {}
+impl Prompt for TerminalPrompt {
+    fn choose(&self, name: &str, candidates: &[Reference]) -> std::result::Result<Reference, String> {
+        let mut prompt = format!("? Please select an image for {name:?}:\n");
+        for (i, c) in candidates.iter().enumerate() {
+            prompt.push_str(&format!("  {}. {c}\n", i + 1));
         }
-    }
-    let creds = registry.creds(config, ctx)?;
-    let tls = registry.tls();
-    let mut errors = Vec::new();
-    for candidate in &candidates {
-        let targets = hoist_core::registry::endpoint::for_pull(config, candidate, &tls)?;
-        ctx.printer.progress_line(&format!("Trying to pull {candidate}..."));
-        match RegistrySource::open(candidate, &targets, &creds, &ctx.observer()).await {
-            Ok(src) => return Ok((candidate.clone(), src)),
-            Err(e) if candidates.len() == 1 => return fail(format!("pulling {candidate}: {e}")),
-            Err(e) => errors.push(format!("{candidate}: {e}")),
+        prompt.push_str("Number: ");
+        let answer = tty::read_line(&prompt).map_err(|e| e.to_string())?;
+        match answer.trim().parse::<usize>() {
+            Ok(n) if (1..=candidates.len()).contains(&n) => Ok(candidates[n - 1].clone()),
+            _ => Err(format!("no image selected for {name:?}")),
         }
-    }
-    fail(format!("pulling {name}: no candidate could be pulled:\n  {}", errors.join("\n  ")))
-}
-
-fn choose(name: &str, candidates: &[Reference]) -> Result<Reference> {
-    let mut prompt = format!("? Please select an image for {name:?}:\n");
-    for (i, c) in candidates.iter().enumerate() {
-        prompt.push_str(&format!("  {}. {c}\n", i + 1));
-    }
-    prompt.push_str("Number: ");
-    let answer = tty::read_line(&prompt)?;
-    match answer.trim().parse::<usize>() {
-        Ok(n) if (1..=candidates.len()).contains(&n) => Ok(candidates[n - 1].clone()),
-        _ => fail(format!("no image selected for {name:?}")),
     }
 }
 
@@ -221,17 +196,4 @@ pub fn human_size(bytes: u64) -> String {
 /// The first 12 hex digits of a digest, as podman shows IDs and blobs.
 pub fn short(d: &hoist_core::digest::Digest) -> String {
     d.hex()[..12].to_owned()
-}
-
-/// A client for `reference`'s registry at its primary location, with the credentials `registry` says (looked
-/// up for that repository by default). For commands that talk to a registry directly (tags, `access`).
-pub async fn registry_client(
-    config: &Config,
-    reference: &Reference,
-    registry: &RegistryArgs,
-    ctx: &Context,
-) -> Result<Arc<hoist_core::registry::RegistryClient>> {
-    let endpoint = push_endpoint(config, reference, &registry.tls());
-    let creds = registry.creds(config, ctx)?.for_reference(reference).await?;
-    Ok(Arc::new(hoist_core::registry::RegistryClient::connect(&endpoint, creds, ctx.observer()).await?))
 }

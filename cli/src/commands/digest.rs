@@ -2,7 +2,6 @@
 //! `docker://` (asked with HEAD, checked against the body when the registry does not say).
 
 use hoist_core::transport::ImageSource;
-use hoist_core::transport::registry::RegistrySource;
 use hoist_core::transport::store::StoreSource;
 
 use super::common::{RegistryArgs, open_store, registry_reference};
@@ -18,16 +17,15 @@ pub struct Args {
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let digest = if a.image.starts_with("docker://") {
-        let config = ctx.load_config()?;
+        let settings = a.registry.settings(ctx)?;
+        settings.config()?;
         let reference = registry_reference(&a.image)?;
-        let targets = hoist_core::registry::endpoint::for_pull(&config, &reference, &a.registry.tls())?;
-        let creds = a.registry.creds(&config, ctx)?;
         ctx.runtime.block_on(async {
-            let src = RegistrySource::open(&reference, &targets, &creds, &ctx.observer()).await?;
+            let src = settings.registry_source(&reference).await?;
             Ok::<_, super::Error>(src.manifest().await?.digest)
         })?
     } else {
-        StoreSource::open(open_store()?, &a.image)?.image().descriptor.digest.clone()
+        StoreSource::open(open_store(ctx)?, &a.image)?.image().descriptor.digest.clone()
     };
     ctx.printer.line(digest)?;
     Ok(())

@@ -57,7 +57,7 @@ fn row(store: &Store, image: &Image) -> Result<Row> {
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    let store = open_store()?;
+    let store = open_store(ctx)?;
     let mut rows = Vec::new();
     for image in store.list()? {
         rows.push((row(&store, &image)?, image));

@@ -7,7 +7,6 @@ use std::io::Write;
 use futures_util::TryStreamExt;
 use hoist_core::catalog;
 use hoist_core::image::{MAX_CONFIG_SIZE, Manifest, Platform};
-use hoist_core::transport::registry::RegistrySource;
 use hoist_core::transport::store::StoreSource;
 use hoist_core::transport::{ImageSource, RawManifest};
 
@@ -66,11 +65,10 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let platform = a.platform.platform()?;
     let (raw, config, inspection) = ctx.runtime.block_on(async {
         if a.name.starts_with("docker://") {
-            let config = ctx.load_config()?;
+            let settings = a.registry.settings(ctx)?;
+            settings.config()?;
             let reference = registry_reference(&a.name)?;
-            let targets = hoist_core::registry::endpoint::for_pull(&config, &reference, &a.registry.tls())?;
-            let creds = a.registry.creds(&config, ctx)?;
-            let src = RegistrySource::open(&reference, &targets, &creds, &ctx.observer()).await?;
+            let src = settings.registry_source(&reference).await?;
             let top = src.manifest().await?;
             if a.raw {
                 return Ok::<_, super::Error>((Some(top.raw), None, None));
@@ -85,7 +83,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
             s.digest = top.digest.clone();
             Ok((None, None, Some(s.inspection(reference.name(), tags))))
         } else {
-            let src = StoreSource::open(open_store()?, &a.name)?;
+            let src = StoreSource::open(open_store(ctx)?, &a.name)?;
             let top = src.manifest().await?;
             if a.raw {
                 return Ok((Some(top.raw), None, None));

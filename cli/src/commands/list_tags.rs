@@ -4,7 +4,6 @@
 //! and only those meeting REQ when given (`'>=2.0, <3'`).
 
 use hoist_core::reference::Reference;
-use hoist_core::transport::registry::RegistrySource;
 
 use super::common::RegistryArgs;
 use super::{Context, Result, fail};
@@ -39,12 +38,10 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     if reference.tag().is_some() || reference.digest().is_some() {
         return fail(format!("{name}: list-tags takes a repository without a tag or digest"));
     }
-    let config = ctx.load_config()?;
-    let targets = hoist_core::registry::endpoint::for_pull(&config, &reference, &a.registry.tls())?;
-    let creds = a.registry.creds(&config, ctx)?;
+    let settings = a.registry.settings(ctx)?;
+    settings.config()?;
     let page = a.page_size.map(|n| n as usize);
-    let mut tags =
-        ctx.runtime.block_on(RegistrySource::list_tags(&reference, &targets, &creds, &ctx.observer(), page))?;
+    let mut tags = ctx.runtime.block_on(settings.list_tags(&reference, page))?;
     if let Some(req) = &a.semver {
         tags = hoist_core::release::filter_versions(&tags, Some(req))?;
     }

@@ -6,11 +6,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hoist_core::archive::{Input, open};
-use hoist_core::copy::Options;
-use hoist_core::copy::archive::load;
+use hoist_core::archive::Input;
 
-use super::common::open_store;
 use super::{Context, Result, fail};
 use crate::progress::CopyProgress;
 
@@ -33,13 +30,8 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         }
         None => Input::Stream(Box::new(std::io::stdin()), "stdin".to_owned()),
     };
-    let store = open_store()?;
-    let spool = store.temp_dir();
-    let opened = ctx.runtime.block_on(async {
-        tokio::task::spawn_blocking(move || open(input, &spool)).await.map_err(|e| super::Fail(e.to_string()))
-    })??;
     let progress = Arc::new(CopyProgress::new(a.quiet));
-    let loaded = ctx.runtime.block_on(load(store, &opened, &Options::default(), progress))?;
+    let loaded = ctx.runtime.block_on(hoist_core::ops::load(&ctx.settings, input, progress))?;
     for image in loaded {
         if image.names.is_empty() {
             ctx.printer.line(format!("Loaded image: {}", image.id))?;

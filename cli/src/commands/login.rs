@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use hoist_core::auth::{self, Auth, AuthFiles};
-use hoist_core::registry::{RegistryClient, TlsOptions, endpoint};
+use hoist_core::registry::{RegistryClient, TlsOptions};
 use hoist_helper_protocol::{Credentials, Secret, tty};
 
 use super::{Context, Result, fail};
@@ -55,7 +55,8 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         return Ok(());
     }
     let tls = TlsOptions { tls_verify: a.tls_verify, cert_dir: a.cert_dir };
-    let endpoint = endpoint::for_login(&config, &key, &tls)?;
+    let settings = ctx.settings.clone().with_registry(hoist_core::ops::RegistryAccess { tls, ..Default::default() });
+    let endpoint = settings.login_endpoint(&key)?;
     let creds = Credentials {
         server_url: endpoint.host.clone(),
         username: username(a.username, a.password_stdin, a.password.is_some())?,

@@ -8,7 +8,7 @@ use super::{Context, Result};
 pub struct Args {}
 
 pub fn run(_a: Args, ctx: &Context) -> Result<()> {
-    let report = open_store()?.gc()?;
+    let report = open_store(ctx)?.gc()?;
     ctx.printer.line(format!("removed {} blob(s), freed {}", report.blobs_removed, human_size(report.bytes_freed)))?;
     Ok(())
 }

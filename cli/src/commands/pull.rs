@@ -4,11 +4,7 @@
 
 use std::sync::Arc;
 
-use hoist_core::copy::{self, Options};
-use hoist_core::store::Store;
-use hoist_core::transport::store::StoreDestination;
-
-use super::common::{CopyFlags, PlatformArgs, RegistryArgs, open_store, resolve_source};
+use super::common::{CopyFlags, PlatformArgs, RegistryArgs};
 use super::{Context, Result};
 use crate::progress::CopyProgress;
 
@@ -29,22 +25,10 @@ pub struct Args {
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
     ctx.printer.set_quiet_progress(a.copy.quiet);
-    let config = ctx.load_config()?;
-    let opts = Options { jobs: a.copy.jobs, platform: a.platform.platform()?, all: a.all };
-    let store = open_store()?;
+    let settings = a.registry.settings(ctx)?.with_platform(a.platform.platform()?).with_jobs(a.copy.jobs);
     let progress = Arc::new(CopyProgress::new(a.copy.quiet));
-    let (reference, report) = ctx.runtime.block_on(async {
-        let (reference, src) = resolve_source(&a.name, &config, &a.registry, ctx).await?;
-        let dst = StoreDestination::open(store.clone(), reference.clone())?;
-        let report = copy::copy(&src, &dst, &opts, progress.clone()).await?;
-        Ok::<_, super::Error>((reference, report))
-    })?;
-    progress.summary(&report);
-    let image = store.find(&reference.to_string())?;
-    ctx.printer.line(image_id(&store, &image)?.hex())?;
+    let pulled = ctx.runtime.block_on(hoist_core::ops::pull(&settings, &a.name, a.all, progress.clone()))?;
+    progress.summary(&pulled.report);
+    ctx.printer.line(pulled.id.hex())?;
     Ok(())
-}
-
-pub fn image_id(store: &Store, image: &hoist_core::store::Image) -> Result<hoist_core::digest::Digest> {
-    Ok(store.image_id(image)?)
 }

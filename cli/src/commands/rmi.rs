@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    let store = open_store()?;
+    let store = open_store(ctx)?;
     let targets: Vec<String> = if a.all {
         let mut ids = Vec::new();
         for image in store.list()? {

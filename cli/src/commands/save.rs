@@ -10,11 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hoist_core::archive::Format;
-use hoist_core::copy::Options;
-use hoist_core::copy::archive::{SaveImage, Target, save, saved_names};
-use hoist_core::transport::store::StoreSource;
+use hoist_core::copy::archive::Target;
 
-use super::common::open_store;
 use super::{Context, Result, fail};
 use crate::progress::CopyProgress;
 
@@ -65,27 +62,12 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         }
         None => Target::Stream(Box::new(std::io::stdout())),
     };
-    let store = open_store()?;
-    let mut images: Vec<SaveImage> = Vec::new();
-    for input in &a.images {
-        let source = StoreSource::open(store.clone(), input)?;
-        let names = saved_names(input, source.image());
-        match images.iter_mut().find(|i| i.source.image().descriptor.digest == source.image().descriptor.digest) {
-            Some(same) => {
-                for n in names {
-                    if !same.names.contains(&n) {
-                        same.names.push(n);
-                    }
-                }
-            }
-            None => images.push(SaveImage { source, names }),
-        }
-    }
+    let images = hoist_core::ops::save_images(&ctx.settings, &a.images)?;
     if images.len() > 1 && !a.multi_image_archive {
         return fail("several images given: use -m (--multi-image-archive) to save them into one archive");
     }
     let progress = Arc::new(CopyProgress::new(a.quiet));
-    let opts = Options::default();
-    ctx.runtime.block_on(save(a.format, images, target, a.compress, &opts, progress))?;
+    let save = hoist_core::ops::save(&ctx.settings, images, a.format, target, a.compress, progress);
+    ctx.runtime.block_on(save)?;
     Ok(())
 }

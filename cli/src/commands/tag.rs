@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
-use hoist_core::copy::{self, NoProgress, Options};
+use hoist_core::copy::{self, NoProgress};
 use hoist_core::reference::Reference;
 use hoist_core::release::{self, Action, FanOut};
-use hoist_core::transport::registry::{RegistryDestination, RegistrySource, reference_at_registry};
+use hoist_core::transport::registry::reference_at_registry;
 
-use super::common::{RegistryArgs, open_store, push_endpoint, registry_client, registry_reference};
+use super::common::{RegistryArgs, open_store, registry_reference};
 use super::{Context, Result, fail};
 
 #[derive(clap::Args)]
@@ -38,20 +38,21 @@ pub struct Args {
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let remote = a.remote || a.image.starts_with("docker://");
     match (remote, a.semver) {
-        (false, false) => local(&a),
+        (false, false) => local(&a, ctx),
         (false, true) => {
             let name = Reference::parse_normalized(&a.image)?.with_default_tag();
-            let fan = release::semver_local(&*open_store()?, &name, a.latest)?;
+            let fan = release::semver_local(&*open_store(ctx)?, &name, a.latest)?;
             report(ctx, &name.to_string(), &fan)
         }
         (true, true) => {
-            let config = ctx.load_config()?;
+            let settings = a.registry.settings(ctx)?;
+            settings.config()?;
             let r = registry_reference(&a.image)?;
             let Some(tag) = r.tag().filter(|_| r.digest().is_none()) else {
                 return fail(format!("{}: --semver needs a version tag", a.image));
             };
             let fan = ctx.runtime.block_on(async {
-                let client = registry_client(&config, &r, &a.registry, ctx).await?;
+                let client = settings.registry_client(&r).await?;
                 Ok::<_, super::Error>(release::semver_remote(&client, r.path(), tag, a.latest).await?)
             })?;
             report(ctx, &r.to_string(), &fan)
@@ -60,8 +61,8 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     }
 }
 
-fn local(a: &Args) -> Result<()> {
-    let store = open_store()?;
+fn local(a: &Args, ctx: &Context) -> Result<()> {
+    let store = open_store(ctx)?;
     let image = store.find(&a.image)?;
     let mut names = Vec::new();
     for n in &a.names {
@@ -79,7 +80,8 @@ fn local(a: &Args) -> Result<()> {
 
 /// `--remote`: each new name gets the source's manifest, by digest.
 fn remote_tags(a: &Args, ctx: &Context) -> Result<()> {
-    let config = ctx.load_config()?;
+    let settings = a.registry.settings(ctx)?.with_jobs(6);
+    settings.config()?;
     let src = registry_reference(&a.image)?;
     let mut targets = Vec::new();
     for n in &a.names {
@@ -100,10 +102,8 @@ fn remote_tags(a: &Args, ctx: &Context) -> Result<()> {
         }
         targets.push(r);
     }
-    let creds = a.registry.creds(&config, ctx)?;
-    let tls = a.registry.tls();
     let digest = ctx.runtime.block_on(async {
-        let client = registry_client(&config, &src, &a.registry, ctx).await?;
+        let client = settings.registry_client(&src).await?;
         let m = client
             .get_manifest(src.path(), &reference_at_registry(&src), hoist_core::image::media_type::MANIFEST_ACCEPT)
             .await?;
@@ -114,12 +114,9 @@ fn remote_tags(a: &Args, ctx: &Context) -> Result<()> {
                 continue;
             }
             // Another repository of the same registry: its blobs are mounted by the copy engine.
-            let pulls = hoist_core::registry::endpoint::for_pull(&config, &by_digest, &tls)?;
-            let source = RegistrySource::open(&by_digest, &pulls, &creds, &ctx.observer()).await?;
-            let dst =
-                RegistryDestination::open(&push_endpoint(&config, t, &tls), t.clone(), &creds, &ctx.observer()).await?;
-            let opts = Options { jobs: 6, platform: None, all: true };
-            copy::copy(&source, &dst, &opts, Arc::new(NoProgress)).await?;
+            let source = settings.registry_source(&by_digest).await?;
+            let dst = settings.registry_destination(t).await?;
+            copy::copy(&source, &dst, &settings.copy_options(true), Arc::new(NoProgress)).await?;
         }
         Ok::<_, super::Error>(m.digest)
     })?;

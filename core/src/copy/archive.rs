@@ -5,20 +5,21 @@
 //! - [`load`]: all or nothing — every image is copied first (blobs and manifests land in the store but stay
 //!   invisible), then every name is given in one change of the store's index. A failure before that leaves
 //!   the store's images as they were; blobs written so far are unreferenced and go at the next `prune`.
-//! - [`save`]: each image copied into one writer (a docker-archive, an oci-archive or oci-dir, or a dir),
-//!   which is finished (its index written, its temp file renamed) only when all went well.
+//! - [`save`]: each image copied into one writer (a docker-archive, an oci-archive or oci-dir, or a dir);
+//!   the last image's commit finishes it (its index written, its temp file renamed), so it is finished only
+//!   when all went well.
 //!
 //! What it is not: reading or writing formats (`crate::archive`, `crate::transport`) or printing.
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::{CopyError, Options, Progress, copy};
 use crate::archive::tar_out::TarOut;
 use crate::archive::{ArchiveError, Format, Opened};
 use crate::digest::Digest;
-use crate::image::{Descriptor, Manifest};
+use crate::image::Descriptor;
 use crate::reference::Reference;
 use crate::store::{Image, Store, StoreError};
 use crate::transport::blocking::blocking;
@@ -26,7 +27,7 @@ use crate::transport::dir::{DirDestination, DirOptions, DirSource};
 use crate::transport::docker_archive::{DockerArchiveSource, DockerArchiveWriter};
 use crate::transport::oci_layout::{OciLayoutSource, OciLayoutWriter, read_index};
 use crate::transport::store::{StoreDestination, StoreSource};
-use crate::transport::{ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
+use crate::transport::{ImageSource, TransportError};
 
 /// Why a load or save failed.
 #[derive(Debug, thiserror::Error)]
@@ -95,34 +96,6 @@ pub struct Loaded {
     pub id: Digest,
 }
 
-/// Writes an image's blobs and manifests into the store without naming it: the name is given later, with the
-/// others', so a load is all or nothing.
-struct Unnamed {
-    inner: StoreDestination,
-    committed: Mutex<Option<RawManifest>>,
-}
-
-#[async_trait::async_trait]
-impl ImageDestination for Unnamed {
-    fn name(&self) -> String {
-        "the local store".to_owned()
-    }
-    async fn has_blob(&self, blob: &Descriptor) -> Result<bool, TransportError> {
-        self.inner.has_blob(blob).await
-    }
-    async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
-        self.inner.put_blob(blob, open).await
-    }
-    async fn put_child_manifest(&self, manifest: &RawManifest) -> Result<(), TransportError> {
-        self.inner.put_child_manifest(manifest).await
-    }
-    async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError> {
-        self.inner.put_child_manifest(manifest).await?;
-        *self.committed.lock().unwrap_or_else(|e| e.into_inner()) = Some(manifest.clone());
-        Ok(())
-    }
-}
-
 /// Loads every image of `opened` into `store`, all or nothing (see the module's doc).
 pub async fn load(
     store: Arc<Store>,
@@ -135,15 +108,10 @@ pub async fn load(
     let sources = blocking(move || images(&o)).await?;
     let mut done = Vec::new();
     for image in sources {
-        let placeholder = Reference::parse_normalized("localhost/hoist-load").expect("a valid name");
-        let dst = Unnamed { inner: StoreDestination::open(store.clone(), placeholder)?, committed: Mutex::new(None) };
-        copy(image.source.as_ref(), &dst, opts, progress.clone()).await?;
-        let manifest = dst.committed.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let manifest = manifest.ok_or_else(|| BackupError::Invalid("the copy wrote no manifest".to_owned()))?;
-        let id = match Manifest::parse(&manifest.raw, Some(&manifest.media_type)) {
-            Ok(Manifest::Image(m)) => m.config.digest,
-            _ => manifest.digest.clone(),
-        };
+        // Named below, with the others, once every image is in.
+        let dst = StoreDestination::unnamed(store.clone())?;
+        let manifest = copy(image.source.as_ref(), &dst, opts, progress.clone()).await?.manifest;
+        let id = manifest.image_id();
         done.push((image.names, manifest.descriptor(), id));
     }
     let mut tags: Vec<(Option<Reference>, Descriptor)> = Vec::new();
@@ -238,11 +206,16 @@ pub async fn save(
     match format {
         Format::DockerArchive => {
             let writer = DockerArchiveWriter::new(tar.expect("an archive"), &shown);
-            for image in &images {
-                copy(&image.source, &writer.image(image.names.clone()), &opts, progress.clone()).await?;
+            let count = images.len();
+            for (n, image) in images.iter().enumerate() {
+                // The last image's commit finishes the archive.
+                let dst = if n + 1 == count {
+                    writer.last_image(image.names.clone())
+                } else {
+                    writer.image(image.names.clone())
+                };
+                copy(&image.source, &dst, &opts, progress.clone()).await?;
             }
-            let w = writer.clone();
-            blocking(move || w.finish()).await?;
         }
         Format::OciArchive | Format::OciDir => {
             let writer = match tar {
@@ -252,17 +225,19 @@ pub async fn save(
                     blocking(move || OciLayoutWriter::dir(&p)).await?
                 }
             };
+            let mut entries: Vec<(&StoreSource, Option<String>)> = Vec::new();
             for image in &images {
-                let mut refs: Vec<Option<String>> = image.names.iter().map(|n| Some(n.to_string())).collect();
-                if refs.is_empty() {
-                    refs.push(None);
+                if image.names.is_empty() {
+                    entries.push((&image.source, None));
                 }
-                for r in refs {
-                    copy(&image.source, &writer.image(r), &opts, progress.clone()).await?;
-                }
+                entries.extend(image.names.iter().map(|n| (&image.source, Some(n.to_string()))));
             }
-            let w = writer.clone();
-            blocking(move || w.finish()).await?;
+            let count = entries.len();
+            for (n, (source, r)) in entries.into_iter().enumerate() {
+                // The last entry's commit finishes the layout.
+                let dst = if n + 1 == count { writer.last_image(r) } else { writer.image(r) };
+                copy(source, &dst, &opts, progress.clone()).await?;
+            }
         }
         Format::DockerDir => {
             let p = path();

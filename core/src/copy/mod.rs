@@ -25,7 +25,8 @@ use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
 use crate::digest::Digest;
 use crate::image::{Descriptor, Manifest, Platform};
-use crate::transport::{ByteStream, ImageDestination, ImageSource, RawManifest, TransportError};
+use crate::stream::ByteStream;
+use crate::transport::{ImageDestination, ImageSource, RawManifest, TransportError};
 
 /// What to copy and how.
 #[derive(Debug, Clone)]
@@ -286,7 +287,7 @@ async fn copy_blob(
                     progress.blob_progress(&shown, moved);
                 }
             });
-            Ok(Box::pin(counted) as ByteStream)
+            Ok(Box::pin(counted) as ByteStream<TransportError>)
         }
         .boxed()
     };

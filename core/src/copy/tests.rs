@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::image::media_type;
+use crate::stream::ByteStream;
 use crate::transport::{OpenBlob, RegistryRepo};
 
 /// A source holding manifests and blobs by digest; `top` is what its reference names.
@@ -28,7 +29,7 @@ impl ImageSource for MemSource {
     async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
         self.manifests.get(digest).cloned().ok_or_else(|| TransportError::Other(format!("no manifest {digest}")))
     }
-    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
         let bytes = self.blobs.get(&blob.digest).cloned().ok_or_else(|| TransportError::Other("no blob".into()))?;
         Ok(Box::pin(futures_util::stream::iter(vec![Ok(Bytes::from(bytes))])))
     }

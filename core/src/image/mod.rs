@@ -14,6 +14,7 @@ pub mod config;
 pub mod descriptor;
 pub mod manifest;
 pub mod media_type;
+pub mod raw;
 
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,7 @@ mod tests;
 pub use config::{ImageConfig, RootFs};
 pub use descriptor::{Descriptor, Platform};
 pub use manifest::{ImageManifest, Index, Manifest};
+pub use raw::RawManifest;
 
 /// The most bytes a manifest or index may have (containers/image's limit).
 pub const MAX_MANIFEST_SIZE: usize = 4 * 1024 * 1024;

@@ -14,8 +14,9 @@ use reqwest::{Method, StatusCode};
 
 use super::manifest::{content_length, delete, pull, push};
 use super::request::Request;
-use super::{ByteStream, RegistryClient, RegistryError};
+use super::{RegistryClient, RegistryError};
 use crate::digest::{Digest, Verifier, VerifyError};
+use crate::stream::ByteStream;
 
 /// How many times one blob read is resumed after its connection broke.
 pub const MAX_RESUMES: u32 = 3;
@@ -40,7 +41,12 @@ impl RegistryClient {
 
     /// The bytes of blob `digest` in `repo` as they arrive, checked against the digest and, when given, the
     /// size; the stream ends with an error item instead of its last piece when they do not match.
-    pub async fn get_blob(&self, repo: &str, digest: &Digest, size: Option<u64>) -> Result<ByteStream, RegistryError> {
+    pub async fn get_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: Option<u64>,
+    ) -> Result<ByteStream<RegistryError>, RegistryError> {
         let url = self.blob_url(repo, digest);
         let resp = self.send(Request::new(Method::GET, url.clone(), pull(repo))).await?;
         let read = BlobRead {

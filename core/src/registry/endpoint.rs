@@ -34,6 +34,10 @@ pub struct Endpoint {
     pub cert_dirs: Vec<PathBuf>,
     /// Hosts registries.conf marks insecure: plain-HTTP token realms that may receive credentials.
     pub insecure_hosts: Vec<String>,
+    /// How long to wait to connect, for an answer's headers and between reads of a body
+    /// ([`super::tls::build_client`]); `None` waits for ever. [`super::tls::DEFAULT_READ_TIMEOUT`] unless the
+    /// caller's settings say otherwise.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Endpoint {
@@ -72,6 +76,7 @@ impl TlsOptions {
             allow_http: !tls_verify,
             cert_dirs: Endpoint::default_cert_dirs(host, self.cert_dir.as_deref()),
             insecure_hosts: Vec::new(),
+            timeout: Some(super::tls::DEFAULT_READ_TIMEOUT),
         }
     }
 }

@@ -10,17 +10,7 @@ use super::body::MAX_MANIFEST_BODY;
 use super::request::{Body, Request};
 use super::{RegistryClient, RegistryError};
 use crate::digest::{Digest, verify};
-
-/// A manifest as the registry sent it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchedManifest {
-    /// The bytes, exactly as sent (the digest is theirs).
-    pub raw: Vec<u8>,
-    /// `Content-Type` without parameters (empty when the registry sent none).
-    pub media_type: String,
-    /// The digest of `raw`: the reference's when fetched by digest, else sha256.
-    pub digest: Digest,
-}
+use crate::image::RawManifest;
 
 /// What a `HEAD` of a manifest tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +55,7 @@ impl RegistryClient {
         repo: &str,
         reference: &str,
         accept: &[&str],
-    ) -> Result<FetchedManifest, RegistryError> {
+    ) -> Result<RawManifest, RegistryError> {
         let url = self.manifest_url(repo, reference);
         let req = Self::accepting(Request::new(Method::GET, url.clone(), pull(repo)), accept)?;
         let (headers, raw) = self.read(req, MAX_MANIFEST_BODY, &format!("reading manifest {url}")).await?;
@@ -88,7 +78,7 @@ impl RegistryClient {
                 digest
             }
         };
-        Ok(FetchedManifest { raw, media_type, digest })
+        Ok(RawManifest { raw, media_type, digest })
     }
 
     /// The digest, media type and size of the manifest `reference` names; `None` when there is none. A

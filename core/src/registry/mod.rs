@@ -19,7 +19,7 @@
 //!   through the [`crate::observe::Observer`]; typed [`error`]s; request logging that never shows
 //!   credentials.
 //! - **The connection**: [`endpoint`] (which hosts to contact for a name, in order, and with which TLS),
-//!   [`tls`] (roots, verification, timeouts — `HOIST_TIMEOUT`), ping of `/v2/` with scheme fallback for
+//!   [`tls`] (roots, verification, the endpoint's timeout from `ops::Settings`), ping of `/v2/` with scheme fallback for
 //!   insecure registries, and the [`challenge`] it answers with. Redirects are followed by reqwest, which never
 //!   carries `Authorization` to another host (blobs served from object storage or a CDN).
 //! - **The origin rule** (`origin`), for every URL a registry hands back (upload `Location`s, tag-list `Link`s,
@@ -56,7 +56,7 @@ use hoist_helper_protocol::Credentials;
 pub use challenge::Challenge;
 pub use endpoint::{Endpoint, Target, TlsOptions};
 pub use error::{Diagnostic, RegistryError};
-pub use manifest::{FetchedManifest, ManifestHead};
+pub use manifest::ManifestHead;
 #[doc(hidden)]
 pub use origin::follow_link;
 pub use request::OpenBody;
@@ -65,10 +65,6 @@ pub use tags::next_link;
 use token::Token;
 
 use crate::observe::SharedObserver;
-
-/// A blob's bytes as they arrive; an error item ends the stream (a failed read, or bytes that are not the
-/// ones named by the digest).
-pub type ByteStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, RegistryError>> + Send>>;
 
 /// How transient failures are tried again: `attempts` tries in all, waiting `initial_backoff`, then twice as
 /// long each time up to `max_backoff` — or what the registry's `Retry-After` asks, up to `max_retry_after`.
@@ -115,6 +111,8 @@ pub struct RegistryClient {
     observer: SharedObserver,
     /// Hosts registries.conf marks insecure: the only plain-HTTP token realms credentials may go to.
     cleartext_hosts: Vec<String>,
+    /// The endpoint's timeout ([`Endpoint::timeout`]).
+    timeout: Option<std::time::Duration>,
 }
 
 impl RegistryClient {
@@ -136,6 +134,7 @@ impl RegistryClient {
             retry: RetryPolicy::default(),
             observer,
             cleartext_hosts: endpoint.insecure_hosts.clone(),
+            timeout: endpoint.timeout,
         };
         let https = format!("https://{}", endpoint.api_host());
         let resp = match client.ping(&https).await {
@@ -188,9 +187,11 @@ impl RegistryClient {
 
     async fn ping(&self, base: &str) -> Result<reqwest::Response, RegistryError> {
         let url = format!("{base}/v2/");
-        let resp = tls::headers_within(self.http.get(&url).send(), || format!("pinging container registry {url}"))
-            .await?
-            .map_err(|e| ping_error(&url, &e))?;
+        let resp = tls::headers_within(self.timeout, self.http.get(&url).send(), || {
+            format!("pinging container registry {url}")
+        })
+        .await?
+        .map_err(|e| ping_error(self.timeout, &url, &e))?;
         self.log(&format!("GET {url} -> {}", resp.status().as_u16()));
         Ok(resp)
     }
@@ -226,7 +227,8 @@ impl RegistryClient {
             token::check_realm(&self.base, realm, &self.cleartext_hosts)?;
         }
         let log = |l: &str| self.log(l);
-        let t = token::fetch(&self.http, realm, service.as_deref(), scopes, self.creds.as_ref(), &log).await?;
+        let t = token::fetch(&self.http, self.timeout, realm, service.as_deref(), scopes, self.creds.as_ref(), &log)
+            .await?;
         self.tokens.lock().expect("token cache").insert(key.clone(), t.clone());
         Ok(Some((t, false)))
     }
@@ -267,9 +269,9 @@ impl RegistryClient {
         }
         let url = format!("{}/v2/", self.base);
         let req = self.authorize(self.http.get(&url), &BTreeSet::new()).await?;
-        let resp = tls::headers_within(req.send(), || format!("pinging container registry {url}"))
+        let resp = tls::headers_within(self.timeout, req.send(), || format!("pinging container registry {url}"))
             .await?
-            .map_err(|e| ping_error(&url, &e))?;
+            .map_err(|e| ping_error(self.timeout, &url, &e))?;
         self.log(&format!("GET {url} (authenticated) -> {}", resp.status().as_u16()));
         match resp.status() {
             s if s.is_success() => Ok(()),
@@ -319,6 +321,6 @@ impl RegistryClient {
     }
 }
 
-fn ping_error(url: &str, e: &reqwest::Error) -> RegistryError {
-    tls::send_failed(format!("pinging container registry {url}"), e)
+fn ping_error(timeout: Option<std::time::Duration>, url: &str, e: &reqwest::Error) -> RegistryError {
+    tls::send_failed(timeout, format!("pinging container registry {url}"), e)
 }

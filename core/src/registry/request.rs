@@ -17,6 +17,7 @@
 //! backend is followed without it); the header is marked sensitive (never logged) and reqwest drops it on
 //! redirects to another host, port or scheme.
 
+use crate::stream::ByteStream;
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
@@ -26,12 +27,12 @@ use reqwest::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 
 use super::body::{self, BodyError};
-use super::{ByteStream, Challenge, RegistryClient, RegistryError, challenge, error};
+use super::{Challenge, RegistryClient, RegistryError, challenge, error};
 use super::{origin, tls};
 
 /// Opens a blob's bytes for [`RegistryClient::upload_blob`], once per try. The opening may borrow for `'a`;
 /// the stream it yields is owned.
-pub type OpenBody<'a> = dyn Fn() -> BoxFuture<'a, Result<ByteStream, RegistryError>> + Send + Sync + 'a;
+pub type OpenBody<'a> = dyn Fn() -> BoxFuture<'a, Result<ByteStream<RegistryError>, RegistryError>> + Send + Sync + 'a;
 
 /// Waits for a registry's `Retry-After` longer than this are announced as a warning before they start.
 pub(super) const RETRY_NOTICE: Duration = Duration::from_secs(2);
@@ -183,20 +184,21 @@ impl RegistryClient {
                     }
                 }
             };
-            let resp = match tls::headers_within(builder.send(), || format!("{method} {}", req.url)).await? {
-                Ok(r) => r,
-                Err(e) => {
-                    // Our URL names the request; reqwest's may be a redirect target with signed parameters.
-                    let err = tls::send_failed(format!("{method} {}", req.url), &e.without_url());
-                    self.log(&format!("{method} {}: {err}", req.url));
-                    if req.retry && err.is_retryable() && attempt + 1 < self.retry.attempts {
-                        self.wait(self.retry.backoff(attempt)).await;
-                        attempt += 1;
-                        continue;
+            let resp =
+                match tls::headers_within(self.timeout, builder.send(), || format!("{method} {}", req.url)).await? {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // Our URL names the request; reqwest's may be a redirect target with signed parameters.
+                        let err = tls::send_failed(self.timeout, format!("{method} {}", req.url), &e.without_url());
+                        self.log(&format!("{method} {}: {err}", req.url));
+                        if req.retry && err.is_retryable() && attempt + 1 < self.retry.attempts {
+                            self.wait(self.retry.backoff(attempt)).await;
+                            attempt += 1;
+                            continue;
+                        }
+                        return Err(err);
                     }
-                    return Err(err);
-                }
-            };
+                };
             let status = resp.status();
             self.log(&format!("{method} {} -> {}", req.url, status.as_u16()));
             self.show_warnings(resp.headers());

@@ -13,6 +13,7 @@ use super::upload::MONOLITHIC_MAX;
 use super::*;
 use crate::digest::{Digest, VerifyError};
 use crate::observe::testing::Recorder;
+use crate::stream::ByteStream;
 
 fn fast() -> RetryPolicy {
     RetryPolicy {
@@ -30,6 +31,7 @@ async fn connect_with(server: &Server, observer: SharedObserver) -> RegistryClie
         allow_http: true,
         cert_dirs: Vec::new(),
         insecure_hosts: Vec::new(),
+        timeout: Some(super::tls::DEFAULT_READ_TIMEOUT),
     };
     let mut c = RegistryClient::connect(&endpoint, None, observer).await.expect("connect to the fake registry");
     assert_eq!(c.base(), server.url(), "HTTPS fails, plain HTTP answers");
@@ -59,7 +61,7 @@ fn data(n: usize) -> Vec<u8> {
 }
 
 /// The bytes a stream yields, and the error that ended it.
-async fn drain(mut s: ByteStream) -> (Vec<u8>, Option<RegistryError>) {
+async fn drain(mut s: ByteStream<RegistryError>) -> (Vec<u8>, Option<RegistryError>) {
     let mut out = Vec::new();
     while let Some(item) = s.next().await {
         match item {
@@ -444,7 +446,8 @@ async fn warnings_are_shown_once() {
 fn opener(
     blob: Vec<u8>,
     opens: Arc<AtomicUsize>,
-) -> impl Fn() -> futures_util::future::BoxFuture<'static, Result<ByteStream, RegistryError>> + Send + Sync {
+) -> impl Fn() -> futures_util::future::BoxFuture<'static, Result<ByteStream<RegistryError>, RegistryError>> + Send + Sync
+{
     let blob = Bytes::from(blob);
     move || {
         opens.fetch_add(1, Ordering::SeqCst);
@@ -452,7 +455,7 @@ fn opener(
         async move {
             let pieces =
                 (0..blob.len()).step_by(64 * 1024).map(move |i| Ok(blob.slice(i..(i + 64 * 1024).min(blob.len()))));
-            Ok(Box::pin(futures_util::stream::iter(pieces.collect::<Vec<_>>())) as ByteStream)
+            Ok(Box::pin(futures_util::stream::iter(pieces.collect::<Vec<_>>())) as ByteStream<RegistryError>)
         }
         .boxed()
     }
@@ -665,6 +668,7 @@ async fn connect_as(server: &Server, observer: SharedObserver) -> RegistryClient
         allow_http: true,
         cert_dirs: Vec::new(),
         insecure_hosts: Vec::new(),
+        timeout: Some(super::tls::DEFAULT_READ_TIMEOUT),
     };
     let creds = Credentials {
         server_url: server.addr.to_string(),

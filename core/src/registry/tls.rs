@@ -28,11 +28,12 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The HTTP client for `endpoint`.
 ///
-/// Timeouts, all one setting — 30 s, or the seconds in `HOIST_TIMEOUT` (`hoist --timeout` sets it;
-/// `HOIST_TIMEOUT=120` for a slow registry or link; `0` waits for ever; at most a day, [`MAX_TIMEOUT`]): connecting; receiving an answer's
-/// headers ([`headers_within`], so a server that drips them a byte at a time still ends); and each read of
-/// a body that stays silent, which the retry layer may try again (a blob read resumes where it stopped). It
-/// bounds waiting, not the length of a transfer: a large blob that keeps arriving never times out.
+/// Timeouts, all one setting — the endpoint's [`Endpoint::timeout`] (30 s by default; `hoist --timeout` or
+/// `HOIST_TIMEOUT`, read once into `ops::Settings`; `None` waits for ever; at most a day, [`MAX_TIMEOUT`]):
+/// connecting; receiving an answer's headers ([`headers_within`], so a server that drips them a byte at a
+/// time still ends); and each read of a body that stays silent, which the retry layer may try again (a blob
+/// read resumes where it stopped). It bounds waiting, not the length of a transfer: a large blob that keeps
+/// arriving never times out.
 ///
 /// Redirects (up to 10) are followed, never from HTTPS to plain HTTP (`origin::redirect_policy`); reqwest
 /// drops `Authorization` whenever a redirect leads to another host, port or scheme, so a blob served from
@@ -41,7 +42,7 @@ pub fn build_client(endpoint: &Endpoint) -> Result<reqwest::Client, RegistryErro
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("hoist/", env!("CARGO_PKG_VERSION")))
         .redirect(super::origin::redirect_policy());
-    if let Some(t) = timeout()? {
+    if let Some(t) = endpoint.timeout {
         builder = builder.connect_timeout(t).read_timeout(t);
     }
     let identity = client_identity(&endpoint.cert_dirs)?;
@@ -50,19 +51,15 @@ pub fn build_client(endpoint: &Endpoint) -> Result<reqwest::Client, RegistryErro
     builder.build().map_err(|e| RegistryError::Config(format!("cannot build the HTTP client: {e}")))
 }
 
-/// The timeout in effect: `HOIST_TIMEOUT` seconds (`hoist --timeout` sets it), else 30 s; `None` for `0`.
-pub fn timeout() -> Result<Option<Duration>, RegistryError> {
-    read_timeout(std::env::var_os(TIMEOUT_ENV).as_deref())
-}
-
-/// Waits for a sent request's response headers at most [`timeout`]: a server that accepts a request but
-/// withholds or drips its answer fails with [`RegistryError::Timeout`] (per-read timeouts alone never fire on
-/// a byte every few seconds). The inner result is reqwest's own.
+/// Waits for a sent request's response headers at most `timeout` (`None`: for ever): a server that accepts a
+/// request but withholds or drips its answer fails with [`RegistryError::Timeout`] (per-read timeouts alone
+/// never fire on a byte every few seconds). The inner result is reqwest's own.
 pub async fn headers_within(
+    timeout: Option<Duration>,
     sending: impl std::future::Future<Output = Result<reqwest::Response, reqwest::Error>>,
     context: impl FnOnce() -> String,
 ) -> Result<Result<reqwest::Response, reqwest::Error>, RegistryError> {
-    match timeout()? {
+    match timeout {
         Some(after) => {
             tokio::time::timeout(after, sending).await.map_err(|_| RegistryError::Timeout { context: context(), after })
         }
@@ -72,9 +69,9 @@ pub async fn headers_within(
 
 /// The error for a request that got no answer: reqwest's own timeouts (connect, read) become
 /// [`RegistryError::Timeout`] like [`headers_within`]'s, anything else a retryable transport error.
-pub fn send_failed(context: String, e: &reqwest::Error) -> RegistryError {
+pub fn send_failed(timeout: Option<Duration>, context: String, e: &reqwest::Error) -> RegistryError {
     if e.is_timeout() {
-        let after = timeout().ok().flatten().unwrap_or(DEFAULT_READ_TIMEOUT);
+        let after = timeout.unwrap_or(DEFAULT_READ_TIMEOUT);
         return RegistryError::Timeout { context, after };
     }
     if e.is_redirect() {
@@ -84,14 +81,18 @@ pub fn send_failed(context: String, e: &reqwest::Error) -> RegistryError {
     RegistryError::transport(context, e)
 }
 
+/// The timeout for a number of seconds (`--timeout`): `0` is none; at most [`MAX_TIMEOUT`].
+pub fn timeout_from_secs(secs: u64) -> Option<Duration> {
+    (secs != 0).then(|| Duration::from_secs(secs).min(MAX_TIMEOUT))
+}
+
 /// The read timeout for a `HOIST_TIMEOUT` value (unset: the default; `0`: none; at most [`MAX_TIMEOUT`]).
-fn read_timeout(value: Option<&std::ffi::OsStr>) -> Result<Option<Duration>, RegistryError> {
+pub fn read_timeout(value: Option<&std::ffi::OsStr>) -> Result<Option<Duration>, RegistryError> {
     let Some(value) = value else { return Ok(Some(DEFAULT_READ_TIMEOUT)) };
     let secs = value.to_str().map(str::trim).filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
     // Too many digits for a u64 is still a number of seconds: the longest timeout.
     match secs.map(|v| v.parse::<u64>().unwrap_or(u64::MAX)) {
-        Some(0) => Ok(None),
-        Some(secs) => Ok(Some(Duration::from_secs(secs).min(MAX_TIMEOUT))),
+        Some(secs) => Ok(timeout_from_secs(secs)),
         None => {
             Err(RegistryError::Config(format!("{TIMEOUT_ENV}={}: not a number of seconds", value.to_string_lossy())))
         }

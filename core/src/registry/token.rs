@@ -40,6 +40,7 @@ pub const CLIENT_ID: &str = "hoist";
 
 pub async fn fetch(
     http: &reqwest::Client,
+    timeout: Option<std::time::Duration>,
     realm: &str,
     service: Option<&str>,
     scopes: &BTreeSet<String>,
@@ -58,11 +59,11 @@ pub async fn fetch(
         if !scopes.is_empty() {
             form.push(("scope", scopes.iter().cloned().collect::<Vec<_>>().join(" ")));
         }
-        let resp = super::tls::headers_within(http.post(realm).form(&form).send(), || {
+        let resp = super::tls::headers_within(timeout, http.post(realm).form(&form).send(), || {
             format!("requesting a token from {realm}")
         })
         .await?
-        .map_err(|e| transport(realm, &e))?;
+        .map_err(|e| transport(timeout, realm, &e))?;
         zeroize::Zeroize::zeroize(&mut form[1].1);
         log(&format!("POST {realm} (grant_type=refresh_token) -> {}", resp.status().as_u16()));
         if resp.status() != reqwest::StatusCode::NOT_FOUND {
@@ -83,9 +84,10 @@ pub async fn fetch(
         }
         req = req.basic_auth(&c.username, Some(c.secret.expose()));
     }
-    let resp = super::tls::headers_within(req.query(&query).send(), || format!("requesting a token from {realm}"))
-        .await?
-        .map_err(|e| transport(realm, &e))?;
+    let resp =
+        super::tls::headers_within(timeout, req.query(&query).send(), || format!("requesting a token from {realm}"))
+            .await?
+            .map_err(|e| transport(timeout, realm, &e))?;
     log(&format!(
         "GET {realm} (scopes: {}) -> {}",
         scopes.iter().cloned().collect::<Vec<_>>().join(" "),
@@ -112,8 +114,8 @@ pub fn check_realm(registry_base: &str, realm: &str, insecure_hosts: &[String]) 
     )))
 }
 
-fn transport(realm: &str, e: &reqwest::Error) -> RegistryError {
-    super::tls::send_failed(format!("requesting a token from {realm}"), e)
+fn transport(timeout: Option<std::time::Duration>, realm: &str, e: &reqwest::Error) -> RegistryError {
+    super::tls::send_failed(timeout, format!("requesting a token from {realm}"), e)
 }
 
 async fn answer(realm: &str, resp: reqwest::Response) -> Result<Token, RegistryError> {

@@ -20,8 +20,9 @@ use reqwest::{Method, StatusCode};
 use super::manifest::push;
 use super::origin;
 use super::request::{Body, OpenBody, Request};
-use super::{ByteStream, RegistryClient, RegistryError};
+use super::{RegistryClient, RegistryError};
 use crate::digest::Digest;
+use crate::stream::ByteStream;
 
 /// Chunks are never smaller than this, whatever minimum the registry asks for (fewer requests).
 const MIN_CHUNK: u64 = 1024 * 1024;
@@ -79,7 +80,7 @@ impl RegistryClient {
         repo: &str,
         digest: &Digest,
         size: u64,
-        open: &(dyn Fn() -> BoxFuture<'f, Result<ByteStream, RegistryError>> + Send + Sync),
+        open: &(dyn Fn() -> BoxFuture<'f, Result<ByteStream<RegistryError>, RegistryError>> + Send + Sync),
     ) -> Result<(), RegistryError> {
         // One lifetime for the opener and its futures, as the request path holds it.
         let reopen = || open();

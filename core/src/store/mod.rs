@@ -45,7 +45,7 @@ pub use gc::GcReport;
 
 use crate::digest::{Digest, VerifyError};
 use crate::image::media_type;
-use crate::image::{ANNOTATION_REF_NAME, Descriptor, ImageError, MAX_MANIFEST_SIZE, Manifest};
+use crate::image::{ANNOTATION_REF_NAME, Descriptor, ImageError, MAX_MANIFEST_SIZE, Manifest, RawManifest};
 use crate::reference::Reference;
 use layout::{BLOBS, GC_LOCK, Held, INDEX_JSON, INDEX_LOCK, Lock, Mode, TMP, create_private_dir, now_rfc3339};
 use lookup::Matched;
@@ -281,14 +281,12 @@ impl Store {
 
     /// The image's ID as podman shows it: the config digest of an image manifest; an index's own digest.
     pub fn image_id(&self, image: &Image) -> Result<Digest, StoreError> {
-        if !media_type::is_image_manifest(&image.descriptor.media_type) {
-            return Ok(image.descriptor.digest.clone());
+        let d = &image.descriptor;
+        if !media_type::is_image_manifest(&d.media_type) {
+            return Ok(d.digest.clone());
         }
-        let (_, m) = self.read_manifest(&image.descriptor)?;
-        Ok(match m {
-            Manifest::Image(img) => img.config.digest,
-            Manifest::Index(_) => image.descriptor.digest.clone(),
-        })
+        let (raw, _) = self.read_manifest(d)?;
+        Ok(RawManifest { raw, media_type: d.media_type.clone(), digest: d.digest.clone() }.image_id())
     }
 
     /// `rmi`: by name, takes that name off; by ID (or by digest without a stored name), takes every name

@@ -1,8 +1,10 @@
-//! Between the copy engine's async byte streams and the archive code's blocking readers and writers: a file
-//! (or tar entry) read on a blocking thread becomes a checked [`ByteStream`]; a [`ByteStream`] becomes a
-//! `std::io::Read` for code running on a blocking thread. Memory stays at a few chunks per blob.
+//! The one bridge between the copy engine's async byte streams and blocking readers and writers: a file (or
+//! tar entry) read on a blocking thread becomes a checked [`ByteStream`] ([`reader_stream`]); a
+//! [`ByteStream`] becomes a `std::io::Read` for code running on a blocking thread ([`StreamReader`], which
+//! reads ahead at most [`READ_AHEAD`] chunks, so the network or disk behind the stream keeps moving while the
+//! blocking side hashes and writes). Memory stays at a few chunks per blob.
 //!
-//! What it is not: a transport. The archive and directory transports use it.
+//! What it is not: a transport. The store, archive and directory transports use it.
 
 use std::io::{self, Read};
 
@@ -10,15 +12,16 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::runtime::Handle;
 
-use super::{ByteStream, TransportError};
+use super::TransportError;
 use crate::digest::Verifier;
+use crate::stream::ByteStream;
 
 /// How much is read at a time (small enough that the chunks a slower destination queues stay a few MiB).
 pub const CHUNK: usize = 256 << 10;
 
 /// The bytes `open` gives, read on a blocking thread in [`CHUNK`]s and checked by `verifier` (the stream ends
 /// with an error item on a mismatch).
-pub fn reader_stream<F>(open: F, verifier: Option<Verifier>) -> ByteStream
+pub fn reader_stream<F>(open: F, verifier: Option<Verifier>) -> ByteStream<TransportError>
 where
     F: FnOnce() -> Result<Box<dyn Read + Send>, TransportError> + Send + 'static,
 {
@@ -66,18 +69,31 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// A [`ByteStream`] read as `std::io::Read` on a blocking thread (never on the runtime's own threads). The
+/// How many chunks a [`StreamReader`] takes from its stream before the blocking side has read them.
+pub const READ_AHEAD: usize = 16;
+
+/// A [`ByteStream`] read as `std::io::Read` on a blocking thread (never on the runtime's own threads): a task
+/// on the runtime pulls the stream up to [`READ_AHEAD`] chunks ahead; dropping the reader stops it. The
 /// stream's error, when it fails, is kept for [`StreamReader::take_error`].
 pub struct StreamReader {
-    stream: ByteStream,
-    handle: Handle,
+    chunks: tokio::sync::mpsc::Receiver<Result<Bytes, TransportError>>,
     chunk: Bytes,
     error: Option<TransportError>,
 }
 
 impl StreamReader {
-    pub fn new(stream: ByteStream, handle: Handle) -> StreamReader {
-        StreamReader { stream, handle, chunk: Bytes::new(), error: None }
+    /// Starts reading `stream` ahead on `handle`'s runtime.
+    pub fn new(mut stream: ByteStream<TransportError>, handle: Handle) -> StreamReader {
+        let (tx, chunks) = tokio::sync::mpsc::channel(READ_AHEAD);
+        handle.spawn(async move {
+            while let Some(item) = stream.next().await {
+                let failed = item.is_err();
+                if tx.send(item).await.is_err() || failed {
+                    return; // the reader is gone, or the stream ended with its error
+                }
+            }
+        });
+        StreamReader { chunks, chunk: Bytes::new(), error: None }
     }
 
     /// The stream's own error, if reading failed because of it.
@@ -89,7 +105,7 @@ impl StreamReader {
 impl Read for StreamReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.chunk.is_empty() {
-            match self.handle.block_on(self.stream.next()) {
+            match self.chunks.blocking_recv() {
                 None => return Ok(0),
                 Some(Ok(b)) => self.chunk = b,
                 Some(Err(e)) => {

@@ -19,13 +19,14 @@ use std::sync::Mutex;
 
 use super::blocking::{StreamReader, blocking, reader_stream};
 use super::oci_layout::{read_child_manifest, set_readable, write_blob_file};
-use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
+use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
 use crate::archive::ArchiveError;
 use crate::archive::compression::{Compression, sniff_reader};
 use crate::archive::files::Files;
 use crate::archive::parallel_gzip::ParallelGzip;
 use crate::digest::{Digest, Hasher, HashingWriter, Verifier};
 use crate::image::{Descriptor, MAX_MANIFEST_SIZE, Manifest, media_type};
+use crate::stream::ByteStream;
 
 pub const VERSION_FILE: &str = "version";
 pub const VERSION: &[u8] = b"Directory Transport Version: 1.1\n";
@@ -77,7 +78,7 @@ impl ImageSource for DirSource {
         read_child_manifest(self.files.clone(), child_manifest_name(digest), digest.clone()).await
     }
 
-    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
         let files = self.files.clone();
         let name = blob_name(&blob.digest)?;
         Ok(reader_stream(move || Ok(files.open(&name)?.0), Some(Verifier::new(&blob.digest, Some(blob.size)))))

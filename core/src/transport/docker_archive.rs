@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::blocking::{StreamReader, blocking, reader_stream};
 use super::oci_layout::read_blob;
-use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
+use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
 use crate::archive::compression::{self, Compression, HashingReader, digest_both};
 use crate::archive::docker::{self, LegacyLayer, MANIFEST_JSON, ManifestItem, REPOSITORIES, Repositories};
 use crate::archive::files::Files;
@@ -33,6 +33,7 @@ use crate::archive::{ArchiveError, oci};
 use crate::digest::{Digest, Hasher, Verifier};
 use crate::image::{Descriptor, ImageConfig, ImageManifest, MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, Manifest, media_type};
 use crate::reference::Reference;
+use crate::stream::ByteStream;
 
 fn invalid(m: String) -> TransportError {
     TransportError::Archive(ArchiveError::Invalid(m))
@@ -248,7 +249,7 @@ impl ImageSource for DockerArchiveSource {
         Err(TransportError::Other(format!("{}: no manifest {digest}", self.shown)))
     }
 
-    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
         let verifier = Verifier::new(&blob.digest, Some(blob.size));
         if blob.digest == self.config.0 {
             let bytes = self.config.1.clone();
@@ -285,7 +286,8 @@ struct State {
     repositories: Repositories,
 }
 
-/// A docker-archive being written; [`DockerArchiveWriter::image`] gives each image's destination.
+/// A docker-archive being written; [`DockerArchiveWriter::image`] gives each image's destination but the last,
+/// [`DockerArchiveWriter::last_image`] the last one's, whose commit finishes the archive.
 pub struct DockerArchiveWriter {
     state: Mutex<State>,
     shown: String,
@@ -307,9 +309,15 @@ impl DockerArchiveWriter {
         Arc::new(DockerArchiveWriter { state: Mutex::new(state), shown: format!("docker-archive:{shown}") })
     }
 
-    /// The destination of one image, under `names` (each must have a tag).
+    /// The destination of one image, under `names` (each must have a tag), when more images follow.
     pub fn image(self: &Arc<Self>, names: Vec<Reference>) -> DockerArchiveDestination {
-        DockerArchiveDestination { writer: self.clone(), names }
+        DockerArchiveDestination { writer: self.clone(), names, last: false }
+    }
+
+    /// The destination of the archive's last (or only) image: its commit also finishes the archive
+    /// (`manifest.json`, `repositories`, the temp file renamed into place).
+    pub fn last_image(self: &Arc<Self>, names: Vec<Reference>) -> DockerArchiveDestination {
+        DockerArchiveDestination { writer: self.clone(), names, last: true }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -321,8 +329,8 @@ impl DockerArchiveWriter {
         TransportError::Other(format!("{}: {message}", self.shown))
     }
 
-    /// Writes `manifest.json` and `repositories` and closes the archive.
-    pub fn finish(&self) -> Result<(), TransportError> {
+    /// Writes `manifest.json` and `repositories` and closes the archive (at the last image's commit).
+    fn finish(&self) -> Result<(), TransportError> {
         let mut st = self.lock();
         if let Some(why) = &st.broken {
             return Err(TransportError::Other(format!("{}: {why}", self.shown)));
@@ -496,6 +504,8 @@ fn is_layer(mt: &str) -> bool {
 pub struct DockerArchiveDestination {
     writer: Arc<DockerArchiveWriter>,
     names: Vec<Reference>,
+    /// The archive's last image: committing it finishes the archive.
+    last: bool,
 }
 
 #[async_trait::async_trait]
@@ -574,9 +584,12 @@ impl ImageDestination for DockerArchiveDestination {
             Manifest::Image(m) => m,
             Manifest::Index(_) => return self.put_child_manifest(manifest).await,
         };
-        let writer = self.writer.clone();
-        let names = self.names.clone();
-        blocking(move || writer.commit_image(&m, &names)).await
+        let (writer, names, last) = (self.writer.clone(), self.names.clone(), self.last);
+        blocking(move || {
+            writer.commit_image(&m, &names)?;
+            if last { writer.finish() } else { Ok(()) }
+        })
+        .await
     }
 }
 

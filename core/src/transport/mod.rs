@@ -14,11 +14,10 @@
 pub mod blocking;
 pub mod dir;
 pub mod docker_archive;
+pub mod name;
 pub mod oci_layout;
 pub mod registry;
 pub mod store;
-
-use std::pin::Pin;
 
 use futures_util::future::BoxFuture;
 
@@ -27,12 +26,11 @@ use crate::digest::{Digest, VerifyError};
 use crate::image::{Descriptor, ImageError};
 use crate::registry::RegistryError;
 use crate::store::StoreError;
-
-/// A blob's bytes as they arrive.
-pub type ByteStream = Pin<Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, TransportError>> + Send>>;
+use crate::stream::ByteStream;
 
 /// Opens a blob's byte stream, again if a destination has to retry.
-pub type OpenBlob<'a> = dyn Fn() -> BoxFuture<'a, Result<ByteStream, TransportError>> + Send + Sync + 'a;
+pub type OpenBlob<'a> =
+    dyn Fn() -> BoxFuture<'a, Result<ByteStream<TransportError>, TransportError>> + Send + Sync + 'a;
 
 /// Why a transport failed; one line, naming the image or blob.
 #[derive(Debug, thiserror::Error)]
@@ -51,34 +49,8 @@ pub enum TransportError {
     Other(String),
 }
 
-/// A manifest exactly as it was fetched or will be written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawManifest {
-    pub raw: Vec<u8>,
-    pub media_type: String,
-    pub digest: Digest,
-}
-
-impl RawManifest {
-    /// A manifest made or read locally: its digest is computed here.
-    pub fn new(raw: Vec<u8>, media_type: impl Into<String>) -> RawManifest {
-        let digest = Digest::sha256(&raw);
-        RawManifest { raw, media_type: media_type.into(), digest }
-    }
-
-    /// The descriptor that points at this manifest.
-    pub fn descriptor(&self) -> Descriptor {
-        Descriptor {
-            media_type: self.media_type.clone(),
-            digest: self.digest.clone(),
-            size: self.raw.len() as u64,
-            urls: Vec::new(),
-            annotations: None,
-            platform: None,
-            artifact_type: None,
-        }
-    }
-}
+/// The one raw-manifest type, [`crate::image::RawManifest`], as the transports' signatures name it.
+pub use crate::image::RawManifest;
 
 /// Where a registry source lives, so a destination on the same registry can mount instead of upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +69,7 @@ pub trait ImageSource: Send + Sync {
     /// A manifest by digest: an index's child. Its bytes match `digest`.
     async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError>;
     /// A blob's bytes; the stream ends with an error item if they do not match `blob`'s digest and size.
-    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError>;
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError>;
     /// The registry repository this source reads, if it is one.
     fn registry_repo(&self) -> Option<RegistryRepo> {
         None

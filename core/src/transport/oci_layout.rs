@@ -17,13 +17,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::blocking::{StreamReader, blocking, reader_stream};
-use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
+use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
 use crate::archive::ArchiveError;
 use crate::archive::files::Files;
 use crate::archive::oci::{self, INDEX_JSON, OCI_LAYOUT, OCI_LAYOUT_CONTENT};
 use crate::archive::tar_out::TarOut;
 use crate::digest::{Digest, Verifier};
 use crate::image::{ANNOTATION_REF_NAME, Descriptor, Index, MAX_MANIFEST_SIZE, Manifest, media_type};
+use crate::stream::ByteStream;
 
 /// Reads a blob of a layout whole (a manifest), checked against `d`.
 pub(super) fn read_blob(files: &Files, path: &str, d: &Descriptor, cap: usize) -> Result<Vec<u8>, TransportError> {
@@ -123,7 +124,7 @@ impl ImageSource for OciLayoutSource {
         read_child_manifest(self.files.clone(), oci::blob_path(digest), digest.clone()).await
     }
 
-    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
         let files = self.files.clone();
         let path = oci::blob_path(&blob.digest);
         Ok(reader_stream(move || Ok(files.open(&path)?.0), Some(Verifier::new(&blob.digest, Some(blob.size)))))
@@ -145,7 +146,8 @@ struct State {
     broken: Option<String>,
 }
 
-/// An OCI layout being written; [`OciLayoutWriter::image`] gives each image's destination.
+/// An OCI layout being written; [`OciLayoutWriter::image`] gives each image's destination but the last,
+/// [`OciLayoutWriter::last_image`] the last one's, whose commit finishes the layout.
 pub struct OciLayoutWriter {
     state: Mutex<State>,
     shown: String,
@@ -191,17 +193,24 @@ impl OciLayoutWriter {
         Arc::new(OciLayoutWriter { state: Mutex::new(state), shown: format!("oci-archive:{shown}") })
     }
 
-    /// The destination of one image, named `reference` in `index.json` (`None`: no name).
+    /// The destination of one image, named `reference` in `index.json` (`None`: no name), when more follow.
     pub fn image(self: &Arc<Self>, reference: Option<String>) -> OciLayoutDestination {
-        OciLayoutDestination { writer: self.clone(), reference }
+        OciLayoutDestination { writer: self.clone(), reference, last: false }
+    }
+
+    /// The destination of the layout's last (or only) image: its commit also finishes the layout
+    /// (`index.json` written; an archive's temp file renamed into place).
+    pub fn last_image(self: &Arc<Self>, reference: Option<String>) -> OciLayoutDestination {
+        OciLayoutDestination { writer: self.clone(), reference, last: true }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Writes `index.json` (and, in a tar, `oci-layout`) and closes the layout. Nothing is complete before.
-    pub fn finish(&self) -> Result<(), TransportError> {
+    /// Writes `index.json` (and, in a tar, `oci-layout`) and closes the layout, at the last image's commit.
+    /// Nothing is complete before.
+    fn finish(&self) -> Result<(), TransportError> {
         let mut st = self.lock();
         if let Some(why) = &st.broken {
             return Err(TransportError::Other(format!("{}: {why}", self.shown)));
@@ -263,6 +272,8 @@ pub(super) fn write_blob_file(dir: &Path, rel: &str, mut reader: impl Read) -> R
 pub struct OciLayoutDestination {
     writer: Arc<OciLayoutWriter>,
     reference: Option<String>,
+    /// The layout's last image: committing it finishes the layout.
+    last: bool,
 }
 
 impl OciLayoutDestination {
@@ -345,7 +356,7 @@ impl ImageDestination for OciLayoutDestination {
 
     async fn put_child_manifest(&self, manifest: &RawManifest) -> Result<(), TransportError> {
         let (this_writer, m) = (self.writer.clone(), manifest.clone());
-        let me = OciLayoutDestination { writer: this_writer, reference: None };
+        let me = OciLayoutDestination { writer: this_writer, reference: None, last: false };
         blocking(move || me.put_bytes(&m.digest, &m.raw)).await
     }
 
@@ -355,19 +366,25 @@ impl ImageDestination for OciLayoutDestination {
         if !media_type::is_manifest(&entry.media_type) {
             return Err(TransportError::Other(format!("{}: {} is not a manifest", self.name(), entry.media_type)));
         }
-        let mut st = self.writer.lock();
-        match &self.reference {
-            Some(r) => {
-                entry.annotations = Some([(ANNOTATION_REF_NAME.to_owned(), r.clone())].into_iter().collect());
-                st.entries.retain(|d| oci::ref_name(d) != Some(r.as_str()));
-                st.entries.push(entry);
-            }
-            None => {
-                if !st.entries.iter().any(|d| d.digest == entry.digest && oci::ref_name(d).is_none()) {
+        {
+            let mut st = self.writer.lock();
+            match &self.reference {
+                Some(r) => {
+                    entry.annotations = Some([(ANNOTATION_REF_NAME.to_owned(), r.clone())].into_iter().collect());
+                    st.entries.retain(|d| oci::ref_name(d) != Some(r.as_str()));
                     st.entries.push(entry);
+                }
+                None => {
+                    if !st.entries.iter().any(|d| d.digest == entry.digest && oci::ref_name(d).is_none()) {
+                        st.entries.push(entry);
+                    }
                 }
             }
         }
-        Ok(())
+        if !self.last {
+            return Ok(());
+        }
+        let writer = self.writer.clone();
+        blocking(move || writer.finish()).await
     }
 }

@@ -11,13 +11,14 @@ use std::sync::Arc;
 use futures_util::{FutureExt, StreamExt};
 use hoist_helper_protocol::Credentials;
 
-use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, RegistryRepo, TransportError};
+use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, RegistryRepo, TransportError};
 use crate::auth::Auth;
 use crate::digest::Digest;
 use crate::image::{Descriptor, media_type};
 use crate::observe::SharedObserver;
 use crate::reference::Reference;
-use crate::registry::{self, Endpoint, RegistryClient, RegistryError, Target};
+use crate::registry::{Endpoint, RegistryClient, RegistryError, Target};
+use crate::stream::ByteStream;
 
 /// Where a side of a copy gets its credentials.
 #[derive(Clone)]
@@ -84,7 +85,7 @@ pub struct RegistrySource {
 }
 
 impl RegistrySource {
-    /// Tries `targets` in order (see [`registry::endpoint::for_pull`]) and keeps the first that serves the
+    /// Tries `targets` in order (see [`crate::registry::endpoint::for_pull`]) and keeps the first that serves the
     /// manifest. When none does, the primary's error is returned (the last target), mentioning the mirrors.
     pub async fn open(
         requested: &Reference,
@@ -111,7 +112,7 @@ impl RegistrySource {
                         client,
                         reference: target.reference.clone(),
                         requested: requested.clone(),
-                        manifest: RawManifest { raw: m.raw, media_type: m.media_type, digest: m.digest },
+                        manifest: m,
                     });
                 }
                 Err(e) => {
@@ -165,10 +166,10 @@ impl ImageSource for RegistrySource {
     async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
         let m =
             self.client.get_manifest(self.reference.path(), &digest.to_string(), media_type::MANIFEST_ACCEPT).await?;
-        Ok(RawManifest { raw: m.raw, media_type: m.media_type, digest: m.digest })
+        Ok(m)
     }
 
-    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
         let s = self.client.get_blob(self.reference.path(), &blob.digest, Some(blob.size)).await?;
         Ok(Box::pin(s.map(|r| r.map_err(TransportError::from))))
     }
@@ -250,7 +251,7 @@ impl ImageDestination for RegistryDestination {
             let opening = open();
             async move {
                 let s = opening.await.map_err(to_registry_error)?;
-                Ok(Box::pin(s.map(|r| r.map_err(to_registry_error))) as registry::ByteStream)
+                Ok(Box::pin(s.map(|r| r.map_err(to_registry_error))) as ByteStream<RegistryError>)
             }
             .boxed()
         };

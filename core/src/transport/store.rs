@@ -2,22 +2,23 @@
 //!
 //! Reading streams blobs from disk and checks them against their digests on the way (a store on disk can be
 //! damaged). Writing streams each blob into the store's verified blob writer on a blocking thread, so hashing
-//! and disk writes overlap with the network; an image becomes visible only at [`ImageDestination::commit`],
-//! when its name is added to index.json. A destination holds a store session for its lifetime so garbage
+//! and disk writes overlap with the network (through [`super::blocking::StreamReader`], the one bridge); an
+//! image becomes visible only at [`ImageDestination::commit`], when its name is added to index.json. A destination holds a store session for its lifetime so garbage
 //! collection never removes blobs it wrote but has not yet referenced.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
+use tokio::runtime::Handle;
 
-use super::{ByteStream, ImageDestination, ImageSource, OpenBlob, RawManifest, RegistryRepo, TransportError};
+use super::blocking::{StreamReader, blocking};
+use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, RegistryRepo, TransportError};
 use crate::digest::{Digest, Verifier};
 use crate::image::{Descriptor, MAX_MANIFEST_SIZE};
 use crate::reference::Reference;
 use crate::store::{Image, Session, Store, StoreError};
+use crate::stream::ByteStream;
 
 /// How much of a blob is read from disk at a time.
 const CHUNK: usize = 1 << 20;
@@ -47,7 +48,7 @@ fn read_manifest(store: &Store, digest: &Digest, media_type: &str) -> Result<Raw
 }
 
 /// A stored blob's bytes, checked against its digest and size as they are read.
-pub fn blob_stream(store: &Store, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+pub fn blob_stream(store: &Store, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
     let file = tokio::fs::File::from_std(store.open_blob(&blob.digest)?);
     let verifier = Verifier::new(&blob.digest, Some(blob.size));
     let stream = futures_util::stream::try_unfold((file, verifier), |(mut file, mut verifier)| async move {
@@ -82,7 +83,7 @@ impl ImageSource for StoreSource {
         Ok(RawManifest { raw, media_type, digest: digest.clone() })
     }
 
-    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream, TransportError> {
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
         blob_stream(&self.store, blob)
     }
 
@@ -95,64 +96,61 @@ impl ImageSource for StoreSource {
     }
 }
 
-/// Writes an image into the local store under a name (or, for a digest reference, under that).
+/// Writes an image into the local store under a name (or, for a digest reference, under that), or without
+/// one ([`StoreDestination::unnamed`]).
 pub struct StoreDestination {
     store: Arc<Store>,
-    name: Reference,
+    /// `None`: the commit stores the manifest but names nothing (the caller names it later).
+    name: Option<Reference>,
     _session: Session,
 }
 
 impl StoreDestination {
     pub fn open(store: Arc<Store>, name: Reference) -> Result<StoreDestination, TransportError> {
         let session = store.session()?;
-        Ok(StoreDestination { store, name, _session: session })
+        Ok(StoreDestination { store, name: Some(name), _session: session })
+    }
+
+    /// A destination whose commit writes every blob and manifest but gives the image no name: `load` names
+    /// all of an archive's images in one change of the index once each is in, so a load is all or nothing.
+    /// The committed manifest is the copy's [`crate::copy::Report::manifest`]; until it is named, the next
+    /// `prune` may remove it.
+    pub fn unnamed(store: Arc<Store>) -> Result<StoreDestination, TransportError> {
+        let session = store.session()?;
+        Ok(StoreDestination { store, name: None, _session: session })
     }
 }
 
-/// Streams `stream` into the store as `blob`: bytes go to a blocking thread that hashes and writes them, and
-/// the blob is committed only when every byte arrived and matched.
-pub async fn write_blob(store: &Arc<Store>, blob: &Descriptor, mut stream: ByteStream) -> Result<(), TransportError> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Bytes>>(32);
-    let (store2, digest, size) = (store.clone(), blob.digest.clone(), blob.size);
-    let writer = tokio::task::spawn_blocking(move || -> Result<(), TransportError> {
-        let mut w = store2.blob_writer(&digest, Some(size))?;
-        while let Some(message) = rx.blocking_recv() {
-            match message {
-                Some(chunk) => w
-                    .write_all(&chunk)
-                    .map_err(|e| TransportError::Other(format!("writing blob {digest} to the store: {e}")))?,
-                None => return Ok(()), // the source failed: drop the writer, which removes its temp file
-            }
+/// Streams `stream` into the store as `blob` through the one async-to-blocking bridge
+/// ([`StreamReader`]): a blocking thread hashes and writes the bytes while the stream reads ahead, and the blob
+/// is committed only when every byte arrived and matched (on a failure the writer is dropped, which removes
+/// its temp file).
+pub async fn write_blob(
+    store: &Arc<Store>,
+    blob: &Descriptor,
+    stream: ByteStream<TransportError>,
+) -> Result<(), TransportError> {
+    let (store, digest, size, handle) = (store.clone(), blob.digest.clone(), blob.size, Handle::current());
+    blocking(move || {
+        let mut reader = StreamReader::new(stream, handle);
+        let mut w = store.blob_writer(&digest, Some(size))?;
+        let copied = std::io::copy(&mut reader, &mut w);
+        if let Some(e) = reader.take_error() {
+            return Err(e);
         }
+        copied.map_err(|e| TransportError::Other(format!("writing blob {digest} to the store: {e}")))?;
         Ok(w.commit()?)
-    });
-    let mut failure = None;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(chunk) => {
-                if tx.send(Some(chunk)).await.is_err() {
-                    break; // the writer stopped with an error; it is returned below
-                }
-            }
-            Err(e) => {
-                let _ = tx.send(None).await;
-                failure = Some(e);
-                break;
-            }
-        }
-    }
-    drop(tx);
-    let written = writer.await.map_err(|e| TransportError::Other(format!("blob writer: {e}")))?;
-    match failure {
-        Some(e) => Err(e),
-        None => written,
-    }
+    })
+    .await
 }
 
 #[async_trait::async_trait]
 impl ImageDestination for StoreDestination {
     fn name(&self) -> String {
-        format!("store:{}", self.name)
+        match &self.name {
+            Some(n) => format!("store:{n}"),
+            None => "the local store".to_owned(),
+        }
     }
 
     async fn has_blob(&self, blob: &Descriptor) -> Result<bool, TransportError> {
@@ -170,8 +168,8 @@ impl ImageDestination for StoreDestination {
 
     async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError> {
         put_manifest_blob(&self.store, manifest)?;
-        let store = self.store.clone();
-        let (name, descriptor) = (self.name.clone(), manifest.descriptor());
+        let Some(name) = self.name.clone() else { return Ok(()) };
+        let (store, descriptor) = (self.store.clone(), manifest.descriptor());
         tokio::task::spawn_blocking(move || store.tag(&name, &descriptor))
             .await
             .map_err(|e| TransportError::Other(format!("store: {e}")))??;

@@ -1,0 +1,105 @@
+//! A build's base images provisioned by the library ([`StoreBases`]: from the store when it holds them for the
+//! platform, else pulled into it as [`super::pull`] does), and [`MountFrom`]: a stored image whose blobs a
+//! registry may already hold in the base image's repository, so pushing a build mounts them from there.
+
+use std::sync::Arc;
+
+use super::{Settings, resolve_source};
+use crate::build::{Base, Bases};
+use crate::copy::{self, Progress};
+use crate::digest::Digest;
+use crate::image::{Descriptor, ImageConfig, MAX_CONFIG_SIZE, Manifest, Platform, media_type};
+use crate::reference::Reference;
+use crate::store::Store;
+use crate::stream::ByteStream;
+use crate::transport::store::{StoreDestination, StoreSource};
+use crate::transport::{ImageSource, RawManifest, RegistryRepo, TransportError};
+
+/// Base images for [`crate::build::build`]: from the store when it has them for the platform (unless `pull`,
+/// podman's `--pull`), else pulled into it by short name through registries.conf. `build` is synchronous:
+/// pulls run on `runtime`, so call it outside that runtime's async context (or on a blocking thread).
+pub struct StoreBases<'a> {
+    pub settings: &'a Settings,
+    pub store: Arc<Store>,
+    pub runtime: tokio::runtime::Handle,
+    /// Pull even when the store has the image.
+    pub pull: bool,
+    pub progress: Arc<dyn Progress>,
+}
+
+impl Bases for StoreBases<'_> {
+    fn base(&mut self, name: &str, platform: &Platform) -> Result<Base, String> {
+        if !self.pull
+            && let Ok(image) = self.store.find(name)
+            && let Some(descriptor) = stored_for(&self.store, &image.descriptor, platform)
+        {
+            let shown = image.names.first().map(Reference::to_string).unwrap_or_else(|| name.to_owned());
+            return Ok(Base { descriptor, name: shown });
+        }
+        let opts = copy::Options { jobs: self.settings.jobs, platform: Some(platform.clone()), all: false };
+        let reference = self
+            .runtime
+            .block_on(async {
+                let (reference, src) = resolve_source(self.settings, name).await?;
+                let dst = StoreDestination::open(self.store.clone(), reference.clone())?;
+                copy::copy(&src, &dst, &opts, self.progress.clone()).await?;
+                Ok::<_, super::Error>(reference)
+            })
+            .map_err(|e| e.to_string())?;
+        let image = self.store.find(&reference.to_string()).map_err(|e| e.to_string())?;
+        Ok(Base { descriptor: image.descriptor, name: reference.to_string() })
+    }
+}
+
+/// The image manifest for `platform` that `top` (an image or an index) holds, when every blob it needs
+/// is in the store.
+fn stored_for(store: &Store, top: &Descriptor, platform: &Platform) -> Option<Descriptor> {
+    let (_, manifest) = store.read_manifest(top).ok()?;
+    let (descriptor, image) = match manifest {
+        Manifest::Image(m) => (top.clone(), m),
+        Manifest::Index(index) => {
+            let child = index.choose(platform)?.clone();
+            let (_, m) = store.read_manifest(&child).ok()?;
+            (child, m.as_image()?.clone())
+        }
+    };
+    let complete =
+        image.blobs().filter(|b| !b.is_foreign()).all(|b| store.has_blob(&b.digest).ok().flatten() == Some(b.size));
+    let config = store.read_blob(&image.config.digest, MAX_CONFIG_SIZE).ok()?;
+    let arch_ok = ImageConfig::parse(&config).ok()?.platform().matches(platform);
+    (complete && arch_ok && media_type::is_image_manifest(&descriptor.media_type)).then_some(descriptor)
+}
+
+/// A stored image whose blobs a registry may already hold in another repository (`from`, the base image's):
+/// the copy engine mounts them from there instead of uploading.
+pub struct MountFrom {
+    pub inner: StoreSource,
+    pub from: Option<RegistryRepo>,
+}
+
+impl MountFrom {
+    /// The repository a build's base came from (`Built::base_name`), as a mount hint.
+    pub fn base_repo(base_name: Option<&str>) -> Option<RegistryRepo> {
+        let r = Reference::parse_normalized(base_name?).ok()?;
+        Some(RegistryRepo { host: r.domain().to_owned(), repo: r.path().to_owned() })
+    }
+}
+
+#[async_trait::async_trait]
+impl ImageSource for MountFrom {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    async fn manifest(&self) -> Result<RawManifest, TransportError> {
+        self.inner.manifest().await
+    }
+    async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
+        self.inner.manifest_by_digest(digest).await
+    }
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
+        self.inner.blob(blob).await
+    }
+    fn registry_repo(&self) -> Option<RegistryRepo> {
+        self.from.clone().or_else(|| self.inner.registry_repo())
+    }
+}

@@ -1,0 +1,297 @@
+//! The workflows a caller runs in one call each, with one explicit [`Settings`]: [`pull`] (a short name
+//! through registries.conf, each candidate tried in turn, the errors of all kept), [`push`], [`promote`]
+//! (check, then copy by digest), [`save`], [`load`], [`copy_by_name`] (any [`ImageName`] to any), and the
+//! bases of a build ([`StoreBases`], pulled when missing, with the mount hint for pushing the result).
+//! The CLI maps its flags to [`Settings`] and calls these; it never chooses endpoints, reads registries.conf
+//! or opens the store's internals.
+//!
+//! What it is not: the copy engine ([`crate::copy`]), the transports ([`crate::transport`]) or printing —
+//! progress leaves through [`crate::copy::Progress`] and the settings' observer.
+
+mod bases;
+mod settings;
+
+pub use bases::{MountFrom, StoreBases};
+pub use settings::{CredentialSource, Prompt, RegistryAccess, Settings};
+
+use std::sync::Arc;
+
+use crate::archive::{ArchiveError, Format, Input};
+use crate::config::{ConfigError, ResolutionKind, ResolveError, ShortNameMode};
+use crate::copy::archive::{BackupError, Loaded, SaveImage, Target, saved_names};
+use crate::copy::{self, CopyError, Progress, Report};
+use crate::digest::Digest;
+use crate::image::media_type;
+use crate::reference::{Reference, ReferenceError};
+use crate::store::StoreError;
+use crate::transport::name::{DestinationOptions, ImageName, NameError};
+use crate::transport::registry::{RegistrySource, reference_at_registry};
+use crate::transport::store::{StoreDestination, StoreSource};
+use crate::transport::{RegistryRepo, TransportError};
+
+/// Why an operation failed; one line (a list for [`Error::NoCandidate`]), naming the image.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error(transparent)]
+    Copy(#[from] CopyError),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
+    /// A short name with several candidates in enforcing mode, and nobody to ask.
+    #[error(
+        "short-name {name:?} resolves to several images and short-name-mode is enforcing, but there is no terminal \
+         to ask which; use one of:\n{}",
+        candidates.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n")
+    )]
+    Ambiguous { name: String, candidates: Vec<Reference> },
+    /// The prompt chose none of the candidates.
+    #[error("{0}")]
+    NotChosen(String),
+    /// The one candidate of a name could not be pulled.
+    #[error("pulling {candidate}: {error}")]
+    PullFailed { candidate: Box<Reference>, error: Box<Error> },
+    /// No candidate of a short name could be pulled: each one's error.
+    #[error(
+        "pulling {name}: no candidate could be pulled:\n  {}",
+        failures.iter().map(|(c, e)| format!("{c}: {e}")).collect::<Vec<_>>().join("\n  ")
+    )]
+    NoCandidate { name: String, failures: Vec<(Reference, Error)> },
+    #[error("{0}: no such image in the registry")]
+    NotInRegistry(Box<Reference>),
+    /// `promote --expect-digest` and the source moved.
+    #[error("{image} now names {now}, not the expected {expected}: it changed since; nothing was promoted")]
+    Changed { image: Box<Reference>, now: Box<Digest>, expected: Box<Digest> },
+    #[error("{0}: the destination must be a tag")]
+    NotATag(Box<Reference>),
+    #[error("{0} has no name to push to: give a destination")]
+    NoName(String),
+    /// An archive or directory named with one transport holds another format.
+    #[error("{}: is a {found}, not a {expected}", path.display())]
+    WrongFormat { path: std::path::PathBuf, found: Format, expected: Format },
+    /// A blocking task that did not finish (it panicked or the runtime stopped).
+    #[error("{0}")]
+    Task(String),
+}
+
+/// The registry source a name means, as `podman pull` resolves it: a fully qualified name or an alias is one
+/// candidate; a short name is tried against each search registry in order (in enforcing mode an ambiguous
+/// name goes to [`Settings::prompt`] and is refused without one). Each candidate's endpoints are its mirrors,
+/// then its primary; a blocked registry is never contacted. Returns the candidate (what the image is stored
+/// as) and the source; when every candidate fails, each one's error.
+pub async fn resolve_source(settings: &Settings, name: &str) -> Result<(Reference, RegistrySource), Error> {
+    let name = name.strip_prefix("docker://").unwrap_or(name);
+    let resolution = settings.config()?.resolve(name)?;
+    let mut candidates: Vec<Reference> = resolution.candidates.iter().map(|c| c.reference.clone()).collect();
+    if resolution.kind == ResolutionKind::Search
+        && candidates.len() > 1
+        && resolution.short_name_mode != ShortNameMode::Disabled
+    {
+        match &settings.prompt {
+            Some(prompt) => candidates = vec![prompt.choose(name, &candidates).map_err(Error::NotChosen)?],
+            None if resolution.short_name_mode == ShortNameMode::Enforcing => {
+                return Err(Error::Ambiguous { name: name.to_owned(), candidates });
+            }
+            None => {}
+        }
+    }
+    let mut failures = Vec::new();
+    for candidate in &candidates {
+        settings.observer.progress(&format!("Trying to pull {candidate}..."));
+        match settings.registry_source(candidate).await {
+            Ok(src) => return Ok((candidate.clone(), src)),
+            Err(e) if candidates.len() == 1 => {
+                return Err(Error::PullFailed { candidate: Box::new(candidate.clone()), error: Box::new(e) });
+            }
+            Err(e) => failures.push((candidate.clone(), e)),
+        }
+    }
+    Err(Error::NoCandidate { name: name.to_owned(), failures })
+}
+
+/// What [`pull`] stored.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The name it is stored under (the candidate that served it).
+    pub reference: Reference,
+    /// podman's image ID.
+    pub id: Digest,
+    pub report: Report,
+}
+
+/// `podman pull NAME`: the image (the settings' platform, or every one with `all`) into the local store under
+/// the candidate that served it.
+pub async fn pull(settings: &Settings, name: &str, all: bool, progress: Arc<dyn Progress>) -> Result<Pulled, Error> {
+    settings.config()?;
+    let store = settings.store()?;
+    let (reference, src) = resolve_source(settings, name).await?;
+    let dst = StoreDestination::open(store.clone(), reference.clone())?;
+    let report = copy::copy(&src, &dst, &settings.copy_options(all), progress).await?;
+    let image = store.find(&reference.to_string())?;
+    let id = store.image_id(&image)?;
+    Ok(Pulled { reference, id, report })
+}
+
+/// `podman push IMAGE [DESTINATION]`: a stored image (by name, short name or ID) to `destination`, else to the
+/// stored name the user meant; every platform. With `mount_from`, blobs the registry may hold in that
+/// repository (a build's base) are mounted from there instead of uploaded.
+pub async fn push(
+    settings: &Settings,
+    image: &str,
+    destination: Option<&Reference>,
+    mount_from: Option<RegistryRepo>,
+    progress: Arc<dyn Progress>,
+) -> Result<(Reference, Report), Error> {
+    settings.config()?;
+    let src = StoreSource::open(settings.store()?, image)?;
+    let destination = match destination {
+        Some(d) => d.clone(),
+        None => name_given(image, &src.image().names).cloned().ok_or_else(|| Error::NoName(image.to_owned()))?,
+    };
+    let src = MountFrom { inner: src, from: mount_from };
+    let dst = settings.registry_destination(&destination).await?;
+    let report = copy::copy(&src, &dst, &settings.copy_options(true), progress).await?;
+    Ok((destination, report))
+}
+
+/// The stored name the user meant by `given`: the name itself (normalised, `:latest` by default), or the one
+/// whose short form it is (`app:1` for `quay.io/org/app:1`); for an ID, the image's first name.
+pub fn name_given<'a>(given: &str, names: &'a [Reference]) -> Option<&'a Reference> {
+    let normalized = Reference::parse_normalized(given).ok().map(|r| r.with_default_tag().to_string());
+    names
+        .iter()
+        .find(|n| Some(n.to_string()) == normalized)
+        .or_else(|| {
+            names.iter().find(|n| n.familiar_string() == given || n.to_string().ends_with(&format!("/{given}")))
+        })
+        .or_else(|| names.first())
+}
+
+/// What [`promote`] did.
+#[derive(Debug, Clone)]
+pub struct Promoted {
+    /// The manifest digest the source named, now the destination's.
+    pub digest: Digest,
+    /// What the destination named before (`None`: a new tag).
+    pub before: Option<Digest>,
+    pub report: Report,
+}
+
+/// Points the tag `dst` at the manifest `src` names now, by digest (within a registry blobs are skipped or
+/// mounted, to another they are copied); with `expected`, refused when `src` no longer names that digest.
+pub async fn promote(
+    settings: &Settings,
+    src: &Reference,
+    dst: &Reference,
+    expected: Option<&Digest>,
+    progress: Arc<dyn Progress>,
+) -> Result<Promoted, Error> {
+    if dst.digest().is_some() {
+        return Err(Error::NotATag(Box::new(dst.clone())));
+    }
+    let src_client = settings.registry_client(src).await?;
+    let head = src_client.head_manifest(src.path(), &reference_at_registry(src), media_type::MANIFEST_ACCEPT).await;
+    let Some(head) = head.map_err(TransportError::from)? else {
+        return Err(Error::NotInRegistry(Box::new(src.clone())));
+    };
+    if let Some(e) = expected.filter(|e| **e != head.digest) {
+        return Err(Error::Changed {
+            image: Box::new(src.clone()),
+            now: Box::new(head.digest),
+            expected: Box::new(e.clone()),
+        });
+    }
+    let dst_client = settings.registry_client(dst).await?;
+    let before = dst_client
+        .head_manifest(dst.path(), &reference_at_registry(dst), media_type::MANIFEST_ACCEPT)
+        .await
+        .map_err(TransportError::from)?
+        .map(|h| h.digest);
+    // By digest: what is promoted is what was checked, whatever SRC's tag does meanwhile.
+    let by_digest = Reference::parse_normalized(&format!("{}@{}", src.name(), head.digest))?;
+    let source = settings.registry_source(&by_digest).await?;
+    let destination = settings.registry_destination(dst).await?;
+    let report = copy::copy(&source, &destination, &settings.copy_options(true), progress).await?;
+    Ok(Promoted { digest: head.digest, before, report })
+}
+
+/// `podman save`: `images` (from [`save_images`]) as `format` into `target`; `compress` gzips uncompressed
+/// layers into a docker-dir. Several images only into a docker-archive or oci-archive.
+pub async fn save(
+    settings: &Settings,
+    images: Vec<SaveImage>,
+    format: Format,
+    target: Target,
+    compress: bool,
+    progress: Arc<dyn Progress>,
+) -> Result<(), Error> {
+    Ok(copy::archive::save(format, images, target, compress, &settings.copy_options(false), progress).await?)
+}
+
+/// The stored images `inputs` name (names, short names, IDs), each once with every name it was given by (one
+/// image named twice is saved once with both names).
+pub fn save_images(settings: &Settings, inputs: &[String]) -> Result<Vec<SaveImage>, Error> {
+    let store = settings.store()?;
+    let mut images: Vec<SaveImage> = Vec::new();
+    for input in inputs {
+        let source = StoreSource::open(store.clone(), input)?;
+        let names = saved_names(input, source.image());
+        match images.iter_mut().find(|i| i.source.image().descriptor.digest == source.image().descriptor.digest) {
+            Some(same) => {
+                for n in names {
+                    if !same.names.contains(&n) {
+                        same.names.push(n);
+                    }
+                }
+            }
+            None => images.push(SaveImage { source, names }),
+        }
+    }
+    Ok(images)
+}
+
+/// `podman load`: every image of the archive or directory `input` into the local store, all or nothing.
+pub async fn load(settings: &Settings, input: Input, progress: Arc<dyn Progress>) -> Result<Vec<Loaded>, Error> {
+    let store = settings.store()?;
+    let spool = store.temp_dir();
+    let opened = tokio::task::spawn_blocking(move || crate::archive::open(input, &spool))
+        .await
+        .map_err(|e| Error::Task(e.to_string()))??;
+    Ok(copy::archive::load(store, &opened, &settings.copy_options(false), progress).await?)
+}
+
+/// `skopeo copy SRC DST`: the image one name means to the place another names (the settings' platform, or
+/// every one with `all`), through the one copy engine. Into a tar one blob at a time, so its entries follow
+/// the manifest's order (the same archive every time).
+pub async fn copy_by_name(
+    source: &ImageName,
+    source_settings: &Settings,
+    destination: &ImageName,
+    destination_settings: &Settings,
+    destination_options: &DestinationOptions,
+    all: bool,
+    progress: Arc<dyn Progress>,
+) -> Result<Report, Error> {
+    let src = source.open_source(source_settings).await?;
+    let dst = destination.open_destination(destination_settings, destination_options).await?;
+    let mut opts = source_settings.copy_options(all);
+    if destination.is_tar() {
+        opts.jobs = 1;
+    }
+    Ok(copy::copy(src.as_ref(), dst.as_ref(), &opts, progress).await?)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,240 @@
+//! [`Settings`]: the one explicit value every library operation takes — how long to wait for a registry, TLS
+//! and credentials, where registries.conf and the store are, the platform, how many blobs at once, and who
+//! hears about it (the [`Observer`](crate::observe::Observer)). The CLI builds it once, from its flags and the
+//! environment ([`Settings::from_env`] is the one place the library reads `HOIST_TIMEOUT`, `HOIST_STORE` and
+//! registries.conf's variables); a library user builds it by hand.
+//!
+//! It also answers "how do I reach this image?": [`Settings::pull_targets`] (mirrors then primary, each with
+//! its own TLS), [`Settings::push_endpoint`], [`Settings::creds`] (looked up per endpoint), and the registry
+//! sources, destinations and clients built from them — so no caller chooses endpoints itself.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use hoist_helper_protocol::Credentials;
+
+use super::Error;
+use crate::auth::{Auth, AuthFiles};
+use crate::config::{Config, ConfigError, Paths};
+use crate::image::Platform;
+use crate::observe::{self, SharedObserver};
+use crate::reference::Reference;
+use crate::registry::{self, Endpoint, RegistryClient, RegistryError, Target, TlsOptions};
+use crate::store::{Store, StoreError};
+use crate::transport::registry::{Creds, RegistryDestination, RegistrySource};
+
+/// Where a registry side's credentials come from.
+#[derive(Clone, Debug, Default)]
+pub enum CredentialSource {
+    /// Looked up per endpoint in the auth files (this one first, when given: `--authfile`) and the
+    /// credential helpers, in containers-auth.json(5) order.
+    #[default]
+    Lookup,
+    /// Looked up as [`CredentialSource::Lookup`], in this auth file instead of the default ones.
+    AuthFile(PathBuf),
+    /// These credentials for every endpoint (`--creds USER:PASS`).
+    Given(Credentials),
+    /// None: anonymous access (`--no-creds`).
+    Anonymous,
+}
+
+/// How to talk to registries: TLS choices and where credentials come from.
+#[derive(Clone, Debug, Default)]
+pub struct RegistryAccess {
+    /// `--tls-verify` (overrides registries.conf's `insecure` when given) and `--cert-dir`.
+    pub tls: TlsOptions,
+    pub credentials: CredentialSource,
+}
+
+/// Asks a person which of several candidates a short name means (podman asks on a terminal).
+pub trait Prompt: Send + Sync {
+    /// The candidate chosen for `name`; an error (one line) when none was.
+    fn choose(&self, name: &str, candidates: &[Reference]) -> Result<Reference, String>;
+}
+
+/// Everything a library operation needs to know that is not its arguments. See the module's doc.
+#[derive(Clone)]
+pub struct Settings {
+    /// How long to wait for a registry to connect, to answer, and between reads; `None`: for ever.
+    pub timeout: Option<Duration>,
+    pub registry: RegistryAccess,
+    /// Where registries.conf and its drop-ins are.
+    pub registries_conf: Paths,
+    /// The local store's directory; `None` when there is none to use (no `$HOIST_STORE`, no home).
+    pub store_root: Option<PathBuf>,
+    /// The platform to pick from a multi-platform image; `None`: the host's.
+    pub platform: Option<Platform>,
+    /// Blobs to copy at once.
+    pub jobs: usize,
+    /// Who hears debug lines, warnings and progress lines.
+    pub observer: SharedObserver,
+    /// Who is asked when a short name is ambiguous; `None`: nobody (no terminal).
+    pub prompt: Option<Arc<dyn Prompt>>,
+    /// registries.conf, read once on first use.
+    config: OnceLock<Arc<Config>>,
+}
+
+impl Settings {
+    /// Settings with hoist's defaults (30 s timeout, registries.conf and the store where the environment
+    /// says) and nobody listening. Reads the environment; see [`Settings::from_env`].
+    pub fn new() -> Settings {
+        Settings {
+            timeout: Some(registry::tls::DEFAULT_READ_TIMEOUT),
+            registry: RegistryAccess::default(),
+            registries_conf: Paths::from_env(),
+            store_root: Store::default_root().ok(),
+            platform: None,
+            jobs: 6,
+            observer: observe::silent(),
+            prompt: None,
+            config: OnceLock::new(),
+        }
+    }
+
+    /// Settings from the environment: `HOIST_TIMEOUT` (seconds; `0`: for ever; refused when not a number),
+    /// `CONTAINERS_REGISTRIES_CONF`/`_DIR` and `$HOME`'s registries.conf, and the store at `$HOIST_STORE`
+    /// (else `$XDG_DATA_HOME/hoist/store`). The one place the library reads these variables.
+    pub fn from_env() -> Result<Settings, RegistryError> {
+        let timeout = registry::tls::read_timeout(std::env::var_os(registry::tls::TIMEOUT_ENV).as_deref())?;
+        Ok(Settings { timeout, ..Settings::new() })
+    }
+
+    /// These settings with `--timeout SECONDS` (`0`: for ever; at most a day).
+    pub fn with_timeout_secs(mut self, secs: u64) -> Settings {
+        self.timeout = registry::tls::timeout_from_secs(secs);
+        self
+    }
+
+    /// These settings with another way to reach registries (one side of a copy, a command's flags).
+    pub fn with_registry(mut self, registry: RegistryAccess) -> Settings {
+        self.registry = registry;
+        self
+    }
+
+    /// These settings copying `jobs` blobs at once.
+    pub fn with_jobs(mut self, jobs: usize) -> Settings {
+        self.jobs = jobs;
+        self
+    }
+
+    /// These settings picking `platform` from multi-platform images (`None`: the host's).
+    pub fn with_platform(mut self, platform: Option<Platform>) -> Settings {
+        self.platform = platform;
+        self
+    }
+
+    /// registries.conf, read on first use; its warnings go to the observer once.
+    pub fn config(&self) -> Result<Arc<Config>, ConfigError> {
+        if let Some(c) = self.config.get() {
+            return Ok(c.clone());
+        }
+        let config = Config::load(&self.registries_conf)?;
+        for w in &config.warnings {
+            self.observer.warning(w);
+        }
+        Ok(self.config.get_or_init(|| Arc::new(config)).clone())
+    }
+
+    /// The local store.
+    pub fn store(&self) -> Result<Arc<Store>, StoreError> {
+        let root = match &self.store_root {
+            Some(r) => r.clone(),
+            None => Store::default_root()?,
+        };
+        Ok(Arc::new(Store::open(root)?))
+    }
+
+    /// Where this side's credentials come from, for [`RegistrySource`] and [`RegistryDestination`].
+    pub fn creds(&self) -> Result<Creds, Error> {
+        let file = match &self.registry.credentials {
+            CredentialSource::Anonymous => return Ok(Creds::Anonymous),
+            CredentialSource::Given(c) => return Ok(Creds::Given(c.clone())),
+            CredentialSource::Lookup => None,
+            CredentialSource::AuthFile(p) => Some(p.as_path()),
+        };
+        let auth = Auth::new(AuthFiles::discover(file), &*self.config()?).with_observer(self.observer.clone());
+        Ok(Creds::Lookup(Arc::new(auth)))
+    }
+
+    /// Where to pull `reference` from, in order: its usable mirrors, then its primary location, each with
+    /// its own TLS and this timeout; a blocked registry is refused.
+    pub fn pull_targets(&self, reference: &Reference) -> Result<Vec<Target>, Error> {
+        let mut targets = registry::endpoint::for_pull(&*self.config()?, reference, &self.registry.tls)?;
+        for t in &mut targets {
+            t.endpoint.timeout = self.timeout;
+        }
+        Ok(targets)
+    }
+
+    /// The endpoint to write `reference` to: its registry's primary location (mirrors are for pulls).
+    pub fn push_endpoint(&self, reference: &Reference) -> Result<Endpoint, Error> {
+        let mut e = registry::endpoint::for_push(&*self.config()?, reference, &self.registry.tls);
+        e.timeout = self.timeout;
+        Ok(e)
+    }
+
+    /// The endpoint for a login key (`host[:port][/namespace]`); refused when registries.conf blocks it.
+    pub fn login_endpoint(&self, key: &str) -> Result<Endpoint, Error> {
+        let mut e = registry::endpoint::for_login(&*self.config()?, key, &self.registry.tls)?;
+        e.timeout = self.timeout;
+        Ok(e)
+    }
+
+    /// `reference` in its registry, read from the first of [`Settings::pull_targets`] that serves it.
+    pub async fn registry_source(&self, reference: &Reference) -> Result<RegistrySource, Error> {
+        let targets = self.pull_targets(reference)?;
+        Ok(RegistrySource::open(reference, &targets, &self.creds()?, &self.observer).await?)
+    }
+
+    /// `reference` in its registry as a place to write, at [`Settings::push_endpoint`].
+    pub async fn registry_destination(&self, reference: &Reference) -> Result<RegistryDestination, Error> {
+        let endpoint = self.push_endpoint(reference)?;
+        Ok(RegistryDestination::open(&endpoint, reference.clone(), &self.creds()?, &self.observer).await?)
+    }
+
+    /// A client for `reference`'s registry at its primary location, with the credentials for that
+    /// repository. For talking to a registry directly (tags, manifests by digest, `access`).
+    pub async fn registry_client(&self, reference: &Reference) -> Result<Arc<RegistryClient>, Error> {
+        let endpoint = self.push_endpoint(reference)?;
+        let creds = self.creds()?.for_reference(reference).await?;
+        Ok(Arc::new(RegistryClient::connect(&endpoint, creds, self.observer.clone()).await?))
+    }
+
+    /// The tags of `repository` at its primary location, every page read (`page_size`: asked per page).
+    pub async fn list_tags(&self, repository: &Reference, page_size: Option<usize>) -> Result<Vec<String>, Error> {
+        let targets = self.pull_targets(repository)?;
+        Ok(RegistrySource::list_tags(repository, &targets, &self.creds()?, &self.observer, page_size).await?)
+    }
+
+    /// The copy engine's options for these settings: `all` platforms or the one asked for.
+    pub fn copy_options(&self, all: bool) -> crate::copy::Options {
+        crate::copy::Options { jobs: self.jobs, platform: self.platform.clone(), all }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings::new()
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("timeout", &self.timeout)
+            .field("registry", &self.registry)
+            .field("registries_conf", &self.registries_conf)
+            .field("store_root", &self.store_root)
+            .field("platform", &self.platform)
+            .field("jobs", &self.jobs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keeps [`RegistryError`] for callers that match it.
+impl From<RegistryError> for Error {
+    fn from(e: RegistryError) -> Error {
+        Error::Transport(e.into())
+    }
+}

@@ -1,0 +1,274 @@
+//! The library's operations used as a library user would: settings built by hand, images named with
+//! transports, no CLI.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::*;
+use crate::config::Paths;
+use crate::copy::NoProgress;
+use crate::digest::Digest;
+
+/// An OCI layout in `dir` holding one image (one uncompressed layer) named `v1`; its manifest, config and
+/// layer digests.
+fn oci_layout(dir: &Path) -> (Digest, Digest, Digest) {
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(5);
+    header.set_mode(0o644);
+    header.set_cksum();
+    layer.append_data(&mut header, "hello.txt", &b"hello"[..]).unwrap();
+    let layer = layer.into_inner().unwrap();
+    let layer_digest = Digest::sha256(&layer);
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
+    );
+    let config_digest = Digest::sha256(config.as_bytes());
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{}}}]}}"#,
+        config.len(),
+        layer.len()
+    );
+    let manifest_digest = Digest::sha256(manifest.as_bytes());
+    let index = format!(
+        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{manifest_digest}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"v1"}}}}]}}"#,
+        manifest.len()
+    );
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    for (d, bytes) in
+        [(&layer_digest, &layer[..]), (&config_digest, config.as_bytes()), (&manifest_digest, manifest.as_bytes())]
+    {
+        std::fs::write(blobs.join(d.hex()), bytes).unwrap();
+    }
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(dir.join("index.json"), index).unwrap();
+    (manifest_digest, config_digest, layer_digest)
+}
+
+/// Settings that touch nothing of the machine's: a store and registries.conf in `dir`.
+fn settings_in(dir: &Path, registries_conf: &str) -> Settings {
+    let conf = dir.join("registries.conf");
+    std::fs::File::create(&conf).unwrap().write_all(registries_conf.as_bytes()).unwrap();
+    let mut s = Settings::new();
+    s.registries_conf = Paths { main: conf, main_required: true, dropin_dirs: Vec::new(), alias_cache: None };
+    s.store_root = Some(dir.join("store"));
+    s.timeout = Some(std::time::Duration::from_secs(5));
+    s
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+}
+
+#[test]
+fn an_image_moves_between_names_through_the_library_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let (manifest, config, layer) = oci_layout(&layout);
+    let settings = settings_in(tmp.path(), "");
+    let archive = tmp.path().join("out.tar");
+    let source = ImageName::parse(&format!("oci:{}:v1", layout.display())).unwrap();
+    let destination = ImageName::parse(&format!("docker-archive:{}:example.com/app:1", archive.display())).unwrap();
+    let rt = runtime();
+    let report = rt
+        .block_on(copy_by_name(
+            &source,
+            &settings,
+            &destination,
+            &settings,
+            &DestinationOptions::default(),
+            false,
+            Arc::new(NoProgress),
+        ))
+        .unwrap();
+    assert_eq!(report.manifest.digest, manifest);
+    assert_eq!(report.copied, 2, "config and layer");
+
+    // The destination finished itself at its commit: the archive is whole, named, and reads back.
+    let back = ImageName::parse(&format!("docker-archive:{}", archive.display())).unwrap();
+    let src = rt.block_on(back.open_source(&settings)).unwrap();
+    let m = rt.block_on(src.manifest()).unwrap();
+    let crate::image::Manifest::Image(m) = crate::image::Manifest::parse(&m.raw, Some(&m.media_type)).unwrap() else {
+        panic!("an image manifest");
+    };
+    assert_eq!(m.config.digest, config);
+    assert_eq!(m.layers.iter().map(|l| l.digest.clone()).collect::<Vec<_>>(), [layer]);
+    let opened = crate::archive::open(crate::archive::Input::Path(archive.clone()), tmp.path()).unwrap();
+    let listed = crate::copy::archive::images(&opened).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].names, [Reference::parse_normalized("example.com/app:1").unwrap()]);
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "no temp file left beside the archive: {leftovers:?}");
+
+    // And into the store under a name, then out again by that name.
+    let stored = ImageName::parse("store:example.com/app:2").unwrap();
+    rt.block_on(copy_by_name(
+        &back,
+        &settings,
+        &stored,
+        &settings,
+        &DestinationOptions::default(),
+        false,
+        Arc::new(NoProgress),
+    ))
+    .unwrap();
+    let store = settings.store().unwrap();
+    let image = store.find("example.com/app:2").unwrap();
+    assert_eq!(store.image_id(&image).unwrap(), config);
+}
+
+#[test]
+fn a_name_of_one_transport_holding_another_format_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    oci_layout(&layout);
+    let settings = settings_in(tmp.path(), "");
+    let wrong = ImageName::parse(&format!("dir:{}", layout.display())).unwrap();
+    let e = runtime().block_on(wrong.open_source(&settings)).err().expect("refused");
+    assert!(matches!(e, Error::WrongFormat { found: Format::OciDir, expected: Format::DockerDir, .. }), "{e}");
+}
+
+#[test]
+fn load_names_images_only_at_the_end_and_never_a_placeholder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let (_, config, _) = oci_layout(&layout);
+    let settings = settings_in(tmp.path(), "");
+    let loaded = runtime().block_on(load(&settings, Input::Path(layout), Arc::new(NoProgress))).unwrap();
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(loaded[0].id, config);
+    // An OCI ref name that is only a tag is loaded without a name (as podman), never as a placeholder.
+    let store = settings.store().unwrap();
+    let names: Vec<String> = store.list().unwrap().iter().flat_map(|i| i.names.iter().map(|n| n.to_string())).collect();
+    assert!(!names.iter().any(|n| n.contains("hoist-load")), "{names:?}");
+    assert_eq!(loaded[0].names.iter().map(|n| n.to_string()).collect::<Vec<_>>(), names);
+    assert_eq!(store.list().unwrap().len(), 1, "the image is in the index");
+}
+
+#[test]
+fn an_unnamed_store_destination_names_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let (manifest, _, _) = oci_layout(&layout);
+    let settings = settings_in(tmp.path(), "");
+    let rt = runtime();
+    let source = ImageName::parse(&format!("oci:{}:v1", layout.display())).unwrap();
+    let src = rt.block_on(source.open_source(&settings)).unwrap();
+    let store = settings.store().unwrap();
+    let dst = StoreDestination::unnamed(store.clone()).unwrap();
+    let report = rt.block_on(copy::copy(src.as_ref(), &dst, &copy::Options::default(), Arc::new(NoProgress))).unwrap();
+    assert_eq!(report.manifest.digest, manifest);
+    assert!(store.list().unwrap().is_empty(), "nothing named");
+    assert!(store.has_blob(&manifest).unwrap().is_some(), "the manifest is stored");
+}
+
+#[test]
+fn a_short_name_tries_each_candidate_and_reports_each_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Two search registries nobody listens on (port 1 refuses at once); permissive mode and no prompt: both
+    // are tried in order.
+    let settings = settings_in(
+        tmp.path(),
+        "unqualified-search-registries = [\"127.0.0.1:1\", \"localhost:1\"]\nshort-name-mode = \"permissive\"\n",
+    );
+    let e = runtime().block_on(pull(&settings, "app", false, Arc::new(NoProgress))).expect_err("no registry");
+    let Error::NoCandidate { name, failures } = &e else { panic!("{e}") };
+    assert_eq!(name, "app");
+    let tried: Vec<String> = failures.iter().map(|(c, _)| c.to_string()).collect();
+    assert_eq!(tried, ["127.0.0.1:1/app:latest", "localhost:1/app:latest"]);
+    assert!(e.to_string().starts_with("pulling app: no candidate could be pulled:\n  127.0.0.1:1/app:latest: "), "{e}");
+}
+
+#[test]
+fn an_ambiguous_short_name_in_enforcing_mode_needs_a_prompt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = "unqualified-search-registries = [\"127.0.0.1:1\", \"localhost:1\"]\nshort-name-mode = \"enforcing\"\n";
+    let mut settings = settings_in(tmp.path(), conf);
+    let e = runtime().block_on(resolve_source(&settings, "app")).err().expect("refused");
+    assert!(matches!(&e, Error::Ambiguous { candidates, .. } if candidates.len() == 2), "{e}");
+
+    /// Picks the second candidate.
+    struct Second;
+    impl Prompt for Second {
+        fn choose(&self, _name: &str, candidates: &[Reference]) -> Result<Reference, String> {
+            Ok(candidates[1].clone())
+        }
+    }
+    settings.prompt = Some(Arc::new(Second));
+    let e = runtime().block_on(resolve_source(&settings, "app")).err().expect("nobody listens");
+    let Error::PullFailed { candidate, .. } = &e else { panic!("{e}") };
+    assert_eq!(candidate.to_string(), "localhost:1/app:latest", "only the chosen one is tried");
+}
+
+#[test]
+fn settings_carry_the_timeout_to_every_endpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = settings_in(tmp.path(), "").with_timeout_secs(7);
+    let r = Reference::parse_normalized("quay.io/org/app:1").unwrap();
+    let targets = settings.pull_targets(&r).unwrap();
+    assert!(targets.iter().all(|t| t.endpoint.timeout == Some(std::time::Duration::from_secs(7))));
+    assert_eq!(settings.push_endpoint(&r).unwrap().timeout, Some(std::time::Duration::from_secs(7)));
+    let forever = settings.with_timeout_secs(0);
+    assert_eq!(forever.push_endpoint(&r).unwrap().timeout, None, "0 waits for ever");
+    assert_eq!(forever.with_timeout_secs(u64::MAX).timeout, Some(crate::registry::tls::MAX_TIMEOUT));
+}
+
+#[test]
+fn the_name_given_is_the_destination() {
+    let names: Vec<Reference> = ["r.example/demo/hello:v1", "r.example/demo/copy:v2", "docker.io/library/alpine:3"]
+        .iter()
+        .map(|n| Reference::parse_normalized(n).unwrap())
+        .collect();
+    let pick = |g: &str| name_given(g, &names).unwrap().to_string();
+    assert_eq!(pick("r.example/demo/copy:v2"), "r.example/demo/copy:v2");
+    assert_eq!(pick("demo/copy:v2"), "r.example/demo/copy:v2");
+    assert_eq!(pick("alpine:3"), "docker.io/library/alpine:3");
+    assert_eq!(pick("7fa90c1ddf11"), "r.example/demo/hello:v1", "an ID: the first name");
+}
+
+#[test]
+fn a_build_gets_its_bases_from_the_library() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let (manifest, _, _) = oci_layout(&layout);
+    // Nobody listens at the only search registry: what is not stored cannot be pulled.
+    let settings = settings_in(tmp.path(), "unqualified-search-registries = [\"127.0.0.1:1\"]\n");
+    let rt = runtime();
+    let source = ImageName::parse(&format!("oci:{}:v1", layout.display())).unwrap();
+    let stored = ImageName::parse("store:127.0.0.1:1/base:1").unwrap();
+    rt.block_on(copy_by_name(
+        &source,
+        &settings,
+        &stored,
+        &settings,
+        &DestinationOptions::default(),
+        false,
+        Arc::new(NoProgress),
+    ))
+    .unwrap();
+    let mut bases = StoreBases {
+        settings: &settings,
+        store: settings.store().unwrap(),
+        runtime: rt.handle().clone(),
+        pull: false,
+        progress: Arc::new(NoProgress),
+    };
+    let amd64 = crate::image::Platform::parse("linux/amd64").unwrap();
+    let base = crate::build::Bases::base(&mut bases, "127.0.0.1:1/base:1", &amd64).unwrap();
+    assert_eq!((base.descriptor.digest, base.name.as_str()), (manifest, "127.0.0.1:1/base:1"), "from the store");
+    let e = crate::build::Bases::base(&mut bases, "other", &amd64).unwrap_err();
+    assert!(e.starts_with("pulling 127.0.0.1:1/other:latest: "), "pulled when missing: {e}");
+    bases.pull = true;
+    let e = crate::build::Bases::base(&mut bases, "127.0.0.1:1/base:1", &amd64).unwrap_err();
+    assert!(e.starts_with("pulling 127.0.0.1:1/base:1: "), "--pull pulls even a stored base: {e}");
+    assert_eq!(
+        MountFrom::base_repo(Some("quay.io/org/base:1")),
+        Some(crate::transport::RegistryRepo { host: "quay.io".into(), repo: "org/base".into() })
+    );
+}
