@@ -4,7 +4,9 @@
 # - the library never prints: no print!/println!/eprint!/eprintln!/dbg! in hoist-core (core/src/; the CLI is
 #   its own package, cli/);
 # - the library does not compile the CLI's crates: no clap, clap_complete, clap_mangen or indicatif in
-#   hoist-core's normal dependencies, and hoist-core never depends on the CLI package.
+#   hoist-core's normal dependencies, and hoist-core never depends on the CLI package;
+# - the CLI's printer (cli/src/printer.rs) is its only writer to stdout and stderr: no print macro, no
+#   std::io::stdout()/stderr() and no indicatif draw target anywhere else in cli/src/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail=0
@@ -30,6 +32,12 @@ done
 if prints=$(grep -rnE '\b(e?println|e?print|dbg)!\(' core/src --include='*.rs'); then
   echo "check-structure: the library prints (route it through hoist_core::observe or return it):" >&2
   echo "$prints" >&2
+  fail=1
+fi
+if writes=$(grep -rnE '\b(e?println|e?print|dbg)!\(|io::(stdout|stderr)\(|ProgressDrawTarget::' cli/src --include='*.rs' \
+    | grep -v '^cli/src/printer\.rs:'); then
+  echo "check-structure: the CLI writes around its printer (write through cli/src/printer.rs):" >&2
+  echo "$writes" >&2
   fail=1
 fi
 exit $fail

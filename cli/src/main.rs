@@ -82,6 +82,25 @@ enum Command {
     GenerateMan(man::Args),
 }
 
+impl Command {
+    /// What this run prints, decided once from the command's flags: `-q` hides progress, `--verbose` shows
+    /// the library's debug lines. Commands get the printer and never change it.
+    fn printer(&self) -> Printer {
+        let quiet = match self {
+            Command::Build(a) => a.copy.quiet,
+            Command::Pull(a) => a.copy.quiet,
+            Command::Push(a) => a.copy.quiet,
+            Command::Copy(a) => a.copy.quiet,
+            Command::Promote(a) => a.copy.quiet,
+            Command::Save(a) => a.quiet,
+            Command::Load(a) => a.quiet,
+            _ => false,
+        };
+        let verbose = matches!(self, Command::Login(a) if a.verbose);
+        Printer::new(verbose, quiet)
+    }
+}
+
 fn run(command: Command, ctx: &Context) -> commands::Result<()> {
     match command {
         Command::Access(a) => access::run(a, ctx),
@@ -147,13 +166,12 @@ fn main() -> ExitCode {
         // concurrently; the library reads HOIST_TIMEOUT when it builds each client.
         unsafe { std::env::set_var(hoist_core::registry::tls::TIMEOUT_ENV, seconds.to_string()) };
     }
-    hoist_fs::private_file::on_lock_wait(|line| eprintln!("Warning: {}", hoist_core::observe::terminal_safe(line)));
-    let printer = std::sync::Arc::new(Printer::default());
+    let printer = cli.command.printer();
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(commands::Error::from)
-        .and_then(|runtime| run(cli.command, &Context { printer: printer.clone(), runtime }));
+        .and_then(|runtime| run(cli.command, &Context { printer, runtime }));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`hoist ... | head`): stop quietly, as a program killed by SIGPIPE would.

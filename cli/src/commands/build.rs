@@ -21,7 +21,6 @@ use hoist_core::transport::{ByteStream, ImageSource, RawManifest, RegistryRepo, 
 
 use super::common::{CopyFlags, RegistryArgs, open_store, push_endpoint, resolve_source, short};
 use super::{Context, Result, fail};
-use crate::progress::CopyProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -57,11 +56,10 @@ pub struct Args {
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
-    copy: CopyFlags,
+    pub copy: CopyFlags,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.copy.quiet);
     let dockerfile = read_dockerfile(&a.context, a.file.as_deref())?;
     // Everything that can be refused is refused before any work.
     build::check(&dockerfile, a.target.as_deref())?;
@@ -123,7 +121,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
             let src =
                 MountFrom { inner: StoreSource::open(store.clone(), &name.to_string())?, from: mount_from.clone() };
             let endpoint = push_endpoint(&config, name, &a.registry.tls());
-            let progress = Arc::new(CopyProgress::new(a.copy.quiet));
+            let progress = ctx.printer.copy_progress();
             let opts = copy::Options { jobs: a.copy.jobs, platform: None, all: true };
             ctx.printer.progress_line(&format!("Pushing {name}"));
             let report = ctx.runtime.block_on(async {
@@ -197,16 +195,22 @@ fn local_name(t: &str) -> Result<Reference> {
     Ok(r.with_default_tag())
 }
 
-/// Build steps as podman prints them (`STEP 2/4: COPY . /app`), on stderr.
+/// Build steps as podman prints them (`STEP 2/4: COPY . /app`), on stderr; warnings as every command's.
 struct Steps<'a>(&'a Context);
 
-impl build::Progress for Steps<'_> {
-    fn step(&self, n: usize, total: usize, instruction: &str) {
-        self.0.printer.progress_line(&format!("STEP {n}/{total}: {instruction}"));
+impl hoist_core::observe::Observer for Steps<'_> {
+    fn debug(&self, line: &str) {
+        self.0.printer.debug(line);
     }
 
     fn warning(&self, line: &str) {
         self.0.printer.warn(line);
+    }
+}
+
+impl build::Progress for Steps<'_> {
+    fn step(&self, n: usize, total: usize, instruction: &str) {
+        self.0.printer.progress_line(&format!("STEP {n}/{total}: {instruction}"));
     }
 }
 
@@ -229,7 +233,7 @@ impl Bases for CliBases<'_> {
             let shown = image.names.first().map(Reference::to_string).unwrap_or_else(|| name.to_owned());
             return Ok(Base { descriptor, name: shown });
         }
-        let progress = Arc::new(CopyProgress::new(self.copy.quiet));
+        let progress = self.ctx.printer.copy_progress();
         let opts = copy::Options { jobs: self.copy.jobs, platform: Some(platform.clone()), all: false };
         let reference = self
             .ctx

@@ -18,7 +18,6 @@ use hoist_core::transport::{ImageDestination, ImageSource};
 
 use super::common::{CopyFlags, PlatformArgs, open_store, parse_creds, push_endpoint, registry_reference};
 use super::{Context, Result, fail};
-use crate::progress::CopyProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -68,7 +67,7 @@ pub struct Args {
     #[arg(long)]
     dest_compress: bool,
     #[command(flatten)]
-    copy: CopyFlags,
+    pub copy: CopyFlags,
 }
 
 enum End {
@@ -179,7 +178,6 @@ fn side_creds(
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.copy.quiet);
     let config = ctx.load_config()?;
     let (src_end, dst_end) = (parse_end(&a.source)?, parse_end(&a.destination)?);
     if a.dest_compress && !matches!(dst_end, End::Archive(Format::DockerDir, _, _)) {
@@ -189,7 +187,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let into_tar = matches!(dst_end, End::Archive(f, _, _) if f.is_archive());
     let jobs = if into_tar { 1 } else { a.copy.jobs };
     let opts = Options { jobs, platform: a.platform.platform()?, all: a.all };
-    let progress = Arc::new(CopyProgress::new(a.copy.quiet));
+    let progress = ctx.printer.copy_progress();
     let src_tls = hoist_core::registry::TlsOptions { tls_verify: a.src_tls_verify, cert_dir: a.src_cert_dir.clone() };
     let dst_tls = hoist_core::registry::TlsOptions { tls_verify: a.dest_tls_verify, cert_dir: a.dest_cert_dir.clone() };
     let src_creds = side_creds(&a.src_creds, a.src_no_creds, &a.authfile, &config, ctx)?;

@@ -4,7 +4,6 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use hoist_core::archive::{Input, open};
 use hoist_core::copy::Options;
@@ -12,7 +11,6 @@ use hoist_core::copy::archive::load;
 
 use super::common::open_store;
 use super::{Context, Result, fail};
-use crate::progress::CopyProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,11 +19,10 @@ pub struct Args {
     input: Option<PathBuf>,
     /// Print no progress
     #[arg(short, long)]
-    quiet: bool,
+    pub quiet: bool,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.quiet);
     let input = match a.input {
         Some(p) => Input::Path(p),
         None if std::io::stdin().is_terminal() => {
@@ -38,7 +35,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let opened = ctx.runtime.block_on(async {
         tokio::task::spawn_blocking(move || open(input, &spool)).await.map_err(|e| super::Fail(e.to_string()))
     })??;
-    let progress = Arc::new(CopyProgress::new(a.quiet));
+    let progress = ctx.printer.copy_progress();
     let loaded = ctx.runtime.block_on(load(store, &opened, &Options::default(), progress))?;
     for image in loaded {
         if image.names.is_empty() {

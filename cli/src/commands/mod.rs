@@ -25,8 +25,6 @@ pub mod save;
 pub mod tag;
 pub mod verify;
 
-use std::sync::Arc;
-
 use hoist_core::config::{Config, Paths};
 use hoist_core::observe::SharedObserver;
 
@@ -35,16 +33,17 @@ use crate::printer::Printer;
 pub type Error = Box<dyn std::error::Error>;
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// What every command gets: the printer and the process's one runtime.
+/// What every command gets: the printer (decided in `main`, the only writer to stdout and stderr) and the
+/// process's one runtime.
 pub struct Context {
-    pub printer: Arc<Printer>,
+    pub printer: Printer,
     pub runtime: tokio::runtime::Runtime,
 }
 
 impl Context {
     /// The printer as the library's observer.
     pub fn observer(&self) -> SharedObserver {
-        self.printer.clone()
+        self.printer.observer()
     }
 
     /// registries.conf as podman reads it; its warnings are printed.

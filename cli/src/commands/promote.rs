@@ -3,8 +3,6 @@
 //! inside one registry and copies them to another. With `--expect-digest`, refused when SRC no longer names
 //! that digest (it changed since it was tested). Prints both sides' digests.
 
-use std::sync::Arc;
-
 use hoist_core::copy::{self, Options};
 use hoist_core::digest::Digest;
 use hoist_core::image::media_type;
@@ -13,7 +11,6 @@ use hoist_core::transport::registry::{RegistryDestination, RegistrySource, refer
 
 use super::common::{CopyFlags, RegistryArgs, push_endpoint, registry_client, registry_reference};
 use super::{Context, Result, fail};
-use crate::progress::CopyProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -27,11 +24,10 @@ pub struct Args {
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
-    copy: CopyFlags,
+    pub copy: CopyFlags,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.copy.quiet);
     let config = ctx.load_config()?;
     let src = registry_reference(&a.source)?;
     let dst = registry_reference(&a.destination)?;
@@ -44,7 +40,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     };
     let tls = a.registry.tls();
     let creds = a.registry.creds(&config, ctx)?;
-    let progress = Arc::new(CopyProgress::new(a.copy.quiet));
+    let progress = ctx.printer.copy_progress();
     let (digest, before) = ctx.runtime.block_on(async {
         let src_client = registry_client(&config, &src, &a.registry, ctx).await?;
         let Some(head) =

@@ -2,15 +2,12 @@
 //! names through registries.conf, mirrors before the primary, the host's platform from a multi-platform
 //! image (or `--platform`, or every platform with `--all`). Prints the image ID on stdout.
 
-use std::sync::Arc;
-
 use hoist_core::copy::{self, Options};
 use hoist_core::store::Store;
 use hoist_core::transport::store::StoreDestination;
 
 use super::common::{CopyFlags, PlatformArgs, RegistryArgs, open_store, resolve_source};
 use super::{Context, Result};
-use crate::progress::CopyProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,15 +21,14 @@ pub struct Args {
     #[arg(long)]
     all: bool,
     #[command(flatten)]
-    copy: CopyFlags,
+    pub copy: CopyFlags,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.copy.quiet);
     let config = ctx.load_config()?;
     let opts = Options { jobs: a.copy.jobs, platform: a.platform.platform()?, all: a.all };
     let store = open_store()?;
-    let progress = Arc::new(CopyProgress::new(a.copy.quiet));
+    let progress = ctx.printer.copy_progress();
     let (reference, report) = ctx.runtime.block_on(async {
         let (reference, src) = resolve_source(&a.name, &config, &a.registry, ctx).await?;
         let dst = StoreDestination::open(store.clone(), reference.clone())?;

@@ -3,7 +3,6 @@
 //! byte. `--digestfile` records the manifest digest.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use hoist_core::copy::{self, Options};
 use hoist_core::reference::Reference;
@@ -12,7 +11,6 @@ use hoist_core::transport::store::StoreSource;
 
 use super::common::{CopyFlags, RegistryArgs, open_store, push_endpoint, registry_reference};
 use super::{Context, Result};
-use crate::progress::CopyProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,11 +24,10 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     digestfile: Option<PathBuf>,
     #[command(flatten)]
-    copy: CopyFlags,
+    pub copy: CopyFlags,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.copy.quiet);
     let config = ctx.load_config()?;
     let store = open_store()?;
     let src = StoreSource::open(store, &a.image)?;
@@ -43,7 +40,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     };
     let endpoint = push_endpoint(&config, &destination, &a.registry.tls());
     let creds = a.registry.creds(&config, ctx)?;
-    let progress = Arc::new(CopyProgress::new(a.copy.quiet));
+    let progress = ctx.printer.copy_progress();
     let opts = Options { jobs: a.copy.jobs, platform: None, all: true };
     let report = ctx.runtime.block_on(async {
         let dst = RegistryDestination::open(&endpoint, destination.clone(), &creds, &ctx.observer()).await?;

@@ -5,9 +5,7 @@
 //! `--compress`, a docker-dir gets uncompressed layers gzipped); a docker-archive gets them uncompressed
 //! (decompressed while streaming).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use hoist_core::archive::Format;
 use hoist_core::copy::Options;
@@ -16,7 +14,6 @@ use hoist_core::transport::store::StoreSource;
 
 use super::common::open_store;
 use super::{Context, Result, fail};
-use crate::progress::CopyProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -42,7 +39,7 @@ pub struct Args {
     uncompressed: bool,
     /// Print no progress
     #[arg(short, long)]
-    quiet: bool,
+    pub quiet: bool,
 }
 
 fn parse_format(s: &str) -> std::result::Result<Format, String> {
@@ -50,7 +47,6 @@ fn parse_format(s: &str) -> std::result::Result<Format, String> {
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.quiet);
     if a.compress && a.format != Format::DockerDir {
         return fail("--compress can only be set when --format is docker-dir");
     }
@@ -60,10 +56,10 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let target = match &a.output {
         Some(p) => Target::Path(p.clone()),
         None if !a.format.is_archive() => return fail(format!("{} is a directory: give its path with -o", a.format)),
-        None if std::io::stdout().is_terminal() => {
+        None if ctx.printer.stdout_is_terminal() => {
             return fail("refusing to save to terminal. Use -o flag or redirect");
         }
-        None => Target::Stream(Box::new(std::io::stdout())),
+        None => Target::Stream(ctx.printer.result_stream()),
     };
     let store = open_store()?;
     let mut images: Vec<SaveImage> = Vec::new();
@@ -84,7 +80,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     if images.len() > 1 && !a.multi_image_archive {
         return fail("several images given: use -m (--multi-image-archive) to save them into one archive");
     }
-    let progress = Arc::new(CopyProgress::new(a.quiet));
+    let progress = ctx.printer.copy_progress();
     let opts = Options::default();
     ctx.runtime.block_on(save(a.format, images, target, a.compress, &opts, progress))?;
     Ok(())

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::{CopyError, Options, Progress, copy};
+use super::{CopyError, CopyProgress, Options, copy};
 use crate::archive::tar_out::TarOut;
 use crate::archive::{ArchiveError, Format, Opened};
 use crate::digest::Digest;
@@ -128,7 +128,7 @@ pub async fn load(
     store: Arc<Store>,
     opened: &Opened,
     opts: &Options,
-    progress: Arc<dyn Progress>,
+    progress: Arc<dyn CopyProgress>,
 ) -> Result<Vec<Loaded>, BackupError> {
     let _session = store.session()?;
     let o = opened.clone();
@@ -204,7 +204,7 @@ pub async fn save(
     target: Target,
     compress: bool,
     opts: &Options,
-    progress: Arc<dyn Progress>,
+    progress: Arc<dyn CopyProgress>,
 ) -> Result<(), BackupError> {
     if compress && format != Format::DockerDir {
         return Err(BackupError::Invalid("--compress can only be set when --format is docker-dir".to_owned()));
