@@ -23,6 +23,7 @@ use std::pin::Pin;
 use futures_util::future::BoxFuture;
 
 use crate::archive::ArchiveError;
+use crate::auth::AuthError;
 use crate::digest::{Digest, VerifyError};
 use crate::image::{Descriptor, ImageError};
 use crate::registry::RegistryError;
@@ -47,6 +48,9 @@ pub enum TransportError {
     Verify(#[from] VerifyError),
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// Looking up the credentials for a registry failed (every source failed, or an auth file is unreadable).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     #[error("{0}")]
     Other(String),
 }
