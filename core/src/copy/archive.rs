@@ -31,16 +31,38 @@ use crate::transport::{ImageDestination, ImageSource, OpenBlob, RawManifest, Tra
 /// Why a load or save failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
+    /// The copy of one image failed: what was being copied, and the transport's error.
     #[error(transparent)]
     Copy(#[from] CopyError),
+    /// Opening or finishing a side failed; a store error arrives here as `Transport(Store(..))` (its `From`).
     #[error(transparent)]
     Transport(#[from] TransportError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
     #[error(transparent)]
     Archive(#[from] ArchiveError),
     #[error("{0}")]
     Invalid(String),
+}
+
+/// A store error is the store side's transport error: one variant holds it, not two.
+impl From<StoreError> for BackupError {
+    fn from(e: StoreError) -> Self {
+        BackupError::Transport(TransportError::Store(e))
+    }
+}
+
+impl BackupError {
+    /// The store's error behind this one, wherever it arose (opening, finishing, or during the copy).
+    pub fn store_error(&self) -> Option<&StoreError> {
+        let transport = match self {
+            BackupError::Copy(c) => &*c.source,
+            BackupError::Transport(t) => t,
+            BackupError::Archive(_) | BackupError::Invalid(_) => return None,
+        };
+        match transport {
+            TransportError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// One image of an archive.
