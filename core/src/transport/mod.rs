@@ -48,11 +48,20 @@ pub enum TransportError {
     Verify(#[from] VerifyError),
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// A docker-archive refused: which archive, image, blob or limit.
+    #[error(transparent)]
+    DockerArchive(Box<docker_archive::DockerArchiveError>),
     /// Looking up the credentials for a registry failed (every source failed, or an auth file is unreadable).
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("{0}")]
     Other(String),
+}
+
+impl From<docker_archive::DockerArchiveError> for TransportError {
+    fn from(e: docker_archive::DockerArchiveError) -> Self {
+        TransportError::DockerArchive(Box::new(e))
+    }
 }
 
 /// A manifest exactly as it was fetched or will be written.
