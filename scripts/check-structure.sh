@@ -7,6 +7,8 @@
 #   hoist-core's normal dependencies, and hoist-core never depends on the CLI package;
 # - settings are values, not the environment: no std::env::set_var/remove_var outside tests (the CLI builds
 #   hoist_core::ops::Settings once; the library reads its variables in Settings::from_env only).
+# - the CLI's printer (cli/src/printer.rs) is its only writer to stdout and stderr: no print macro, no
+#   std::io::stdout()/stderr() and no indicatif draw target anywhere else in cli/src/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail=0
@@ -40,6 +42,12 @@ setters=$(find core/src cli/src fs helpers -name '*.rs' ! -name 'tests.rs' ! -pa
 if [ -n "$setters" ]; then
   echo "check-structure: the process environment is changed outside tests (pass a value: hoist_core::ops::Settings):" >&2
   echo "$setters" >&2
+  fail=1
+fi
+if writes=$(grep -rnE '\b(e?println|e?print|dbg)!\(|io::(stdout|stderr)\(|ProgressDrawTarget::' cli/src --include='*.rs' \
+    | grep -v '^cli/src/printer\.rs:'); then
+  echo "check-structure: the CLI writes around its printer (write through cli/src/printer.rs):" >&2
+  echo "$writes" >&2
   fail=1
 fi
 exit $fail

@@ -82,6 +82,25 @@ enum Command {
     GenerateMan(man::Args),
 }
 
+impl Command {
+    /// What this run prints, decided once from the command's flags: `-q` hides progress, `--verbose` shows
+    /// the library's debug lines. Commands get the printer and never change it.
+    fn printer(&self) -> Printer {
+        let quiet = match self {
+            Command::Build(a) => a.copy.quiet,
+            Command::Pull(a) => a.copy.quiet,
+            Command::Push(a) => a.copy.quiet,
+            Command::Copy(a) => a.copy.quiet,
+            Command::Promote(a) => a.copy.quiet,
+            Command::Save(a) => a.quiet,
+            Command::Load(a) => a.quiet,
+            _ => false,
+        };
+        let verbose = matches!(self, Command::Login(a) if a.verbose);
+        Printer::new(verbose, quiet)
+    }
+}
+
 fn run(command: Command, ctx: &Context) -> commands::Result<()> {
     match command {
         Command::Access(a) => access::run(a, ctx),
@@ -141,12 +160,12 @@ fn on_signals() {
 
 /// The library's settings, once: `--timeout` (else `HOIST_TIMEOUT`), registries.conf and the store where the
 /// environment says, the printer as observer, a terminal (when there is one) to ask about ambiguous short names.
-fn settings(cli: &Cli, printer: &std::sync::Arc<Printer>) -> commands::Result<hoist_core::ops::Settings> {
+fn settings(cli: &Cli, printer: Printer) -> commands::Result<hoist_core::ops::Settings> {
     let mut settings = match cli.timeout {
         Some(seconds) => hoist_core::ops::Settings::new().with_timeout_secs(seconds),
         None => hoist_core::ops::Settings::from_env()?,
     };
-    settings.observer = std::sync::Arc::new(commands::PrinterObserver(printer.clone()));
+    settings.observer = printer.observer();
     settings.prompt = commands::common::TerminalPrompt::open();
     Ok(settings)
 }
@@ -154,11 +173,10 @@ fn settings(cli: &Cli, printer: &std::sync::Arc<Printer>) -> commands::Result<ho
 fn main() -> ExitCode {
     on_signals();
     let cli = Cli::parse();
-    hoist_fs::private_file::on_lock_wait(|line| eprintln!("Warning: {}", hoist_core::observe::terminal_safe(line)));
-    let printer = std::sync::Arc::new(Printer::default());
-    let result = settings(&cli, &printer).and_then(|settings| {
+    let printer = cli.command.printer();
+    let result = settings(&cli, printer).and_then(|settings| {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        run(cli.command, &Context { printer: printer.clone(), runtime, settings })
+        run(cli.command, &Context { printer, runtime, settings })
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

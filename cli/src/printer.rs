@@ -1,68 +1,130 @@
-//! The one place `hoist` writes to the terminal: command output on stdout (text or `--format json`),
-//! `Warning:` and `Error:` lines and `--verbose` steps on stderr. It is also the library's
-//! [`Observer`](hoist_core::observe::Observer), so what the library reports goes through the same policy.
+//! The one writer `hoist` has to the terminal: command output on stdout (text, `--format json`, raw
+//! documents, an archive streamed by `save`), and on stderr `Warning:` and `Error:` lines, `--verbose` steps,
+//! progress lines and copy progress (bars or podman's plain lines, built here by [`Printer::copy_progress`]).
+//! It is also the library's [`Observer`], so what the library reports goes through the same policy.
+//!
+//! A [`Printer`] is a small `Copy` value decided once in `main` from the command's flags (`-q`, `--verbose`)
+//! and never changed afterwards: a command receives it and only writes through it.
 //!
 //! Every text line passes through [`terminal_safe`]: what a registry, an archive or a file says (an error
 //! message, a tag name) cannot set the terminal's title, rewrite a line or fake another. JSON is written by
 //! its encoder, which escapes control characters itself, so `--format json` stays exact.
 
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{IsTerminal, Write};
 
-use hoist_core::observe::{Observer, terminal_safe};
+use hoist_core::observe::{Observer, SharedObserver, terminal_safe};
 
-/// How a command prints its result.
+use crate::progress::CopyReporter;
+
+/// How a command prints its result: `--format text` (lines) or `--format json`.
 #[derive(Clone, Copy, clap::ValueEnum, PartialEq, Eq, Debug, Default)]
-pub enum Format {
+pub enum OutputFormat {
     #[default]
     Text,
     Json,
 }
 
-#[derive(Default)]
+/// What reaches the terminal, decided once per run. `Copy`: commands, progress and the library's observer
+/// each hold their own copy of the same policy.
+#[derive(Clone, Copy, Debug)]
 pub struct Printer {
-    verbose: AtomicBool,
-    quiet: AtomicBool,
+    /// `--verbose`: the library's debug lines are shown (`hoist: ...`).
+    verbose: bool,
+    /// `-q`: progress (copy bars and lines, `Trying to pull`, build steps) is not shown; results, warnings
+    /// and errors still are.
+    quiet: bool,
+    sink: Sink,
+}
+
+/// Where the bytes go: the process's stdout and stderr, or (in unit tests) two buffers.
+#[derive(Clone, Copy, Debug)]
+enum Sink {
+    Terminal,
+    #[cfg(test)]
+    Memory(&'static tests::Memory),
+}
+
+/// The two streams a [`Printer`] writes.
+#[derive(Clone, Copy)]
+enum Stream {
+    Out,
+    Err,
 }
 
 impl Printer {
-    /// Shows the library's debug lines (`--verbose`).
-    pub fn set_verbose(&self, on: bool) {
-        self.verbose.store(on, Ordering::Relaxed);
+    /// The printer for one run: `verbose` shows debug lines, `quiet` hides progress.
+    pub fn new(verbose: bool, quiet: bool) -> Printer {
+        Printer { verbose, quiet, sink: Sink::Terminal }
     }
 
-    /// Suppresses progress lines (`-q`); results, warnings and errors still show.
-    pub fn set_quiet_progress(&self, on: bool) {
-        self.quiet.store(on, Ordering::Relaxed);
-    }
-
-    /// A progress line on stderr (`Trying to pull ...`), unless `-q`.
-    pub fn progress_line(&self, text: &str) {
-        if !self.quiet.load(Ordering::Relaxed) {
-            self.notice(text);
+    /// Writes `bytes` to one stream, whole.
+    fn write(&self, stream: Stream, bytes: &[u8]) -> std::io::Result<()> {
+        match (self.sink, stream) {
+            (Sink::Terminal, Stream::Out) => std::io::stdout().lock().write_all(bytes),
+            (Sink::Terminal, Stream::Err) => std::io::stderr().lock().write_all(bytes),
+            #[cfg(test)]
+            (Sink::Memory(m), Stream::Out) => m.out.lock().unwrap().write_all(bytes),
+            #[cfg(test)]
+            (Sink::Memory(m), Stream::Err) => m.err.lock().unwrap().write_all(bytes),
         }
+    }
+
+    /// One text line, escaped for the terminal.
+    fn text_line(&self, stream: Stream, text: &str) -> std::io::Result<()> {
+        let mut line = terminal_safe(text).into_owned();
+        line.push('\n');
+        self.write(stream, line.as_bytes())
     }
 
     /// One line of a command's result on stdout.
     pub fn line(&self, text: impl std::fmt::Display) -> std::io::Result<()> {
-        writeln!(std::io::stdout().lock(), "{}", terminal_safe(&text.to_string()))
+        self.text_line(Stream::Out, &text.to_string())
     }
 
-    /// A command's result as pretty JSON on stdout.
+    /// A command's result as pretty JSON on stdout, then a newline.
     pub fn json<T: serde::Serialize>(&self, value: &T) -> std::io::Result<()> {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, value)?;
-        writeln!(out)
+        let mut bytes = serde_json::to_vec_pretty(value)?;
+        bytes.push(b'\n');
+        self.write(Stream::Out, &bytes)
     }
 
-    /// Raw bytes on stdout (completion scripts).
+    /// Raw bytes on stdout, as they are (completion scripts).
     pub fn raw(&self, bytes: &[u8]) -> std::io::Result<()> {
-        std::io::stdout().lock().write_all(bytes)
+        self.write(Stream::Out, bytes)
     }
 
-    /// A line for the person at the terminal that is not the result (`WARNING! ...`).
+    /// A document on stdout exactly as stored (a manifest, a config), ending with a newline: one is added
+    /// when the document has none.
+    pub fn document(&self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write(Stream::Out, bytes)?;
+        if bytes.ends_with(b"\n") { Ok(()) } else { self.write(Stream::Out, b"\n") }
+    }
+
+    /// True when stdout is a terminal (`save` refuses to stream an archive to one).
+    pub fn stdout_is_terminal(&self) -> bool {
+        matches!(self.sink, Sink::Terminal) && std::io::stdout().is_terminal()
+    }
+
+    /// stdout as a stream, for a result too large to hold (`save`'s archive); bytes go as they are.
+    pub fn result_stream(&self) -> Box<dyn Write + Send> {
+        Box::new(ResultStream(*self))
+    }
+
+    /// True when progress may draw bars: not `-q`, and stderr is a terminal.
+    fn draws_bars(&self) -> bool {
+        !self.quiet && matches!(self.sink, Sink::Terminal) && std::io::stderr().is_terminal()
+    }
+
+    /// A line for the person at the terminal that is not the result (`WARNING! ...`), on stderr.
     pub fn notice(&self, text: &str) {
-        let _ = writeln!(std::io::stderr().lock(), "{}", terminal_safe(text));
+        let _ = self.text_line(Stream::Err, text);
+    }
+
+    /// A progress line on stderr (`Trying to pull ...`, `STEP 1/3: ...`), unless `-q`.
+    pub fn progress_line(&self, text: &str) {
+        if !self.quiet {
+            self.notice(text);
+        }
     }
 
     pub fn warn(&self, text: &str) {
@@ -73,13 +135,42 @@ impl Printer {
         self.notice(&format!("Error: {text}"));
     }
 
-    pub fn is_verbose(&self) -> bool {
-        self.verbose.load(Ordering::Relaxed)
+    /// A `--verbose` step (`hoist: ...`), shown only with `--verbose`.
+    pub fn debug(&self, text: &str) {
+        if self.verbose {
+            self.notice(&format!("hoist: {text}"));
+        }
     }
 
-    pub fn debug(&self, text: &str) {
-        if self.is_verbose() {
-            self.notice(&format!("hoist: {text}"));
+    /// This printer as the library's observer.
+    pub fn observer(&self) -> SharedObserver {
+        std::sync::Arc::new(*self)
+    }
+
+    /// Copy progress for one copy: bars when stderr is a terminal, podman's plain lines otherwise, nothing
+    /// with `-q`.
+    pub fn copy_progress(&self) -> std::sync::Arc<CopyReporter> {
+        std::sync::Arc::new(if self.draws_bars() {
+            CopyReporter::bars(indicatif::ProgressDrawTarget::stderr())
+        } else {
+            CopyReporter::Lines(*self)
+        })
+    }
+}
+
+/// [`Printer::result_stream`]: every write goes whole to the printer's stdout.
+struct ResultStream(Printer);
+
+impl Write for ResultStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(Stream::Out, buf).map(|()| buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.sink {
+            Sink::Terminal => std::io::stdout().flush(),
+            #[cfg(test)]
+            Sink::Memory(_) => Ok(()),
         }
     }
 }
@@ -90,5 +181,82 @@ impl Observer for Printer {
     }
     fn warning(&self, line: &str) {
         self.warn(line);
+    }
+    fn progress(&self, line: &str) {
+        self.progress_line(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use hoist_core::copy::{BlobOutcome, CopyProgress};
+    use hoist_core::image::Descriptor;
+
+    use super::{Printer, Sink};
+
+    /// What a test printer wrote.
+    #[derive(Debug, Default)]
+    pub struct Memory {
+        pub out: Mutex<Vec<u8>>,
+        pub err: Mutex<Vec<u8>>,
+    }
+
+    fn printer(verbose: bool, quiet: bool) -> (Printer, &'static Memory) {
+        let memory: &'static Memory = Box::leak(Box::default());
+        (Printer { verbose, quiet, sink: Sink::Memory(memory) }, memory)
+    }
+
+    fn text(buffer: &Mutex<Vec<u8>>) -> String {
+        String::from_utf8(buffer.lock().unwrap().clone()).unwrap()
+    }
+
+    fn blob() -> Descriptor {
+        serde_json::from_value(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": format!("sha256:{}", "ab".repeat(32)),
+            "size": 3,
+        }))
+        .unwrap()
+    }
+
+    /// Everything a command can print, once.
+    fn print_everything(p: Printer) {
+        p.line("result").unwrap();
+        p.json(&serde_json::json!({"tag": "a\u{1b}[2Jb"})).unwrap();
+        p.progress_line("Trying to pull x...");
+        p.warn("careful");
+        p.error("broken");
+        p.debug("asked the registry");
+        let progress = p.copy_progress();
+        progress.blob_finished(&blob(), BlobOutcome::Copied);
+    }
+
+    #[test]
+    fn quiet_hides_progress_but_not_results_warnings_or_errors() {
+        let (quiet, memory) = printer(false, true);
+        print_everything(quiet);
+        assert_eq!(text(&memory.out), "result\n{\n  \"tag\": \"a\\u001b[2Jb\"\n}\n");
+        assert_eq!(text(&memory.err), "Warning: careful\nError: broken\n");
+
+        let (loud, memory) = printer(true, false);
+        print_everything(loud);
+        assert_eq!(
+            text(&memory.err),
+            "Trying to pull x...\nWarning: careful\nError: broken\nhoist: asked the registry\nCopying blob abababababab done\n"
+        );
+    }
+
+    #[test]
+    fn text_lines_are_escaped_and_documents_kept_exact() {
+        let (p, memory) = printer(true, false);
+        p.line("tag\u{1b}]0;pwned\u{7}\nError: fake").unwrap();
+        p.warn("registry said \r\u{202e}x");
+        <Printer as hoist_core::observe::Observer>::debug(&p, "a\tb");
+        p.document(b"{\"a\":\"\x1b\"}").unwrap();
+        p.document(b"{}\n").unwrap();
+        assert_eq!(text(&memory.out), "tag\\u{1b}]0;pwned\\u{7}\\nError: fake\n{\"a\":\"\x1b\"}\n{}\n");
+        assert_eq!(text(&memory.err), "Warning: registry said \\r\\u{202e}x\nhoist: a\\tb\n");
     }
 }

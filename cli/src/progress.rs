@@ -1,46 +1,36 @@
 //! Copy progress for a person: one bar per blob on a terminal (indicatif), podman's plain lines otherwise
-//! (`Copying blob 9ad63333ebc9 done`), nothing with `-q`. Lines go to stderr; stdout keeps the result.
+//! (`Copying blob 9ad63333ebc9 done`), nothing with `-q`. Made by [`Printer::copy_progress`], which decides
+//! which; lines go through the printer (stderr), stdout keeps the result.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::sync::Mutex;
 
-use hoist_core::copy::{BlobOutcome, Progress, Report};
+use hoist_core::copy::{BlobOutcome, CopyProgress, Report};
 use hoist_core::image::Descriptor;
 use hoist_core::transport::RawManifest;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::commands::common::{human_size, short};
+use crate::printer::Printer;
 
-pub enum CopyProgress {
+/// The CLI's [`CopyProgress`]: bars on a terminal, else lines through the printer (none with `-q`).
+pub enum CopyReporter {
     Bars { multi: MultiProgress, bars: Mutex<HashMap<String, ProgressBar>> },
-    Lines,
-    Quiet,
+    Lines(Printer),
 }
 
-impl CopyProgress {
-    /// Bars when stderr is a terminal, lines otherwise, nothing when `quiet`.
-    pub fn new(quiet: bool) -> CopyProgress {
-        if quiet {
-            CopyProgress::Quiet
-        } else if std::io::stderr().is_terminal() {
-            CopyProgress::Bars {
-                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
-                bars: Mutex::new(HashMap::new()),
-            }
-        } else {
-            CopyProgress::Lines
-        }
+impl CopyReporter {
+    /// Bars drawn on `target`; only [`Printer::copy_progress`] makes them (on stderr, when it is a terminal).
+    pub(crate) fn bars(target: ProgressDrawTarget) -> CopyReporter {
+        CopyReporter::Bars { multi: MultiProgress::with_draw_target(target), bars: Mutex::new(HashMap::new()) }
     }
 
     fn line(&self, text: &str) {
-        let text = hoist_core::observe::terminal_safe(text);
         match self {
-            CopyProgress::Bars { multi, .. } => {
-                let _ = multi.println(text);
+            CopyReporter::Bars { multi, .. } => {
+                let _ = multi.println(hoist_core::observe::terminal_safe(text));
             }
-            CopyProgress::Lines => eprintln!("{text}"),
-            CopyProgress::Quiet => {}
+            CopyReporter::Lines(printer) => printer.progress_line(text),
         }
     }
 
@@ -64,9 +54,9 @@ fn what(blob: &Descriptor) -> &'static str {
     if blob.media_type.contains("config") { "config" } else { "blob" }
 }
 
-impl Progress for CopyProgress {
+impl CopyProgress for CopyReporter {
     fn blob_started(&self, blob: &Descriptor) {
-        if let CopyProgress::Bars { multi, bars } = self {
+        if let CopyReporter::Bars { multi, bars } = self {
             let bar = multi.add(ProgressBar::new(blob.size));
             bar.set_style(
                 ProgressStyle::with_template("Copying {prefix} {bar:30} {bytes}/{total_bytes} {msg}")
@@ -78,7 +68,7 @@ impl Progress for CopyProgress {
     }
 
     fn blob_progress(&self, blob: &Descriptor, bytes: u64) {
-        if let CopyProgress::Bars { bars, .. } = self
+        if let CopyReporter::Bars { bars, .. } = self
             && let Some(bar) = bars.lock().unwrap_or_else(|e| e.into_inner()).get(&blob.digest.to_string())
         {
             bar.set_position(bytes);
@@ -93,14 +83,15 @@ impl Progress for CopyProgress {
             BlobOutcome::Foreign => "skipped: foreign layer",
         };
         match self {
-            CopyProgress::Bars { bars, .. } => {
+            CopyReporter::Bars { bars, .. } => {
                 if let Some(bar) = bars.lock().unwrap_or_else(|e| e.into_inner()).get(&blob.digest.to_string()) {
                     bar.set_position(blob.size);
                     bar.finish_with_message(how);
                 }
             }
-            CopyProgress::Lines => eprintln!("Copying {} {} {how}", what(blob), short(&blob.digest)),
-            CopyProgress::Quiet => {}
+            CopyReporter::Lines(printer) => {
+                printer.progress_line(&format!("Copying {} {} {how}", what(blob), short(&blob.digest)))
+            }
         }
     }
 

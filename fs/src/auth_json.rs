@@ -18,7 +18,7 @@ use hoist_helper_protocol::{Credentials, IDENTITY_TOKEN_USERNAME, Secret, docker
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use crate::private_file::{FileError, PrivateFile};
+use crate::private_file::{FileError, LockNotice, PrivateFile};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -262,29 +262,33 @@ impl AuthFile {
     }
 
     /// Edits the (non-legacy) file at `path` under its lock: read it whatever its permissions, run `change`,
-    /// and if it returns true write the document atomically (pretty JSON and a newline, 0600).
+    /// and if it returns true write the document atomically (pretty JSON and a newline, 0600). `notice` hears
+    /// when the edit has waited a second for the lock.
     pub fn edit<T, E: From<AuthFileError>>(
         path: &Path,
+        notice: &LockNotice,
         change: impl FnOnce(&mut AuthFile) -> Result<(T, bool), E>,
     ) -> Result<T, E> {
-        AuthFile::edit_with(path, false, change)
+        AuthFile::edit_with(path, false, notice, change)
     }
 
     /// [`AuthFile::edit`] for a file that must be private: one readable by group or others, or owned by
     /// someone else, is refused as a [`PrivateFile`] refuses it.
     pub fn edit_private<T, E: From<AuthFileError>>(
         path: &Path,
+        notice: &LockNotice,
         change: impl FnOnce(&mut AuthFile) -> Result<(T, bool), E>,
     ) -> Result<T, E> {
-        AuthFile::edit_with(path, true, change)
+        AuthFile::edit_with(path, true, notice, change)
     }
 
     fn edit_with<T, E: From<AuthFileError>>(
         path: &Path,
         private: bool,
+        notice: &LockNotice,
         change: impl FnOnce(&mut AuthFile) -> Result<(T, bool), E>,
     ) -> Result<T, E> {
-        let file = PrivateFile::new(path, "auth file");
+        let file = PrivateFile::new(path, "auth file").with_lock_notice(notice.clone());
         let lock = file.lock().map_err(AuthFileError::from)?;
         let mut current = if private {
             match file.read().map_err(AuthFileError::from)? {
@@ -371,7 +375,7 @@ mod tests {
             r#"{"auths":{"a.io":{"auth":"dTpw","email":"x@y"}},"credHelpers":{"h.io":"pass"},"future":[1,2]}"#,
         )
         .unwrap();
-        AuthFile::edit(&p, |f| {
+        AuthFile::edit(&p, &LockNotice::default(), |f| {
             f.set_auth("a.io", &Credentials::new("a.io", "v", "q"));
             f.set_auth("b.io/ns", &Credentials::new("b.io", "<token>", "t"));
             Ok::<_, AuthFileError>(((), true))
@@ -387,7 +391,7 @@ mod tests {
         assert_eq!(v["auths"]["b.io/ns"]["identitytoken"], "t");
         use std::os::unix::fs::MetadataExt;
         assert_eq!(std::fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
-        let removed = AuthFile::edit(&p, |f| {
+        let removed = AuthFile::edit(&p, &LockNotice::default(), |f| {
             let r = f.remove_auth("a.io");
             Ok::<_, AuthFileError>((r, r))
         })
@@ -419,7 +423,7 @@ mod tests {
         std::fs::write(&p, r#"{"auths": null, "credHelpers": null, "credsStore": null, "kept": 1}"#).unwrap();
         let f = AuthFile::read(&p, false).unwrap();
         assert!(f.find("a.io", true).unwrap().is_none() && f.auth_keys().is_empty());
-        AuthFile::edit(&p, |f| {
+        AuthFile::edit(&p, &LockNotice::default(), |f| {
             f.set_auth("a.io", &Credentials::new("a.io", "u", "p"));
             Ok::<_, AuthFileError>(((), true))
         })
@@ -445,12 +449,12 @@ mod tests {
         let p = dir.path().join("auth.json");
         std::fs::write(&p, r#"{"auths":{}}"#).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let e = AuthFile::edit_private(&p, |_| Ok::<_, AuthFileError>(((), true))).unwrap_err();
+        let e = AuthFile::edit_private(&p, &LockNotice::default(), |_| Ok::<_, AuthFileError>(((), true))).unwrap_err();
         assert_eq!(e.path, p);
         assert!(e.message.starts_with("permissions 0644 are too open"), "{e}");
-        AuthFile::edit(&p, |_| Ok::<_, AuthFileError>(((), true))).unwrap();
+        AuthFile::edit(&p, &LockNotice::default(), |_| Ok::<_, AuthFileError>(((), true))).unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        let e = AuthFile::edit(&p, |_| Ok::<_, AuthFileError>(((), false))).unwrap_err();
+        let e = AuthFile::edit(&p, &LockNotice::default(), |_| Ok::<_, AuthFileError>(((), false))).unwrap_err();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
         assert!(e.message.starts_with("directory ") && !e.message.contains("auth file"), "{e}");
     }

@@ -14,7 +14,7 @@ use hoist_helper_protocol::{Credentials, Secret, server};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::private_file::{FileError, PrivateFile};
+use crate::private_file::{FileError, LockNotice, PrivateFile};
 
 /// The format version this code reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -116,6 +116,11 @@ pub struct CredentialFile {
 impl CredentialFile {
     pub fn at(path: impl Into<PathBuf>) -> Self {
         CredentialFile { file: PrivateFile::new(path, "credential store") }
+    }
+
+    /// Tells `notice` when a change has waited a second for the lock.
+    pub fn with_lock_notice(self, notice: LockNotice) -> Self {
+        CredentialFile { file: self.file.with_lock_notice(notice) }
     }
 
     pub fn path(&self) -> &Path {

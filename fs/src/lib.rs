@@ -18,4 +18,4 @@ pub mod credentials;
 pub mod private_file;
 pub mod write_behind;
 
-pub use private_file::{FileError, PrivateFile, WriteLock};
+pub use private_file::{FileError, LockNotice, PrivateFile, WriteLock};

@@ -9,8 +9,9 @@
 //!   it over the file and fsync the directory, so readers (who take no lock) see the old or the new file, and a
 //!   writer killed at any moment leaves at most a stale temp file, which the next writer removes;
 //! - a writer waits at most [`lock_wait`] (10 s, `HOIST_LOCK_TIMEOUT` seconds) for the lock; after a second it
-//!   says so once through the hook set with [`on_lock_wait`] (the helpers print it on stderr), and at the end
-//!   it fails naming the lock file;
+//!   says so once to the file's [`LockNotice`] (given with [`PrivateFile::with_lock_notice`]: the helpers print
+//!   it on stderr, hoist-core hands it to its observer as a warning), and at the end it fails naming the lock
+//!   file;
 //! - nothing here ever blocks on an odd file: every open is non-blocking and anything that is not a regular
 //!   file (a FIFO, a device, a directory) is refused as "is not a regular file";
 //! - a path that is a symbolic link owned by you is followed, and the lock, the temp file and the rename all
@@ -21,7 +22,7 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
@@ -40,12 +41,32 @@ pub fn lock_wait() -> Duration {
 /// After this long without the lock, the wait is announced.
 const LOCK_NOTICE_AFTER: Duration = Duration::from_secs(1);
 
-static LOCK_WAIT_NOTICE: OnceLock<fn(&str)> = OnceLock::new();
+/// Who hears the one line saying a writer is waiting for a lock (`waiting for the lock PATH (another process
+/// is writing)`), said once per wait after a second. A program prints it on stderr; a library passes it on
+/// (hoist-core: to its observer, as a warning); this crate never prints. The default tells no one.
+#[derive(Clone, Default)]
+pub struct LockNotice(Option<Arc<Tell>>);
 
-/// Sets what to do with the one line saying a writer is waiting for a lock (a program prints it on stderr;
-/// the library itself never prints). The first call wins.
-pub fn on_lock_wait(notice: fn(&str)) {
-    let _ = LOCK_WAIT_NOTICE.set(notice);
+/// What a [`LockNotice`] calls with the line.
+type Tell = dyn Fn(&str) + Send + Sync;
+
+impl LockNotice {
+    /// A notice that calls `tell` with the line.
+    pub fn new(tell: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        LockNotice(Some(Arc::new(tell)))
+    }
+
+    fn tell(&self, line: &str) {
+        if let Some(tell) = &self.0 {
+            tell(line);
+        }
+    }
+}
+
+impl std::fmt::Debug for LockNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "LockNotice(..)" } else { "LockNotice(none)" })
+    }
 }
 
 /// Opens `path` without blocking (a FIFO would otherwise wait for a writer for ever).
@@ -87,6 +108,8 @@ pub struct PrivateFile {
     what: &'static str,
     /// How long a writer waits for the lock; `None`: [`lock_wait`].
     wait: Option<Duration>,
+    /// Who hears that a writer waits.
+    notice: LockNotice,
 }
 
 /// Proof that the caller holds the exclusive write lock; unlocks on drop. It carries the path the lock was
@@ -98,7 +121,13 @@ pub struct WriteLock {
 
 impl PrivateFile {
     pub fn new(path: impl Into<PathBuf>, what: &'static str) -> Self {
-        PrivateFile { path: path.into(), what, wait: None }
+        PrivateFile { path: path.into(), what, wait: None, notice: LockNotice::default() }
+    }
+
+    /// Tells `notice` when a writer has waited a second for the lock.
+    pub fn with_lock_notice(mut self, notice: LockNotice) -> Self {
+        self.notice = notice;
+        self
     }
 
     /// Waits at most `wait` for the write lock (instead of [`lock_wait`]).
@@ -148,7 +177,7 @@ impl PrivateFile {
                         _ => target,
                     };
                 }
-                _ => return Ok(PrivateFile { path, what: self.what, wait: self.wait }),
+                _ => return Ok(PrivateFile { path, ..self.clone() }),
             }
         }
         Err(self.fail("too many levels of symbolic links"))
@@ -233,9 +262,7 @@ impl PrivateFile {
             }
             if !announced && waited >= LOCK_NOTICE_AFTER {
                 announced = true;
-                if let Some(notice) = LOCK_WAIT_NOTICE.get() {
-                    notice(&format!("waiting for the lock {} (another process is writing)", lock_path.display()));
-                }
+                self.notice.tell(&format!("waiting for the lock {} (another process is writing)", lock_path.display()));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -408,10 +435,17 @@ mod tests {
         let path = dir.path().join("store.json");
         let holder = PrivateFile::new(&path, "credential store");
         let held = holder.lock().unwrap();
-        let waiter = PrivateFile::new(&path, "credential store").with_lock_wait(Duration::from_millis(300));
+        let told = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let notice = LockNotice::new({
+            let told = told.clone();
+            move |line| told.lock().unwrap().push(line.to_owned())
+        });
+        let waiter = PrivateFile::new(&path, "credential store").with_lock_wait(Duration::from_millis(1300));
         let started = Instant::now();
-        let e = waiter.lock().err().expect("the lock is held");
-        assert!(started.elapsed() >= Duration::from_millis(300));
+        let e = waiter.clone().with_lock_notice(notice).lock().err().expect("the lock is held");
+        assert!(started.elapsed() >= Duration::from_millis(1300));
+        let told = told.lock().unwrap();
+        assert!(told.len() == 1 && told[0].starts_with("waiting for the lock ") && told[0].contains("store.json.lock"));
         assert!(e.message().contains("gave up") && e.message().contains("store.json.lock"), "{e}");
         drop(held);
         assert!(waiter.lock().is_ok(), "free again");

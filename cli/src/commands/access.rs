@@ -6,7 +6,7 @@ use hoist_core::registry::access::{ACTIONS, Auth, Found};
 
 use super::common::{RegistryArgs, registry_reference};
 use super::{Context, Result, fail};
-use crate::printer::Format;
+use crate::printer::OutputFormat;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,8 +14,8 @@ pub struct Args {
     repository: String,
     #[command(flatten)]
     registry: RegistryArgs,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
 }
 
 #[derive(serde::Serialize)]
@@ -57,7 +57,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         actions: ACTIONS.iter().map(|x| (*x, access.granted.contains(*x))).collect(),
         notes: access.notes,
     };
-    if a.format == Format::Json {
+    if a.format == OutputFormat::Json {
         ctx.printer.json(&report)?;
         return Ok(());
     }

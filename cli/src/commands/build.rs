@@ -5,18 +5,15 @@
 //! is stored under each `-t` name and, with `--push`, copied to the registry through the copy engine (base
 //! layers there are skipped or mounted, only new layers are sent). Prints the image ID on stdout.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
 use hoist_core::build::{self, Options};
 use hoist_core::image::Platform;
 use hoist_core::ops::{MountFrom, StoreBases};
 use hoist_core::reference::{Reference, looks_like_domain};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use super::common::{CopyFlags, RegistryArgs, open_store, short};
 use super::{Context, Result, fail};
-use crate::progress::CopyProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -52,11 +49,10 @@ pub struct Args {
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
-    copy: CopyFlags,
+    pub copy: CopyFlags,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.copy.quiet);
     let dockerfile = read_dockerfile(&a.context, a.file.as_deref())?;
     // Everything that can be refused is refused before any work.
     build::check(&dockerfile, a.target.as_deref())?;
@@ -100,7 +96,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         store: store.clone(),
         runtime: ctx.runtime.handle().clone(),
         pull: a.pull,
-        progress: Arc::new(CopyProgress::new(a.copy.quiet)),
+        progress: ctx.printer.copy_progress(),
     };
     let built = build::build(&store, &opts, &mut bases, &Steps(ctx))?;
     for name in &names {
@@ -117,7 +113,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         // Blobs of the base are mounted from its repository when the registry is the same.
         let mount_from = MountFrom::base_repo(built.base_name.as_deref());
         for name in &names {
-            let progress = Arc::new(CopyProgress::new(a.copy.quiet));
+            let progress = ctx.printer.copy_progress();
             ctx.printer.progress_line(&format!("Pushing {name}"));
             let image = name.to_string();
             let push = hoist_core::ops::push(&settings, &image, Some(name), mount_from.clone(), progress.clone());
@@ -189,15 +185,21 @@ fn local_name(t: &str) -> Result<Reference> {
     Ok(r.with_default_tag())
 }
 
-/// Build steps as podman prints them (`STEP 2/4: COPY . /app`), on stderr.
+/// Build steps as podman prints them (`STEP 2/4: COPY . /app`), on stderr; warnings as every command's.
 struct Steps<'a>(&'a Context);
 
-impl build::Progress for Steps<'_> {
-    fn step(&self, n: usize, total: usize, instruction: &str) {
-        self.0.printer.progress_line(&format!("STEP {n}/{total}: {instruction}"));
+impl hoist_core::observe::Observer for Steps<'_> {
+    fn debug(&self, line: &str) {
+        self.0.printer.debug(line);
     }
 
     fn warning(&self, line: &str) {
         self.0.printer.warn(line);
+    }
+}
+
+impl build::Progress for Steps<'_> {
+    fn step(&self, n: usize, total: usize, instruction: &str) {
+        self.0.printer.progress_line(&format!("STEP {n}/{total}: {instruction}"));
     }
 }

@@ -3,16 +3,13 @@
 //! directories as skopeo names them: `docker-archive:FILE[:NAME|:@N]`, `oci-archive:FILE[:REF]`, `oci:DIR[:REF]`,
 //! `dir:DIR`.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use hoist_core::ops::{RegistryAccess, Settings};
 use hoist_core::registry::TlsOptions;
 use hoist_core::transport::name::{DestinationOptions, ImageName};
+use std::path::PathBuf;
 
 use super::common::{CopyFlags, PlatformArgs, credential_source};
 use super::{Context, Result, fail};
-use crate::progress::CopyProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -62,11 +59,10 @@ pub struct Args {
     #[arg(long)]
     dest_compress: bool,
     #[command(flatten)]
-    copy: CopyFlags,
+    pub copy: CopyFlags,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.copy.quiet);
     ctx.settings.config()?;
     let (source, destination) = (ImageName::parse(&a.source)?, ImageName::parse(&a.destination)?);
     let is_dir = matches!(&destination, ImageName::Archive { format: hoist_core::archive::Format::DockerDir, .. });
@@ -83,7 +79,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let src_settings = side(a.src_tls_verify, &a.src_cert_dir, &a.src_creds, a.src_no_creds)?;
     let dst_settings = side(a.dest_tls_verify, &a.dest_cert_dir, &a.dest_creds, a.dest_no_creds)?;
     let options = DestinationOptions { compress_layers: a.dest_compress };
-    let progress = Arc::new(CopyProgress::new(a.copy.quiet));
+    let progress = ctx.printer.copy_progress();
     let copy = hoist_core::ops::copy_by_name(
         &source,
         &src_settings,

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use hoist_core::auth::{Auth, AuthFiles};
 
 use super::{Context, Result};
-use crate::printer::Format;
+use crate::printer::OutputFormat;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -28,8 +28,8 @@ pub enum Command {
     List {
         #[arg(long)]
         authfile: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
     },
 }
 
@@ -47,9 +47,9 @@ fn auth(authfile: Option<PathBuf>, ctx: &Context) -> Result<Auth> {
     Ok(Auth::new(AuthFiles::discover(authfile.as_deref()), &config).with_observer(ctx.observer()))
 }
 
-fn list(authfile: Option<PathBuf>, format: Format, ctx: &Context) -> Result<()> {
+fn list(authfile: Option<PathBuf>, format: OutputFormat, ctx: &Context) -> Result<()> {
     let entries = auth(authfile, ctx)?.list()?;
-    if format == Format::Json {
+    if format == OutputFormat::Json {
         ctx.printer.json(&entries)?;
         return Ok(());
     }

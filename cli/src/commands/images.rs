@@ -8,7 +8,7 @@ use hoist_core::transport::RawManifest;
 
 use super::common::{human_size, open_store};
 use super::{Context, Result};
-use crate::printer::Format;
+use crate::printer::OutputFormat;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -18,8 +18,8 @@ pub struct Args {
     /// Print only the image IDs
     #[arg(short, long)]
     quiet: bool,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
 }
 
 /// One row of the listing.
@@ -62,7 +62,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     for image in store.list()? {
         rows.push((row(&store, &image)?, image));
     }
-    if a.format == Format::Json {
+    if a.format == OutputFormat::Json {
         ctx.printer.json(&rows.iter().map(|(r, _)| r).collect::<Vec<_>>())?;
         return Ok(());
     }

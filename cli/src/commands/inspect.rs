@@ -2,8 +2,6 @@
 //! Architecture, Os, Layers, LayersData, Env, Labels) — from the local store, or from a registry with
 //! `docker://NAME`. `--raw` prints the manifest exactly as stored or served, `--config` the config blob.
 
-use std::io::Write;
-
 use futures_util::TryStreamExt;
 use hoist_core::catalog;
 use hoist_core::image::{MAX_CONFIG_SIZE, Manifest, Platform};
@@ -12,7 +10,7 @@ use hoist_core::transport::{ImageSource, RawManifest};
 
 use super::common::{PlatformArgs, RegistryArgs, open_store, registry_reference};
 use super::{Context, Result, fail};
-use crate::printer::Format;
+use crate::printer::OutputFormat;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -31,8 +29,8 @@ pub struct Args {
     registry: RegistryArgs,
     #[command(flatten)]
     platform: PlatformArgs,
-    #[arg(long, value_enum, default_value_t = Format::Json)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+    format: OutputFormat,
 }
 
 /// The manifest of the image to describe: the top-level one, or the platform's child of an index.
@@ -102,10 +100,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         }
     })?;
     if let Some(bytes) = raw.or(config) {
-        ctx.printer.raw(&bytes)?;
-        if !bytes.ends_with(b"\n") {
-            std::io::stdout().lock().write_all(b"\n")?;
-        }
+        ctx.printer.document(&bytes)?;
         return Ok(());
     }
     if let Some(i) = inspection {

@@ -7,7 +7,7 @@ use hoist_core::reference::Reference;
 
 use super::common::RegistryArgs;
 use super::{Context, Result, fail};
-use crate::printer::Format;
+use crate::printer::OutputFormat;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,8 +15,8 @@ pub struct Args {
     repository: String,
     #[command(flatten)]
     registry: RegistryArgs,
-    #[arg(long, value_enum, default_value_t = Format::Json)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+    format: OutputFormat,
     /// Ask the registry for pages of N tags (all pages are still read and listed)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     page_size: Option<u32>,
@@ -45,7 +45,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     if let Some(req) = &a.semver {
         tags = hoist_core::release::filter_versions(&tags, Some(req))?;
     }
-    if a.format == Format::Text {
+    if a.format == OutputFormat::Text {
         for t in &tags {
             ctx.printer.line(t)?;
         }

@@ -4,12 +4,10 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use hoist_core::archive::Input;
 
 use super::{Context, Result, fail};
-use crate::progress::CopyProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -18,11 +16,10 @@ pub struct Args {
     input: Option<PathBuf>,
     /// Print no progress
     #[arg(short, long)]
-    quiet: bool,
+    pub quiet: bool,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.quiet);
     let input = match a.input {
         Some(p) => Input::Path(p),
         None if std::io::stdin().is_terminal() => {
@@ -30,7 +27,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         }
         None => Input::Stream(Box::new(std::io::stdin()), "stdin".to_owned()),
     };
-    let progress = Arc::new(CopyProgress::new(a.quiet));
+    let progress = ctx.printer.copy_progress();
     let loaded = ctx.runtime.block_on(hoist_core::ops::load(&ctx.settings, input, progress))?;
     for image in loaded {
         if image.names.is_empty() {

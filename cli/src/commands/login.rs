@@ -36,11 +36,10 @@ pub struct Args {
     cert_dir: Option<PathBuf>,
     /// Say which files and helpers are consulted and which requests are made (never secrets)
     #[arg(short, long)]
-    verbose: bool,
+    pub verbose: bool,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_verbose(a.verbose);
     let config = ctx.load_config()?;
     let auth = Auth::new(AuthFiles::discover(a.authfile.as_deref()), &config).with_observer(ctx.observer());
     let key = auth::login_key(a.registry.as_deref(), &config, "log in to")?;

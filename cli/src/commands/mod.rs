@@ -28,7 +28,7 @@ pub mod verify;
 use std::sync::Arc;
 
 use hoist_core::config::Config;
-use hoist_core::observe::{Observer, SharedObserver};
+use hoist_core::observe::SharedObserver;
 use hoist_core::ops::Settings;
 
 use crate::printer::Printer;
@@ -36,10 +36,11 @@ use crate::printer::Printer;
 pub type Error = Box<dyn std::error::Error>;
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// What every command gets: the printer, the process's one runtime, and the library's settings built once in
-/// `main` from the global flags and the environment (each command adds its own flags to a copy).
+/// What every command gets: the printer (decided in `main`, the only writer to stdout and stderr), the
+/// process's one runtime, and the library's settings built once in `main` from the global flags and the
+/// environment (each command adds its own flags to a copy).
 pub struct Context {
-    pub printer: Arc<Printer>,
+    pub printer: Printer,
     pub runtime: tokio::runtime::Runtime,
     pub settings: Settings,
 }
@@ -53,21 +54,6 @@ impl Context {
     /// registries.conf as podman reads it; its warnings are printed.
     pub fn load_config(&self) -> Result<Arc<Config>> {
         Ok(self.settings.config()?)
-    }
-}
-
-/// The library's observer: debug lines and warnings as the printer shows them, progress lines unless `-q`.
-pub struct PrinterObserver(pub Arc<Printer>);
-
-impl Observer for PrinterObserver {
-    fn debug(&self, line: &str) {
-        self.0.debug(line);
-    }
-    fn warning(&self, line: &str) {
-        self.0.warn(line);
-    }
-    fn progress(&self, line: &str) {
-        self.0.progress_line(line);
     }
 }
 

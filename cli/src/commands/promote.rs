@@ -3,13 +3,10 @@
 //! inside one registry and copies them to another. With `--expect-digest`, refused when SRC no longer names
 //! that digest (it changed since it was tested). Prints both sides' digests.
 
-use std::sync::Arc;
-
 use hoist_core::digest::Digest;
 
 use super::common::{CopyFlags, RegistryArgs, registry_reference};
 use super::{Context, Result};
-use crate::progress::CopyProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,11 +20,10 @@ pub struct Args {
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
-    copy: CopyFlags,
+    pub copy: CopyFlags,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.copy.quiet);
     let settings = a.registry.settings(ctx)?.with_jobs(a.copy.jobs);
     let src = registry_reference(&a.source)?;
     let dst = registry_reference(&a.destination)?;
@@ -35,7 +31,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         Some(d) => Some(Digest::parse(d).map_err(|e| format!("--expect-digest {d}: {e}"))?),
         None => None,
     };
-    let progress = Arc::new(CopyProgress::new(a.copy.quiet));
+    let progress = ctx.printer.copy_progress();
     let promote = hoist_core::ops::promote(&settings, &src, &dst, expected.as_ref(), progress.clone());
     let promoted = ctx.runtime.block_on(promote)?;
     progress.summary(&promoted.report);

@@ -2,11 +2,8 @@
 //! names through registries.conf, mirrors before the primary, the host's platform from a multi-platform
 //! image (or `--platform`, or every platform with `--all`). Prints the image ID on stdout.
 
-use std::sync::Arc;
-
 use super::common::{CopyFlags, PlatformArgs, RegistryArgs};
 use super::{Context, Result};
-use crate::progress::CopyProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,13 +17,12 @@ pub struct Args {
     #[arg(long)]
     all: bool,
     #[command(flatten)]
-    copy: CopyFlags,
+    pub copy: CopyFlags,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.copy.quiet);
     let settings = a.registry.settings(ctx)?.with_platform(a.platform.platform()?).with_jobs(a.copy.jobs);
-    let progress = Arc::new(CopyProgress::new(a.copy.quiet));
+    let progress = ctx.printer.copy_progress();
     let pulled = ctx.runtime.block_on(hoist_core::ops::pull(&settings, &a.name, a.all, progress.clone()))?;
     progress.summary(&pulled.report);
     ctx.printer.line(pulled.id.hex())?;

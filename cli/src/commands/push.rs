@@ -3,11 +3,9 @@
 //! byte. `--digestfile` records the manifest digest.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use super::common::{CopyFlags, RegistryArgs, registry_reference};
 use super::{Context, Result};
-use crate::progress::CopyProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,14 +19,13 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     digestfile: Option<PathBuf>,
     #[command(flatten)]
-    copy: CopyFlags,
+    pub copy: CopyFlags,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.copy.quiet);
     let settings = a.registry.settings(ctx)?.with_jobs(a.copy.jobs);
     let destination = a.destination.as_deref().map(registry_reference).transpose()?;
-    let progress = Arc::new(CopyProgress::new(a.copy.quiet));
+    let progress = ctx.printer.copy_progress();
     let push = hoist_core::ops::push(&settings, &a.image, destination.as_ref(), None, progress.clone());
     let (_, report) = ctx.runtime.block_on(push)?;
     progress.summary(&report);

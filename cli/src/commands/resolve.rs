@@ -4,20 +4,20 @@
 use hoist_core::config::{ResolutionKind, ShortNameMode};
 
 use super::{Context, Result};
-use crate::printer::Format;
+use crate::printer::OutputFormat;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Image name, short (alpine) or fully qualified (quay.io/org/app:tag)
     name: String,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let config = ctx.load_config()?;
     let r = config.resolve(&a.name)?;
-    if a.format == Format::Json {
+    if a.format == OutputFormat::Json {
         ctx.printer.json(&r)?;
         return Ok(());
     }

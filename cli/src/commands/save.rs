@@ -5,15 +5,12 @@
 //! `--compress`, a docker-dir gets uncompressed layers gzipped); a docker-archive gets them uncompressed
 //! (decompressed while streaming).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use hoist_core::archive::Format;
 use hoist_core::copy::archive::Target;
 
 use super::{Context, Result, fail};
-use crate::progress::CopyProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,7 +36,7 @@ pub struct Args {
     uncompressed: bool,
     /// Print no progress
     #[arg(short, long)]
-    quiet: bool,
+    pub quiet: bool,
 }
 
 fn parse_format(s: &str) -> std::result::Result<Format, String> {
@@ -47,7 +44,6 @@ fn parse_format(s: &str) -> std::result::Result<Format, String> {
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    ctx.printer.set_quiet_progress(a.quiet);
     if a.compress && a.format != Format::DockerDir {
         return fail("--compress can only be set when --format is docker-dir");
     }
@@ -57,16 +53,16 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let target = match &a.output {
         Some(p) => Target::Path(p.clone()),
         None if !a.format.is_archive() => return fail(format!("{} is a directory: give its path with -o", a.format)),
-        None if std::io::stdout().is_terminal() => {
+        None if ctx.printer.stdout_is_terminal() => {
             return fail("refusing to save to terminal. Use -o flag or redirect");
         }
-        None => Target::Stream(Box::new(std::io::stdout())),
+        None => Target::Stream(ctx.printer.result_stream()),
     };
     let images = hoist_core::ops::save_images(&ctx.settings, &a.images)?;
     if images.len() > 1 && !a.multi_image_archive {
         return fail("several images given: use -m (--multi-image-archive) to save them into one archive");
     }
-    let progress = Arc::new(CopyProgress::new(a.quiet));
+    let progress = ctx.printer.copy_progress();
     let save = hoist_core::ops::save(&ctx.settings, images, a.format, target, a.compress, progress);
     ctx.runtime.block_on(save)?;
     Ok(())

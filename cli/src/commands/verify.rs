@@ -8,14 +8,14 @@ use hoist_core::archive::verify::verify;
 use hoist_core::archive::{Input, open};
 
 use super::{Context, Result, fail};
-use crate::printer::Format;
+use crate::printer::OutputFormat;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// The archive (file) or directory to check
     path: PathBuf,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
@@ -30,7 +30,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
             problems: vec![e.to_string()],
         },
     };
-    if a.format == Format::Json {
+    if a.format == OutputFormat::Json {
         ctx.printer.json(&report)?;
     } else {
         for p in &report.problems {

@@ -4,9 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
+use hoist_fs::LockNotice;
 use hoist_fs::auth_json::AuthFileError;
 
 use super::AuthError;
+use crate::observe::SharedObserver;
 
 pub use hoist_fs::auth_json::{AuthFile, Found};
 
@@ -66,11 +68,14 @@ impl From<AuthFileError> for AuthError {
 }
 
 /// Edits the auth file at `path` under its lock: read, `change`, write atomically (0600) if it returns true.
+/// A wait of more than a second for the lock is told to `observer` as a warning.
 pub fn edit<T>(
     path: &Path,
+    observer: &SharedObserver,
     change: impl FnOnce(&mut AuthFile) -> Result<(T, bool), AuthError>,
 ) -> Result<T, AuthError> {
-    AuthFile::edit(path, change)
+    let observer = observer.clone();
+    AuthFile::edit(path, &LockNotice::new(move |line| observer.warning(line)), change)
 }
 
 impl AuthPath {
@@ -98,7 +103,7 @@ mod tests {
         std::fs::write(&path, "{}").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        let e = edit(&path, |f| Ok((f.clear_auths(), true))).unwrap_err();
+        let e = edit(&path, &crate::observe::silent(), |f| Ok((f.clear_auths(), true))).unwrap_err();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
         let AuthError::File { path: p, message } = &e else { panic!("{e:?}") };
         assert_eq!(p, &path);

@@ -265,7 +265,7 @@ impl Auth {
         for helper in &self.helpers {
             let result = if helper == AUTH_FILE_HELPER {
                 let primary = self.files.primary().to_path_buf();
-                files::edit(&primary, |file| {
+                files::edit(&primary, &self.observer, |file| {
                     let helper = file.cred_helpers().get(registry).cloned().or_else(|| file.creds_store());
                     match helper {
                         Some(name) if namespaced => Err(AuthError::Invalid(format!(
@@ -325,7 +325,7 @@ impl Auth {
         for helper in &self.helpers {
             if helper == AUTH_FILE_HELPER {
                 let primary = self.files.primary().to_path_buf();
-                let mut r = files::edit(&primary, |file| {
+                let mut r = files::edit(&primary, &self.observer, |file| {
                     let mut here = Vec::new();
                     let helper = file.cred_helpers().get(registry).cloned().or_else(|| file.creds_store());
                     if let Some(name) = helper.filter(|_| !key.contains('/')) {
@@ -355,7 +355,7 @@ impl Auth {
         for helper in &self.helpers {
             if helper == AUTH_FILE_HELPER {
                 let primary = self.files.primary().to_path_buf();
-                let mut r = files::edit(&primary, |file| {
+                let mut r = files::edit(&primary, &self.observer, |file| {
                     let mut here = Vec::new();
                     for (registry, name) in file.cred_helpers() {
                         here.extend(self.erase_from_helper(&name, &registry, Some(&primary))?);
@@ -532,7 +532,7 @@ impl Auth {
                 Location::Helper { via: None, .. } => self.files.primary().to_path_buf(),
             };
             let registry = listed.registry.clone();
-            files::edit(&file_path, |file| {
+            files::edit(&file_path, &self.observer, |file| {
                 if let Location::File { key, .. } = &listed.location {
                     file.remove_auth(key);
                 }

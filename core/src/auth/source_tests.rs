@@ -198,3 +198,21 @@ fn migrate_moves_verified_copies_and_reports_what_it_left() {
     assert!(w.authfile_json()["auths"].get("c.io").is_some());
     assert!(report.skipped[0].to_string().contains("old copy is kept"));
 }
+
+#[test]
+fn a_wait_for_the_auth_file_lock_is_a_warning_to_the_observer() {
+    let w = World::new();
+    w.write_authfile("{}");
+    let held = hoist_fs::PrivateFile::new(w.authfile(), "auth file").lock().unwrap();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        drop(held);
+    });
+    let auth = w.auth(&[AUTH_FILE_HELPER]);
+    auth.store("b.io", &creds("b.io", "bob", "pw")).unwrap();
+    releaser.join().unwrap();
+    let warnings = w.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with("waiting for the lock ") && warnings[0].contains("auth.json.lock"), "{warnings:?}");
+    assert_eq!(w.authfile_json()["auths"]["b.io"]["auth"], "Ym9iOnB3");
+}

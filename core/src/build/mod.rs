@@ -175,12 +175,12 @@ pub trait Bases {
     fn base(&mut self, name: &str, platform: &Platform) -> Result<Base, String>;
 }
 
-/// What a build tells while it runs.
-pub trait Progress {
+/// What a build tells while it runs: the steps it starts, on top of what every library operation tells
+/// through its [`Observer`](crate::observe::Observer) — warnings (build args nobody used, a base for another
+/// platform, entries `ADD` left out) and debug lines go there, the one way text leaves the library.
+pub trait Progress: crate::observe::Observer {
     /// Step `n` of `total` starts: `FROM x`, `COPY a b`, ...
     fn step(&self, _n: usize, _total: usize, _instruction: &str) {}
-    /// Something worth a warning (build args nobody used, a base for another platform).
-    fn warning(&self, _line: &str) {}
 }
 
 /// What a build made.

@@ -80,6 +80,7 @@ impl Bases for Table {
 }
 
 struct Quiet;
+impl crate::observe::Observer for Quiet {}
 impl Progress for Quiet {}
 
 struct World {
@@ -563,11 +564,13 @@ fn dockerfile_size_and_instruction_count_are_capped() {
 #[derive(Default)]
 struct Warnings(Mutex<Vec<String>>);
 
-impl Progress for Warnings {
+impl crate::observe::Observer for Warnings {
     fn warning(&self, line: &str) {
         self.0.lock().unwrap().push(line.to_owned());
     }
 }
+
+impl Progress for Warnings {}
 
 #[test]
 fn add_streams_archives_and_names_what_it_leaves_out() {

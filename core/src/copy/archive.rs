@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{CopyError, Options, Progress, copy};
+use super::{CopyError, CopyProgress, Options, copy};
 use crate::archive::tar_out::TarOut;
 use crate::archive::{ArchiveError, Format, Opened};
 use crate::digest::Digest;
@@ -32,16 +32,38 @@ use crate::transport::{ImageSource, TransportError};
 /// Why a load or save failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
+    /// The copy of one image failed: what was being copied, and the transport's error.
     #[error(transparent)]
     Copy(#[from] CopyError),
+    /// Opening or finishing a side failed; a store error arrives here as `Transport(Store(..))` (its `From`).
     #[error(transparent)]
     Transport(#[from] TransportError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
     #[error(transparent)]
     Archive(#[from] ArchiveError),
     #[error("{0}")]
     Invalid(String),
+}
+
+/// A store error is the store side's transport error: one variant holds it, not two.
+impl From<StoreError> for BackupError {
+    fn from(e: StoreError) -> Self {
+        BackupError::Transport(TransportError::Store(e))
+    }
+}
+
+impl BackupError {
+    /// The store's error behind this one, wherever it arose (opening, finishing, or during the copy).
+    pub fn store_error(&self) -> Option<&StoreError> {
+        let transport = match self {
+            BackupError::Copy(c) => &*c.source,
+            BackupError::Transport(t) => t,
+            BackupError::Archive(_) | BackupError::Invalid(_) => return None,
+        };
+        match transport {
+            TransportError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// One image of an archive.
@@ -101,7 +123,7 @@ pub async fn load(
     store: Arc<Store>,
     opened: &Opened,
     opts: &Options,
-    progress: Arc<dyn Progress>,
+    progress: Arc<dyn CopyProgress>,
 ) -> Result<Vec<Loaded>, BackupError> {
     let _session = store.session()?;
     let o = opened.clone();
@@ -172,7 +194,7 @@ pub async fn save(
     target: Target,
     compress: bool,
     opts: &Options,
-    progress: Arc<dyn Progress>,
+    progress: Arc<dyn CopyProgress>,
 ) -> Result<(), BackupError> {
     if compress && format != Format::DockerDir {
         return Err(BackupError::Invalid("--compress can only be set when --format is docker-dir".to_owned()));

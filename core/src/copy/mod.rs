@@ -13,8 +13,9 @@
 //! - Manifests are written after the blobs they reference, the top-level one last, by
 //!   [`ImageDestination::commit`] — so a failed or killed copy never leaves a visible, incomplete image.
 //!
-//! What it is not: choosing where images come from (endpoints, credentials) or printing; progress leaves
-//! through [`Progress`].
+//! What it is not: choosing where images come from (endpoints, credentials) or printing; byte progress
+//! leaves through [`CopyProgress`] (warnings and debug lines, as everywhere, through
+//! [`crate::observe::Observer`]).
 
 pub mod archive;
 
@@ -57,8 +58,10 @@ pub enum BlobOutcome {
     Foreign,
 }
 
-/// Receives progress while a copy runs. Every method defaults to doing nothing.
-pub trait Progress: Send + Sync {
+/// Receives byte progress while a copy runs: which blob started, how many bytes moved, how it ended, when the
+/// manifest was written. Only that: text for a person (warnings, debug lines) goes through the
+/// [`Observer`](crate::observe::Observer). Every method defaults to doing nothing.
+pub trait CopyProgress: Send + Sync {
     fn blob_started(&self, _blob: &Descriptor) {}
     /// `bytes` of `blob` have moved so far.
     fn blob_progress(&self, _blob: &Descriptor, _bytes: u64) {}
@@ -69,7 +72,7 @@ pub trait Progress: Send + Sync {
 /// Progress nobody watches.
 pub struct NoProgress;
 
-impl Progress for NoProgress {}
+impl CopyProgress for NoProgress {}
 
 /// What a copy did.
 #[derive(Debug, Clone)]
@@ -118,7 +121,7 @@ pub async fn copy(
     src: &dyn ImageSource,
     dst: &dyn ImageDestination,
     opts: &Options,
-    progress: Arc<dyn Progress>,
+    progress: Arc<dyn CopyProgress>,
 ) -> Result<Report, CopyError> {
     let top = src.manifest().await.map_err(ctx(|| format!("reading the manifest of {}", src.name())))?;
     let plan = plan(src, top, opts).await?;
@@ -258,7 +261,7 @@ async fn copy_blob(
     src: &dyn ImageSource,
     dst: &dyn ImageDestination,
     blob: &Descriptor,
-    progress: &Arc<dyn Progress>,
+    progress: &Arc<dyn CopyProgress>,
 ) -> Result<(BlobOutcome, u64), CopyError> {
     let what = || format!("copying blob {} to {}", blob.digest, dst.name());
     progress.blob_started(blob);

@@ -199,3 +199,20 @@ async fn a_failing_blob_stops_the_copy_before_any_manifest() {
     assert!(e.to_string().contains(&layer.digest.to_string()), "{e}");
     assert!(!dst.log.lock().unwrap().iter().any(|l| l.starts_with("commit")), "no manifest after a failed blob");
 }
+
+/// A store error reaches a backup's caller as one variant (`Transport(Store)`), and `store_error` finds it
+/// there and inside a failed copy alike.
+#[test]
+fn a_store_error_has_one_path_out_of_a_backup() {
+    use crate::copy::archive::BackupError;
+    use crate::store::StoreError;
+    let missing = || StoreError::NotFound("image x".to_owned());
+    let direct = BackupError::from(missing());
+    assert!(matches!(&direct, BackupError::Transport(TransportError::Store(StoreError::NotFound(_)))), "{direct:?}");
+    let in_copy = BackupError::from(CopyError::new("copying x".to_owned(), TransportError::Store(missing())));
+    for e in [&direct, &in_copy] {
+        assert!(matches!(e.store_error(), Some(StoreError::NotFound(m)) if m == "image x"), "{e:?}");
+    }
+    assert_eq!(direct.to_string(), "image x");
+    assert!(BackupError::Invalid("no".to_owned()).store_error().is_none());
+}

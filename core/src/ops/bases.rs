@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Settings, resolve_source};
 use crate::build::{Base, Bases};
-use crate::copy::{self, Progress};
+use crate::copy::{self, CopyProgress};
 use crate::digest::Digest;
 use crate::image::{Descriptor, ImageConfig, MAX_CONFIG_SIZE, Manifest, Platform, media_type};
 use crate::reference::Reference;
@@ -24,7 +24,7 @@ pub struct StoreBases<'a> {
     pub runtime: tokio::runtime::Handle,
     /// Pull even when the store has the image.
     pub pull: bool,
-    pub progress: Arc<dyn Progress>,
+    pub progress: Arc<dyn CopyProgress>,
 }
 
 impl Bases for StoreBases<'_> {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use crate::archive::{ArchiveError, Format, Input};
 use crate::config::{ConfigError, ResolutionKind, ResolveError, ShortNameMode};
 use crate::copy::archive::{BackupError, Loaded, SaveImage, Target, saved_names};
-use crate::copy::{self, CopyError, Progress, Report};
+use crate::copy::{self, CopyError, CopyProgress, Report};
 use crate::digest::Digest;
 use crate::image::media_type;
 use crate::reference::{Reference, ReferenceError};
@@ -133,7 +133,12 @@ pub struct Pulled {
 
 /// `podman pull NAME`: the image (the settings' platform, or every one with `all`) into the local store under
 /// the candidate that served it.
-pub async fn pull(settings: &Settings, name: &str, all: bool, progress: Arc<dyn Progress>) -> Result<Pulled, Error> {
+pub async fn pull(
+    settings: &Settings,
+    name: &str,
+    all: bool,
+    progress: Arc<dyn CopyProgress>,
+) -> Result<Pulled, Error> {
     settings.config()?;
     let store = settings.store()?;
     let (reference, src) = resolve_source(settings, name).await?;
@@ -152,7 +157,7 @@ pub async fn push(
     image: &str,
     destination: Option<&Reference>,
     mount_from: Option<RegistryRepo>,
-    progress: Arc<dyn Progress>,
+    progress: Arc<dyn CopyProgress>,
 ) -> Result<(Reference, Report), Error> {
     settings.config()?;
     let src = StoreSource::open(settings.store()?, image)?;
@@ -196,7 +201,7 @@ pub async fn promote(
     src: &Reference,
     dst: &Reference,
     expected: Option<&Digest>,
-    progress: Arc<dyn Progress>,
+    progress: Arc<dyn CopyProgress>,
 ) -> Result<Promoted, Error> {
     if dst.digest().is_some() {
         return Err(Error::NotATag(Box::new(dst.clone())));
@@ -235,7 +240,7 @@ pub async fn save(
     format: Format,
     target: Target,
     compress: bool,
-    progress: Arc<dyn Progress>,
+    progress: Arc<dyn CopyProgress>,
 ) -> Result<(), Error> {
     Ok(copy::archive::save(format, images, target, compress, &settings.copy_options(false), progress).await?)
 }
@@ -263,7 +268,7 @@ pub fn save_images(settings: &Settings, inputs: &[String]) -> Result<Vec<SaveIma
 }
 
 /// `podman load`: every image of the archive or directory `input` into the local store, all or nothing.
-pub async fn load(settings: &Settings, input: Input, progress: Arc<dyn Progress>) -> Result<Vec<Loaded>, Error> {
+pub async fn load(settings: &Settings, input: Input, progress: Arc<dyn CopyProgress>) -> Result<Vec<Loaded>, Error> {
     let store = settings.store()?;
     let spool = store.temp_dir();
     let opened = tokio::task::spawn_blocking(move || crate::archive::open(input, &spool))
@@ -282,7 +287,7 @@ pub async fn copy_by_name(
     destination_settings: &Settings,
     destination_options: &DestinationOptions,
     all: bool,
-    progress: Arc<dyn Progress>,
+    progress: Arc<dyn CopyProgress>,
 ) -> Result<Report, Error> {
     let src = source.open_source(source_settings).await?;
     let dst = destination.open_destination(destination_settings, destination_options).await?;

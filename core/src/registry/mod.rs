@@ -43,7 +43,7 @@ pub mod token;
 mod upload;
 
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 #[cfg(test)]
 mod tests;
 

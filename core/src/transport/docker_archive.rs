@@ -39,6 +39,79 @@ fn invalid(m: String) -> TransportError {
     TransportError::Archive(ArchiveError::Invalid(m))
 }
 
+/// What went wrong with a docker-archive, naming the archive (`docker-archive:PATH`) and the image, blob or
+/// limit concerned. (A malformed archive is an [`ArchiveError`]; these are the transport's own refusals.)
+#[derive(Debug, thiserror::Error)]
+pub enum DockerArchiveError {
+    /// No image named, but the archive holds several.
+    #[error("{archive} holds {images} images: name one (docker-archive:PATH:NAME or :@N)")]
+    WhichImage { archive: String, images: usize },
+    /// `@N` where N is not a number.
+    #[error("{archive}: bad index {given}")]
+    BadIndex { archive: String, given: String },
+    /// `@N` past the last image.
+    #[error("{archive}: no image @{index} (it holds {images})")]
+    NoSuchIndex { archive: String, index: usize, images: usize },
+    /// A name that is not a reference.
+    #[error("{archive}: {given:?}: {source}")]
+    BadName {
+        archive: String,
+        given: String,
+        #[source]
+        source: crate::reference::ReferenceError,
+    },
+    /// No image of the archive has this name.
+    #[error("{archive}: no image named {name}")]
+    NoSuchName { archive: String, name: Reference },
+    /// A manifest the image does not have.
+    #[error("{archive}: no manifest {digest}")]
+    NoManifest { archive: String, digest: Digest },
+    /// A blob the image does not have.
+    #[error("{archive}: no blob {digest}")]
+    NoBlob { archive: String, digest: Digest },
+    /// A foreign (non-distributable) layer: its bytes are not ours to save.
+    #[error("{archive}: layer {digest} is non-distributable (foreign) and cannot be saved into a docker-archive")]
+    Foreign { archive: String, digest: Digest },
+    /// A config blob larger than the limit for configs.
+    #[error("config {digest} is larger than {limit} bytes")]
+    ConfigTooLarge { digest: Digest, limit: usize },
+    /// An index: a docker-archive holds single-platform images.
+    #[error("{archive}: a docker-archive holds single-platform images, not an index")]
+    NotSinglePlatform { archive: String },
+    /// A name without a tag.
+    #[error("{name}: a docker-archive names images NAME:TAG")]
+    Untagged { name: Reference },
+    /// An image whose config or layer was not put before its manifest.
+    #[error("{archive}: {what} {digest} was not written")]
+    NotWritten { archive: String, what: &'static str, digest: Digest },
+    /// Writing an entry of the archive failed.
+    #[error("{archive}: writing {what}: {source}")]
+    Write {
+        archive: String,
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A layer read twice (into a stream) that decompressed to another diff_id the second time.
+    #[error("{archive}: layer {layer} decompressed to {second} the second time, {first} the first")]
+    Changed { archive: String, layer: Digest, first: Digest, second: Digest },
+    /// A layer that does not decompress to the diff_id its config names.
+    #[error(
+        "{archive}: layer {index} ({layer}) decompresses to {got}, but the config's diff_id is {want}: refusing to \
+         write an archive whose layers do not match its config"
+    )]
+    DiffId { archive: String, index: usize, layer: Digest, got: Digest, want: Digest },
+    /// An earlier write failed: the archive is not finished, and nothing more goes into it.
+    #[error("{first}")]
+    Broken { first: String },
+    /// The archive was already finished (a caller's mistake).
+    #[error("{archive}: already finished")]
+    Finished { archive: String },
+    /// A blob's stream was asked for more often than it was opened (a caller's mistake).
+    #[error("blob stream opened too often")]
+    Reopened,
+}
+
 /// One image of a docker-archive.
 pub struct DockerArchiveSource {
     files: Files,
@@ -68,25 +141,27 @@ impl DockerArchiveSource {
         let shown = format!("docker-archive:{}", files.root());
         match reference {
             None if all.len() == 1 => Ok(all.remove(0)),
-            None => Err(TransportError::Other(format!(
-                "{shown} holds {} images: name one (docker-archive:PATH:NAME or :@N)",
-                all.len()
-            ))),
+            None => Err(DockerArchiveError::WhichImage { archive: shown, images: all.len() }.into()),
             Some(r) if r.starts_with('@') => {
-                let n: usize = r[1..].parse().map_err(|_| TransportError::Other(format!("{shown}: bad index {r}")))?;
+                let n: usize = r[1..]
+                    .parse()
+                    .map_err(|_| DockerArchiveError::BadIndex { archive: shown.clone(), given: r.to_owned() })?;
                 if n >= all.len() {
-                    return Err(TransportError::Other(format!("{shown}: no image @{n} (it holds {})", all.len())));
+                    return Err(DockerArchiveError::NoSuchIndex { archive: shown, index: n, images: all.len() }.into());
                 }
                 Ok(all.remove(n))
             }
             Some(r) => {
                 let want = Reference::parse_normalized(r)
-                    .map_err(|e| TransportError::Other(format!("{shown}: {r:?}: {e}")))?
+                    .map_err(|source| DockerArchiveError::BadName {
+                        archive: shown.clone(),
+                        given: r.to_owned(),
+                        source,
+                    })?
                     .with_default_tag();
-                let at = all
-                    .iter()
-                    .position(|s| s.names.contains(&want))
-                    .ok_or_else(|| TransportError::Other(format!("{shown}: no image named {want}")))?;
+                let Some(at) = all.iter().position(|s| s.names.contains(&want)) else {
+                    return Err(DockerArchiveError::NoSuchName { archive: shown, name: want }.into());
+                };
                 Ok(all.remove(at))
             }
         }
@@ -246,7 +321,7 @@ impl ImageSource for DockerArchiveSource {
         if *digest == self.manifest.digest {
             return Ok(self.manifest.clone());
         }
-        Err(TransportError::Other(format!("{}: no manifest {digest}", self.shown)))
+        Err(DockerArchiveError::NoManifest { archive: self.shown.clone(), digest: digest.clone() }.into())
     }
 
     async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
@@ -259,7 +334,7 @@ impl ImageSource for DockerArchiveSource {
             .layers
             .get(&blob.digest)
             .cloned()
-            .ok_or_else(|| TransportError::Other(format!("{}: no blob {}", self.shown, blob.digest)))?;
+            .ok_or_else(|| DockerArchiveError::NoBlob { archive: self.shown.clone(), digest: blob.digest.clone() })?;
         let files = self.files.clone();
         Ok(reader_stream(move || Ok(files.open(&path)?.0), Some(verifier)))
     }
@@ -324,21 +399,35 @@ impl DockerArchiveWriter {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn fail(&self, st: &mut State, message: String) -> TransportError {
-        st.broken = Some(message.clone());
-        TransportError::Other(format!("{}: {message}", self.shown))
+    /// A write failed: the archive is broken from now on (every later call gets the same message).
+    fn fail(&self, st: &mut State, e: DockerArchiveError) -> TransportError {
+        st.broken = Some(e.to_string());
+        e.into()
+    }
+
+    /// The error every call gets once a write failed.
+    fn broken(st: &State) -> Result<(), TransportError> {
+        match &st.broken {
+            Some(first) => Err(DockerArchiveError::Broken { first: first.clone() }.into()),
+            None => Ok(()),
+        }
+    }
+
+    fn finished(&self) -> DockerArchiveError {
+        DockerArchiveError::Finished { archive: self.shown.clone() }
+    }
+
+    fn write_failed(&self, what: String, source: io::Error) -> DockerArchiveError {
+        DockerArchiveError::Write { archive: self.shown.clone(), what, source }
     }
 
     /// Writes `manifest.json` and `repositories` and closes the archive (at the last image's commit).
     fn finish(&self) -> Result<(), TransportError> {
         let mut st = self.lock();
-        if let Some(why) = &st.broken {
-            return Err(TransportError::Other(format!("{}: {why}", self.shown)));
-        }
+        Self::broken(&st)?;
         let manifest = serde_json::to_vec(&st.items).expect("manifest.json serialises");
         let repositories = serde_json::to_vec(&st.repositories).expect("repositories serialise");
-        let mut out =
-            st.out.take().ok_or_else(|| TransportError::Other(format!("{}: already finished", self.shown)))?;
+        let mut out = st.out.take().ok_or_else(|| self.finished())?;
         let io = |e| TransportError::Archive(ArchiveError::io(&self.shown, e));
         out.bytes(MANIFEST_JSON, &manifest).map_err(io)?;
         out.bytes(REPOSITORIES, &repositories).map_err(io)?;
@@ -354,9 +443,7 @@ impl DockerArchiveWriter {
         let what = format!("layer {}", blob.digest);
         let seekable = {
             let st = self.lock();
-            if let Some(why) = &st.broken {
-                return Err(TransportError::Other(format!("{}: {why}", self.shown)));
-            }
+            Self::broken(&st)?;
             st.out.as_ref().is_some_and(TarOut::seekable)
         };
         let mut first = open()?;
@@ -381,16 +468,21 @@ impl DockerArchiveWriter {
             // ones are checked against the diff_id here.
             let plain = compression::decompress(c, &mut second, &what);
             let mut hashed = HashingReader { inner: plain, hasher: Hasher::sha256() };
-            let out = st.out.as_mut().ok_or_else(|| TransportError::Other("archive already finished".into()))?;
+            let out = st.out.as_mut().ok_or_else(|| self.finished())?;
             let written = out.file(&format!("{}.tar", diff_id.hex()), size, &mut hashed);
             if let Err(e) = written {
-                return Err(self.fail(&mut st, format!("writing {what}: {e}")));
+                let e = self.write_failed(what.clone(), e);
+                return Err(self.fail(&mut st, e));
             }
             let again = hashed.hasher.finish();
             if again != diff_id {
-                return Err(
-                    self.fail(&mut st, format!("{what} decompressed to {again} the second time, {diff_id} the first"))
-                );
+                let e = DockerArchiveError::Changed {
+                    archive: self.shown.clone(),
+                    layer: blob.digest.clone(),
+                    first: diff_id.clone(),
+                    second: again,
+                };
+                return Err(self.fail(&mut st, e));
             }
             Ok(())
         })();
@@ -440,9 +532,10 @@ impl DockerArchiveWriter {
         r: impl Read,
     ) -> Result<Option<(Digest, u64, Compression)>, TransportError> {
         if !st.layer_files.contains(&blob.digest) {
-            let out = st.out.as_mut().ok_or_else(|| TransportError::Other("archive already finished".into()))?;
+            let out = st.out.as_mut().ok_or_else(|| self.finished())?;
             if let Err(e) = out.file(&format!("{}.tar", blob.digest.hex()), blob.size, r) {
-                return Err(self.fail(st, format!("writing layer {}: {e}", blob.digest)));
+                let e = self.write_failed(format!("layer {}", blob.digest), e);
+                return Err(self.fail(st, e));
             }
             st.layer_files.insert(blob.digest.clone());
         } else {
@@ -461,7 +554,7 @@ impl DockerArchiveWriter {
         plain: impl Read,
     ) -> Result<Option<(Digest, u64, Compression)>, TransportError> {
         let what = format!("layer {}", blob.digest);
-        let out = st.out.as_mut().ok_or_else(|| TransportError::Other("archive already finished".into()))?;
+        let out = st.out.as_mut().ok_or_else(|| self.finished())?;
         let mut hashed = HashingReader { inner: plain, hasher: Hasher::sha256() };
         let written = (|| -> io::Result<(Mark, Digest)> {
             let mark = out.begin_entry()?;
@@ -478,7 +571,10 @@ impl DockerArchiveWriter {
         })();
         let (mark, diff_id) = match written {
             Ok(w) => w,
-            Err(e) => return Err(self.fail(st, format!("writing {what}: {e}"))),
+            Err(e) => {
+                let e = self.write_failed(what, e);
+                return Err(self.fail(st, e));
+            }
         };
         let out = st.out.as_mut().expect("checked above");
         let done = if st.layer_files.contains(&diff_id) {
@@ -487,7 +583,8 @@ impl DockerArchiveWriter {
             out.end_entry(mark, &format!("{}.tar", diff_id.hex())).map(|_| ())
         };
         if let Err(e) = done {
-            return Err(self.fail(st, format!("writing {what}: {e}")));
+            let e = self.write_failed(what, e);
+            return Err(self.fail(st, e));
         }
         st.layer_files.insert(diff_id.clone());
         st.layers.insert(blob.digest.clone(), Written { diff_id });
@@ -524,18 +621,18 @@ impl ImageDestination for DockerArchiveDestination {
 
     async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
         if blob.is_foreign() {
-            return Err(TransportError::Other(format!(
-                "{}: layer {} is non-distributable (foreign) and cannot be saved into a docker-archive",
-                self.writer.shown, blob.digest
-            )));
+            return Err(DockerArchiveError::Foreign {
+                archive: self.writer.shown.clone(),
+                digest: blob.digest.clone(),
+            }
+            .into());
         }
         let handle = tokio::runtime::Handle::current();
         if !is_layer(&blob.media_type) {
             if blob.size > MAX_CONFIG_SIZE as u64 {
-                return Err(TransportError::Other(format!(
-                    "config {} is larger than {MAX_CONFIG_SIZE} bytes",
-                    blob.digest
-                )));
+                return Err(
+                    DockerArchiveError::ConfigTooLarge { digest: blob.digest.clone(), limit: MAX_CONFIG_SIZE }.into()
+                );
             }
             let stream = open().await?;
             let b = blob.clone();
@@ -566,17 +663,14 @@ impl ImageDestination for DockerArchiveDestination {
                 streams
                     .next()
                     .map(|s| StreamReader::new(s, handle.clone()))
-                    .ok_or_else(|| TransportError::Other("blob stream opened too often".into()))
+                    .ok_or_else(|| DockerArchiveError::Reopened.into())
             })
         })
         .await
     }
 
     async fn put_child_manifest(&self, _manifest: &RawManifest) -> Result<(), TransportError> {
-        Err(TransportError::Other(format!(
-            "{}: a docker-archive holds single-platform images, not an index",
-            self.writer.shown
-        )))
+        Err(DockerArchiveError::NotSinglePlatform { archive: self.writer.shown.clone() }.into())
     }
 
     async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError> {
@@ -596,12 +690,14 @@ impl ImageDestination for DockerArchiveDestination {
 impl DockerArchiveWriter {
     fn commit_image(&self, m: &ImageManifest, names: &[Reference]) -> Result<(), TransportError> {
         let mut st = self.lock();
-        if let Some(why) = &st.broken {
-            return Err(TransportError::Other(format!("{}: {why}", self.shown)));
-        }
-        let config_raw = st.configs.get(&m.config.digest).cloned().ok_or_else(|| {
-            TransportError::Other(format!("{}: config {} was not written", self.shown, m.config.digest))
-        })?;
+        Self::broken(&st)?;
+        let not_written = |what, digest: &Digest| DockerArchiveError::NotWritten {
+            archive: self.shown.clone(),
+            what,
+            digest: digest.clone(),
+        };
+        let config_raw =
+            st.configs.get(&m.config.digest).cloned().ok_or_else(|| not_written("config", &m.config.digest))?;
         let config = ImageConfig::parse(&config_raw)?;
         let diff_ids = &config.rootfs.diff_ids;
         if diff_ids.len() != m.layers.len() {
@@ -614,26 +710,24 @@ impl DockerArchiveWriter {
         }
         for (i, (layer, want)) in m.layers.iter().zip(diff_ids).enumerate() {
             let Some(w) = st.layers.get(&layer.digest) else {
-                return Err(TransportError::Other(format!("{}: layer {} was not written", self.shown, layer.digest)));
+                return Err(not_written("layer", &layer.digest).into());
             };
             if w.diff_id != *want {
-                let message = format!(
-                    "layer {i} ({}) decompresses to {}, but the config's diff_id is {want}: refusing to write an \
-                     archive whose layers do not match its config",
-                    layer.digest, w.diff_id
-                );
-                return Err(self.fail(&mut st, message));
+                let e = DockerArchiveError::DiffId {
+                    archive: self.shown.clone(),
+                    index: i,
+                    layer: layer.digest.clone(),
+                    got: w.diff_id.clone(),
+                    want: want.clone(),
+                };
+                return Err(self.fail(&mut st, e));
             }
         }
         let legacy: Vec<LegacyLayer> = docker::legacy_layers(diff_ids, &config_raw).map_err(invalid)?;
         let io = |e| TransportError::Archive(ArchiveError::io(&self.shown, e));
         let config_path = format!("{}.json", m.config.digest.hex());
         if !st.config_files.contains(&m.config.digest) {
-            st.out
-                .as_mut()
-                .ok_or_else(|| TransportError::Other("archive already finished".into()))?
-                .bytes(&config_path, &config_raw)
-                .map_err(io)?;
+            st.out.as_mut().ok_or_else(|| self.finished())?.bytes(&config_path, &config_raw).map_err(io)?;
             st.config_files.insert(m.config.digest.clone());
         }
         for (l, diff_id) in legacy.iter().zip(diff_ids) {
@@ -654,7 +748,7 @@ impl DockerArchiveWriter {
         };
         for name in names {
             let Some(tag) = name.tag() else {
-                return Err(TransportError::Other(format!("{name}: a docker-archive names images NAME:TAG")));
+                return Err(DockerArchiveError::Untagged { name: name.clone() }.into());
             };
             let repo_tag = format!("{}:{tag}", name.name());
             if !st.items[at].repo_tags.contains(&repo_tag) {
@@ -665,5 +759,82 @@ impl DockerArchiveWriter {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::{Input, open};
+
+    /// A docker-archive of two images (one layer each, shared), as `docker save` lays it out.
+    fn two_images(dir: &std::path::Path) -> std::path::PathBuf {
+        let mut layer = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        layer.append_data(&mut h, "f", &b"hi"[..]).unwrap();
+        let layer = layer.into_inner().unwrap();
+        let diff_id = Digest::sha256(&layer);
+        let mut archive = tar::Builder::new(Vec::new());
+        let mut put = |path: &str, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            archive.append_data(&mut h, path, data).unwrap();
+        };
+        put(&format!("{}.tar", diff_id.hex()), &layer);
+        let mut items = Vec::new();
+        for (n, name) in ["a.io/x:1", "a.io/y:2"].iter().enumerate() {
+            let config = serde_json::to_vec(&serde_json::json!({
+                "architecture": "amd64", "os": "linux", "created": format!("2020-01-0{}T00:00:00Z", n + 1),
+                "rootfs": {"type": "layers", "diff_ids": [diff_id.to_string()]},
+            }))
+            .unwrap();
+            let config_path = format!("{}.json", Digest::sha256(&config).hex());
+            put(&config_path, &config);
+            items.push(serde_json::json!({
+                "Config": config_path, "RepoTags": [name], "Layers": [format!("{}.tar", diff_id.hex())],
+            }));
+        }
+        put(MANIFEST_JSON, &serde_json::to_vec(&items).unwrap());
+        let path = dir.join("two.tar");
+        std::fs::write(&path, archive.into_inner().unwrap()).unwrap();
+        path
+    }
+
+    /// Each refusal names the archive and what was asked for, as a variant a caller can match.
+    #[tokio::test]
+    async fn refusals_are_typed_and_name_what_was_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = two_images(dir.path());
+        let opened = open(Input::Path(path.clone()), dir.path()).unwrap();
+        let shown = format!("docker-archive:{}", opened.files.root());
+        let refused = |reference: Option<&str>| match DockerArchiveSource::open(&opened.files, reference) {
+            Err(TransportError::DockerArchive(e)) => *e,
+            Err(e) => panic!("{reference:?}: not a docker-archive refusal: {e:?}"),
+            Ok(_) => panic!("{reference:?}: opened"),
+        };
+        let e = refused(None);
+        assert!(matches!(&e, DockerArchiveError::WhichImage { images: 2, .. }), "{e:?}");
+        assert_eq!(e.to_string(), format!("{shown} holds 2 images: name one (docker-archive:PATH:NAME or :@N)"));
+        let e = refused(Some("@2"));
+        assert!(matches!(&e, DockerArchiveError::NoSuchIndex { index: 2, images: 2, .. }), "{e:?}");
+        assert_eq!(e.to_string(), format!("{shown}: no image @2 (it holds 2)"));
+        let e = refused(Some("@one"));
+        assert!(matches!(&e, DockerArchiveError::BadIndex { given, .. } if given == "@one"), "{e:?}");
+        let e = refused(Some("b.io/z"));
+        assert!(matches!(&e, DockerArchiveError::NoSuchName { name, .. } if name.to_string() == "b.io/z:latest"));
+        assert_eq!(e.to_string(), format!("{shown}: no image named b.io/z:latest"));
+        let e = refused(Some("UPPER"));
+        assert!(matches!(&e, DockerArchiveError::BadName { given, .. } if given == "UPPER"), "{e:?}");
+
+        let y = DockerArchiveSource::open(&opened.files, Some("a.io/y:2")).unwrap();
+        assert_eq!(y.names()[0].to_string(), "a.io/y:2");
+        let other = Digest::sha256(b"other");
+        let e = y.manifest_by_digest(&other).await.expect_err("no such manifest");
+        let TransportError::DockerArchive(refusal) = &e else { panic!("{e:?}") };
+        assert!(matches!(&**refusal, DockerArchiveError::NoManifest { digest, .. } if *digest == other), "{e:?}");
+        assert_eq!(e.to_string(), format!("{shown}:@1: no manifest {other}"));
     }
 }

@@ -22,6 +22,7 @@ pub mod store;
 use futures_util::future::BoxFuture;
 
 use crate::archive::ArchiveError;
+use crate::auth::AuthError;
 use crate::digest::{Digest, VerifyError};
 use crate::image::{Descriptor, ImageError};
 use crate::registry::RegistryError;
@@ -45,12 +46,24 @@ pub enum TransportError {
     Verify(#[from] VerifyError),
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// A docker-archive refused: which archive, image, blob or limit.
+    #[error(transparent)]
+    DockerArchive(Box<docker_archive::DockerArchiveError>),
+    /// Looking up the credentials for a registry failed (every source failed, or an auth file is unreadable).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     #[error("{0}")]
     Other(String),
 }
 
 /// The one raw-manifest type, [`crate::image::RawManifest`], as the transports' signatures name it.
 pub use crate::image::RawManifest;
+
+impl From<docker_archive::DockerArchiveError> for TransportError {
+    fn from(e: docker_archive::DockerArchiveError) -> Self {
+        TransportError::DockerArchive(Box::new(e))
+    }
+}
 
 /// Where a registry source lives, so a destination on the same registry can mount instead of upload.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 //! programs. A destination writes to the primary endpoint only, mounting blobs from another repository of the
 //! same registry instead of uploading them when it can.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures_util::{FutureExt, StreamExt};
 use hoist_helper_protocol::Credentials;
@@ -46,8 +46,7 @@ impl Creds {
                 let key = reference.name();
                 let found = tokio::task::spawn_blocking(move || auth.lookup(&key))
                     .await
-                    .map_err(|e| TransportError::Other(format!("credential lookup: {e}")))?
-                    .map_err(|e| TransportError::Other(e.to_string()))?;
+                    .map_err(|e| TransportError::Other(format!("credential lookup: {e}")))??;
                 Ok(found.map(|f| f.creds))
             }
         }
@@ -222,10 +221,20 @@ impl RegistryDestination {
     }
 }
 
-fn to_registry_error(e: TransportError) -> RegistryError {
+/// The first error of the source a blob is being uploaded from, during one upload attempt.
+type SourceFailure = Arc<Mutex<Option<TransportError>>>;
+
+/// What the registry client sees of a source's error: a registry source's own error, or a note that the
+/// source failed. Any other error is kept in `failure`, so that [`RegistryDestination::put_blob`] returns it
+/// with its own type (a store, archive or digest error), not as registry text.
+fn source_failed(failure: &SourceFailure, e: TransportError) -> RegistryError {
     match e {
         TransportError::Registry(r) => r,
-        other => RegistryError::Protocol(format!("reading the source: {other}")),
+        other => {
+            let seen = RegistryError::Protocol(format!("reading the source: {other}"));
+            failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(other);
+            seen
+        }
     }
 }
 
@@ -247,16 +256,24 @@ impl ImageDestination for RegistryDestination {
     }
 
     async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
+        let failure = SourceFailure::default();
         let open_for_registry = || {
             let opening = open();
+            let failure = failure.clone();
             async move {
-                let s = opening.await.map_err(to_registry_error)?;
-                Ok(Box::pin(s.map(|r| r.map_err(to_registry_error))) as ByteStream<RegistryError>)
+                // A new attempt: an earlier attempt's source error is not this one's.
+                failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let s = opening.await.map_err(|e| source_failed(&failure, e))?;
+                Ok(Box::pin(s.map(move |r| r.map_err(|e| source_failed(&failure, e)))) as ByteStream<RegistryError>)
             }
             .boxed()
         };
-        self.client.upload_blob(self.repo(), &blob.digest, blob.size, &open_for_registry).await?;
-        Ok(())
+        let uploaded = self.client.upload_blob(self.repo(), &blob.digest, blob.size, &open_for_registry).await;
+        match uploaded {
+            Ok(()) => Ok(()),
+            // The upload failed because its source did: that error, with its type, is the cause.
+            Err(e) => Err(failure.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_else(|| e.into())),
+        }
     }
 
     async fn put_child_manifest(&self, manifest: &RawManifest) -> Result<(), TransportError> {
@@ -279,5 +296,82 @@ impl ImageDestination for RegistryDestination {
         }
         self.client.put_manifest(self.repo(), &at, &manifest.raw, &manifest.media_type).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::digest::VerifyError;
+    use crate::registry::fake::{Req, Resp, Server};
+
+    /// A source that fails half way keeps its own error through the upload: the copy engine and the user see
+    /// what the source said, typed, not registry text.
+    #[tokio::test]
+    async fn a_failing_source_keeps_its_error_type_through_put_blob() {
+        let server = Server::start("127.0.0.1", |_| {
+            |r: &Req| match (r.method.as_str(), r.path()) {
+                ("GET", "/v2/") => Resp::new(200).json("{}"),
+                ("POST", "/v2/r/blobs/uploads/") => Resp::new(202).header("Location", "/v2/r/blobs/uploads/u"),
+                ("DELETE", _) => Resp::new(204),
+                _ => Resp::new(400),
+            }
+        })
+        .await;
+        let endpoint = Endpoint {
+            host: server.addr.to_string(),
+            tls_verify: false,
+            allow_http: true,
+            cert_dirs: Vec::new(),
+            insecure_hosts: Vec::new(),
+            timeout: Some(std::time::Duration::from_secs(30)),
+        };
+        let reference = Reference::parse_normalized(&format!("{}/r:t", server.addr)).unwrap();
+        let dst = RegistryDestination::open(&endpoint, reference, &Creds::Anonymous, &crate::observe::silent())
+            .await
+            .unwrap();
+        let digest = Digest::sha256(b"abcdef");
+        let blob = Descriptor {
+            media_type: media_type::OCI_LAYER_GZIP.to_owned(),
+            digest: digest.clone(),
+            size: 6,
+            urls: Vec::new(),
+            annotations: None,
+            platform: None,
+            artifact_type: None,
+        };
+        let open = || {
+            let digest = digest.clone();
+            async move {
+                let failed = VerifyError::Size { digest, expected: 6, actual: 3 };
+                let items = vec![Ok(Bytes::from_static(b"abc")), Err(TransportError::Verify(failed))];
+                Ok(Box::pin(futures_util::stream::iter(items)) as ByteStream<TransportError>)
+            }
+            .boxed()
+        };
+        let e = dst.put_blob(&blob, &open).await.unwrap_err();
+        assert!(matches!(e, TransportError::Verify(VerifyError::Size { actual: 3, .. })), "{e:?}");
+    }
+}
+
+#[cfg(test)]
+mod creds_tests {
+    use super::*;
+    use crate::auth::{AuthError, AuthFiles};
+    use crate::config::{AUTH_FILE_HELPER, Config};
+
+    /// A credential lookup that fails reaches the caller as the auth error it is, not as text.
+    #[tokio::test]
+    async fn a_failed_lookup_keeps_the_auth_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.json");
+        std::fs::write(&path, "{not json").unwrap();
+        let config = Config { credential_helpers: vec![AUTH_FILE_HELPER.to_owned()], ..Config::default() };
+        let creds = Creds::Lookup(Arc::new(Auth::new(AuthFiles::discover(Some(&path)), &config)));
+        let e = creds.for_reference(&Reference::parse_normalized("a.io/x").unwrap()).await.unwrap_err();
+        assert!(matches!(&e, TransportError::Auth(AuthError::Lookup { key, .. }) if key == "a.io/x"), "{e:?}");
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
     }
 }

@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use hoist_fs::LockNotice;
 use hoist_fs::credentials::CredentialFile;
 use hoist_helper_protocol::{Credentials, Error, Secret, Store};
 
@@ -38,6 +39,11 @@ impl FileStore {
 
     pub fn at(path: impl Into<PathBuf>) -> Self {
         FileStore { file: CredentialFile::at(path) }
+    }
+
+    /// Tells `notice` when a change has waited a second for the file's lock (the helper prints it).
+    pub fn with_lock_notice(self, notice: LockNotice) -> Self {
+        FileStore { file: self.file.with_lock_notice(notice) }
     }
 
     pub fn path(&self) -> &Path {

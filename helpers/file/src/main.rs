@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use hoist_file_store::FileStore;
+use hoist_fs::LockNotice;
 use hoist_helper_protocol::{HelperInfo, serve};
 
 const INFO: HelperInfo = HelperInfo {
@@ -12,6 +13,6 @@ const INFO: HelperInfo = HelperInfo {
 };
 
 fn main() -> ExitCode {
-    hoist_fs::private_file::on_lock_wait(|line| eprintln!("docker-credential-file: {line}"));
-    serve(&INFO, FileStore::from_env)
+    let notice = LockNotice::new(|line| eprintln!("docker-credential-file: {line}"));
+    serve(&INFO, || Ok(FileStore::from_env()?.with_lock_notice(notice)))
 }

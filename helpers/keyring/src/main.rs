@@ -12,8 +12,8 @@ const INFO: HelperInfo = HelperInfo {
 
 #[cfg(all(target_os = "linux", not(hoist_native_keyring)))]
 fn main() -> ExitCode {
-    hoist_fs::private_file::on_lock_wait(|line| eprintln!("docker-credential-keyring: {line}"));
-    serve(&INFO, hoist_keyring_store::KeyringStore::new)
+    let notice = hoist_fs::LockNotice::new(|line| eprintln!("docker-credential-keyring: {line}"));
+    serve(&INFO, || Ok(hoist_keyring_store::KeyringStore::new()?.with_lock_notice(notice)))
 }
 
 #[cfg(any(not(target_os = "linux"), hoist_native_keyring))]

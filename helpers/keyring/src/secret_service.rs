@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use hoist_fs::{PrivateFile, WriteLock};
+use hoist_fs::{LockNotice, PrivateFile, WriteLock};
 use hoist_helper_protocol::{Credentials, Error, Secret, Store, server};
 use secret_service::EncryptionType;
 use secret_service::blocking::{Item, SecretService};
@@ -21,17 +21,24 @@ const UNLOCK_HINT: &str = "unlock it first (log in to your desktop session, or s
 #[derive(Debug, Clone)]
 pub struct KeyringStore {
     timeout: Duration,
+    /// Who hears that a writer waits for the writers' lock.
+    notice: LockNotice,
 }
 
 impl Default for KeyringStore {
     fn default() -> Self {
-        KeyringStore { timeout: TIMEOUT }
+        KeyringStore { timeout: TIMEOUT, notice: LockNotice::default() }
     }
 }
 
 impl KeyringStore {
     pub fn new() -> Result<Self, Error> {
         Ok(KeyringStore::default())
+    }
+
+    /// Tells `notice` when a writer has waited a second for the writers' lock (the helper prints it).
+    pub fn with_lock_notice(self, notice: LockNotice) -> Self {
+        KeyringStore { notice, ..self }
     }
 }
 
@@ -125,7 +132,7 @@ fn check_text(what: &str, value: &str) -> Result<(), Error> {
 /// `$XDG_RUNTIME_DIR/hoist/`, else in a private `hoist-UID` directory under the temp directory. A writer
 /// waits at most 30 s (or `HOIST_LOCK_TIMEOUT` when that is longer): each holder needs only a few D-Bus
 /// round trips, but a burst of parallel stores on a loaded machine queues behind them.
-fn writer_lock() -> Result<WriteLock, Error> {
+fn writer_lock(notice: &LockNotice) -> Result<WriteLock, Error> {
     use std::hash::{Hash, Hasher};
     let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(d) => std::path::PathBuf::from(d).join("hoist"),
@@ -135,7 +142,7 @@ fn writer_lock() -> Result<WriteLock, Error> {
     std::env::var_os("DBUS_SESSION_BUS_ADDRESS").unwrap_or_default().hash(&mut bus);
     let name = format!("docker-credential-keyring-{:016x}", bus.finish());
     let wait = hoist_fs::private_file::lock_wait().max(Duration::from_secs(30));
-    Ok(PrivateFile::new(dir.join(name), "keyring lock").with_lock_wait(wait).lock()?)
+    Ok(PrivateFile::new(dir.join(name), "keyring lock").with_lock_wait(wait).with_lock_notice(notice.clone()).lock()?)
 }
 
 /// Every unlocked docker item matching `filter` (plus docker_cli=1); an error if any matching item is locked.
@@ -188,7 +195,7 @@ impl Store for KeyringStore {
         check_text("server URL", &creds.server_url)?;
         check_text("username", &creds.username)?;
         let creds = creds.clone();
-        let _lock = writer_lock()?;
+        let _lock = writer_lock(&self.notice)?;
         with_timeout(self.timeout, move || {
             let ss = connect()?;
             let collection = ss.get_default_collection().map_err(|e| ss_error("opening the default collection", e))?;
@@ -243,7 +250,7 @@ impl Store for KeyringStore {
     fn erase(&self, server_url: &str) -> Result<(), Error> {
         check_text("server URL", server_url)?;
         let wanted = server_url.to_owned();
-        let _lock = writer_lock()?;
+        let _lock = writer_lock(&self.notice)?;
         with_timeout(self.timeout, move || {
             let ss = connect()?;
             let items = docker_items(&ss, &[])?;

@@ -8,9 +8,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use hoist_fs::PrivateFile;
 use hoist_fs::auth_json::{AuthFile, AuthFileError};
 use hoist_fs::credentials::CredentialFile;
+use hoist_fs::{LockNotice, PrivateFile};
 use hoist_helper_protocol::{Credentials, Error};
 use zeroize::Zeroizing;
 
@@ -120,6 +120,11 @@ pub fn is_command(verb: &str) -> bool {
     matches!(verb, "init" | "unlock" | "lock" | "status" | "rekey" | "export" | "import" | "__agent")
 }
 
+/// The helper's line for a wait on a lock (its vault's, or a file it exports to), on stderr.
+pub fn lock_notice() -> LockNotice {
+    LockNotice::new(|line| eprintln!("docker-credential-vault: {line}"))
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
@@ -135,7 +140,7 @@ fn run(cmd: Cmd) -> Result<(), Error> {
     match cmd {
         Cmd::Agent { socket, ttl } => run_agent(&socket, ttl),
         cmd => {
-            let vault = Vault::from_env()?;
+            let vault = Vault::from_env()?.with_lock_notice(lock_notice());
             match cmd {
                 Cmd::Init { kdf } => init(&vault, kdf.over(KdfParams::default())),
                 Cmd::Unlock { timeout } => unlock(&vault, timeout),
@@ -379,7 +384,7 @@ fn write_file(path: &Path, creds: &[Credentials]) -> Result<(), Error> {
     if creds.is_empty() {
         return Ok(());
     }
-    Ok(CredentialFile::at(path).modify(|c| {
+    Ok(CredentialFile::at(path).with_lock_notice(lock_notice()).modify(|c| {
         for cred in creds {
             c.put(cred);
         }
@@ -396,7 +401,7 @@ fn auth_file_error(e: AuthFileError) -> Error {
 /// base64 of `user:secret`, identity tokens go to `identitytoken`; other fields of an entry (`email`, ...) and
 /// the rest of the file are kept. The file must be private (0600, yours), as the vault's own file.
 fn write_auth_json(path: &Path, creds: &[Credentials]) -> Result<(), Error> {
-    AuthFile::edit_private(path, |file| {
+    AuthFile::edit_private(path, &lock_notice(), |file| {
         for c in creds {
             file.set_auth(&c.server_url, c);
         }

@@ -19,11 +19,10 @@ const INFO: HelperInfo = HelperInfo {
 };
 
 fn main() -> ExitCode {
-    hoist_fs::private_file::on_lock_wait(|line| eprintln!("docker-credential-vault: {line}"));
     // This process may hold a passphrase, key or decrypted credentials: no core dumps, no ptrace.
     agent::make_undumpable();
     if std::env::args().nth(1).is_some_and(|verb| cli::is_command(&verb)) {
         return cli::main();
     }
-    serve(&INFO, Vault::from_env)
+    serve(&INFO, || Ok(Vault::from_env()?.with_lock_notice(cli::lock_notice())))
 }

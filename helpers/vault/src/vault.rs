@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hoist_fs::{PrivateFile, WriteLock};
+use hoist_fs::{LockNotice, PrivateFile, WriteLock};
 use hoist_helper_protocol::{Credentials, Error, Secret, Store};
 use zeroize::Zeroizing;
 
@@ -57,6 +57,11 @@ impl Vault {
 
     pub fn at(path: impl Into<PathBuf>) -> Self {
         Vault { file: PrivateFile::new(path, "vault") }
+    }
+
+    /// Tells `notice` when a change has waited a second for the vault's lock (the helper prints it).
+    pub fn with_lock_notice(self, notice: LockNotice) -> Self {
+        Vault { file: self.file.with_lock_notice(notice) }
     }
 
     pub fn path(&self) -> &Path {
