@@ -49,8 +49,19 @@ pub struct RegistryAccess {
 
 /// Asks a person which of several candidates a short name means (podman asks on a terminal).
 pub trait Prompt: Send + Sync {
-    /// The candidate chosen for `name`; an error (one line) when none was.
-    fn choose(&self, name: &str, candidates: &[Reference]) -> Result<Reference, String>;
+    /// The candidate chosen for `name`; an error when none was.
+    fn choose(&self, name: &str, candidates: &[Reference]) -> Result<Reference, PromptError>;
+}
+
+/// Why a [`Prompt`] chose no candidate.
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    /// The answer could not be read (the terminal went away).
+    #[error(transparent)]
+    Read(#[from] std::io::Error),
+    /// The answer named none of the candidates.
+    #[error("no image selected for {name:?}")]
+    NoneSelected { name: String },
 }
 
 /// Everything a library operation needs to know that is not its arguments. See the module's doc.

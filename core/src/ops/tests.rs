@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::*;
+use crate::build::BaseError;
 use crate::config::Paths;
 use crate::copy::NoProgress;
 use crate::digest::Digest;
@@ -193,10 +194,22 @@ fn an_ambiguous_short_name_in_enforcing_mode_needs_a_prompt() {
     let e = runtime().block_on(resolve_source(&settings, "app")).err().expect("refused");
     assert!(matches!(&e, Error::Ambiguous { candidates, .. } if candidates.len() == 2), "{e}");
 
+    /// Answers nothing a candidate has.
+    struct Nobody;
+    impl Prompt for Nobody {
+        fn choose(&self, name: &str, _candidates: &[Reference]) -> Result<Reference, PromptError> {
+            Err(PromptError::NoneSelected { name: name.to_owned() })
+        }
+    }
+    settings.prompt = Some(Arc::new(Nobody));
+    let e = runtime().block_on(resolve_source(&settings, "app")).err().expect("none chosen");
+    assert!(matches!(&e, Error::NotChosen(PromptError::NoneSelected { name }) if name == "app"), "{e:?}");
+    assert_eq!(e.to_string(), "no image selected for \"app\"");
+
     /// Picks the second candidate.
     struct Second;
     impl Prompt for Second {
-        fn choose(&self, _name: &str, candidates: &[Reference]) -> Result<Reference, String> {
+        fn choose(&self, _name: &str, candidates: &[Reference]) -> Result<Reference, PromptError> {
             Ok(candidates[1].clone())
         }
     }
@@ -262,11 +275,20 @@ fn a_build_gets_its_bases_from_the_library() {
     let amd64 = crate::image::Platform::parse("linux/amd64").unwrap();
     let base = crate::build::Bases::base(&mut bases, "127.0.0.1:1/base:1", &amd64).unwrap();
     assert_eq!((base.descriptor.digest, base.name.as_str()), (manifest, "127.0.0.1:1/base:1"), "from the store");
+    // A pull that fails is the pull's own error, with its type.
+    let pulled = |e: &BaseError| match e {
+        BaseError::Unavailable(source) => match source.downcast_ref::<Error>() {
+            Some(Error::PullFailed { candidate, .. }) => candidate.to_string(),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
     let e = crate::build::Bases::base(&mut bases, "other", &amd64).unwrap_err();
-    assert!(e.starts_with("pulling 127.0.0.1:1/other:latest: "), "pulled when missing: {e}");
+    assert_eq!(pulled(&e), "127.0.0.1:1/other:latest", "pulled when missing: {e}");
+    assert!(e.to_string().starts_with("pulling 127.0.0.1:1/other:latest: "), "{e}");
     bases.pull = true;
     let e = crate::build::Bases::base(&mut bases, "127.0.0.1:1/base:1", &amd64).unwrap_err();
-    assert!(e.starts_with("pulling 127.0.0.1:1/base:1: "), "--pull pulls even a stored base: {e}");
+    assert_eq!(pulled(&e), "127.0.0.1:1/base:1", "--pull pulls even a stored base: {e}");
     assert_eq!(
         MountFrom::base_repo(Some("quay.io/org/base:1")),
         Some(crate::transport::RegistryRepo { host: "quay.io".into(), repo: "org/base".into() })
