@@ -12,7 +12,10 @@ mod bases;
 mod settings;
 
 pub use bases::{MountFrom, StoreBases};
-pub use settings::{CredentialSource, Prompt, PromptError, RegistryAccess, Settings};
+pub use settings::{
+    BadSourceDateEpoch, CredentialSource, Prompt, PromptError, RegistryAccess, SOURCE_DATE_EPOCH, Settings,
+    source_date_epoch,
+};
 
 use std::sync::Arc;
 

@@ -294,3 +294,31 @@ fn a_build_gets_its_bases_from_the_library() {
         Some(crate::transport::RegistryRepo { host: "quay.io".into(), repo: "org/base".into() })
     );
 }
+
+/// `SOURCE_DATE_EPOCH` is read once, into the settings; a build's timestamp is `--timestamp`, else it, and
+/// a bad value is refused (with its text) only when a build needs it.
+#[test]
+fn source_date_epoch_is_a_settings_value_and_timestamp_wins() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let read = |v: &str| source_date_epoch(Some(OsStr::new(v)));
+    assert_eq!(read("1700000000"), Ok(Some(1_700_000_000)));
+    assert_eq!(read(" 42\n"), Ok(Some(42)), "blanks around it are ignored");
+    assert_eq!(read(""), Ok(None));
+    assert_eq!(read("  "), Ok(None));
+    assert_eq!(source_date_epoch(None), Ok(None));
+    assert_eq!(source_date_epoch(Some(OsStr::from_bytes(b"\xff1"))), Ok(None), "not UTF-8: not set");
+    let e = read("soon").unwrap_err();
+    assert_eq!(e, BadSourceDateEpoch { value: "soon".into() });
+    assert_eq!(e.to_string(), "SOURCE_DATE_EPOCH=\"soon\" is not a number of seconds");
+
+    let mut settings = Settings::new();
+    settings.source_date_epoch = Ok(Some(7));
+    assert_eq!(settings.build_timestamp(None), Ok(Some(7)));
+    assert_eq!(settings.build_timestamp(Some(3)), Ok(Some(3)), "--timestamp wins");
+    settings.source_date_epoch = read("soon");
+    assert_eq!(settings.build_timestamp(Some(3)), Ok(Some(3)), "a bad value is not needed with --timestamp");
+    assert_eq!(settings.build_timestamp(None), Err(BadSourceDateEpoch { value: "soon".into() }));
+    settings.source_date_epoch = Ok(None);
+    assert_eq!(settings.build_timestamp(None), Ok(None), "neither: now");
+}
