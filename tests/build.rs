@@ -910,3 +910,24 @@ fn a_base_whose_layer_is_a_bomb_is_refused_by_loads_rule_in_little_memory() {
     let left: Vec<_> = std::fs::read_dir(w.path("store/tmp")).map(|d| d.collect()).unwrap_or_default();
     assert!(left.is_empty(), "temp files left: {left:?}");
 }
+
+/// `SOURCE_DATE_EPOCH` is read once by the library's settings, with or without `--timeout` (which makes
+/// them without reading `HOIST_TIMEOUT`); a bad value is one error line, unless `--timestamp` is given, which
+/// wins.
+#[test]
+fn source_date_epoch_with_timeout_and_timestamp() {
+    let w = HoistWorld::new(&insecure(&[]));
+    let ctx = w.path("ctx");
+    write(&ctx, "Dockerfile", "FROM scratch\nLABEL a=b\n", 0o644);
+    let c = ctx.to_str().unwrap();
+    let bad = [("SOURCE_DATE_EPOCH", "soon")];
+    let out = hoist_env(&w, &["build", "-t", "t:1", c], &bad);
+    one_error_line(&out, &["Error: SOURCE_DATE_EPOCH=\"soon\" is not a number of seconds"]);
+    hoist_env(&w, &["build", "--timestamp", "1700000000", "-t", "t:1", c], &bad).expect_ok("--timestamp wins");
+    let (config, _, _) = read_layout(&w.path("store"), "localhost/t:1");
+    assert_eq!(config["created"], "2023-11-14T22:13:20Z");
+    let epoch = [("SOURCE_DATE_EPOCH", "1600000000")];
+    hoist_env(&w, &["--timeout", "5", "build", "-t", "t:2", c], &epoch).expect_ok("with --timeout");
+    let (config, _, _) = read_layout(&w.path("store"), "localhost/t:2");
+    assert_eq!(config["created"], "2020-09-13T12:26:40Z", "SOURCE_DATE_EPOCH read with --timeout too");
+}

@@ -70,14 +70,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     if platforms.is_empty() {
         platforms.push(Platform::host());
     }
-    let timestamp = match (a.timestamp, std::env::var("SOURCE_DATE_EPOCH")) {
-        (Some(t), _) => Some(t),
-        (None, Ok(s)) if !s.trim().is_empty() => match s.trim().parse::<i64>() {
-            Ok(t) => Some(t),
-            Err(_) => return fail(format!("SOURCE_DATE_EPOCH={s:?} is not a number of seconds")),
-        },
-        _ => None,
-    };
+    let timestamp = ctx.settings.build_timestamp(a.timestamp)?;
     let opts = Options {
         context: a.context.clone(),
         ignore: read_ignore(&a.context)?,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hoist_core::image::Platform;
-use hoist_core::ops::{CredentialSource, Prompt, RegistryAccess, Settings};
+use hoist_core::ops::{CredentialSource, Prompt, PromptError, RegistryAccess, Settings};
 use hoist_core::reference::Reference;
 use hoist_core::registry::TlsOptions;
 use hoist_core::store::Store;
@@ -150,16 +150,16 @@ impl TerminalPrompt {
 }
 
 impl Prompt for TerminalPrompt {
-    fn choose(&self, name: &str, candidates: &[Reference]) -> std::result::Result<Reference, String> {
+    fn choose(&self, name: &str, candidates: &[Reference]) -> std::result::Result<Reference, PromptError> {
         let mut prompt = format!("? Please select an image for {name:?}:\n");
         for (i, c) in candidates.iter().enumerate() {
             prompt.push_str(&format!("  {}. {c}\n", i + 1));
         }
         prompt.push_str("Number: ");
-        let answer = tty::read_line(&prompt).map_err(|e| e.to_string())?;
+        let answer = tty::read_line(&prompt)?;
         match answer.trim().parse::<usize>() {
             Ok(n) if (1..=candidates.len()).contains(&n) => Ok(candidates[n - 1].clone()),
-            _ => Err(format!("no image selected for {name:?}")),
+            _ => Err(PromptError::NoneSelected { name: name.to_owned() }),
         }
     }
 }

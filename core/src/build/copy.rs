@@ -397,7 +397,7 @@ fn image_of(build: &mut Build, name: &str, platform: &Platform) -> Result<ImageS
         return Ok(s.clone());
     }
     let base =
-        build.bases.base(name, platform).map_err(|message| BuildError::FromImage { name: name.to_owned(), message })?;
+        build.bases.base(name, platform).map_err(|source| BuildError::FromImage { name: name.to_owned(), source })?;
     let image = state::load_image(build.store, &base, platform, build.progress)?;
     build.images.insert(name.to_owned(), image.clone());
     Ok(image)

@@ -99,9 +99,24 @@ pub enum BuildError {
     /// A base image whose config is not a JSON object.
     #[error("the config of {name}: {message}")]
     BaseConfig { name: String, message: String },
-    /// `COPY --from=IMAGE`: the image could not be had (the caller's one-line reason).
-    #[error("--from={name}: {message}")]
-    FromImage { name: String, message: String },
+    /// `COPY --from=IMAGE`: the image could not be had (the [`Bases`]' error, with its type).
+    #[error("--from={name}: {source}")]
+    FromImage {
+        name: String,
+        #[source]
+        source: BaseError,
+    },
+    /// `FROM IMAGE`: the base image could not be had (the [`Bases`]' error, with its type).
+    #[error("Dockerfile line {line}: FROM {name}: {source}")]
+    Base {
+        line: usize,
+        name: String,
+        #[source]
+        source: BaseError,
+    },
+    /// An instruction that failed: where, which, and the error with its type.
+    #[error("Dockerfile line {line}: {keyword}: {source}")]
+    Step { line: usize, keyword: Keyword, source: Box<BuildError> },
     /// An archive `ADD` unpacks that cannot be read (corrupt, or past the bomb rule).
     #[error("unpacking {archive}: {message}")]
     Unpack { archive: String, message: String },
@@ -124,8 +139,8 @@ impl BuildError {
     /// The error, placed at `line` unless it already has a place.
     fn at(self, line: usize, keyword: Keyword) -> BuildError {
         match self {
-            e @ (BuildError::At { .. } | BuildError::Parse(_)) => e,
-            other => BuildError::At { line, message: format!("{keyword}: {other}") },
+            e @ (BuildError::At { .. } | BuildError::Parse(_) | BuildError::Base { .. } | BuildError::Step { .. }) => e,
+            other => BuildError::Step { line, keyword, source: Box::new(other) },
         }
     }
 }
@@ -170,9 +185,26 @@ pub struct Base {
 
 /// Where base images (`FROM image`, `COPY --from=image`) come from.
 pub trait Bases {
-    /// Makes the image `name` for `platform` available in the store and returns its image manifest. The
-    /// error is one line.
-    fn base(&mut self, name: &str, platform: &Platform) -> Result<Base, String>;
+    /// Makes the image `name` for `platform` available in the store and returns its image manifest.
+    fn base(&mut self, name: &str, platform: &Platform) -> Result<Base, BaseError>;
+}
+
+/// Why a [`Bases`] could not make an image available. One line; the error it comes from keeps its type.
+#[derive(Debug, thiserror::Error)]
+pub enum BaseError {
+    /// The store the base is read from failed.
+    #[error(transparent)]
+    Store(Box<StoreError>),
+    /// The image could not be had: the implementation's own error (`ops::StoreBases`: the
+    /// [`crate::ops::Error`] of pulling it), or none such.
+    #[error(transparent)]
+    Unavailable(Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl From<StoreError> for BaseError {
+    fn from(e: StoreError) -> Self {
+        BaseError::Store(Box::new(e))
+    }
 }
 
 /// What a build tells while it runs: the steps it starts, on top of what every library operation tells

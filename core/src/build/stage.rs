@@ -219,10 +219,11 @@ fn run_stage(build: &mut Build, sp: &StagePlan, target_platform: &Platform) -> R
             .clone()
             .ok_or_else(|| BuildError::At { line, message: format!("stage {base:?} was not built") })?
     } else {
-        let found = build
-            .bases
-            .base(&base, &platform)
-            .map_err(|m| BuildError::At { line, message: format!("FROM {base}: {m}") })?;
+        let found = build.bases.base(&base, &platform).map_err(|source| BuildError::Base {
+            line,
+            name: base.clone(),
+            source,
+        })?;
         state::load_image(build.store, &found, &platform, build.progress).map_err(|e| e.at(line, Keyword::From))?
     };
     image.config.set_default_path();

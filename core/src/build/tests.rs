@@ -69,12 +69,17 @@ struct Table {
     asked: Mutex<Vec<String>>,
 }
 
+/// A [`Table`] has no image of this name.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}: image not known")]
+struct NotKnown(String);
+
 impl Bases for Table {
-    fn base(&mut self, name: &str, _platform: &Platform) -> Result<Base, String> {
+    fn base(&mut self, name: &str, _platform: &Platform) -> Result<Base, BaseError> {
         self.asked.lock().unwrap().push(name.to_owned());
         match self.images.get(name) {
             Some(d) => Ok(Base { descriptor: d.clone(), name: format!("example.com/{name}") }),
-            None => Err(format!("{name}: image not known")),
+            None => Err(BaseError::Unavailable(Box::new(NotKnown(name.to_owned())))),
         }
     }
 }
@@ -657,4 +662,23 @@ fn refusals_name_their_facts() {
     let e = w.build(&o).unwrap_err();
     assert!(matches!(e, BuildError::Ignore(dockerignore::IgnoreError::LoneBang { line: 1 })), "{e:?}");
     assert_eq!(e.to_string(), ".dockerignore: line 1: illegal exclusion pattern: \"!\"");
+}
+
+#[test]
+fn a_base_that_cannot_be_had_keeps_the_bases_error() {
+    let mut w = world();
+    let e = w.build(&w.opts("FROM nothere:1\n")).unwrap_err();
+    let BuildError::Base { line: 1, name, source: BaseError::Unavailable(source) } = &e else { panic!("{e:?}") };
+    assert_eq!(name, "nothere:1");
+    assert_eq!(source.downcast_ref::<NotKnown>().map(|n| n.0.as_str()), Some("nothere:1"), "the error itself");
+    assert_eq!(e.to_string(), "Dockerfile line 1: FROM nothere:1: nothere:1: image not known");
+
+    let e = w.build(&w.opts("FROM base:1\nCOPY --from=other:2 /a /a\n")).unwrap_err();
+    let BuildError::Step { line: 2, keyword: Keyword::Copy, source } = &e else { panic!("{e:?}") };
+    let BuildError::FromImage { name, source: BaseError::Unavailable(source) } = source.as_ref() else {
+        panic!("{source:?}")
+    };
+    assert_eq!(name, "other:2");
+    assert!(source.downcast_ref::<NotKnown>().is_some(), "{source:?}");
+    assert_eq!(e.to_string(), "Dockerfile line 2: COPY: --from=other:2: other:2: image not known");
 }

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
 use crate::digest::Digest;
-use crate::image::{Descriptor, Manifest, Platform};
+use crate::image::{Descriptor, IndexError, Manifest, Platform};
 use crate::stream::ByteStream;
 use crate::transport::{ImageDestination, ImageSource, RawManifest, TransportError};
 
@@ -173,14 +173,11 @@ async fn plan(src: &dyn ImageSource, top: RawManifest, opts: &Options) -> Result
         Manifest::Index(index) => {
             let want = opts.platform.clone().unwrap_or_else(Platform::host);
             let Some(chosen) = index.choose(&want) else {
-                let offered: Vec<String> =
+                let offered =
                     index.manifests.iter().filter_map(|d| d.platform.as_ref().map(|p| p.to_string())).collect();
                 return Err(CopyError::new(
                     format!("choosing an image from {}", src.name()),
-                    TransportError::Other(format!(
-                        "no image for platform {want} (the index offers: {})",
-                        if offered.is_empty() { "none with a platform".to_owned() } else { offered.join(", ") }
-                    )),
+                    IndexError::NoPlatform { want, offered }.into(),
                 ));
             };
             let child = fetch_child(src, &chosen.digest).await?;
@@ -189,7 +186,7 @@ async fn plan(src: &dyn ImageSource, top: RawManifest, opts: &Options) -> Result
                 Manifest::Index(_) => {
                     return Err(CopyError::new(
                         format!("choosing an image from {}", src.name()),
-                        TransportError::Other(format!("the entry for {want} ({}) is itself an index", chosen.digest)),
+                        IndexError::NestedIndex { want, digest: chosen.digest.clone() }.into(),
                     ));
                 }
             }
@@ -209,7 +206,7 @@ async fn fetch_child(src: &dyn ImageSource, digest: &Digest) -> Result<RawManife
     if child.digest != *digest {
         return Err(CopyError::new(
             format!("reading manifest {digest} of {}", src.name()),
-            TransportError::Other(format!("the source answered manifest {} instead", child.digest)),
+            IndexError::WrongChild { asked: digest.clone(), answered: child.digest }.into(),
         ));
     }
     Ok(child)
@@ -228,7 +225,7 @@ fn collect_all<'a>(
         if depth > MAX_DEPTH {
             return Err(CopyError::new(
                 format!("reading {}", src.name()),
-                TransportError::Other(format!("indexes nest deeper than {MAX_DEPTH} levels")),
+                IndexError::TooDeep { limit: MAX_DEPTH }.into(),
             ));
         }
         for entry in entries {

@@ -179,8 +179,19 @@ async fn an_index_gives_the_chosen_platform_or_everything_with_all() {
 
     let dst = MemDestination::default();
     let s390x = Options { platform: Some(Platform::new("linux", "s390x", None)), ..Options::default() };
-    let e = copy(&src, &dst, &s390x, Arc::new(NoProgress)).await.unwrap_err().to_string();
-    assert!(e.contains("linux/s390x") && e.contains("linux/amd64") && e.contains("linux/arm64"), "{e}");
+    let e = copy(&src, &dst, &s390x, Arc::new(NoProgress)).await.unwrap_err();
+    let TransportError::Index(refused) = &*e.source else { panic!("{e:?}") };
+    assert_eq!(
+        **refused,
+        IndexError::NoPlatform {
+            want: Platform::new("linux", "s390x", None),
+            offered: vec!["linux/amd64".into(), "linux/arm64".into()]
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "choosing an image from mem:source: no image for platform linux/s390x (the index offers: linux/amd64, linux/arm64)"
+    );
     assert!(dst.log.lock().unwrap().is_empty(), "nothing written");
 }
 
@@ -198,6 +209,67 @@ async fn a_failing_blob_stops_the_copy_before_any_manifest() {
     let e = copy(&src, &dst, &Options::default(), Arc::new(NoProgress)).await.unwrap_err();
     assert!(e.to_string().contains(&layer.digest.to_string()), "{e}");
     assert!(!dst.log.lock().unwrap().iter().any(|l| l.starts_with("commit")), "no manifest after a failed blob");
+}
+
+fn index_of(entries: &[Descriptor]) -> RawManifest {
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": media_type::OCI_INDEX, "manifests": entries});
+    RawManifest::new(serde_json::to_vec(&index).unwrap(), media_type::OCI_INDEX)
+}
+
+/// The index's own refusals name their facts: the platform's entry that is an index, a child answered with
+/// other bytes, indexes nested past the limit.
+#[tokio::test]
+async fn an_index_that_does_not_give_an_image_is_refused_by_its_fact() {
+    let (src, _, amd64, _) = two_platforms();
+    let refused = |e: CopyError| match *e.source {
+        TransportError::Index(i) => *i,
+        other => panic!("{other:?}"),
+    };
+    let amd64_only = Options { platform: Some(Platform::new("linux", "amd64", None)), ..Options::default() };
+
+    // The amd64 entry is itself an index.
+    let inner = index_of(&[amd64.descriptor()]);
+    let mut entry = inner.descriptor();
+    entry.platform = Some(Platform::new("linux", "amd64", None));
+    let top = index_of(&[entry]);
+    let mut manifests = src.manifests.clone();
+    manifests.insert(inner.digest.clone(), inner.clone());
+    let nested = MemSource { top: top.clone(), manifests, blobs: src.blobs.clone(), repo: None };
+    let e = copy(&nested, &MemDestination::default(), &amd64_only, Arc::new(NoProgress)).await.unwrap_err();
+    assert_eq!(
+        refused(e),
+        IndexError::NestedIndex { want: Platform::new("linux", "amd64", None), digest: inner.digest.clone() }
+    );
+
+    // The source answers another manifest for the child asked for.
+    let liar = MemSource {
+        top: src.top.clone(),
+        manifests: src.manifests.keys().map(|d| (d.clone(), inner.clone())).collect(),
+        blobs: src.blobs.clone(),
+        repo: None,
+    };
+    let e = copy(&liar, &MemDestination::default(), &amd64_only, Arc::new(NoProgress)).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "reading manifest {} of mem:source: the source answered manifest {} instead",
+            amd64.digest, inner.digest
+        )
+    );
+    assert_eq!(refused(e), IndexError::WrongChild { asked: amd64.digest.clone(), answered: inner.digest.clone() });
+
+    // Indexes inside indexes, one level more than the limit.
+    let mut manifests = src.manifests.clone();
+    let mut level = index_of(&[amd64.descriptor()]);
+    for _ in 0..MAX_DEPTH {
+        manifests.insert(level.digest.clone(), level.clone());
+        level = index_of(&[level.descriptor()]);
+    }
+    let deep = MemSource { top: level, manifests, blobs: src.blobs.clone(), repo: None };
+    let dst = MemDestination::default();
+    let e = copy(&deep, &dst, &Options { all: true, ..Options::default() }, Arc::new(NoProgress)).await.unwrap_err();
+    assert_eq!(refused(e), IndexError::TooDeep { limit: MAX_DEPTH });
+    assert!(dst.log.lock().unwrap().is_empty(), "nothing written");
 }
 
 /// A store error reaches a backup's caller as one variant (`Transport(Store)`), and `store_error` finds it

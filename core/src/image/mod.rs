@@ -60,6 +60,27 @@ pub enum ImageError {
     Platform { input: String, reason: String },
 }
 
+/// Why an index does not give the image asked for (the copy engine's choice of a platform, or of every
+/// child): which platform, entry or limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    /// No entry for the platform asked for (`offered`: the platforms the index names).
+    #[error(
+        "no image for platform {want} (the index offers: {})",
+        if offered.is_empty() { "none with a platform".to_owned() } else { offered.join(", ") }
+    )]
+    NoPlatform { want: Platform, offered: Vec<String> },
+    /// The entry for the platform is an index, not an image.
+    #[error("the entry for {want} ({digest}) is itself an index")]
+    NestedIndex { want: Platform, digest: crate::digest::Digest },
+    /// A source asked for a child manifest by digest answered another.
+    #[error("the source answered manifest {answered} instead")]
+    WrongChild { asked: crate::digest::Digest, answered: crate::digest::Digest },
+    /// Indexes inside indexes deeper than the limit (a loop, or a hostile source).
+    #[error("indexes nest deeper than {limit} levels")]
+    TooDeep { limit: usize },
+}
+
 /// At most 80 characters of `s`, with `...` when cut.
 pub(crate) fn excerpt(s: &str) -> String {
     const MAX: usize = 80;

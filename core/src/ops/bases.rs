@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::{Settings, resolve_source};
-use crate::build::{Base, Bases};
+use crate::build::{Base, BaseError, Bases};
 use crate::copy::{self, CopyProgress};
 use crate::digest::Digest;
 use crate::image::{Descriptor, ImageConfig, MAX_CONFIG_SIZE, Manifest, Platform, media_type};
@@ -17,7 +17,8 @@ use crate::transport::{ImageSource, RawManifest, RegistryRepo, TransportError};
 
 /// Base images for [`crate::build::build`]: from the store when it has them for the platform (unless `pull`,
 /// podman's `--pull`), else pulled into it by short name through registries.conf. `build` is synchronous:
-/// pulls run on `runtime`, so call it outside that runtime's async context (or on a blocking thread).
+/// pulls run on `runtime`, so call it outside that runtime's async context (or on a blocking thread). A pull
+/// that fails is a [`BaseError::Unavailable`] holding the [`super::Error`] (downcast it to see which).
 pub struct StoreBases<'a> {
     pub settings: &'a Settings,
     pub store: Arc<Store>,
@@ -28,7 +29,7 @@ pub struct StoreBases<'a> {
 }
 
 impl Bases for StoreBases<'_> {
-    fn base(&mut self, name: &str, platform: &Platform) -> Result<Base, String> {
+    fn base(&mut self, name: &str, platform: &Platform) -> Result<Base, BaseError> {
         if !self.pull
             && let Ok(image) = self.store.find(name)
             && let Some(descriptor) = stored_for(&self.store, &image.descriptor, platform)
@@ -45,8 +46,8 @@ impl Bases for StoreBases<'_> {
                 copy::copy(&src, &dst, &opts, self.progress.clone()).await?;
                 Ok::<_, super::Error>(reference)
             })
-            .map_err(|e| e.to_string())?;
-        let image = self.store.find(&reference.to_string()).map_err(|e| e.to_string())?;
+            .map_err(|e| BaseError::Unavailable(Box::new(e)))?;
+        let image = self.store.find(&reference.to_string())?;
         Ok(Base { descriptor: image.descriptor, name: reference.to_string() })
     }
 }

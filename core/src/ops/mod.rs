@@ -12,7 +12,10 @@ mod bases;
 mod settings;
 
 pub use bases::{MountFrom, StoreBases};
-pub use settings::{CredentialSource, Prompt, RegistryAccess, Settings};
+pub use settings::{
+    BadSourceDateEpoch, CredentialSource, Prompt, PromptError, RegistryAccess, SOURCE_DATE_EPOCH, Settings,
+    source_date_epoch,
+};
 
 use std::sync::Arc;
 
@@ -58,8 +61,8 @@ pub enum Error {
     )]
     Ambiguous { name: String, candidates: Vec<Reference> },
     /// The prompt chose none of the candidates.
-    #[error("{0}")]
-    NotChosen(String),
+    #[error(transparent)]
+    NotChosen(#[from] PromptError),
     /// The one candidate of a name could not be pulled.
     #[error("pulling {candidate}: {error}")]
     PullFailed { candidate: Box<Reference>, error: Box<Error> },
@@ -100,7 +103,7 @@ pub async fn resolve_source(settings: &Settings, name: &str) -> Result<(Referenc
         && resolution.short_name_mode != ShortNameMode::Disabled
     {
         match &settings.prompt {
-            Some(prompt) => candidates = vec![prompt.choose(name, &candidates).map_err(Error::NotChosen)?],
+            Some(prompt) => candidates = vec![prompt.choose(name, &candidates)?],
             None if resolution.short_name_mode == ShortNameMode::Enforcing => {
                 return Err(Error::Ambiguous { name: name.to_owned(), candidates });
             }

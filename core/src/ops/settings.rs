@@ -49,8 +49,40 @@ pub struct RegistryAccess {
 
 /// Asks a person which of several candidates a short name means (podman asks on a terminal).
 pub trait Prompt: Send + Sync {
-    /// The candidate chosen for `name`; an error (one line) when none was.
-    fn choose(&self, name: &str, candidates: &[Reference]) -> Result<Reference, String>;
+    /// The candidate chosen for `name`; an error when none was.
+    fn choose(&self, name: &str, candidates: &[Reference]) -> Result<Reference, PromptError>;
+}
+
+/// Why a [`Prompt`] chose no candidate.
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    /// The answer could not be read (the terminal went away).
+    #[error(transparent)]
+    Read(#[from] std::io::Error),
+    /// The answer named none of the candidates.
+    #[error("no image selected for {name:?}")]
+    NoneSelected { name: String },
+}
+
+/// The variable reproducible builds set: seconds since the epoch for every timestamp a build writes.
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+
+/// A `SOURCE_DATE_EPOCH` that is not a number of seconds (`value`: as the environment gave it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("SOURCE_DATE_EPOCH={value:?} is not a number of seconds")]
+pub struct BadSourceDateEpoch {
+    pub value: String,
+}
+
+/// `SOURCE_DATE_EPOCH` from its value in the environment: unset, empty (or blank) or not UTF-8 is none;
+/// surrounding blanks are ignored; anything else than a number of seconds is refused.
+pub fn source_date_epoch(value: Option<&std::ffi::OsStr>) -> Result<Option<i64>, BadSourceDateEpoch> {
+    match value.and_then(std::ffi::OsStr::to_str) {
+        Some(s) if !s.trim().is_empty() => {
+            s.trim().parse().map(Some).map_err(|_| BadSourceDateEpoch { value: s.to_owned() })
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Everything a library operation needs to know that is not its arguments. See the module's doc.
@@ -71,13 +103,16 @@ pub struct Settings {
     pub observer: SharedObserver,
     /// Who is asked when a short name is ambiguous; `None`: nobody (no terminal).
     pub prompt: Option<Arc<dyn Prompt>>,
+    /// `SOURCE_DATE_EPOCH` as read when the settings were made: a build's timestamp when none is given. A
+    /// bad value is kept as its error, refused only by a build that needs it ([`Settings::build_timestamp`]).
+    pub source_date_epoch: Result<Option<i64>, BadSourceDateEpoch>,
     /// registries.conf, read once on first use.
     config: OnceLock<Arc<Config>>,
 }
 
 impl Settings {
-    /// Settings with hoist's defaults (30 s timeout, registries.conf and the store where the environment
-    /// says) and nobody listening. Reads the environment; see [`Settings::from_env`].
+    /// Settings with hoist's defaults (30 s timeout, registries.conf, the store and `SOURCE_DATE_EPOCH` as
+    /// the environment says) and nobody listening. Reads the environment; see [`Settings::from_env`].
     pub fn new() -> Settings {
         Settings {
             timeout: Some(registry::tls::DEFAULT_READ_TIMEOUT),
@@ -88,13 +123,15 @@ impl Settings {
             jobs: 6,
             observer: observe::silent(),
             prompt: None,
+            source_date_epoch: source_date_epoch(std::env::var_os(SOURCE_DATE_EPOCH).as_deref()),
             config: OnceLock::new(),
         }
     }
 
     /// Settings from the environment: `HOIST_TIMEOUT` (seconds; `0`: for ever; refused when not a number),
-    /// `CONTAINERS_REGISTRIES_CONF`/`_DIR` and `$HOME`'s registries.conf, and the store at `$HOIST_STORE`
-    /// (else `$XDG_DATA_HOME/hoist/store`). The one place the library reads these variables.
+    /// `CONTAINERS_REGISTRIES_CONF`/`_DIR` and `$HOME`'s registries.conf, the store at `$HOIST_STORE`
+    /// (else `$XDG_DATA_HOME/hoist/store`), and `SOURCE_DATE_EPOCH`. With [`Settings::new`] (which reads all
+    /// but `HOIST_TIMEOUT`), the one place the library reads these variables.
     pub fn from_env() -> Result<Settings, RegistryError> {
         let timeout = registry::tls::read_timeout(std::env::var_os(registry::tls::TIMEOUT_ENV).as_deref())?;
         Ok(Settings { timeout, ..Settings::new() })
@@ -104,6 +141,16 @@ impl Settings {
     pub fn with_timeout_secs(mut self, secs: u64) -> Settings {
         self.timeout = registry::tls::timeout_from_secs(secs);
         self
+    }
+
+    /// A build's timestamp (seconds since the epoch for every created time and file mtime): `given`
+    /// (`--timestamp`) when there is one, else `SOURCE_DATE_EPOCH`, else none (now). A bad
+    /// `SOURCE_DATE_EPOCH` is refused only here, when nothing was given.
+    pub fn build_timestamp(&self, given: Option<i64>) -> Result<Option<i64>, BadSourceDateEpoch> {
+        match given {
+            Some(t) => Ok(Some(t)),
+            None => self.source_date_epoch.clone(),
+        }
     }
 
     /// These settings with another way to reach registries (one side of a copy, a command's flags).
@@ -228,6 +275,7 @@ impl std::fmt::Debug for Settings {
             .field("store_root", &self.store_root)
             .field("platform", &self.platform)
             .field("jobs", &self.jobs)
+            .field("source_date_epoch", &self.source_date_epoch)
             .finish_non_exhaustive()
     }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::*;
+use crate::build::BaseError;
 use crate::config::Paths;
 use crate::copy::NoProgress;
 use crate::digest::Digest;
@@ -193,10 +194,22 @@ fn an_ambiguous_short_name_in_enforcing_mode_needs_a_prompt() {
     let e = runtime().block_on(resolve_source(&settings, "app")).err().expect("refused");
     assert!(matches!(&e, Error::Ambiguous { candidates, .. } if candidates.len() == 2), "{e}");
 
+    /// Answers nothing a candidate has.
+    struct Nobody;
+    impl Prompt for Nobody {
+        fn choose(&self, name: &str, _candidates: &[Reference]) -> Result<Reference, PromptError> {
+            Err(PromptError::NoneSelected { name: name.to_owned() })
+        }
+    }
+    settings.prompt = Some(Arc::new(Nobody));
+    let e = runtime().block_on(resolve_source(&settings, "app")).err().expect("none chosen");
+    assert!(matches!(&e, Error::NotChosen(PromptError::NoneSelected { name }) if name == "app"), "{e:?}");
+    assert_eq!(e.to_string(), "no image selected for \"app\"");
+
     /// Picks the second candidate.
     struct Second;
     impl Prompt for Second {
-        fn choose(&self, _name: &str, candidates: &[Reference]) -> Result<Reference, String> {
+        fn choose(&self, _name: &str, candidates: &[Reference]) -> Result<Reference, PromptError> {
             Ok(candidates[1].clone())
         }
     }
@@ -262,13 +275,50 @@ fn a_build_gets_its_bases_from_the_library() {
     let amd64 = crate::image::Platform::parse("linux/amd64").unwrap();
     let base = crate::build::Bases::base(&mut bases, "127.0.0.1:1/base:1", &amd64).unwrap();
     assert_eq!((base.descriptor.digest, base.name.as_str()), (manifest, "127.0.0.1:1/base:1"), "from the store");
+    // A pull that fails is the pull's own error, with its type.
+    let pulled = |e: &BaseError| match e {
+        BaseError::Unavailable(source) => match source.downcast_ref::<Error>() {
+            Some(Error::PullFailed { candidate, .. }) => candidate.to_string(),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
     let e = crate::build::Bases::base(&mut bases, "other", &amd64).unwrap_err();
-    assert!(e.starts_with("pulling 127.0.0.1:1/other:latest: "), "pulled when missing: {e}");
+    assert_eq!(pulled(&e), "127.0.0.1:1/other:latest", "pulled when missing: {e}");
+    assert!(e.to_string().starts_with("pulling 127.0.0.1:1/other:latest: "), "{e}");
     bases.pull = true;
     let e = crate::build::Bases::base(&mut bases, "127.0.0.1:1/base:1", &amd64).unwrap_err();
-    assert!(e.starts_with("pulling 127.0.0.1:1/base:1: "), "--pull pulls even a stored base: {e}");
+    assert_eq!(pulled(&e), "127.0.0.1:1/base:1", "--pull pulls even a stored base: {e}");
     assert_eq!(
         MountFrom::base_repo(Some("quay.io/org/base:1")),
         Some(crate::transport::RegistryRepo { host: "quay.io".into(), repo: "org/base".into() })
     );
+}
+
+/// `SOURCE_DATE_EPOCH` is read once, into the settings; a build's timestamp is `--timestamp`, else it, and
+/// a bad value is refused (with its text) only when a build needs it.
+#[test]
+fn source_date_epoch_is_a_settings_value_and_timestamp_wins() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let read = |v: &str| source_date_epoch(Some(OsStr::new(v)));
+    assert_eq!(read("1700000000"), Ok(Some(1_700_000_000)));
+    assert_eq!(read(" 42\n"), Ok(Some(42)), "blanks around it are ignored");
+    assert_eq!(read(""), Ok(None));
+    assert_eq!(read("  "), Ok(None));
+    assert_eq!(source_date_epoch(None), Ok(None));
+    assert_eq!(source_date_epoch(Some(OsStr::from_bytes(b"\xff1"))), Ok(None), "not UTF-8: not set");
+    let e = read("soon").unwrap_err();
+    assert_eq!(e, BadSourceDateEpoch { value: "soon".into() });
+    assert_eq!(e.to_string(), "SOURCE_DATE_EPOCH=\"soon\" is not a number of seconds");
+
+    let mut settings = Settings::new();
+    settings.source_date_epoch = Ok(Some(7));
+    assert_eq!(settings.build_timestamp(None), Ok(Some(7)));
+    assert_eq!(settings.build_timestamp(Some(3)), Ok(Some(3)), "--timestamp wins");
+    settings.source_date_epoch = read("soon");
+    assert_eq!(settings.build_timestamp(Some(3)), Ok(Some(3)), "a bad value is not needed with --timestamp");
+    assert_eq!(settings.build_timestamp(None), Err(BadSourceDateEpoch { value: "soon".into() }));
+    settings.source_date_epoch = Ok(None);
+    assert_eq!(settings.build_timestamp(None), Ok(None), "neither: now");
 }

@@ -32,10 +32,38 @@ pub const VERSION_FILE: &str = "version";
 pub const VERSION: &[u8] = b"Directory Transport Version: 1.1\n";
 pub const MANIFEST_JSON: &str = "manifest.json";
 
+/// What a `dir:` refused, naming the directory, blob or manifest concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum DirError {
+    /// A blob whose digest is not sha256: a dir names files by their sha256 hex.
+    #[error("dir: only sha256 blobs are supported, not {digest}")]
+    NotSha256 { digest: Digest },
+    /// A directory to write into that holds something else than an image directory.
+    #[error(
+        "{} exists and is not an image directory (no version file): refusing to write into it",
+        path.display()
+    )]
+    NotADir { path: PathBuf },
+    /// A manifest that cannot be written as Docker schema 2 (`--format docker-dir`).
+    #[error("writing manifest {digest} as Docker schema 2: {source}")]
+    Schema2 {
+        digest: Digest,
+        #[source]
+        source: crate::image::ImageError,
+    },
+    /// A manifest rewritten (layers gzipped) that cannot be serialised.
+    #[error("writing manifest {digest}: {source}")]
+    Rewrite {
+        digest: Digest,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 /// A blob's file name in a dir (its hex; sha256 only, as containers/image writes them).
 pub fn blob_name(d: &Digest) -> Result<String, TransportError> {
     if d.algorithm() != "sha256" {
-        return Err(TransportError::Other(format!("dir: only sha256 blobs are supported, not {d}")));
+        return Err(DirError::NotSha256 { digest: d.clone() }.into());
     }
     Ok(d.hex().to_owned())
 }
@@ -118,9 +146,7 @@ impl DirDestination {
         if path.exists() {
             let non_empty = fs::read_dir(path).map_err(io)?.next().is_some();
             if non_empty && !path.join(VERSION_FILE).is_file() {
-                return Err(TransportError::Other(format!(
-                    "{shown} exists and is not an image directory (no version file): refusing to write into it"
-                )));
+                return Err(DirError::NotADir { path: path.to_owned() }.into());
             }
         }
         fs::create_dir_all(path).map_err(io)?;
@@ -160,9 +186,9 @@ impl DirDestination {
                     return Ok(manifest.clone());
                 }
                 if docker || self.options.docker_schema2 {
-                    let raw = m.to_docker_schema2().map_err(|e| {
-                        TransportError::Other(format!("writing manifest {} as Docker schema 2: {e}", manifest.digest))
-                    })?;
+                    let raw = m
+                        .to_docker_schema2()
+                        .map_err(|source| DirError::Schema2 { digest: manifest.digest.clone(), source })?;
                     return Ok(self.replace_manifest(manifest, RawManifest::new(raw, media_type::DOCKER_MANIFEST)));
                 }
                 serde_json::to_vec(&m)
@@ -175,7 +201,7 @@ impl DirDestination {
                 serde_json::to_vec(&i)
             }
         }
-        .map_err(|e| TransportError::Other(format!("writing manifest {}: {e}", manifest.digest)))?;
+        .map_err(|source| DirError::Rewrite { digest: manifest.digest.clone(), source })?;
         Ok(self.replace_manifest(manifest, RawManifest::new(raw, manifest.media_type.clone())))
     }
 
@@ -269,5 +295,57 @@ impl ImageDestination for DirDestination {
 
     fn rewritten(&self) -> Option<RawManifest> {
         self.top.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(e: TransportError) -> DirError {
+        match e {
+            TransportError::Dir(e) => *e,
+            other => panic!("not a dir's refusal: {other:?}"),
+        }
+    }
+
+    /// Each refusal names the directory, blob or manifest: a directory that holds something else, a blob that
+    /// is not sha256, a manifest that cannot be Docker schema 2.
+    #[tokio::test]
+    async fn a_dir_names_what_it_refuses() {
+        let tmp = tempfile::tempdir().unwrap();
+        let other = tmp.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::write(other.join("notes.txt"), "mine").unwrap();
+        let e = refusal(DirDestination::open(&other).err().expect("refused"));
+        assert!(matches!(&e, DirError::NotADir { path } if *path == other), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{} exists and is not an image directory (no version file): refusing to write into it",
+                other.display()
+            )
+        );
+        assert!(!other.join(VERSION_FILE).exists(), "nothing written into it");
+
+        let sha512 = Digest::parse(&format!("sha512:{}", "ab".repeat(64))).unwrap();
+        let e = refusal(blob_name(&sha512).unwrap_err());
+        assert!(matches!(&e, DirError::NotSha256 { digest } if *digest == sha512), "{e:?}");
+        assert_eq!(e.to_string(), format!("dir: only sha256 blobs are supported, not {sha512}"));
+
+        let dst =
+            DirDestination::open_with(&tmp.path().join("d"), DirOptions { compress: false, docker_schema2: true })
+                .unwrap();
+        let config = Descriptor::new(media_type::OCI_CONFIG, Digest::sha256(b"{}"), 2);
+        let zstd = Descriptor::new(media_type::OCI_LAYER_ZSTD, Digest::sha256(b"z"), 1);
+        let m = serde_json::json!({
+            "schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST, "config": config, "layers": [zstd]
+        });
+        let m = RawManifest::new(serde_json::to_vec(&m).unwrap(), media_type::OCI_MANIFEST);
+        let e = refusal(dst.commit(&m).await.unwrap_err());
+        let DirError::Schema2 { digest, source } = &e else { panic!("{e:?}") };
+        assert_eq!(*digest, m.digest);
+        assert!(matches!(source, crate::image::ImageError::Invalid(why) if why.contains("zstd")), "{source:?}");
+        assert!(e.to_string().starts_with(&format!("writing manifest {} as Docker schema 2: ", m.digest)), "{e}");
     }
 }

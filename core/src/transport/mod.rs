@@ -49,6 +49,18 @@ pub enum TransportError {
     /// A docker-archive refused: which archive, image, blob or limit.
     #[error(transparent)]
     DockerArchive(Box<docker_archive::DockerArchiveError>),
+    /// An OCI layout (`oci:`, `oci-archive:`) refused: which layout, file, image, blob or limit.
+    #[error(transparent)]
+    OciLayout(Box<oci_layout::OciLayoutError>),
+    /// A `dir:` refused: which directory, blob or manifest.
+    #[error(transparent)]
+    Dir(Box<dir::DirError>),
+    /// The local store as a transport failed: reading or writing which blob, naming which image.
+    #[error(transparent)]
+    StoreTransport(Box<store::StoreTransportError>),
+    /// An index that does not give the image asked for: which platform, entry or limit.
+    #[error(transparent)]
+    Index(Box<crate::image::IndexError>),
     /// Looking up the credentials for a registry failed (every source failed, or an auth file is unreadable).
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -62,6 +74,30 @@ pub use crate::image::RawManifest;
 impl From<docker_archive::DockerArchiveError> for TransportError {
     fn from(e: docker_archive::DockerArchiveError) -> Self {
         TransportError::DockerArchive(Box::new(e))
+    }
+}
+
+impl From<oci_layout::OciLayoutError> for TransportError {
+    fn from(e: oci_layout::OciLayoutError) -> Self {
+        TransportError::OciLayout(Box::new(e))
+    }
+}
+
+impl From<dir::DirError> for TransportError {
+    fn from(e: dir::DirError) -> Self {
+        TransportError::Dir(Box::new(e))
+    }
+}
+
+impl From<store::StoreTransportError> for TransportError {
+    fn from(e: store::StoreTransportError) -> Self {
+        TransportError::StoreTransport(Box::new(e))
+    }
+}
+
+impl From<crate::image::IndexError> for TransportError {
+    fn from(e: crate::image::IndexError) -> Self {
+        TransportError::Index(Box::new(e))
     }
 }
 

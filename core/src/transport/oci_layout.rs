@@ -26,14 +26,50 @@ use crate::digest::{Digest, Verifier};
 use crate::image::{ANNOTATION_REF_NAME, Descriptor, Index, MAX_MANIFEST_SIZE, Manifest, media_type};
 use crate::stream::ByteStream;
 
+/// What went wrong with an OCI layout (`oci:` or `oci-archive:`), naming the layout and the file, image, blob
+/// or limit concerned. (A malformed layout is an [`ArchiveError`]; these are the transport's own refusals.)
+#[derive(Debug, thiserror::Error)]
+pub enum OciLayoutError {
+    /// A blob read whole (a manifest) larger than the limit for it.
+    #[error("{file}: {size} bytes, more than the {limit} allowed")]
+    TooLarge { file: String, size: u64, limit: usize },
+    /// `@N` where N is not a number.
+    #[error("{layout}: bad index {given}")]
+    BadIndex { layout: String, given: String },
+    /// No image named, but `index.json` has several.
+    #[error(
+        "{layout} holds {images} images: name one ({transport}:PATH:REF; refs: {})",
+        if refs.is_empty() { "none".to_owned() } else { refs.join(", ") }
+    )]
+    WhichImage { layout: String, transport: String, images: usize, refs: Vec<String> },
+    /// No entry of `index.json` has this ref name (or index).
+    #[error("{layout}: no such image in index.json")]
+    NoSuchImage { layout: String },
+    /// A directory to write into that holds something else than a layout.
+    #[error("{} exists and is not an OCI layout (no oci-layout file): refusing to write into it", path.display())]
+    NotALayout { path: PathBuf },
+    /// Writing a blob into the archive failed (the archive cannot go on: a tar entry was cut short).
+    #[error("writing blob {digest}: {source}")]
+    WriteBlob {
+        digest: Digest,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An earlier write failed: the layout is not finished, and nothing more goes into it.
+    #[error("{layout}: {first}")]
+    Broken { layout: String, first: String },
+    /// The layout was already finished (a caller's mistake).
+    #[error("{layout}: already finished")]
+    Finished { layout: String },
+    /// A top-level entry of `index.json` whose media type is not a manifest's.
+    #[error("{destination}: {media_type} is not a manifest")]
+    NotAManifest { destination: String, media_type: String },
+}
+
 /// Reads a blob of a layout whole (a manifest), checked against `d`.
 pub(super) fn read_blob(files: &Files, path: &str, d: &Descriptor, cap: usize) -> Result<Vec<u8>, TransportError> {
     if d.size > cap as u64 {
-        return Err(TransportError::Other(format!(
-            "{}: {} bytes, more than the {cap} allowed",
-            files.shown(path),
-            d.size
-        )));
+        return Err(OciLayoutError::TooLarge { file: files.shown(path), size: d.size, limit: cap }.into());
     }
     let raw = files.read_small(path, cap)?;
     crate::digest::verify(&raw, &d.digest, Some(d.size))
@@ -84,21 +120,25 @@ impl OciLayoutSource {
         };
         let chosen = match reference {
             Some(r) if r.starts_with('@') => {
-                let n: usize = r[1..].parse().map_err(|_| TransportError::Other(format!("{shown}: bad index {r}")))?;
+                let n: usize = r[1..]
+                    .parse()
+                    .map_err(|_| OciLayoutError::BadIndex { layout: shown.clone(), given: r.to_owned() })?;
                 index.manifests.get(n).cloned()
             }
             Some(r) => index.manifests.iter().find(|d| oci::ref_name(d) == Some(r)).cloned(),
             None if index.manifests.len() == 1 => index.manifests.first().cloned(),
             None => {
-                let names: Vec<&str> = index.manifests.iter().filter_map(oci::ref_name).collect();
-                return Err(TransportError::Other(format!(
-                    "{shown} holds {} images: name one ({transport}:PATH:REF; refs: {})",
-                    index.manifests.len(),
-                    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
-                )));
+                let refs = index.manifests.iter().filter_map(oci::ref_name).map(str::to_owned).collect();
+                return Err(OciLayoutError::WhichImage {
+                    layout: shown,
+                    transport: transport.to_owned(),
+                    images: index.manifests.len(),
+                    refs,
+                }
+                .into());
             }
         };
-        let top = chosen.ok_or_else(|| TransportError::Other(format!("{shown}: no such image in index.json")))?;
+        let Some(top) = chosen else { return Err(OciLayoutError::NoSuchImage { layout: shown }.into()) };
         Ok(OciLayoutSource { files, top, shown })
     }
 
@@ -164,9 +204,7 @@ impl OciLayoutWriter {
             if files.exists(OCI_LAYOUT) {
                 entries = read_index(&files)?.manifests;
             } else if fs::read_dir(path).map_err(io)?.next().is_some() {
-                return Err(TransportError::Other(format!(
-                    "{shown} exists and is not an OCI layout (no oci-layout file): refusing to write into it"
-                )));
+                return Err(OciLayoutError::NotALayout { path: path.to_owned() }.into());
             }
         }
         fs::create_dir_all(path.join("blobs")).map_err(io)?;
@@ -212,9 +250,7 @@ impl OciLayoutWriter {
     /// Nothing is complete before.
     fn finish(&self) -> Result<(), TransportError> {
         let mut st = self.lock();
-        if let Some(why) = &st.broken {
-            return Err(TransportError::Other(format!("{}: {why}", self.shown)));
-        }
+        self.broken(&st)?;
         let index = Index {
             schema_version: 2,
             media_type: None,
@@ -231,8 +267,20 @@ impl OciLayoutWriter {
                 out.bytes(OCI_LAYOUT, OCI_LAYOUT_CONTENT).map_err(io)?;
                 out.finish().map_err(io)
             }
-            None => Err(TransportError::Other(format!("{}: already finished", self.shown))),
+            None => Err(self.finished()),
         }
+    }
+
+    /// The error every call gets once a write failed.
+    fn broken(&self, st: &State) -> Result<(), TransportError> {
+        match &st.broken {
+            Some(first) => Err(OciLayoutError::Broken { layout: self.shown.clone(), first: first.clone() }.into()),
+            None => Ok(()),
+        }
+    }
+
+    fn finished(&self) -> TransportError {
+        OciLayoutError::Finished { layout: self.shown.clone() }.into()
     }
 }
 
@@ -287,9 +335,7 @@ impl OciLayoutWriter {
     /// Writes one blob from `reader`, checked against `blob`.
     fn put(&self, blob: &Descriptor, reader: impl Read) -> Result<(), TransportError> {
         let mut st = self.lock();
-        if let Some(why) = &st.broken {
-            return Err(TransportError::Other(format!("{}: {why}", self.shown)));
-        }
+        self.broken(&st)?;
         if st.written.contains(&blob.digest) {
             return Ok(());
         }
@@ -313,13 +359,13 @@ impl OciLayoutWriter {
                 }
                 let Some(Target::Tar(out)) = st.target.as_mut() else { unreachable!() };
                 let r = wrote_dirs.and_then(|()| out.file(&path, blob.size, verified));
-                r.map_err(|e| {
-                    let message = format!("writing blob {}: {e}", blob.digest);
-                    st.broken = Some(message.clone());
-                    TransportError::Other(message)
+                r.map_err(|source| {
+                    let e = OciLayoutError::WriteBlob { digest: blob.digest.clone(), source };
+                    st.broken = Some(e.to_string());
+                    e.into()
                 })
             }
-            None => Err(TransportError::Other(format!("{}: already finished", self.shown))),
+            None => Err(self.finished()),
         };
         result?;
         st.written.insert(blob.digest.clone());
@@ -364,7 +410,7 @@ impl ImageDestination for OciLayoutDestination {
         self.put_child_manifest(manifest).await?;
         let mut entry = manifest.descriptor();
         if !media_type::is_manifest(&entry.media_type) {
-            return Err(TransportError::Other(format!("{}: {} is not a manifest", self.name(), entry.media_type)));
+            return Err(OciLayoutError::NotAManifest { destination: self.name(), media_type: entry.media_type }.into());
         }
         {
             let mut st = self.writer.lock();
@@ -386,5 +432,112 @@ impl ImageDestination for OciLayoutDestination {
         }
         let writer = self.writer.clone();
         blocking(move || writer.finish()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An OCI image manifest over `config` (no layers), as a destination is given it.
+    fn manifest_of(config: &Descriptor) -> RawManifest {
+        let m = serde_json::json!({
+            "schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST, "config": config, "layers": []
+        });
+        RawManifest::new(serde_json::to_vec(&m).unwrap(), media_type::OCI_MANIFEST)
+    }
+
+    /// Writes one image (its config and manifest) into `dst`.
+    async fn write_image(writer: &OciLayoutWriter, dst: &OciLayoutDestination, config: &[u8]) -> RawManifest {
+        let d = Descriptor::new(media_type::OCI_CONFIG, Digest::sha256(config), config.len() as u64);
+        writer.put(&d, config).unwrap();
+        let m = manifest_of(&d);
+        dst.commit(&m).await.unwrap();
+        m
+    }
+
+    fn refusal(e: TransportError) -> OciLayoutError {
+        match e {
+            TransportError::OciLayout(e) => *e,
+            other => panic!("not an OCI layout's refusal: {other:?}"),
+        }
+    }
+
+    /// Opening an image of a layout: each refusal names the layout and what was asked for.
+    #[tokio::test]
+    async fn a_source_names_what_it_cannot_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layout");
+        let writer = OciLayoutWriter::dir(&path).unwrap();
+        write_image(&writer, &writer.image(Some("one".into())), b"{\"n\":1}").await;
+        let two = write_image(&writer, &writer.last_image(Some("two".into())), b"{\"n\":2}").await;
+        let files = Files::Dir(path.clone());
+        let shown = format!("oci:{}", files.root());
+        let refused = |r: Option<&str>| match OciLayoutSource::open(files.clone(), r, "oci") {
+            Err(e) => refusal(e),
+            Ok(_) => panic!("{r:?}: opened"),
+        };
+        let e = refused(None);
+        assert!(matches!(&e, OciLayoutError::WhichImage { images: 2, refs, .. } if *refs == ["one", "two"]), "{e:?}");
+        assert_eq!(e.to_string(), format!("{shown} holds 2 images: name one (oci:PATH:REF; refs: one, two)"));
+        let e = refused(Some("@x"));
+        assert!(matches!(&e, OciLayoutError::BadIndex { given, .. } if given == "@x"), "{e:?}");
+        assert_eq!(e.to_string(), format!("{shown}:@x: bad index @x"));
+        for r in ["@2", "three"] {
+            let e = refused(Some(r));
+            assert!(matches!(&e, OciLayoutError::NoSuchImage { layout } if *layout == format!("{shown}:{r}")), "{e:?}");
+            assert_eq!(e.to_string(), format!("{shown}:{r}: no such image in index.json"));
+        }
+        assert_eq!(OciLayoutSource::open(files.clone(), Some("@1"), "oci").unwrap().manifest().await.unwrap(), two);
+
+        // An entry claiming more bytes than a manifest may have is refused before reading.
+        let mut big = two.descriptor();
+        big.size = MAX_MANIFEST_SIZE as u64 + 1;
+        let e = OciLayoutSource::for_entry(files, big, shown).manifest().await.unwrap_err();
+        let e = refusal(e);
+        assert!(
+            matches!(&e, OciLayoutError::TooLarge { size, limit: MAX_MANIFEST_SIZE, .. } if *size == MAX_MANIFEST_SIZE as u64 + 1),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .ends_with(&format!(": {} bytes, more than the {MAX_MANIFEST_SIZE} allowed", MAX_MANIFEST_SIZE + 1))
+        );
+    }
+
+    /// Writing a layout: a directory that is something else, a top-level entry that is no manifest, a layout
+    /// already finished, a tar whose blob was cut short (and everything after it).
+    #[tokio::test]
+    async fn a_destination_names_what_it_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::write(other.join("notes.txt"), "mine").unwrap();
+        let e = refusal(OciLayoutWriter::dir(&other).err().expect("refused"));
+        assert!(matches!(&e, OciLayoutError::NotALayout { path } if *path == other), "{e:?}");
+        assert_eq!(std::fs::read_dir(&other).unwrap().count(), 1, "nothing written into it");
+
+        let path = dir.path().join("layout");
+        let writer = OciLayoutWriter::dir(&path).unwrap();
+        let last = writer.last_image(Some("v1".into()));
+        let config = RawManifest::new(b"{}".to_vec(), media_type::OCI_CONFIG);
+        let e = refusal(last.commit(&config).await.unwrap_err());
+        assert!(matches!(&e, OciLayoutError::NotAManifest { media_type, .. } if media_type == media_type::OCI_CONFIG));
+        assert_eq!(e.to_string(), format!("oci:{}:v1: {} is not a manifest", path.display(), media_type::OCI_CONFIG));
+        let m = write_image(&writer, &last, b"{}").await;
+        let e = refusal(last.commit(&m).await.unwrap_err());
+        assert!(matches!(&e, OciLayoutError::Finished { layout } if *layout == format!("oci:{}", path.display())));
+
+        let writer = OciLayoutWriter::archive(TarOut::to_stream(Box::new(std::io::sink())), "out.tar");
+        let short = Descriptor::new(media_type::OCI_LAYER_GZIP, Digest::sha256(b"all of it"), 9);
+        let e = refusal(writer.put(&short, &b"all"[..]).unwrap_err());
+        assert!(matches!(&e, OciLayoutError::WriteBlob { digest, .. } if *digest == short.digest), "{e:?}");
+        let first = e.to_string();
+        assert!(first.starts_with(&format!("writing blob {}: ", short.digest)), "{first}");
+        let fine = Descriptor::new(media_type::OCI_CONFIG, Digest::sha256(b"{}"), 2);
+        let e = refusal(writer.put(&fine, &b"{}"[..]).unwrap_err());
+        assert!(matches!(&e, OciLayoutError::Broken { first: f, .. } if *f == first), "{e:?}");
+        assert_eq!(e.to_string(), format!("oci-archive:out.tar: {first}"));
+        assert!(matches!(refusal(writer.finish().unwrap_err()), OciLayoutError::Broken { .. }), "never finished");
     }
 }

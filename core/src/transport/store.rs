@@ -20,6 +20,32 @@ use crate::reference::Reference;
 use crate::store::{Image, Session, Store, StoreError};
 use crate::stream::ByteStream;
 
+/// The store as a transport failed: reading or writing which blob, naming which image; and the error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreTransportError {
+    /// Reading a stored blob's file failed.
+    #[error("reading a stored blob: {source}")]
+    ReadBlob {
+        digest: Digest,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing a blob into the store failed (the disk, not the bytes: those are checked by the source).
+    #[error("writing blob {digest} to the store: {source}")]
+    WriteBlob {
+        digest: Digest,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Naming the image in the store did not finish (its task panicked or the runtime stopped).
+    #[error("store: {source}")]
+    Tag {
+        name: Reference,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
 /// How much of a blob is read from disk at a time.
 const CHUNK: usize = 1 << 20;
 
@@ -49,20 +75,31 @@ fn read_manifest(store: &Store, digest: &Digest, media_type: &str) -> Result<Raw
 
 /// A stored blob's bytes, checked against its digest and size as they are read.
 pub fn blob_stream(store: &Store, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
-    let file = tokio::fs::File::from_std(store.open_blob(&blob.digest)?);
+    Ok(checked_stream(tokio::fs::File::from_std(store.open_blob(&blob.digest)?), blob))
+}
+
+/// `file`'s bytes as `blob`'s, checked against its digest and size as they are read.
+fn checked_stream(
+    file: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    blob: &Descriptor,
+) -> ByteStream<TransportError> {
     let verifier = Verifier::new(&blob.digest, Some(blob.size));
-    let stream = futures_util::stream::try_unfold((file, verifier), |(mut file, mut verifier)| async move {
-        let mut buf = vec![0u8; CHUNK];
-        let n = file.read(&mut buf).await.map_err(|e| TransportError::Other(format!("reading a stored blob: {e}")))?;
-        if n == 0 {
-            verifier.finish()?;
-            return Ok(None);
+    let digest = blob.digest.clone();
+    let stream = futures_util::stream::try_unfold((file, verifier), move |(mut file, mut verifier)| {
+        let digest = digest.clone();
+        async move {
+            let mut buf = vec![0u8; CHUNK];
+            let n = file.read(&mut buf).await.map_err(|source| StoreTransportError::ReadBlob { digest, source })?;
+            if n == 0 {
+                verifier.finish()?;
+                return Ok(None);
+            }
+            buf.truncate(n);
+            verifier.update(&buf)?;
+            Ok(Some((Bytes::from(buf), (file, verifier))))
         }
-        buf.truncate(n);
-        verifier.update(&buf)?;
-        Ok(Some((Bytes::from(buf), (file, verifier))))
     });
-    Ok(Box::pin(stream))
+    Box::pin(stream)
 }
 
 #[async_trait::async_trait]
@@ -138,7 +175,7 @@ pub async fn write_blob(
         if let Some(e) = reader.take_error() {
             return Err(e);
         }
-        copied.map_err(|e| TransportError::Other(format!("writing blob {digest} to the store: {e}")))?;
+        copied.map_err(|source| StoreTransportError::WriteBlob { digest, source })?;
         Ok(w.commit()?)
     })
     .await
@@ -169,10 +206,10 @@ impl ImageDestination for StoreDestination {
     async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError> {
         put_manifest_blob(&self.store, manifest)?;
         let Some(name) = self.name.clone() else { return Ok(()) };
-        let (store, descriptor) = (self.store.clone(), manifest.descriptor());
-        tokio::task::spawn_blocking(move || store.tag(&name, &descriptor))
+        let (store, descriptor, named) = (self.store.clone(), manifest.descriptor(), name.clone());
+        tokio::task::spawn_blocking(move || store.tag(&named, &descriptor))
             .await
-            .map_err(|e| TransportError::Other(format!("store: {e}")))??;
+            .map_err(|source| StoreTransportError::Tag { name, source })??;
         Ok(())
     }
 }
@@ -186,4 +223,51 @@ fn put_manifest_blob(store: &Store, manifest: &RawManifest) -> Result<(), Transp
         }));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::TryStreamExt;
+
+    use super::*;
+    use crate::image::media_type;
+
+    fn refusal(e: TransportError) -> StoreTransportError {
+        match e {
+            TransportError::StoreTransport(e) => *e,
+            other => panic!("not the store transport's error: {other:?}"),
+        }
+    }
+
+    /// A file that fails on reading.
+    struct Failing;
+    impl tokio::io::AsyncRead for Failing {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            _buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Err(std::io::Error::other("disk on fire")))
+        }
+    }
+
+    /// Reading and writing a stored blob name the blob when the disk fails.
+    #[tokio::test]
+    async fn a_stored_blob_that_cannot_be_moved_is_named() {
+        let blob = Descriptor::new(media_type::OCI_LAYER_GZIP, Digest::sha256(b"ab"), 2);
+        let e = refusal(checked_stream(Failing, &blob).try_collect::<Vec<Bytes>>().await.unwrap_err());
+        let StoreTransportError::ReadBlob { digest, source } = &e else { panic!("{e:?}") };
+        assert_eq!((digest, source.to_string().as_str()), (&blob.digest, "disk on fire"));
+        assert_eq!(e.to_string(), "reading a stored blob: disk on fire");
+
+        // The store refuses bytes past the blob's size: the write fails, naming the blob.
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(tmp.path().join("store")).unwrap());
+        let more: ByteStream<TransportError> =
+            Box::pin(futures_util::stream::iter(vec![Ok(Bytes::from_static(b"abc"))]));
+        let e = refusal(write_blob(&store, &blob, more).await.unwrap_err());
+        assert!(matches!(&e, StoreTransportError::WriteBlob { digest, .. } if *digest == blob.digest), "{e:?}");
+        assert!(e.to_string().starts_with(&format!("writing blob {} to the store: ", blob.digest)), "{e}");
+        assert_eq!(store.has_blob(&blob.digest).unwrap(), None, "nothing stored");
+    }
 }
