@@ -41,6 +41,19 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// A test server's endpoint: HTTPS tried unverified, then plain HTTP, the default timeout.
+    #[cfg(test)]
+    pub(crate) fn for_test_server(addr: &std::net::SocketAddr) -> Endpoint {
+        Endpoint {
+            host: addr.to_string(),
+            tls_verify: false,
+            allow_http: true,
+            cert_dirs: Vec::new(),
+            insecure_hosts: Vec::new(),
+            timeout: Some(super::tls::DEFAULT_READ_TIMEOUT),
+        }
+    }
+
     /// The host to connect to.
     pub fn api_host(&self) -> &str {
         docker_hub::api_host(&self.host)

@@ -25,14 +25,7 @@ fn fast() -> RetryPolicy {
 }
 
 async fn connect_with(server: &Server, observer: SharedObserver) -> RegistryClient {
-    let endpoint = Endpoint {
-        host: server.addr.to_string(),
-        tls_verify: false,
-        allow_http: true,
-        cert_dirs: Vec::new(),
-        insecure_hosts: Vec::new(),
-        timeout: Some(super::tls::DEFAULT_READ_TIMEOUT),
-    };
+    let endpoint = Endpoint::for_test_server(&server.addr);
     let mut c = RegistryClient::connect(&endpoint, None, observer).await.expect("connect to the fake registry");
     assert_eq!(c.base(), server.url(), "HTTPS fails, plain HTTP answers");
     c.set_retry_policy(fast());
@@ -662,14 +655,7 @@ async fn a_failing_token_service_is_tried_again() {
 const BASIC_USER_PASS: &str = "Basic dXNlcjpwYXNz"; // user:pass
 
 async fn connect_as(server: &Server, observer: SharedObserver) -> RegistryClient {
-    let endpoint = Endpoint {
-        host: server.addr.to_string(),
-        tls_verify: false,
-        allow_http: true,
-        cert_dirs: Vec::new(),
-        insecure_hosts: Vec::new(),
-        timeout: Some(super::tls::DEFAULT_READ_TIMEOUT),
-    };
+    let endpoint = Endpoint::for_test_server(&server.addr);
     let creds = Credentials {
         server_url: server.addr.to_string(),
         username: "user".into(),

@@ -320,14 +320,7 @@ mod tests {
             }
         })
         .await;
-        let endpoint = Endpoint {
-            host: server.addr.to_string(),
-            tls_verify: false,
-            allow_http: true,
-            cert_dirs: Vec::new(),
-            insecure_hosts: Vec::new(),
-            timeout: Some(std::time::Duration::from_secs(30)),
-        };
+        let endpoint = Endpoint::for_test_server(&server.addr);
         let reference = Reference::parse_normalized(&format!("{}/r:t", server.addr)).unwrap();
         let dst = RegistryDestination::open(&endpoint, reference, &Creds::Anonymous, &crate::observe::silent())
             .await
