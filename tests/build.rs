@@ -47,13 +47,33 @@ fn host_arch() -> &'static str {
 
 /// A base image as an OCI layout: /etc/passwd and /etc/group (users nginx 101, www 1000; group staff 50),
 /// /usr/share/www/index.html, /usr/src, /var; Env PATH, Cmd /bin/sh, a label.
+/// Writes `data` as a blob of the OCI layout at `dir`; its digest.
+fn put_blob(dir: &Path, data: &[u8]) -> String {
+    let d = sha256(data);
+    std::fs::write(dir.join("blobs/sha256").join(&d[7..]), data).unwrap();
+    d
+}
+
+/// Completes the OCI layout at `dir` around its one gzip layer (`layer`, `size` bytes) and `config`: the
+/// config blob, the manifest, `index.json` naming it `v1`, and `oci-layout`.
+fn finish_layout(dir: &Path, config: &[u8], layer: &str, size: usize) {
+    let config_digest = put_blob(dir, config);
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": size}]
+    }))
+    .unwrap();
+    let md = put_blob(dir, &manifest);
+    let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": md, "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
 fn base_layout(dir: &Path) {
     std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-    let put = |data: &[u8]| {
-        let d = sha256(data);
-        std::fs::write(dir.join("blobs/sha256").join(&d[7..]), data).unwrap();
-        d
-    };
+    let put = |data: &[u8]| put_blob(dir, data);
     let mut b = tar::Builder::new(Vec::new());
     let entries: &[(&str, Option<&str>)] = &[
         ("etc/", None),
@@ -102,18 +122,7 @@ fn base_layout(dir: &Path) {
         "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "test base"}]
     }))
     .unwrap();
-    let config_digest = put(&config);
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": gz.len()}]
-    }))
-    .unwrap();
-    let md = put(&manifest);
-    let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": md, "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
-    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
-    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    finish_layout(dir, &config, &layer, gz.len());
 }
 
 /// One tar entry, as compared: kind, mode, owner, and the bytes (or link target).
@@ -844,11 +853,7 @@ fn add_warns_about_the_entries_it_leaves_out() {
 /// 1 GiB file of zeros in about 1 MB of gzip.
 fn bomb_base_layout(dir: &Path) {
     std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-    let put = |data: &[u8]| {
-        let d = sha256(data);
-        std::fs::write(dir.join("blobs/sha256").join(&d[7..]), data).unwrap();
-        d
-    };
+    let put = |data: &[u8]| put_blob(dir, data);
     let gz_path = dir.join("layer.tar.gz");
     big_tar_gz(&gz_path, "zeros", &vec![0u8; 1 << 20], 1024);
     let gz = std::fs::read(&gz_path).unwrap();
@@ -873,18 +878,7 @@ fn bomb_base_layout(dir: &Path) {
         "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", hex::encode(diff.finalize()))]},
     }))
     .unwrap();
-    let config_digest = put(&config);
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": gz.len()}]
-    }))
-    .unwrap();
-    let md = put(&manifest);
-    let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": md, "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
-    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
-    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    finish_layout(dir, &config, &layer, gz.len());
 }
 
 #[test]
