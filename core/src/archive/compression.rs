@@ -164,11 +164,14 @@ pub fn decompress_within<'a, R: Read + Send + 'a>(
     budget: Budget,
 ) -> Box<dyn Read + Send + 'a> {
     let input = Arc::new(AtomicU64::new(0));
-    let counted = Counted { inner: r, count: input.clone() };
+    let counted = |r| Counted { inner: r, count: input.clone() };
     match c {
-        Compression::None => Box::new(Guard::new(counted, input, what, c, budget)),
-        Compression::Gzip => Box::new(Guard::new(flate2::read::MultiGzDecoder::new(counted), input, what, c, budget)),
-        Compression::Zstd => Box::new(Guard::new(ZstdFrames::new(counted), input, what, c, budget)),
+        // Plain bytes: only the output is budgeted (the input count words a bomb's error).
+        Compression::None => Box::new(Guard::new(r, input.clone(), what, c, budget)),
+        Compression::Gzip => {
+            Box::new(Guard::new(flate2::read::MultiGzDecoder::new(counted(r)), input.clone(), what, c, budget))
+        }
+        Compression::Zstd => Box::new(Guard::new(ZstdFrames::new(counted(r)), input.clone(), what, c, budget)),
     }
 }
 

@@ -288,7 +288,7 @@ pub(super) fn format_rfc3339(secs: i64, nanos: u32) -> String {
 }
 
 /// Howard Hinnant's days-since-epoch to (year, month, day).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

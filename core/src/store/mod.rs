@@ -33,6 +33,7 @@
 mod blob;
 mod gc;
 mod layout;
+pub(crate) use layout::civil_from_days;
 mod lookup;
 #[cfg(test)]
 mod tests;

@@ -85,20 +85,22 @@ fn checked_stream(
 ) -> ByteStream<TransportError> {
     let verifier = Verifier::new(&blob.digest, Some(blob.size));
     let digest = blob.digest.clone();
-    let stream = futures_util::stream::try_unfold((file, verifier), move |(mut file, mut verifier)| {
-        let digest = digest.clone();
-        async move {
+    // The digest rides in the state, cloned only for the error that names it, not once a chunk.
+    let stream =
+        futures_util::stream::try_unfold((file, verifier, digest), |(mut file, mut verifier, digest)| async move {
             let mut buf = vec![0u8; CHUNK];
-            let n = file.read(&mut buf).await.map_err(|source| StoreTransportError::ReadBlob { digest, source })?;
+            let n = match file.read(&mut buf).await {
+                Ok(n) => n,
+                Err(source) => return Err(StoreTransportError::ReadBlob { digest, source }.into()),
+            };
             if n == 0 {
                 verifier.finish()?;
                 return Ok(None);
             }
             buf.truncate(n);
             verifier.update(&buf)?;
-            Ok(Some((Bytes::from(buf), (file, verifier))))
-        }
-    });
+            Ok(Some((Bytes::from(buf), (file, verifier, digest))))
+        });
     Box::pin(stream)
 }
 
