@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   docker-registry skopeo podman buildah
   golang-docker-credential-helpers gnome-keyring dbus-daemon dbus-bin libsecret-tools
-  pass gnupg apache2-utils openssl curl ca-certificates make gcc util-linux bsdutils
+  pass gnupg python3-cryptography python3-nacl apache2-utils openssl curl ca-certificates make gcc util-linux bsdutils
 )
 
 missing=()

@@ -19,6 +19,7 @@
 //! - [`catalog`]: what `images` and `inspect` show, computed from manifest and config.
 //! - [`observe`]: how the library reports progress and warnings without printing.
 //! - [`cleanup`]: the temp files in flight, removed when a signal stops the process.
+//! - [`trust`]: containers-policy.json(5), GPG and sigstore signatures, where signatures live.
 //! - [`ops`]: the workflows (pull by short name, push, promote, save, load, copy by name, a build's bases),
 //!   each one call taking one explicit [`ops::Settings`].
 //!
@@ -42,3 +43,4 @@ pub mod release;
 pub mod store;
 pub mod stream;
 pub mod transport;
+pub mod trust;

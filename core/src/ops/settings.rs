@@ -106,6 +106,14 @@ pub struct Settings {
     /// `SOURCE_DATE_EPOCH` as read when the settings were made: a build's timestamp when none is given. A
     /// bad value is kept as its error, refused only by a build that needs it ([`Settings::build_timestamp`]).
     pub source_date_epoch: Result<Option<i64>, BadSourceDateEpoch>,
+    /// `--signature-policy`: the trust policy file; `None`: `$HOME/.config/containers/policy.json`, else
+    /// `/etc/containers/policy.json` (containers-policy.json(5)).
+    pub signature_policy: Option<PathBuf>,
+    /// `--insecure-policy`: accept every image without reading a policy (skopeo's flag).
+    pub insecure_policy: bool,
+    /// `--registries.d`: where signature storage is configured; `None`:
+    /// `$HOME/.config/containers/registries.d`, else `/etc/containers/registries.d`.
+    pub registries_d: Option<PathBuf>,
     /// registries.conf, read once on first use.
     config: OnceLock<Arc<Config>>,
 }
@@ -124,6 +132,9 @@ impl Settings {
             observer: observe::silent(),
             prompt: None,
             source_date_epoch: source_date_epoch(std::env::var_os(SOURCE_DATE_EPOCH).as_deref()),
+            signature_policy: None,
+            insecure_policy: false,
+            registries_d: None,
             config: OnceLock::new(),
         }
     }

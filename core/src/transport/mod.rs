@@ -28,6 +28,7 @@ use crate::image::{Descriptor, ImageError};
 use crate::registry::RegistryError;
 use crate::store::StoreError;
 use crate::stream::ByteStream;
+use crate::trust::{PolicyName, Signature, TrustError};
 
 /// Opens a blob's byte stream, again if a destination has to retry.
 pub type OpenBlob<'a> =
@@ -64,8 +65,20 @@ pub enum TransportError {
     /// Looking up the credentials for a registry failed (every source failed, or an auth file is unreadable).
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// Reading, checking or keeping signatures failed, or the policy refused the image.
+    #[error(transparent)]
+    Trust(Box<TrustError>),
+    /// The destination cannot keep signatures (containers/image's words); `--remove-signatures` leaves them.
+    #[error("Can not copy signatures to {destination}: storing signatures is not supported for this transport")]
+    SignaturesNotSupported { destination: String },
     #[error("{0}")]
     Other(String),
+}
+
+impl From<TrustError> for TransportError {
+    fn from(e: TrustError) -> Self {
+        TransportError::Trust(Box::new(e))
+    }
 }
 
 /// The one raw-manifest type, [`crate::image::RawManifest`], as the transports' signatures name it.
@@ -123,6 +136,16 @@ pub trait ImageSource: Send + Sync {
     fn registry_repo(&self) -> Option<RegistryRepo> {
         None
     }
+    /// How the trust policy names this image: transport, scopes, the docker reference signatures are matched
+    /// against ([`crate::trust::PolicyName`]).
+    fn policy_name(&self) -> PolicyName {
+        PolicyName { transport: "", identity: String::new(), namespaces: Vec::new(), docker_reference: None }
+    }
+    /// The signatures stored for the manifest `digest`, untrusted (the policy verifies them); none when the
+    /// transport keeps none.
+    async fn signatures(&self, _digest: &Digest) -> Result<Vec<Signature>, TransportError> {
+        Ok(Vec::new())
+    }
 }
 
 /// A place to write an image.
@@ -147,5 +170,15 @@ pub trait ImageDestination: Send + Sync {
     /// layers); `None` when it wrote the one it was given.
     fn rewritten(&self) -> Option<RawManifest> {
         None
+    }
+    /// Keeps `signatures` of the manifest `digest`, called before [`ImageDestination::commit`]. A transport
+    /// that cannot keep signatures refuses any (containers/image does the same; `--remove-signatures`
+    /// copies none).
+    async fn put_signatures(&self, _digest: &Digest, signatures: &[Signature]) -> Result<(), TransportError> {
+        if signatures.is_empty() {
+            Ok(())
+        } else {
+            Err(TransportError::SignaturesNotSupported { destination: self.name() })
+        }
     }
 }
