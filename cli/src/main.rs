@@ -12,8 +12,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    Context, access, build, completion, copy, creds, delete, digest, images, inspect, list_tags, load, login, logout,
-    man, promote, prune, pull, push, resolve, rmi, save, tag, verify,
+    Context, access, build, completion, copy, creds, delete, digest, generate_key, images, inspect, list_tags, load,
+    login, logout, man, promote, prune, pull, push, resolve, rmi, save, tag, verify,
 };
 use printer::Printer;
 
@@ -73,6 +73,8 @@ enum Command {
     /// Inspect and move stored credentials
     #[command(subcommand)]
     Creds(creds::Command),
+    /// Generate a sigstore key pair (cosign's format): PREFIX.private (encrypted) and PREFIX.pub
+    GenerateSigstoreKey(generate_key::Args),
     /// Show how an image name resolves: candidates in order, the registry entry, mirrors, insecure/blocked
     Resolve(resolve::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -123,6 +125,7 @@ fn run(command: Command, ctx: &Context) -> commands::Result<()> {
         Command::Login(a) => login::run(a, ctx),
         Command::Logout(a) => logout::run(a, ctx),
         Command::Creds(c) => creds::run(c, ctx),
+        Command::GenerateSigstoreKey(a) => generate_key::run(a, ctx),
         Command::Resolve(a) => resolve::run(a, ctx),
         Command::Completion(a) => completion::run::<Cli>(a, ctx),
         Command::GenerateMan(a) => man::run::<Cli>(a),

@@ -8,6 +8,7 @@ pub mod copy;
 pub mod creds;
 pub mod delete;
 pub mod digest;
+pub mod generate_key;
 pub mod images;
 pub mod inspect;
 pub mod list_tags;
