@@ -16,6 +16,8 @@ use hoist_core::image::{ImageConfig, Index, Manifest, Platform};
 use hoist_core::reference::{self, Digest, Reference};
 use hoist_core::registry::{challenge, follow_link, next_link, token};
 use hoist_core::store;
+use hoist_core::trust::Signature;
+use hoist_core::trust::sigstore::{self, Payload, keys};
 use hoist_fs::auth_json::{AuthFile, Found};
 use hoist_fs::credentials::Contents;
 use hoist_helper_protocol::{Credentials, Error, HelperInfo, Secret, Store, run_verb};
@@ -46,6 +48,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("dockerfile_expand", dockerfile_expand),
     ("semver_tags", semver_tags),
     ("access_claim", access_claim),
+    ("sigstore_key", sigstore_key),
+    ("sigstore_payload", sigstore_payload),
 ];
 
 // ---- the helper protocol -------------------------------------------------------------------------------
@@ -501,4 +505,46 @@ pub fn semver_tags(data: &[u8]) {
 pub fn access_claim(data: &[u8]) {
     let Ok(token) = std::str::from_utf8(data) else { return };
     let _ = hoist_core::registry::access::granted_by_claim(token, "team/app");
+}
+
+// ---- image trust: sigstore --------------------------------------------------------------------------------
+
+/// A key hoist verifies with in the sigstore targets: fixed, so no input can have been signed by it.
+fn sigstore_public_key() -> Vec<u8> {
+    let key = p256::ecdsa::SigningKey::from_slice(&[7; 32]).expect("a valid scalar");
+    keys::public_key_pem(key.verifying_key()).into_bytes()
+}
+
+/// A cosign key file (`--sign-by-sigstore-private-key`, a policy's `keyPath`): the first PEM block (which
+/// encodes back to itself), the encrypted private key's envelope and limits (scrypt is not run: a derived key
+/// opens the box, which must refuse what it did not seal), and as a public key.
+pub fn sigstore_key(data: &[u8]) {
+    if let Ok(pem) = keys::pem_decode(data) {
+        let again = keys::pem_decode(keys::pem_encode(&pem.label, &pem.der).as_bytes()).expect("re-encoded PEM reads");
+        assert_eq!((&again.label, &*again.der), (&pem.label, &*pem.der), "PEM encodes to what it was read from");
+    }
+    if let Ok(key) = keys::EncryptedKey::parse(data) {
+        assert!(key.label.contains("PRIVATE KEY"));
+        assert!(key.open(&[0x42; 32]).is_err(), "a box this target did not seal does not open");
+    }
+    if let Ok(key) = keys::parse_public_key(data) {
+        let pem = keys::public_key_pem(&key);
+        assert_eq!(keys::parse_public_key(pem.as_bytes()).expect("re-encoded key reads"), key);
+    }
+}
+
+/// A sigstore signature's payload (a `.sig` layer): read strictly, written back to the same contents; and as
+/// payload and base64 annotation of a signature checked against a key that signed nothing, always refused.
+pub fn sigstore_payload(data: &[u8]) {
+    if let Ok(p) = Payload::parse(data) {
+        assert_eq!(Payload::parse(&p.to_json()).expect("a written payload reads"), p);
+    }
+    let annotation = String::from_utf8_lossy(data).into_owned();
+    let annotations = [(sigstore::SIGNATURE_ANNOTATION.to_owned(), annotation)].into();
+    let sig = Signature::Sigstore {
+        media_type: sigstore::PAYLOAD_MEDIA_TYPE.to_owned(),
+        payload: data.to_vec(),
+        annotations,
+    };
+    assert!(sigstore::verify(&sig, &[sigstore_public_key()]).is_err(), "nothing verifies against an unused key");
 }
