@@ -282,3 +282,19 @@ fn passphrase_files_give_their_first_line_as_skopeo_reads_it() {
     assert!(matches!(read_passphrase_file(&f), Err(SigstoreError::FileTooLarge { .. })));
     assert!(matches!(read_passphrase_file(dir.path()), Err(SigstoreError::NotAFile { .. })));
 }
+
+#[test]
+fn high_and_low_s_signatures_both_verify_as_in_go() {
+    // Go's ecdsa.VerifyASN1 (cosign, containers/image) and OpenSSL accept either s; so must hoist.
+    let (_dir, signer, public) = signer();
+    let (media_type, payload, annotations) = parts(&signed(&signer, "example.com/app:v1"));
+    let raw = keys::base64_decode(&annotations[SIGNATURE_ANNOTATION]).unwrap();
+    let sig = p256::ecdsa::Signature::from_der(&raw).unwrap();
+    let (r, s) = sig.split_scalars();
+    let other = p256::ecdsa::Signature::from_scalars(r.to_bytes(), (-*s).to_bytes()).unwrap();
+    for candidate in [sig, other] {
+        let a = [(SIGNATURE_ANNOTATION.to_owned(), keys::base64_encode(candidate.to_der().as_bytes()))].into();
+        let s = Signature::Sigstore { media_type: media_type.clone(), payload: payload.clone(), annotations: a };
+        verify(&s, std::slice::from_ref(&public)).unwrap();
+    }
+}
