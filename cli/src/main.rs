@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 
 use commands::{
     Context, access, build, completion, copy, creds, delete, digest, images, inspect, list_tags, load, login, logout,
-    man, promote, prune, pull, push, resolve, rmi, save, tag, verify,
+    man, promote, prune, pull, push, resolve, rmi, save, tag, trust, verify,
 };
 use printer::Printer;
 
@@ -73,6 +73,9 @@ enum Command {
     /// Inspect and move stored credentials
     #[command(subcommand)]
     Creds(creds::Command),
+    /// The image trust policy: show and set it as podman does, check what it decides for an image
+    #[command(subcommand)]
+    Trust(trust::Command),
     /// Show how an image name resolves: candidates in order, the registry entry, mirrors, insecure/blocked
     Resolve(resolve::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -123,6 +126,7 @@ fn run(command: Command, ctx: &Context) -> commands::Result<()> {
         Command::Login(a) => login::run(a, ctx),
         Command::Logout(a) => logout::run(a, ctx),
         Command::Creds(c) => creds::run(c, ctx),
+        Command::Trust(c) => trust::run(c, ctx),
         Command::Resolve(a) => resolve::run(a, ctx),
         Command::Completion(a) => completion::run::<Cli>(a, ctx),
         Command::GenerateMan(a) => man::run::<Cli>(a),
@@ -184,7 +188,7 @@ fn main() -> ExitCode {
         Err(e) if commands::is_broken_pipe(&*e) => ExitCode::SUCCESS,
         Err(e) => {
             printer.error(&e.to_string());
-            ExitCode::from(125)
+            ExitCode::from(e.downcast_ref::<commands::ExitWith>().map_or(125, |x| x.code))
         }
     }
 }

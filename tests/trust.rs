@@ -1,0 +1,168 @@
+//! `hoist trust`: `set` writes what podman's `image trust set` writes and `podman image trust show` reads it
+//! back; `show` prints podman's table and JSON; `check` explains the policy's decision for an image and exits
+//! 1 when it refuses; invalid policies are one line naming the file and the entry.
+
+use harness::hoist::HoistWorld;
+use harness::image::write_oci_layout;
+use harness::podman::Containers;
+
+fn world() -> HoistWorld {
+    HoistWorld::new("unqualified-search-registries = []\n")
+}
+
+fn s(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn trust_set_is_read_back_by_podman_and_matches_podmans_own_file() {
+    let w = world();
+    let c = Containers::new(&[]);
+    let ours = w.path("ours.json");
+    let theirs = c.path("theirs.json");
+    let steps: [&[&str]; 5] = [
+        &["-t", "accept", "default"],
+        &["-t", "signedBy", "-f", "/keys/a.gpg", "-f", "/keys/b.gpg", "quay.io/org"],
+        &["-t", "reject", "registry.example.com:5000"],
+        &["-t", "sigstoreSigned", "-f", "/keys/c.pub", "ex.com/team/app"],
+        &["-t", "reject", "quay.io/org"],
+    ];
+    for step in steps {
+        let mut args = vec!["trust", "set", "--policypath", s(&ours)];
+        args.extend_from_slice(step);
+        let r = w.run(&args, b"", &vec![]);
+        assert!(r.ok(), "hoist {args:?}: {}", r.err());
+        let mut args = vec!["image", "trust", "set", "--policypath", s(&theirs)];
+        args.extend_from_slice(step);
+        c.podman(&args, b"").expect_ok("podman image trust set");
+    }
+    assert_eq!(std::fs::read_to_string(&ours).unwrap(), std::fs::read_to_string(&theirs).unwrap());
+    let shown = c.podman(&["image", "trust", "show", "--policypath", s(&ours), "--json"], b"");
+    assert!(shown.ok(), "{}", shown.err());
+    let rows: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let summary: Vec<(String, String, String)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["transport"].as_str().unwrap().into(),
+                r["repo_name"].as_str().unwrap().into(),
+                r["type"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want = [
+        ("all", "default", "accept"),
+        ("repository", "ex.com/team/app", "sigstoreSigned"),
+        ("repository", "quay.io/org", "reject"),
+        ("repository", "registry.example.com:5000", "reject"),
+    ];
+    assert_eq!(summary, want.map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned())));
+}
+
+#[test]
+fn trust_show_prints_podmans_table_and_json() {
+    let w = world();
+    let c = Containers::new(&[]);
+    let policy = w.path("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{"default":[{"type":"reject"}],"transports":{"docker":{"quay.io/org":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/nonexistent/k.gpg"}],"ex.com/a":[{"type":"sigstoreSigned","keyPath":"/k.pub"},{"type":"insecureAcceptAnything"}]},"docker-daemon":{"":[{"type":"insecureAcceptAnything"}]},"oci":{"/srv/images":[{"type":"reject"}]}}}"#,
+    )
+    .unwrap();
+    for extra in [&[][..], &["--json"][..], &["--noheading"][..]] {
+        let mut ours = vec!["trust", "show", "--policypath", s(&policy)];
+        ours.extend_from_slice(extra);
+        let mine = w.run(&ours, b"", &vec![]);
+        assert!(mine.ok(), "{}", mine.err());
+        let mut theirs = vec!["image", "trust", "show", "--policypath", s(&policy)];
+        theirs.extend_from_slice(extra);
+        let podman = c.podman(&theirs, b"");
+        assert!(podman.ok(), "{}", podman.err());
+        assert_eq!(mine.out(), podman.out(), "hoist trust show {extra:?}");
+    }
+}
+
+#[test]
+fn trust_check_explains_and_exits_1_when_refused() {
+    let w = world();
+    let layout = w.path("layout");
+    let digest = write_oci_layout(&layout, "v1", &[("hello", b"hello")]);
+    let image = format!("oci:{}:v1", layout.display());
+    let policy = w.path("policy.json");
+
+    std::fs::write(&policy, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+    let r = w.run(&["trust", "check", "--signature-policy", s(&policy), &image], b"", &vec![]);
+    assert_eq!(r.code, Some(0), "{}", r.err());
+    assert!(r.out().contains(&digest), "{}", r.out());
+    assert!(r.out().contains("Requirement 1: insecureAcceptAnything [default[0]]: allowed"), "{}", r.out());
+    assert!(r.out().contains("Result:   allowed"), "{}", r.out());
+
+    std::fs::write(&policy, r#"{"default":[{"type":"insecureAcceptAnything"},{"type":"reject"}]}"#).unwrap();
+    let r = w.run(&["trust", "check", "--signature-policy", s(&policy), &image], b"", &vec![]);
+    assert_eq!(r.code, Some(1), "{}", r.err());
+    assert!(r.out().contains("Requirement 2: reject [default[1]]: refused"), "{}", r.out());
+    assert!(
+        r.err().contains("Source image rejected: Running image ") && r.err().contains("is rejected by policy."),
+        "{}",
+        r.err()
+    );
+    assert!(r.err().contains(&format!("of {}", policy.display())), "{}", r.err());
+
+    // A signature requirement with no signatures: refused, saying so.
+    let key = w.path("key.gpg");
+    std::fs::write(&key, b"not a key").unwrap();
+    std::fs::write(
+        &policy,
+        format!(r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":"{}"}}]}}"#, s(&key)),
+    )
+    .unwrap();
+    let r = w.run(&["trust", "check", "--signature-policy", s(&policy), &image], b"", &vec![]);
+    assert_eq!(r.code, Some(1), "{}", r.err());
+    assert!(
+        r.err().contains("Source image rejected: A signature was required, but no signature exists"),
+        "{}",
+        r.err()
+    );
+}
+
+#[test]
+fn invalid_policies_are_one_line_naming_file_and_entry() {
+    let w = world();
+    let policy = w.path("policy.json");
+    let layout = w.path("layout");
+    write_oci_layout(&layout, "v1", &[("hello", b"hello")]);
+    let image = format!("oci:{}:v1", layout.display());
+    for (json, entry, why) in [
+        (r#"{"default":[{"type":"insecureAcceptAnything","extra":true}]}"#, "default[0]", "Unknown key \"extra\""),
+        (r#"{"default":[{"type":"acceptAll"}]}"#, "default[0]", "Unknown policy requirement type \"acceptAll\""),
+        (
+            r#"{"default":[{"type":"reject"}],"transports":{"docker":{"quay.io":[]}}}"#,
+            "transports.docker[\"quay.io\"]",
+            "must not be empty",
+        ),
+        (r#"{"default":[{"type":"reject"}]"#, "top level", "EOF"),
+    ] {
+        std::fs::write(&policy, json).unwrap();
+        for args in [
+            vec!["trust", "show", "--policypath", s(&policy)],
+            vec!["trust", "check", "--signature-policy", s(&policy), &image],
+        ] {
+            let r = w.run(&args, b"", &vec![]);
+            assert_eq!(r.code, Some(125), "{args:?}");
+            let err = r.err();
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(
+                err.contains(&format!("invalid policy in {:?}: {entry}: ", s(&policy))) && err.contains(why),
+                "{err}"
+            );
+            assert!(r.stdout.is_empty());
+        }
+    }
+    // trust set leaves an invalid file alone.
+    std::fs::write(&policy, r#"{"default":[{"type":"acceptAll"}]}"#).unwrap();
+    let r = w.run(&["trust", "set", "--policypath", s(&policy), "-t", "reject", "default"], b"", &vec![]);
+    assert_eq!(r.code, Some(125));
+    assert_eq!(std::fs::read_to_string(&policy).unwrap(), r#"{"default":[{"type":"acceptAll"}]}"#);
+}
