@@ -94,7 +94,7 @@ fn show(path: Option<PathBuf>, json: bool, raw: bool, noheading: bool, ctx: &Con
         let bytes = std::fs::read(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
         return Ok(ctx.printer.document(&bytes)?);
     }
-    let rows = policy.show_rows(&policy::gpg_key_ids, &|_| String::new());
+    let rows = policy.show_rows(&policy::gpg_key_ids_of, &|_| String::new());
     if json {
         return Ok(ctx.printer.json(&rows)?);
     }

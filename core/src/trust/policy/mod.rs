@@ -18,7 +18,7 @@ mod show;
 
 pub use identity::IdentityRule;
 pub use keys::{KEY_FILE_LIMIT, KEYS_TOTAL_LIMIT, POLICY_FILE_LIMIT};
-pub use show::{SetType, ShowRow, gpg_key_ids, set_entry, show_table};
+pub use show::{SetType, ShowRow, gpg_key_ids, gpg_key_ids_of, set_entry, show_table};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -392,10 +392,9 @@ impl EvalContext<'_> {
                     let why = format!("Unimplemented \"keyType\" value {:?}", key_type.as_str());
                     return self.outcome(req, Some(why), Vec::new());
                 }
-                let keys = match keys::load(keys) {
-                    Ok(k) if k.is_empty() => Err("No public keys imported".to_owned()),
-                    other => other,
-                };
+                // The keys are read at the first signature to check, as containers/image does.
+                let source = keys;
+                let mut keys = None;
                 let mut outcomes = Vec::new();
                 for (index, sig) in signatures.iter().enumerate() {
                     let Signature::SimpleSigning(bytes) = sig else {
@@ -405,7 +404,11 @@ impl EvalContext<'_> {
                         outcomes.push(SignatureOutcome { index, format: "sigstore", verdict });
                         continue;
                     };
-                    let verdict = match &keys {
+                    let keys = keys.get_or_insert_with(|| match keys::load(source) {
+                        Ok(k) if k.is_empty() => Err("No public keys imported".to_owned()),
+                        other => other,
+                    });
+                    let verdict = match keys {
                         Err(e) => SignatureVerdict::Refused(self.key_error(req, e)),
                         Ok(keys) => match crate::trust::simple::verify(bytes, keys) {
                             Err(e) => SignatureVerdict::Refused(e.to_string()),
@@ -431,7 +434,8 @@ impl EvalContext<'_> {
                 self.outcome(req, refusal, outcomes)
             }
             Requirement::SigstoreSigned { keys, unsupported, signed_identity } => {
-                let keys = match (unsupported, keys) {
+                let source = keys;
+                let load = || match (unsupported, source) {
                     (Some(u), _) => Err(format!(
                         "{u} is not supported yet (keyless Fulcio/Rekor and PKI verification); the requirement refuses every image"
                     )),
@@ -447,10 +451,14 @@ impl EvalContext<'_> {
                         Err("Internal inconsistency: A public key, Fulcio, or PKI must be specified.".to_owned())
                     }
                 };
-                if let (Err(e), Some(_)) = (&keys, unsupported) {
+                if unsupported.is_some()
+                    && let Err(e) = load()
+                {
                     // Refused whatever the signatures are: say so even with none.
-                    return self.outcome(req, Some(self.key_error(req, e)), Vec::new());
+                    return self.outcome(req, Some(self.key_error(req, &e)), Vec::new());
                 }
+                // The keys are read at the first signature to check, as containers/image does.
+                let mut keys = None;
                 let mut outcomes = Vec::new();
                 let (mut non_sigstore, mut non_attachments) = (0, 0);
                 for (index, sig) in signatures.iter().enumerate() {
@@ -470,7 +478,8 @@ impl EvalContext<'_> {
                         outcomes.push(SignatureOutcome { index, format: "sigstore", verdict });
                         continue;
                     }
-                    let verdict = match &keys {
+                    let keys = keys.get_or_insert_with(load);
+                    let verdict = match keys {
                         Err(e) => SignatureVerdict::Refused(self.key_error(req, e)),
                         Ok(keys) => match crate::trust::sigstore::verify(sig, keys) {
                             Err(e) => SignatureVerdict::Refused(e.to_string()),

@@ -37,7 +37,7 @@ impl Policy {
     /// user IDs (podman asks gpg; see [`gpg_key_ids`]); `lookaside` the signature store of a scope.
     pub fn show_rows(
         &self,
-        key_ids: &dyn Fn(&[u8]) -> Vec<String>,
+        key_ids: &dyn Fn(&KeySource) -> Vec<String>,
         lookaside: &dyn Fn(&str) -> String,
     ) -> Vec<ShowRow> {
         let mut rows = Vec::new();
@@ -45,17 +45,7 @@ impl Policy {
             |rows: &mut Vec<ShowRow>, transport: &str, name: &str, repo: &str, scope: &str, reqs: &[Requirement]| {
                 for req in reqs {
                     let gpg_id = match req {
-                        Requirement::SignedBy { keys: source, .. } => {
-                            let files: Vec<Vec<u8>> = match source {
-                                KeySource::Path(p) => keys::read_capped(p, keys::KEY_FILE_LIMIT).into_iter().collect(),
-                                KeySource::Paths(ps) => {
-                                    ps.iter().filter_map(|p| keys::read_capped(p, keys::KEY_FILE_LIMIT).ok()).collect()
-                                }
-                                KeySource::Data(d) => vec![d.clone()],
-                                KeySource::Datas(ds) => ds.clone(),
-                            };
-                            files.iter().flat_map(|k| key_ids(k)).collect::<Vec<_>>().join(", ")
-                        }
+                        Requirement::SignedBy { keys: source, .. } => key_ids(source).join(", "),
                         Requirement::SigstoreSigned { .. } => "N/A".to_owned(),
                         _ => String::new(),
                     };
@@ -112,6 +102,18 @@ pub fn show_table(rows: &[ShowRow], heading: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The user IDs of the GPG keys a `signedBy` requirement names (its key files read as the policy reads
+/// them; a file that cannot be read gives none), as podman's `trust show` lists them.
+pub fn gpg_key_ids_of(source: &KeySource) -> Vec<String> {
+    let files: Vec<Vec<u8>> = match source {
+        KeySource::Path(p) => keys::read_capped(p, keys::KEY_FILE_LIMIT).into_iter().collect(),
+        KeySource::Paths(ps) => ps.iter().filter_map(|p| keys::read_capped(p, keys::KEY_FILE_LIMIT).ok()).collect(),
+        KeySource::Data(d) => vec![d.clone()],
+        KeySource::Datas(ds) => ds.clone(),
+    };
+    files.iter().flat_map(|k| gpg_key_ids(k)).collect()
 }
 
 /// The user IDs (or e-mail addresses) of the keys in a GPG key file, as podman shows them (`gpg2

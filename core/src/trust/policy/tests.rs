@@ -396,6 +396,9 @@ fn key_files_missing_fifo_or_huge_refuse_naming_key_policy_and_entry() {
             msg.contains("signedBy requirement transports.docker[\"quay.io\"][0] in /etc/containers/policy.json"),
             "{msg}"
         );
+        // With no signature to check, no key is read (containers/image's order): the refusal says so.
+        let msg = p.evaluate(&n, &manifest(), &[]).into_result().unwrap_err().to_string();
+        assert!(msg.contains("A signature was required, but no signature exists"), "{msg}");
     }
 }
 
@@ -538,7 +541,13 @@ fn show_rows_are_podmans() {
         r#"{"default":[{"type":"insecureAcceptAnything"}],"transports":{"docker":{"quay.io/org":[{"type":"signedBy","keyType":"GPGKeys","keyData":"aGk="}],"reg.example.com":[{"type":"reject"}],"ex.com/a":[{"type":"sigstoreSigned","keyData":"aGk="}]},"docker-daemon":{"":[{"type":"insecureAcceptAnything"}]}}}"#,
     )
     .unwrap();
-    let rows = p.show_rows(&|k| vec![format!("id-of-{}", String::from_utf8_lossy(k))], &|_| String::new());
+    let rows = p.show_rows(
+        &|k| match k {
+            KeySource::Data(d) => vec![format!("id-of-{}", String::from_utf8_lossy(d))],
+            _ => Vec::new(),
+        },
+        &|_| String::new(),
+    );
     let table = show_table(&rows, true);
     assert_eq!(
         table,
