@@ -37,7 +37,7 @@ pub enum Command {
         /// accept, reject, signedBy (GPG keys) or sigstoreSigned (sigstore public keys)
         #[arg(short = 't', long = "type", value_name = "TYPE")]
         kind: SetType,
-        /// A public key file (repeat for several: any one key's signature is enough)
+        /// A public key file; repeated, each file becomes a requirement (a signature by a key of each file is needed)
         #[arg(short = 'f', long = "pubkeysfile", value_name = "KEYFILE")]
         pubkeysfile: Vec<PathBuf>,
         /// `default`, or a registry, namespace or repository (`quay.io`, `quay.io/org`, `quay.io/org/app`)
@@ -130,11 +130,12 @@ fn check(a: CheckArgs, ctx: &Context) -> Result<()> {
         }
         let signatures =
             if policy.needs_signatures(&policy_name) { source.signatures(&manifest.digest).await? } else { Vec::new() };
-        Ok::<_, super::Error>((policy.evaluate(&policy_name, &manifest, &signatures), signatures.len()))
+        let evaluation = policy.evaluate(&policy_name, &manifest, &signatures);
+        Ok::<_, super::Error>((evaluation, signatures.len(), source.name()))
     })?;
-    let (evaluation, found) = evaluation;
+    let (evaluation, found, image) = evaluation;
     let p = &ctx.printer;
-    p.line(format!("Image:    {} ({})", evaluation.image, evaluation.manifest_digest))?;
+    p.line(format!("Image:    {image} ({})", evaluation.manifest_digest))?;
     p.line(format!(
         "Policy:   {}",
         evaluation.policy_path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into())
