@@ -566,3 +566,52 @@ fn show_rows_are_podmans() {
     assert_eq!(json[4], serde_json::json!({"transport":"docker-daemon","type":"accept"}));
     assert_eq!(json[1]["gpg_id"], "N/A");
 }
+
+#[test]
+fn each_signature_gets_a_verdict_and_the_refusal_sums_them_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    std::fs::write(&key, b"key").unwrap();
+    let n = docker("quay.io/org/app:1");
+    let sigstore = |media_type: &str| Signature::Sigstore {
+        media_type: media_type.into(),
+        payload: b"{}".to_vec(),
+        annotations: Default::default(),
+    };
+    let p = parse(&format!(
+        r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":{:?}}}]}}"#,
+        key.to_str().unwrap()
+    ))
+    .unwrap();
+    // Two unverifiable simple signatures and a sigstore one: two refusals, one not considered.
+    let sigs = [
+        Signature::SimpleSigning(b"garbage one".to_vec()),
+        sigstore(crate::trust::sigstore::PAYLOAD_MEDIA_TYPE),
+        Signature::SimpleSigning(b"garbage two".to_vec()),
+    ];
+    let e = p.evaluate(&n, &manifest(), &sigs);
+    let verdicts: Vec<_> = e.requirements[0].signatures.iter().map(|s| (s.index, s.format, &s.verdict)).collect();
+    assert_eq!(verdicts.len(), 3);
+    assert!(matches!(verdicts[0], (0, "simple signing", SignatureVerdict::Refused(_))));
+    assert!(matches!(verdicts[1], (1, "sigstore", SignatureVerdict::Skipped(_))));
+    assert!(matches!(verdicts[2], (2, "simple signing", SignatureVerdict::Refused(_))));
+    let msg = e.into_result().unwrap_err().to_string();
+    assert!(msg.starts_with("Source image rejected: None of the signatures were accepted, reasons: "), "{msg}");
+
+    // sigstoreSigned: an attachment that is not a signature is counted, not verified.
+    let p = parse(&format!(r#"{{"default":[{{"type":"sigstoreSigned","keyPath":{:?}}}]}}"#, key.to_str().unwrap()))
+        .unwrap();
+    let e =
+        p.evaluate(&n, &manifest(), &[sigstore("application/vnd.example.sbom+json"), Signature::SimpleSigning(vec![])]);
+    assert!(e.requirements[0].signatures.iter().all(|s| matches!(s.verdict, SignatureVerdict::Skipped(_))));
+    assert!(
+        e.into_result()
+            .unwrap_err()
+            .to_string()
+            .contains("(1 non-sigstore signatures, 1 sigstore non-signature attachments)")
+    );
+    // One signature that fails: its reason is the refusal.
+    let e = p.evaluate(&n, &manifest(), &[sigstore(crate::trust::sigstore::PAYLOAD_MEDIA_TYPE)]);
+    let SignatureVerdict::Refused(why) = &e.requirements[0].signatures[0].verdict else { panic!() };
+    assert_eq!(e.requirements[0].reason.as_deref(), Some(why.as_str()));
+}
