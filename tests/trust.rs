@@ -109,6 +109,13 @@ fn trust_check_explains_and_exits_1_when_refused() {
         r.err()
     );
     assert!(r.err().contains(&format!("of {}", policy.display())), "{}", r.err());
+    let r = w.run(&["trust", "check", "--json", "--signature-policy", s(&policy), &image], b"", &vec![]);
+    assert_eq!(r.code, Some(1), "{}", r.err());
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["evaluation"]["allowed"], false);
+    assert_eq!(v["evaluation"]["manifest_digest"], digest.as_str());
+    assert_eq!(v["evaluation"]["requirements"][1]["entry"], "default[1]");
+    assert_eq!(v["evaluation"]["requirements"][1]["allowed"], false);
 
     // A signature requirement with no signatures: refused, saying so.
     let key = w.path("key.gpg");

@@ -55,6 +55,9 @@ pub struct CheckArgs {
     /// Where signature storage is configured (containers-registries.d(5))
     #[arg(long = "registries.d", value_name = "DIR")]
     registries_d: Option<PathBuf>,
+    /// Print the evaluation as JSON (scope, requirements, signatures) instead of text
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     registry: RegistryArgs,
     /// The image: TRANSPORT:NAME (docker://, store:, oci:, oci-archive:, docker-archive:, dir:) or a registry reference
@@ -135,6 +138,13 @@ fn check(a: CheckArgs, ctx: &Context) -> Result<()> {
     })?;
     let (evaluation, found, image) = evaluation;
     let p = &ctx.printer;
+    if a.json {
+        p.json(&serde_json::json!({"image": image, "signatures_found": found, "evaluation": &evaluation}))?;
+        return match evaluation.into_result() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(Box::new(super::ExitWith { code: 1, error: e.into() })),
+        };
+    }
     p.line(format!("Image:    {image} ({})", evaluation.manifest_digest))?;
     p.line(format!(
         "Policy:   {}",
