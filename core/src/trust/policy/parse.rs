@@ -133,11 +133,11 @@ fn strings(key: &str, node: &Node) -> Parsed<Vec<String>> {
     }
 }
 
-/// Go decodes a JSON string into `[]byte` as standard base64.
+/// Go decodes a JSON string into `[]byte` as standard base64, padded, ignoring `\r` and `\n`.
 fn bytes(key: &str, node: &Node) -> Parsed<Vec<u8>> {
     let s = string(key, node)?;
     base64::engine::general_purpose::STANDARD
-        .decode(s.trim_end_matches(['\r', '\n']))
+        .decode(s.replace(['\r', '\n'], ""))
         .map_err(|e| format!("{key:?} is not valid base64: {e}"))
 }
 

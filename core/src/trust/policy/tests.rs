@@ -615,3 +615,14 @@ fn each_signature_gets_a_verdict_and_the_refusal_sums_them_up() {
     let SignatureVerdict::Refused(why) = &e.requirements[0].signatures[0].verdict else { panic!() };
     assert_eq!(e.requirements[0].reason.as_deref(), Some(why.as_str()));
 }
+
+#[test]
+fn key_data_is_gos_base64_for_bytes() {
+    let p = parse(r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyData":"aG\nVs\r\nbG8="}]}"#).unwrap();
+    assert!(matches!(&p.default[0], Requirement::SignedBy { keys: KeySource::Data(d), .. } if d == b"hello"));
+    // Unpadded is refused, as Go's StdEncoding does.
+    assert!(
+        invalid(r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyData":"aGk"}]}"#)
+            .contains("not valid base64")
+    );
+}
