@@ -173,3 +173,59 @@ fn invalid_policies_are_one_line_naming_file_and_entry() {
     assert_eq!(r.code, Some(125));
     assert_eq!(std::fs::read_to_string(&policy).unwrap(), r#"{"default":[{"type":"acceptAll"}]}"#);
 }
+
+#[test]
+fn trust_show_lists_gpg_key_user_ids_as_podman_does() {
+    let gpg = harness::require("gpg", "gnupg");
+    let w = world();
+    let c = Containers::new(&[]);
+    let home = w.path("gnupg");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let key = w.path("signer.asc");
+    let mut generate = std::process::Command::new(&gpg);
+    generate.env("GNUPGHOME", &home).args([
+        "--batch",
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "CI Signer <ci@example.com>",
+        "ed25519",
+        "sign",
+        "never",
+    ]);
+    assert!(harness::run(&mut generate, b"").ok());
+    let mut export = std::process::Command::new(&gpg);
+    export.env("GNUPGHOME", &home).args(["--armor", "--export"]);
+    let exported = harness::run(&mut export, b"");
+    assert!(exported.ok() && exported.stdout.starts_with(b"-----BEGIN PGP PUBLIC KEY BLOCK-----"));
+    std::fs::write(&key, &exported.stdout).unwrap();
+    // The key generation started an agent in the temp home: stop it.
+    let mut kill = std::process::Command::new("gpgconf");
+    kill.env("GNUPGHOME", &home).args(["--kill", "gpg-agent"]);
+    harness::run(&mut kill, b"");
+    let policy = w.path("policy.json");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{"quay.io/org":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":{:?}}}]}}}}}}"#,
+            s(&key)
+        ),
+    )
+    .unwrap();
+    let mine = w.run(&["trust", "show", "--policypath", s(&policy)], b"", &vec![]);
+    assert!(mine.ok(), "{}", mine.err());
+    assert!(mine.out().contains("repository  quay.io/org  signed      ci@example.com  "), "{}", mine.out());
+    // podman asks `gpg2`, which Debian does not ship: give it one that is gpg.
+    let bin = w.path("gpg2-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(&gpg, bin.join("gpg2")).unwrap();
+    let mut podman = c.command("podman");
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&harness::process::path_with_our_bins())),
+    );
+    podman.env("PATH", path.unwrap()).args(["image", "trust", "show", "--policypath", s(&policy)]);
+    let theirs = harness::run(&mut podman, b"");
+    assert!(theirs.ok(), "{}", theirs.err());
+    assert_eq!(mine.out(), theirs.out());
+}
