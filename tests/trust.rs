@@ -229,3 +229,26 @@ fn trust_show_lists_gpg_key_user_ids_as_podman_does() {
     assert!(theirs.ok(), "{}", theirs.err());
     assert_eq!(mine.out(), theirs.out());
 }
+
+#[test]
+fn trust_set_and_show_without_policypath_use_the_users_policy() {
+    let w = world();
+    // The per-user file exists, so it is the one read and edited: the machine's /etc/containers/policy.json
+    // is never touched by this test.
+    let user = w.path("home/.config/containers/policy.json");
+    std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+    std::fs::write(&user, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+    let r = w.run(&["trust", "set", "-t", "reject", "default"], b"", &vec![]);
+    assert!(r.ok(), "{}", r.err());
+    assert_eq!(
+        std::fs::read_to_string(&user).unwrap(),
+        "{\n    \"default\": [\n        {\n            \"type\": \"reject\"\n        }\n    ]\n}"
+    );
+    let r = w.run(&["trust", "show", "--json"], b"", &vec![]);
+    assert!(r.ok(), "{}", r.err());
+    let rows: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(
+        rows,
+        serde_json::json!([{"transport":"all","name":"* (default)","repo_name":"default","type":"reject"}])
+    );
+}

@@ -84,7 +84,13 @@ fn default_path_for_set() -> Result<PathBuf> {
     match Policy::default_path(home.as_deref(), std::path::Path::new(policy::SYSTEM_POLICY_PATH)) {
         Ok(p) => Ok(p),
         Err(e) => match home {
-            Some(h) => Ok(h.join(policy::USER_POLICY_PATH)),
+            Some(h) => {
+                let user = h.join(policy::USER_POLICY_PATH);
+                if let Some(dir) = user.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                }
+                Ok(user)
+            }
             None => Err(e.into()),
         },
     }
