@@ -252,3 +252,58 @@ fn trust_set_and_show_without_policypath_use_the_users_policy() {
         serde_json::json!([{"transport":"all","name":"* (default)","repo_name":"default","type":"reject"}])
     );
 }
+
+#[test]
+fn trust_check_of_a_registry_image_applies_the_most_specific_docker_scope() {
+    use harness::registry::{Options, Registry};
+    let reg = Registry::start(Options::default());
+    let host = reg.host();
+    let w = HoistWorld::new(&format!(
+        "unqualified-search-registries = []\n[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
+    ));
+    // Copies into the registry must not depend on the machine's policy.
+    let user = w.path("home/.config/containers/policy.json");
+    std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+    std::fs::write(&user, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+    let layout = w.path("layout");
+    let digest = write_oci_layout(&layout, "v1", &[("hello", b"hello")]);
+    let image = format!("{host}/team/app:v1");
+    let r = w.run(&["copy", &format!("oci:{}:v1", layout.display()), &format!("docker://{image}")], b"", &vec![]);
+    assert!(r.ok(), "{}", r.err());
+
+    let policy = w.path("policy.json");
+    let reject = r#"[{"type":"reject"}]"#;
+    let accept = r#"[{"type":"insecureAcceptAnything"}]"#;
+    let cases = [
+        (vec![(host.clone(), reject), (format!("{host}/team/app"), accept)], format!("{host}/team/app"), 0),
+        (vec![(host.clone(), accept), (format!("{host}/team"), reject)], format!("{host}/team"), 1),
+        (vec![(format!("{host}/team/app:v1"), accept), (format!("{host}/team/app"), reject)], image.clone(), 0),
+        (vec![("*.0.1".to_owned(), reject), ("*.1".to_owned(), accept)], "*.0.1".to_owned(), 1),
+        (vec![(String::new(), reject), ("other.example.com".to_owned(), accept)], String::new(), 1),
+    ];
+    for (scopes, applied, code) in cases {
+        let entries: Vec<String> = scopes.iter().map(|(s, r)| format!("{s:?}:{r}")).collect();
+        std::fs::write(
+            &policy,
+            format!(r#"{{"default":{accept},"transports":{{"docker":{{{}}}}}}}"#, entries.join(",")),
+        )
+        .unwrap();
+        let r = w.run(&["trust", "check", "--signature-policy", s(&policy), &image], b"", &vec![]);
+        assert_eq!(r.code, Some(code), "{scopes:?}: {}{}", r.out(), r.err());
+        assert!(r.out().contains(&digest), "{}", r.out());
+        let scope_line = if applied.is_empty() {
+            "Scope:    transport docker default scope \"\"".to_owned()
+        } else {
+            format!("Scope:    transport docker scope {applied:?}")
+        };
+        assert!(r.out().contains(&scope_line), "{scopes:?}: {}", r.out());
+        if code == 1 {
+            assert!(
+                r.err()
+                    .contains(&format!("Source image rejected: Running image docker://{image} is rejected by policy.")),
+                "{}",
+                r.err()
+            );
+        }
+    }
+}
