@@ -328,6 +328,10 @@ pub fn docker_policy_name(reference: &Reference) -> PolicyName {
     PolicyName { transport: "docker", identity, namespaces, docker_reference: Some(reference.clone()) }
 }
 
+/// The most signatures a requirement checks: an image with more is refused, so a hostile source cannot make
+/// a pull verify signatures without end.
+pub const MAX_SIGNATURES: usize = 64;
+
 /// `$HOME`-relative path of the per-user policy.
 pub const USER_POLICY_PATH: &str = ".config/containers/policy.json";
 /// The system-wide policy.
@@ -380,6 +384,13 @@ impl EvalContext<'_> {
     }
 
     fn requirement(&self, req: &Requirement, signatures: &[Signature]) -> RequirementOutcome {
+        if req.needs_signatures() && signatures.len() > MAX_SIGNATURES {
+            let why = format!(
+                "the image has {} signatures; at most {MAX_SIGNATURES} are checked (each costs a verification)",
+                signatures.len()
+            );
+            return self.outcome(req, Some(why), Vec::new());
+        }
         match req {
             Requirement::InsecureAcceptAnything => self.outcome(req, None, Vec::new()),
             Requirement::Reject => {

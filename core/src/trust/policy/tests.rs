@@ -626,3 +626,19 @@ fn key_data_is_gos_base64_for_bytes() {
             .contains("not valid base64")
     );
 }
+
+#[test]
+fn too_many_signatures_refuse_without_verifying_any() {
+    let n = docker("quay.io/org/app:1");
+    let p = parse(r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/nonexistent/k"}]}"#).unwrap();
+    let sigs = vec![Signature::SimpleSigning(b"x".to_vec()); MAX_SIGNATURES + 1];
+    let e = p.evaluate(&n, &manifest(), &sigs);
+    assert!(e.requirements[0].signatures.is_empty());
+    let msg = e.into_result().unwrap_err().to_string();
+    assert!(
+        msg.contains(&format!("the image has {} signatures; at most {MAX_SIGNATURES} are checked", MAX_SIGNATURES + 1)),
+        "{msg}"
+    );
+    // An accept-anything policy does not care how many there are.
+    assert!(Policy::insecure_accept_anything().evaluate(&n, &manifest(), &sigs).allowed);
+}
