@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 
 use commands::{
     Context, access, build, completion, copy, creds, delete, digest, generate_key, images, inspect, list_tags, load,
-    login, logout, man, promote, prune, pull, push, resolve, rmi, save, tag, verify,
+    login, logout, man, promote, prune, pull, push, resolve, rmi, save, tag, trust, verify,
 };
 use printer::Printer;
 
@@ -75,6 +75,9 @@ enum Command {
     Creds(creds::Command),
     /// Generate a sigstore key pair (cosign's format): PREFIX.private (encrypted) and PREFIX.pub
     GenerateSigstoreKey(generate_key::Args),
+    /// The image trust policy: show and set it as podman does, check what it decides for an image
+    #[command(subcommand)]
+    Trust(trust::Command),
     /// Show how an image name resolves: candidates in order, the registry entry, mirrors, insecure/blocked
     Resolve(resolve::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -126,6 +129,7 @@ fn run(command: Command, ctx: &Context) -> commands::Result<()> {
         Command::Logout(a) => logout::run(a, ctx),
         Command::Creds(c) => creds::run(c, ctx),
         Command::GenerateSigstoreKey(a) => generate_key::run(a, ctx),
+        Command::Trust(c) => trust::run(c, ctx),
         Command::Resolve(a) => resolve::run(a, ctx),
         Command::Completion(a) => completion::run::<Cli>(a, ctx),
         Command::GenerateMan(a) => man::run::<Cli>(a),
@@ -187,7 +191,7 @@ fn main() -> ExitCode {
         Err(e) if commands::is_broken_pipe(&*e) => ExitCode::SUCCESS,
         Err(e) => {
             printer.error(&e.to_string());
-            ExitCode::from(125)
+            ExitCode::from(e.downcast_ref::<commands::ExitWith>().map_or(125, |x| x.code))
         }
     }
 }

@@ -50,6 +50,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("access_claim", access_claim),
     ("sigstore_key", sigstore_key),
     ("sigstore_payload", sigstore_payload),
+    ("policy_json", policy_json),
 ];
 
 // ---- the helper protocol -------------------------------------------------------------------------------
@@ -547,4 +548,34 @@ pub fn sigstore_payload(data: &[u8]) {
         annotations,
     };
     assert!(sigstore::verify(&sig, &[sigstore_public_key()]).is_err(), "nothing verifies against an unused key");
+/// A policy.json (containers-policy.json(5)): parsed strictly; a policy that parses is evaluated for a
+/// docker and an oci image without signatures (no key file is read then), and must allow exactly when every
+/// requirement of the scope that applies is `insecureAcceptAnything`; `trust show`'s rows are made from it
+/// (with no key file read).
+pub fn policy_json(data: &[u8]) {
+    use hoist_core::trust::PolicyName;
+    use hoist_core::trust::policy::{Policy, Requirement, docker_policy_name, show_table};
+    let Ok(policy) = Policy::from_bytes(data, Path::new("/fuzz/policy.json")) else { return };
+    let manifest = hoist_core::image::RawManifest::new(b"{}".to_vec(), media_type::OCI_MANIFEST);
+    let docker = docker_policy_name(&Reference::parse_normalized("registry.example.com:5000/ns/app:1").unwrap());
+    let oci = PolicyName {
+        transport: "oci",
+        identity: "/srv/images/app".into(),
+        namespaces: vec!["/srv/images".into(), "/srv".into()],
+        docker_reference: None,
+    };
+    for name in [&docker, &oci] {
+        let (_, reqs) = policy.requirements_for(name);
+        let all_accept = reqs.iter().all(|r| *r == Requirement::InsecureAcceptAnything);
+        let evaluation = policy.evaluate(name, &manifest, &[]);
+        assert_eq!(evaluation.allowed, all_accept && !reqs.is_empty());
+        assert_eq!(evaluation.requirements.len(), reqs.len());
+        let refused = evaluation.into_result();
+        assert_eq!(refused.is_ok(), all_accept);
+        if let Err(e) = refused {
+            assert!(e.to_string().starts_with("Source image rejected: "));
+        }
+    }
+    let rows = policy.show_rows(&|_| Vec::new(), &|_| String::new());
+    let _ = show_table(&rows, true);
 }

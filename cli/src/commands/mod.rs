@@ -24,6 +24,7 @@ pub mod resolve;
 pub mod rmi;
 pub mod save;
 pub mod tag;
+pub mod trust;
 pub mod verify;
 
 use std::sync::Arc;
@@ -69,6 +70,22 @@ impl std::fmt::Display for Fail {
 }
 
 impl std::error::Error for Fail {}
+
+/// An error that ends the run with its own exit code instead of 125 (`trust check`: 1 when the policy
+/// refuses the image).
+#[derive(Debug)]
+pub struct ExitWith {
+    pub code: u8,
+    pub error: Error,
+}
+
+impl std::fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for ExitWith {}
 
 pub fn fail<T>(message: impl Into<String>) -> Result<T> {
     Err(Box::new(Fail(message.into())))
