@@ -403,3 +403,56 @@ fn attachment_manifests_are_checked_before_any_layer_is_fetched() {
     assert!(e.to_string().starts_with("sigstore attachment r:t: parsing manifest: "), "{e}");
     assert_eq!(attachments::tag(&Digest::sha256(b"m")).unwrap(), format!("sha256-{}.sig", Digest::sha256(b"m").hex()));
 }
+
+/// A registry that serves attachments badly: a payload that is not what its layer's digest says, a manifest
+/// served with another media type, an error other than "unknown"; no tag at all is no signatures.
+#[tokio::test]
+async fn hostile_attachment_registries_are_refused() {
+    use crate::image::media_type::OCI_MANIFEST;
+    use crate::registry::{Endpoint, RegistryClient};
+    let digest = Digest::sha256(b"m");
+    let tag = attachments::tag(&digest).unwrap();
+    let payload_digest = Digest::sha256(b"hello");
+    let manifest = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": Digest::sha256(b"{}").to_string(), "size": 2},
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": payload_digest.to_string(), "size": 5,
+            "annotations": {"dev.cosignproject.cosign/signature": "x"}}]}))
+    .unwrap();
+    let (tag2, pd) = (tag.clone(), payload_digest.to_string());
+    let server = Server::start("127.0.0.1", move |_| {
+        move |req: &Req| {
+            let p = req.path();
+            if p == "/v2/" {
+                Resp::new(200).json("{}")
+            } else if p == format!("/v2/bad/manifests/{tag2}") || p == format!("/v2/good/manifests/{tag2}") {
+                Resp::new(200).header("Content-Type", OCI_MANIFEST).body(manifest.clone())
+            } else if p == format!("/v2/docker/manifests/{tag2}") {
+                Resp::new(200)
+                    .header("Content-Type", "application/vnd.docker.distribution.manifest.v2+json")
+                    .body(manifest.clone())
+            } else if p == format!("/v2/bad/blobs/{pd}") {
+                Resp::new(200).body(b"HELLO".to_vec())
+            } else if p == format!("/v2/good/blobs/{pd}") {
+                Resp::new(200).body(b"hello".to_vec())
+            } else if p.starts_with("/v2/broken/") {
+                Resp::new(400).json(r#"{"errors":[{"code":"DENIED","message":"no"}]}"#)
+            } else {
+                Resp::new(404).json(r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#)
+            }
+        }
+    })
+    .await;
+    let client = RegistryClient::connect(&Endpoint::for_test_server(&server.addr), None, crate::observe::silent())
+        .await
+        .unwrap();
+    let got = attachments::read(&client, "good", &digest, &mut Budget::new("t")).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(matches!(&got[0], Signature::Sigstore { payload, .. } if payload == b"hello"));
+    assert!(attachments::read(&client, "none", &digest, &mut Budget::new("t")).await.unwrap().is_empty());
+    let e = attachments::read(&client, "bad", &digest, &mut Budget::new("t")).await.unwrap_err();
+    assert!(e.to_string().starts_with(&format!("sigstore attachment bad:{tag}: blob {payload_digest}: ")), "{e}");
+    let e = attachments::read(&client, "docker", &digest, &mut Budget::new("t")).await.unwrap_err();
+    assert!(e.to_string().contains("unexpected MIME type"), "{e}");
+    let e = attachments::read(&client, "broken", &digest, &mut Budget::new("t")).await.unwrap_err();
+    assert!(e.to_string().ends_with(": denied: no"), "{e}");
+}
