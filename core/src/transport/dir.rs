@@ -178,6 +178,8 @@ pub struct DirDestination {
     top: Mutex<Option<RawManifest>>,
     /// Signatures to write at commit, by manifest digest.
     signatures: Mutex<Vec<(Digest, Vec<Signature>)>>,
+    /// The digest of the manifest committed (as given), once it is.
+    committed: Mutex<Option<Digest>>,
 }
 
 impl DirDestination {
@@ -206,6 +208,7 @@ impl DirDestination {
             replaced: Mutex::new(HashMap::new()),
             top: Mutex::new(None),
             signatures: Mutex::new(Vec::new()),
+            committed: Mutex::new(None),
         })
     }
 
@@ -344,15 +347,27 @@ impl ImageDestination for DirDestination {
         let top = manifest.digest.clone();
         blocking(move || {
             write_blob_file(&root, MANIFEST_JSON, m.raw.as_slice())?;
-            write_signatures(&root, &top, &signatures)
+            write_signatures(&root, &top, &signatures, true)
         })
         .await?;
         *self.top.lock().unwrap_or_else(|e| e.into_inner()) = written;
+        *self.committed.lock().unwrap_or_else(|e| e.into_inner()) = Some(manifest.digest.clone());
         Ok(())
     }
 
-    /// Kept until [`ImageDestination::commit`], which writes them after the manifest.
+    /// Kept until [`ImageDestination::commit`], which writes them after the manifest; after the commit (a
+    /// caller that signs the written manifest), written at once.
     async fn put_signatures(&self, digest: &Digest, signatures: &[Signature]) -> Result<(), TransportError> {
+        let committed = self.committed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(top) = committed {
+            if self.top.lock().unwrap_or_else(|e| e.into_inner()).is_some() && *digest == top && !signatures.is_empty()
+            {
+                return Err(DirError::WouldInvalidateSignatures { digest: top }.into());
+            }
+            let (root, entry) = (self.root.clone(), vec![(digest.clone(), signatures.to_vec())]);
+            let stale = *digest == top;
+            return blocking(move || write_signatures(&root, &top, &entry, stale)).await;
+        }
         let mut all = self.signatures.lock().unwrap_or_else(|e| e.into_inner());
         all.retain(|(d, _)| d != digest);
         all.push((digest.clone(), signatures.to_vec()));
@@ -364,9 +379,15 @@ impl ImageDestination for DirDestination {
     }
 }
 
-/// Writes each manifest's signatures (each file whole: temp, fsync, rename), then removes the image's stale
-/// `signature-N` after its own (a dir written over keeps no signature of its former image). Blocking.
-fn write_signatures(root: &Path, top: &Digest, signatures: &[(Digest, Vec<Signature>)]) -> Result<(), TransportError> {
+/// Writes each manifest's signatures (each file whole: temp, fsync, rename), then, with `remove_stale`, removes
+/// the image's `signature-N` after its own (a dir written over keeps no signature of its former image).
+/// Blocking.
+fn write_signatures(
+    root: &Path,
+    top: &Digest,
+    signatures: &[(Digest, Vec<Signature>)],
+    remove_stale: bool,
+) -> Result<(), TransportError> {
     let mut top_count = 0;
     for (digest, sigs) in signatures {
         let is_top = digest == top;
@@ -377,6 +398,9 @@ fn write_signatures(root: &Path, top: &Digest, signatures: &[(Digest, Vec<Signat
         if is_top {
             top_count = sigs.len();
         }
+    }
+    if !remove_stale {
+        return Ok(());
     }
     for i in top_count..top_count + storage::MAX_SIGNATURES {
         if !storage::remove_file(&root.join(signature_name(top, true, i)?)).map_err(trust)? {
@@ -475,6 +499,12 @@ mod signature_tests {
         dst.commit(&m).await.unwrap();
         assert!(!path.join("signature-2").exists() && !path.join("signature-3").exists());
         assert_eq!(src.signatures(&m.digest).await.unwrap(), vec![sig(b"new")]);
+
+        // Signatures given after the commit are written at once (a child's leave the image's alone).
+        dst.put_signatures(&m.digest, &[sig(b"late"), sig(b"r")]).await.unwrap();
+        dst.put_signatures(&child, &[sig(b"c2")]).await.unwrap();
+        assert_eq!(src.signatures(&m.digest).await.unwrap(), vec![sig(b"late"), sig(b"r")]);
+        assert_eq!(src.signatures(&child).await.unwrap(), vec![sig(b"c2")]);
 
         // A damaged signature file is an error naming it.
         std::fs::write(path.join("signature-1"), b"<html>").unwrap();
