@@ -232,3 +232,43 @@ fn hoist_sign_writes_a_gpg_signature_skopeo_verifies() {
     assert!(sig.with_file_name("signature-2").is_file(), "a second signature goes after the first");
     assert!(sig.is_file());
 }
+
+/// `--registries.d` reaches the registry side of pull, push and copy: an invalid directory stops each before
+/// anything moves, naming the file (containers/image reads registries.d whenever it opens a registry image).
+#[test]
+fn registries_d_is_read_by_pull_push_and_copy() {
+    let c = Containers::new(&[]);
+    let (registry, _) = registry_with_image(&c);
+    let world = harness::hoist::HoistWorld::new(&format!(
+        "unqualified-search-registries = []\n[[registry]]\nlocation = \"{}\"\ninsecure = true\n",
+        registry.host()
+    ));
+    let image = format!("{}/ns/app:1", registry.host());
+    let (good, bad) = (world.path("good.d"), world.path("bad.d"));
+    std::fs::create_dir_all(&good).unwrap();
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(
+        good.join("a.yaml"),
+        format!("default-docker:\n  lookaside: file://{}\n", world.path("sigs").display()),
+    )
+    .unwrap();
+    std::fs::write(bad.join("a.yaml"), "default-docker:\n  lookaside: file:///a\n").unwrap();
+    std::fs::write(bad.join("b.yaml"), "default-docker:\n  lookaside: file:///b\n").unwrap();
+    let refused = |args: &[&str]| {
+        let out = world.run(args, b"", &Vec::new());
+        assert_eq!(out.code, Some(125), "{args:?}: {}", out.err());
+        assert!(out.err().contains("\"default-docker\" defined both in"), "{args:?}: {}", out.err());
+    };
+    let bad_flag = bad.to_str().unwrap();
+    refused(&["pull", "--registries.d", bad_flag, &image]);
+    let out = world.run(&["images", "--format", "json"], b"", &Vec::new()).expect_ok("images");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out.out()).unwrap(), serde_json::json!([]));
+
+    world.run(&["pull", "--registries.d", good.to_str().unwrap(), &image], b"", &Vec::new()).expect_ok("pull");
+    let other = format!("{}/ns/other:1", registry.host());
+    refused(&["push", "--registries.d", bad_flag, &image, &other]);
+    refused(&["copy", "--registries.d", bad_flag, &format!("store:{image}"), &format!("docker://{other}")]);
+    let tag = format!("docker://{other}");
+    assert!(!c.skopeo(&["inspect", "--raw", "--tls-verify=false", &tag]).ok(), "nothing pushed");
+    world.run(&["push", "--registries.d", good.to_str().unwrap(), &image, &other], b"", &Vec::new()).expect_ok("push");
+}
