@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 
 use commands::{
     Context, access, build, completion, copy, creds, delete, digest, generate_key, images, inspect, list_tags, load,
-    login, logout, man, promote, prune, pull, push, resolve, rmi, save, tag, trust, verify,
+    login, logout, man, promote, prune, pull, push, resolve, rmi, save, sign, tag, trust, verify,
 };
 use printer::Printer;
 
@@ -60,6 +60,8 @@ enum Command {
     Delete(delete::Args),
     /// Point a registry tag at the manifest another names now, by digest (dev to prod, or to another registry)
     Promote(promote::Args),
+    /// Sign an image already in a registry by its manifest digest, without moving it (podman image sign, cosign sign)
+    Sign(sign::Args),
     /// Save images of the local store to an archive or directory (docker-archive, oci-archive, oci-dir, docker-dir)
     Save(save::Args),
     /// Load the images of an archive or directory (a file or stdin; any of the four formats) into the local store
@@ -123,6 +125,7 @@ fn run(command: Command, ctx: &Context) -> commands::Result<()> {
         Command::Delete(a) => delete::run(a, ctx),
         Command::Promote(a) => promote::run(a, ctx),
         Command::Save(a) => save::run(a, ctx),
+        Command::Sign(a) => sign::run(a, ctx),
         Command::Load(a) => load::run(a, ctx),
         Command::Verify(a) => verify::run(a, ctx),
         Command::Login(a) => login::run(a, ctx),

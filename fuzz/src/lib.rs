@@ -51,6 +51,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("sigstore_key", sigstore_key),
     ("sigstore_payload", sigstore_payload),
     ("policy_json", policy_json),
+    ("registries_d", registries_d),
+    ("signature_manifest", signature_manifest),
 ];
 
 // ---- the helper protocol -------------------------------------------------------------------------------
@@ -578,4 +580,42 @@ pub fn policy_json(data: &[u8]) {
     }
     let rows = policy.show_rows(&|_| Vec::new(), &|_| String::new());
     let _ = show_table(&rows, true);
+// ---- where signatures live (issue 19) -------------------------------------------------------------------
+
+/// A registries.d file: parsed, then every lookup a registry image makes (reading and writing locations,
+/// attachments) for a few names and the file's own scopes; a location is always under the configured (or
+/// built-in) base with the repository appended, never an error for a valid reference but a bad URL.
+pub fn registries_d(data: &[u8]) {
+    use hoist_core::trust::storage::RegistriesD;
+    let Ok(config) = RegistriesD::parse(Path::new("/etc/containers/registries.d/fuzz.yaml"), data) else { return };
+    let mut names: Vec<String> = ["busybox", "quay.io/org/app:v1", "localhost:5000/team/app"].map(str::to_owned).to_vec();
+    names.push(format!("a.b.example.com/x/y@sha256:{}", "ab".repeat(32)));
+    for scope in config.docker.keys() {
+        let host = scope.strip_prefix("*.").map(|rest| format!("mirror.{rest}")).unwrap_or_else(|| scope.clone());
+        names.push(format!("{host}/app:v1"));
+    }
+    for name in &names {
+        let Ok(r) = Reference::parse_normalized(name) else { continue };
+        let _ = config.use_sigstore_attachments(&r);
+        for write in [false, true] {
+            if let Ok(url) = config.lookaside(&r, write) {
+                assert!(url.path().ends_with(&format!("/{}", r.path())), "{url} for {name}");
+            }
+        }
+    }
+}
+
+/// A sigstore attachment manifest (the `sha256-HEX.sig` tag) as a registry serves it: what is accepted has at
+/// most the allowed layers, each within the signature size cap; and a signature blob in containers/image's
+/// format reads back as itself once written.
+pub fn signature_manifest(data: &[u8]) {
+    use hoist_core::trust::storage::{self, MAX_SIGNATURE_SIZE, MAX_SIGNATURES, attachments};
+    if let Ok(layers) = attachments::parse_manifest("fuzz:sig", data, media_type::OCI_MANIFEST) {
+        assert!(layers.len() <= MAX_SIGNATURES);
+        assert!(layers.iter().all(|l| l.size <= MAX_SIGNATURE_SIZE as u64));
+    }
+    if let Ok(sig) = storage::from_blob(data, "fuzz") {
+        let again = storage::to_blob(&sig);
+        assert_eq!(storage::from_blob(&again, "fuzz").ok(), Some(sig));
+    }
 }

@@ -12,7 +12,7 @@ use hoist_core::reference::{Reference, looks_like_domain};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::common::{CopyFlags, RegistryArgs, open_store, short};
+use super::common::{CopyFlags, RegistryArgs, SignatureStorageArgs, open_store, short};
 use super::{Context, Result, fail};
 
 #[derive(clap::Args)]
@@ -50,6 +50,8 @@ pub struct Args {
     registry: RegistryArgs,
     #[command(flatten)]
     pub copy: CopyFlags,
+    #[command(flatten)]
+    signature_storage: SignatureStorageArgs,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
@@ -80,7 +82,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         platforms,
         timestamp,
     };
-    let settings = a.registry.settings(ctx)?.with_jobs(a.copy.jobs);
+    let settings = a.signature_storage.apply(a.registry.settings(ctx)?.with_jobs(a.copy.jobs));
     settings.config()?;
     let store = open_store(ctx)?;
 

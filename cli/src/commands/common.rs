@@ -80,6 +80,26 @@ pub fn parse_creds(given: &str) -> Result<Credentials> {
     Ok(Credentials { server_url: String::new(), username: user, secret })
 }
 
+/// `--registries.d DIR` (skopeo's flag): where containers-registries.d(5) says signatures are read and
+/// written, for the commands that read or write signatures.
+#[derive(clap::Args, Clone, Default)]
+pub struct SignatureStorageArgs {
+    /// Directory of containers-registries.d(5) files saying where signatures are read and written (default:
+    /// $HOME/.config/containers/registries.d, else /etc/containers/registries.d)
+    #[arg(long = "registries.d", value_name = "DIR")]
+    pub registries_d: Option<PathBuf>,
+}
+
+impl SignatureStorageArgs {
+    /// `settings` with `--registries.d` when given.
+    pub fn apply(&self, mut settings: Settings) -> Settings {
+        if let Some(d) = &self.registries_d {
+            settings.registries_d = Some(d.clone());
+        }
+        settings
+    }
+}
+
 /// How a copy runs: `--jobs`, `-q`.
 #[derive(clap::Args, Clone)]
 pub struct CopyFlags {

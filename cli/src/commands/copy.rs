@@ -8,7 +8,7 @@ use hoist_core::registry::TlsOptions;
 use hoist_core::transport::name::{DestinationOptions, ImageName};
 use std::path::PathBuf;
 
-use super::common::{CopyFlags, PlatformArgs, credential_source};
+use super::common::{CopyFlags, PlatformArgs, SignatureStorageArgs, credential_source};
 use super::{Context, Result, fail};
 
 #[derive(clap::Args)]
@@ -60,6 +60,8 @@ pub struct Args {
     dest_compress: bool,
     #[command(flatten)]
     pub copy: CopyFlags,
+    #[command(flatten)]
+    signature_storage: SignatureStorageArgs,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
@@ -74,7 +76,8 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
             tls: TlsOptions { tls_verify, cert_dir: cert_dir.clone() },
             credentials: credential_source(creds, anonymous, &a.authfile)?,
         };
-        Ok(ctx.settings.clone().with_registry(access).with_platform(a.platform.platform()?).with_jobs(a.copy.jobs))
+        let settings = ctx.settings.clone().with_registry(access).with_platform(a.platform.platform()?);
+        Ok(a.signature_storage.apply(settings.with_jobs(a.copy.jobs)))
     };
     let src_settings = side(a.src_tls_verify, &a.src_cert_dir, &a.src_creds, a.src_no_creds)?;
     let dst_settings = side(a.dest_tls_verify, &a.dest_cert_dir, &a.dest_creds, a.dest_no_creds)?;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use hoist_core::archive::Input;
 
+use super::common::SignatureStorageArgs;
 use super::{Context, Result, fail};
 
 #[derive(clap::Args)]
@@ -17,6 +18,8 @@ pub struct Args {
     /// Print no progress
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    signature_storage: SignatureStorageArgs,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
@@ -28,7 +31,8 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         None => Input::Stream(Box::new(std::io::stdin()), "stdin".to_owned()),
     };
     let progress = ctx.printer.copy_progress();
-    let loaded = ctx.runtime.block_on(hoist_core::ops::load(&ctx.settings, input, progress))?;
+    let settings = a.signature_storage.apply(ctx.settings.clone());
+    let loaded = ctx.runtime.block_on(hoist_core::ops::load(&settings, input, progress))?;
     for image in loaded {
         if image.names.is_empty() {
             ctx.printer.line(format!("Loaded image: {}", image.id))?;

@@ -23,6 +23,7 @@ pub mod push;
 pub mod resolve;
 pub mod rmi;
 pub mod save;
+pub mod sign;
 pub mod tag;
 pub mod trust;
 pub mod verify;

@@ -5,7 +5,7 @@
 
 use hoist_core::digest::Digest;
 
-use super::common::{CopyFlags, RegistryArgs, registry_reference};
+use super::common::{CopyFlags, RegistryArgs, SignatureStorageArgs, registry_reference};
 use super::{Context, Result};
 
 #[derive(clap::Args)]
@@ -21,10 +21,12 @@ pub struct Args {
     registry: RegistryArgs,
     #[command(flatten)]
     pub copy: CopyFlags,
+    #[command(flatten)]
+    signature_storage: SignatureStorageArgs,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    let settings = a.registry.settings(ctx)?.with_jobs(a.copy.jobs);
+    let settings = a.signature_storage.apply(a.registry.settings(ctx)?.with_jobs(a.copy.jobs));
     let src = registry_reference(&a.source)?;
     let dst = registry_reference(&a.destination)?;
     let expected = match &a.expect_digest {

@@ -2,7 +2,7 @@
 //! names through registries.conf, mirrors before the primary, the host's platform from a multi-platform
 //! image (or `--platform`, or every platform with `--all`). Prints the image ID on stdout.
 
-use super::common::{CopyFlags, PlatformArgs, RegistryArgs};
+use super::common::{CopyFlags, PlatformArgs, RegistryArgs, SignatureStorageArgs};
 use super::{Context, Result};
 
 #[derive(clap::Args)]
@@ -18,10 +18,13 @@ pub struct Args {
     all: bool,
     #[command(flatten)]
     pub copy: CopyFlags,
+    #[command(flatten)]
+    signature_storage: SignatureStorageArgs,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let settings = a.registry.settings(ctx)?.with_platform(a.platform.platform()?).with_jobs(a.copy.jobs);
+    let settings = a.signature_storage.apply(settings);
     let progress = ctx.printer.copy_progress();
     let pulled = ctx.runtime.block_on(hoist_core::ops::pull(&settings, &a.name, a.all, progress.clone()))?;
     progress.summary(&pulled.report);

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::common::{CopyFlags, RegistryArgs, registry_reference};
+use super::common::{CopyFlags, RegistryArgs, SignatureStorageArgs, registry_reference};
 use super::{Context, Result};
 
 #[derive(clap::Args)]
@@ -20,10 +20,12 @@ pub struct Args {
     digestfile: Option<PathBuf>,
     #[command(flatten)]
     pub copy: CopyFlags,
+    #[command(flatten)]
+    signature_storage: SignatureStorageArgs,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    let settings = a.registry.settings(ctx)?.with_jobs(a.copy.jobs);
+    let settings = a.signature_storage.apply(a.registry.settings(ctx)?.with_jobs(a.copy.jobs));
     let destination = a.destination.as_deref().map(registry_reference).transpose()?;
     let progress = ctx.printer.copy_progress();
     let push = hoist_core::ops::push(&settings, &a.image, destination.as_ref(), None, progress.clone());

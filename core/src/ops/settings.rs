@@ -23,6 +23,7 @@ use crate::reference::Reference;
 use crate::registry::{self, Endpoint, RegistryClient, RegistryError, Target, TlsOptions};
 use crate::store::{Store, StoreError};
 use crate::transport::registry::{Creds, RegistryDestination, RegistrySource};
+use crate::trust::storage::SignatureStorage;
 
 /// Where a registry side's credentials come from.
 #[derive(Clone, Debug, Default)]
@@ -242,13 +243,26 @@ impl Settings {
     /// `reference` in its registry, read from the first of [`Settings::pull_targets`] that serves it.
     pub async fn registry_source(&self, reference: &Reference) -> Result<RegistrySource, Error> {
         let targets = self.pull_targets(reference)?;
-        Ok(RegistrySource::open(reference, &targets, &self.creds()?, &self.observer).await?)
+        let source = RegistrySource::open(reference, &targets, &self.creds()?, &self.observer).await?;
+        let storage = self.signature_storage(source.served_by())?;
+        Ok(source.with_signature_storage(storage))
     }
 
     /// `reference` in its registry as a place to write, at [`Settings::push_endpoint`].
     pub async fn registry_destination(&self, reference: &Reference) -> Result<RegistryDestination, Error> {
         let endpoint = self.push_endpoint(reference)?;
-        Ok(RegistryDestination::open(&endpoint, reference.clone(), &self.creds()?, &self.observer).await?)
+        let storage = self.signature_storage(reference)?;
+        let destination =
+            RegistryDestination::open(&endpoint, reference.clone(), &self.creds()?, &self.observer).await?;
+        Ok(destination.with_signature_storage(storage))
+    }
+
+    /// Where `reference`'s signatures are read and written: registries.d (`--registries.d`, else the default
+    /// directories) read now, as containers/image reads it for every registry image it opens; lookaside
+    /// servers wait at most the timeout.
+    pub fn signature_storage(&self, reference: &Reference) -> Result<SignatureStorage, Error> {
+        SignatureStorage::for_reference(self.registries_d.as_deref(), reference, self.timeout)
+            .map_err(|e| Error::Transport(crate::trust::TrustError::from(e).into()))
     }
 
     /// A client for `reference`'s registry at its primary location, with the credentials for that

@@ -30,7 +30,7 @@
 
 pub mod access;
 mod blob;
-mod body;
+pub(crate) mod body;
 pub mod challenge;
 pub mod endpoint;
 pub mod error;
@@ -199,6 +199,11 @@ impl RegistryClient {
     /// The base URL in use (`https://host`).
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The endpoint's timeout ([`Endpoint::timeout`]): also the lookaside servers' of its images.
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        self.timeout
     }
 
     /// How transient failures are tried again (default: [`RetryPolicy::default`]).

@@ -1,5 +1,6 @@
 //! Garbage collection: under `gc.lock` held exclusively, keep every blob reachable from `index.json`
-//! (indexes → manifests → config and layers) and delete the rest, with every temp file in `tmp/`.
+//! (indexes → manifests → config and layers) and delete the rest, with every temp file in `tmp/` and the
+//! signatures kept for manifests no longer reached.
 //!
 //! What it is not: deciding which names go (`Store::remove`). It fails closed: a referenced manifest that
 //! cannot be read or parsed stops the collection before anything is deleted.
@@ -58,6 +59,7 @@ impl Store {
                 }
             }
         }
+        report.bytes_freed += self.gc_signatures(&keep)?;
         for temp in read_dir(&self.root.join(TMP))? {
             if let Some(size) = remove_file(&temp.path())? {
                 report.temps_removed += 1;

@@ -7,6 +7,7 @@
 //!                         org.opencontainers.image.ref.name = docker.io/library/alpine:latest (full form)
 //!                         and io.hoist.created = when the name was first given to that manifest (RFC 3339)
 //! ROOT/blobs/sha256/HEX   blobs exactly as pulled (layers compressed), named by their digest
+//! ROOT/signatures/sha256/HEX  the signatures kept for manifest HEX (store/signatures.rs)
 //! ROOT/tmp/               temp files of writes in progress
 //! ROOT/gc.lock            shared: a pull/push/load ([`Session`], [`BlobWriter`], tag); exclusive: gc
 //! ROOT/index.lock         exclusive around every read-modify-write of index.json
@@ -35,6 +36,7 @@ mod gc;
 mod layout;
 pub(crate) use layout::civil_from_days;
 mod lookup;
+mod signatures;
 #[cfg(test)]
 mod tests;
 

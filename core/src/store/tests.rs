@@ -548,3 +548,49 @@ fn timestamps() {
     assert_eq!(format_rfc3339(1_709_251_199, 0), "2024-02-29T23:59:59.000000000Z");
     assert_eq!(format_rfc3339(4_102_444_800, 0), "2100-01-01T00:00:00.000000000Z");
 }
+
+/// Signatures are kept per manifest digest: read back as written, replaced by the next non-empty set, kept
+/// when a set is empty, a damaged file named; gc removes those of manifests no name reaches.
+#[test]
+fn signatures_are_kept_per_manifest_and_collected_with_it() {
+    use crate::trust::Signature;
+    let (_dir, store) = store();
+    let kept = make_image(&store, "kept");
+    let gone = make_image(&store, "gone");
+    store.tag(&r("a.io/kept:1"), &kept.manifest).unwrap();
+    let sig = |b: &[u8]| Signature::SimpleSigning([&[0xA3u8][..], b].concat());
+    let sigstore = Signature::Sigstore {
+        media_type: "application/vnd.dev.cosign.simplesigning.v1+json".to_owned(),
+        payload: b"{}".to_vec(),
+        annotations: [("dev.cosignproject.cosign/signature".to_owned(), "eA==".to_owned())].into(),
+    };
+    assert!(store.signatures(&kept.manifest.digest).unwrap().is_empty());
+    store.put_signatures(&kept.manifest.digest, &[sig(b"1"), sigstore.clone()]).unwrap();
+    assert_eq!(store.signatures(&kept.manifest.digest).unwrap(), vec![sig(b"1"), sigstore.clone()]);
+    store.put_signatures(&kept.manifest.digest, &[]).unwrap();
+    assert_eq!(store.signatures(&kept.manifest.digest).unwrap().len(), 2, "an empty set keeps what is there");
+    store.put_signatures(&kept.manifest.digest, &[sig(b"2")]).unwrap();
+    assert_eq!(store.signatures(&kept.manifest.digest).unwrap(), vec![sig(b"2")]);
+    let temps = std::fs::read_dir(store.root().join("tmp")).unwrap().count();
+    assert_eq!(temps, 0, "no temp file left behind");
+
+    store.put_signatures(&gone.manifest.digest, &[sig(b"3")]).unwrap();
+    let report = store.gc().unwrap();
+    assert!(report.bytes_freed > 0);
+    assert!(!store.signatures_path(&gone.manifest.digest).exists(), "no name reaches it: collected");
+    assert_eq!(store.signatures(&kept.manifest.digest).unwrap(), vec![sig(b"2")]);
+    store.remove("a.io/kept:1", false).unwrap();
+    assert!(!store.signatures_path(&kept.manifest.digest).exists(), "rmi takes its signatures");
+
+    // A damaged list is an error naming it; too many signatures are refused before anything is written.
+    let d = Digest::sha256(b"x");
+    std::fs::create_dir_all(store.signatures_path(&d).parent().unwrap()).unwrap();
+    std::fs::write(store.signatures_path(&d), br#"{"signatures":["!!"]}"#).unwrap();
+    let e = store.signatures(&d).unwrap_err();
+    assert!(matches!(&e, StoreError::Corrupt { path, .. } if *path == store.signatures_path(&d)), "{e:?}");
+    std::fs::write(store.signatures_path(&d), br#"{"signatures":["ew=="]}"#).unwrap();
+    assert!(store.signatures(&d).unwrap_err().to_string().contains("unrecognized signature format"));
+    let many = vec![sig(b"m"); crate::trust::storage::MAX_SIGNATURES + 1];
+    let e = store.put_signatures(&kept.manifest.digest, &many).unwrap_err();
+    assert!(e.to_string().starts_with("cannot keep 129 signatures"), "{e}");
+}

@@ -27,6 +27,8 @@ use crate::archive::parallel_gzip::ParallelGzip;
 use crate::digest::{Digest, Hasher, HashingWriter, Verifier};
 use crate::image::{Descriptor, MAX_MANIFEST_SIZE, Manifest, media_type};
 use crate::stream::ByteStream;
+use crate::trust::storage::{self, StorageError};
+use crate::trust::{Signature, TrustError};
 
 pub const VERSION_FILE: &str = "version";
 pub const VERSION: &[u8] = b"Directory Transport Version: 1.1\n";
@@ -51,6 +53,13 @@ pub enum DirError {
         #[source]
         source: crate::image::ImageError,
     },
+    /// Signatures to keep for a manifest this destination rewrites: they would not match it (containers/image
+    /// refuses the same; `--remove-signatures` leaves them behind).
+    #[error(
+        "copying image {digest} to this dir would change its manifest, which would invalidate its signatures; \
+         consider --remove-signatures"
+    )]
+    WouldInvalidateSignatures { digest: Digest },
     /// A manifest rewritten (layers gzipped) that cannot be serialised.
     #[error("writing manifest {digest}: {source}")]
     Rewrite {
@@ -71,6 +80,21 @@ pub fn blob_name(d: &Digest) -> Result<String, TransportError> {
 /// The file of an index's child manifest.
 pub fn child_manifest_name(d: &Digest) -> String {
     format!("{}.manifest.json", d.hex())
+}
+
+/// The file of signature `index` (0-based) of manifest `digest`: `signature-N` for the image's own manifest
+/// (`top`), `HEX.signature-N` for an index's child (containers/image's `signaturePath`).
+pub fn signature_name(digest: &Digest, top: bool, index: usize) -> Result<String, TransportError> {
+    if top {
+        Ok(format!("signature-{}", index + 1))
+    } else {
+        Ok(format!("{}.signature-{}", blob_name(digest)?, index + 1))
+    }
+}
+
+/// A storage error as the transports return it.
+fn trust(e: StorageError) -> TransportError {
+    TrustError::from(e).into()
 }
 
 /// The image in a dir.
@@ -111,6 +135,28 @@ impl ImageSource for DirSource {
         let name = blob_name(&blob.digest)?;
         Ok(reader_stream(move || Ok(files.open(&name)?.0), Some(Verifier::new(&blob.digest, Some(blob.size)))))
     }
+
+    /// `signature-1`, `signature-2`, ... (`HEX.signature-N` for an index's child) up to the first missing one,
+    /// each a signature blob; bounded as [`storage::Budget`] says.
+    async fn signatures(&self, digest: &Digest) -> Result<Vec<Signature>, TransportError> {
+        let top = self.manifest().await?.digest == *digest;
+        let (files, digest) = (self.files.clone(), digest.clone());
+        blocking(move || {
+            let mut budget = storage::Budget::new(format!("signatures in {}", files.root()));
+            let mut out = Vec::new();
+            for index in 0.. {
+                let name = signature_name(&digest, top, index)?;
+                if !files.exists(&name) {
+                    break;
+                }
+                let blob = files.read_small(&name, storage::MAX_SIGNATURE_SIZE)?;
+                budget.take(blob.len()).map_err(trust)?;
+                out.push(storage::from_blob(&blob, &files.shown(&name)).map_err(trust)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
 }
 
 /// How a [`DirDestination`] rewrites what it writes (see the module's doc); the default writes everything as
@@ -130,6 +176,10 @@ pub struct DirDestination {
     replaced: Mutex<HashMap<Digest, Descriptor>>,
     /// The top-level manifest, when it was rewritten.
     top: Mutex<Option<RawManifest>>,
+    /// Signatures to write at commit, by manifest digest.
+    signatures: Mutex<Vec<(Digest, Vec<Signature>)>>,
+    /// The digest of the manifest committed (as given), once it is.
+    committed: Mutex<Option<Digest>>,
 }
 
 impl DirDestination {
@@ -157,6 +207,8 @@ impl DirDestination {
             options,
             replaced: Mutex::new(HashMap::new()),
             top: Mutex::new(None),
+            signatures: Mutex::new(Vec::new()),
+            committed: Mutex::new(None),
         })
     }
 
@@ -288,14 +340,74 @@ impl ImageDestination for DirDestination {
     async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError> {
         let (root, m) = (self.root.clone(), self.rewrite(manifest)?);
         let written = (m.digest != manifest.digest).then(|| m.clone());
-        blocking(move || write_blob_file(&root, MANIFEST_JSON, m.raw.as_slice())).await?;
+        let signatures = std::mem::take(&mut *self.signatures.lock().unwrap_or_else(|e| e.into_inner()));
+        if written.is_some() && signatures.iter().any(|(d, s)| *d == manifest.digest && !s.is_empty()) {
+            return Err(DirError::WouldInvalidateSignatures { digest: manifest.digest.clone() }.into());
+        }
+        let top = manifest.digest.clone();
+        blocking(move || {
+            write_blob_file(&root, MANIFEST_JSON, m.raw.as_slice())?;
+            write_signatures(&root, &top, &signatures, true)
+        })
+        .await?;
         *self.top.lock().unwrap_or_else(|e| e.into_inner()) = written;
+        *self.committed.lock().unwrap_or_else(|e| e.into_inner()) = Some(manifest.digest.clone());
+        Ok(())
+    }
+
+    /// Kept until [`ImageDestination::commit`], which writes them after the manifest; after the commit (a
+    /// caller that signs the written manifest), written at once.
+    async fn put_signatures(&self, digest: &Digest, signatures: &[Signature]) -> Result<(), TransportError> {
+        let committed = self.committed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(top) = committed {
+            if self.top.lock().unwrap_or_else(|e| e.into_inner()).is_some() && *digest == top && !signatures.is_empty()
+            {
+                return Err(DirError::WouldInvalidateSignatures { digest: top }.into());
+            }
+            let (root, entry) = (self.root.clone(), vec![(digest.clone(), signatures.to_vec())]);
+            let stale = *digest == top;
+            return blocking(move || write_signatures(&root, &top, &entry, stale)).await;
+        }
+        let mut all = self.signatures.lock().unwrap_or_else(|e| e.into_inner());
+        all.retain(|(d, _)| d != digest);
+        all.push((digest.clone(), signatures.to_vec()));
         Ok(())
     }
 
     fn rewritten(&self) -> Option<RawManifest> {
         self.top.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+}
+
+/// Writes each manifest's signatures (each file whole: temp, fsync, rename), then, with `remove_stale`, removes
+/// the image's `signature-N` after its own (a dir written over keeps no signature of its former image).
+/// Blocking.
+fn write_signatures(
+    root: &Path,
+    top: &Digest,
+    signatures: &[(Digest, Vec<Signature>)],
+    remove_stale: bool,
+) -> Result<(), TransportError> {
+    let mut top_count = 0;
+    for (digest, sigs) in signatures {
+        let is_top = digest == top;
+        for (i, s) in sigs.iter().enumerate() {
+            storage::write_file_atomic(&root.join(signature_name(digest, is_top, i)?), &storage::to_blob(s))
+                .map_err(trust)?;
+        }
+        if is_top {
+            top_count = sigs.len();
+        }
+    }
+    if !remove_stale {
+        return Ok(());
+    }
+    for i in top_count..top_count + storage::MAX_SIGNATURES {
+        if !storage::remove_file(&root.join(signature_name(top, true, i)?)).map_err(trust)? {
+            break;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -347,5 +459,63 @@ mod tests {
         assert_eq!(*digest, m.digest);
         assert!(matches!(source, crate::image::ImageError::Invalid(why) if why.contains("zstd")), "{source:?}");
         assert!(e.to_string().starts_with(&format!("writing manifest {} as Docker schema 2: ", m.digest)), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod signature_tests {
+    use super::*;
+
+    fn sig(b: &[u8]) -> Signature {
+        Signature::SimpleSigning([&[0xA3u8][..], b].concat())
+    }
+
+    /// A dir keeps the image's signatures as signature-N (an index child's as HEX.signature-N), written at
+    /// commit; a dir written over loses its former image's; a rewritten manifest refuses signatures.
+    #[tokio::test]
+    async fn a_dir_keeps_signatures_beside_its_manifest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("d");
+        let config = Descriptor::new(media_type::OCI_CONFIG, Digest::sha256(b"{}"), 2);
+        let m = serde_json::json!({"schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST, "config": config, "layers": []});
+        let m = RawManifest::new(serde_json::to_vec(&m).unwrap(), media_type::OCI_MANIFEST);
+        let child = Digest::sha256(b"child");
+
+        let dst = DirDestination::open(&path).unwrap();
+        dst.put_signatures(&m.digest, &[sig(b"1"), sig(b"2"), sig(b"3")]).await.unwrap();
+        dst.put_signatures(&child, &[sig(b"c")]).await.unwrap();
+        assert!(!path.join("signature-1").exists(), "nothing before commit");
+        dst.commit(&m).await.unwrap();
+        assert_eq!(std::fs::read(path.join("signature-3")).unwrap(), b"\xa33");
+        assert_eq!(std::fs::read(path.join(format!("{}.signature-1", child.hex()))).unwrap(), b"\xa3c");
+
+        let src = DirSource::open(Files::Dir(path.clone()));
+        assert_eq!(src.signatures(&m.digest).await.unwrap(), vec![sig(b"1"), sig(b"2"), sig(b"3")]);
+        assert_eq!(src.signatures(&child).await.unwrap(), vec![sig(b"c")]);
+
+        // Written over with one signature: signature-2 and -3 of the former copy go.
+        let dst = DirDestination::open(&path).unwrap();
+        dst.put_signatures(&m.digest, &[sig(b"new")]).await.unwrap();
+        dst.commit(&m).await.unwrap();
+        assert!(!path.join("signature-2").exists() && !path.join("signature-3").exists());
+        assert_eq!(src.signatures(&m.digest).await.unwrap(), vec![sig(b"new")]);
+
+        // Signatures given after the commit are written at once (a child's leave the image's alone).
+        dst.put_signatures(&m.digest, &[sig(b"late"), sig(b"r")]).await.unwrap();
+        dst.put_signatures(&child, &[sig(b"c2")]).await.unwrap();
+        assert_eq!(src.signatures(&m.digest).await.unwrap(), vec![sig(b"late"), sig(b"r")]);
+        assert_eq!(src.signatures(&child).await.unwrap(), vec![sig(b"c2")]);
+
+        // A damaged signature file is an error naming it.
+        std::fs::write(path.join("signature-1"), b"<html>").unwrap();
+        let e = src.signatures(&m.digest).await.unwrap_err();
+        assert!(e.to_string().contains("signature-1: unrecognized signature format"), "{e}");
+
+        // A destination that rewrites the manifest refuses signatures of it.
+        let other = tmp.path().join("schema2");
+        let dst = DirDestination::open_with(&other, DirOptions { compress: false, docker_schema2: true }).unwrap();
+        dst.put_signatures(&m.digest, &[sig(b"1")]).await.unwrap();
+        let e = dst.commit(&m).await.unwrap_err();
+        assert!(e.to_string().contains("would invalidate its signatures"), "{e}");
     }
 }

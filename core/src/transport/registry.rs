@@ -19,6 +19,8 @@ use crate::observe::SharedObserver;
 use crate::reference::Reference;
 use crate::registry::{Endpoint, RegistryClient, RegistryError, Target};
 use crate::stream::ByteStream;
+use crate::trust::storage::{self, SignatureStorage, StorageError, attachments, lookaside};
+use crate::trust::{Signature, TrustError};
 
 /// Where a side of a copy gets its credentials.
 #[derive(Clone)]
@@ -81,6 +83,8 @@ pub struct RegistrySource {
     /// What the user asked for.
     requested: Reference,
     manifest: RawManifest,
+    /// Where its signatures are (registries.d); `None`: the default registries.d, read when asked.
+    signature_storage: Option<SignatureStorage>,
 }
 
 impl RegistrySource {
@@ -112,6 +116,7 @@ impl RegistrySource {
                         reference: target.reference.clone(),
                         requested: requested.clone(),
                         manifest: m,
+                        signature_storage: None,
                     });
                 }
                 Err(e) => {
@@ -123,6 +128,13 @@ impl RegistrySource {
             }
         }
         Err(last.unwrap_or_else(|| TransportError::Other(format!("no registry to pull {requested} from"))))
+    }
+
+    /// This source reading its signatures where `storage` says (see [`SignatureStorage::for_reference`] of
+    /// [`RegistrySource::served_by`]: a mirror's lookaside is its own).
+    pub fn with_signature_storage(mut self, storage: SignatureStorage) -> RegistrySource {
+        self.signature_storage = Some(storage);
+        self
     }
 
     /// The reference at the endpoint that served it.
@@ -176,12 +188,46 @@ impl ImageSource for RegistrySource {
     fn registry_repo(&self) -> Option<RegistryRepo> {
         Some(RegistryRepo { host: self.reference.domain().to_owned(), repo: self.reference.path().to_owned() })
     }
+
+    /// The lookaside signatures (registries.d's `lookaside`, else the built-in directory), then, when
+    /// `use-sigstore-attachments` is on, the `sha256-HEX.sig` attachments — at most
+    /// [`storage::MAX_SIGNATURES`] and [`storage::MAX_SIGNATURES_TOTAL`] bytes together.
+    async fn signatures(&self, digest: &Digest) -> Result<Vec<Signature>, TransportError> {
+        let s = storage_for(&self.signature_storage, &self.reference, self.client.timeout())?;
+        let mut budget = storage::Budget::new(format!("signatures of {}@{digest}", self.reference.name()));
+        let mut out = lookaside::read(&s.location.read, digest, s.timeout, &mut budget).await.map_err(trust)?;
+        if s.location.attachments {
+            out.extend(
+                attachments::read(&self.client, self.reference.path(), digest, &mut budget).await.map_err(trust)?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// A storage error as the transports return it.
+fn trust(e: StorageError) -> TransportError {
+    TrustError::from(e).into()
+}
+
+/// The signature storage given, else the one the default registries.d configures for `reference`.
+fn storage_for(
+    given: &Option<SignatureStorage>,
+    reference: &Reference,
+    timeout: Option<std::time::Duration>,
+) -> Result<SignatureStorage, TransportError> {
+    match given {
+        Some(s) => Ok(s.clone()),
+        None => SignatureStorage::for_reference(None, reference, timeout).map_err(trust),
+    }
 }
 
 /// A registry repository to write an image to, under a tag (or by digest only).
 pub struct RegistryDestination {
     client: Arc<RegistryClient>,
     reference: Reference,
+    /// Where signatures are written (registries.d); `None`: the default registries.d, read when needed.
+    signature_storage: Option<SignatureStorage>,
 }
 
 impl RegistryDestination {
@@ -192,7 +238,61 @@ impl RegistryDestination {
         observer: &SharedObserver,
     ) -> Result<RegistryDestination, TransportError> {
         let client = connect(endpoint, &reference, creds, observer).await?;
-        Ok(RegistryDestination { client, reference })
+        Ok(RegistryDestination { client, reference, signature_storage: None })
+    }
+
+    /// This destination writing signatures where `storage` says ([`SignatureStorage::for_reference`]).
+    pub fn with_signature_storage(mut self, storage: SignatureStorage) -> RegistryDestination {
+        self.signature_storage = Some(storage);
+        self
+    }
+
+    /// The manifest the reference names now (its bytes' digest is the one to sign: `hoist sign`).
+    pub async fn current_manifest(&self) -> Result<RawManifest, TransportError> {
+        let at = reference_at_registry(&self.reference);
+        Ok(self.client.get_manifest(self.repo(), &at, media_type::MANIFEST_ACCEPT).await?)
+    }
+
+    /// Adds `signatures` of `digest` to those already stored (`hoist sign`, podman's `image sign`): simple
+    /// signatures after the lookaside's existing `signature-N`, sigstore ones as new attachment layers.
+    pub async fn add_signatures(&self, digest: &Digest, signatures: &[Signature]) -> Result<(), TransportError> {
+        self.store_signatures(digest, signatures, true).await
+    }
+
+    /// Sigstore signatures to the attachments (refused when `use-sigstore-attachments` is off), the others to
+    /// the lookaside's writing location (`file://` only): replacing what is there, or after it (`append`).
+    async fn store_signatures(
+        &self,
+        digest: &Digest,
+        signatures: &[Signature],
+        append: bool,
+    ) -> Result<(), TransportError> {
+        if signatures.is_empty() {
+            return Ok(());
+        }
+        let s = storage_for(&self.signature_storage, &self.reference, self.client.timeout())?;
+        let (sigstore, simple): (Vec<Signature>, Vec<Signature>) =
+            signatures.iter().cloned().partition(|s| matches!(s, Signature::Sigstore { .. }));
+        if !sigstore.is_empty() {
+            if !s.location.attachments {
+                return Err(trust(StorageError::AttachmentsDisabled));
+            }
+            attachments::write(&self.client, self.repo(), digest, &sigstore).await.map_err(trust)?;
+        }
+        if !simple.is_empty() {
+            let (base, digest) = (s.location.write.clone(), digest.clone());
+            tokio::task::spawn_blocking(move || {
+                if append {
+                    lookaside::append(&base, &digest, &simple)
+                } else {
+                    lookaside::write(&base, &digest, &simple)
+                }
+            })
+            .await
+            .map_err(|e| TransportError::Other(format!("writing signatures: {e}")))?
+            .map_err(trust)?;
+        }
+        Ok(())
     }
 
     fn repo(&self) -> &str {
@@ -296,6 +396,12 @@ impl ImageDestination for RegistryDestination {
         }
         self.client.put_manifest(self.repo(), &at, &manifest.raw, &manifest.media_type).await?;
         Ok(())
+    }
+
+    /// Sigstore signatures as `sha256-HEX.sig` attachments, simple signatures to the lookaside (see
+    /// [`RegistryDestination::add_signatures`]); a lookaside's later `signature-N` are removed.
+    async fn put_signatures(&self, digest: &Digest, signatures: &[Signature]) -> Result<(), TransportError> {
+        self.store_signatures(digest, signatures, false).await
     }
 }
 

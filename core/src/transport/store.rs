@@ -19,6 +19,7 @@ use crate::image::{Descriptor, MAX_MANIFEST_SIZE};
 use crate::reference::Reference;
 use crate::store::{Image, Session, Store, StoreError};
 use crate::stream::ByteStream;
+use crate::trust::Signature;
 
 /// The store as a transport failed: reading or writing which blob, naming which image; and the error.
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +134,12 @@ impl ImageSource for StoreSource {
         let name = self.image.names.first()?;
         Some(RegistryRepo { host: name.domain().to_owned(), repo: name.path().to_owned() })
     }
+
+    /// The signatures the store kept for `digest` (a pull brought them).
+    async fn signatures(&self, digest: &Digest) -> Result<Vec<Signature>, TransportError> {
+        let (store, digest) = (self.store.clone(), digest.clone());
+        blocking(move || Ok(store.signatures(&digest)?)).await
+    }
 }
 
 /// Writes an image into the local store under a name (or, for a digest reference, under that), or without
@@ -213,6 +220,16 @@ impl ImageDestination for StoreDestination {
             .await
             .map_err(|source| StoreTransportError::Tag { name, source })??;
         Ok(())
+    }
+
+    /// Keeps `signatures` with manifest `digest` (replacing those kept; none keeps them), before the image is
+    /// named: this destination's session keeps them from garbage collection until then.
+    async fn put_signatures(&self, digest: &Digest, signatures: &[Signature]) -> Result<(), TransportError> {
+        if signatures.is_empty() {
+            return Ok(());
+        }
+        let (store, digest, signatures) = (self.store.clone(), digest.clone(), signatures.to_vec());
+        blocking(move || Ok(store.put_signatures(&digest, &signatures)?)).await
     }
 }
 
