@@ -35,7 +35,7 @@ where
             let mut verifier = verifier;
             loop {
                 let mut buf = vec![0u8; CHUNK];
-                let n = read_full(&mut reader, &mut buf).map_err(|e| TransportError::Other(e.to_string()))?;
+                let n = read_full(&mut reader, &mut buf).map_err(|source| TransportError::Read { source })?;
                 if n == 0 {
                     if let Some(v) = verifier.take() {
                         v.finish()?;
@@ -157,7 +157,9 @@ impl Read for StreamReader {
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, TransportError> + Send + 'static,
 ) -> Result<T, TransportError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| TransportError::Other(format!("blocking task: {e}")))?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|source| TransportError::TaskFailed { task: "blocking task", source })?
 }
 
 #[cfg(test)]
@@ -234,13 +236,13 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
         let items = vec![
             Ok(Bytes::from_static(b"abc")),
-            Err(TransportError::SignaturesNotSupported { destination: "x".into() }),
+            Err(TransportError::Read { source: io::Error::other("the disk failed") }),
         ];
         let stream: ByteStream<TransportError> = Box::pin(futures_util::stream::iter(items));
         let mut reader = StreamReader::new(stream, runtime.handle().clone());
         let mut out = Vec::new();
         assert!(reader.read_to_end(&mut out).is_err());
         assert_eq!(out, b"abc");
-        assert!(matches!(reader.take_error(), Some(TransportError::SignaturesNotSupported { .. })));
+        assert!(matches!(reader.take_error(), Some(TransportError::Read { .. })));
     }
 }
