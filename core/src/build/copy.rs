@@ -18,6 +18,7 @@ use super::context::{Context, Item, ItemKind};
 use super::dockerfile::Instruction;
 use super::glob::{Pattern, Slashes, clean, has_wildcard};
 use super::layer::{self, Content, Entry, EntryKind, Spool};
+use super::refusal::Refusal;
 use super::stage::{Build, Stage};
 use super::state::{self, Clock, ImageState};
 use super::tree::{Kind, Node, Origin, Tree, ancestors};
@@ -130,18 +131,18 @@ impl Stage<'_> {
         };
         let mut words = words.iter().map(|w| self.expand(w, line)).collect::<Result<Vec<_>, _>>()?;
         if words.len() < 2 {
-            return at(line, format!("{keyword} requires at least two arguments: sources and a destination"));
+            return at(line, Refusal::CopyArguments { keyword });
         }
         let dest = words.pop().expect("two words or more");
         if add && let Some(url) = words.iter().find(|s| is_remote(s)) {
             return Err(refuse_url(line, url));
         }
-        let flag = |name: &str| -> Result<Option<String>, BuildError> {
+        let flag = |name: &'static str| -> Result<Option<String>, BuildError> {
             match ins.flag(name) {
                 None => Ok(None),
                 Some(f) => match &f.value {
                     Some(v) => self.expand(v, line).map(Some),
-                    None => at(line, format!("{keyword} --{name} needs a value")),
+                    None => at(line, Refusal::FlagNeedsValue { keyword, flag: name }),
                 },
             }
         };
@@ -152,7 +153,7 @@ impl Stage<'_> {
         let chmod = match flag("chmod")? {
             Some(m) => Some(
                 args::parse_mode(&m)
-                    .map_err(|e| BuildError::At { line, message: format!("{keyword} --chmod: {e}") })?,
+                    .map_err(|problem| BuildError::At { line, refusal: Refusal::Chmod { keyword, problem } })?,
             ),
             None => None,
         };
@@ -197,13 +198,7 @@ impl Stage<'_> {
         let exists_dir =
             tree.resolve(&path, true).ok().is_some_and(|k| k.is_empty() || tree.get(&k).is_some_and(Node::is_dir));
         if count > 1 && !ends_slash && !exists_dir {
-            return at(
-                args.line,
-                format!(
-                    "{}: with more than one source file, the destination must be a directory and end with a /",
-                    args.keyword
-                ),
-            );
+            return at(args.line, Refusal::DestinationNotDirectory { keyword: args.keyword });
         }
         let is_dir = ends_slash || exists_dir || count > 1;
         if is_dir {
@@ -249,7 +244,7 @@ impl Stage<'_> {
             }
             let target = if dest.is_dir { join(&dest.key, &s.base_name()) } else { dest.key.clone() };
             if target.is_empty() {
-                return at(args.line, format!("{}: cannot copy a file onto /", args.keyword));
+                return at(args.line, Refusal::CopyOntoRoot { keyword: args.keyword });
             }
             match s {
                 Source::Ctx(item) => {
@@ -275,10 +270,7 @@ impl Stage<'_> {
                 && n.is_dir() != matches!(e.kind, EntryKind::Dir)
                 && !matches!(n.kind, Kind::Symlink(_))
             {
-                return at(
-                    args.line,
-                    format!("{}: cannot replace /{key}: one is a directory, the other is not", args.keyword),
-                );
+                return at(args.line, Refusal::DirectoryMismatch { keyword: args.keyword, path: key.clone() });
             }
         }
         Ok(())

@@ -390,6 +390,41 @@ fn refusals_come_before_any_work() {
     assert!(err.is_ok(), "ONBUILD RUN is only recorded");
 }
 
+/// A refusal is a fact a caller can match (which stage, flag, signal, limit), placed at its line; the text
+/// stays the one users know.
+#[test]
+fn instruction_refusals_name_their_facts() {
+    let mut w = world();
+    let e = w.build(&w.opts("FROM base:1 AS a\nFROM base:1 AS a\n")).unwrap_err();
+    assert!(
+        matches!(&e, BuildError::At { line: 2, refusal: Refusal::DuplicateStageName { name } } if name == "a"),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "Dockerfile line 2: duplicate stage name \"a\"");
+    let e = w.build(&w.opts("FROM base:1\nCOPY --parents a /b\n")).unwrap_err();
+    assert!(
+        matches!(&e, BuildError::At { line: 2, refusal: Refusal::FlagNotTaken { keyword: Keyword::Copy, flag, .. } }
+            if flag == "parents"),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "Dockerfile line 2: COPY does not take --parents (a labs feature hoist does not have)");
+    let e = w.build(&w.opts("FROM base:1\nSTOPSIGNAL bogus\n")).unwrap_err();
+    assert!(
+        matches!(&e, BuildError::At { line: 2, refusal: Refusal::InvalidSignal { signal } } if signal == "bogus"),
+        "{e:?}"
+    );
+    let mut df = doubling(15);
+    for i in 0..16 {
+        df.push_str(&format!("ENV b{i}=$a15\n"));
+    }
+    let e = w.build(&w.opts(&df)).unwrap_err();
+    assert!(
+        matches!(&e, BuildError::At { line: 28, refusal: Refusal::ConfigWouldPass { size } }
+            if *size > crate::image::MAX_CONFIG_SIZE),
+        "{e:?}"
+    );
+}
+
 #[test]
 fn reproducible_with_a_timestamp() {
     let mut w = world();
