@@ -14,7 +14,6 @@ pub struct Args {
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let settings = a.registry.settings(ctx)?;
-    settings.config()?;
     let reference = registry_reference(&a.image)?;
     let digest = ctx.runtime.block_on(async {
         let dst = settings.registry_destination(&reference).await?;

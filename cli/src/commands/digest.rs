@@ -18,7 +18,6 @@ pub struct Args {
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let digest = if a.image.starts_with("docker://") {
         let settings = a.registry.settings(ctx)?;
-        settings.config()?;
         let reference = registry_reference(&a.image)?;
         ctx.runtime.block_on(async {
             let src = settings.registry_source(&reference).await?;

@@ -39,7 +39,6 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         return fail(format!("{name}: list-tags takes a repository without a tag or digest"));
     }
     let settings = a.registry.settings(ctx)?;
-    settings.config()?;
     let page = a.page_size.map(|n| n as usize);
     let mut tags = ctx.runtime.block_on(settings.list_tags(&reference, page))?;
     if let Some(req) = &a.semver {
