@@ -5,7 +5,7 @@ use hoist_core::ops::{self, Listed};
 use hoist_core::store::Image;
 
 use super::common::human_size;
-use super::{Context, Result};
+use super::{Invocation, Result};
 use crate::printer::OutputFormat;
 
 #[derive(clap::Args)]
@@ -44,7 +44,7 @@ fn row(listed: &Listed) -> Row {
     }
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let rows: Vec<(Row, Image)> = ops::images(&ctx.settings)?.into_iter().map(|l| (row(&l), l.image)).collect();
     if a.format == OutputFormat::Json {
         ctx.printer.json(&rows.iter().map(|(r, _)| r).collect::<Vec<_>>())?;

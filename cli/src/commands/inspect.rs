@@ -5,7 +5,7 @@
 use hoist_core::ops::{self, InspectPart, Inspected};
 
 use super::common::{PlatformArgs, RegistryArgs};
-use super::{Context, Result};
+use super::{Invocation, Result};
 use crate::printer::OutputFormat;
 
 #[derive(clap::Args)]
@@ -29,7 +29,7 @@ pub struct Args {
     format: OutputFormat,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let platform = a.platform.platform()?;
     let part = match (a.raw, a.config) {
         (true, _) => InspectPart::Raw,

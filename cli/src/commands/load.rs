@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use hoist_core::archive::Input;
 
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -19,7 +19,7 @@ pub struct Args {
     pub quiet: bool,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let input = match a.input {
         Some(p) => Input::Path(p),
         None if std::io::stdin().is_terminal() => {

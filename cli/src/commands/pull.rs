@@ -3,7 +3,7 @@
 //! image (or `--platform`, or every platform with `--all`). Prints the image ID on stdout.
 
 use super::common::{CopyFlags, PlatformArgs, RegistryArgs};
-use super::{Context, Result};
+use super::{Invocation, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,7 +20,7 @@ pub struct Args {
     pub copy: CopyFlags,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let settings = a.registry.settings(ctx)?.with_platform(a.platform.platform()?).with_jobs(a.copy.jobs);
     let progress = ctx.printer.copy_progress();
     let pulled = ctx.runtime.block_on(hoist_core::ops::pull(&settings, &a.name, a.all, progress.clone()))?;

@@ -3,7 +3,7 @@
 
 use hoist_core::ops;
 
-use super::{Context, Result};
+use super::{Invocation, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -18,7 +18,7 @@ pub struct Args {
     force: bool,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let mut failed = Vec::new();
     for r in ops::rmi(&ctx.settings, &a.images, a.all, a.force)? {
         match r.outcome {

@@ -9,7 +9,7 @@ use hoist_core::reference::Reference;
 use hoist_core::release::{self, Action, FanOut};
 
 use super::common::{RegistryArgs, open_store, registry_reference};
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,7 +32,7 @@ pub struct Args {
     registry: RegistryArgs,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let remote = a.remote || a.image.starts_with("docker://");
     match (remote, a.semver) {
         (false, false) => local(&a, ctx),
@@ -57,13 +57,13 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     }
 }
 
-fn local(a: &Args, ctx: &Context) -> Result<()> {
+fn local(a: &Args, ctx: &Invocation) -> Result<()> {
     ops::tag_local(&ctx.settings, &a.image, &a.names)?;
     Ok(())
 }
 
 /// `--remote`: each new name gets the source's manifest, by digest.
-fn remote_tags(a: &Args, ctx: &Context) -> Result<()> {
+fn remote_tags(a: &Args, ctx: &Invocation) -> Result<()> {
     let settings = a.registry.settings(ctx)?.with_jobs(6);
     let src = registry_reference(&a.image)?;
     let (digest, targets) = ctx.runtime.block_on(ops::tag_remote(&settings, &src, &a.names))?;
@@ -74,7 +74,7 @@ fn remote_tags(a: &Args, ctx: &Context) -> Result<()> {
 }
 
 /// One line per short tag: what happened to it.
-fn report(ctx: &Context, name: &str, fan: &FanOut) -> Result<()> {
+fn report(ctx: &Invocation, name: &str, fan: &FanOut) -> Result<()> {
     ctx.printer.line(format!("{name} {}", fan.digest))?;
     if fan.prerelease {
         ctx.printer.line("  a pre-release: no short tag moved")?;

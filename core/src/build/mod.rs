@@ -158,7 +158,7 @@ pub(crate) fn excerpt(s: &str) -> String {
 
 /// What to build.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct BuildOptions {
     /// The build context directory.
     pub context: PathBuf,
     /// The Dockerfile's text.
@@ -378,7 +378,7 @@ pub fn check(dockerfile: &str, target: Option<&str>) -> Result<(), BuildError> {
 /// named: the caller tags it ([`Store::tag`]).
 pub fn build(
     store: &Store,
-    opts: &Options,
+    opts: &BuildOptions,
     bases: &mut dyn Bases,
     progress: &dyn Progress,
 ) -> Result<Built, BuildError> {

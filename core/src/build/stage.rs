@@ -27,7 +27,7 @@ use super::refusal::Refusal;
 use super::shell::{self, Vars, Work};
 use super::state::{self, Clock, ImageState, MAX_CONFIGS_KEPT};
 use super::users::{self, Owner};
-use super::{Bases, BuildError, Built, Options, Plan, Progress, StagePlan, at, excerpt, refuse_run, stage_ref};
+use super::{Bases, BuildError, BuildOptions, Built, Plan, Progress, StagePlan, at, excerpt, refuse_run, stage_ref};
 use crate::digest::Digest;
 use crate::image::{Descriptor, Index, MAX_CONFIG_SIZE, Platform, media_type};
 use crate::store::Store;
@@ -38,7 +38,7 @@ pub(super) struct Build<'a> {
     pub store: &'a Store,
     pub plan: &'a Plan,
     pub context: &'a Context,
-    pub opts: &'a Options,
+    pub opts: &'a BuildOptions,
     pub bases: &'a mut dyn Bases,
     pub progress: &'a dyn Progress,
     pub clock: Clock,
@@ -63,7 +63,7 @@ pub(super) fn run(
     store: &Store,
     plan: &Plan,
     context: &Context,
-    opts: &Options,
+    opts: &BuildOptions,
     bases: &mut dyn Bases,
     progress: &dyn Progress,
 ) -> Result<Built, BuildError> {
@@ -131,7 +131,7 @@ pub(super) fn run(
 /// ARGs (`TARGETPLATFORM`, `TARGETOS`, `TARGETARCH`, `TARGETVARIANT`, `BUILDPLATFORM`, `BUILDOS`, ...).
 fn global_args(
     plan: &Plan,
-    opts: &Options,
+    opts: &BuildOptions,
     platform: &Platform,
     consumed: &mut BTreeSet<String>,
     work: &Work,

@@ -114,8 +114,8 @@ impl World {
         std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
     }
 
-    fn opts(&self, dockerfile: &str) -> Options {
-        Options {
+    fn opts(&self, dockerfile: &str) -> BuildOptions {
+        BuildOptions {
             context: self.ctx.clone(),
             dockerfile: dockerfile.to_owned(),
             ignore: std::fs::read_to_string(self.ctx.join(".dockerignore")).ok(),
@@ -126,7 +126,7 @@ impl World {
         }
     }
 
-    fn build(&mut self, opts: &Options) -> Result<Built, BuildError> {
+    fn build(&mut self, opts: &BuildOptions) -> Result<Built, BuildError> {
         build(&self.store, opts, &mut self.bases, &Quiet)
     }
 

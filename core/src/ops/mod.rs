@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use crate::archive::{ArchiveError, Format, Input};
 use crate::config::{ConfigError, ResolutionKind, ResolveError, ShortNameMode};
-use crate::copy::archive::{BackupError, Loaded, SaveImage, Target, saved_names};
+use crate::copy::archive::{BackupError, Loaded, SaveImage, SaveOutput, saved_names};
 use crate::copy::{self, CopyError, CopyProgress, Report};
 use crate::digest::Digest;
 use crate::image::media_type;
@@ -248,7 +248,7 @@ pub async fn save(
     settings: &Settings,
     images: Vec<SaveImage>,
     format: Format,
-    target: Target,
+    target: SaveOutput,
     compress: bool,
     progress: Arc<dyn CopyProgress>,
 ) -> Result<(), Error> {
