@@ -165,7 +165,7 @@ impl RegistryClient {
         let mut attempt = 0u32;
         // The origin rule: credentials only to the registry's own scheme, host and port (a Location or Link
         // may send a request to a storage backend), and never from HTTPS to plain HTTP.
-        let credentials = origin::check_request(&self.base, &req.url)?;
+        let credentials = origin::check_request(self.base_url.as_ref(), &req.url)?;
         if !credentials {
             self.log(&format!("{method} {}: not the registry's origin: sent without credentials", req.url));
         }
