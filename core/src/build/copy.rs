@@ -11,6 +11,7 @@
 //! What it is not: writing tar bytes (`layer`) or the build context's rules (`context`).
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use super::args;
@@ -37,8 +38,8 @@ pub(super) struct LayerDraft {
 /// Where a COPY reads from.
 enum From {
     Context,
-    /// An earlier stage's or an image's filesystem.
-    Image(Box<ImageState>),
+    /// An earlier stage's or an image's filesystem, shared with the build (not a copy of it).
+    Image(Rc<ImageState>),
 }
 
 /// One source of a COPY or ADD.
@@ -162,9 +163,9 @@ impl Stage<'_> {
             Some(f) => match stage_ref(&build.plan.stages, &f).filter(|&i| i < self.plan.index) {
                 Some(i) => {
                     let built = build.done.get(i).cloned().flatten();
-                    From::Image(Box::new(built.ok_or(BuildError::StageNotBuilt { stage: f })?))
+                    From::Image(built.ok_or(BuildError::StageNotBuilt { stage: f })?)
                 }
-                None => From::Image(Box::new(image_of(build, &f, &self.platform)?)),
+                None => From::Image(image_of(build, &f, &self.platform)?),
             },
         };
         Ok(CopyArgs { keyword, add, line, srcs: words, dest, owner, chmod, from })
@@ -384,13 +385,13 @@ pub(super) fn spool(build: &Build) -> Result<Spool, BuildError> {
 }
 
 /// The filesystem of image `name` for `COPY --from=name`, fetched once per build and platform.
-fn image_of(build: &mut Build, name: &str, platform: &Platform) -> Result<ImageState, BuildError> {
+fn image_of(build: &mut Build, name: &str, platform: &Platform) -> Result<Rc<ImageState>, BuildError> {
     if let Some(s) = build.images.get(name) {
         return Ok(s.clone());
     }
     let base =
         build.bases.base(name, platform).map_err(|source| BuildError::FromImage { name: name.to_owned(), source })?;
-    let image = state::load_image(build.store, &base, platform, build.progress)?;
+    let image = Rc::new(state::load_image(build.store, &base, platform, build.progress)?);
     build.images.insert(name.to_owned(), image.clone());
     Ok(image)
 }

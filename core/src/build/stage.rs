@@ -45,13 +45,13 @@ pub(super) struct Build<'a> {
     /// Global ARGs (before the first FROM) and the automatic platform ARGs, with values.
     globals: Vars,
     consumed: BTreeSet<String>,
-    /// Images read for `COPY --from=IMAGE`, by name.
-    pub images: HashMap<String, ImageState>,
+    /// Images read for `COPY --from=IMAGE`, by name (shared with the `COPY`s reading them, never cloned).
+    pub images: HashMap<String, Rc<ImageState>>,
     step: usize,
     total: usize,
     pub new_layers: Vec<Descriptor>,
-    /// The stages built so far for this platform.
-    pub done: Vec<Option<ImageState>>,
+    /// The stages built so far for this platform (shared with `COPY --from=STAGE`, never cloned for it).
+    pub done: Vec<Option<Rc<ImageState>>>,
     /// The variable-substitution budget of the whole build.
     work: Rc<Work>,
     /// The config bytes the built stages keep (at most [`MAX_CONFIGS_KEPT`]).
@@ -99,7 +99,7 @@ pub(super) fn run(
             if build.kept > MAX_CONFIGS_KEPT {
                 return at(plan.stages[i].from.line, Refusal::ConfigsKeptTooLarge { kept: build.kept });
             }
-            build.done[i] = Some(image);
+            build.done[i] = Some(Rc::new(image));
         }
         let last = build.done[plan.target].take().expect("the target was built");
         base_name = last.base.as_ref().map(|(n, _)| n.clone());
@@ -212,7 +212,8 @@ fn run_stage(build: &mut Build, sp: &StagePlan, target_platform: &Platform) -> R
         state::scratch(&platform)
     } else if let Some(i) = stage_ref(&build.plan.stages, &base).filter(|&i| i < sp.index) {
         build.done[i]
-            .clone()
+            .as_deref()
+            .cloned()
             .ok_or_else(|| BuildError::At { line, refusal: Refusal::StageNotBuilt { stage: base.clone() } })?
     } else {
         let found = build.bases.base(&base, &platform).map_err(|source| BuildError::Base {
