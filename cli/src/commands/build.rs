@@ -91,7 +91,8 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         pull: a.pull,
         progress: ctx.printer.copy_progress(),
     };
-    let built = build::build(&store, &opts, &mut bases, &Steps(ctx))?;
+    // Steps (`STEP 2/4: COPY . /app`) and warnings reach the printer as every command's do.
+    let built = build::build(&store, &opts, &mut bases, &*ctx.observer())?;
     for name in &names {
         store.tag(name, &built.manifest.descriptor())?;
     }
@@ -176,23 +177,4 @@ fn local_name(t: &str) -> Result<Reference> {
         return fail(format!("-t {t}: a name cannot hold a digest"));
     }
     Ok(r.with_default_tag())
-}
-
-/// Build steps as podman prints them (`STEP 2/4: COPY . /app`), on stderr; warnings as every command's.
-struct Steps<'a>(&'a Invocation);
-
-impl hoist_core::observe::Observer for Steps<'_> {
-    fn debug(&self, line: &str) {
-        self.0.printer.debug(line);
-    }
-
-    fn warning(&self, line: &str) {
-        self.0.printer.warn(line);
-    }
-}
-
-impl build::Progress for Steps<'_> {
-    fn step(&self, n: usize, total: usize, instruction: &str) {
-        self.0.printer.progress_line(&format!("STEP {n}/{total}: {instruction}"));
-    }
 }

@@ -43,6 +43,7 @@ use std::path::PathBuf;
 
 use crate::digest::Digest;
 use crate::image::{Descriptor, ImageError, Platform};
+use crate::observe::Observer;
 use crate::store::{Store, StoreError};
 use crate::transport::RawManifest;
 use dockerfile::{Dockerfile, Instruction, Keyword, ParseError};
@@ -209,14 +210,6 @@ impl From<StoreError> for BaseError {
     }
 }
 
-/// What a build tells while it runs: the steps it starts, on top of what every library operation tells
-/// through its [`Observer`](crate::observe::Observer) — warnings (build args nobody used, a base for another
-/// platform, entries `ADD` left out) and debug lines go there, the one way text leaves the library.
-pub trait Progress: crate::observe::Observer {
-    /// Step `n` of `total` starts: `FROM x`, `COPY a b`, ...
-    fn step(&self, _n: usize, _total: usize, _instruction: &str) {}
-}
-
 /// What a build made.
 #[derive(Debug, Clone)]
 pub struct Built {
@@ -380,7 +373,7 @@ pub fn build(
     store: &Store,
     opts: &BuildOptions,
     bases: &mut dyn Bases,
-    progress: &dyn Progress,
+    progress: &dyn Observer,
 ) -> Result<Built, BuildError> {
     let df = dockerfile::parse(&opts.dockerfile)?;
     let plan = plan(&df, opts.target.as_deref())?;

@@ -27,9 +27,10 @@ use super::refusal::Refusal;
 use super::shell::{self, Vars, Work};
 use super::state::{self, Clock, ImageState, MAX_CONFIGS_KEPT};
 use super::users::{self, Owner};
-use super::{Bases, BuildError, BuildOptions, Built, Plan, Progress, StagePlan, at, excerpt, refuse_run, stage_ref};
+use super::{Bases, BuildError, BuildOptions, Built, Plan, StagePlan, at, excerpt, refuse_run, stage_ref};
 use crate::digest::Digest;
 use crate::image::{Descriptor, Index, MAX_CONFIG_SIZE, Platform, media_type};
+use crate::observe::Observer;
 use crate::store::Store;
 use crate::transport::RawManifest;
 
@@ -40,7 +41,8 @@ pub(super) struct Build<'a> {
     pub context: &'a Context,
     pub opts: &'a BuildOptions,
     pub bases: &'a mut dyn Bases,
-    pub progress: &'a dyn Progress,
+    /// Where steps (`STEP 2/4: COPY . /app`, as podman words them) and warnings go.
+    pub progress: &'a dyn Observer,
     pub clock: Clock,
     /// Global ARGs (before the first FROM) and the automatic platform ARGs, with values.
     globals: Vars,
@@ -65,7 +67,7 @@ pub(super) fn run(
     context: &Context,
     opts: &BuildOptions,
     bases: &mut dyn Bases,
-    progress: &dyn Progress,
+    progress: &dyn Observer,
 ) -> Result<Built, BuildError> {
     let per_platform: usize = plan.needed.iter().map(|&i| 1 + plan.stages[i].instructions.len()).sum();
     let mut build = Build {
@@ -190,9 +192,14 @@ pub(super) struct Stage<'p> {
     work: Rc<Work>,
 }
 
+/// Tells that the build's current step starts, as podman does: `STEP 2/4: COPY . /app`.
+fn step(build: &Build, instruction: &str) {
+    build.progress.progress(&format!("STEP {}/{}: {instruction}", build.step, build.total));
+}
+
 fn run_stage(build: &mut Build, sp: &StagePlan, target_platform: &Platform) -> Result<ImageState, BuildError> {
     build.step += 1;
-    build.progress.step(build.step, build.total, &sp.from.original);
+    step(&*build, &sp.from.original);
     let line = sp.from.line;
     let expand_global = |s: &str| {
         shell::expand_in(s, &build.globals, build.plan.escape, &build.work)
@@ -261,7 +268,7 @@ fn run_stage(build: &mut Build, sp: &StagePlan, target_platform: &Platform) -> R
     }
     for ins in &sp.instructions {
         build.step += 1;
-        build.progress.step(build.step, build.total, &ins.original);
+        step(&*build, &ins.original);
         stage.exec(build, ins).map_err(|e| e.at(ins.line, ins.keyword))?;
     }
     Ok(stage.image)

@@ -86,7 +86,6 @@ impl Bases for Table {
 
 struct Quiet;
 impl crate::observe::Observer for Quiet {}
-impl Progress for Quiet {}
 
 struct World {
     _dir: tempfile::TempDir,
@@ -610,8 +609,6 @@ impl crate::observe::Observer for Warnings {
     }
 }
 
-impl Progress for Warnings {}
-
 #[test]
 fn add_streams_archives_and_names_what_it_leaves_out() {
     let mut w = world();
@@ -716,4 +713,23 @@ fn a_base_that_cannot_be_had_keeps_the_bases_error() {
     assert_eq!(name, "other:2");
     assert!(source.downcast_ref::<NotKnown>().is_some(), "{source:?}");
     assert_eq!(e.to_string(), "Dockerfile line 2: COPY: --from=other:2: other:2: image not known");
+}
+
+/// Progress lines, recorded.
+#[derive(Default)]
+struct Steps(Mutex<Vec<String>>);
+
+impl crate::observe::Observer for Steps {
+    fn progress(&self, line: &str) {
+        self.0.lock().unwrap().push(line.to_owned());
+    }
+}
+
+/// A build's steps leave through the one observer every operation has, as podman words them.
+#[test]
+fn steps_are_the_observers_progress() {
+    let mut w = world();
+    let steps = Steps::default();
+    build(&w.store, &w.opts("FROM scratch\nLABEL a=b\n"), &mut w.bases, &steps).unwrap();
+    assert_eq!(*steps.0.lock().unwrap(), ["STEP 1/2: FROM scratch", "STEP 2/2: LABEL a=b"]);
 }
