@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    Context, access, build, completion, copy, creds, delete, digest, generate_key, images, inspect, list_tags, load,
+    Invocation, access, build, completion, copy, creds, delete, digest, generate_key, images, inspect, list_tags, load,
     login, logout, man, promote, prune, pull, push, resolve, rmi, save, sign, tag, trust, verify,
 };
 use printer::Printer;
@@ -108,7 +108,7 @@ impl Command {
     }
 }
 
-fn run(command: Command, ctx: &Context) -> commands::Result<()> {
+fn run(command: Command, ctx: &Invocation) -> commands::Result<()> {
     match command {
         Command::Access(a) => access::run(a, ctx),
         Command::Build(a) => build::run(a, ctx),
@@ -186,7 +186,7 @@ fn main() -> ExitCode {
     let printer = cli.command.printer();
     let result = settings(&cli, printer).and_then(|settings| {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        run(cli.command, &Context { printer, runtime, settings })
+        run(cli.command, &Invocation { printer, runtime, settings })
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,8 +9,8 @@
 //! This is the one channel for text out of the library. Every module reports through an [`Observer`] it is
 //! given (a registry client, [`Auth`](crate::auth::Auth), a copy's source), and so do the operations with a
 //! richer report of their own, which only add what is not text:
-//! - a build's `build::Progress` extends [`Observer`] with the step that starts (`STEP 2/4: ...`); its
-//!   warnings (unused build args, entries `ADD` left out) are this trait's;
+//! - a build reports through a plain [`Observer`]: each step that starts as a progress line
+//!   (`STEP 2/4: ...`), its warnings (unused build args, entries `ADD` left out) as warnings;
 //! - a copy's `copy::CopyProgress` carries byte counts and blob outcomes only (bars, podman's lines);
 //! - a wait for an auth file's lock reaches the `Auth`'s observer as a warning (hoist-fs's `LockNotice`,
 //!   built from it), never through a process-wide hook.

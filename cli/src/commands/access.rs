@@ -5,7 +5,7 @@
 use hoist_core::registry::access::{ACTIONS, Auth, Found};
 
 use super::common::{RegistryArgs, registry_reference};
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 use crate::printer::OutputFormat;
 
 #[derive(clap::Args)]
@@ -29,7 +29,7 @@ struct Report {
     notes: Vec<String>,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let name = a.repository.strip_prefix("docker://").unwrap_or(&a.repository);
     if name.rsplit('/').next().is_some_and(|last| last.contains(':')) || name.contains('@') {
         return fail(format!("{name}: access takes a repository without a tag or digest"));

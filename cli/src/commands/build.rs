@@ -5,7 +5,7 @@
 //! is stored under each `-t` name and, with `--push`, copied to the registry through the copy engine (base
 //! layers there are skipped or mounted, only new layers are sent). Prints the image ID on stdout.
 
-use hoist_core::build::{self, Options};
+use hoist_core::build::{self, BuildOptions};
 use hoist_core::image::Platform;
 use hoist_core::ops::{MountFrom, StoreBases};
 use hoist_core::reference::{Reference, looks_like_domain};
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::common::{CopyFlags, RegistryArgs, SignatureStorageArgs, open_store, short};
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -54,7 +54,7 @@ pub struct Args {
     signature_storage: SignatureStorageArgs,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let dockerfile = read_dockerfile(&a.context, a.file.as_deref())?;
     // Everything that can be refused is refused before any work.
     build::check(&dockerfile, a.target.as_deref())?;
@@ -73,7 +73,7 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         platforms.push(Platform::host());
     }
     let timestamp = ctx.settings.build_timestamp(a.timestamp)?;
-    let opts = Options {
+    let opts = BuildOptions {
         context: a.context.clone(),
         ignore: read_ignore(&a.context)?,
         dockerfile,
@@ -93,7 +93,8 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         pull: a.pull,
         progress: ctx.printer.copy_progress(),
     };
-    let built = build::build(&store, &opts, &mut bases, &Steps(ctx))?;
+    // Steps (`STEP 2/4: COPY . /app`) and warnings reach the printer as every command's do.
+    let built = build::build(&store, &opts, &mut bases, &*ctx.observer())?;
     for name in &names {
         store.tag(name, &built.manifest.descriptor())?;
     }
@@ -178,23 +179,4 @@ fn local_name(t: &str) -> Result<Reference> {
         return fail(format!("-t {t}: a name cannot hold a digest"));
     }
     Ok(r.with_default_tag())
-}
-
-/// Build steps as podman prints them (`STEP 2/4: COPY . /app`), on stderr; warnings as every command's.
-struct Steps<'a>(&'a Context);
-
-impl hoist_core::observe::Observer for Steps<'_> {
-    fn debug(&self, line: &str) {
-        self.0.printer.debug(line);
-    }
-
-    fn warning(&self, line: &str) {
-        self.0.printer.warn(line);
-    }
-}
-
-impl build::Progress for Steps<'_> {
-    fn step(&self, n: usize, total: usize, instruction: &str) {
-        self.0.printer.progress_line(&format!("STEP {n}/{total}: {instruction}"));
-    }
 }

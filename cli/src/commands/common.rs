@@ -12,7 +12,7 @@ use hoist_core::registry::TlsOptions;
 use hoist_core::store::Store;
 use hoist_helper_protocol::{Credentials, Secret, tty};
 
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 
 /// The flags podman's image commands take for one registry side.
 #[derive(clap::Args, Clone, Default)]
@@ -48,7 +48,7 @@ impl RegistryArgs {
     }
 
     /// The context's settings with this side's registry flags.
-    pub fn settings(&self, ctx: &Context) -> Result<Settings> {
+    pub fn settings(&self, ctx: &Invocation) -> Result<Settings> {
         Ok(ctx.settings.clone().with_registry(self.access()?))
     }
 }
@@ -155,7 +155,7 @@ impl PlatformArgs {
 }
 
 /// The local store, where the settings say (`$HOIST_STORE`, else `$XDG_DATA_HOME/hoist/store`).
-pub fn open_store(ctx: &Context) -> Result<Arc<Store>> {
+pub fn open_store(ctx: &Invocation) -> Result<Arc<Store>> {
     Ok(ctx.settings.store()?)
 }
 

@@ -9,7 +9,7 @@ use hoist_core::transport::name::{DestinationOptions, ImageName};
 use std::path::PathBuf;
 
 use super::common::{CopyFlags, PlatformArgs, SignatureStorageArgs, credential_source};
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -64,7 +64,7 @@ pub struct Args {
     signature_storage: SignatureStorageArgs,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     ctx.settings.config()?;
     let (source, destination) = (ImageName::parse(&a.source)?, ImageName::parse(&a.destination)?);
     let is_dir = matches!(&destination, ImageName::Archive { format: hoist_core::archive::Format::DockerDir, .. });

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use hoist_core::auth::{Auth, AuthFiles};
 
-use super::{Context, Result};
+use super::{Invocation, Result};
 use crate::printer::OutputFormat;
 
 #[derive(Subcommand)]
@@ -33,7 +33,7 @@ pub enum Command {
     },
 }
 
-pub fn run(command: Command, ctx: &Context) -> Result<()> {
+pub fn run(command: Command, ctx: &Invocation) -> Result<()> {
     match command {
         Command::List { authfile, format } => list(authfile, format, ctx),
         Command::Migrate { to, from, authfile, registries } => {
@@ -42,12 +42,12 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
     }
 }
 
-fn auth(authfile: Option<PathBuf>, ctx: &Context) -> Result<Auth> {
+fn auth(authfile: Option<PathBuf>, ctx: &Invocation) -> Result<Auth> {
     let config = ctx.load_config()?;
     Ok(Auth::new(AuthFiles::discover(authfile.as_deref()), &config).with_observer(ctx.observer()))
 }
 
-fn list(authfile: Option<PathBuf>, format: OutputFormat, ctx: &Context) -> Result<()> {
+fn list(authfile: Option<PathBuf>, format: OutputFormat, ctx: &Invocation) -> Result<()> {
     let entries = auth(authfile, ctx)?.list()?;
     if format == OutputFormat::Json {
         ctx.printer.json(&entries)?;
@@ -67,7 +67,7 @@ fn migrate(
     from: Option<&str>,
     authfile: Option<PathBuf>,
     registries: &[String],
-    ctx: &Context,
+    ctx: &Invocation,
 ) -> Result<()> {
     let report = auth(authfile, ctx)?.migrate(to, from, registries)?;
     for m in &report.moved {

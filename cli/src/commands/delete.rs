@@ -2,7 +2,7 @@
 //! (a tag is resolved to its digest first; every tag pointing at that manifest goes with it).
 
 use super::common::{RegistryArgs, registry_reference};
-use super::{Context, Result};
+use super::{Invocation, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -12,9 +12,8 @@ pub struct Args {
     registry: RegistryArgs,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let settings = a.registry.settings(ctx)?;
-    settings.config()?;
     let reference = registry_reference(&a.image)?;
     let digest = ctx.runtime.block_on(async {
         let dst = settings.registry_destination(&reference).await?;

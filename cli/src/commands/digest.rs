@@ -5,7 +5,7 @@ use hoist_core::transport::ImageSource;
 use hoist_core::transport::store::StoreSource;
 
 use super::common::{RegistryArgs, open_store, registry_reference};
-use super::{Context, Result};
+use super::{Invocation, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,10 +15,9 @@ pub struct Args {
     registry: RegistryArgs,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let digest = if a.image.starts_with("docker://") {
         let settings = a.registry.settings(ctx)?;
-        settings.config()?;
         let reference = registry_reference(&a.image)?;
         ctx.runtime.block_on(async {
             let src = settings.registry_source(&reference).await?;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use hoist_core::trust::sigstore;
 use hoist_helper_protocol::tty;
 
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,7 +22,7 @@ pub struct Args {
     passphrase_file: Option<PathBuf>,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     // Refuse before asking for a passphrase; write_key_pair checks again as it links the files into place.
     sigstore::key_pair_paths(&a.output_prefix)?;
     let passphrase = match &a.passphrase_file {

@@ -1,13 +1,11 @@
 //! `hoist images`: the local store's images, as `podman images` lists them (REPOSITORY, TAG, IMAGE ID,
 //! CREATED, SIZE; `--digests`, `-q`, `--format json`).
 
-use hoist_core::catalog;
-use hoist_core::image::{MAX_CONFIG_SIZE, Manifest};
-use hoist_core::store::{Image, Store};
-use hoist_core::transport::RawManifest;
+use hoist_core::ops::{self, Listed};
+use hoist_core::store::Image;
 
-use super::common::{human_size, open_store};
-use super::{Context, Result};
+use super::common::human_size;
+use super::{Invocation, Result};
 use crate::printer::OutputFormat;
 
 #[derive(clap::Args)]
@@ -34,34 +32,20 @@ struct Row {
     media_type: String,
 }
 
-fn row(store: &Store, image: &Image) -> Result<Row> {
-    let d = &image.descriptor;
-    let raw = store.read_blob(&d.digest, hoist_core::image::MAX_MANIFEST_SIZE)?;
-    let manifest = RawManifest { raw, media_type: d.media_type.clone(), digest: d.digest.clone() };
-    let (created, size) = match Manifest::parse(&manifest.raw, Some(&manifest.media_type))? {
-        Manifest::Image(m) => {
-            let config = store.read_blob(&m.config.digest, MAX_CONFIG_SIZE)?;
-            let s = catalog::summarize(&manifest, &config)?;
-            (s.config.created.clone(), s.size)
-        }
-        Manifest::Index(i) => (None, i.manifests.iter().map(|m| m.size).sum()),
-    };
-    Ok(Row {
-        id: store.image_id(image)?.hex().to_owned(),
+fn row(listed: &Listed) -> Row {
+    let d = &listed.image.descriptor;
+    Row {
+        id: listed.id.hex().to_owned(),
         digest: d.digest.to_string(),
-        names: image.names.iter().map(|n| n.to_string()).collect(),
-        created: created.or_else(|| image.created.clone()),
-        size,
+        names: listed.image.names.iter().map(|n| n.to_string()).collect(),
+        created: listed.created.clone(),
+        size: listed.size,
         media_type: d.media_type.clone(),
-    })
+    }
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    let store = open_store(ctx)?;
-    let mut rows = Vec::new();
-    for image in store.list()? {
-        rows.push((row(&store, &image)?, image));
-    }
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
+    let rows: Vec<(Row, Image)> = ops::images(&ctx.settings)?.into_iter().map(|l| (row(&l), l.image)).collect();
     if a.format == OutputFormat::Json {
         ctx.printer.json(&rows.iter().map(|(r, _)| r).collect::<Vec<_>>())?;
         return Ok(());

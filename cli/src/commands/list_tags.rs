@@ -6,7 +6,7 @@
 use hoist_core::reference::Reference;
 
 use super::common::RegistryArgs;
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 use crate::printer::OutputFormat;
 
 #[derive(clap::Args)]
@@ -32,14 +32,13 @@ struct Listing {
     tags: Vec<String>,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let name = a.repository.strip_prefix("docker://").unwrap_or(&a.repository);
     let reference = Reference::parse_normalized(name)?;
     if reference.tag().is_some() || reference.digest().is_some() {
         return fail(format!("{name}: list-tags takes a repository without a tag or digest"));
     }
     let settings = a.registry.settings(ctx)?;
-    settings.config()?;
     let page = a.page_size.map(|n| n as usize);
     let mut tags = ctx.runtime.block_on(settings.list_tags(&reference, page))?;
     if let Some(req) = &a.semver {

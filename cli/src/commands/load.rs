@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use hoist_core::archive::Input;
 
 use super::common::SignatureStorageArgs;
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,7 +22,7 @@ pub struct Args {
     signature_storage: SignatureStorageArgs,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let input = match a.input {
         Some(p) => Input::Path(p),
         None if std::io::stdin().is_terminal() => {

@@ -7,7 +7,7 @@ use hoist_core::auth::{self, Auth, AuthFiles};
 use hoist_core::registry::{RegistryClient, TlsOptions};
 use hoist_helper_protocol::{Credentials, Secret, tty};
 
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,7 +39,7 @@ pub struct Args {
     pub verbose: bool,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let config = ctx.load_config()?;
     let auth = Auth::new(AuthFiles::discover(a.authfile.as_deref()), &config).with_observer(ctx.observer());
     let key = auth::login_key(a.registry.as_deref(), &config, "log in to")?;
@@ -92,7 +92,7 @@ fn username(given: Option<String>, password_stdin: bool, password_given: bool) -
     Ok(username)
 }
 
-fn password(given: Option<String>, from_stdin: bool, ctx: &Context) -> Result<Secret> {
+fn password(given: Option<String>, from_stdin: bool, ctx: &Invocation) -> Result<Secret> {
     let password = if let Some(p) = given {
         ctx.printer.notice("WARNING! Using --password via the command line is insecure: use --password-stdin.");
         Secret::new(p)

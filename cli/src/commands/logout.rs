@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use hoist_core::auth::{self, Auth, AuthFiles};
 
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -18,7 +18,7 @@ pub struct Args {
     all: bool,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let config = ctx.load_config()?;
     let auth = Auth::new(AuthFiles::discover(a.authfile.as_deref()), &config).with_observer(ctx.observer());
     if a.all {

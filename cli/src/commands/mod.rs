@@ -39,16 +39,16 @@ use crate::printer::Printer;
 pub type Error = Box<dyn std::error::Error>;
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// What every command gets: the printer (decided in `main`, the only writer to stdout and stderr), the
+/// One run of `hoist`, what every command gets: the printer (decided in `main`, the only writer to stdout and stderr), the
 /// process's one runtime, and the library's settings built once in `main` from the global flags and the
 /// environment (each command adds its own flags to a copy).
-pub struct Context {
+pub struct Invocation {
     pub printer: Printer,
     pub runtime: tokio::runtime::Runtime,
     pub settings: Settings,
 }
 
-impl Context {
+impl Invocation {
     /// The printer as the library's observer.
     pub fn observer(&self) -> SharedObserver {
         self.settings.observer.clone()
@@ -62,15 +62,15 @@ impl Context {
 
 /// An error that is only a message, printed as `Error: ...`.
 #[derive(Debug)]
-pub struct Fail(pub String);
+pub struct MessageError(pub String);
 
-impl std::fmt::Display for Fail {
+impl std::fmt::Display for MessageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for Fail {}
+impl std::error::Error for MessageError {}
 
 /// An error that ends the run with its own exit code instead of 125 (`trust check`: 1 when the policy
 /// refuses the image).
@@ -89,7 +89,7 @@ impl std::fmt::Display for ExitWith {
 impl std::error::Error for ExitWith {}
 
 pub fn fail<T>(message: impl Into<String>) -> Result<T> {
-    Err(Box::new(Fail(message.into())))
+    Err(Box::new(MessageError(message.into())))
 }
 
 /// True when the error is a closed stdout (`hoist ... | head`).

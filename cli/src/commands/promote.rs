@@ -6,7 +6,7 @@
 use hoist_core::digest::Digest;
 
 use super::common::{CopyFlags, RegistryArgs, SignatureStorageArgs, registry_reference};
-use super::{Context, Result};
+use super::{Invocation, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,7 +25,7 @@ pub struct Args {
     signature_storage: SignatureStorageArgs,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let settings = a.signature_storage.apply(a.registry.settings(ctx)?.with_jobs(a.copy.jobs));
     let src = registry_reference(&a.source)?;
     let dst = registry_reference(&a.destination)?;

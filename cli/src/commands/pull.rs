@@ -3,7 +3,7 @@
 //! image (or `--platform`, or every platform with `--all`). Prints the image ID on stdout.
 
 use super::common::{CopyFlags, PlatformArgs, RegistryArgs, SignatureStorageArgs};
-use super::{Context, Result};
+use super::{Invocation, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,7 +22,7 @@ pub struct Args {
     signature_storage: SignatureStorageArgs,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let settings = a.registry.settings(ctx)?.with_platform(a.platform.platform()?).with_jobs(a.copy.jobs);
     let settings = a.signature_storage.apply(settings);
     let progress = ctx.printer.copy_progress();

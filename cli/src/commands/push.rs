@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::common::{CopyFlags, RegistryArgs, SignatureStorageArgs, registry_reference};
-use super::{Context, Result};
+use super::{Invocation, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,7 +24,7 @@ pub struct Args {
     signature_storage: SignatureStorageArgs,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let settings = a.signature_storage.apply(a.registry.settings(ctx)?.with_jobs(a.copy.jobs));
     let destination = a.destination.as_deref().map(registry_reference).transpose()?;
     let progress = ctx.printer.copy_progress();

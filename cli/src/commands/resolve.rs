@@ -3,7 +3,7 @@
 
 use hoist_core::config::{ResolutionKind, ShortNameMode};
 
-use super::{Context, Result};
+use super::{Invocation, Result};
 use crate::printer::OutputFormat;
 
 #[derive(clap::Args)]
@@ -14,7 +14,7 @@ pub struct Args {
     format: OutputFormat,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let config = ctx.load_config()?;
     let r = config.resolve(&a.name)?;
     if a.format == OutputFormat::Json {

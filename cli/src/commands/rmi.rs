@@ -1,8 +1,9 @@
 //! `hoist rmi IMAGE...`: remove images from the local store (by name: that name; by ID: every name of it,
 //! which needs `--force` when it has several), then the blobs nothing references any more.
 
-use super::common::open_store;
-use super::{Context, Result};
+use hoist_core::ops;
+
+use super::{Invocation, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,21 +18,10 @@ pub struct Args {
     force: bool,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    let store = open_store(ctx)?;
-    let targets: Vec<String> = if a.all {
-        let mut ids = Vec::new();
-        for image in store.list()? {
-            ids.push(store.image_id(&image)?.hex().to_owned());
-        }
-        ids
-    } else {
-        a.images.clone()
-    };
-    let force = a.force || a.all;
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let mut failed = Vec::new();
-    for t in &targets {
-        match store.remove(t, force) {
+    for r in ops::rmi(&ctx.settings, &a.images, a.all, a.force)? {
+        match r.outcome {
             Ok(removed) => {
                 for n in &removed.untagged {
                     ctx.printer.line(format!("Untagged: {n}"))?;

@@ -8,9 +8,9 @@
 use std::path::PathBuf;
 
 use hoist_core::archive::Format;
-use hoist_core::copy::archive::Target;
+use hoist_core::copy::archive::SaveOutput;
 
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -43,7 +43,7 @@ fn parse_format(s: &str) -> std::result::Result<Format, String> {
     Format::parse(s).ok_or_else(|| format!("unknown format {s:?}: docker-archive, oci-archive, oci-dir or docker-dir"))
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     if a.compress && a.format != Format::DockerDir {
         return fail("--compress can only be set when --format is docker-dir");
     }
@@ -51,12 +51,12 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         return fail("--uncompressed can only be set when --format is oci-archive or oci-dir");
     }
     let target = match &a.output {
-        Some(p) => Target::Path(p.clone()),
+        Some(p) => SaveOutput::Path(p.clone()),
         None if !a.format.is_archive() => return fail(format!("{} is a directory: give its path with -o", a.format)),
         None if ctx.printer.stdout_is_terminal() => {
             return fail("refusing to save to terminal. Use -o flag or redirect");
         }
-        None => Target::Stream(ctx.printer.result_stream()),
+        None => SaveOutput::Stream(ctx.printer.result_stream()),
     };
     let images = hoist_core::ops::save_images(&ctx.settings, &a.images)?;
     if images.len() > 1 && !a.multi_image_archive {

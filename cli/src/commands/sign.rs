@@ -17,7 +17,7 @@ use hoist_helper_protocol::tty;
 use zeroize::Zeroizing;
 
 use super::common::{RegistryArgs, SignatureStorageArgs, registry_reference};
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -107,7 +107,7 @@ impl SignFlags {
     }
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let reference = registry_reference(&a.image)?;
     let settings = a.signature_storage.apply(a.registry.settings(ctx)?);
     let identity = a.signing.identity(&reference)?;

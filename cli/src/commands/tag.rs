@@ -4,15 +4,12 @@
 //! `hoist tag --semver [--latest] [--remote] NAME:2.1.3`: also points `2.1` and `2` (and `latest`) at that
 //! image, never moving one back to an older version than it names now, and never for a pre-release.
 
-use std::sync::Arc;
-
-use hoist_core::copy::{self, NoProgress};
+use hoist_core::ops;
 use hoist_core::reference::Reference;
 use hoist_core::release::{self, Action, FanOut};
-use hoist_core::transport::registry::reference_at_registry;
 
 use super::common::{RegistryArgs, open_store, registry_reference};
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,7 +32,7 @@ pub struct Args {
     registry: RegistryArgs,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let remote = a.remote || a.image.starts_with("docker://");
     match (remote, a.semver) {
         (false, false) => local(&a, ctx),
@@ -46,7 +43,6 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         }
         (true, true) => {
             let settings = a.registry.settings(ctx)?;
-            settings.config()?;
             let r = registry_reference(&a.image)?;
             let Some(tag) = r.tag().filter(|_| r.digest().is_none()) else {
                 return fail(format!("{}: --semver needs a version tag", a.image));
@@ -61,65 +57,16 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
     }
 }
 
-fn local(a: &Args, ctx: &Context) -> Result<()> {
-    let store = open_store(ctx)?;
-    let image = store.find(&a.image)?;
-    let mut names = Vec::new();
-    for n in &a.names {
-        let r = Reference::parse_normalized(n)?;
-        if r.digest().is_some() {
-            return fail(format!("{n}: a tag name cannot hold a digest"));
-        }
-        names.push(r.with_default_tag());
-    }
-    for name in &names {
-        store.tag(name, &image.descriptor)?;
-    }
+fn local(a: &Args, ctx: &Invocation) -> Result<()> {
+    ops::tag_local(&ctx.settings, &a.image, &a.names)?;
     Ok(())
 }
 
 /// `--remote`: each new name gets the source's manifest, by digest.
-fn remote_tags(a: &Args, ctx: &Context) -> Result<()> {
+fn remote_tags(a: &Args, ctx: &Invocation) -> Result<()> {
     let settings = a.registry.settings(ctx)?.with_jobs(6);
-    settings.config()?;
     let src = registry_reference(&a.image)?;
-    let mut targets = Vec::new();
-    for n in &a.names {
-        let n = n.strip_prefix("docker://").unwrap_or(n);
-        let r = if !n.contains(['/', ':', '@']) {
-            Reference::parse_normalized(&format!("{}:{n}", src.name()))?
-        } else {
-            Reference::parse_normalized(n)?.with_default_tag()
-        };
-        if r.digest().is_some() {
-            return fail(format!("{n}: a tag name cannot hold a digest"));
-        }
-        if r.domain() != src.domain() {
-            return fail(format!(
-                "{r}: tag --remote stays on {}; to copy to another registry use hoist promote or hoist copy",
-                src.domain()
-            ));
-        }
-        targets.push(r);
-    }
-    let digest = ctx.runtime.block_on(async {
-        let client = settings.registry_client(&src).await?;
-        let m = client
-            .get_manifest(src.path(), &reference_at_registry(&src), hoist_core::image::media_type::MANIFEST_ACCEPT)
-            .await?;
-        let by_digest = Reference::parse_normalized(&format!("{}@{}", src.name(), m.digest))?;
-        for t in &targets {
-            if t.path() == src.path() {
-                client.put_manifest(t.path(), t.tag().unwrap_or("latest"), &m.raw, &m.media_type).await?;
-                continue;
-            }
-            // Another repository of the same registry: its blobs are mounted by the copy engine.
-            let source = settings.registry_source(&by_digest).await?;
-            let dst = settings.registry_destination(t).await?;
-            copy::copy(&source, &dst, &settings.copy_options(true), Arc::new(NoProgress)).await?;
-        }
-        Ok::<_, super::Error>(m.digest)
-    })?;
+    let (digest, targets) = ctx.runtime.block_on(ops::tag_remote(&settings, &src, &a.names))?;
     for t in &targets {
         ctx.printer.line(format!("{t} {digest}"))?;
     }
@@ -127,7 +74,7 @@ fn remote_tags(a: &Args, ctx: &Context) -> Result<()> {
 }
 
 /// One line per short tag: what happened to it.
-fn report(ctx: &Context, name: &str, fan: &FanOut) -> Result<()> {
+fn report(ctx: &Invocation, name: &str, fan: &FanOut) -> Result<()> {
     ctx.printer.line(format!("{name} {}", fan.digest))?;
     if fan.prerelease {
         ctx.printer.line("  a pre-release: no short tag moved")?;

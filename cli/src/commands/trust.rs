@@ -10,7 +10,7 @@ use hoist_core::transport::name::ImageName;
 use hoist_core::trust::policy::{self, Policy, SetType, SignatureVerdict};
 
 use super::common::RegistryArgs;
-use super::{Context, Result};
+use super::{Invocation, Result};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -64,7 +64,7 @@ pub struct CheckArgs {
     image: String,
 }
 
-pub fn run(command: Command, ctx: &Context) -> Result<()> {
+pub fn run(command: Command, ctx: &Invocation) -> Result<()> {
     match command {
         Command::Show { policypath, json, raw, noheading } => show(policypath, json, raw, noheading, ctx),
         Command::Set { policypath, kind, pubkeysfile, scope } => {
@@ -96,7 +96,7 @@ fn default_path_for_set() -> Result<PathBuf> {
     }
 }
 
-fn show(path: Option<PathBuf>, json: bool, raw: bool, noheading: bool, ctx: &Context) -> Result<()> {
+fn show(path: Option<PathBuf>, json: bool, raw: bool, noheading: bool, ctx: &Invocation) -> Result<()> {
     let policy = Policy::load(path.as_deref())?;
     if raw {
         let file = policy.path.clone().unwrap_or_default();
@@ -113,7 +113,7 @@ fn show(path: Option<PathBuf>, json: bool, raw: bool, noheading: bool, ctx: &Con
     Ok(())
 }
 
-fn check(a: CheckArgs, ctx: &Context) -> Result<()> {
+fn check(a: CheckArgs, ctx: &Invocation) -> Result<()> {
     let mut settings = a.registry.settings(ctx)?;
     settings.signature_policy = a.signature_policy.clone();
     if a.registries_d.is_some() {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use hoist_core::archive::verify::verify;
 use hoist_core::archive::{Input, open};
 
-use super::{Context, Result, fail};
+use super::{Invocation, Result, fail};
 use crate::printer::OutputFormat;
 
 #[derive(clap::Args)]
@@ -18,7 +18,7 @@ pub struct Args {
     format: OutputFormat,
 }
 
-pub fn run(a: Args, ctx: &Context) -> Result<()> {
+pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let spool = std::env::temp_dir();
     let report = match open(Input::Path(a.path.clone()), &spool) {
         Ok(opened) => verify(&opened),

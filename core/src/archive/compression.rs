@@ -124,16 +124,34 @@ pub struct Unsupported(pub &'static str);
 
 /// The compression of a stream that starts with `head` (give it at least 6 bytes when there are that many).
 pub fn sniff(head: &[u8]) -> Result<Compression, Unsupported> {
+    match magic(head) {
+        Magic::Layer(c) => Ok(c),
+        Magic::Bzip2 => Err(Unsupported("bzip2")),
+        Magic::Xz => Err(Unsupported("xz")),
+    }
+}
+
+/// What a stream's first bytes say it is: a compression a layer may have, or one only archives may.
+enum Magic {
+    Layer(Compression),
+    Bzip2,
+    Xz,
+}
+
+const XZ_MAGIC: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
+
+/// The one table of magic numbers ([`sniff`] and [`decompress_file`] read it).
+fn magic(head: &[u8]) -> Magic {
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Compression::Gzip)
+        Magic::Layer(Compression::Gzip)
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Ok(Compression::Zstd)
+        Magic::Layer(Compression::Zstd)
     } else if head.starts_with(b"BZh") {
-        Err(Unsupported("bzip2"))
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        Err(Unsupported("xz"))
+        Magic::Bzip2
+    } else if head.starts_with(XZ_MAGIC) {
+        Magic::Xz
     } else {
-        Ok(Compression::None)
+        Magic::Layer(Compression::None)
     }
 }
 
@@ -252,14 +270,15 @@ pub fn decompress_file<'a>(
     formats: Formats,
 ) -> io::Result<Box<dyn Read + Send + 'a>> {
     let mut r = BufReader::with_capacity(1 << 16, file);
-    let head = r.fill_buf()?.to_vec();
-    if formats == Formats::Archives {
-        if head.starts_with(b"BZh") {
+    let magic = magic(r.fill_buf()?);
+    match (magic, formats) {
+        (Magic::Layer(c), _) => Ok(decompress_within(c, r, what, budget)),
+        (Magic::Bzip2, Formats::Archives) => {
             let input = Arc::new(AtomicU64::new(0));
             let counted = Counted { inner: r, count: input.clone() };
-            return Ok(guard_decoded(bzip2::read::MultiBzDecoder::new(counted), input, what, "bzip2", budget));
+            Ok(guard_decoded(bzip2::read::MultiBzDecoder::new(counted), input, what, "bzip2", budget))
         }
-        if head.starts_with(XZ_MAGIC) {
+        (Magic::Xz, Formats::Archives) => {
             let size = xz_size_of_file(r.get_ref());
             if let Some(size) = size.filter(|&s| s > MAX_XZ) {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, XzTooLarge(size)));
@@ -269,14 +288,12 @@ pub fn decompress_file<'a>(
             lzma_rs::xz_decompress(&mut r, &mut out).map_err(|e| invalid(&format!("xz: {e}")))?;
             // The budget applies to xz too (one smaller than 16 MiB).
             let input = Arc::new(AtomicU64::new(r.get_ref().metadata().map_or(0, |m| m.len())));
-            return Ok(guard_decoded(io::Cursor::new(out), input, what, "xz", budget));
+            Ok(guard_decoded(io::Cursor::new(out), input, what, "xz", budget))
         }
+        (Magic::Bzip2, Formats::Layers) => Err(io::Error::new(io::ErrorKind::InvalidData, Unsupported("bzip2"))),
+        (Magic::Xz, Formats::Layers) => Err(io::Error::new(io::ErrorKind::InvalidData, Unsupported("xz"))),
     }
-    let c = sniff(&head).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    Ok(decompress_within(c, r, what, budget))
 }
-
-const XZ_MAGIC: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
 
 /// What the xz file `file` decodes to, by [`xz_decoded_size`] (positioned reads: the file's offset stays
 /// where it was); `None` when its chunks cannot be read.

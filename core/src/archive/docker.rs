@@ -34,15 +34,27 @@ fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Erro
     Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
 }
 
+/// Why `manifest.json` is refused; the text is the fact alone, for the caller to put after the file's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestJsonError {
+    #[error("{size} bytes, more than the {MAX_MANIFEST_JSON} allowed")]
+    TooLarge { size: usize },
+    /// Not a JSON array of items with a `Config` (an excerpt of the parser's message).
+    #[error("not valid: {excerpt}")]
+    Invalid { excerpt: String },
+    #[error("lists no image")]
+    Empty,
+}
+
 /// Parses `manifest.json`: a non-empty JSON array of items, each with a `Config`.
-pub fn parse_manifest_json(raw: &[u8]) -> Result<Vec<ManifestItem>, String> {
+pub fn parse_manifest_json(raw: &[u8]) -> Result<Vec<ManifestItem>, ManifestJsonError> {
     if raw.len() > MAX_MANIFEST_JSON {
-        return Err(format!("{} bytes, more than the {MAX_MANIFEST_JSON} allowed", raw.len()));
+        return Err(ManifestJsonError::TooLarge { size: raw.len() });
     }
-    let items: Vec<ManifestItem> =
-        serde_json::from_slice(raw).map_err(|e| format!("not valid: {}", crate::image::excerpt(&e.to_string())))?;
+    let items: Vec<ManifestItem> = serde_json::from_slice(raw)
+        .map_err(|e| ManifestJsonError::Invalid { excerpt: crate::image::excerpt(&e.to_string()) })?;
     if items.is_empty() {
-        return Err("lists no image".to_owned());
+        return Err(ManifestJsonError::Empty);
     }
     Ok(items)
 }
@@ -68,13 +80,21 @@ pub struct LegacyLayer {
     pub json: Vec<u8>,
 }
 
+/// An image config that is not a JSON object, so [`legacy_layers`] cannot take its fields (an excerpt of the
+/// parser's message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("config: {excerpt}")]
+pub struct ConfigNotAnObject {
+    pub excerpt: String,
+}
+
 /// The legacy layer directories containers/image writes for an image with these layers (diff_ids, bottom
 /// first) and config: each layer's ID is the sha256 of its `json` made with the layer's chain ID under
 /// `layer_id` and without `id`; the top layer's `json` carries the config's architecture, config, container,
 /// container_config, created, docker_version and os.
-pub fn legacy_layers(diff_ids: &[Digest], config: &[u8]) -> Result<Vec<LegacyLayer>, String> {
-    let fields: HashMap<String, Box<RawValue>> =
-        serde_json::from_slice(config).map_err(|e| format!("config: {}", crate::image::excerpt(&e.to_string())))?;
+pub fn legacy_layers(diff_ids: &[Digest], config: &[u8]) -> Result<Vec<LegacyLayer>, ConfigNotAnObject> {
+    let fields: HashMap<String, Box<RawValue>> = serde_json::from_slice(config)
+        .map_err(|e| ConfigNotAnObject { excerpt: crate::image::excerpt(&e.to_string()) })?;
     let mut out: Vec<LegacyLayer> = Vec::new();
     let mut chain: Option<Digest> = None;
     for (i, diff_id) in diff_ids.iter().enumerate() {
@@ -200,9 +220,13 @@ mod tests {
         let docker =
             br#"[{"Config":"blobs/sha256/aa","RepoTags":null,"Layers":["blobs/sha256/bb"],"LayerSources":{}}]"#;
         assert!(parse_manifest_json(docker).unwrap()[0].repo_tags.is_empty());
-        assert!(parse_manifest_json(b"[]").unwrap_err().contains("no image"));
-        assert!(parse_manifest_json(b"{}").is_err());
-        assert!(parse_manifest_json(br#"[{"RepoTags":[]}]"#).is_err());
+        assert_eq!(parse_manifest_json(b"[]").unwrap_err(), ManifestJsonError::Empty);
+        assert_eq!(ManifestJsonError::Empty.to_string(), "lists no image");
+        assert!(matches!(parse_manifest_json(b"{}"), Err(ManifestJsonError::Invalid { .. })));
+        let no_config = parse_manifest_json(br#"[{"RepoTags":[]}]"#).unwrap_err();
+        assert!(no_config.to_string().starts_with("not valid: missing field `Config`"), "{no_config}");
+        let big = vec![b' '; MAX_MANIFEST_JSON + 1];
+        assert_eq!(parse_manifest_json(&big).unwrap_err(), ManifestJsonError::TooLarge { size: MAX_MANIFEST_JSON + 1 });
         let written = serde_json::to_string(&items).unwrap();
         assert_eq!(written.as_bytes(), podman);
     }

@@ -47,29 +47,53 @@ pub struct TarIndex {
     order: Vec<String>,
 }
 
+/// Why a path in an archive (an entry's name, a link's target, a path asked for) is refused; the text is the
+/// fact alone ("an absolute path"), for the caller to put after the path it names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("an absolute path")]
+    Absolute,
+    #[error("a path with \"..\"")]
+    DotDot,
+    #[error("an empty path")]
+    Empty,
+    /// A symbolic link to an absolute path.
+    #[error("a link to the absolute path {target:?}")]
+    LinkAbsolute { target: String },
+    /// A symbolic link whose `..` climb above the archive's root.
+    #[error("a link to {target:?}, outside the archive")]
+    LinkOutside { target: String },
+    /// A symbolic link to the archive's root itself.
+    #[error("a link to {target:?}, the archive's root")]
+    LinkToRoot { target: String },
+    /// An entry's name or a link's target (`what`) that is not UTF-8.
+    #[error("{what} is not UTF-8")]
+    NotUtf8 { what: &'static str },
+}
+
 /// `path` as an archive path: `./` and empty components dropped; absolute paths and `..` refused.
-pub fn normalize(path: &str) -> Result<String, String> {
+pub fn normalize(path: &str) -> Result<String, PathError> {
     if path.starts_with('/') {
-        return Err("an absolute path".to_owned());
+        return Err(PathError::Absolute);
     }
     let mut parts = Vec::new();
     for part in path.split('/') {
         match part {
             "" | "." => {}
-            ".." => return Err("a path with \"..\"".to_owned()),
+            ".." => return Err(PathError::DotDot),
             p => parts.push(p),
         }
     }
     if parts.is_empty() {
-        return Err("an empty path".to_owned());
+        return Err(PathError::Empty);
     }
     Ok(parts.join("/"))
 }
 
 /// A symbolic link's target (as stored in the entry at `link`) as an archive path, or why it leaves the archive.
-fn resolve_link_target(link: &str, target: &str) -> Result<String, String> {
+fn resolve_link_target(link: &str, target: &str) -> Result<String, PathError> {
     if target.starts_with('/') {
-        return Err(format!("a link to the absolute path {target:?}"));
+        return Err(PathError::LinkAbsolute { target: target.to_owned() });
     }
     let mut parts: Vec<&str> = link.split('/').collect();
     parts.pop();
@@ -78,20 +102,20 @@ fn resolve_link_target(link: &str, target: &str) -> Result<String, String> {
             "" | "." => {}
             ".." => {
                 if parts.pop().is_none() {
-                    return Err(format!("a link to {target:?}, outside the archive"));
+                    return Err(PathError::LinkOutside { target: target.to_owned() });
                 }
             }
             p => parts.push(p),
         }
     }
     if parts.is_empty() {
-        return Err(format!("a link to {target:?}, the archive's root"));
+        return Err(PathError::LinkToRoot { target: target.to_owned() });
     }
     Ok(parts.join("/"))
 }
 
-fn utf8(bytes: &[u8], what: &str) -> Result<String, String> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| format!("{what} is not UTF-8"))
+fn utf8(bytes: &[u8], what: &'static str) -> Result<String, PathError> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| PathError::NotUtf8 { what })
 }
 
 impl TarIndex {
@@ -111,7 +135,7 @@ impl TarIndex {
                 if n >= MAX_ENTRIES {
                     return Err(bad(format!("more than {MAX_ENTRIES} entries")));
                 }
-                let raw = utf8(&entry.path_bytes(), "an entry's name").map_err(bad)?;
+                let raw = utf8(&entry.path_bytes(), "an entry's name").map_err(|e| bad(e.to_string()))?;
                 let ty = entry.header().entry_type();
                 if ty.is_dir() && raw.split('/').all(|p| p.is_empty() || p == ".") {
                     continue; // the root itself (`./`), as `tar -C DIR -cf - .` writes it
@@ -136,7 +160,7 @@ impl TarIndex {
                     let target = entry
                         .link_name_bytes()
                         .ok_or_else(|| bad(format!("entry {path:?}: a link without a target")))?;
-                    let target = utf8(&target, "a link's target").map_err(bad)?;
+                    let target = utf8(&target, "a link's target").map_err(|e| bad(e.to_string()))?;
                     if ty.is_symlink() {
                         Kind::Symlink(
                             resolve_link_target(&path, &target)
@@ -444,13 +468,20 @@ mod tests {
     #[test]
     fn normalizes_paths() {
         assert_eq!(normalize("./a//b/./c").unwrap(), "a/b/c");
-        assert_eq!(normalize("a/../b").unwrap_err(), "a path with \"..\"");
-        assert_eq!(normalize("/a").unwrap_err(), "an absolute path");
-        assert_eq!(normalize("./").unwrap_err(), "an empty path");
+        assert_eq!(normalize("a/../b").unwrap_err(), PathError::DotDot);
+        assert_eq!(PathError::DotDot.to_string(), "a path with \"..\"");
+        assert_eq!(normalize("/a").unwrap_err(), PathError::Absolute);
+        assert_eq!(PathError::Absolute.to_string(), "an absolute path");
+        assert_eq!(normalize("./").unwrap_err(), PathError::Empty);
+        assert_eq!(PathError::Empty.to_string(), "an empty path");
         assert_eq!(resolve_link_target("d/l", "../x.tar").unwrap(), "x.tar");
         assert_eq!(resolve_link_target("l", "./x").unwrap(), "x");
-        assert_eq!(resolve_link_target("l", "..").unwrap_err(), "a link to \"..\", outside the archive");
-        assert_eq!(resolve_link_target("l", "/etc/x").unwrap_err(), "a link to the absolute path \"/etc/x\"");
+        let outside = resolve_link_target("l", "..").unwrap_err();
+        assert_eq!(outside, PathError::LinkOutside { target: "..".into() });
+        assert_eq!(outside.to_string(), "a link to \"..\", outside the archive");
+        let absolute = resolve_link_target("l", "/etc/x").unwrap_err();
+        assert_eq!(absolute.to_string(), "a link to the absolute path \"/etc/x\"");
+        assert_eq!(resolve_link_target("d/l", "..").unwrap_err().to_string(), "a link to \"..\", the archive's root");
     }
 
     proptest::proptest! {

@@ -23,29 +23,62 @@ pub fn blob_path(d: &Digest) -> String {
     format!("blobs/{}/{}", d.algorithm(), d.hex())
 }
 
+/// Why `oci-layout` is refused; the text is the fact alone, for the caller to put after the file's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutFileError {
+    /// Not JSON (an excerpt of the parser's message).
+    #[error("not valid JSON: {excerpt}")]
+    NotJson { excerpt: String },
+    /// A version other than 1.x (an excerpt of it).
+    #[error("unsupported imageLayoutVersion {version:?}")]
+    UnsupportedVersion { version: String },
+    #[error("no imageLayoutVersion")]
+    NoVersion,
+}
+
 /// Checks `oci-layout`: JSON with an `imageLayoutVersion` of 1.x.
-pub fn check_layout(raw: &[u8]) -> Result<(), String> {
+pub fn check_layout(raw: &[u8]) -> Result<(), LayoutFileError> {
     let value: serde_json::Value = serde_json::from_slice(raw)
-        .map_err(|e| format!("not valid JSON: {}", crate::image::excerpt(&e.to_string())))?;
+        .map_err(|e| LayoutFileError::NotJson { excerpt: crate::image::excerpt(&e.to_string()) })?;
     match value.get("imageLayoutVersion").and_then(|v| v.as_str()) {
         Some(v) if v.starts_with("1.") => Ok(()),
-        Some(v) => Err(format!("unsupported imageLayoutVersion {:?}", crate::image::excerpt(v))),
-        None => Err("no imageLayoutVersion".to_owned()),
+        Some(v) => Err(LayoutFileError::UnsupportedVersion { version: crate::image::excerpt(v) }),
+        None => Err(LayoutFileError::NoVersion),
     }
 }
 
+/// Why `index.json` is refused; the text is the fact alone, for the caller to put after the file's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OciIndexError {
+    #[error("{size} bytes, more than the {MAX_INDEX_JSON} allowed")]
+    TooLarge { size: usize },
+    /// Not a valid image index.
+    #[error(transparent)]
+    Manifest(#[from] crate::image::ImageError),
+    /// A valid image manifest where the index should be.
+    #[error("an image manifest, not an index")]
+    NotAnIndex,
+    /// Entry `entry` (from 0) points at something that is not a manifest or an index.
+    #[error("entry {entry} ({digest}) is a {media_type:?}, not a manifest or index")]
+    NotAManifest { entry: usize, digest: Digest, media_type: String },
+}
+
 /// Parses `index.json`: an image index (schemaVersion 2) whose entries are manifests or indexes.
-pub fn parse_index(raw: &[u8]) -> Result<Index, String> {
+pub fn parse_index(raw: &[u8]) -> Result<Index, OciIndexError> {
     if raw.len() > MAX_INDEX_JSON {
-        return Err(format!("{} bytes, more than the {MAX_INDEX_JSON} allowed", raw.len()));
+        return Err(OciIndexError::TooLarge { size: raw.len() });
     }
-    let index = match Manifest::parse(raw, Some(media_type::OCI_INDEX)).map_err(|e| e.to_string())? {
+    let index = match Manifest::parse(raw, Some(media_type::OCI_INDEX))? {
         Manifest::Index(i) => i,
-        Manifest::Image(_) => return Err("an image manifest, not an index".to_owned()),
+        Manifest::Image(_) => return Err(OciIndexError::NotAnIndex),
     };
     for (i, d) in index.manifests.iter().enumerate() {
         if !media_type::is_manifest(&d.media_type) {
-            return Err(format!("entry {i} ({}) is a {:?}, not a manifest or index", d.digest, d.media_type));
+            return Err(OciIndexError::NotAManifest {
+                entry: i,
+                digest: d.digest.clone(),
+                media_type: d.media_type.clone(),
+            });
         }
     }
     Ok(index)
@@ -75,11 +108,11 @@ pub fn valid_ref_name(s: &str) -> bool {
 /// The name an entry is loaded under, as podman names it: containerd's full name when present, else the ref
 /// name — a full name as it is, a name without a registry under `localhost/` (podman's normalisation, so
 /// skopeo's bare `v1` becomes `localhost/v1:latest`). `None` for an entry without a name.
-pub fn load_name(d: &Descriptor) -> Result<Option<Reference>, String> {
+pub fn load_name(d: &Descriptor) -> Result<Option<Reference>, BadLoadName> {
     if let Some(full) = d.annotation(ANNOTATION_CONTAINERD_NAME) {
         return Reference::parse_normalized(full)
             .map(|r| Some(r.with_default_tag()))
-            .map_err(|e| format!("name {full:?}: {e}"));
+            .map_err(|source| BadLoadName { name: full.to_owned(), source });
     }
     let Some(name) = ref_name(d) else { return Ok(None) };
     let qualified = match name.split_once('/') {
@@ -88,7 +121,16 @@ pub fn load_name(d: &Descriptor) -> Result<Option<Reference>, String> {
     };
     Reference::parse_normalized(&qualified)
         .map(|r| Some(r.with_default_tag()))
-        .map_err(|e| format!("name {name:?}: {e}"))
+        .map_err(|source| BadLoadName { name: name.to_owned(), source })
+}
+
+/// An entry's name (its containerd name or ref name, as written) that is not an image name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("name {name:?}: {source}")]
+pub struct BadLoadName {
+    pub name: String,
+    #[source]
+    pub source: crate::reference::ReferenceError,
 }
 
 #[cfg(test)]
@@ -115,7 +157,9 @@ mod tests {
             "docker.io/library/alpine:latest"
         );
         assert_eq!(n(&[]), None);
-        assert!(load_name(&entry(&[(ANNOTATION_REF_NAME, "Bad Name")])).is_err());
+        let bad = load_name(&entry(&[(ANNOTATION_REF_NAME, "Bad Name")])).unwrap_err();
+        assert_eq!(bad.name, "Bad Name");
+        assert!(bad.to_string().starts_with("name \"Bad Name\": invalid reference format"), "{bad}");
     }
 
     #[test]
@@ -137,10 +181,15 @@ mod tests {
         );
         assert_eq!(parse_index(m.as_bytes()).unwrap().manifests.len(), 1);
         let layer = m.replace(media_type::OCI_MANIFEST, media_type::OCI_LAYER);
-        assert!(parse_index(layer.as_bytes()).unwrap_err().contains("not a manifest"));
-        assert!(parse_index(b"{}").is_err());
+        let not_manifest = parse_index(layer.as_bytes()).unwrap_err();
+        assert!(matches!(not_manifest, OciIndexError::NotAManifest { entry: 0, .. }), "{not_manifest:?}");
+        assert!(not_manifest.to_string().contains("not a manifest"), "{not_manifest}");
+        assert!(matches!(parse_index(b"{}"), Err(OciIndexError::Manifest(_))));
         assert!(check_layout(OCI_LAYOUT_CONTENT).is_ok());
-        assert!(check_layout(br#"{"imageLayoutVersion":"2.0.0"}"#).is_err());
+        let v2 = check_layout(br#"{"imageLayoutVersion":"2.0.0"}"#).unwrap_err();
+        assert_eq!(v2, LayoutFileError::UnsupportedVersion { version: "2.0.0".into() });
+        assert_eq!(v2.to_string(), "unsupported imageLayoutVersion \"2.0.0\"");
+        assert_eq!(check_layout(b"{}").unwrap_err(), LayoutFileError::NoVersion);
         assert_eq!(blob_path(&Digest::sha256(b"")).len(), "blobs/sha256/".len() + 64);
     }
 
@@ -168,8 +217,11 @@ mod tests {
                 Err(e) => {
                     let first = kinds.iter().position(|t| !media_type::is_manifest(t));
                     proptest::prop_assert!(first.is_some(), "{}", e);
+                    let is_first = matches!(e, OciIndexError::NotAManifest { entry, .. } if Some(entry) == first);
+                    proptest::prop_assert!(is_first, "{:?}", e);
                     let wanted = format!("entry {} (", first.unwrap_or_default());
-                    proptest::prop_assert!(e.starts_with(&wanted) && e.contains("not a manifest or index"), "{}", e);
+                    let text = e.to_string();
+                    proptest::prop_assert!(text.starts_with(&wanted) && text.contains("not a manifest or index"), "{}", text);
                 }
             }
         }

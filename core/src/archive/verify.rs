@@ -11,11 +11,13 @@
 //! What it is not: a repair. A problem is reported, nothing is written.
 
 use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
 
 use super::compression::{Compression, HashingReader, digest_both};
 use super::docker::{self, MANIFEST_JSON};
 use super::files::Files;
-use super::{Format, Opened, oci};
+use super::{ArchiveError, Format, Opened, oci};
 use crate::digest::Digest;
 use crate::image::{Descriptor, ImageConfig, MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, Manifest};
 use crate::reference::Reference;
@@ -32,17 +34,35 @@ pub struct Report {
     pub problems: Vec<String>,
 }
 
+/// Why a file could not be hashed, or a compressed one decompressed: kept once per file (so shared) and
+/// reported as a problem line.
+#[derive(Debug, Clone, thiserror::Error)]
+enum Unreadable {
+    /// The archive refused to open it (a link out of the archive, a missing entry).
+    #[error(transparent)]
+    Open(Arc<ArchiveError>),
+    /// Reading or decompressing the file shown as `shown` failed.
+    #[error("{shown}: {source}")]
+    Read { shown: String, source: Arc<io::Error> },
+}
+
+impl From<ArchiveError> for Unreadable {
+    fn from(e: ArchiveError) -> Self {
+        Unreadable::Open(Arc::new(e))
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Hashed {
     digest: Digest,
     size: u64,
     /// The decompressed digest of a compressed file, or why it could not be decompressed.
-    inner: Option<Result<(Compression, Digest), String>>,
+    inner: Option<Result<(Compression, Digest), Unreadable>>,
 }
 
 impl Hashed {
     /// The digest of the uncompressed content: the diff_id a layer file stands for.
-    fn diff_id(&self) -> Result<&Digest, &str> {
+    fn diff_id(&self) -> Result<&Digest, &Unreadable> {
         match &self.inner {
             None => Ok(&self.digest),
             Some(Ok((_, d))) => Ok(d),
@@ -54,7 +74,7 @@ impl Hashed {
 struct Checker<'a> {
     files: &'a Files,
     problems: Vec<String>,
-    hashed: HashMap<String, Result<Hashed, String>>,
+    hashed: HashMap<String, Result<Hashed, Unreadable>>,
 }
 
 /// Checks everything in `opened` and reports each problem.
@@ -89,13 +109,14 @@ impl Checker<'_> {
     }
 
     /// Hashes the file at `path` once (following links in a tar).
-    fn hash(&mut self, path: &str) -> Result<Hashed, String> {
-        let key = self.files.resolved(path).map_err(|e| e.to_string())?;
+    fn hash(&mut self, path: &str) -> Result<Hashed, Unreadable> {
+        let key = self.files.resolved(path)?;
         if let Some(h) = self.hashed.get(&key) {
             return h.clone();
         }
         let shown = self.files.shown(path);
-        let open = || self.files.open(path).map_err(|e| e.to_string());
+        let unreadable = |e: io::Error| Unreadable::Read { shown: shown.clone(), source: Arc::new(e) };
+        let open = || self.files.open(path).map_err(Unreadable::from);
         let result = open().and_then(|(r, _)| match digest_both(r, &shown) {
             Ok(found) => Ok(Hashed {
                 digest: found.digest,
@@ -106,9 +127,9 @@ impl Checker<'_> {
             Err(e) => {
                 let (r, _) = open()?;
                 let mut raw = HashingReader { inner: r, hasher: crate::digest::Hasher::sha256() };
-                std::io::copy(&mut raw, &mut std::io::sink()).map_err(|e| format!("{shown}: {e}"))?;
+                io::copy(&mut raw, &mut io::sink()).map_err(unreadable)?;
                 let size = raw.hasher.len();
-                Ok(Hashed { digest: raw.hasher.finish(), size, inner: Some(Err(format!("{shown}: {e}"))) })
+                Ok(Hashed { digest: raw.hasher.finish(), size, inner: Some(Err(unreadable(e))) })
             }
         });
         self.hashed.insert(key, result.clone());
@@ -384,7 +405,7 @@ impl Checker<'_> {
             }
             match self.hash(&path) {
                 Ok(h) => {
-                    let ok = h.digest == claimed || (path.ends_with(".tar") && h.diff_id() == Ok(&claimed));
+                    let ok = h.digest == claimed || (path.ends_with(".tar") && h.diff_id().ok() == Some(&claimed));
                     if !ok {
                         self.problem(format!(
                             "{}: hashes to {}, not the {claimed} its name says",
@@ -393,7 +414,7 @@ impl Checker<'_> {
                         ));
                     }
                 }
-                Err(e) => self.problem(e),
+                Err(e) => self.problem(e.to_string()),
             }
         }
     }

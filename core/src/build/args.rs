@@ -6,6 +6,7 @@
 
 use super::config::Healthcheck;
 use super::dockerfile::{self, Instruction};
+use super::refusal::Refusal;
 use super::{BuildError, at, excerpt, shell};
 
 /// `ARG a b=1 c="x y"`: each name and its default (unexpanded).
@@ -17,7 +18,7 @@ pub(super) fn arg_words(ins: &Instruction, escape: char) -> Result<Vec<(String, 
             None => (w.clone(), None),
         };
         if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            return at(ins.line, format!("ARG: invalid name {:?}", excerpt(&name)));
+            return at(ins.line, Refusal::ArgName { name: excerpt(&name) });
         }
         out.push((name, default));
     }

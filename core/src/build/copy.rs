@@ -11,6 +11,7 @@
 //! What it is not: writing tar bytes (`layer`) or the build context's rules (`context`).
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use super::args;
@@ -18,6 +19,7 @@ use super::context::{Context, Item, ItemKind};
 use super::dockerfile::Instruction;
 use super::glob::{Pattern, Slashes, clean, has_wildcard};
 use super::layer::{self, Content, Entry, EntryKind, Spool};
+use super::refusal::Refusal;
 use super::stage::{Build, Stage};
 use super::state::{self, Clock, ImageState};
 use super::tree::{Kind, Node, Origin, Tree, ancestors};
@@ -36,8 +38,8 @@ pub(super) struct LayerDraft {
 /// Where a COPY reads from.
 enum From {
     Context,
-    /// An earlier stage's or an image's filesystem.
-    Image(Box<ImageState>),
+    /// An earlier stage's or an image's filesystem, shared with the build (not a copy of it).
+    Image(Rc<ImageState>),
 }
 
 /// One source of a COPY or ADD.
@@ -130,18 +132,18 @@ impl Stage<'_> {
         };
         let mut words = words.iter().map(|w| self.expand(w, line)).collect::<Result<Vec<_>, _>>()?;
         if words.len() < 2 {
-            return at(line, format!("{keyword} requires at least two arguments: sources and a destination"));
+            return at(line, Refusal::CopyArguments { keyword });
         }
         let dest = words.pop().expect("two words or more");
         if add && let Some(url) = words.iter().find(|s| is_remote(s)) {
             return Err(refuse_url(line, url));
         }
-        let flag = |name: &str| -> Result<Option<String>, BuildError> {
+        let flag = |name: &'static str| -> Result<Option<String>, BuildError> {
             match ins.flag(name) {
                 None => Ok(None),
                 Some(f) => match &f.value {
                     Some(v) => self.expand(v, line).map(Some),
-                    None => at(line, format!("{keyword} --{name} needs a value")),
+                    None => at(line, Refusal::FlagNeedsValue { keyword, flag: name }),
                 },
             }
         };
@@ -152,7 +154,7 @@ impl Stage<'_> {
         let chmod = match flag("chmod")? {
             Some(m) => Some(
                 args::parse_mode(&m)
-                    .map_err(|e| BuildError::At { line, message: format!("{keyword} --chmod: {e}") })?,
+                    .map_err(|problem| BuildError::At { line, refusal: Refusal::Chmod { keyword, problem } })?,
             ),
             None => None,
         };
@@ -161,9 +163,9 @@ impl Stage<'_> {
             Some(f) => match stage_ref(&build.plan.stages, &f).filter(|&i| i < self.plan.index) {
                 Some(i) => {
                     let built = build.done.get(i).cloned().flatten();
-                    From::Image(Box::new(built.ok_or(BuildError::StageNotBuilt { stage: f })?))
+                    From::Image(built.ok_or(BuildError::StageNotBuilt { stage: f })?)
                 }
-                None => From::Image(Box::new(image_of(build, &f, &self.platform)?)),
+                None => From::Image(image_of(build, &f, &self.platform)?),
             },
         };
         Ok(CopyArgs { keyword, add, line, srcs: words, dest, owner, chmod, from })
@@ -197,13 +199,7 @@ impl Stage<'_> {
         let exists_dir =
             tree.resolve(&path, true).ok().is_some_and(|k| k.is_empty() || tree.get(&k).is_some_and(Node::is_dir));
         if count > 1 && !ends_slash && !exists_dir {
-            return at(
-                args.line,
-                format!(
-                    "{}: with more than one source file, the destination must be a directory and end with a /",
-                    args.keyword
-                ),
-            );
+            return at(args.line, Refusal::DestinationNotDirectory { keyword: args.keyword });
         }
         let is_dir = ends_slash || exists_dir || count > 1;
         if is_dir {
@@ -249,7 +245,7 @@ impl Stage<'_> {
             }
             let target = if dest.is_dir { join(&dest.key, &s.base_name()) } else { dest.key.clone() };
             if target.is_empty() {
-                return at(args.line, format!("{}: cannot copy a file onto /", args.keyword));
+                return at(args.line, Refusal::CopyOntoRoot { keyword: args.keyword });
             }
             match s {
                 Source::Ctx(item) => {
@@ -275,10 +271,7 @@ impl Stage<'_> {
                 && n.is_dir() != matches!(e.kind, EntryKind::Dir)
                 && !matches!(n.kind, Kind::Symlink(_))
             {
-                return at(
-                    args.line,
-                    format!("{}: cannot replace /{key}: one is a directory, the other is not", args.keyword),
-                );
+                return at(args.line, Refusal::DirectoryMismatch { keyword: args.keyword, path: key.clone() });
             }
         }
         Ok(())
@@ -392,13 +385,13 @@ pub(super) fn spool(build: &Build) -> Result<Spool, BuildError> {
 }
 
 /// The filesystem of image `name` for `COPY --from=name`, fetched once per build and platform.
-fn image_of(build: &mut Build, name: &str, platform: &Platform) -> Result<ImageState, BuildError> {
+fn image_of(build: &mut Build, name: &str, platform: &Platform) -> Result<Rc<ImageState>, BuildError> {
     if let Some(s) = build.images.get(name) {
         return Ok(s.clone());
     }
     let base =
         build.bases.base(name, platform).map_err(|source| BuildError::FromImage { name: name.to_owned(), source })?;
-    let image = state::load_image(build.store, &base, platform, build.progress)?;
+    let image = Rc::new(state::load_image(build.store, &base, platform, build.progress)?);
     build.images.insert(name.to_owned(), image.clone());
     Ok(image)
 }

@@ -30,6 +30,7 @@ pub mod dockerfile;
 pub mod dockerignore;
 pub mod glob;
 pub mod layer;
+pub mod refusal;
 pub mod shell;
 mod stage;
 mod state;
@@ -42,9 +43,11 @@ use std::path::PathBuf;
 
 use crate::digest::Digest;
 use crate::image::{Descriptor, ImageError, Platform};
+use crate::observe::Observer;
 use crate::store::{Store, StoreError};
 use crate::transport::RawManifest;
 use dockerfile::{Dockerfile, Instruction, Keyword, ParseError};
+use refusal::Refusal;
 
 /// Why a build failed. One line each, with the Dockerfile line when there is one.
 #[derive(Debug, thiserror::Error)]
@@ -52,8 +55,8 @@ pub enum BuildError {
     #[error(transparent)]
     Parse(#[from] ParseError),
     /// An instruction refused before any work, or one that failed: where, and why.
-    #[error("Dockerfile line {line}: {message}")]
-    At { line: usize, message: String },
+    #[error("Dockerfile line {line}: {refusal}")]
+    At { line: usize, refusal: Refusal },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -145,8 +148,8 @@ impl BuildError {
     }
 }
 
-fn at<T>(line: usize, message: impl Into<String>) -> Result<T, BuildError> {
-    Err(BuildError::At { line, message: message.into() })
+fn at<T>(line: usize, refusal: Refusal) -> Result<T, BuildError> {
+    Err(BuildError::At { line, refusal })
 }
 
 /// At most 80 characters of `s`.
@@ -156,7 +159,7 @@ pub(crate) fn excerpt(s: &str) -> String {
 
 /// What to build.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct BuildOptions {
     /// The build context directory.
     pub context: PathBuf,
     /// The Dockerfile's text.
@@ -207,14 +210,6 @@ impl From<StoreError> for BaseError {
     }
 }
 
-/// What a build tells while it runs: the steps it starts, on top of what every library operation tells
-/// through its [`Observer`](crate::observe::Observer) — warnings (build args nobody used, a base for another
-/// platform, entries `ADD` left out) and debug lines go there, the one way text leaves the library.
-pub trait Progress: crate::observe::Observer {
-    /// Step `n` of `total` starts: `FROM x`, `COPY a b`, ...
-    fn step(&self, _n: usize, _total: usize, _instruction: &str) {}
-}
-
 /// What a build made.
 #[derive(Debug, Clone)]
 pub struct Built {
@@ -262,24 +257,13 @@ pub(crate) fn is_remote(src: &str) -> bool {
 pub(crate) fn refuse_run(ins: &Instruction) -> BuildError {
     BuildError::At {
         line: ins.line,
-        message: format!(
-            "{}: hoist builds without running containers, and {} needs one (build this Dockerfile with podman \
-             build or buildah)",
-            excerpt(&ins.original),
-            ins.keyword
-        ),
+        refusal: Refusal::NeedsContainer { instruction: excerpt(&ins.original), keyword: ins.keyword },
     }
 }
 
 /// The refusal of `ADD URL`.
 pub(crate) fn refuse_url(line: usize, src: &str) -> BuildError {
-    BuildError::At {
-        line,
-        message: format!(
-            "ADD {}: hoist builds offline and does not download: fetch the file into the build context and COPY it",
-            excerpt(src)
-        ),
-    }
+    BuildError::At { line, refusal: Refusal::Download { url: excerpt(src) } }
 }
 
 /// Splits the Dockerfile into stages and checks everything that can be checked without fetching anything.
@@ -297,7 +281,7 @@ pub(crate) fn plan(df: &Dockerfile, target: Option<&str>) -> Result<Plan, BuildE
                     (Keyword::Copy, "parents" | "exclude") => " (a labs feature hoist does not have)",
                     _ => "",
                 };
-                return at(ins.line, format!("{} does not take --{}{why}", ins.keyword, f.name));
+                return at(ins.line, Refusal::FlagNotTaken { keyword: ins.keyword, flag: f.name.clone(), why });
             }
         }
         if ins.keyword == Keyword::Add {
@@ -311,16 +295,16 @@ pub(crate) fn plan(df: &Dockerfile, target: Option<&str>) -> Result<Plan, BuildE
             let (base, name) = match words.as_slice() {
                 [b] => (b.clone(), None),
                 [b, as_, n] if as_.eq_ignore_ascii_case("as") => (b.clone(), Some(n.to_ascii_lowercase())),
-                _ => return at(ins.line, "FROM takes an image and optionally AS NAME"),
+                _ => return at(ins.line, Refusal::FromSyntax),
             };
             if let Some(n) = &name {
                 let ok = n.starts_with(|c: char| c.is_ascii_alphabetic())
                     && n.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
                 if !ok {
-                    return at(ins.line, format!("invalid stage name {n:?}"));
+                    return at(ins.line, Refusal::InvalidStageName { name: n.clone() });
                 }
                 if stages.iter().any(|s| s.name.as_deref() == Some(n)) {
-                    return at(ins.line, format!("duplicate stage name {n:?}"));
+                    return at(ins.line, Refusal::DuplicateStageName { name: n.clone() });
                 }
             }
             stages.push(StagePlan { index: stages.len(), name, from: ins.clone(), base, instructions: Vec::new() });
@@ -329,7 +313,7 @@ pub(crate) fn plan(df: &Dockerfile, target: Option<&str>) -> Result<Plan, BuildE
         match stages.last_mut() {
             Some(s) => s.instructions.push(ins.clone()),
             None if ins.keyword == Keyword::Arg => globals.push(ins.clone()),
-            None => return at(ins.line, format!("{}: the first instruction must be FROM (or ARG)", ins.keyword)),
+            None => return at(ins.line, Refusal::BeforeFrom { keyword: ins.keyword }),
         }
     }
     if stages.is_empty() {
@@ -359,7 +343,7 @@ pub(crate) fn plan(df: &Dockerfile, target: Option<&str>) -> Result<Plan, BuildE
         for (line, r) in refs {
             if let Some(j) = stage_ref(&stages, &r) {
                 if j >= i {
-                    return at(line, format!("stage {r:?} is not defined before it is used"));
+                    return at(line, Refusal::StageUsedBeforeDefined { stage: r });
                 }
                 todo.push(j);
             }
@@ -387,9 +371,9 @@ pub fn check(dockerfile: &str, target: Option<&str>) -> Result<(), BuildError> {
 /// named: the caller tags it ([`Store::tag`]).
 pub fn build(
     store: &Store,
-    opts: &Options,
+    opts: &BuildOptions,
     bases: &mut dyn Bases,
-    progress: &dyn Progress,
+    progress: &dyn Observer,
 ) -> Result<Built, BuildError> {
     let df = dockerfile::parse(&opts.dockerfile)?;
     let plan = plan(&df, opts.target.as_deref())?;

@@ -23,12 +23,14 @@ use super::context::Context;
 use super::copy::LayerDraft;
 use super::dockerfile::{self, Instruction, Keyword};
 use super::glob::clean;
+use super::refusal::Refusal;
 use super::shell::{self, Vars, Work};
 use super::state::{self, Clock, ImageState, MAX_CONFIGS_KEPT};
 use super::users::{self, Owner};
-use super::{Bases, BuildError, Built, Options, Plan, Progress, StagePlan, at, excerpt, refuse_run, stage_ref};
+use super::{Bases, BuildError, BuildOptions, Built, Plan, StagePlan, at, excerpt, refuse_run, stage_ref};
 use crate::digest::Digest;
 use crate::image::{Descriptor, Index, MAX_CONFIG_SIZE, Platform, media_type};
+use crate::observe::Observer;
 use crate::store::Store;
 use crate::transport::RawManifest;
 
@@ -37,20 +39,21 @@ pub(super) struct Build<'a> {
     pub store: &'a Store,
     pub plan: &'a Plan,
     pub context: &'a Context,
-    pub opts: &'a Options,
+    pub opts: &'a BuildOptions,
     pub bases: &'a mut dyn Bases,
-    pub progress: &'a dyn Progress,
+    /// Where steps (`STEP 2/4: COPY . /app`, as podman words them) and warnings go.
+    pub progress: &'a dyn Observer,
     pub clock: Clock,
     /// Global ARGs (before the first FROM) and the automatic platform ARGs, with values.
     globals: Vars,
     consumed: BTreeSet<String>,
-    /// Images read for `COPY --from=IMAGE`, by name.
-    pub images: HashMap<String, ImageState>,
+    /// Images read for `COPY --from=IMAGE`, by name (shared with the `COPY`s reading them, never cloned).
+    pub images: HashMap<String, Rc<ImageState>>,
     step: usize,
     total: usize,
     pub new_layers: Vec<Descriptor>,
-    /// The stages built so far for this platform.
-    pub done: Vec<Option<ImageState>>,
+    /// The stages built so far for this platform (shared with `COPY --from=STAGE`, never cloned for it).
+    pub done: Vec<Option<Rc<ImageState>>>,
     /// The variable-substitution budget of the whole build.
     work: Rc<Work>,
     /// The config bytes the built stages keep (at most [`MAX_CONFIGS_KEPT`]).
@@ -62,9 +65,9 @@ pub(super) fn run(
     store: &Store,
     plan: &Plan,
     context: &Context,
-    opts: &Options,
+    opts: &BuildOptions,
     bases: &mut dyn Bases,
-    progress: &dyn Progress,
+    progress: &dyn Observer,
 ) -> Result<Built, BuildError> {
     let per_platform: usize = plan.needed.iter().map(|&i| 1 + plan.stages[i].instructions.len()).sum();
     let mut build = Build {
@@ -96,15 +99,9 @@ pub(super) fn run(
             let image = run_stage(&mut build, &plan.stages[i], platform)?;
             build.kept += image.config_len;
             if build.kept > MAX_CONFIGS_KEPT {
-                return at(
-                    plan.stages[i].from.line,
-                    format!(
-                        "the stages' image configs together pass {MAX_CONFIGS_KEPT} bytes (64 MiB), the most hoist \
-                         keeps for one build"
-                    ),
-                );
+                return at(plan.stages[i].from.line, Refusal::ConfigsKeptTooLarge { kept: build.kept });
             }
-            build.done[i] = Some(image);
+            build.done[i] = Some(Rc::new(image));
         }
         let last = build.done[plan.target].take().expect("the target was built");
         base_name = last.base.as_ref().map(|(n, _)| n.clone());
@@ -136,7 +133,7 @@ pub(super) fn run(
 /// ARGs (`TARGETPLATFORM`, `TARGETOS`, `TARGETARCH`, `TARGETVARIANT`, `BUILDPLATFORM`, `BUILDOS`, ...).
 fn global_args(
     plan: &Plan,
-    opts: &Options,
+    opts: &BuildOptions,
     platform: &Platform,
     consumed: &mut BTreeSet<String>,
     work: &Work,
@@ -150,10 +147,9 @@ fn global_args(
                     Some(v.clone())
                 }
                 None => match default {
-                    Some(d) => Some(
-                        shell::expand_in(&d, &vars, plan.escape, work)
-                            .map_err(|e| BuildError::At { line: ins.line, message: format!("ARG {name}: {e}") })?,
-                    ),
+                    Some(d) => Some(shell::expand_in(&d, &vars, plan.escape, work).map_err(|source| {
+                        BuildError::At { line: ins.line, refusal: Refusal::ArgDefault { name: name.clone(), source } }
+                    })?),
                     None => None,
                 },
             };
@@ -196,28 +192,36 @@ pub(super) struct Stage<'p> {
     work: Rc<Work>,
 }
 
+/// Tells that the build's current step starts, as podman does: `STEP 2/4: COPY . /app`.
+fn step(build: &Build, instruction: &str) {
+    build.progress.progress(&format!("STEP {}/{}: {instruction}", build.step, build.total));
+}
+
 fn run_stage(build: &mut Build, sp: &StagePlan, target_platform: &Platform) -> Result<ImageState, BuildError> {
     build.step += 1;
-    build.progress.step(build.step, build.total, &sp.from.original);
+    step(&*build, &sp.from.original);
     let line = sp.from.line;
     let expand_global = |s: &str| {
         shell::expand_in(s, &build.globals, build.plan.escape, &build.work)
-            .map_err(|e| BuildError::At { line, message: format!("FROM: {e}") })
+            .map_err(|e| BuildError::At { line, refusal: Refusal::FromExpand(e) })
     };
     let platform = match sp.from.flag("platform").and_then(|f| f.value.as_deref()) {
-        Some(p) => Platform::parse(&expand_global(p)?).map_err(|e| BuildError::At { line, message: e.to_string() })?,
+        Some(p) => {
+            Platform::parse(&expand_global(p)?).map_err(|e| BuildError::At { line, refusal: Refusal::Platform(e) })?
+        }
         None => target_platform.clone(),
     };
     let base = expand_global(&sp.base)?;
     if base.is_empty() {
-        return at(line, "FROM: the base image name is empty (an ARG without a value?)");
+        return at(line, Refusal::EmptyBase);
     }
     let mut image = if base.eq_ignore_ascii_case("scratch") {
         state::scratch(&platform)
     } else if let Some(i) = stage_ref(&build.plan.stages, &base).filter(|&i| i < sp.index) {
         build.done[i]
-            .clone()
-            .ok_or_else(|| BuildError::At { line, message: format!("stage {base:?} was not built") })?
+            .as_deref()
+            .cloned()
+            .ok_or_else(|| BuildError::At { line, refusal: Refusal::StageNotBuilt { stage: base.clone() } })?
     } else {
         let found = build.bases.base(&base, &platform).map_err(|source| BuildError::Base {
             line,
@@ -247,11 +251,13 @@ fn run_stage(build: &mut Build, sp: &StagePlan, target_platform: &Platform) -> R
     // The base's ONBUILD triggers run first, then are dropped.
     let triggers = stage.image.config.take_triggers();
     if triggers.len() > dockerfile::MAX_INSTRUCTIONS {
-        return at(line, format!("the base has more than {} ONBUILD triggers", dockerfile::MAX_INSTRUCTIONS));
+        return at(line, Refusal::TooManyTriggers { max: dockerfile::MAX_INSTRUCTIONS });
     }
     for t in triggers {
-        let parsed = dockerfile::parse(&t)
-            .map_err(|e| BuildError::At { line, message: format!("ONBUILD {t}: {}", e.message) })?;
+        let parsed = dockerfile::parse(&t).map_err(|e| BuildError::At {
+            line,
+            refusal: Refusal::Trigger { trigger: t.clone(), message: e.message },
+        })?;
         for mut ins in parsed.instructions {
             ins.line = line;
             if ins.keyword == Keyword::Run {
@@ -262,7 +268,7 @@ fn run_stage(build: &mut Build, sp: &StagePlan, target_platform: &Platform) -> R
     }
     for ins in &sp.instructions {
         build.step += 1;
-        build.progress.step(build.step, build.total, &ins.original);
+        step(&*build, &ins.original);
         stage.exec(build, ins).map_err(|e| e.at(ins.line, ins.keyword))?;
     }
     Ok(stage.image)
@@ -280,26 +286,20 @@ impl<'p> Stage<'p> {
 
     pub fn expand(&self, word: &str, line: usize) -> Result<String, BuildError> {
         shell::expand_in(word, &self.vars, self.escape, &self.work)
-            .map_err(|e| BuildError::At { line, message: e.to_string() })
+            .map_err(|e| BuildError::At { line, refusal: Refusal::Expand(e) })
     }
 
     /// The words of the shell form, each expanded into fields (`EXPOSE`, `VOLUME`).
     fn fields(&self, ins: &Instruction) -> Result<Vec<String>, BuildError> {
         shell::expand_fields(&self.words(ins), &self.vars, self.escape, &self.work)
-            .map_err(|e| BuildError::At { line: ins.line, message: e.to_string() })
+            .map_err(|e| BuildError::At { line: ins.line, refusal: Refusal::Expand(e) })
     }
 
     /// Counts `added` bytes more in the config (fewer when negative); fails past [`MAX_CONFIG_SIZE`].
     fn grow(&mut self, line: usize, added: isize) -> Result<(), BuildError> {
         self.image.config_len = self.image.config_len.saturating_add_signed(added);
         if self.image.config_len > MAX_CONFIG_SIZE {
-            return at(
-                line,
-                format!(
-                    "the image config would pass {MAX_CONFIG_SIZE} bytes (8 MiB), the most hoist and registries \
-                     read back"
-                ),
-            );
+            return at(line, Refusal::ConfigWouldPass { size: self.image.config_len });
         }
         Ok(())
     }
@@ -334,7 +334,7 @@ impl<'p> Stage<'p> {
     fn exec(&mut self, build: &mut Build, ins: &Instruction) -> Result<(), BuildError> {
         match ins.keyword {
             Keyword::Run => return Err(refuse_run(ins)),
-            Keyword::From => return at(ins.line, "FROM cannot be used here"),
+            Keyword::From => return at(ins.line, Refusal::FromHere),
             Keyword::Arg => return self.arg(build, ins),
             Keyword::Workdir => return self.workdir(build, ins),
             Keyword::Copy => return self.copy(build, ins, false),
@@ -362,18 +362,18 @@ impl<'p> Stage<'p> {
             }
             Keyword::Shell => {
                 let Some(list) = ins.json().filter(|l| !l.is_empty()) else {
-                    return at(ins.line, "SHELL requires the arguments to be in JSON form");
+                    return at(ins.line, Refusal::ShellNotJson);
                 };
                 self.container().shell.set(list);
             }
             Keyword::Healthcheck => {
                 let hc = args::healthcheck(ins)
-                    .map_err(|m| BuildError::At { line: ins.line, message: format!("HEALTHCHECK: {m}") })?;
+                    .map_err(|problem| BuildError::At { line: ins.line, refusal: Refusal::Healthcheck { problem } })?;
                 self.container().healthcheck.set(hc);
             }
             Keyword::Onbuild => {
                 let inner = dockerfile::parse(&ins.args)
-                    .map_err(|e| BuildError::At { line: ins.line, message: e.message })?
+                    .map_err(|e| BuildError::At { line: ins.line, refusal: Refusal::Onbuild { message: e.message } })?
                     .instructions
                     .into_iter()
                     .next()
@@ -410,7 +410,7 @@ impl<'p> Stage<'p> {
     fn user(&mut self, ins: &Instruction) -> Result<(), BuildError> {
         let user = self.expand(&ins.args, ins.line)?;
         if user.is_empty() {
-            return at(ins.line, "USER requires an argument");
+            return at(ins.line, Refusal::UserEmpty);
         }
         self.container().user.set(user);
         Ok(())
@@ -418,8 +418,8 @@ impl<'p> Stage<'p> {
 
     fn expose(&mut self, ins: &Instruction) -> Result<(), BuildError> {
         for p in self.fields(ins)? {
-            let keys =
-                args::exposed(&p).map_err(|m| BuildError::At { line: ins.line, message: format!("EXPOSE: {m}") })?;
+            let keys = args::exposed(&p)
+                .map_err(|problem| BuildError::At { line: ins.line, refusal: Refusal::Expose { problem } })?;
             for key in keys {
                 let len = key.len();
                 let added = if self.container().expose(key) { len + 6 } else { 0 };
@@ -435,7 +435,7 @@ impl<'p> Stage<'p> {
             None => self.fields(ins)?,
         };
         if vols.is_empty() || vols.iter().any(|v| v.trim().is_empty()) {
-            return at(ins.line, "VOLUME specified can not be an empty string");
+            return at(ins.line, Refusal::EmptyVolume);
         }
         for v in vols {
             let len = v.len();
@@ -448,7 +448,7 @@ impl<'p> Stage<'p> {
     fn stop_signal(&mut self, ins: &Instruction) -> Result<(), BuildError> {
         let sig = self.expand(&ins.args, ins.line)?;
         if !args::is_signal(&sig) {
-            return at(ins.line, format!("STOPSIGNAL: invalid signal {:?}", excerpt(&sig)));
+            return at(ins.line, Refusal::InvalidSignal { signal: excerpt(&sig) });
         }
         self.container().stop_signal.set(sig);
         Ok(())
@@ -481,25 +481,25 @@ impl<'p> Stage<'p> {
     }
 
     /// `ENV`/`LABEL` pairs: `k=v k2="v 2"`, or the old `key value...` form; keys and values expanded.
-    fn pairs(&self, ins: &Instruction, what: &str) -> Result<Vec<(String, String)>, BuildError> {
+    fn pairs(&self, ins: &Instruction, what: &'static str) -> Result<Vec<(String, String)>, BuildError> {
         let words = self.words(ins);
         let line = ins.line;
         if words.first().is_some_and(|w| !w.contains('=')) {
             // `ENV key value with spaces`
             let (key, rest) = ins.args.split_once(char::is_whitespace).unwrap_or((&ins.args, ""));
             if rest.trim().is_empty() && what == "ENV" {
-                return at(line, "ENV names a variable but gives it no value (ENV key=value)");
+                return at(line, Refusal::EnvWithoutValue);
             }
             return Ok(vec![(self.expand(key, line)?, self.expand(rest.trim(), line)?)]);
         }
         let mut out = Vec::new();
         for w in words {
             let Some((k, v)) = w.split_once('=') else {
-                return at(line, format!("{what}: {:?} is not KEY=VALUE", excerpt(&w)));
+                return at(line, Refusal::NotKeyValue { keyword: what, word: excerpt(&w) });
             };
             let key = self.expand(k, line)?;
             if key.is_empty() {
-                return at(line, format!("{what}: an empty name"));
+                return at(line, Refusal::EmptyName { keyword: what });
             }
             out.push((key, self.expand(v, line)?));
         }
@@ -520,7 +520,7 @@ impl<'p> Stage<'p> {
         match self.image.tree.get(&key) {
             _ if key.is_empty() => {}
             Some(n) if n.is_dir() => {}
-            Some(_) => return at(line, format!("WORKDIR {path}: not a directory in the image")),
+            Some(_) => return at(line, Refusal::WorkdirNotDirectory { path }),
             None => {
                 let user = self.config().user().to_owned();
                 let owner = if user.is_empty() {
@@ -528,7 +528,7 @@ impl<'p> Stage<'p> {
                 } else {
                     self.owner(build, &user).map_err(|e| BuildError::At {
                         line,
-                        message: format!("WORKDIR {path}: creating it for USER {user}: {e}"),
+                        refusal: Refusal::WorkdirOwner { path: path.clone(), user: user.clone(), source: Box::new(e) },
                     })?
                 };
                 let mut draft = LayerDraft::default();

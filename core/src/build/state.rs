@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::config::{Config, ContainerConfig, Field, RootFs};
 use super::tree::Tree;
-use super::{Base, BuildError, Progress};
+use super::{Base, BuildError};
 use crate::digest::Digest;
 use crate::image::{Descriptor, ImageManifest, MAX_CONFIG_SIZE, Manifest, Platform, media_type};
 use crate::store::Store;
@@ -97,7 +97,7 @@ pub(super) fn load_image(
     store: &Store,
     base: &Base,
     platform: &Platform,
-    progress: &dyn Progress,
+    progress: &dyn crate::observe::Observer,
 ) -> Result<ImageState, BuildError> {
     let (_, manifest) = store.read_manifest(&base.descriptor)?;
     let Manifest::Image(m) = manifest else {

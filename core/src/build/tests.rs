@@ -86,7 +86,6 @@ impl Bases for Table {
 
 struct Quiet;
 impl crate::observe::Observer for Quiet {}
-impl Progress for Quiet {}
 
 struct World {
     _dir: tempfile::TempDir,
@@ -114,8 +113,8 @@ impl World {
         std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
     }
 
-    fn opts(&self, dockerfile: &str) -> Options {
-        Options {
+    fn opts(&self, dockerfile: &str) -> BuildOptions {
+        BuildOptions {
             context: self.ctx.clone(),
             dockerfile: dockerfile.to_owned(),
             ignore: std::fs::read_to_string(self.ctx.join(".dockerignore")).ok(),
@@ -126,7 +125,7 @@ impl World {
         }
     }
 
-    fn build(&mut self, opts: &Options) -> Result<Built, BuildError> {
+    fn build(&mut self, opts: &BuildOptions) -> Result<Built, BuildError> {
         build(&self.store, opts, &mut self.bases, &Quiet)
     }
 
@@ -390,6 +389,41 @@ fn refusals_come_before_any_work() {
     assert!(err.is_ok(), "ONBUILD RUN is only recorded");
 }
 
+/// A refusal is a fact a caller can match (which stage, flag, signal, limit), placed at its line; the text
+/// stays the one users know.
+#[test]
+fn instruction_refusals_name_their_facts() {
+    let mut w = world();
+    let e = w.build(&w.opts("FROM base:1 AS a\nFROM base:1 AS a\n")).unwrap_err();
+    assert!(
+        matches!(&e, BuildError::At { line: 2, refusal: Refusal::DuplicateStageName { name } } if name == "a"),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "Dockerfile line 2: duplicate stage name \"a\"");
+    let e = w.build(&w.opts("FROM base:1\nCOPY --parents a /b\n")).unwrap_err();
+    assert!(
+        matches!(&e, BuildError::At { line: 2, refusal: Refusal::FlagNotTaken { keyword: Keyword::Copy, flag, .. } }
+            if flag == "parents"),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "Dockerfile line 2: COPY does not take --parents (a labs feature hoist does not have)");
+    let e = w.build(&w.opts("FROM base:1\nSTOPSIGNAL bogus\n")).unwrap_err();
+    assert!(
+        matches!(&e, BuildError::At { line: 2, refusal: Refusal::InvalidSignal { signal } } if signal == "bogus"),
+        "{e:?}"
+    );
+    let mut df = doubling(15);
+    for i in 0..16 {
+        df.push_str(&format!("ENV b{i}=$a15\n"));
+    }
+    let e = w.build(&w.opts(&df)).unwrap_err();
+    assert!(
+        matches!(&e, BuildError::At { line: 28, refusal: Refusal::ConfigWouldPass { size } }
+            if *size > crate::image::MAX_CONFIG_SIZE),
+        "{e:?}"
+    );
+}
+
 #[test]
 fn reproducible_with_a_timestamp() {
     let mut w = world();
@@ -575,8 +609,6 @@ impl crate::observe::Observer for Warnings {
     }
 }
 
-impl Progress for Warnings {}
-
 #[test]
 fn add_streams_archives_and_names_what_it_leaves_out() {
     let mut w = world();
@@ -681,4 +713,23 @@ fn a_base_that_cannot_be_had_keeps_the_bases_error() {
     assert_eq!(name, "other:2");
     assert!(source.downcast_ref::<NotKnown>().is_some(), "{source:?}");
     assert_eq!(e.to_string(), "Dockerfile line 2: COPY: --from=other:2: other:2: image not known");
+}
+
+/// Progress lines, recorded.
+#[derive(Default)]
+struct Steps(Mutex<Vec<String>>);
+
+impl crate::observe::Observer for Steps {
+    fn progress(&self, line: &str) {
+        self.0.lock().unwrap().push(line.to_owned());
+    }
+}
+
+/// A build's steps leave through the one observer every operation has, as podman words them.
+#[test]
+fn steps_are_the_observers_progress() {
+    let mut w = world();
+    let steps = Steps::default();
+    build(&w.store, &w.opts("FROM scratch\nLABEL a=b\n"), &mut w.bases, &steps).unwrap();
+    assert_eq!(*steps.0.lock().unwrap(), ["STEP 1/2: FROM scratch", "STEP 2/2: LABEL a=b"]);
 }

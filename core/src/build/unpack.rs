@@ -13,7 +13,7 @@ use super::layer::{Content, Entry, EntryKind};
 use super::stage::{Build, Stage};
 use super::tree;
 use super::users::Owner;
-use super::{BuildError, Progress, excerpt};
+use super::{BuildError, excerpt};
 use crate::archive::compression::{self, Formats};
 
 impl Stage<'_> {
@@ -125,7 +125,7 @@ impl LeftOut {
         }
     }
 
-    fn warn(&self, progress: &dyn Progress, archive: &str) {
+    fn warn(&self, progress: &dyn crate::observe::Observer, archive: &str) {
         for what in &self.named {
             progress.warning(&format!(
                 "ADD {}: left out {} (a layer of hoist build holds files, directories and symlinks)",

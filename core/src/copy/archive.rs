@@ -151,7 +151,7 @@ pub async fn load(
 }
 
 /// Where a save writes.
-pub enum Target {
+pub enum SaveOutput {
     /// A file (an archive, written to a temp file and renamed) or a directory.
     Path(PathBuf),
     /// A stream (stdout); archives only.
@@ -191,7 +191,7 @@ pub fn saved_names(input: &str, image: &Image) -> Vec<Reference> {
 pub async fn save(
     format: Format,
     images: Vec<SaveImage>,
-    target: Target,
+    target: SaveOutput,
     compress: bool,
     opts: &Options,
     progress: Arc<dyn CopyProgress>,
@@ -213,14 +213,14 @@ pub async fn save(
     let jobs = if format.is_archive() { 1 } else { opts.jobs };
     let opts = Options { all: false, jobs, ..opts.clone() };
     let shown = match &target {
-        Target::Path(p) => p.display().to_string(),
-        Target::Stream(_) => "-".to_owned(),
+        SaveOutput::Path(p) => p.display().to_string(),
+        SaveOutput::Stream(_) => "-".to_owned(),
     };
     let tar = match (format.is_archive(), target) {
-        (true, Target::Path(p)) => Some(TarOut::to_file(&p).map_err(|e| ArchiveError::io(&shown, e))?),
-        (true, Target::Stream(w)) => Some(TarOut::to_stream(w)),
-        (false, Target::Path(_)) => None,
-        (false, Target::Stream(_)) => {
+        (true, SaveOutput::Path(p)) => Some(TarOut::to_file(&p).map_err(|e| ArchiveError::io(&shown, e))?),
+        (true, SaveOutput::Stream(w)) => Some(TarOut::to_stream(w)),
+        (false, SaveOutput::Path(_)) => None,
+        (false, SaveOutput::Stream(_)) => {
             return Err(BackupError::Invalid(format!("{format} is a directory: give its path with -o")));
         }
     };

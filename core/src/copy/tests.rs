@@ -10,6 +10,11 @@ use crate::image::media_type;
 use crate::stream::ByteStream;
 use crate::transport::{OpenBlob, RegistryRepo};
 
+/// What a [`MemSource`] says of a manifest or blob it does not hold.
+fn missing(what: String) -> TransportError {
+    TransportError::Read { source: std::io::Error::new(std::io::ErrorKind::NotFound, what) }
+}
+
 /// A source holding manifests and blobs by digest; `top` is what its reference names.
 struct MemSource {
     top: RawManifest,
@@ -27,10 +32,10 @@ impl ImageSource for MemSource {
         Ok(self.top.clone())
     }
     async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
-        self.manifests.get(digest).cloned().ok_or_else(|| TransportError::Other(format!("no manifest {digest}")))
+        self.manifests.get(digest).cloned().ok_or_else(|| missing(format!("no manifest {digest}")))
     }
     async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
-        let bytes = self.blobs.get(&blob.digest).cloned().ok_or_else(|| TransportError::Other("no blob".into()))?;
+        let bytes = self.blobs.get(&blob.digest).cloned().ok_or_else(|| missing("no blob".into()))?;
         Ok(Box::pin(futures_util::stream::iter(vec![Ok(Bytes::from(bytes))])))
     }
     fn registry_repo(&self) -> Option<RegistryRepo> {

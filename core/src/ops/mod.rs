@@ -1,7 +1,9 @@
 //! The workflows a caller runs in one call each, with one explicit [`Settings`]: [`pull`] (a short name
 //! through registries.conf, each candidate tried in turn, the errors of all kept), [`push`], [`promote`]
 //! (check, then copy by digest), [`save`], [`load`], [`copy_by_name`] (any [`ImageName`] to any), and the
-//! bases of a build ([`StoreBases`], pulled when missing, with the mount hint for pushing the result).
+//! bases of a build ([`StoreBases`], pulled when missing, with the mount hint for pushing the result); the
+//! store's listing, removal and tagging, remote tagging and inspection ([`images`], [`rmi`], [`tag_local`],
+//! [`tag_remote`], [`inspect`]).
 //! The CLI maps its flags to [`Settings`] and calls these; it never chooses endpoints, reads registries.conf
 //! or opens the store's internals.
 //!
@@ -9,9 +11,11 @@
 //! progress leaves through [`crate::copy::Progress`] and the settings' observer.
 
 mod bases;
+mod local;
 mod settings;
 
 pub use bases::{MountFrom, StoreBases};
+pub use local::{InspectPart, Inspected, Listed, Refused, Removal, images, inspect, rmi, tag_local, tag_remote};
 pub use settings::{
     BadSourceDateEpoch, CredentialSource, Prompt, PromptError, RegistryAccess, SOURCE_DATE_EPOCH, Settings,
     source_date_epoch,
@@ -21,7 +25,7 @@ use std::sync::Arc;
 
 use crate::archive::{ArchiveError, Format, Input};
 use crate::config::{ConfigError, ResolutionKind, ResolveError, ShortNameMode};
-use crate::copy::archive::{BackupError, Loaded, SaveImage, Target, saved_names};
+use crate::copy::archive::{BackupError, Loaded, SaveImage, SaveOutput, saved_names};
 use crate::copy::{self, CopyError, CopyProgress, Report};
 use crate::digest::Digest;
 use crate::image::media_type;
@@ -53,6 +57,9 @@ pub enum Error {
     Copy(#[from] CopyError),
     #[error(transparent)]
     Backup(#[from] BackupError),
+    /// A refusal of [`images`], [`rmi`], [`tag_local`], [`tag_remote`] or [`inspect`].
+    #[error(transparent)]
+    Refused(#[from] Refused),
     /// A short name with several candidates in enforcing mode, and nobody to ask.
     #[error(
         "short-name {name:?} resolves to several images and short-name-mode is enforcing, but there is no terminal \
@@ -241,7 +248,7 @@ pub async fn save(
     settings: &Settings,
     images: Vec<SaveImage>,
     format: Format,
-    target: Target,
+    target: SaveOutput,
     compress: bool,
     progress: Arc<dyn CopyProgress>,
 ) -> Result<(), Error> {

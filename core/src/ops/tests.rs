@@ -322,3 +322,69 @@ fn source_date_epoch_is_a_settings_value_and_timestamp_wins() {
     settings.source_date_epoch = Ok(None);
     assert_eq!(settings.build_timestamp(None), Ok(None), "neither: now");
 }
+
+/// `images`, `tag`, `inspect` and `rmi` of the store in one call each, as the CLI makes them.
+#[test]
+fn the_stores_commands_are_one_call_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let (manifest, config, _) = oci_layout(&layout);
+    let settings = settings_in(tmp.path(), "");
+    let rt = runtime();
+    let source = ImageName::parse(&format!("oci:{}:v1", layout.display())).unwrap();
+    let stored = ImageName::parse("store:example.com/app:1").unwrap();
+    let options = DestinationOptions::default();
+    rt.block_on(copy_by_name(&source, &settings, &stored, &settings, &options, false, Arc::new(NoProgress))).unwrap();
+
+    let named = tag_local(&settings, "example.com/app:1", &["example.com/app:2".into(), "other".into()]).unwrap();
+    assert_eq!(named[1].to_string(), "docker.io/library/other:latest");
+    let e = tag_local(&settings, "example.com/app:1", &[format!("example.com/app@{manifest}")]).unwrap_err();
+    assert!(matches!(&e, Error::Refused(Refused::TagHoldsDigest { .. })), "{e:?}");
+    assert!(e.to_string().ends_with(": a tag name cannot hold a digest"), "{e}");
+
+    let listed = images(&settings).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, config, "podman's ID: the config digest");
+    assert_eq!(listed[0].image.names.len(), 3);
+    assert!(listed[0].size > 0);
+
+    let part = InspectPart::Facts { tags: true };
+    let Inspected::Facts(facts) = rt.block_on(inspect(&settings, "example.com/app:1", None, part)).unwrap() else {
+        panic!("facts")
+    };
+    assert_eq!(facts.digest, manifest);
+    assert_eq!(facts.repo_tags, ["1", "2"]);
+    let Inspected::Raw(raw) = rt.block_on(inspect(&settings, &config.hex()[..12], None, InspectPart::Raw)).unwrap()
+    else {
+        panic!("raw")
+    };
+    assert_eq!(Digest::sha256(&raw), manifest);
+    let Inspected::Config(c) = rt.block_on(inspect(&settings, "other", None, InspectPart::Config)).unwrap() else {
+        panic!("config")
+    };
+    assert_eq!(Digest::sha256(&c), config);
+
+    // By ID, an image with several names needs force; each target is tried on its own.
+    let removals = rmi(&settings, &[config.hex().to_owned(), "example.com/app:2".into()], false, false).unwrap();
+    assert!(removals[0].outcome.is_err(), "several names, no force");
+    let removed = removals[1].outcome.as_ref().unwrap();
+    assert_eq!(removed.untagged, [Reference::parse_normalized("example.com/app:2").unwrap()]);
+    let removals = rmi(&settings, &[], true, false).unwrap();
+    assert_eq!(removals[0].outcome.as_ref().unwrap().deleted.as_ref(), Some(&config));
+    assert!(images(&settings).unwrap().is_empty());
+}
+
+/// `tag --remote` stays on the source's registry and never tags a digest: refused before any request.
+#[test]
+fn a_remote_tag_stays_on_its_registry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = settings_in(tmp.path(), "");
+    let rt = runtime();
+    let src = Reference::parse_normalized("127.0.0.1:9/app:1").unwrap();
+    let e = rt.block_on(tag_remote(&settings, &src, &["2".into(), "example.com/app:2".into()])).unwrap_err();
+    let Error::Refused(Refused::OtherRegistry { name, registry }) = &e else { panic!("{e:?}") };
+    assert_eq!((name.to_string().as_str(), registry.as_str()), ("example.com/app:2", "127.0.0.1:9"));
+    let digest = Digest::sha256(b"m");
+    let e = rt.block_on(tag_remote(&settings, &src, &[format!("127.0.0.1:9/app@{digest}")])).unwrap_err();
+    assert!(matches!(e, Error::Refused(Refused::TagHoldsDigest { .. })), "{e:?}");
+}

@@ -72,6 +72,10 @@ pub enum RegistryError {
         #[source]
         source: crate::digest::VerifyError,
     },
+    /// The bytes to upload failed at their source (a store, an archive, another transport): its error, with
+    /// its own type (downcast it), as the upload's cause. Never retried by the upload itself.
+    #[error("{0}")]
+    Source(Box<dyn std::error::Error + Send + Sync>),
 }
 
 fn describe(status: u16, codes: &[Diagnostic]) -> String {

@@ -101,6 +101,8 @@ pub struct RegistryClient {
     http: reqwest::Client,
     /// `https://host` or `http://host`.
     base: String,
+    /// `base` parsed, once, for the origin rule of every request (`None` until connected).
+    base_url: Option<reqwest::Url>,
     creds: Option<Credentials>,
     challenge: Option<Challenge>,
     /// Bearer tokens by the scope set an operation asked for.
@@ -127,6 +129,7 @@ impl RegistryClient {
         let mut client = RegistryClient {
             http,
             base: String::new(),
+            base_url: None,
             creds,
             challenge: None,
             tokens: Arc::new(Mutex::new(HashMap::new())),
@@ -139,14 +142,14 @@ impl RegistryClient {
         let https = format!("https://{}", endpoint.api_host());
         let resp = match client.ping(&https).await {
             Ok(r) => {
-                client.base = https;
+                client.set_base(https);
                 r
             }
             Err(e) if endpoint.allow_http => {
                 let http_base = format!("http://{}", endpoint.api_host());
                 client.log(&format!("HTTPS failed ({e}); trying {http_base}"));
                 let r = client.ping(&http_base).await?;
-                client.base = http_base;
+                client.set_base(http_base);
                 r
             }
             Err(e) => return Err(e),
@@ -183,6 +186,12 @@ impl RegistryClient {
 
     fn log(&self, line: &str) {
         self.observer.debug(line);
+    }
+
+    /// The base URL every request is built on, and its parse for the origin rule.
+    fn set_base(&mut self, base: String) {
+        self.base_url = reqwest::Url::parse(&base).ok();
+        self.base = base;
     }
 
     async fn ping(&self, base: &str) -> Result<reqwest::Response, RegistryError> {

@@ -80,15 +80,18 @@ pub(super) fn follow(base: &str, against: &str, given: &str, what: &str) -> Resu
 /// Where the request path may send a request to `url` for the registry at `base`, and with credentials or
 /// without: `Ok(true)` on the registry's origin, `Ok(false)` elsewhere, an error for a downgrade from HTTPS to
 /// plain HTTP (the URLs the request path gets come from [`follow`], which refuses those already).
-pub(super) fn check_request(base: &str, url: &str) -> Result<bool, RegistryError> {
-    let (Ok(b), Ok(u)) = (Url::parse(base), Url::parse(url)) else { return Ok(false) };
-    if downgrade(&b, &u) {
+/// `base` is the registry's base URL parsed once, when the client connected (`None`: not a URL, so no
+/// request is on its origin).
+pub(super) fn check_request(base: Option<&Url>, url: &str) -> Result<bool, RegistryError> {
+    let (Some(b), Ok(u)) = (base, Url::parse(url)) else { return Ok(false) };
+    if downgrade(b, &u) {
         return Err(RegistryError::Protocol(format!(
-            "refusing to send a request for {base} to plain HTTP at {}",
+            "refusing to send a request for {} to plain HTTP at {}",
+            origin_text(b),
             origin_text(&u)
         )));
     }
-    Ok(same_origin(&b, &u))
+    Ok(same_origin(b, &u))
 }
 
 /// [`follow`] for a tag list's `Link` target `link` on the page `page` of the registry at `base`: the URL, and
@@ -207,11 +210,14 @@ mod tests {
         assert!(!same_origin(&u("https://h"), &u("http://h:443")));
         assert!(!same_origin(&u("https://h"), &u("https://h:8443")));
         assert!(!same_origin(&u("https://h"), &u("https://h.evil")));
-        assert!(check_request("http://127.0.0.1:5000", "http://127.0.0.1:5000/v2/r/blobs/uploads/x").unwrap());
-        assert!(!check_request("http://127.0.0.1:5000", "http://127.0.0.2:5000/v2/").unwrap());
-        assert!(!check_request("http://127.0.0.1:5000", "not a url").unwrap());
-        assert!(!check_request("https://h", "https://h:8443/v2/").unwrap());
-        assert!(check_request("https://h", "http://h/v2/").is_err());
+        let local = u("http://127.0.0.1:5000");
+        assert!(check_request(Some(&local), "http://127.0.0.1:5000/v2/r/blobs/uploads/x").unwrap());
+        assert!(!check_request(Some(&local), "http://127.0.0.2:5000/v2/").unwrap());
+        assert!(!check_request(Some(&local), "not a url").unwrap());
+        assert!(!check_request(None, "http://127.0.0.1:5000/v2/").unwrap(), "no base: no credentials");
+        assert!(!check_request(Some(&u("https://h")), "https://h:8443/v2/").unwrap());
+        let e = check_request(Some(&u("https://h")), "http://h/v2/").unwrap_err();
+        assert_eq!(e.to_string(), "refusing to send a request for https://h to plain HTTP at http://h");
     }
 
     #[test]

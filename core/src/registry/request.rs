@@ -34,6 +34,27 @@ use super::{origin, tls};
 /// the stream it yields is owned.
 pub type OpenBody<'a> = dyn Fn() -> BoxFuture<'a, Result<ByteStream<RegistryError>, RegistryError>> + Send + Sync + 'a;
 
+/// The first error a streamed body's source yielded during one request. reqwest takes a body stream's error
+/// as a boxed `std::error::Error` and reports only its text in the failed request; this keeps the error
+/// itself, so that the request returns what the source said, with its type.
+type BodyFailure = std::sync::Arc<std::sync::Mutex<Option<RegistryError>>>;
+
+/// `stream` for reqwest: its error is kept in `failed` and reqwest gets the text.
+fn keep_body_error(
+    stream: ByteStream<RegistryError>,
+    failed: &BodyFailure,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    use futures_util::StreamExt;
+    let failed = failed.clone();
+    stream.map(move |item| {
+        item.map_err(|e| {
+            let text = e.to_string();
+            failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+            std::io::Error::other(text)
+        })
+    })
+}
+
 /// Waits for a registry's `Retry-After` longer than this are announced as a warning before they start.
 pub(super) const RETRY_NOTICE: Duration = Duration::from_secs(2);
 
@@ -144,10 +165,12 @@ impl RegistryClient {
         let mut attempt = 0u32;
         // The origin rule: credentials only to the registry's own scheme, host and port (a Location or Link
         // may send a request to a storage backend), and never from HTTPS to plain HTTP.
-        let credentials = origin::check_request(&self.base, &req.url)?;
+        let credentials = origin::check_request(self.base_url.as_ref(), &req.url)?;
         if !credentials {
             self.log(&format!("{method} {}: not the registry's origin: sent without credentials", req.url));
         }
+        // What a streamed body's source failed with, for this request (reqwest keeps only its text).
+        let body_failed = BodyFailure::default();
         loop {
             let authorization = match credentials {
                 true => self.authorization(challenge.as_ref(), &req.scopes, &scopes, fresh).await,
@@ -177,7 +200,7 @@ impl RegistryClient {
                 Body::Bytes(b) => builder.header(CONTENT_LENGTH, b.len()).body(b.clone()),
                 Body::Stream { open, len } => {
                     let stream = open().await?;
-                    let builder = builder.body(reqwest::Body::wrap_stream(stream));
+                    let builder = builder.body(reqwest::Body::wrap_stream(keep_body_error(stream, &body_failed)));
                     match len {
                         Some(n) => builder.header(CONTENT_LENGTH, *n),
                         None => builder,
@@ -188,6 +211,12 @@ impl RegistryClient {
                 match tls::headers_within(self.timeout, builder.send(), || format!("{method} {}", req.url)).await? {
                     Ok(r) => r,
                     Err(e) => {
+                        // The body's own stream failed: its error (the source's, typed) is the cause, not the
+                        // broken request reqwest reports; the upload decides whether to open it again.
+                        if let Some(source) = body_failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                            self.log(&format!("{method} {}: the body failed: {source}", req.url));
+                            return Err(source);
+                        }
                         // Our URL names the request; reqwest's may be a redirect target with signed parameters.
                         let err = tls::send_failed(self.timeout, format!("{method} {}", req.url), &e.without_url());
                         self.log(&format!("{method} {}: {err}", req.url));

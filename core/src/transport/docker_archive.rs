@@ -723,7 +723,8 @@ impl DockerArchiveWriter {
                 return Err(self.fail(&mut st, e));
             }
         }
-        let legacy: Vec<LegacyLayer> = docker::legacy_layers(diff_ids, &config_raw).map_err(invalid)?;
+        let legacy: Vec<LegacyLayer> =
+            docker::legacy_layers(diff_ids, &config_raw).map_err(|e| invalid(e.to_string()))?;
         let io = |e| TransportError::Archive(ArchiveError::io(&self.shown, e));
         let config_path = format!("{}.json", m.config.digest.hex());
         if !st.config_files.contains(&m.config.digest) {

@@ -71,8 +71,39 @@ pub enum TransportError {
     /// The destination cannot keep signatures (containers/image's words); `--remove-signatures` leaves them.
     #[error("Can not copy signatures to {destination}: storing signatures is not supported for this transport")]
     SignaturesNotSupported { destination: String },
-    #[error("{0}")]
-    Other(String),
+    /// No endpoint to reach: `targets` was empty for the image to pull or the repository to list.
+    #[error("no registry to {action} {image} from")]
+    NoEndpoint { action: &'static str, image: String },
+    /// A tag to delete that the registry does not have.
+    #[error("{reference}: no such image in the registry")]
+    NotInRegistry { reference: String },
+    /// A destination reference naming a digest other than the manifest's to write there.
+    #[error(transparent)]
+    DigestMismatch(Box<DigestMismatch>),
+    /// Reading a blob's bytes from a file or an archive failed (a disk error, or a compressed archive's
+    /// decompression refusing, the reader's error kept as the source).
+    #[error("{source}")]
+    Read {
+        #[source]
+        source: std::io::Error,
+    },
+    /// Work run on a blocking thread (a file's reading and writing, a credential helper) panicked or was
+    /// cancelled.
+    #[error("{task}: {source}")]
+    TaskFailed {
+        task: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
+/// A destination reference (`docker://r/x@sha256:...`) that names a digest other than the manifest's.
+#[derive(Debug, thiserror::Error)]
+#[error("{reference} names digest {named}, but the manifest to write is {manifest}")]
+pub struct DigestMismatch {
+    pub reference: String,
+    pub named: Digest,
+    pub manifest: Digest,
 }
 
 impl From<TrustError> for TransportError {

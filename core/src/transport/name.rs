@@ -45,7 +45,8 @@ pub enum ImageName {
 /// Why a name is not an image name; one line, quoting it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
-    #[error("invalid image name {name:?}: no path after {transport}")]
+    /// An archive or directory transport without a path (`transport`: its name, `oci-archive`).
+    #[error("invalid image name {name:?}: no path after {transport}:")]
     NoPath { name: String, transport: &'static str },
     #[error("invalid image name {name:?}: no image name after store:")]
     NoStoreName { name: String },
@@ -58,14 +59,6 @@ pub enum NameError {
     #[error(transparent)]
     Reference(#[from] ReferenceError),
 }
-
-/// The archive and directory transports, by prefix.
-const ARCHIVES: [(&str, Format); 4] = [
-    ("docker-archive:", Format::DockerArchive),
-    ("oci-archive:", Format::OciArchive),
-    ("oci:", Format::OciDir),
-    ("dir:", Format::DockerDir),
-];
 
 /// What a destination is opened with beyond its name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,8 +79,9 @@ impl ImageName {
             }
             return Ok(ImageName::Store(n.to_owned()));
         }
-        for (transport, format) in ARCHIVES {
-            if let Some(rest) = s.strip_prefix(transport) {
+        for format in Format::ALL {
+            let transport = transport_of(format);
+            if let Some(rest) = s.strip_prefix(transport).and_then(|r| r.strip_prefix(':')) {
                 let (path, reference) = match rest.split_once(':') {
                     Some((p, r)) if format != Format::DockerDir => (p, Some(r.to_owned()).filter(|r| !r.is_empty())),
                     _ => (rest, None),
@@ -173,6 +167,8 @@ impl fmt::Display for ImageName {
     }
 }
 
+/// The transport name of an archive or directory format (`oci-archive`), the one table of them: parsing a name
+/// tries each, writing one uses it.
 fn transport_of(format: Format) -> &'static str {
     match format {
         Format::DockerArchive => "docker-archive",

@@ -6,12 +6,12 @@
 //! programs. A destination writes to the primary endpoint only, mounting blobs from another repository of the
 //! same registry instead of uploading them when it can.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures_util::{FutureExt, StreamExt};
 use hoist_helper_protocol::Credentials;
 
-use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, RegistryRepo, TransportError};
+use super::{DigestMismatch, ImageDestination, ImageSource, OpenBlob, RawManifest, RegistryRepo, TransportError};
 use crate::auth::Auth;
 use crate::digest::Digest;
 use crate::image::{Descriptor, media_type};
@@ -48,7 +48,7 @@ impl Creds {
                 let key = reference.name();
                 let found = tokio::task::spawn_blocking(move || auth.lookup(&key))
                     .await
-                    .map_err(|e| TransportError::Other(format!("credential lookup: {e}")))??;
+                    .map_err(|source| TransportError::TaskFailed { task: "credential lookup", source })??;
                 Ok(found.map(|f| f.creds))
             }
         }
@@ -127,7 +127,7 @@ impl RegistrySource {
                 }
             }
         }
-        Err(last.unwrap_or_else(|| TransportError::Other(format!("no registry to pull {requested} from"))))
+        Err(last.unwrap_or_else(|| TransportError::NoEndpoint { action: "pull", image: requested.to_string() }))
     }
 
     /// This source reading its signatures where `storage` says (see [`SignatureStorage::for_reference`] of
@@ -157,7 +157,7 @@ impl RegistrySource {
         page_size: Option<usize>,
     ) -> Result<Vec<String>, TransportError> {
         let Some(primary) = targets.last() else {
-            return Err(TransportError::Other(format!("no registry to list {repository} from")));
+            return Err(TransportError::NoEndpoint { action: "list", image: repository.to_string() });
         };
         let client = connect(&primary.endpoint, &primary.reference, creds, observer).await?;
         Ok(client.list_tags_paged(primary.reference.path(), page_size).await?)
@@ -289,7 +289,7 @@ impl RegistryDestination {
                 }
             })
             .await
-            .map_err(|e| TransportError::Other(format!("writing signatures: {e}")))?
+            .map_err(|source| TransportError::TaskFailed { task: "writing signatures", source })?
             .map_err(trust)?;
         }
         Ok(())
@@ -308,10 +308,7 @@ impl RegistryDestination {
                 match self.client.head_manifest(self.repo(), &at, media_type::MANIFEST_ACCEPT).await? {
                     Some(head) => head.digest,
                     None => {
-                        return Err(TransportError::Other(format!(
-                            "{}: no such image in the registry",
-                            self.reference
-                        )));
+                        return Err(TransportError::NotInRegistry { reference: self.reference.to_string() });
                     }
                 }
             }
@@ -321,20 +318,13 @@ impl RegistryDestination {
     }
 }
 
-/// The first error of the source a blob is being uploaded from, during one upload attempt.
-type SourceFailure = Arc<Mutex<Option<TransportError>>>;
-
-/// What the registry client sees of a source's error: a registry source's own error, or a note that the
-/// source failed. Any other error is kept in `failure`, so that [`RegistryDestination::put_blob`] returns it
-/// with its own type (a store, archive or digest error), not as registry text.
-fn source_failed(failure: &SourceFailure, e: TransportError) -> RegistryError {
+/// What the registry client sees of a source's error: a registry source's own error as it is, any other
+/// (a store, archive or digest error) boxed as [`RegistryError::Source`], which
+/// [`RegistryDestination::put_blob`] unboxes, so the caller gets it with its own type, not as registry text.
+fn source_failed(e: TransportError) -> RegistryError {
     match e {
         TransportError::Registry(r) => r,
-        other => {
-            let seen = RegistryError::Protocol(format!("reading the source: {other}"));
-            failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(other);
-            seen
-        }
+        other => RegistryError::Source(Box::new(other)),
     }
 }
 
@@ -356,23 +346,22 @@ impl ImageDestination for RegistryDestination {
     }
 
     async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
-        let failure = SourceFailure::default();
         let open_for_registry = || {
             let opening = open();
-            let failure = failure.clone();
             async move {
-                // A new attempt: an earlier attempt's source error is not this one's.
-                failure.lock().unwrap_or_else(|p| p.into_inner()).take();
-                let s = opening.await.map_err(|e| source_failed(&failure, e))?;
-                Ok(Box::pin(s.map(move |r| r.map_err(|e| source_failed(&failure, e)))) as ByteStream<RegistryError>)
+                let s = opening.await.map_err(source_failed)?;
+                Ok(Box::pin(s.map(|r| r.map_err(source_failed))) as ByteStream<RegistryError>)
             }
             .boxed()
         };
-        let uploaded = self.client.upload_blob(self.repo(), &blob.digest, blob.size, &open_for_registry).await;
-        match uploaded {
+        match self.client.upload_blob(self.repo(), &blob.digest, blob.size, &open_for_registry).await {
             Ok(()) => Ok(()),
             // The upload failed because its source did: that error, with its type, is the cause.
-            Err(e) => Err(failure.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_else(|| e.into())),
+            Err(RegistryError::Source(e)) => match e.downcast::<TransportError>() {
+                Ok(e) => Err(*e),
+                Err(e) => Err(RegistryError::Source(e).into()),
+            },
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -389,10 +378,11 @@ impl ImageDestination for RegistryDestination {
             None => manifest.digest.to_string(),
         };
         if let Some(d) = self.reference.digest().filter(|d| **d != manifest.digest) {
-            return Err(TransportError::Other(format!(
-                "{} names digest {d}, but the manifest to write is {}",
-                self.reference, manifest.digest
-            )));
+            return Err(TransportError::DigestMismatch(Box::new(DigestMismatch {
+                reference: self.reference.to_string(),
+                named: d.clone(),
+                manifest: manifest.digest.clone(),
+            })));
         }
         self.client.put_manifest(self.repo(), &at, &manifest.raw, &manifest.media_type).await?;
         Ok(())
@@ -414,7 +404,7 @@ mod tests {
     use crate::registry::fake::{Req, Resp, Server};
 
     /// A source that fails half way keeps its own error through the upload: the copy engine and the user see
-    /// what the source said, typed, not registry text.
+    /// what the source said, typed, not registry text; and the upload is not started again for it.
     #[tokio::test]
     async fn a_failing_source_keeps_its_error_type_through_put_blob() {
         let server = Server::start("127.0.0.1", |_| {
@@ -452,6 +442,28 @@ mod tests {
         };
         let e = dst.put_blob(&blob, &open).await.unwrap_err();
         assert!(matches!(e, TransportError::Verify(VerifyError::Size { actual: 3, .. })), "{e:?}");
+        // The source's failure is not the registry's: no new upload session reads it again.
+        let sessions = server.requests_to("/v2/r/blobs/uploads/").iter().filter(|r| r.method == "POST").count();
+        assert_eq!(sessions, 1, "the upload was started again after its source failed");
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    /// No endpoint to try is a fact the caller can match, naming the image and what was to be done.
+    #[tokio::test]
+    async fn no_endpoint_names_the_image() {
+        let image = Reference::parse_normalized("a.io/x:1").unwrap();
+        let silent = crate::observe::silent();
+        let Err(e) = RegistrySource::open(&image, &[], &Creds::Anonymous, &silent).await else {
+            panic!("opened an image with no endpoint")
+        };
+        assert!(matches!(&e, TransportError::NoEndpoint { action: "pull", image } if image == "a.io/x:1"), "{e:?}");
+        assert_eq!(e.to_string(), "no registry to pull a.io/x:1 from");
+        let e = RegistrySource::list_tags(&image, &[], &Creds::Anonymous, &silent, None).await.unwrap_err();
+        assert!(matches!(&e, TransportError::NoEndpoint { action: "list", .. }), "{e:?}");
     }
 }
 
