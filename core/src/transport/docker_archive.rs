@@ -313,6 +313,11 @@ impl ImageSource for DockerArchiveSource {
         self.shown.clone()
     }
 
+    /// `docker-archive` scopes: the archive, then its parents.
+    fn policy_name(&self) -> crate::trust::PolicyName {
+        super::policy_name::path("docker-archive", &self.files.root())
+    }
+
     async fn manifest(&self) -> Result<RawManifest, TransportError> {
         Ok(self.manifest.clone())
     }

@@ -16,6 +16,7 @@ pub mod dir;
 pub mod docker_archive;
 pub mod name;
 pub mod oci_layout;
+pub mod policy_name;
 pub mod registry;
 pub mod store;
 
@@ -169,6 +170,11 @@ pub trait ImageDestination: Send + Sync {
     /// The manifest [`ImageDestination::commit`] wrote, when the destination rewrote it (a dir that gzips
     /// layers); `None` when it wrote the one it was given.
     fn rewritten(&self) -> Option<RawManifest> {
+        None
+    }
+    /// The docker reference the image is written as (a registry's, a store name), which new signatures name
+    /// unless `--sign-identity` says otherwise; `None` when it has none.
+    fn docker_reference(&self) -> Option<crate::reference::Reference> {
         None
     }
     /// Keeps `signatures` of the manifest `digest`, called before [`ImageDestination::commit`]. A transport

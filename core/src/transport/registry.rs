@@ -176,6 +176,11 @@ impl ImageSource for RegistrySource {
     fn registry_repo(&self) -> Option<RegistryRepo> {
         Some(RegistryRepo { host: self.reference.domain().to_owned(), repo: self.reference.path().to_owned() })
     }
+
+    /// The reference the user asked for, not a mirror's: the policy is about what is pulled.
+    fn policy_name(&self) -> crate::trust::PolicyName {
+        super::policy_name::docker(&self.requested)
+    }
 }
 
 /// A registry repository to write an image to, under a tag (or by digest only).
@@ -240,6 +245,10 @@ fn source_failed(failure: &SourceFailure, e: TransportError) -> RegistryError {
 
 #[async_trait::async_trait]
 impl ImageDestination for RegistryDestination {
+    fn docker_reference(&self) -> Option<Reference> {
+        Some(self.reference.clone())
+    }
+
     fn name(&self) -> String {
         format!("docker://{}", self.reference)
     }

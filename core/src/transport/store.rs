@@ -133,6 +133,14 @@ impl ImageSource for StoreSource {
         let name = self.image.names.first()?;
         Some(RegistryRepo { host: name.domain().to_owned(), repo: name.path().to_owned() })
     }
+
+    /// `containers-storage` scopes: the stored name the user meant (by ID: the image's first name) and the
+    /// image ID.
+    fn policy_name(&self) -> crate::trust::PolicyName {
+        let named = crate::ops::name_given(&self.shown, &self.image.names);
+        let id = self.store.image_id(&self.image).ok();
+        super::policy_name::store(self.store.root(), named, id.as_ref().map(Digest::hex))
+    }
 }
 
 /// Writes an image into the local store under a name (or, for a digest reference, under that), or without
@@ -185,6 +193,10 @@ pub async fn write_blob(
 
 #[async_trait::async_trait]
 impl ImageDestination for StoreDestination {
+    fn docker_reference(&self) -> Option<Reference> {
+        self.name.clone()
+    }
+
     fn name(&self) -> String {
         match &self.name {
             Some(n) => format!("store:{n}"),
