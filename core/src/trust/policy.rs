@@ -14,6 +14,18 @@ use crate::trust::{PolicyName, Signature};
 pub struct Policy {
     /// The file it was read from; `None` for [`Policy::insecure_accept_anything`].
     pub path: Option<PathBuf>,
+    /// (enforce part, for the copy engine's tests: a fixed verdict; to be folded into the parsed policy.)
+    fixed: Fixed,
+}
+
+/// A verdict fixed without a file: [`Policy::reject_all`], and in tests one manifest refused.
+#[derive(Debug, Clone, Default)]
+enum Fixed {
+    #[default]
+    None,
+    RejectAll,
+    #[cfg(test)]
+    RejectDigest(crate::digest::Digest),
 }
 
 /// What the policy says of one image: the scope that matched, each requirement's outcome and, for signature
@@ -37,7 +49,18 @@ impl Policy {
 
     /// `--insecure-policy`: every image accepted, nothing read.
     pub fn insecure_accept_anything() -> Policy {
-        Policy { path: None }
+        Policy { path: None, fixed: Fixed::None }
+    }
+
+    /// `{"default":[{"type":"reject"}]}` without a file: every image refused.
+    pub fn reject_all() -> Policy {
+        Policy { path: None, fixed: Fixed::RejectAll }
+    }
+
+    /// A policy refusing only the manifest `digest` (the copy engine's tests: which manifests are judged).
+    #[cfg(test)]
+    pub(crate) fn reject_digest(digest: crate::digest::Digest) -> Policy {
+        Policy { path: None, fixed: Fixed::RejectDigest(digest) }
     }
 
     /// True when the requirements for `name` need its signatures (so a source fetches them only then).
@@ -49,7 +72,13 @@ impl Policy {
     /// Evaluates every requirement of the scope `name` matches against the manifest and its signatures.
     pub fn evaluate(&self, name: &PolicyName, manifest: &RawManifest, signatures: &[Signature]) -> Evaluation {
         let _ = (name, manifest, signatures);
-        Evaluation { transport: name.transport.to_string(), scope: None, allowed: true }
+        let allowed = match &self.fixed {
+            Fixed::None => true,
+            Fixed::RejectAll => false,
+            #[cfg(test)]
+            Fixed::RejectDigest(d) => manifest.digest != *d,
+        };
+        Evaluation { transport: name.transport.to_string(), scope: None, allowed }
     }
 }
 
