@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use hoist_core::archive::Input;
 
+use super::common::PolicyArgs;
 use super::{Context, Result, fail};
 
 #[derive(clap::Args)]
@@ -17,6 +18,8 @@ pub struct Args {
     /// Print no progress
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    policy: PolicyArgs,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
@@ -27,8 +30,9 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         }
         None => Input::Stream(Box::new(std::io::stdin()), "stdin".to_owned()),
     };
+    let settings = a.policy.apply(ctx.settings.clone());
     let progress = ctx.printer.copy_progress();
-    let loaded = ctx.runtime.block_on(hoist_core::ops::load(&ctx.settings, input, progress))?;
+    let loaded = ctx.runtime.block_on(hoist_core::ops::load(&settings, input, progress))?;
     for image in loaded {
         if image.names.is_empty() {
             ctx.printer.line(format!("Loaded image: {}", image.id))?;

@@ -5,7 +5,7 @@
 
 use hoist_core::digest::Digest;
 
-use super::common::{CopyFlags, RegistryArgs, registry_reference};
+use super::common::{CopyFlags, PolicyArgs, RegistryArgs, SignArgs, registry_reference};
 use super::{Context, Result};
 
 #[derive(clap::Args)]
@@ -20,11 +20,15 @@ pub struct Args {
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
+    policy: PolicyArgs,
+    #[command(flatten)]
+    sign: SignArgs,
+    #[command(flatten)]
     pub copy: CopyFlags,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    let settings = a.registry.settings(ctx)?.with_jobs(a.copy.jobs);
+    let settings = a.sign.apply(a.policy.apply(a.registry.settings(ctx)?))?.with_jobs(a.copy.jobs);
     let src = registry_reference(&a.source)?;
     let dst = registry_reference(&a.destination)?;
     let expected = match &a.expect_digest {

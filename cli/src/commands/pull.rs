@@ -2,7 +2,7 @@
 //! names through registries.conf, mirrors before the primary, the host's platform from a multi-platform
 //! image (or `--platform`, or every platform with `--all`). Prints the image ID on stdout.
 
-use super::common::{CopyFlags, PlatformArgs, RegistryArgs};
+use super::common::{CopyFlags, PlatformArgs, PolicyArgs, RegistryArgs};
 use super::{Context, Result};
 
 #[derive(clap::Args)]
@@ -13,6 +13,8 @@ pub struct Args {
     registry: RegistryArgs,
     #[command(flatten)]
     platform: PlatformArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
     /// Pull every platform of a multi-platform image, and the index itself
     #[arg(long)]
     all: bool,
@@ -21,7 +23,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
-    let settings = a.registry.settings(ctx)?.with_platform(a.platform.platform()?).with_jobs(a.copy.jobs);
+    let settings =
+        a.policy.apply(a.registry.settings(ctx)?).with_platform(a.platform.platform()?).with_jobs(a.copy.jobs);
     let progress = ctx.printer.copy_progress();
     let pulled = ctx.runtime.block_on(hoist_core::ops::pull(&settings, &a.name, a.all, progress.clone()))?;
     progress.summary(&pulled.report);

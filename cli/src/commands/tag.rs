@@ -11,7 +11,7 @@ use hoist_core::reference::Reference;
 use hoist_core::release::{self, Action, FanOut};
 use hoist_core::transport::registry::reference_at_registry;
 
-use super::common::{RegistryArgs, open_store, registry_reference};
+use super::common::{PolicyArgs, RegistryArgs, open_store, registry_reference};
 use super::{Context, Result, fail};
 
 #[derive(clap::Args)]
@@ -33,6 +33,8 @@ pub struct Args {
     latest: bool,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
 }
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
@@ -80,7 +82,7 @@ fn local(a: &Args, ctx: &Context) -> Result<()> {
 
 /// `--remote`: each new name gets the source's manifest, by digest.
 fn remote_tags(a: &Args, ctx: &Context) -> Result<()> {
-    let settings = a.registry.settings(ctx)?.with_jobs(6);
+    let settings = a.policy.apply(a.registry.settings(ctx)?).with_jobs(6);
     settings.config()?;
     let src = registry_reference(&a.image)?;
     let mut targets = Vec::new();
@@ -102,12 +104,15 @@ fn remote_tags(a: &Args, ctx: &Context) -> Result<()> {
         }
         targets.push(r);
     }
+    let opts = settings.copy_options(true)?;
     let digest = ctx.runtime.block_on(async {
         let client = settings.registry_client(&src).await?;
         let m = client
             .get_manifest(src.path(), &reference_at_registry(&src), hoist_core::image::media_type::MANIFEST_ACCEPT)
             .await?;
         let by_digest = Reference::parse_normalized(&format!("{}@{}", src.name(), m.digest))?;
+        // The trust policy judges what is tagged before any tag moves, whichever way it is written.
+        copy::check(&settings.registry_source(&by_digest).await?, &opts).await?;
         for t in &targets {
             if t.path() == src.path() {
                 client.put_manifest(t.path(), t.tag().unwrap_or("latest"), &m.raw, &m.media_type).await?;
@@ -116,7 +121,7 @@ fn remote_tags(a: &Args, ctx: &Context) -> Result<()> {
             // Another repository of the same registry: its blobs are mounted by the copy engine.
             let source = settings.registry_source(&by_digest).await?;
             let dst = settings.registry_destination(t).await?;
-            copy::copy(&source, &dst, &settings.copy_options(true), Arc::new(NoProgress)).await?;
+            copy::copy(&source, &dst, &opts, Arc::new(NoProgress)).await?;
         }
         Ok::<_, super::Error>(m.digest)
     })?;
