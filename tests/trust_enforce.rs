@@ -50,6 +50,13 @@ fn store_state(w: &HoistWorld) -> (Vec<u8>, Vec<String>) {
     (index, blobs)
 }
 
+/// Something in the store first, so "unchanged" means more than "still empty".
+fn seed_store(w: &HoistWorld) {
+    let first = w.path("first");
+    layout(&first, b"first");
+    hoist(w, &["load", "--insecure-policy", "-i", &first.display().to_string()]).expect_ok("load the first image");
+}
+
 fn expect_rejected(r: Run, what: &str) -> String {
     assert!(!r.ok(), "{what}: accepted\nstdout: {}\nstderr: {}", r.out(), r.err());
     let err = r.err();
@@ -82,18 +89,22 @@ fn pull_under_a_reject_policy_is_refused_before_any_blob_and_the_store_is_unchan
     let reg = Registry::start(Options::default());
     let w = world(Some(&reg.host()));
     let image = registry_with_image(&w, &reg);
+    seed_store(&w);
     user_policy(&w, REJECT);
     let before = store_state(&w);
     let fetched = blob_fetches(&reg);
 
     let err = expect_rejected(hoist(&w, &["pull", &image]), "pull under the user's reject policy");
-    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("Error:")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {err}");
+    assert!(errors[0].contains(&image) && errors[0].contains("Source image rejected"), "{err}");
     assert_eq!(store_state(&w), before, "the store is unchanged");
     assert_eq!(blob_fetches(&reg), fetched, "no blob was fetched:\n{}", reg.log());
 
     // --signature-policy wins over the user's file; --insecure-policy reads none.
     let accept = policy_file(&w, "accept.json", ACCEPT);
     hoist(&w, &["pull", "--signature-policy", &accept, &image]).expect_ok("pull under --signature-policy accept");
+    assert!(blob_fetches(&reg) > fetched, "the log shows blob fetches (so their absence above means something)");
     let reject = policy_file(&w, "reject.json", REJECT);
     user_policy(&w, ACCEPT);
     expect_rejected(
@@ -138,10 +149,7 @@ fn docker_scopes_the_most_specific_wins() {
 #[test]
 fn load_is_refused_with_the_store_unchanged_and_archive_scopes_are_paths() {
     let w = world(None);
-    // Something in the store first, so "unchanged" means more than "still empty".
-    let first = w.path("first");
-    layout(&first, b"first");
-    hoist(&w, &["load", "--insecure-policy", "-i", &first.display().to_string()]).expect_ok("load the first image");
+    seed_store(&w);
     let base = w.path("layouts");
     let second = base.join("second");
     layout(&second, b"second image");
@@ -236,6 +244,7 @@ fn build_refuses_a_base_the_policy_rejects_with_the_store_unchanged() {
     let ctx = w.path("ctx");
     std::fs::create_dir_all(&ctx).unwrap();
     std::fs::write(ctx.join("Dockerfile"), format!("FROM {image}\nLABEL a=b\n")).unwrap();
+    seed_store(&w);
     user_policy(&w, REJECT);
     let before = store_state(&w);
     let fetched = blob_fetches(&reg);
@@ -257,6 +266,9 @@ fn push_and_tag_remote_are_judged_too() {
     let to = format!("{}/team/pushed:1", reg.host());
     expect_rejected(hoist(&w, &["push", &image, &to]), "push from the store under reject");
     expect_rejected(hoist(&w, &["tag", "--remote", &image, "2"]), "tag --remote under reject");
+    let version = format!("{}/team/app:1.2.3", reg.host());
+    hoist(&w, &["tag", "--remote", "--insecure-policy", &image, "1.2.3"]).expect_ok("tag --remote --insecure-policy");
+    expect_rejected(hoist(&w, &["tag", "--remote", "--semver", &version]), "tag --remote --semver under reject");
     let tags = hoist(&w, &["list-tags", "--insecure-policy", &format!("{}/team/app", reg.host())]);
     if tags.ok() {
         assert!(!tags.out().lines().any(|l| l.trim() == "2"), "no tag moved: {}", tags.out());
@@ -328,7 +340,7 @@ fn signing_flags_are_refused_clearly_before_any_work() {
 }
 
 #[test]
-fn copy_to_a_destination_without_signature_storage_needs_remove_signatures_only_when_there_are_some() {
+fn an_unsigned_image_copies_into_archives_with_or_without_remove_signatures() {
     // An unsigned image copies into an archive; with --remove-signatures too.
     let w = world(None);
     let src = w.path("src");

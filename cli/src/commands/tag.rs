@@ -47,13 +47,16 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
             report(ctx, &name.to_string(), &fan)
         }
         (true, true) => {
-            let settings = a.registry.settings(ctx)?;
+            let settings = a.policy.apply(a.registry.settings(ctx)?);
             settings.config()?;
             let r = registry_reference(&a.image)?;
             let Some(tag) = r.tag().filter(|_| r.digest().is_none()) else {
                 return fail(format!("{}: --semver needs a version tag", a.image));
             };
+            let opts = settings.copy_options(true)?;
             let fan = ctx.runtime.block_on(async {
+                // The trust policy judges the image whose tags move, as for every tag --remote.
+                copy::check(&settings.registry_source(&r).await?, &opts).await?;
                 let client = settings.registry_client(&r).await?;
                 Ok::<_, super::Error>(release::semver_remote(&client, r.path(), tag, a.latest).await?)
             })?;
