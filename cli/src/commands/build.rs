@@ -12,7 +12,7 @@ use hoist_core::reference::{Reference, looks_like_domain};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::common::{CopyFlags, RegistryArgs, SignatureStorageArgs, open_store, short};
+use super::common::{CopyFlags, PolicyArgs, RegistryArgs, SignArgs, SignatureStorageArgs, open_store, short};
 use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
@@ -49,6 +49,10 @@ pub struct Args {
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
+    policy: PolicyArgs,
+    #[command(flatten)]
+    sign: SignArgs,
+    #[command(flatten)]
     pub copy: CopyFlags,
     #[command(flatten)]
     signature_storage: SignatureStorageArgs,
@@ -82,8 +86,17 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         platforms,
         timestamp,
     };
-    let settings = a.signature_storage.apply(a.registry.settings(ctx)?.with_jobs(a.copy.jobs));
+    let signing = a.sign.sign_by.is_some() || a.sign.sign_by_sigstore_private_key.is_some() || a.sign.remove_signatures;
+    if signing && !a.push {
+        return fail("--sign-by, --sign-by-sigstore-private-key and --remove-signatures apply to --push");
+    }
+    let settings =
+        a.signature_storage.apply(a.sign.apply(a.policy.apply(a.registry.settings(ctx)?))?.with_jobs(a.copy.jobs));
     settings.config()?;
+    if a.push {
+        // A policy that cannot be read refuses the push: say so before building.
+        settings.policy()?;
+    }
     let store = open_store(ctx)?;
 
     let mut bases = StoreBases {

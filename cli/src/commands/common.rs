@@ -1,6 +1,8 @@
 //! What the image commands share: registry flags (`--creds`, `--authfile`, `--tls-verify`, `--cert-dir`), the
-//! platform flags, the local store, and the terminal prompt for ambiguous short names — each mapped to the
-//! library's [`Settings`].
+//! platform flags, the trust policy flags (`--signature-policy`, `--insecure-policy`), the signing flags
+//! (`--sign-by`, `--sign-by-sigstore-private-key`, `--sign-passphrase-file`, `--sign-identity`,
+//! `--remove-signatures`), the local store, and the terminal prompt for ambiguous short names — each mapped to
+//! the library's [`Settings`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -97,6 +99,102 @@ impl SignatureStorageArgs {
             settings.registries_d = Some(d.clone());
         }
         settings
+    }
+}
+
+/// The trust policy flags of every command through which an image enters (podman's and skopeo's names).
+#[derive(clap::Args, Clone, Default)]
+pub struct PolicyArgs {
+    /// Trust policy file (default: $HOME/.config/containers/policy.json, else /etc/containers/policy.json)
+    #[arg(long, value_name = "PATH")]
+    pub signature_policy: Option<PathBuf>,
+    /// Accept every image without reading a trust policy
+    #[arg(long, conflicts_with = "signature_policy")]
+    pub insecure_policy: bool,
+}
+
+impl PolicyArgs {
+    /// `settings` with these flags.
+    pub fn apply(&self, mut settings: Settings) -> Settings {
+        if let Some(p) = &self.signature_policy {
+            settings.signature_policy = Some(p.clone());
+        }
+        settings.insecure_policy |= self.insecure_policy;
+        settings
+    }
+}
+
+/// The signing flags of the commands that write an image to a registry (skopeo's and podman's names).
+#[derive(clap::Args, Clone, Default)]
+pub struct SignArgs {
+    /// Sign what is written with this GPG key (its fingerprint), through your GnuPG
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub sign_by: Option<String>,
+    /// Sign what is written with this sigstore (cosign) private key
+    #[arg(long, value_name = "PATH")]
+    pub sign_by_sigstore_private_key: Option<PathBuf>,
+    /// Read the signing key's passphrase from the first line of this file (default: asked on the terminal
+    /// for a sigstore key; GnuPG's agent asks for a GPG key)
+    #[arg(long, value_name = "PATH")]
+    pub sign_passphrase_file: Option<PathBuf>,
+    /// The image name new signatures vouch for (default: the destination's)
+    #[arg(long, value_name = "REF")]
+    pub sign_identity: Option<String>,
+    /// Do not copy the image's signatures (new ones are still made)
+    #[arg(long)]
+    pub remove_signatures: bool,
+}
+
+impl SignArgs {
+    /// `settings` with these flags: the signers built (a sigstore key decrypted now, its passphrase from the
+    /// file or the terminal), the identity parsed.
+    pub fn apply(&self, mut settings: Settings) -> Result<Settings> {
+        use hoist_core::trust::passphrase::read_passphrase_file;
+        if self.sign_passphrase_file.is_some() && self.sign_by.is_some() && self.sign_by_sigstore_private_key.is_some()
+        {
+            return fail(
+                "only one of --sign-by and --sign-by-sigstore-private-key can be used with --sign-passphrase-file",
+            );
+        }
+        let from_file = match &self.sign_passphrase_file {
+            Some(p) => Some(read_passphrase_file(p)?),
+            None => None,
+        };
+        if let Some(fingerprint) = &self.sign_by {
+            if fingerprint.is_empty() {
+                return fail("--sign-by: the key fingerprint must not be empty");
+            }
+            let signer = hoist_core::trust::simple::GpgSigner {
+                fingerprint: fingerprint.clone(),
+                passphrase: from_file.clone(),
+            };
+            settings.signers.push(Arc::new(signer));
+        }
+        if let Some(key) = &self.sign_by_sigstore_private_key {
+            let passphrase = match from_file {
+                Some(p) => p,
+                None if tty::open().is_some() => tty::read_secret(&format!("Passphrase for key {}: ", key.display()))?,
+                None => {
+                    return fail(format!(
+                        "--sign-by-sigstore-private-key {}: no terminal to ask for its passphrase: use --sign-passphrase-file",
+                        key.display()
+                    ));
+                }
+            };
+            let signer = hoist_core::trust::sigstore::KeySigner::open(key, &passphrase)
+                .map_err(|e| format!("--sign-by-sigstore-private-key {}: {e}", key.display()))?;
+            settings.signers.push(Arc::new(signer));
+        }
+        if let Some(identity) = &self.sign_identity {
+            if settings.signers.is_empty() {
+                return fail("--sign-identity needs --sign-by or --sign-by-sigstore-private-key");
+            }
+            let r = Reference::parse_normalized(identity.strip_prefix("docker://").unwrap_or(identity))
+                .map_err(|e| format!("--sign-identity {identity}: {e}"))?;
+            settings.sign_identity = Some(r);
+        }
+        settings.remove_signatures |= self.remove_signatures;
+        Ok(settings)
     }
 }
 

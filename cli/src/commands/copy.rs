@@ -8,7 +8,7 @@ use hoist_core::registry::TlsOptions;
 use hoist_core::transport::name::{DestinationOptions, ImageName};
 use std::path::PathBuf;
 
-use super::common::{CopyFlags, PlatformArgs, SignatureStorageArgs, credential_source};
+use super::common::{CopyFlags, PlatformArgs, PolicyArgs, SignArgs, SignatureStorageArgs, credential_source};
 use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
@@ -51,6 +51,10 @@ pub struct Args {
     all: bool,
     #[command(flatten)]
     platform: PlatformArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    #[command(flatten)]
+    sign: SignArgs,
     /// Write the copied manifest's digest to this file
     #[arg(long, value_name = "FILE")]
     digestfile: Option<PathBuf>,
@@ -79,8 +83,8 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         let settings = ctx.settings.clone().with_registry(access).with_platform(a.platform.platform()?);
         Ok(a.signature_storage.apply(settings.with_jobs(a.copy.jobs)))
     };
-    let src_settings = side(a.src_tls_verify, &a.src_cert_dir, &a.src_creds, a.src_no_creds)?;
-    let dst_settings = side(a.dest_tls_verify, &a.dest_cert_dir, &a.dest_creds, a.dest_no_creds)?;
+    let src_settings = a.policy.apply(side(a.src_tls_verify, &a.src_cert_dir, &a.src_creds, a.src_no_creds)?);
+    let dst_settings = a.sign.apply(side(a.dest_tls_verify, &a.dest_cert_dir, &a.dest_creds, a.dest_no_creds)?)?;
     let options = DestinationOptions { compress_layers: a.dest_compress };
     let progress = ctx.printer.copy_progress();
     let copy = hoist_core::ops::copy_by_name(

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use hoist_core::archive::Input;
 
-use super::common::SignatureStorageArgs;
+use super::common::{PolicyArgs, SignatureStorageArgs};
 use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
@@ -18,6 +18,8 @@ pub struct Args {
     /// Print no progress
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    policy: PolicyArgs,
     #[command(flatten)]
     signature_storage: SignatureStorageArgs,
 }
@@ -30,8 +32,9 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         }
         None => Input::Stream(Box::new(std::io::stdin()), "stdin".to_owned()),
     };
+    let settings = a.policy.apply(ctx.settings.clone());
     let progress = ctx.printer.copy_progress();
-    let settings = a.signature_storage.apply(ctx.settings.clone());
+    let settings = a.signature_storage.apply(settings);
     let loaded = ctx.runtime.block_on(hoist_core::ops::load(&settings, input, progress))?;
     for image in loaded {
         if image.names.is_empty() {

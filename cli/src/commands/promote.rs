@@ -5,7 +5,7 @@
 
 use hoist_core::digest::Digest;
 
-use super::common::{CopyFlags, RegistryArgs, SignatureStorageArgs, registry_reference};
+use super::common::{CopyFlags, PolicyArgs, RegistryArgs, SignArgs, SignatureStorageArgs, registry_reference};
 use super::{Invocation, Result};
 
 #[derive(clap::Args)]
@@ -20,13 +20,18 @@ pub struct Args {
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
+    policy: PolicyArgs,
+    #[command(flatten)]
+    sign: SignArgs,
+    #[command(flatten)]
     pub copy: CopyFlags,
     #[command(flatten)]
     signature_storage: SignatureStorageArgs,
 }
 
 pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
-    let settings = a.signature_storage.apply(a.registry.settings(ctx)?.with_jobs(a.copy.jobs));
+    let settings =
+        a.signature_storage.apply(a.sign.apply(a.policy.apply(a.registry.settings(ctx)?))?.with_jobs(a.copy.jobs));
     let src = registry_reference(&a.source)?;
     let dst = registry_reference(&a.destination)?;
     let expected = match &a.expect_digest {

@@ -2,7 +2,7 @@
 //! names through registries.conf, mirrors before the primary, the host's platform from a multi-platform
 //! image (or `--platform`, or every platform with `--all`). Prints the image ID on stdout.
 
-use super::common::{CopyFlags, PlatformArgs, RegistryArgs, SignatureStorageArgs};
+use super::common::{CopyFlags, PlatformArgs, PolicyArgs, RegistryArgs, SignatureStorageArgs};
 use super::{Invocation, Result};
 
 #[derive(clap::Args)]
@@ -13,6 +13,8 @@ pub struct Args {
     registry: RegistryArgs,
     #[command(flatten)]
     platform: PlatformArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
     /// Pull every platform of a multi-platform image, and the index itself
     #[arg(long)]
     all: bool,
@@ -23,7 +25,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
-    let settings = a.registry.settings(ctx)?.with_platform(a.platform.platform()?).with_jobs(a.copy.jobs);
+    let settings =
+        a.policy.apply(a.registry.settings(ctx)?).with_platform(a.platform.platform()?).with_jobs(a.copy.jobs);
     let settings = a.signature_storage.apply(settings);
     let progress = ctx.printer.copy_progress();
     let pulled = ctx.runtime.block_on(hoist_core::ops::pull(&settings, &a.name, a.all, progress.clone()))?;

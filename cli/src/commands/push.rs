@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::common::{CopyFlags, RegistryArgs, SignatureStorageArgs, registry_reference};
+use super::common::{CopyFlags, PolicyArgs, RegistryArgs, SignArgs, SignatureStorageArgs, registry_reference};
 use super::{Invocation, Result};
 
 #[derive(clap::Args)]
@@ -15,6 +15,10 @@ pub struct Args {
     destination: Option<String>,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    #[command(flatten)]
+    sign: SignArgs,
     /// Write the pushed manifest's digest to this file
     #[arg(long, value_name = "FILE")]
     digestfile: Option<PathBuf>,
@@ -25,7 +29,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
-    let settings = a.signature_storage.apply(a.registry.settings(ctx)?.with_jobs(a.copy.jobs));
+    let settings =
+        a.signature_storage.apply(a.sign.apply(a.policy.apply(a.registry.settings(ctx)?))?.with_jobs(a.copy.jobs));
     let destination = a.destination.as_deref().map(registry_reference).transpose()?;
     let progress = ctx.printer.copy_progress();
     let push = hoist_core::ops::push(&settings, &a.image, destination.as_ref(), None, progress.clone());

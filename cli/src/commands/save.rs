@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use hoist_core::archive::Format;
 use hoist_core::copy::archive::SaveOutput;
 
+use super::common::PolicyArgs;
 use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
@@ -37,6 +38,8 @@ pub struct Args {
     /// Print no progress
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    policy: PolicyArgs,
 }
 
 fn parse_format(s: &str) -> std::result::Result<Format, String> {
@@ -58,12 +61,13 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         }
         None => SaveOutput::Stream(ctx.printer.result_stream()),
     };
-    let images = hoist_core::ops::save_images(&ctx.settings, &a.images)?;
+    let settings = a.policy.apply(ctx.settings.clone());
+    let images = hoist_core::ops::save_images(&settings, &a.images)?;
     if images.len() > 1 && !a.multi_image_archive {
         return fail("several images given: use -m (--multi-image-archive) to save them into one archive");
     }
     let progress = ctx.printer.copy_progress();
-    let save = hoist_core::ops::save(&ctx.settings, images, a.format, target, a.compress, progress);
+    let save = hoist_core::ops::save(&settings, images, a.format, target, a.compress, progress);
     ctx.runtime.block_on(save)?;
     Ok(())
 }

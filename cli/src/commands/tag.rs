@@ -4,11 +4,12 @@
 //! `hoist tag --semver [--latest] [--remote] NAME:2.1.3`: also points `2.1` and `2` (and `latest`) at that
 //! image, never moving one back to an older version than it names now, and never for a pre-release.
 
+use hoist_core::copy;
 use hoist_core::ops;
 use hoist_core::reference::Reference;
 use hoist_core::release::{self, Action, FanOut};
 
-use super::common::{RegistryArgs, open_store, registry_reference};
+use super::common::{PolicyArgs, RegistryArgs, open_store, registry_reference};
 use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
@@ -30,6 +31,8 @@ pub struct Args {
     latest: bool,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
 }
 
 pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
@@ -42,12 +45,16 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
             report(ctx, &name.to_string(), &fan)
         }
         (true, true) => {
-            let settings = a.registry.settings(ctx)?;
+            let settings = a.policy.apply(a.registry.settings(ctx)?);
+            settings.config()?;
             let r = registry_reference(&a.image)?;
             let Some(tag) = r.tag().filter(|_| r.digest().is_none()) else {
                 return fail(format!("{}: --semver needs a version tag", a.image));
             };
+            let opts = settings.copy_options(true)?;
             let fan = ctx.runtime.block_on(async {
+                // The trust policy judges the image whose tags move, as for every tag --remote.
+                copy::check(&settings.registry_source(&r).await?, &opts).await?;
                 let client = settings.registry_client(&r).await?;
                 Ok::<_, super::Error>(release::semver_remote(&client, r.path(), tag, a.latest).await?)
             })?;
@@ -64,7 +71,7 @@ fn local(a: &Args, ctx: &Invocation) -> Result<()> {
 
 /// `--remote`: each new name gets the source's manifest, by digest.
 fn remote_tags(a: &Args, ctx: &Invocation) -> Result<()> {
-    let settings = a.registry.settings(ctx)?.with_jobs(6);
+    let settings = a.policy.apply(a.registry.settings(ctx)?).with_jobs(6);
     let src = registry_reference(&a.image)?;
     let (digest, targets) = ctx.runtime.block_on(ops::tag_remote(&settings, &src, &a.names))?;
     for t in &targets {

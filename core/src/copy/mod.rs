@@ -12,6 +12,13 @@
 //!   (except where the user asks a dir destination to gzip uncompressed layers).
 //! - Manifests are written after the blobs they reference, the top-level one last, by
 //!   [`ImageDestination::commit`] — so a failed or killed copy never leaves a visible, incomplete image.
+//! - Trust (containers/image's `IsRunningImageAllowed`, before anything else is read): every manifest that
+//!   decides what is copied — the image, or an index and the instance chosen from it (with `all`, the index
+//!   and every child) — is evaluated against [`Options::policy`] with the source's signatures (fetched only
+//!   when the policy needs them), before any blob is read or written; a refusal leaves the destination as it
+//!   was. The source's signatures of each manifest written travel to the destination
+//!   ([`ImageDestination::put_signatures`], before the commit) unless [`Options::remove_signatures`], with a
+//!   new one from each of [`Options::signers`] over the destination's manifest digest.
 //!
 //! What it is not: choosing where images come from (endpoints, credentials) or printing; byte progress
 //! leaves through [`CopyProgress`] (warnings and debug lines, as everywhere, through
@@ -26,11 +33,14 @@ use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
 use crate::digest::Digest;
 use crate::image::{Descriptor, IndexError, Manifest, Platform};
+use crate::reference::Reference;
 use crate::stream::ByteStream;
 use crate::transport::{ImageDestination, ImageSource, RawManifest, TransportError};
+use crate::trust::policy::Policy;
+use crate::trust::{Signature, Signer, TrustError};
 
 /// What to copy and how.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     /// Blobs in flight at once.
     pub jobs: usize,
@@ -38,11 +48,42 @@ pub struct Options {
     pub platform: Option<Platform>,
     /// Copy every platform of an index and the index itself.
     pub all: bool,
+    /// The trust policy the source image must satisfy before any blob moves; `None`: nothing is checked (a
+    /// library caller's choice — every `ops` workflow passes [`crate::ops::Settings::policy`]).
+    pub policy: Option<Arc<Policy>>,
+    /// Each makes a new signature of every manifest written (`--sign-by`, `--sign-by-sigstore-private-key`).
+    pub signers: Vec<Arc<dyn Signer>>,
+    /// The identity new signatures name (`--sign-identity`); `None`: the destination's reference.
+    pub sign_identity: Option<Reference>,
+    /// Leave the source's signatures behind (`--remove-signatures`); new ones are still made.
+    pub remove_signatures: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { jobs: 6, platform: None, all: false }
+        Options {
+            jobs: 6,
+            platform: None,
+            all: false,
+            policy: None,
+            signers: Vec::new(),
+            sign_identity: None,
+            remove_signatures: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("jobs", &self.jobs)
+            .field("platform", &self.platform)
+            .field("all", &self.all)
+            .field("policy", &self.policy)
+            .field("signers", &self.signers.iter().map(|s| s.describe()).collect::<Vec<_>>())
+            .field("sign_identity", &self.sign_identity)
+            .field("remove_signatures", &self.remove_signatures)
+            .finish()
     }
 }
 
@@ -86,7 +127,8 @@ pub struct Report {
     pub foreign: usize,
 }
 
-/// Why a copy failed: what was being done, and the transport's error.
+/// Why a copy failed: what was being done, and the transport's error (a trust policy's refusal is a
+/// [`TransportError::Trust`], "Source image rejected: ...").
 #[derive(Debug, thiserror::Error)]
 #[error("{context}: {source}")]
 pub struct CopyError {
@@ -114,6 +156,9 @@ struct Plan {
     children: Vec<RawManifest>,
     top: RawManifest,
     blobs: Vec<Descriptor>,
+    /// The manifests the trust policy judges: the source's top-level one, then the instance chosen from an
+    /// index (or, with `all`, every child).
+    checked: Vec<RawManifest>,
 }
 
 /// Copies the image `src` names to `dst`.
@@ -125,6 +170,9 @@ pub async fn copy(
 ) -> Result<Report, CopyError> {
     let top = src.manifest().await.map_err(ctx(|| format!("reading the manifest of {}", src.name())))?;
     let plan = plan(src, top, opts).await?;
+    // Trust first: nothing is read from the blobs or written to the destination before the policy agrees.
+    let mut cache = check_trust(src, &plan, opts).await?;
+    let signatures = signatures_to_write(src, dst, &plan, opts, &mut cache).await?;
     let mut report =
         Report { manifest: plan.top.clone(), bytes_copied: 0, copied: 0, skipped: 0, mounted: 0, foreign: 0 };
     let outcomes: Vec<(BlobOutcome, u64)> = futures_util::stream::iter(plan.blobs.iter())
@@ -141,6 +189,11 @@ pub async fn copy(
             BlobOutcome::Foreign => report.foreign += 1,
         }
     }
+    for (digest, sigs) in &signatures {
+        dst.put_signatures(digest, sigs)
+            .await
+            .map_err(ctx(|| format!("writing the signatures of {digest} to {}", dst.name())))?;
+    }
     for child in &plan.children {
         dst.put_child_manifest(child)
             .await
@@ -155,6 +208,15 @@ pub async fn copy(
     Ok(report)
 }
 
+/// The trust step alone: reads `src`'s manifest (and the instance `opts` chooses from an index) and asks the
+/// policy, as [`copy`] does first; nothing else is read. For callers that move a manifest without the copy
+/// engine (`tag --remote` within one repository).
+pub async fn check(src: &dyn ImageSource, opts: &Options) -> Result<(), CopyError> {
+    let top = src.manifest().await.map_err(ctx(|| format!("reading the manifest of {}", src.name())))?;
+    let plan = plan(src, top, opts).await?;
+    check_trust(src, &plan, opts).await.map(drop)
+}
+
 /// Decides what to copy: the manifests to write and the blobs they reference, each blob once.
 async fn plan(src: &dyn ImageSource, top: RawManifest, opts: &Options) -> Result<Plan, CopyError> {
     let parsed = parse(&top, &src.name())?;
@@ -163,12 +225,13 @@ async fn plan(src: &dyn ImageSource, top: RawManifest, opts: &Options) -> Result
     match parsed {
         Manifest::Image(m) => {
             push_blobs(&mut blobs, &mut seen, m.blobs());
-            Ok(Plan { children: Vec::new(), top, blobs })
+            Ok(Plan { children: Vec::new(), checked: vec![top.clone()], top, blobs })
         }
         Manifest::Index(index) if opts.all => {
             let mut children = Vec::new();
             collect_all(src, &index.manifests, &mut children, &mut blobs, &mut seen, 1).await?;
-            Ok(Plan { children, top, blobs })
+            let checked = std::iter::once(top.clone()).chain(children.iter().cloned()).collect();
+            Ok(Plan { children, top, blobs, checked })
         }
         Manifest::Index(index) => {
             let want = opts.platform.clone().unwrap_or_else(Platform::host);
@@ -190,9 +253,90 @@ async fn plan(src: &dyn ImageSource, top: RawManifest, opts: &Options) -> Result
                     ));
                 }
             }
-            Ok(Plan { children: Vec::new(), top: child, blobs })
+            Ok(Plan { children: Vec::new(), checked: vec![top, child.clone()], top: child, blobs })
         }
     }
+}
+
+/// Signatures read from the source, by manifest digest (each read once).
+type SignatureCache = std::collections::HashMap<Digest, Vec<Signature>>;
+
+async fn source_signatures<'c>(
+    src: &dyn ImageSource,
+    digest: &Digest,
+    cache: &'c mut SignatureCache,
+) -> Result<&'c [Signature], CopyError> {
+    if !cache.contains_key(digest) {
+        let sigs = src
+            .signatures(digest)
+            .await
+            .map_err(ctx(|| format!("reading the signatures of {digest} from {}", src.name())))?;
+        cache.insert(digest.clone(), sigs);
+    }
+    Ok(cache.get(digest).map(Vec::as_slice).unwrap_or_default())
+}
+
+/// The policy's verdict on every manifest of `plan.checked`, in order (containers/image checks an image
+/// before it reads anything else of it); the first refusal ends the copy. The source's signatures are read
+/// only when the policy needs them, and kept for [`signatures_to_write`].
+async fn check_trust(src: &dyn ImageSource, plan: &Plan, opts: &Options) -> Result<SignatureCache, CopyError> {
+    let mut cache = SignatureCache::new();
+    let Some(policy) = &opts.policy else { return Ok(cache) };
+    let name = src.policy_name();
+    let needs = policy.needs_signatures(&name);
+    for manifest in &plan.checked {
+        let sigs: Vec<Signature> =
+            if needs { source_signatures(src, &manifest.digest, &mut cache).await?.to_vec() } else { Vec::new() };
+        policy.evaluate(&name, manifest, &sigs).into_result().map_err(|e| {
+            CopyError::new(format!("copying {}", src.name()), TransportError::from(TrustError::from(e)))
+        })?;
+    }
+    Ok(cache)
+}
+
+/// What [`ImageDestination::put_signatures`] gets for each manifest written (children, then the top-level
+/// one): the source's (unless `remove_signatures`) and one new from each signer. Made before any blob moves,
+/// so a signer that fails (a wrong passphrase, a missing key) leaves the destination untouched.
+async fn signatures_to_write(
+    src: &dyn ImageSource,
+    dst: &dyn ImageDestination,
+    plan: &Plan,
+    opts: &Options,
+    cache: &mut SignatureCache,
+) -> Result<Vec<(Digest, Vec<Signature>)>, CopyError> {
+    let identity = match (&opts.sign_identity, opts.signers.is_empty()) {
+        (_, true) => None,
+        (Some(given), false) => Some(given.clone()),
+        (None, false) => Some(dst.docker_reference().ok_or_else(|| {
+            CopyError::new(
+                format!("signing the image written to {}", dst.name()),
+                TransportError::NoSigningIdentity { destination: dst.name() },
+            )
+        })?),
+    };
+    let mut out = Vec::new();
+    for manifest in plan.children.iter().chain(std::iter::once(&plan.top)) {
+        let mut sigs = if opts.remove_signatures {
+            Vec::new()
+        } else {
+            source_signatures(src, &manifest.digest, cache).await?.to_vec()
+        };
+        if let Some(identity) = &identity {
+            for signer in &opts.signers {
+                let sig = signer.sign(&manifest.digest, identity).map_err(|e| {
+                    CopyError::new(
+                        format!("signing {} with {}", manifest.digest, signer.describe()),
+                        TransportError::from(e),
+                    )
+                })?;
+                sigs.push(sig);
+            }
+        }
+        if !sigs.is_empty() {
+            out.push((manifest.digest.clone(), sigs));
+        }
+    }
+    Ok(out)
 }
 
 fn parse(m: &RawManifest, source: &str) -> Result<Manifest, CopyError> {

@@ -9,6 +9,7 @@ use super::*;
 use crate::image::media_type;
 use crate::stream::ByteStream;
 use crate::transport::{OpenBlob, RegistryRepo};
+use crate::trust::policy::Policy;
 
 /// What a [`MemSource`] says of a manifest or blob it does not hold.
 fn missing(what: String) -> TransportError {
@@ -49,6 +50,7 @@ struct MemDestination {
     has: Vec<Digest>,
     mountable: Vec<Digest>,
     log: Mutex<Vec<String>>,
+    signatures: Mutex<Vec<(Digest, Vec<Signature>)>>,
 }
 
 #[async_trait::async_trait]
@@ -74,6 +76,11 @@ impl ImageDestination for MemDestination {
     }
     async fn commit(&self, m: &RawManifest) -> Result<(), TransportError> {
         self.log.lock().unwrap().push(format!("commit {}", &m.digest.hex()[..8]));
+        Ok(())
+    }
+    async fn put_signatures(&self, digest: &Digest, sigs: &[Signature]) -> Result<(), TransportError> {
+        self.log.lock().unwrap().push(format!("signatures {} {}", &digest.hex()[..8], sigs.len()));
+        self.signatures.lock().unwrap().push((digest.clone(), sigs.to_vec()));
         Ok(())
     }
 }
@@ -292,4 +299,162 @@ fn a_store_error_has_one_path_out_of_a_backup() {
     }
     assert_eq!(direct.to_string(), "image x");
     assert!(BackupError::Invalid("no".to_owned()).store_error().is_none());
+}
+
+/// A [`MemSource`] with signatures, recording every blob and signature read.
+struct SignedSource {
+    inner: MemSource,
+    signatures: HashMap<Digest, Vec<Signature>>,
+    reads: Mutex<Vec<String>>,
+}
+
+impl SignedSource {
+    fn new(inner: MemSource, signatures: HashMap<Digest, Vec<Signature>>) -> SignedSource {
+        SignedSource { inner, signatures, reads: Mutex::new(Vec::new()) }
+    }
+    fn reads(&self) -> Vec<String> {
+        self.reads.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl ImageSource for SignedSource {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    async fn manifest(&self) -> Result<RawManifest, TransportError> {
+        self.inner.manifest().await
+    }
+    async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
+        self.inner.manifest_by_digest(digest).await
+    }
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
+        self.reads.lock().unwrap().push(format!("blob {}", short(&blob.digest)));
+        self.inner.blob(blob).await
+    }
+    fn policy_name(&self) -> crate::trust::PolicyName {
+        crate::transport::policy_name::docker(&Reference::parse_normalized("r.example/lib/app:1").unwrap())
+    }
+    async fn signatures(&self, digest: &Digest) -> Result<Vec<Signature>, TransportError> {
+        self.reads.lock().unwrap().push(format!("signatures {}", short(digest)));
+        Ok(self.signatures.get(digest).cloned().unwrap_or_default())
+    }
+}
+
+/// A signer whose "signature" says what it signed, as what.
+struct FakeSigner;
+
+impl Signer for FakeSigner {
+    fn describe(&self) -> String {
+        "fake key".into()
+    }
+    fn sign(&self, digest: &Digest, identity: &Reference) -> Result<Signature, TrustError> {
+        Ok(Signature::SimpleSigning(format!("{digest} as {identity}").into_bytes()))
+    }
+}
+
+fn one_image() -> (MemSource, RawManifest) {
+    let (config, c) = blob(b"{\"architecture\":\"amd64\",\"os\":\"linux\"}", media_type::OCI_CONFIG);
+    let (layer, l) = blob(b"layer bytes", media_type::OCI_LAYER_GZIP);
+    let top = image(&config, &[&layer]);
+    let src = MemSource {
+        top: top.clone(),
+        manifests: HashMap::new(),
+        blobs: HashMap::from([(config.digest.clone(), c), (layer.digest.clone(), l)]),
+        repo: None,
+    };
+    (src, top)
+}
+
+fn refused_by_policy(e: &CopyError) -> bool {
+    matches!(&*e.source, TransportError::Trust(t) if matches!(**t, TrustError::Policy(_)))
+}
+
+#[tokio::test]
+async fn a_refused_image_reads_no_blob_and_leaves_the_destination_untouched() {
+    let (src, top) = one_image();
+    let sig = Signature::SimpleSigning(b"sig".to_vec());
+    let src = SignedSource::new(src, HashMap::from([(top.digest.clone(), vec![sig])]));
+    let dst = MemDestination::default();
+    let opts = Options { policy: Some(Arc::new(Policy::reject_all())), ..Options::default() };
+    let e = copy(&src, &dst, &opts, Arc::new(NoProgress)).await.unwrap_err();
+    assert!(refused_by_policy(&e), "{e:?}");
+    assert!(e.to_string().starts_with("copying mem:source: "), "{e}");
+    assert!(dst.log.lock().unwrap().is_empty(), "nothing written: {:?}", dst.log.lock().unwrap());
+    assert!(src.reads().is_empty(), "no blob (nor signature) read: {:?}", src.reads());
+
+    // The same copy under a policy that accepts it moves everything.
+    let opts = Options { policy: Some(Arc::new(Policy::insecure_accept_anything())), ..Options::default() };
+    copy(&src, &dst, &opts, Arc::new(NoProgress)).await.unwrap();
+    assert_eq!(dst.log.lock().unwrap().last().unwrap(), &format!("commit {}", short(&top.digest)));
+}
+
+#[tokio::test]
+async fn an_index_and_the_chosen_instance_are_both_judged() {
+    let (src, index, amd64, arm64) = two_platforms();
+    let src = SignedSource::new(src, HashMap::new());
+    let arm = Some(Platform::new("linux", "arm64", None));
+    let judged = |refused: &Digest, all: bool| Options {
+        platform: arm.clone(),
+        all,
+        policy: Some(Arc::new(Policy::reject_digest(refused.clone()))),
+        ..Options::default()
+    };
+    for (refused, all, why) in [
+        (&index, false, "the index"),
+        (&arm64, false, "the chosen instance"),
+        (&amd64, true, "with --all, every instance"),
+        (&index, true, "with --all, the index"),
+    ] {
+        let dst = MemDestination::default();
+        let e = copy(&src, &dst, &judged(&refused.digest, all), Arc::new(NoProgress)).await.unwrap_err();
+        assert!(refused_by_policy(&e), "{why}: {e:?}");
+        assert!(dst.log.lock().unwrap().is_empty(), "{why}: nothing written");
+    }
+    assert!(src.reads().is_empty(), "no blob read: {:?}", src.reads());
+    // An instance that is not copied is not judged.
+    let dst = MemDestination::default();
+    copy(&src, &dst, &judged(&amd64.digest, false), Arc::new(NoProgress)).await.unwrap();
+    assert_eq!(dst.log.lock().unwrap().last().unwrap(), &format!("commit {}", short(&arm64.digest)));
+}
+
+#[tokio::test]
+async fn signatures_travel_before_the_commit_unless_removed_and_each_signer_adds_one() {
+    let (src, top) = one_image();
+    let old = Signature::SimpleSigning(b"old".to_vec());
+    let src = SignedSource::new(src, HashMap::from([(top.digest.clone(), vec![old.clone()])]));
+
+    let dst = MemDestination::default();
+    copy(&src, &dst, &Options::default(), Arc::new(NoProgress)).await.unwrap();
+    let log = dst.log.lock().unwrap().clone();
+    let n = log.len();
+    assert_eq!(
+        log[n - 2..],
+        [format!("signatures {} 1", short(&top.digest)), format!("commit {}", short(&top.digest))]
+    );
+    assert_eq!(*dst.signatures.lock().unwrap(), [(top.digest.clone(), vec![old.clone()])]);
+
+    let dst = MemDestination::default();
+    copy(&src, &dst, &Options { remove_signatures: true, ..Options::default() }, Arc::new(NoProgress)).await.unwrap();
+    assert!(dst.signatures.lock().unwrap().is_empty(), "--remove-signatures copies none");
+
+    // A signer needs an identity: the destination has no reference and none was given.
+    let signers: Vec<Arc<dyn Signer>> = vec![Arc::new(FakeSigner)];
+    let dst = MemDestination::default();
+    let reads_before = src.reads().len();
+    let opts = Options { signers: signers.clone(), ..Options::default() };
+    let e = copy(&src, &dst, &opts, Arc::new(NoProgress)).await.unwrap_err();
+    assert!(
+        e.to_string().contains("Cannot determine canonical Docker reference for destination mem:destination"),
+        "{e}"
+    );
+    assert!(dst.log.lock().unwrap().is_empty(), "nothing written");
+    assert!(!src.reads()[reads_before..].iter().any(|r| r.starts_with("blob")), "no blob read");
+
+    let identity = Reference::parse_normalized("quay.io/org/app:2").unwrap();
+    let dst = MemDestination::default();
+    let opts = Options { signers, sign_identity: Some(identity.clone()), ..Options::default() };
+    copy(&src, &dst, &opts, Arc::new(NoProgress)).await.unwrap();
+    let new = Signature::SimpleSigning(format!("{} as {identity}", top.digest).into_bytes());
+    assert_eq!(*dst.signatures.lock().unwrap(), [(top.digest.clone(), vec![old, new])]);
 }

@@ -14,6 +14,7 @@ use crate::store::Store;
 use crate::stream::ByteStream;
 use crate::transport::store::{StoreDestination, StoreSource};
 use crate::transport::{ImageSource, RawManifest, RegistryRepo, TransportError};
+use crate::trust::{PolicyName, Signature};
 
 /// Base images for [`crate::build::build`]: from the store when it has them for the platform (unless `pull`,
 /// podman's `--pull`), else pulled into it by short name through registries.conf. `build` is synchronous:
@@ -37,7 +38,11 @@ impl Bases for StoreBases<'_> {
             let shown = image.names.first().map(Reference::to_string).unwrap_or_else(|| name.to_owned());
             return Ok(Base { descriptor, name: shown });
         }
-        let opts = copy::Options { jobs: self.settings.jobs, platform: Some(platform.clone()), all: false };
+        let opts = copy::Options {
+            platform: Some(platform.clone()),
+            signers: Vec::new(),
+            ..self.settings.copy_options(false).map_err(|e| BaseError::Unavailable(Box::new(super::Error::from(e))))?
+        };
         let reference = self
             .runtime
             .block_on(async {
@@ -102,5 +107,11 @@ impl ImageSource for MountFrom {
     }
     fn registry_repo(&self) -> Option<RegistryRepo> {
         self.from.clone().or_else(|| self.inner.registry_repo())
+    }
+    fn policy_name(&self) -> PolicyName {
+        self.inner.policy_name()
+    }
+    async fn signatures(&self, digest: &Digest) -> Result<Vec<Signature>, TransportError> {
+        self.inner.signatures(digest).await
     }
 }

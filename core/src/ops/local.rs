@@ -149,12 +149,15 @@ pub async fn tag_remote(
         }
         targets.push(r);
     }
+    let opts = settings.copy_options(true)?;
     let client = settings.registry_client(source).await?;
     let m = client
         .get_manifest(source.path(), &reference_at_registry(source), media_type::MANIFEST_ACCEPT)
         .await
         .map_err(TransportError::from)?;
     let by_digest = Reference::parse_normalized(&format!("{}@{}", source.name(), m.digest))?;
+    // The trust policy judges what is tagged before any tag moves, whichever way it is written.
+    copy::check(&settings.registry_source(&by_digest).await?, &opts).await?;
     for t in &targets {
         if t.path() == source.path() {
             client
@@ -166,7 +169,7 @@ pub async fn tag_remote(
         // Another repository of the same registry: its blobs are mounted by the copy engine.
         let src = settings.registry_source(&by_digest).await?;
         let dst = settings.registry_destination(t).await?;
-        copy::copy(&src, &dst, &settings.copy_options(true), Arc::new(NoProgress)).await?;
+        copy::copy(&src, &dst, &opts, Arc::new(NoProgress)).await?;
     }
     Ok((m.digest, targets))
 }

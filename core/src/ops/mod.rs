@@ -60,6 +60,9 @@ pub enum Error {
     /// A refusal of [`images`], [`rmi`], [`tag_local`], [`tag_remote`] or [`inspect`].
     #[error(transparent)]
     Refused(#[from] Refused),
+    /// The trust policy could not be read (an image it refuses is a [`CopyError`]).
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustError),
     /// A short name with several candidates in enforcing mode, and nobody to ask.
     #[error(
         "short-name {name:?} resolves to several images and short-name-mode is enforcing, but there is no terminal \
@@ -150,10 +153,11 @@ pub async fn pull(
     progress: Arc<dyn CopyProgress>,
 ) -> Result<Pulled, Error> {
     settings.config()?;
+    let opts = settings.copy_options(all)?;
     let store = settings.store()?;
     let (reference, src) = resolve_source(settings, name).await?;
     let dst = StoreDestination::open(store.clone(), reference.clone())?;
-    let report = copy::copy(&src, &dst, &settings.copy_options(all), progress).await?;
+    let report = copy::copy(&src, &dst, &opts, progress).await?;
     let image = store.find(&reference.to_string())?;
     let id = store.image_id(&image)?;
     Ok(Pulled { reference, id, report })
@@ -170,6 +174,7 @@ pub async fn push(
     progress: Arc<dyn CopyProgress>,
 ) -> Result<(Reference, Report), Error> {
     settings.config()?;
+    let opts = settings.copy_options(true)?;
     let src = StoreSource::open(settings.store()?, image)?;
     let destination = match destination {
         Some(d) => d.clone(),
@@ -177,7 +182,7 @@ pub async fn push(
     };
     let src = MountFrom { inner: src, from: mount_from };
     let dst = settings.registry_destination(&destination).await?;
-    let report = copy::copy(&src, &dst, &settings.copy_options(true), progress).await?;
+    let report = copy::copy(&src, &dst, &opts, progress).await?;
     Ok((destination, report))
 }
 
@@ -216,6 +221,7 @@ pub async fn promote(
     if dst.digest().is_some() {
         return Err(Error::NotATag(Box::new(dst.clone())));
     }
+    let opts = settings.copy_options(true)?;
     let src_client = settings.registry_client(src).await?;
     let head = src_client.head_manifest(src.path(), &reference_at_registry(src), media_type::MANIFEST_ACCEPT).await;
     let Some(head) = head.map_err(TransportError::from)? else {
@@ -238,12 +244,13 @@ pub async fn promote(
     let by_digest = Reference::parse_normalized(&format!("{}@{}", src.name(), head.digest))?;
     let source = settings.registry_source(&by_digest).await?;
     let destination = settings.registry_destination(dst).await?;
-    let report = copy::copy(&source, &destination, &settings.copy_options(true), progress).await?;
+    let report = copy::copy(&source, &destination, &opts, progress).await?;
     Ok(Promoted { digest: head.digest, before, report })
 }
 
 /// `podman save`: `images` (from [`save_images`]) as `format` into `target`; `compress` gzips uncompressed
-/// layers into a docker-dir. Several images only into a docker-archive or oci-archive.
+/// layers into a docker-dir. Several images only into a docker-archive or oci-archive. Each image passes the
+/// trust policy; signatures stay behind (podman's save removes them: archives cannot keep them).
 pub async fn save(
     settings: &Settings,
     images: Vec<SaveImage>,
@@ -252,7 +259,8 @@ pub async fn save(
     compress: bool,
     progress: Arc<dyn CopyProgress>,
 ) -> Result<(), Error> {
-    Ok(copy::archive::save(format, images, target, compress, &settings.copy_options(false), progress).await?)
+    let opts = copy::Options { remove_signatures: true, signers: Vec::new(), ..settings.copy_options(false)? };
+    Ok(copy::archive::save(format, images, target, compress, &opts, progress).await?)
 }
 
 /// The stored images `inputs` name (names, short names, IDs), each once with every name it was given by (one
@@ -279,12 +287,13 @@ pub fn save_images(settings: &Settings, inputs: &[String]) -> Result<Vec<SaveIma
 
 /// `podman load`: every image of the archive or directory `input` into the local store, all or nothing.
 pub async fn load(settings: &Settings, input: Input, progress: Arc<dyn CopyProgress>) -> Result<Vec<Loaded>, Error> {
+    let opts = settings.copy_options(false)?;
     let store = settings.store()?;
     let spool = store.temp_dir();
     let opened = tokio::task::spawn_blocking(move || crate::archive::open(input, &spool))
         .await
         .map_err(|e| Error::Task(e.to_string()))??;
-    Ok(copy::archive::load(store, &opened, &settings.copy_options(false), progress).await?)
+    Ok(copy::archive::load(store, &opened, &opts, progress).await?)
 }
 
 /// `skopeo copy SRC DST`: the image one name means to the place another names (the settings' platform, or
@@ -299,9 +308,19 @@ pub async fn copy_by_name(
     all: bool,
     progress: Arc<dyn CopyProgress>,
 ) -> Result<Report, Error> {
+    // The source's side says which policy applies; the destination's, how to sign.
+    let mut opts = copy::Options {
+        signers: destination_settings.signers.clone(),
+        sign_identity: destination_settings.sign_identity.clone(),
+        remove_signatures: destination_settings.remove_signatures,
+        ..source_settings.copy_options(all)?
+    };
     let src = source.open_source(source_settings).await?;
+    if matches!(destination, ImageName::Archive { format: Format::OciDir | Format::DockerDir, .. }) {
+        // A directory is made when it is opened: judge the source first, so a refusal leaves no trace there.
+        copy::check(src.as_ref(), &opts).await?;
+    }
     let dst = destination.open_destination(destination_settings, destination_options).await?;
-    let mut opts = source_settings.copy_options(all);
     if destination.is_tar() {
         opts.jobs = 1;
     }

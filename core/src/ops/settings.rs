@@ -23,7 +23,9 @@ use crate::reference::Reference;
 use crate::registry::{self, Endpoint, RegistryClient, RegistryError, Target, TlsOptions};
 use crate::store::{Store, StoreError};
 use crate::transport::registry::{Creds, RegistryDestination, RegistrySource};
+use crate::trust::policy::Policy;
 use crate::trust::storage::SignatureStorage;
+use crate::trust::{Signer, TrustError};
 
 /// Where a registry side's credentials come from.
 #[derive(Clone, Debug, Default)]
@@ -115,8 +117,16 @@ pub struct Settings {
     /// `--registries.d`: where signature storage is configured; `None`:
     /// `$HOME/.config/containers/registries.d`, else `/etc/containers/registries.d`.
     pub registries_d: Option<PathBuf>,
+    /// Each signs every manifest a push, copy or promote writes (`--sign-by`, `--sign-by-sigstore-private-key`).
+    pub signers: Vec<Arc<dyn Signer>>,
+    /// `--sign-identity`: the reference new signatures name; `None`: the destination's.
+    pub sign_identity: Option<Reference>,
+    /// `--remove-signatures`: the source's signatures are not copied.
+    pub remove_signatures: bool,
     /// registries.conf, read once on first use.
     config: OnceLock<Arc<Config>>,
+    /// The trust policy, read once on first use.
+    policy: OnceLock<Arc<Policy>>,
 }
 
 impl Settings {
@@ -136,7 +146,11 @@ impl Settings {
             signature_policy: None,
             insecure_policy: false,
             registries_d: None,
+            signers: Vec::new(),
+            sign_identity: None,
+            remove_signatures: false,
             config: OnceLock::new(),
+            policy: OnceLock::new(),
         }
     }
 
@@ -193,6 +207,21 @@ impl Settings {
             self.observer.warning(w);
         }
         Ok(self.config.get_or_init(|| Arc::new(config)).clone())
+    }
+
+    /// The trust policy every image entering through these settings must satisfy: `--insecure-policy`
+    /// accepts anything (nothing read); else the file `signature_policy` names, else the default locations
+    /// (containers-policy.json(5)). Read once; an unreadable or invalid policy is an error, never an accept.
+    pub fn policy(&self) -> Result<Arc<Policy>, TrustError> {
+        if let Some(p) = self.policy.get() {
+            return Ok(p.clone());
+        }
+        let policy = if self.insecure_policy {
+            Policy::insecure_accept_anything()
+        } else {
+            Policy::load(self.signature_policy.as_deref())?
+        };
+        Ok(self.policy.get_or_init(|| Arc::new(policy)).clone())
     }
 
     /// The local store.
@@ -279,9 +308,18 @@ impl Settings {
         Ok(RegistrySource::list_tags(repository, &targets, &self.creds()?, &self.observer, page_size).await?)
     }
 
-    /// The copy engine's options for these settings: `all` platforms or the one asked for.
-    pub fn copy_options(&self, all: bool) -> crate::copy::Options {
-        crate::copy::Options { jobs: self.jobs, platform: self.platform.clone(), all }
+    /// The copy engine's options for these settings: `all` platforms or the one asked for, the trust policy
+    /// ([`Settings::policy`]), the signers, `--sign-identity` and `--remove-signatures`.
+    pub fn copy_options(&self, all: bool) -> Result<crate::copy::Options, TrustError> {
+        Ok(crate::copy::Options {
+            jobs: self.jobs,
+            platform: self.platform.clone(),
+            all,
+            policy: Some(self.policy()?),
+            signers: self.signers.clone(),
+            sign_identity: self.sign_identity.clone(),
+            remove_signatures: self.remove_signatures,
+        })
     }
 }
 
@@ -301,6 +339,12 @@ impl std::fmt::Debug for Settings {
             .field("platform", &self.platform)
             .field("jobs", &self.jobs)
             .field("source_date_epoch", &self.source_date_epoch)
+            .field("signature_policy", &self.signature_policy)
+            .field("insecure_policy", &self.insecure_policy)
+            .field("registries_d", &self.registries_d)
+            .field("signers", &self.signers.iter().map(|s| s.describe()).collect::<Vec<_>>())
+            .field("sign_identity", &self.sign_identity)
+            .field("remove_signatures", &self.remove_signatures)
             .finish_non_exhaustive()
     }
 }

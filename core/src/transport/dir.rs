@@ -116,6 +116,11 @@ impl ImageSource for DirSource {
         self.shown.clone()
     }
 
+    /// `dir` scopes: the directory, then its parents.
+    fn policy_name(&self) -> crate::trust::PolicyName {
+        super::policy_name::path("dir", &self.files.root())
+    }
+
     async fn manifest(&self) -> Result<RawManifest, TransportError> {
         let files = self.files.clone();
         blocking(move || {

@@ -313,6 +313,17 @@ impl ImageSource for DockerArchiveSource {
         self.shown.clone()
     }
 
+    /// `docker-archive`: no scope of its own, as containers/image (its `PolicyConfigurationIdentity` is `""`
+    /// and a policy may name only the transport's `""` scope): the transport's default, then `default`.
+    fn policy_name(&self) -> crate::trust::PolicyName {
+        crate::trust::PolicyName {
+            transport: "docker-archive",
+            identity: String::new(),
+            namespaces: Vec::new(),
+            docker_reference: None,
+        }
+    }
+
     async fn manifest(&self) -> Result<RawManifest, TransportError> {
         Ok(self.manifest.clone())
     }

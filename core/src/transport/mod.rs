@@ -16,6 +16,7 @@ pub mod dir;
 pub mod docker_archive;
 pub mod name;
 pub mod oci_layout;
+pub mod policy_name;
 pub mod registry;
 pub mod store;
 
@@ -68,6 +69,9 @@ pub enum TransportError {
     /// Reading, checking or keeping signatures failed, or the policy refused the image.
     #[error(transparent)]
     Trust(Box<TrustError>),
+    /// New signatures need an identity and the destination names none (an archive, a directory).
+    #[error("Cannot determine canonical Docker reference for destination {destination}: give --sign-identity")]
+    NoSigningIdentity { destination: String },
     /// The destination cannot keep signatures (containers/image's words); `--remove-signatures` leaves them.
     #[error("Can not copy signatures to {destination}: storing signatures is not supported for this transport")]
     SignaturesNotSupported { destination: String },
@@ -200,6 +204,11 @@ pub trait ImageDestination: Send + Sync {
     /// The manifest [`ImageDestination::commit`] wrote, when the destination rewrote it (a dir that gzips
     /// layers); `None` when it wrote the one it was given.
     fn rewritten(&self) -> Option<RawManifest> {
+        None
+    }
+    /// The docker reference the image is written as (a registry's, a store name), which new signatures name
+    /// unless `--sign-identity` says otherwise; `None` when it has none.
+    fn docker_reference(&self) -> Option<crate::reference::Reference> {
         None
     }
     /// Keeps `signatures` of the manifest `digest`, called before [`ImageDestination::commit`]. A transport

@@ -154,6 +154,12 @@ impl ImageSource for OciLayoutSource {
         self.shown.clone()
     }
 
+    /// `oci` or `oci-archive` scopes (as the source was named): the layout or archive, then its parents.
+    fn policy_name(&self) -> crate::trust::PolicyName {
+        let transport = if self.shown.starts_with("oci-archive:") { "oci-archive" } else { "oci" };
+        super::policy_name::path(transport, &self.files.root())
+    }
+
     async fn manifest(&self) -> Result<RawManifest, TransportError> {
         let (files, top) = (self.files.clone(), self.top.clone());
         let raw = blocking(move || read_blob(&files, &oci::blob_path(&top.digest), &top, MAX_MANIFEST_SIZE)).await?;

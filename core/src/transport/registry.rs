@@ -189,6 +189,11 @@ impl ImageSource for RegistrySource {
         Some(RegistryRepo { host: self.reference.domain().to_owned(), repo: self.reference.path().to_owned() })
     }
 
+    /// The reference the user asked for, not a mirror's: the policy is about what is pulled.
+    fn policy_name(&self) -> crate::trust::PolicyName {
+        super::policy_name::docker(&self.requested)
+    }
+
     /// The lookaside signatures (registries.d's `lookaside`, else the built-in directory), then, when
     /// `use-sigstore-attachments` is on, the `sha256-HEX.sig` attachments — at most
     /// [`storage::MAX_SIGNATURES`] and [`storage::MAX_SIGNATURES_TOTAL`] bytes together.
@@ -330,6 +335,10 @@ fn source_failed(e: TransportError) -> RegistryError {
 
 #[async_trait::async_trait]
 impl ImageDestination for RegistryDestination {
+    fn docker_reference(&self) -> Option<Reference> {
+        Some(self.reference.clone())
+    }
+
     fn name(&self) -> String {
         format!("docker://{}", self.reference)
     }

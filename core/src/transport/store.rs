@@ -135,6 +135,14 @@ impl ImageSource for StoreSource {
         Some(RegistryRepo { host: name.domain().to_owned(), repo: name.path().to_owned() })
     }
 
+    /// `containers-storage` scopes: the stored name the user meant (by ID: the image's first name) and the
+    /// image ID.
+    fn policy_name(&self) -> crate::trust::PolicyName {
+        let named = crate::ops::name_given(&self.shown, &self.image.names);
+        let id = self.store.image_id(&self.image).ok();
+        super::policy_name::store(self.store.root(), named, id.as_ref().map(Digest::hex))
+    }
+
     /// The signatures the store kept for `digest` (a pull brought them).
     async fn signatures(&self, digest: &Digest) -> Result<Vec<Signature>, TransportError> {
         let (store, digest) = (self.store.clone(), digest.clone());
@@ -192,6 +200,10 @@ pub async fn write_blob(
 
 #[async_trait::async_trait]
 impl ImageDestination for StoreDestination {
+    fn docker_reference(&self) -> Option<Reference> {
+        self.name.clone()
+    }
+
     fn name(&self) -> String {
         match &self.name {
             Some(n) => format!("store:{n}"),

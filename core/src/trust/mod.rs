@@ -9,6 +9,7 @@
 //! ([`crate::transport::ImageDestination::put_signatures`]). Nothing here trusts a signature's bytes until a
 //! key the policy names has verified them.
 
+pub mod passphrase;
 pub mod policy;
 pub mod sigstore;
 pub mod simple;

@@ -38,6 +38,9 @@ pub struct Policy {
     pub default: Vec<Requirement>,
     /// `transports`: transport name → scope → requirements.
     pub transports: BTreeMap<String, BTreeMap<String, Vec<Requirement>>>,
+    /// The copy engine's tests: one manifest refused whatever the requirements say (which manifests are judged).
+    #[cfg(test)]
+    pub(crate) refused_digest: Option<crate::digest::Digest>,
 }
 
 /// One policy requirement (containers-policy.json(5) "Policy Requirements").
@@ -244,12 +247,39 @@ impl Policy {
             entry,
             reason,
         })?;
-        Ok(Policy { path: Some(path.to_path_buf()), default, transports })
+        Ok(Policy {
+            path: Some(path.to_path_buf()),
+            default,
+            transports,
+            #[cfg(test)]
+            refused_digest: None,
+        })
     }
 
     /// `--insecure-policy`: every image accepted, nothing read.
     pub fn insecure_accept_anything() -> Policy {
-        Policy { path: None, default: vec![Requirement::InsecureAcceptAnything], transports: BTreeMap::new() }
+        Policy::only(Requirement::InsecureAcceptAnything)
+    }
+
+    /// `{"default":[{"type":"reject"}]}` without a file: every image refused.
+    pub fn reject_all() -> Policy {
+        Policy::only(Requirement::Reject)
+    }
+
+    fn only(requirement: Requirement) -> Policy {
+        Policy {
+            path: None,
+            default: vec![requirement],
+            transports: BTreeMap::new(),
+            #[cfg(test)]
+            refused_digest: None,
+        }
+    }
+
+    /// Accepts anything but the manifest `digest` (the copy engine's tests: which manifests are judged).
+    #[cfg(test)]
+    pub(crate) fn reject_digest(digest: crate::digest::Digest) -> Policy {
+        Policy { refused_digest: Some(digest), ..Policy::insecure_accept_anything() }
     }
 
     /// The requirements for `name` and the scope they come from (`None`: the policy's `default`): the
@@ -289,6 +319,8 @@ impl Policy {
             .collect();
         // An empty list cannot be parsed; refuse anyway rather than accept (as IsRunningImageAllowed).
         let allowed = !requirements.is_empty() && requirements.iter().all(|r| r.allowed);
+        #[cfg(test)]
+        let allowed = allowed && self.refused_digest.as_ref() != Some(&manifest.digest);
         Evaluation {
             transport: name.transport.to_string(),
             scope: scope.map(str::to_owned),
