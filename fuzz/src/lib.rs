@@ -46,6 +46,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("dockerfile_expand", dockerfile_expand),
     ("semver_tags", semver_tags),
     ("access_claim", access_claim),
+    ("simple_payload", simple_payload),
 ];
 
 // ---- the helper protocol -------------------------------------------------------------------------------
@@ -501,4 +502,16 @@ pub fn semver_tags(data: &[u8]) {
 pub fn access_claim(data: &[u8]) {
     let Ok(token) = std::str::from_utf8(data) else { return };
     let _ = hoist_core::registry::access::granted_by_claim(token, "team/app");
+}
+
+// ---- GPG simple signing --------------------------------------------------------------------------------
+
+/// A containers-signature(5) payload (the literal data of a simple signature, what gpg hands back after
+/// verifying): parsed strictly; what parses, written back by hoist, reads back as itself.
+pub fn simple_payload(data: &[u8]) {
+    use hoist_core::trust::simple::Payload;
+    if let Ok(p) = Payload::parse(data) {
+        let again = Payload::parse(&p.to_json()).expect("hoist's own payload parses");
+        assert_eq!(again, p, "a payload round-trips");
+    }
 }
