@@ -351,6 +351,56 @@ fn signed_by_hoist_verifies_against_its_key_only() {
 }
 
 #[test]
+fn a_signing_subkey_counts_as_its_primary_key() {
+    // containers/image accepts a signature by a subkey of a named key and reports the primary key.
+    let key = TestKey::new("");
+    key.gpg(&[
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "",
+        "--quick-add-key",
+        &key.fingerprint,
+        "ed25519",
+        "sign",
+    ]);
+    let list = String::from_utf8(key.gpg(&["--with-colons", "--list-keys", &key.fingerprint])).unwrap();
+    let fprs: Vec<&str> = list.lines().filter_map(|l| l.strip_prefix("fpr:")).map(|r| r.trim_matches(':')).collect();
+    assert_eq!(fprs.len(), 2, "{list}");
+    let subkey = fprs[1].to_owned();
+    let data = key.dir.path().join("data");
+    std::fs::write(&data, payload().to_json()).unwrap();
+    let sig = key.gpg(&["--no-armor", "-u", &format!("{subkey}!"), "--output", "-", "--sign", data.to_str().unwrap()]);
+    let v = verify(&sig, &[key.public(true)]).unwrap();
+    assert_eq!(v.key_fingerprint, key.fingerprint);
+    assert_ne!(v.key_fingerprint, subkey);
+}
+
+#[test]
+fn a_signature_by_an_expired_key_is_refused() {
+    let key = TestKey::new("");
+    let uid = "Short lived <short@example.com>";
+    key.gpg(&[
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        uid,
+        "ed25519",
+        "sign",
+        "seconds=2",
+    ]);
+    let data = key.dir.path().join("data");
+    std::fs::write(&data, payload().to_json()).unwrap();
+    let sig = key.gpg(&["--no-armor", "-u", uid, "--output", "-", "--sign", data.to_str().unwrap()]);
+    let public = key.gpg(&["--export", uid]);
+    std::thread::sleep(Duration::from_secs(3));
+    let e = verify(&sig, &[public]).unwrap_err();
+    assert!(e.to_string().contains("expired key"), "{e}");
+}
+
+#[test]
 fn bad_inputs_are_refused_clearly() {
     let key = TestKey::new("");
     let sig = key.sign(&payload(), None).unwrap();
