@@ -53,6 +53,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("policy_json", policy_json),
     ("registries_d", registries_d),
     ("signature_manifest", signature_manifest),
+    ("simple_payload", simple_payload),
 ];
 
 // ---- the helper protocol -------------------------------------------------------------------------------
@@ -617,5 +618,14 @@ pub fn signature_manifest(data: &[u8]) {
     if let Ok(sig) = storage::from_blob(data, "fuzz") {
         let again = storage::to_blob(&sig);
         assert_eq!(storage::from_blob(&again, "fuzz").ok(), Some(sig));
+// ---- GPG simple signing --------------------------------------------------------------------------------
+
+/// A containers-signature(5) payload (the literal data of a simple signature, what gpg hands back after
+/// verifying): parsed strictly; what parses, written back by hoist, reads back as itself.
+pub fn simple_payload(data: &[u8]) {
+    use hoist_core::trust::simple::Payload;
+    if let Ok(p) = Payload::parse(data) {
+        let again = Payload::parse(&p.to_json()).expect("hoist's own payload parses");
+        assert_eq!(again, p, "a payload round-trips");
     }
 }
