@@ -19,15 +19,8 @@ pub struct Args {
 
 pub fn run(a: Args, ctx: &Context) -> Result<()> {
     let store = open_store(ctx)?;
-    let targets: Vec<String> = if a.all {
-        let mut ids = Vec::new();
-        for image in store.list()? {
-            ids.push(store.image_id(&image)?.hex().to_owned());
-        }
-        ids
-    } else {
-        a.images.clone()
-    };
+    let targets: Vec<String> =
+        if a.all { store.image_ids()?.iter().map(|id| id.hex().to_owned()).collect() } else { a.images.clone() };
     let force = a.force || a.all;
     let mut failed = Vec::new();
     for t in &targets {
