@@ -479,6 +479,10 @@ fn an_image_id_is_one_image_whatever_manifests_it_came_in() {
     c.podman(&["load", "-i", pd.to_str().unwrap()], b"").expect_ok("podman load");
     let podman_ids = c.podman(&["images", "--format", "{{.ID}} {{.Repository}}"], b"").expect_ok("podman images");
     assert_eq!(podman_ids.out().trim(), format!("{short} {name}"), "podman: one image");
+    c.podman(&["tag", &name, "example.test/second:x"], b"").expect_ok("podman tag");
+    let out = c.podman(&["rmi", &name, "example.test/second:x"], b"").expect_ok("podman rmi A B").out();
+    assert_eq!(out.matches("Deleted:").count(), 1, "podman: {out}");
+    assert!(out.ends_with(&format!("Deleted: {id}\n")), "podman: {out}");
 
     // The same config under a second name in another manifest (a docker-archive's): two names, one image.
     let other = format!("{host}/library/web:1");
@@ -496,6 +500,9 @@ fn an_image_id_is_one_image_whatever_manifests_it_came_in() {
     assert!(images.iter().any(|i| i["Digest"] == v["Digest"]), "{inspected}");
     w.hoist(&["save", "-o", w.path("again.tar").to_str().unwrap(), short]).expect_ok("save by ID");
     w.hoist(&["tag", short, "example.test/third:x"]).expect_ok("tag by ID");
+    w.hoist(&["push", short, &format!("docker://{host}/pushed/by-id:1")]).expect_ok("push by ID");
+    let pushed = skopeo_raw(&c, &format!("docker://{host}/pushed/by-id:1"));
+    assert!(String::from_utf8_lossy(&pushed).contains(&layout.configs[0]), "the image's config");
     w.hoist(&["rmi", "example.test/third:x"]).expect_ok("rmi the third name");
     let refused = w.hoist(&["rmi", short]);
     assert_eq!(refused.code, Some(125), "{refused:?}");
@@ -523,6 +530,10 @@ fn an_image_id_is_one_image_whatever_manifests_it_came_in() {
     let out = w.hoist(&["rmi", "-a"]).expect_ok("rmi -a").out();
     assert_eq!(out.matches("Deleted:").count(), 1, "{out}");
     assert!(w.images().is_empty());
+    w.hoist(&["load", "-i", named.to_str().unwrap()]).expect_ok("load");
+    w.hoist(&["pull", &name]).expect_ok("pull");
+    let out = w.hoist(&["rmi", "-a", "-f"]).expect_ok("rmi -a -f").out();
+    assert_eq!(out.matches("Deleted:").count(), 1, "{out}");
     assert_eq!(w.hoist(&["images"]).expect_ok("images").out().lines().count(), 1, "only the header");
     assert_eq!(std::fs::read_dir(w.path("store/blobs/sha256")).unwrap().count(), 0, "every blob collected");
 }
