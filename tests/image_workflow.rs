@@ -521,6 +521,12 @@ fn an_image_id_is_one_image_whatever_manifests_it_came_in() {
     assert_eq!(out.matches("Deleted:").count(), 1, "{out}");
     assert!(out.ends_with(&format!("Deleted: {id}\n")), "{out}");
     assert!(w.images().is_empty());
+    // `rmi -f ID ID`, `rmi -f ID NAME`: as podman, the image goes once and the repeat is no error.
+    w.hoist(&["load", "-i", named.to_str().unwrap()]).expect_ok("load again");
+    w.hoist(&["pull", &name]).expect_ok("pull again");
+    let out = w.hoist(&["rmi", "-f", short, &other, short]).expect_ok("rmi -f ID NAME ID").out();
+    assert_eq!(out.matches("Deleted:").count(), 1, "{out}");
+    assert!(w.images().is_empty());
 
     // `rmi -a` with the same ID in two manifests, then a load of what is there: an empty store at the end.
     w.hoist(&["pull", &name]).expect_ok("pull");

@@ -23,8 +23,8 @@ pub fn run(a: Args, ctx: &Context) -> Result<()> {
         if a.all { store.image_ids()?.iter().map(|id| id.hex().to_owned()).collect() } else { a.images.clone() };
     let force = a.force || a.all;
     let mut failed = Vec::new();
-    for t in &targets {
-        match store.remove(t, force) {
+    for result in store.remove_each(&targets, force) {
+        match result {
             Ok(removed) => {
                 for n in &removed.untagged {
                     ctx.printer.line(format!("Untagged: {n}"))?;

@@ -368,6 +368,30 @@ impl Store {
         self.keep_index_reserve();
         Ok(removed)
     }
+
+    /// `rmi IMAGE...`: [`Store::remove`] of each input in order, every input found first (as podman looks
+    /// them up), so an input naming an image an earlier one deleted (`rmi -f ID NAME`, `rmi ID ID`) does
+    /// nothing and is no error. One result per input (one error alone when `index.json` cannot be read).
+    pub fn remove_each(&self, inputs: &[String], force: bool) -> Vec<Result<Removed, StoreError>> {
+        let found: Vec<Result<Digest, StoreError>> = match self.read_index() {
+            Ok(index) => {
+                let images = lookup::images(&index);
+                let ids = self.ids(&images);
+                inputs.iter().map(|input| self.resolve(&images, input).map(|(i, _)| ids[i].clone())).collect()
+            }
+            Err(e) => return vec![Err(e)],
+        };
+        let mut deleted: Vec<Digest> = Vec::new();
+        let mut out = Vec::new();
+        for (input, id) in inputs.iter().zip(found) {
+            out.push(match id {
+                Err(e) => Err(e),
+                Ok(id) if deleted.contains(&id) => Ok(Removed::default()),
+                Ok(_) => self.remove(input, force).inspect(|r| deleted.extend(r.deleted.clone())),
+            });
+        }
+        out
+    }
 }
 
 /// The images an `index.json` holding `raw` lists, as [`Store::list`] reads and groups them (`path` only names

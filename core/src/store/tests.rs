@@ -626,6 +626,21 @@ fn an_image_id_is_one_image() {
     assert!(store.list().unwrap().is_empty());
     assert_eq!(count_files(&store.root().join("blobs/sha256")), 0);
 
+    // `rmi -f ID NAME`, `rmi ID ID` of one image: every input found first; what an earlier one deleted is no
+    // error, and it is deleted once.
+    let img = make_image(&store, "one-id");
+    let m2 = other_manifest(&store, &img);
+    store.tag(&r("app"), &img.manifest).unwrap();
+    store.tag(&r("web:1"), &m2).unwrap();
+    let inputs = [id.clone(), "web:1".to_owned(), id.clone(), "missing".to_owned()];
+    let results = store.remove_each(&inputs, true);
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0].as_ref().unwrap().deleted, Some(img.config.clone()));
+    assert_eq!(results[1].as_ref().unwrap(), &Removed::default());
+    assert_eq!(results[2].as_ref().unwrap(), &Removed::default());
+    assert!(matches!(results[3], Err(StoreError::NotFound(_))), "{:?}", results[3]);
+    assert!(store.list().unwrap().is_empty());
+
     // A store with a `<none>` twin from before: rmi by ID (one name, so no force needed) takes both ...
     let img = make_image(&store, "one-id");
     let m2 = other_manifest(&store, &img);
