@@ -435,3 +435,111 @@ fn client_certificates_from_the_cert_dir() {
     let refused = w.hoist(&["pull", &cert_dir_arg(&broken), &image]);
     one_error_line(&refused, &["missing key", "client.cert"]);
 }
+
+/// Issue 20's store bug: an image ID is one image. Loading what is already stored (a docker-dir or an unnamed
+/// docker-archive, whose manifests differ from the pulled one but share its config) adds no `<none>` twin; an
+/// ID prefix matching several manifests of one image is that image; `rmi -f ID` and `rmi -a` remove every
+/// manifest with the ID; `rmi A B` naming one image says `Deleted:` once. podman 4.3 shows the same.
+#[test]
+fn an_image_id_is_one_image_whatever_manifests_it_came_in() {
+    let reg = Registry::start(Options::default());
+    let host = reg.host();
+    let c = Containers::new(std::slice::from_ref(&host));
+    let w = World::new(&insecure(&[&host]));
+    let (dir, layout) = build(&c, "nginx", &[ImageSpec::random(host_arch(), 2, 100_000, 20)]);
+    let name = format!("{host}/library/nginx");
+    skopeo_push(&c, &dir, &format!("docker://{name}:latest"), &["--dest-tls-verify=false"]);
+    let id = id_of(&layout.configs[0]);
+    let short = &id[..12];
+    let ids = |w: &World| -> Vec<String> {
+        w.images().iter().map(|i| i["Id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+
+    // The issue's sequence: pull, save as docker-dir (another manifest of the same config), load it back.
+    w.hoist(&["pull", &name]).expect_ok("hoist pull");
+    let d2 = w.path("d2");
+    w.hoist(&["save", "--format", "docker-dir", "-o", d2.to_str().unwrap(), &name]).expect_ok("save docker-dir");
+    let loaded = w.hoist(&["load", "-i", d2.to_str().unwrap()]).expect_ok("load the docker-dir");
+    assert!(loaded.out().contains(&format!("sha256:{id}")), "{}", loaded.out());
+    let images = w.images();
+    assert_eq!(images.len(), 1, "no <none> twin: {images:#?}");
+    assert_eq!(images[0]["Names"][0], format!("{name}:latest"));
+    // An unnamed docker-archive of it (saved by ID) is the same image too.
+    let by_id = w.path("by-id.tar");
+    w.hoist(&["save", "-o", by_id.to_str().unwrap(), short]).expect_ok("save by ID");
+    w.hoist(&["load", "-i", by_id.to_str().unwrap()]).expect_ok("load the unnamed archive");
+    assert_eq!(ids(&w), vec![id.to_owned()], "no <none> twin after an archive either");
+    let listed = w.hoist(&["images"]).expect_ok("images").out();
+    assert!(!listed.contains("<none>"), "{listed}");
+
+    // podman, on the same image: one image, one ID.
+    c.podman(&["pull", "--tls-verify=false", &name], b"").expect_ok("podman pull");
+    let pd = c.path("podman-d2");
+    c.podman(&["save", "--format", "docker-dir", "-o", pd.to_str().unwrap(), &name], b"").expect_ok("podman save");
+    c.podman(&["load", "-i", pd.to_str().unwrap()], b"").expect_ok("podman load");
+    let podman_ids = c.podman(&["images", "--format", "{{.ID}} {{.Repository}}"], b"").expect_ok("podman images");
+    assert_eq!(podman_ids.out().trim(), format!("{short} {name}"), "podman: one image");
+    c.podman(&["tag", &name, "example.test/second:x"], b"").expect_ok("podman tag");
+    let out = c.podman(&["rmi", &name, "example.test/second:x"], b"").expect_ok("podman rmi A B").out();
+    assert_eq!(out.matches("Deleted:").count(), 1, "podman: {out}");
+    assert!(out.ends_with(&format!("Deleted: {id}\n")), "podman: {out}");
+
+    // The same config under a second name in another manifest (a docker-archive's): two names, one image.
+    let other = format!("{host}/library/web:1");
+    w.hoist(&["tag", &name, &other]).expect_ok("tag");
+    let named = w.path("named.tar");
+    w.hoist(&["save", "-o", named.to_str().unwrap(), &other]).expect_ok("save a docker-archive");
+    w.hoist(&["load", "-i", named.to_str().unwrap()]).expect_ok("load it");
+    let images = w.images();
+    assert_eq!(images.len(), 2, "two manifests, one name each: {images:#?}");
+    assert_ne!(images[0]["Digest"], images[1]["Digest"], "{images:#?}");
+    assert_eq!(ids(&w), vec![id.to_owned(), id.to_owned()]);
+    // By ID it is one image: found (not ambiguous), saved, tagged, refused by plain rmi for its two names.
+    let inspected = w.hoist(&["inspect", short]).expect_ok("inspect by ID").out();
+    let v: serde_json::Value = serde_json::from_str(&inspected).unwrap();
+    assert!(images.iter().any(|i| i["Digest"] == v["Digest"]), "{inspected}");
+    w.hoist(&["save", "-o", w.path("again.tar").to_str().unwrap(), short]).expect_ok("save by ID");
+    w.hoist(&["tag", short, "example.test/third:x"]).expect_ok("tag by ID");
+    w.hoist(&["push", short, &format!("docker://{host}/pushed/by-id:1")]).expect_ok("push by ID");
+    let pushed = skopeo_raw(&c, &format!("docker://{host}/pushed/by-id:1"));
+    assert!(String::from_utf8_lossy(&pushed).contains(&layout.configs[0]), "the image's config");
+    w.hoist(&["rmi", "example.test/third:x"]).expect_ok("rmi the third name");
+    let refused = w.hoist(&["rmi", short]);
+    assert_eq!(refused.code, Some(125), "{refused:?}");
+    assert!(refused.err().contains("more than one tag") && !refused.err().contains("ambiguous"), "{}", refused.err());
+    let removed = w.hoist(&["rmi", "-f", short]).expect_ok("rmi -f ID");
+    let out = removed.out();
+    assert_eq!(out.matches("Deleted:").count(), 1, "{out}");
+    assert!(out.contains(&format!("Untagged: {name}:latest")) && out.contains(&format!("Untagged: {other}")), "{out}");
+    assert!(w.images().is_empty());
+
+    // `rmi A B`, both names of the image in two manifests: `Deleted:` once, at the end.
+    w.hoist(&["load", "-i", named.to_str().unwrap()]).expect_ok("load again");
+    w.hoist(&["pull", &name]).expect_ok("pull again");
+    assert_eq!(ids(&w).len(), 2);
+    let out = w.hoist(&["rmi", &other, &name]).expect_ok("rmi A B").out();
+    assert_eq!(out.matches("Deleted:").count(), 1, "{out}");
+    assert!(out.ends_with(&format!("Deleted: {id}\n")), "{out}");
+    assert!(w.images().is_empty());
+    // `rmi -f ID ID`, `rmi -f ID NAME`: as podman, the image goes once and the repeat is no error.
+    w.hoist(&["load", "-i", named.to_str().unwrap()]).expect_ok("load again");
+    w.hoist(&["pull", &name]).expect_ok("pull again");
+    let out = w.hoist(&["rmi", "-f", short, &other, short]).expect_ok("rmi -f ID NAME ID").out();
+    assert_eq!(out.matches("Deleted:").count(), 1, "{out}");
+    assert!(w.images().is_empty());
+
+    // `rmi -a` with the same ID in two manifests, then a load of what is there: an empty store at the end.
+    w.hoist(&["pull", &name]).expect_ok("pull");
+    w.hoist(&["load", "-i", named.to_str().unwrap()]).expect_ok("load");
+    w.hoist(&["load", "-i", d2.to_str().unwrap()]).expect_ok("load the docker-dir");
+    assert_eq!(ids(&w), vec![id.to_owned(), id.to_owned()]);
+    let out = w.hoist(&["rmi", "-a"]).expect_ok("rmi -a").out();
+    assert_eq!(out.matches("Deleted:").count(), 1, "{out}");
+    assert!(w.images().is_empty());
+    w.hoist(&["load", "-i", named.to_str().unwrap()]).expect_ok("load");
+    w.hoist(&["pull", &name]).expect_ok("pull");
+    let out = w.hoist(&["rmi", "-a", "-f"]).expect_ok("rmi -a -f").out();
+    assert_eq!(out.matches("Deleted:").count(), 1, "{out}");
+    assert_eq!(w.hoist(&["images"]).expect_ok("images").out().lines().count(), 1, "only the header");
+    assert_eq!(std::fs::read_dir(w.path("store/blobs/sha256")).unwrap().count(), 0, "every blob collected");
+}

@@ -93,17 +93,12 @@ pub struct Removal {
 /// does not stop the others. An image with several names goes by ID only with `force` (implied by `all`).
 pub fn rmi(settings: &Settings, targets: &[String], all: bool, force: bool) -> Result<Vec<Removal>, Error> {
     let store = settings.store()?;
-    let targets: Vec<String> = if all {
-        let mut ids = Vec::new();
-        for image in store.list()? {
-            ids.push(store.image_id(&image)?.hex().to_owned());
-        }
-        ids
-    } else {
-        targets.to_vec()
-    };
+    let targets: Vec<String> =
+        if all { store.image_ids()?.iter().map(|id| id.hex().to_owned()).collect() } else { targets.to_vec() };
     let force = force || all;
-    Ok(targets.into_iter().map(|target| Removal { outcome: store.remove(&target, force), target }).collect())
+    // Every target is looked up before any is removed (as podman): two names of one image delete it once.
+    let outcomes = store.remove_each(&targets, force);
+    Ok(targets.into_iter().zip(outcomes).map(|(target, outcome)| Removal { outcome, target }).collect())
 }
 
 /// Gives the stored image `image` (a name, short name or ID) the names `names` (`docker.io` and `:latest`

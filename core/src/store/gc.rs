@@ -2,6 +2,9 @@
 //! (indexes → manifests → config and layers) and delete the rest, with every temp file in `tmp/` and the
 //! signatures kept for manifests no longer reached.
 //!
+//! First it takes off `index.json` the `<none>` twins of named images (entries without a name whose image ID
+//! a named entry has: one image, listed twice by stores written before that rule), so they can go too.
+//!
 //! What it is not: deciding which names go (`Store::remove`). It fails closed: a referenced manifest that
 //! cannot be read or parsed stops the collection before anything is deleted.
 
@@ -11,7 +14,7 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 use super::layout::{BLOBS, GC_LOCK, Held, INDEX_LOCK, Mode, TMP, io_error};
-use super::{MAX_DEPTH, Store, StoreError, deadlock};
+use super::{MAX_DEPTH, Store, StoreError, deadlock, drop_twins};
 use crate::digest::Digest;
 use crate::image::{Descriptor, Manifest, media_type};
 
@@ -27,9 +30,9 @@ pub struct GcReport {
 }
 
 impl Store {
-    /// Deletes every blob `index.json` does not reach and every temp file. Waits for running
-    /// pulls/pushes/loads (holders of `gc.lock` shared) to finish; refused in a process that holds a
-    /// [`super::Session`] or [`super::BlobWriter`] on this store itself.
+    /// Takes off `index.json` the `<none>` twins of named images, then deletes every blob it does not reach
+    /// and every temp file. Waits for running pulls/pushes/loads (holders of `gc.lock` shared) to finish;
+    /// refused in a process that holds a [`super::Session`] or [`super::BlobWriter`] on this store itself.
     pub fn gc(&self) -> Result<GcReport, StoreError> {
         if Held::any(&self.key) {
             return Err(deadlock());
@@ -37,7 +40,11 @@ impl Store {
         let _gc = self.lock(GC_LOCK, Mode::Exclusive)?;
         let index = {
             let _ix = self.lock(INDEX_LOCK, Mode::Exclusive)?;
-            self.read_index()?
+            let mut index = self.read_index()?;
+            if drop_twins(self, &mut index) {
+                self.write_index(&index)?;
+            }
+            index
         };
         let keep = self.reachable(&index.manifests)?;
         let mut report = GcReport::default();

@@ -62,7 +62,7 @@ fn strip(d: &Descriptor) -> Descriptor {
 
 /// A `ref.name` annotation that is a full name with a tag or digest, as hoist writes them. (Other tools
 /// write bare tags such as `latest` there; those entries are images without names.)
-fn stored_name(s: &str) -> Option<Reference> {
+pub(super) fn stored_name(s: &str) -> Option<Reference> {
     Reference::parse_normalized(s).ok().filter(|r| r.to_string() == s && (r.tag().is_some() || r.digest().is_some()))
 }
 
@@ -117,7 +117,9 @@ impl Store {
         Err(not_known(input))
     }
 
-    /// The image whose manifest digest or config digest (sha256) starts with `hex`.
+    /// The image whose manifest digest or config digest (sha256) starts with `hex`. An image ID is one image:
+    /// several manifests with the ID (a pull and a load of the same config) are not ambiguous; the one whose
+    /// manifest digest matched is chosen, else a named one, else the newest.
     fn by_id(&self, images: &[Image], hex: &str, input: &str) -> Result<(usize, Matched), StoreError> {
         if !is_hex(hex) || !(3..=64).contains(&hex.len()) {
             return Err(StoreError::InvalidName {
@@ -125,29 +127,57 @@ impl Store {
                 message: "an image ID is 3 to 64 lowercase hex digits".to_owned(),
             });
         }
-        let mut found = Vec::new();
-        for (i, image) in images.iter().enumerate() {
-            let id = self.image_id(image).ok();
-            let hit = |d: &Digest| d.algorithm() == "sha256" && d.hex().starts_with(hex);
-            if hit(&image.descriptor.digest) || id.as_ref().is_some_and(hit) {
-                found.push((i, id.unwrap_or_else(|| image.descriptor.digest.clone())));
+        let ids = self.ids(images);
+        let hit = |d: &Digest| d.algorithm() == "sha256" && d.hex().starts_with(hex);
+        let found: Vec<usize> =
+            (0..images.len()).filter(|&i| hit(&images[i].descriptor.digest) || hit(&ids[i])).collect();
+        let mut distinct: Vec<&Digest> = Vec::new();
+        for &i in &found {
+            if !distinct.contains(&&ids[i]) {
+                distinct.push(&ids[i]);
             }
         }
-        match found.len() {
-            0 => Err(not_known(input)),
-            1 => Ok((found[0].0, Matched::Id)),
+        match distinct.as_slice() {
+            [] => Err(not_known(input)),
+            [_] => {
+                let best = found
+                    .iter()
+                    .copied()
+                    .find(|&i| hit(&images[i].descriptor.digest))
+                    .or_else(|| found.iter().copied().find(|&i| !images[i].names.is_empty()))
+                    .unwrap_or(found[0]);
+                Ok((best, Matched::Id))
+            }
             _ => Err(StoreError::Ambiguous {
                 prefix: input.to_owned(),
-                candidates: found
+                candidates: distinct
                     .iter()
-                    .map(|(i, id)| {
-                        let names: Vec<String> = images[*i].names.iter().map(Reference::to_string).collect();
+                    .map(|id| {
+                        let names: Vec<String> = names_of(images, &ids, id).iter().map(Reference::to_string).collect();
                         if names.is_empty() { id.to_string() } else { format!("{id} ({})", names.join(" ")) }
                     })
                     .collect(),
             }),
         }
     }
+
+    /// Each image's ID ([`Store::image_id`]; its manifest digest when the manifest cannot be read).
+    pub(super) fn ids(&self, images: &[Image]) -> Vec<Digest> {
+        images.iter().map(|image| self.image_id(image).unwrap_or_else(|_| image.descriptor.digest.clone())).collect()
+    }
+}
+
+/// Every name of the image `id` (`ids` being [`Store::ids`] of `images`), over all its manifests, in order.
+pub(super) fn names_of(images: &[Image], ids: &[Digest], id: &Digest) -> Vec<Reference> {
+    let mut names: Vec<Reference> = Vec::new();
+    for (image, _) in images.iter().zip(ids).filter(|(_, i)| *i == id) {
+        for n in &image.names {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+    }
+    names
 }
 
 /// The image named `r` (parsed from `input`), if any: the stored name itself; else, for a digest reference,

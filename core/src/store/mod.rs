@@ -200,7 +200,9 @@ impl Store {
     }
 
     /// [`Store::tag`] for several names at once, in one change of `index.json`: all are given or none (a
-    /// load of several images). A `None` name adds the image without a name, unless it is already listed.
+    /// load of several images). A `None` name adds the image without a name, unless an image with its ID is
+    /// already listed (a load of what is stored, in another manifest, adds no `<none>` twin). Naming an image
+    /// takes off the entries without a name that have its ID: an image ID is one image.
     pub fn tag_all(&self, tags: &[(Option<Reference>, Descriptor)]) -> Result<(), StoreError> {
         let mut named = Vec::new();
         for (name, target) in tags {
@@ -228,6 +230,7 @@ impl Store {
         }
         let _ix = self.lock(INDEX_LOCK, Mode::Exclusive)?;
         let mut index = self.read_index()?;
+        let mut ids = IdCache::default();
         for (name, target) in named {
             let created = index
                 .manifests
@@ -239,11 +242,19 @@ impl Store {
             let annotations = entry.annotations.get_or_insert_with(BTreeMap::new);
             match name {
                 Some(name_str) => {
-                    index.manifests.retain(|d| d.annotation(ANNOTATION_REF_NAME) != Some(name_str.as_str()));
+                    let id = ids.get(self, target);
+                    index.manifests.retain(|d| {
+                        d.annotation(ANNOTATION_REF_NAME) != Some(name_str.as_str())
+                            && (is_named(d) || ids.get(self, d) != id)
+                    });
                     annotations.insert(ANNOTATION_REF_NAME.to_owned(), name_str);
                 }
-                None if index.manifests.iter().any(|d| d.digest == target.digest) => continue,
-                None => {}
+                None => {
+                    let id = ids.get(self, target);
+                    if index.manifests.iter().any(|d| ids.get(self, d) == id) {
+                        continue;
+                    }
+                }
             }
             annotations.insert(ANNOTATION_CREATED.to_owned(), created);
             index.manifests.push(entry);
@@ -283,8 +294,24 @@ impl Store {
     }
 
     /// The image's ID as podman shows it: the config digest of an image manifest; an index's own digest.
+    /// Several manifests may have one ID (the same config pulled and loaded); they are one image.
     pub fn image_id(&self, image: &Image) -> Result<Digest, StoreError> {
-        let d = &image.descriptor;
+        self.descriptor_id(&image.descriptor)
+    }
+
+    /// Every image ID ([`Store::image_id`]) in the store once, newest first: what `rmi -a` removes.
+    pub fn image_ids(&self) -> Result<Vec<Digest>, StoreError> {
+        let mut out: Vec<Digest> = Vec::new();
+        for id in self.ids(&self.list()?) {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Store::image_id`] of the image `d` describes.
+    fn descriptor_id(&self, d: &Descriptor) -> Result<Digest, StoreError> {
         if !media_type::is_image_manifest(&d.media_type) {
             return Ok(d.digest.clone());
         }
@@ -292,8 +319,10 @@ impl Store {
         Ok(RawManifest { raw, media_type: d.media_type.clone(), digest: d.digest.clone() }.image_id())
     }
 
-    /// `rmi`: by name, takes that name off; by ID (or by digest without a stored name), takes every name
-    /// off, refusing an image with several names unless `force`. Then collects garbage.
+    /// `rmi`: by name, takes that name off, and the image with it when no manifest with its ID keeps a name;
+    /// by ID (or by digest without a stored name), takes every manifest with that ID and all their names off,
+    /// refusing an image with several names unless `force`. [`Removed::deleted`] is set only when the image
+    /// left (so `rmi A B` of one image's two names says so once). Then collects garbage.
     pub fn remove(&self, name_or_id: &str, force: bool) -> Result<Removed, StoreError> {
         if Held::any(&self.key) {
             return Err(deadlock());
@@ -304,28 +333,33 @@ impl Store {
             let mut index = self.read_index()?;
             let images = lookup::images(&index);
             let (i, matched) = self.resolve(&images, name_or_id)?;
-            let image = &images[i];
-            let id = || self.image_id(image).unwrap_or_else(|_| image.descriptor.digest.clone());
+            let ids = self.ids(&images);
+            let id = ids[i].clone();
+            // The image: every manifest with its ID.
+            let digests: Vec<&Digest> =
+                images.iter().zip(&ids).filter(|(_, d)| **d == id).map(|(img, _)| &img.descriptor.digest).collect();
             let mut removed = Removed::default();
             match matched {
                 Matched::Name(name) => {
                     let name_str = name.to_string();
                     index.manifests.retain(|d| d.annotation(ANNOTATION_REF_NAME) != Some(name_str.as_str()));
-                    if !index.manifests.iter().any(|d| d.digest == image.descriptor.digest) {
-                        removed.deleted = Some(id());
+                    if !index.manifests.iter().any(|d| digests.contains(&&d.digest) && is_named(d)) {
+                        index.manifests.retain(|d| !digests.contains(&&d.digest));
+                        removed.deleted = Some(id);
                     }
                     removed.untagged.push(name);
                 }
                 Matched::Id => {
-                    if image.names.len() > 1 && !force {
+                    let names = lookup::names_of(&images, &ids, &id);
+                    if names.len() > 1 && !force {
                         return Err(StoreError::MultipleNames {
                             id: name_or_id.to_owned(),
-                            names: image.names.iter().map(Reference::to_string).collect(),
+                            names: names.iter().map(Reference::to_string).collect(),
                         });
                     }
-                    index.manifests.retain(|d| d.digest != image.descriptor.digest);
-                    removed.untagged = image.names.clone();
-                    removed.deleted = Some(id());
+                    index.manifests.retain(|d| !digests.contains(&&d.digest));
+                    removed.untagged = names;
+                    removed.deleted = Some(id);
                 }
             }
             self.write_index(&index)?;
@@ -335,6 +369,30 @@ impl Store {
         // A full disk gave up the index's reserve: the collection freed room to make it again.
         self.keep_index_reserve();
         Ok(removed)
+    }
+
+    /// `rmi IMAGE...`: [`Store::remove`] of each input in order, every input found first (as podman looks
+    /// them up), so an input naming an image an earlier one deleted (`rmi -f ID NAME`, `rmi ID ID`) does
+    /// nothing and is no error. One result per input (one error alone when `index.json` cannot be read).
+    pub fn remove_each(&self, inputs: &[String], force: bool) -> Vec<Result<Removed, StoreError>> {
+        let found: Vec<Result<Digest, StoreError>> = match self.read_index() {
+            Ok(index) => {
+                let images = lookup::images(&index);
+                let ids = self.ids(&images);
+                inputs.iter().map(|input| self.resolve(&images, input).map(|(i, _)| ids[i].clone())).collect()
+            }
+            Err(e) => return vec![Err(e)],
+        };
+        let mut deleted: Vec<Digest> = Vec::new();
+        let mut out = Vec::new();
+        for (input, id) in inputs.iter().zip(found) {
+            out.push(match id {
+                Err(e) => Err(e),
+                Ok(id) if deleted.contains(&id) => Ok(Removed::default()),
+                Ok(_) => self.remove(input, force).inspect(|r| deleted.extend(r.deleted.clone())),
+            });
+        }
+        out
     }
 }
 
@@ -362,6 +420,35 @@ fn empty_index() -> crate::image::Index {
         subject: None,
         annotations: None,
     }
+}
+
+/// An entry of `index.json` that gives its manifest a name (others are `<none>`).
+fn is_named(d: &Descriptor) -> bool {
+    d.annotation(ANNOTATION_REF_NAME).and_then(lookup::stored_name).is_some()
+}
+
+/// Image IDs by manifest digest, each manifest read once: the ID of a manifest that cannot be read is its
+/// digest.
+#[derive(Default)]
+struct IdCache(BTreeMap<Digest, Digest>);
+
+impl IdCache {
+    fn get(&mut self, store: &Store, d: &Descriptor) -> Digest {
+        self.0
+            .entry(d.digest.clone())
+            .or_insert_with(|| store.descriptor_id(d).unwrap_or_else(|_| d.digest.clone()))
+            .clone()
+    }
+}
+
+/// Takes off `index` the entries without a name whose image ID has a named entry: `<none>` twins of a named
+/// image (a store written before an image ID was one image). True when it changed `index`.
+fn drop_twins(store: &Store, index: &mut crate::image::Index) -> bool {
+    let mut ids = IdCache::default();
+    let named: Vec<Digest> = index.manifests.iter().filter(|d| is_named(d)).map(|d| ids.get(store, d)).collect();
+    let before = index.manifests.len();
+    index.manifests.retain(|d| is_named(d) || !named.contains(&ids.get(store, d)));
+    index.manifests.len() != before
 }
 
 fn deadlock() -> StoreError {

@@ -594,3 +594,122 @@ fn signatures_are_kept_per_manifest_and_collected_with_it() {
     let e = store.put_signatures(&kept.manifest.digest, &many).unwrap_err();
     assert!(e.to_string().starts_with("cannot keep 129 signatures"), "{e}");
 }
+
+/// A second manifest of `img`'s config (its layers in the other order): another digest, the same image ID, as
+/// a pull and a load of one image give.
+fn other_manifest(store: &Store, img: &Made) -> Descriptor {
+    let size = |d: &Digest| store.has_blob(d).unwrap().unwrap();
+    let config = Descriptor::new(OCI_CONFIG, img.config.clone(), size(&img.config));
+    let layers: Vec<Descriptor> =
+        img.layers.iter().rev().map(|l| Descriptor::new(OCI_LAYER_GZIP, l.clone(), size(l))).collect();
+    let raw = manifest_bytes(&config, &layers);
+    Descriptor::new(OCI_MANIFEST, store.put_blob(&raw).unwrap(), raw.len() as u64)
+}
+
+/// `index.json` as a store written before an image ID was one image: `name` on `named`, `twin` listed without
+/// a name.
+fn legacy_twin(store: &Store, name: &str, named: &Descriptor, twin: &Descriptor) {
+    store.tag(&r(name), named).unwrap();
+    let mut index = store.read_index().unwrap();
+    let mut entry = twin.clone();
+    entry.annotations = Some(BTreeMap::from([(ANNOTATION_CREATED.to_owned(), now_rfc3339())]));
+    index.manifests.push(entry);
+    store.write_index(&index).unwrap();
+    assert_eq!(store.list().unwrap().len(), 2, "the twin is listed");
+}
+
+#[test]
+fn an_image_id_is_one_image() {
+    let (_dir, store) = store();
+    let img = make_image(&store, "one-id");
+    let m2 = other_manifest(&store, &img);
+    let id = img.config.hex()[..12].to_owned();
+    store.tag(&r("app"), &img.manifest).unwrap();
+
+    // A load of another manifest of the image, without a name, adds no `<none>` twin.
+    store.tag_all(&[(None, m2.clone())]).unwrap();
+    assert_eq!(store.list().unwrap().len(), 1);
+    // Loaded first without a name, then named in another manifest: the `<none>` entry goes.
+    assert!(store.untag(&r("app")).unwrap());
+    store.tag_all(&[(None, m2.clone())]).unwrap();
+    assert_eq!(store.list().unwrap()[0].descriptor.digest, m2.digest);
+    store.tag(&r("app"), &img.manifest).unwrap();
+    let listed = store.list().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (names(&listed[0]), &listed[0].descriptor.digest),
+        (vec!["docker.io/library/app:latest".to_owned()], &img.manifest.digest)
+    );
+
+    // Two named manifests with one ID: one image by ID (not ambiguous), its two names.
+    store.tag(&r("web:1"), &m2).unwrap();
+    assert_eq!(store.list().unwrap().len(), 2);
+    assert_eq!(store.image_ids().unwrap(), std::slice::from_ref(&img.config));
+    let found = store.find(&id).unwrap();
+    assert!([&img.manifest.digest, &m2.digest].contains(&&found.descriptor.digest), "{found:?}");
+    assert_eq!(store.find(&m2.digest.hex()[..12]).unwrap().descriptor.digest, m2.digest, "a manifest digest picks it");
+    let e = store.remove(&id, false).unwrap_err();
+    match &e {
+        StoreError::MultipleNames { names, .. } => assert_eq!(names.len(), 2, "{e}"),
+        other => panic!("{other}"),
+    }
+    // `rmi A B`: deleted once, when the last name goes; then every blob of both manifests.
+    let a = store.remove("app", false).unwrap();
+    assert_eq!((a.untagged, a.deleted, a.gc.blobs_removed), (vec![r("app:latest")], None, 1), "its manifest");
+    let b = store.remove("web:1", false).unwrap();
+    assert_eq!((b.untagged, b.deleted), (vec![r("web:1")], Some(img.config.clone())));
+    assert_eq!(b.gc.blobs_removed, 4, "config, two layers, the other manifest");
+    assert!(store.list().unwrap().is_empty());
+
+    // `rmi -f ID` takes every manifest with the ID.
+    let img = make_image(&store, "one-id");
+    let m2 = other_manifest(&store, &img);
+    store.tag(&r("app"), &img.manifest).unwrap();
+    store.tag(&r("web:1"), &m2).unwrap();
+    let removed = store.remove(&id, true).unwrap();
+    assert_eq!(removed.untagged.len(), 2, "{removed:?}");
+    assert_eq!(removed.deleted, Some(img.config.clone()));
+    assert!(store.list().unwrap().is_empty());
+    assert_eq!(count_files(&store.root().join("blobs/sha256")), 0);
+
+    // `rmi -f ID NAME`, `rmi ID ID` of one image: every input found first; what an earlier one deleted is no
+    // error, and it is deleted once.
+    let img = make_image(&store, "one-id");
+    let m2 = other_manifest(&store, &img);
+    store.tag(&r("app"), &img.manifest).unwrap();
+    store.tag(&r("web:1"), &m2).unwrap();
+    let inputs = [id.clone(), "web:1".to_owned(), id.clone(), "missing".to_owned()];
+    let results = store.remove_each(&inputs, true);
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0].as_ref().unwrap().deleted, Some(img.config.clone()));
+    assert_eq!(results[1].as_ref().unwrap(), &Removed::default());
+    assert_eq!(results[2].as_ref().unwrap(), &Removed::default());
+    assert!(matches!(results[3], Err(StoreError::NotFound(_))), "{:?}", results[3]);
+    assert!(store.list().unwrap().is_empty());
+
+    // A store with a `<none>` twin from before: rmi by ID (one name, so no force needed) takes both ...
+    let img = make_image(&store, "one-id");
+    let m2 = other_manifest(&store, &img);
+    legacy_twin(&store, "app", &img.manifest, &m2);
+    assert_eq!(store.find(&id).unwrap().descriptor.digest, img.manifest.digest, "the named manifest");
+    let removed = store.remove(&id, false).unwrap();
+    assert_eq!((removed.untagged, removed.deleted), (vec![r("app:latest")], Some(img.config.clone())));
+    assert!(store.list().unwrap().is_empty());
+    // ... rmi by its only name too ...
+    let img = make_image(&store, "one-id");
+    let m2 = other_manifest(&store, &img);
+    legacy_twin(&store, "app", &img.manifest, &m2);
+    assert_eq!(store.remove("app", false).unwrap().deleted, Some(img.config.clone()));
+    assert!(store.list().unwrap().is_empty());
+    assert_eq!(count_files(&store.root().join("blobs/sha256")), 0);
+    // ... and a garbage collection (`prune`) takes the twin off, keeping the named image.
+    let img = make_image(&store, "one-id");
+    let m2 = other_manifest(&store, &img);
+    legacy_twin(&store, "app", &img.manifest, &m2);
+    let report = store.gc().unwrap();
+    assert_eq!(report.blobs_removed, 1, "the twin's manifest");
+    let listed = store.list().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].descriptor.digest, img.manifest.digest);
+    assert!(store.has_blob(&m2.digest).unwrap().is_none());
+}
