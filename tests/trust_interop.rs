@@ -46,7 +46,7 @@ impl Gpg {
 
 /// hoist and skopeo sharing one registries.d (a lookaside on `file://DIR/sigs`) and one policy file.
 struct Trust {
-    reg: Registry,
+    _reg: Registry,
     host: String,
     c: Containers,
     w: HoistWorld,
@@ -73,7 +73,7 @@ impl Trust {
         )
         .unwrap();
         let policy = w.path("policy.json");
-        let t = Trust { reg, host, c, w, gpg, registries_d, policy };
+        let t = Trust { _reg: reg, host, c, w, gpg, registries_d, policy };
         t.set_policy(&t.signed_by_for(&format!("{}/ns", t.host)));
         t
     }
