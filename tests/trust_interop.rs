@@ -199,6 +199,52 @@ fn skopeo_signed_image_is_accepted_only_with_its_signature_and_identity() {
 }
 
 #[test]
+fn signatures_travel_with_hoist_pull_push_and_copy_unless_removed() {
+    let t = Trust::new();
+    let host = t.host.clone();
+    let digest = t.skopeo_push(&format!("{host}/ns/app:1"), "travels", true);
+    // The store is trusted to push from; registry images need the key's signature.
+    let signed_by = t.signed_by_for(&format!("{host}/ns"));
+    t.set_policy(&signed_by.replace(
+        r#""transports":{"#,
+        r#""transports":{"containers-storage":{"":[{"type":"insecureAcceptAnything"}]},"#,
+    ));
+    t.pull(&format!("{host}/ns/app:1")).expect_ok("pull of the signed image");
+    let [p, d] = t.trust_flags();
+
+    // pull → store → push: the signature the pull brought goes to the new repository.
+    let pushed = format!("docker://{host}/ns/pushed:1");
+    t.hoist(&["push", &p, &d, &format!("{host}/ns/app:1"), &pushed]).expect_ok("push");
+    let sig = std::fs::read(t.lookaside("ns/app", &digest).join("signature-1")).unwrap();
+    assert_eq!(std::fs::read(t.lookaside("ns/pushed", &digest).join("signature-1")).unwrap(), sig);
+
+    // registry → registry copy carries it too; --remove-signatures leaves it behind.
+    let (from, copied, bare) = (
+        format!("docker://{host}/ns/app:1"),
+        format!("docker://{host}/ns/copied:1"),
+        format!("docker://{host}/ns/bare:1"),
+    );
+    t.hoist(&["copy", &p, &d, "--src-tls-verify=false", "--dest-tls-verify=false", &from, &copied]).expect_ok("copy");
+    assert_eq!(std::fs::read(t.lookaside("ns/copied", &digest).join("signature-1")).unwrap(), sig);
+    t.hoist(&[
+        "copy",
+        &p,
+        &d,
+        "--remove-signatures",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &from,
+        &bare,
+    ])
+    .expect_ok("copy --remove-signatures");
+    assert!(!t.lookaside("ns/bare", &digest).exists(), "no signature copied");
+
+    // The carried signature still names ns/app: skopeo refuses ns/copied under the same policy, as hoist does.
+    let out = t.pull(&format!("{host}/ns/copied:1"));
+    rejected(&out, "ns/app");
+}
+
+#[test]
 fn hoist_signed_push_passes_skopeo_policy() {
     let t = Trust::new();
     let host = t.host.clone();
