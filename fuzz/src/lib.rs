@@ -551,6 +551,10 @@ pub fn sigstore_payload(data: &[u8]) {
         annotations,
     };
     assert!(sigstore::verify(&sig, &[sigstore_public_key()]).is_err(), "nothing verifies against an unused key");
+}
+
+// ---- image trust: the policy ------------------------------------------------------------------------------
+
 /// A policy.json (containers-policy.json(5)): parsed strictly; a policy that parses is evaluated for a
 /// docker and an oci image without signatures (no key file is read then), and must allow exactly when every
 /// requirement of the scope that applies is `insecureAcceptAnything`; `trust show`'s rows are made from it
@@ -581,6 +585,8 @@ pub fn policy_json(data: &[u8]) {
     }
     let rows = policy.show_rows(&|_| Vec::new(), &|_| String::new());
     let _ = show_table(&rows, true);
+}
+
 // ---- where signatures live (issue 19) -------------------------------------------------------------------
 
 /// A registries.d file: parsed, then every lookup a registry image makes (reading and writing locations,
@@ -618,6 +624,9 @@ pub fn signature_manifest(data: &[u8]) {
     if let Ok(sig) = storage::from_blob(data, "fuzz") {
         let again = storage::to_blob(&sig);
         assert_eq!(storage::from_blob(&again, "fuzz").ok(), Some(sig));
+    }
+}
+
 // ---- GPG simple signing --------------------------------------------------------------------------------
 
 /// A containers-signature(5) payload (the literal data of a simple signature, what gpg hands back after
