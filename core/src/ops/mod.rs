@@ -94,9 +94,13 @@ pub enum Error {
     /// An archive or directory named with one transport holds another format.
     #[error("{}: is a {found}, not a {expected}", path.display())]
     WrongFormat { path: std::path::PathBuf, found: Format, expected: Format },
-    /// A blocking task that did not finish (it panicked or the runtime stopped).
-    #[error("{0}")]
-    Task(String),
+    /// A blocking task that did not finish (it panicked or the runtime stopped): which one.
+    #[error("{task}: {source}")]
+    Task {
+        task: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
 /// The registry source a name means, as `podman pull` resolves it: a fully qualified name or an alias is one
@@ -292,7 +296,7 @@ pub async fn load(settings: &Settings, input: Input, progress: Arc<dyn CopyProgr
     let spool = store.temp_dir();
     let opened = tokio::task::spawn_blocking(move || crate::archive::open(input, &spool))
         .await
-        .map_err(|e| Error::Task(e.to_string()))??;
+        .map_err(|source| Error::Task { task: "opening the archive", source })??;
     Ok(copy::archive::load(store, &opened, &opts, progress).await?)
 }
 

@@ -119,7 +119,7 @@ impl ImageName {
                 let (f, p, r) = (*format, path.clone(), reference.clone());
                 tokio::task::spawn_blocking(move || archive_source(f, &p, r.as_deref()))
                     .await
-                    .map_err(|e| Error::Task(e.to_string()))??
+                    .map_err(|source| Error::Task { task: "opening the archive", source })??
             }
         })
     }
