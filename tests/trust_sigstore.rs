@@ -407,3 +407,46 @@ fn hoist_sigstore_signatures_verify_with_the_python_helper() {
     rejected(&t.pull(&dest), "not signed by the key");
     assert_eq!(t.store_files(), before);
 }
+
+#[test]
+fn python_signed_attachments_travel_with_copy_and_push() {
+    let t = World::new();
+    let host = t.host.clone();
+    let key = t.py_key("release");
+    let src = format!("{host}/ns/app:1");
+    let digest = t.skopeo_push(&src, "travels");
+    t.attach("ns/app", &digest, &[t.py_sign(&key, &digest, &src)]);
+    t.require_sigstore(&key.public);
+    let [p, d] = t.trust_flags();
+
+    // Registry to registry: the attachment is copied as it is (the same payload and signature).
+    let original = t.attachment("ns/app", &digest);
+    t.hoist(&["copy", &p, &d, &format!("docker://{src}"), &format!("docker://{host}/ns/copied:1")])
+        .expect_ok("hoist copy of a signed image");
+    assert_eq!(t.attachment("ns/copied", &digest), original, "the signature travelled unchanged");
+    // It still names ns/app, so under matchRepoDigestOrExact the copy is refused, by tag and by digest.
+    rejected(&t.pull(&format!("{host}/ns/copied:1")), &format!("identity \"{src}\" is not accepted"));
+    rejected(&t.pull(&format!("{host}/ns/copied@{digest}")), &format!("identity \"{src}\" is not accepted"));
+
+    // --remove-signatures leaves it behind.
+    t.hoist(&[
+        "copy",
+        &p,
+        &d,
+        "--remove-signatures",
+        &format!("docker://{src}"),
+        &format!("docker://{host}/ns/bare:1"),
+    ])
+    .expect_ok("hoist copy --remove-signatures");
+    rejected(&t.pull(&format!("{host}/ns/bare:1")), "no signature exists");
+
+    // Through the store: pull keeps the signature, push writes it to the new repository.
+    t.pull(&src).expect_ok("pull of the signed image");
+    // (The store is a source the policy judges too: its default rejects; accept anything for the push.)
+    std::fs::write(&t.policy, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+    t.hoist(&["push", &p, &d, &src, &format!("docker://{host}/ns/pushed:1")]).expect_ok("hoist push");
+    let pushed = t.attachment("ns/pushed", &digest);
+    assert_eq!(pushed, original, "pull then push carries the signature");
+    let (_, payload, annotations) = &pushed[0];
+    assert_eq!(t.py_verify(&key.public, payload, annotations), Ok((digest.clone(), src.clone())));
+}
