@@ -6,7 +6,8 @@
 //! hoist, with registries.d `use-sigstore-attachments: true` and a `sigstoreSigned` policy, accepts it and
 //! refuses another key, another repository and no signature, storing nothing on refusal. The other way:
 //! `hoist generate-sigstore-key`, `hoist push --sign-by-sigstore-private-key` and `hoist sign` write
-//! attachments that skopeo copies out and the Python helper verifies.
+//! attachments that skopeo copies out and the Python helper verifies; attachments travel with `hoist copy` and
+//! pull → push, and `hoist sign` appends to the Python-made one.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -149,6 +150,11 @@ impl World {
 
     /// The Python helper signs cosign's payload for (digest, reference) with `key`; the layer it gives.
     fn py_sign(&self, key: &PyKey, digest: &str, reference: &str) -> Value {
+        self.py_sign_optional(key, digest, reference, "null")
+    }
+
+    /// As [`World::py_sign`], with `optional` (JSON) in the payload, as `cosign sign -a KEY=VALUE` writes.
+    fn py_sign_optional(&self, key: &PyKey, digest: &str, reference: &str, optional: &str) -> Value {
         let out = python(&[
             "sign",
             "--key",
@@ -159,6 +165,8 @@ impl World {
             digest,
             "--reference",
             reference,
+            "--optional",
+            optional,
         ])
         .expect_ok("python sign");
         serde_json::from_str(&out.out()).unwrap()
@@ -313,7 +321,9 @@ fn python_signed_attachments_are_accepted_only_with_their_key_and_identity() {
     // A good signature next to a bad one is enough (any signature may satisfy the requirement).
     let d5 = t.skopeo_push(&format!("{host}/ns/two:1"), "two");
     let r5 = format!("{host}/ns/two:1");
-    t.attach("ns/two", &d5, &[t.py_sign(&other, &d5, &r5), t.py_sign(&key, &d5, &r5)]);
+    // The good one carries cosign's user annotations in `optional`, which verification ignores.
+    let annotated = t.py_sign_optional(&key, &d5, &r5, r#"{"commit":"c0ffee","pipeline":"release"}"#);
+    t.attach("ns/two", &d5, &[t.py_sign(&other, &d5, &r5), annotated]);
     assert_eq!(t.store_files(), before, "no refusal wrote to the store");
     assert_eq!(t.images(), 1);
     t.pull(&r5).expect_ok("one of two signatures by the policy's key");
@@ -449,4 +459,21 @@ fn python_signed_attachments_travel_with_copy_and_push() {
     assert_eq!(pushed, original, "pull then push carries the signature");
     let (_, payload, annotations) = &pushed[0];
     assert_eq!(t.py_verify(&key.public, payload, annotations), Ok((digest.clone(), src.clone())));
+
+    // `hoist sign` adds its layer to the attachment the Python helper made (config `{}`), keeping that one.
+    let prefix = t.w.path("hoist-key");
+    let pf = t.pass_file.to_str().unwrap().to_string();
+    t.hoist(&["generate-sigstore-key", "--output-prefix", prefix.to_str().unwrap(), "--passphrase-file", &pf])
+        .expect_ok("generate-sigstore-key");
+    let k = t.w.path("hoist-key.private");
+    t.hoist(&["sign", &d, "--sign-by-sigstore-private-key", k.to_str().unwrap(), "--sign-passphrase-file", &pf, &src])
+        .expect_ok("hoist sign of a Python-signed image");
+    let both = t.attachment("ns/app", &digest);
+    assert_eq!(both.len(), 2, "one layer added");
+    assert_eq!(both[0], original[0], "the Python layer kept as it was");
+    let hoist_pub = t.w.path("hoist-key.pub");
+    assert_eq!(t.py_verify(&hoist_pub, &both[1].1, &both[1].2), Ok((digest.clone(), src.clone())));
+    // Either key's policy accepts the image now.
+    t.require_sigstore(&hoist_pub);
+    t.pull(&src).expect_ok("pull under the key hoist made");
 }
