@@ -477,3 +477,50 @@ fn python_signed_attachments_travel_with_copy_and_push() {
     t.require_sigstore(&hoist_pub);
     t.pull(&src).expect_ok("pull under the key hoist made");
 }
+
+#[test]
+fn a_signed_index_needs_its_chosen_instance_signed_too() {
+    use harness::image::{ImageSpec, write_layout};
+    let t = World::new();
+    let host = t.host.clone();
+    let key = t.py_key("release");
+    t.require_sigstore(&key.public);
+    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+    let other = if arch == "amd64" { "arm64" } else { "amd64" };
+
+    let push_index = |repo: &str, seed: u64| {
+        let dir = t.c.path(&format!("index-{seed}"));
+        let specs = [ImageSpec::random(arch, 1, 4096, seed), ImageSpec::random(other, 1, 4096, seed + 1)];
+        let layout = write_layout(&dir, "v1", &specs);
+        let policy = format!("--policy={}", t.c.policy.display());
+        let src = format!("oci:{}:v1", dir.display());
+        let dst = format!("docker://{host}/{repo}:1");
+        t.c.skopeo(&["copy", "--all", &policy, "--dest-tls-verify=false", &src, &dst]).expect_ok("skopeo copy --all");
+        layout
+    };
+
+    // cosign's `sign --recursive`: the index and each instance signed. Accepted.
+    let all = push_index("ns/multi", 31);
+    let reference = format!("{host}/ns/multi:1");
+    for d in [&all.top, &all.manifests[0], &all.manifests[1]] {
+        t.attach("ns/multi", d, &[t.py_sign(&key, d, &reference)]);
+    }
+    t.pull(&reference).expect_ok("pull of an index signed recursively");
+    assert_eq!(t.images(), 1);
+    let before = t.store_files();
+
+    // Only the index signed: the chosen instance has no signature, refused (containers/image checks both).
+    let top_only = push_index("ns/top-only", 41);
+    let reference = format!("{host}/ns/top-only:1");
+    t.attach("ns/top-only", &top_only.top, &[t.py_sign(&key, &top_only.top, &reference)]);
+    rejected(&t.pull(&reference), "no signature exists");
+
+    // Only the instances signed: the index itself is refused first.
+    let inner_only = push_index("ns/inner-only", 51);
+    let reference = format!("{host}/ns/inner-only:1");
+    for d in &inner_only.manifests {
+        t.attach("ns/inner-only", d, &[t.py_sign(&key, d, &reference)]);
+    }
+    rejected(&t.pull(&reference), "no signature exists");
+    assert_eq!(t.store_files(), before, "nothing stored on refusal");
+}
