@@ -523,4 +523,27 @@ fn a_signed_index_needs_its_chosen_instance_signed_too() {
     }
     rejected(&t.pull(&reference), "no signature exists");
     assert_eq!(t.store_files(), before, "nothing stored on refusal");
+
+    // As docs/trust.md says: `hoist sign` the index's tag, then the instance by digest as that tag.
+    let prefix = t.w.path("hoist-key");
+    let pf = t.pass_file.to_str().unwrap().to_string();
+    t.hoist(&["generate-sigstore-key", "--output-prefix", prefix.to_str().unwrap(), "--passphrase-file", &pf])
+        .expect_ok("generate-sigstore-key");
+    t.require_sigstore(&t.w.path("hoist-key.pub"));
+    let d = format!("--registries.d={}", t.registries_d.display());
+    let k = t.w.path("hoist-key.private");
+    let sign = |image: &str, identity: &str| {
+        let k = k.to_str().unwrap();
+        let mut args = vec!["sign", &d, "--sign-by-sigstore-private-key", k, "--sign-passphrase-file", &pf];
+        if !identity.is_empty() {
+            args.extend(["--sign-identity", identity]);
+        }
+        args.push(image);
+        t.hoist(&args).expect_ok("hoist sign")
+    };
+    let reference = format!("{host}/ns/top-only:1");
+    sign(&reference, "");
+    rejected(&t.pull(&reference), "no signature exists");
+    sign(&format!("{host}/ns/top-only@{}", top_only.manifests[0]), &reference);
+    t.pull(&reference).expect_ok("index and instance signed with hoist sign");
 }
