@@ -5,8 +5,13 @@
 //!
 //! Data sets: (a) one 100 MB random layer, (b) 40 layers of 1 MB, (c) one 1 GiB layer (the memory row;
 //! `BENCH_BIG=0` leaves it out; `BENCH_SETS=1MB,100MB` picks sets by name). `BENCH_RUNS` (default 5) sets the
-//! runs per row. Peers run cold: their blob
-//! info cache is removed before each run, and every push goes to a fresh repository.
+//! runs per row; `BENCH_ROWS=pull-signed,load` runs only the rows named (pull, to-dir, push, copy, save, load,
+//! build, pull-signed). Peers run cold: their blob info cache is removed before each run, and every push goes
+//! to a fresh repository.
+//!
+//! The `pull signed` row measures the cost of image trust: `hoist pull` of a sigstore-signed image under a
+//! policy that requires the signature (`sigstoreSigned`, the `sha256-HEX.sig` attachment read through
+//! registries.d) against `hoist pull` of the same image unsigned under `insecureAcceptAnything`.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -102,6 +107,11 @@ fn peak(samples: &[Sample]) -> String {
 
 fn runs() -> usize {
     std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5).max(1)
+}
+
+/// Whether `BENCH_ROWS` (a comma-separated list of row keys) asks for the row `key`; all rows when unset.
+fn wanted(key: &str) -> bool {
+    std::env::var("BENCH_ROWS").map_or(true, |v| v.split(',').any(|r| r.trim() == key))
 }
 
 /// The data sets as (name, specs).
@@ -285,8 +295,16 @@ fn main() -> ExitCode {
         let out = c.skopeo(&["copy", &policy, "--dest-tls-verify=false", &oci, &format!("docker://{image}")]);
         out.expect_ok("skopeo seeds the registry");
         let floor = floor(&layout_dir);
-        let upload = upload_floor(&ha, &layout_dir, &n.to_string());
-        let download = download_floor(&format!("{ha}/v2/bench/set{n}"), &layout_dir, &c.path("curl-scratch"));
+        let upload = if wanted("push") || wanted("copy") {
+            upload_floor(&ha, &layout_dir, &n.to_string())
+        } else {
+            Duration::ZERO
+        };
+        let download = if wanted("pull") || wanted("to-dir") || wanted("pull-signed") {
+            download_floor(&format!("{ha}/v2/bench/set{n}"), &layout_dir, &c.path("curl-scratch"))
+        } else {
+            Duration::ZERO
+        };
         let world = HoistWorld::new(&conf);
         let store = world.path("store");
         let hoist = |args: &[&str]| world.command(args, &Vec::new());
@@ -307,142 +325,240 @@ fn main() -> ExitCode {
             row("push", "skopeo copy oci: docker://", Some(0.6)),
             row("registry → registry", "skopeo copy", Some(0.6)),
         );
-        for run in 0..=runs {
+        let transfers = ["pull", "to-dir", "push", "copy"].into_iter().any(wanted);
+        for run in (0..=runs).filter(|_| transfers) {
             let keep = run > 0; // run 0 warms up
             eprintln!("bench: {name} run {run}/{runs}");
-            let _ = std::fs::remove_dir_all(&store);
-            let s = measured(&mut hoist(&["pull", "-q", &image]), "hoist pull");
-            cold(&c);
-            let mut podman = c.command("podman");
-            podman.args(["pull", "-q", "--tls-verify=false", &image]);
-            let p = measured(&mut podman, "podman pull");
-            if keep {
-                pull.hoist.push(s);
-                pull.peer.push(p);
+            if wanted("pull") {
+                let _ = std::fs::remove_dir_all(&store);
+                let s = measured(&mut hoist(&["pull", "-q", &image]), "hoist pull");
+                cold(&c);
+                let mut podman = c.command("podman");
+                podman.args(["pull", "-q", "--tls-verify=false", &image]);
+                let p = measured(&mut podman, "podman pull");
+                if keep {
+                    pull.hoist.push(s);
+                    pull.peer.push(p);
+                }
             }
+            // The push below needs the image in the store.
             let _ = std::fs::remove_dir_all(&store);
             let s = measured(&mut hoist(&["copy", "-q", &format!("docker://{image}"), "store:bench"]), "hoist copy");
-            cold(&c);
-            let dir = c.path("dir-copy");
-            let _ = std::fs::remove_dir_all(&dir);
-            let mut skopeo = c.command("skopeo");
-            skopeo
-                .args(["copy", "-q", &policy, "--src-tls-verify=false", &format!("docker://{image}")])
-                .arg(format!("dir:{}", dir.display()));
-            let p = measured(&mut skopeo, "skopeo copy to dir");
-            if keep {
-                to_dir.hoist.push(s);
-                to_dir.peer.push(p);
+            if wanted("to-dir") {
+                cold(&c);
+                let dir = c.path("dir-copy");
+                let _ = std::fs::remove_dir_all(&dir);
+                let mut skopeo = c.command("skopeo");
+                skopeo
+                    .args(["copy", "-q", &policy, "--src-tls-verify=false", &format!("docker://{image}")])
+                    .arg(format!("dir:{}", dir.display()));
+                let p = measured(&mut skopeo, "skopeo copy to dir");
+                if keep {
+                    to_dir.hoist.push(s);
+                    to_dir.peer.push(p);
+                }
             }
             // Push the stored image to a fresh repository; skopeo pushes the same layout to another.
-            let dest = format!("{ha}/push-h{n}-{run}/img:v1");
-            let s = measured(&mut hoist(&["push", "-q", "bench", &dest]), "hoist push");
-            cold(&c);
-            let mut skopeo = c.command("skopeo");
-            skopeo
-                .args(["copy", "-q", &policy, "--dest-tls-verify=false", &oci])
-                .arg(format!("docker://{ha}/push-s{n}-{run}/img:v1"));
-            let p = measured(&mut skopeo, "skopeo push");
-            if keep {
-                push.hoist.push(s);
-                push.peer.push(p);
+            if wanted("push") {
+                let dest = format!("{ha}/push-h{n}-{run}/img:v1");
+                let s = measured(&mut hoist(&["push", "-q", "bench", &dest]), "hoist push");
+                cold(&c);
+                let mut skopeo = c.command("skopeo");
+                skopeo
+                    .args(["copy", "-q", &policy, "--dest-tls-verify=false", &oci])
+                    .arg(format!("docker://{ha}/push-s{n}-{run}/img:v1"));
+                let p = measured(&mut skopeo, "skopeo push");
+                if keep {
+                    push.hoist.push(s);
+                    push.peer.push(p);
+                }
             }
             // Registry to another registry, fresh repositories.
-            let (to_h, to_s) =
-                (format!("docker://{hb}/copy-h{n}-{run}/img:v1"), format!("docker://{hb}/copy-s{n}-{run}/img:v1"));
-            let s = measured(&mut hoist(&["copy", "-q", &format!("docker://{image}"), &to_h]), "hoist copy r→r");
-            cold(&c);
-            let mut skopeo = c.command("skopeo");
-            skopeo
-                .args(["copy", "-q", &policy, "--src-tls-verify=false", "--dest-tls-verify=false"])
-                .args([&format!("docker://{image}"), &to_s]);
-            let p = measured(&mut skopeo, "skopeo copy r→r");
-            if keep {
-                copy.hoist.push(s);
-                copy.peer.push(p);
+            if wanted("copy") {
+                let (to_h, to_s) =
+                    (format!("docker://{hb}/copy-h{n}-{run}/img:v1"), format!("docker://{hb}/copy-s{n}-{run}/img:v1"));
+                let s = measured(&mut hoist(&["copy", "-q", &format!("docker://{image}"), &to_h]), "hoist copy r→r");
+                cold(&c);
+                let mut skopeo = c.command("skopeo");
+                skopeo
+                    .args(["copy", "-q", &policy, "--src-tls-verify=false", "--dest-tls-verify=false"])
+                    .args([&format!("docker://{image}"), &to_s]);
+                let p = measured(&mut skopeo, "skopeo copy r→r");
+                if keep {
+                    copy.hoist.push(s);
+                    copy.peer.push(p);
+                }
             }
         }
         pull.curl = Some(download);
         to_dir.curl = Some(download);
         push.curl = Some(upload);
         copy.curl = Some(upload);
-        rows.extend([pull, to_dir, push, copy]);
+        rows.extend(
+            [("pull", pull), ("to-dir", to_dir), ("push", push), ("copy", copy)]
+                .into_iter()
+                .filter(|(k, _)| wanted(k))
+                .map(|(_, r)| r),
+        );
 
-        // save: the pulled image (gzip layers in hoist's store, unpacked in podman's) into a docker-archive,
-        // which needs the layers uncompressed: the floor is hashing plus inflating them.
-        let _ = std::fs::remove_dir_all(&store);
-        measured(&mut hoist(&["pull", "-q", &image]), "hoist pull");
-        cold(&c);
-        let mut podman = c.command("podman");
-        podman.args(["pull", "-q", "--tls-verify=false", &image]);
-        measured(&mut podman, "podman pull");
-        let mut save = row_with("save", "podman save", Some(0.6), floor + inflate_floor(&layout_dir));
-        let (ours, theirs) = (c.path("hoist-saved.tar"), c.path("podman-saved.tar"));
-        for run in 0..=runs {
-            eprintln!("bench: {name} save run {run}/{runs}");
-            let _ = std::fs::remove_file(&ours);
-            let s = measured(&mut hoist(&["save", "-q", "-o", ours.to_str().unwrap(), &image]), "hoist save");
-            let _ = std::fs::remove_file(&theirs);
-            let mut podman = c.command("podman");
-            podman.args(["save", "-q", "-o", theirs.to_str().unwrap(), &image]);
-            let p = measured(&mut podman, "podman save");
-            if run > 0 {
-                save.hoist.push(s);
-                save.peer.push(p);
-            }
-        }
-        let _ = std::fs::remove_file(&ours);
-        // load: podman's archive into an empty store; the floor is hashing the archive's bytes once.
-        let mut load = row_with("load", "podman load", Some(1.0), hash_floor(std::slice::from_ref(&theirs)));
-        for run in 0..=runs {
-            eprintln!("bench: {name} load run {run}/{runs}");
+        if wanted("save") || wanted("load") {
+            // save: the pulled image (gzip layers in hoist's store, unpacked in podman's) into a docker-archive,
+            // which needs the layers uncompressed: the floor is hashing plus inflating them.
             let _ = std::fs::remove_dir_all(&store);
-            let s = measured(&mut hoist(&["load", "-q", "-i", theirs.to_str().unwrap()]), "hoist load");
+            measured(&mut hoist(&["pull", "-q", &image]), "hoist pull");
             cold(&c);
             let mut podman = c.command("podman");
-            podman.args(["load", "-q", "-i", theirs.to_str().unwrap()]);
-            let p = measured(&mut podman, "podman load");
-            if run > 0 {
-                load.hoist.push(s);
-                load.peer.push(p);
+            podman.args(["pull", "-q", "--tls-verify=false", &image]);
+            measured(&mut podman, "podman pull");
+            let mut save = row_with("save", "podman save", Some(0.6), floor + inflate_floor(&layout_dir));
+            let (ours, theirs) = (c.path("hoist-saved.tar"), c.path("podman-saved.tar"));
+            for run in 0..=runs {
+                eprintln!("bench: {name} save run {run}/{runs}");
+                let _ = std::fs::remove_file(&ours);
+                let s = measured(&mut hoist(&["save", "-q", "-o", ours.to_str().unwrap(), &image]), "hoist save");
+                let _ = std::fs::remove_file(&theirs);
+                let mut podman = c.command("podman");
+                podman.args(["save", "-q", "-o", theirs.to_str().unwrap(), &image]);
+                let p = measured(&mut podman, "podman save");
+                if run > 0 {
+                    save.hoist.push(s);
+                    save.peer.push(p);
+                }
             }
+            let _ = std::fs::remove_file(&ours);
+            // load: podman's archive into an empty store; the floor is hashing the archive's bytes once.
+            let mut load = row_with("load", "podman load", Some(1.0), hash_floor(std::slice::from_ref(&theirs)));
+            for run in 0..=runs {
+                eprintln!("bench: {name} load run {run}/{runs}");
+                let _ = std::fs::remove_dir_all(&store);
+                let s = measured(&mut hoist(&["load", "-q", "-i", theirs.to_str().unwrap()]), "hoist load");
+                cold(&c);
+                let mut podman = c.command("podman");
+                podman.args(["load", "-q", "-i", theirs.to_str().unwrap()]);
+                let p = measured(&mut podman, "podman load");
+                if run > 0 {
+                    load.hoist.push(s);
+                    load.peer.push(p);
+                }
+            }
+            let _ = std::fs::remove_file(&theirs);
+            rows.extend([("save", save), ("load", load)].into_iter().filter(|(k, _)| wanted(k)).map(|(_, r)| r));
         }
-        let _ = std::fs::remove_file(&theirs);
-        rows.extend([save, load]);
 
-        // build: the seed's Dockerfile plus a COPY of the data set, on a small base both pull in the warm-up;
-        // the result is removed after each run (and hoist's unreferenced blobs pruned; podman builds with
-        // --no-cache), so every run writes its layer. The floor is hashing the copied files once.
-        std::fs::write(
-            ctx.join("Dockerfile"),
-            format!("FROM {base}\nVOLUME /site-data\nWORKDIR /usr/src/app\nEXPOSE 80\nCOPY data/ /usr/src/app/data/\n"),
-        )
-        .unwrap();
-        let _ = std::fs::remove_dir_all(&store);
-        cold(&c);
-        let mut build = row_with("build", "podman build", Some(0.6), hash_floor(&files_under(&ctx.join("data"))));
-        let tag = format!("localhost/bench-build:{n}");
-        for run in 0..=runs {
-            eprintln!("bench: {name} build run {run}/{runs}");
-            let s = measured(&mut hoist(&["build", "-q", "-t", &tag, ctx.to_str().unwrap()]), "hoist build");
-            measured(&mut hoist(&["rmi", &tag]), "hoist rmi");
-            measured(&mut hoist(&["prune"]), "hoist prune");
-            let mut podman = c.command("podman");
-            podman.args(["build", "-q", "--no-cache", "--tls-verify=false", "-t", &tag, ctx.to_str().unwrap()]);
-            let p = measured(&mut podman, "podman build");
-            let mut rmi = c.command("podman");
-            rmi.args(["rmi", &tag]);
-            measured(&mut rmi, "podman rmi");
-            if run > 0 {
-                build.hoist.push(s);
-                build.peer.push(p);
+        if wanted("build") {
+            // build: the seed's Dockerfile plus a COPY of the data set, on a small base both pull in the warm-up;
+            // the result is removed after each run (and hoist's unreferenced blobs pruned; podman builds with
+            // --no-cache), so every run writes its layer. The floor is hashing the copied files once.
+            std::fs::write(
+                ctx.join("Dockerfile"),
+                format!(
+                    "FROM {base}\nVOLUME /site-data\nWORKDIR /usr/src/app\nEXPOSE 80\nCOPY data/ /usr/src/app/data/\n"
+                ),
+            )
+            .unwrap();
+            let _ = std::fs::remove_dir_all(&store);
+            cold(&c);
+            let mut build = row_with("build", "podman build", Some(0.6), hash_floor(&files_under(&ctx.join("data"))));
+            let tag = format!("localhost/bench-build:{n}");
+            for run in 0..=runs {
+                eprintln!("bench: {name} build run {run}/{runs}");
+                let s = measured(&mut hoist(&["build", "-q", "-t", &tag, ctx.to_str().unwrap()]), "hoist build");
+                measured(&mut hoist(&["rmi", &tag]), "hoist rmi");
+                measured(&mut hoist(&["prune"]), "hoist prune");
+                let mut podman = c.command("podman");
+                podman.args(["build", "-q", "--no-cache", "--tls-verify=false", "-t", &tag, ctx.to_str().unwrap()]);
+                let p = measured(&mut podman, "podman build");
+                let mut rmi = c.command("podman");
+                rmi.args(["rmi", &tag]);
+                measured(&mut rmi, "podman rmi");
+                if run > 0 {
+                    build.hoist.push(s);
+                    build.peer.push(p);
+                }
             }
+            rows.push(build);
         }
-        rows.push(build);
+        if wanted("pull-signed") {
+            let mut row = row_with("pull signed", "hoist pull, unsigned, insecureAcceptAnything", Some(1.2), floor);
+            row.curl = Some(download);
+            let signed = format!("{ha}/bench/signed{n}:v1");
+            rows.push(pull_signed(&c, &world, &image, &signed, &layout_dir, row));
+        }
         let _ = std::fs::remove_dir_all(&ctx);
         let _ = std::fs::remove_dir_all(&layout_dir);
     }
     report(&rows)
+}
+
+/// The `pull signed` row: `hoist pull` of `signed` (the layout pushed again and signed with `hoist sign`, a
+/// sigstore attachment) under a policy that requires that signature, against `hoist pull` of `unsigned` (the
+/// same image, no signature) under `insecureAcceptAnything`. Both with an empty store each run. `row` comes
+/// with its data set name, floor and curl time; the samples are added.
+fn pull_signed(c: &Containers, world: &HoistWorld, unsigned: &str, signed: &str, layout: &Path, mut row: Row) -> Row {
+    let policy = format!("--policy={}", c.policy.display());
+    c.skopeo(&[
+        "copy",
+        &policy,
+        "--dest-tls-verify=false",
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://{signed}"),
+    ])
+    .expect_ok("skopeo pushes the image to sign");
+    let hoist = |args: &[&str]| world.command(args, &Vec::new());
+    let (pass, prefix) = (world.path("bench-pass"), world.path("bench-key"));
+    std::fs::write(&pass, "bench passphrase\n").unwrap();
+    let pass = pass.to_str().unwrap();
+    let registries_d = world.path("bench-registries.d");
+    std::fs::create_dir_all(&registries_d).unwrap();
+    std::fs::write(registries_d.join("default.yaml"), "default-docker:\n  use-sigstore-attachments: true\n").unwrap();
+    let rd = format!("--registries.d={}", registries_d.display());
+    if !world.path("bench-key.pub").exists() {
+        measured(
+            &mut hoist(&[
+                "generate-sigstore-key",
+                "--output-prefix",
+                prefix.to_str().unwrap(),
+                "--passphrase-file",
+                pass,
+            ]),
+            "hoist generate-sigstore-key",
+        );
+    }
+    let key = world.path("bench-key.private");
+    let sign =
+        ["sign", &rd, "--sign-by-sigstore-private-key", key.to_str().unwrap(), "--sign-passphrase-file", pass, signed];
+    measured(&mut hoist(&sign), "hoist sign");
+    let (required, open) = (world.path("policy-signed.json"), world.path("policy-open.json"));
+    let (host, _) = signed.split_once('/').unwrap();
+    std::fs::write(
+        &required,
+        format!(
+            r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{"{host}/bench":[{{"type":"sigstoreSigned","keyPath":"{}"}}]}}}}}}"#,
+            world.path("bench-key.pub").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(&open, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+    let (required, open) =
+        (format!("--signature-policy={}", required.display()), format!("--signature-policy={}", open.display()));
+    let name = row.data.clone();
+    let store = world.path("store");
+    for run in 0..=runs() {
+        eprintln!("bench: {name} pull signed run {run}/{}", runs());
+        let _ = std::fs::remove_dir_all(&store);
+        let s = measured(&mut hoist(&["pull", "-q", &required, &rd, signed]), "hoist pull (signed, required)");
+        let _ = std::fs::remove_dir_all(&store);
+        let p = measured(
+            &mut hoist(&["pull", "-q", &open, &rd, unsigned]),
+            "hoist pull (unsigned, insecureAcceptAnything)",
+        );
+        if run > 0 {
+            row.hoist.push(s);
+            row.peer.push(p);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&store);
+    row
 }
 
 fn report(rows: &[Row]) -> ExitCode {
@@ -485,7 +601,7 @@ fn report(rows: &[Row]) -> ExitCode {
         );
     }
     println!(
-        "\nratio = hoist median / peer median (target <= 0.6, load <= 1.0; '!' marks a miss); floor× = hoist median / sha256 of the same bytes (plus gzip -d for save); curl× = hoist and peer medians / curl fetching (pull rows) or uploading (push rows) the same blobs, 6 at a time"
+        "\nratio = hoist median / peer median (target <= 0.6, load <= 1.0, pull signed <= 1.2 against hoist's unsigned pull; '!' marks a miss); floor× = hoist median / sha256 of the same bytes (plus gzip -d for save); curl× = hoist and peer medians / curl fetching (pull rows) or uploading (push rows) the same blobs, 6 at a time"
     );
     if missed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
