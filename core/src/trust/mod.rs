@@ -88,3 +88,53 @@ impl From<storage::StorageError> for TrustError {
         TrustError::Storage(Box::new(e))
     }
 }
+
+/// The JSON both signature formats sign (containers-signature(5) and cosign's simple signing payload differ only
+/// in `critical.type`), as containers/image writes it: keys sorted, no spaces, `optional` members only when set.
+pub(crate) fn payload_json(
+    kind: &str,
+    docker_reference: &str,
+    manifest_digest: &Digest,
+    creator: Option<&str>,
+    timestamp: Option<i64>,
+) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Out<'a> {
+        critical: Critical<'a>,
+        optional: Optional<'a>,
+    }
+    #[derive(serde::Serialize)]
+    struct Critical<'a> {
+        identity: Identity<'a>,
+        image: Image,
+        #[serde(rename = "type")]
+        kind: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Identity<'a> {
+        #[serde(rename = "docker-reference")]
+        docker_reference: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Image {
+        #[serde(rename = "docker-manifest-digest")]
+        docker_manifest_digest: String,
+    }
+    #[derive(serde::Serialize)]
+    struct Optional<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        creator: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timestamp: Option<i64>,
+    }
+    let out = Out {
+        critical: Critical {
+            identity: Identity { docker_reference },
+            image: Image { docker_manifest_digest: manifest_digest.to_string() },
+            kind,
+        },
+        optional: Optional { creator, timestamp },
+    };
+    // Plain structs of strings and integers always serialise.
+    serde_json::to_vec(&out).unwrap_or_default()
+}

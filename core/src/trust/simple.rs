@@ -100,44 +100,13 @@ impl Payload {
 
     /// The JSON containers/image's `MarshalJSON` writes: keys sorted, no spaces.
     pub fn to_json(&self) -> Vec<u8> {
-        #[derive(serde::Serialize)]
-        struct Out<'a> {
-            critical: Critical<'a>,
-            optional: Optional<'a>,
-        }
-        #[derive(serde::Serialize)]
-        struct Critical<'a> {
-            identity: Identity<'a>,
-            image: Image,
-            #[serde(rename = "type")]
-            kind: &'static str,
-        }
-        #[derive(serde::Serialize)]
-        struct Identity<'a> {
-            #[serde(rename = "docker-reference")]
-            docker_reference: &'a str,
-        }
-        #[derive(serde::Serialize)]
-        struct Image {
-            #[serde(rename = "docker-manifest-digest")]
-            docker_manifest_digest: String,
-        }
-        #[derive(serde::Serialize)]
-        struct Optional<'a> {
-            #[serde(skip_serializing_if = "Option::is_none")]
-            creator: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            timestamp: Option<i64>,
-        }
-        let out = Out {
-            critical: Critical {
-                identity: Identity { docker_reference: &self.docker_reference },
-                image: Image { docker_manifest_digest: self.manifest_digest.to_string() },
-                kind: SIGNATURE_TYPE,
-            },
-            optional: Optional { creator: self.creator.as_deref(), timestamp: self.timestamp },
-        };
-        serde_json::to_vec(&out).expect("the payload serializes")
+        crate::trust::payload_json(
+            SIGNATURE_TYPE,
+            &self.docker_reference,
+            &self.manifest_digest,
+            self.creator.as_deref(),
+            self.timestamp,
+        )
     }
 
     /// Parses `bytes` as containers/image's `untrustedSignature.strictUnmarshalJSON`: exactly `critical` and

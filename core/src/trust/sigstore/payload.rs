@@ -4,7 +4,6 @@
 //! data refused; `optional` may be `null`, its unknown keys ignored, `timestamp` an integer) and written as it
 //! writes it (keys sorted, `creator` and `timestamp` in `optional`).
 
-use serde::Serialize;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
@@ -77,45 +76,13 @@ impl Payload {
 
     /// The bytes to sign: the JSON containers/image writes (keys sorted, no spaces).
     pub fn to_json(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Out<'a> {
-            critical: Critical<'a>,
-            optional: Optional<'a>,
-        }
-        #[derive(Serialize)]
-        struct Critical<'a> {
-            identity: Identity<'a>,
-            image: Image,
-            #[serde(rename = "type")]
-            kind: &'a str,
-        }
-        #[derive(Serialize)]
-        struct Identity<'a> {
-            #[serde(rename = "docker-reference")]
-            docker_reference: &'a str,
-        }
-        #[derive(Serialize)]
-        struct Image {
-            #[serde(rename = "docker-manifest-digest")]
-            docker_manifest_digest: String,
-        }
-        #[derive(Serialize)]
-        struct Optional<'a> {
-            #[serde(skip_serializing_if = "Option::is_none")]
-            creator: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            timestamp: Option<i64>,
-        }
-        let out = Out {
-            critical: Critical {
-                identity: Identity { docker_reference: &self.docker_reference },
-                image: Image { docker_manifest_digest: self.manifest_digest.to_string() },
-                kind: SIGNATURE_TYPE,
-            },
-            optional: Optional { creator: self.creator.as_deref(), timestamp: self.timestamp },
-        };
-        // Plain structs of strings and integers always serialise.
-        serde_json::to_vec(&out).unwrap_or_default()
+        crate::trust::payload_json(
+            SIGNATURE_TYPE,
+            &self.docker_reference,
+            &self.manifest_digest,
+            self.creator.as_deref(),
+            self.timestamp,
+        )
     }
 }
 
