@@ -276,6 +276,31 @@ fn hoist_sign_writes_a_gpg_signature_skopeo_verifies() {
     assert!(sig.is_file());
 }
 
+/// A test world's own registries.d keeps signatures inside it: `hoist sign` without `--registries.d` writes
+/// to the world's lookaside (never the built-in /var/lib/containers/sigstore, which root would get).
+#[test]
+fn a_test_worlds_signatures_stay_in_its_temp_dir() {
+    let c = Containers::new(&[]);
+    let (registry, digest) = registry_with_image(&c);
+    let gpg = harness::pass::PassStore::start();
+    let listed = harness::run(
+        std::process::Command::new("gpg").envs(gpg.env()).args(["--list-secret-keys", "--with-colons"]),
+        b"",
+    )
+    .expect_ok("gpg --list-secret-keys");
+    let fpr = listed.out().lines().find_map(|l| l.strip_prefix("fpr:")).unwrap().trim_matches(':').to_owned();
+    let world = harness::hoist::HoistWorld::new(&format!(
+        "unqualified-search-registries = []\n[[registry]]\nlocation = \"{}\"\ninsecure = true\n",
+        registry.host()
+    ));
+    let image = format!("{}/ns/app:1", registry.host());
+    let out = world.run(&["sign", "--sign-by", &fpr, &image], b"", &gpg.env());
+    assert!(out.ok(), "{}", out.err());
+    let sig = world.lookaside().join(format!("ns/app@sha256={}/signature-1", digest.hex()));
+    assert!(sig.is_file(), "the signature is in the world's lookaside");
+    assert!(!Path::new(&format!("/var/lib/containers/sigstore/ns/app@sha256={}", digest.hex())).exists());
+}
+
 /// `--registries.d` reaches the registry side of pull, push and copy: an invalid directory stops each before
 /// anything moves, naming the file (containers/image reads registries.d whenever it opens a registry image).
 #[test]

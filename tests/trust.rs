@@ -77,11 +77,14 @@ fn trust_show_prints_podmans_table_and_json() {
         ours.extend_from_slice(extra);
         let mine = w.run(&ours, b"", &vec![]);
         assert!(mine.ok(), "{}", mine.err());
-        let mut theirs = vec!["image", "trust", "show", "--policypath", s(&policy)];
+        // hoist reads the world's registries.d ($HOME's) by default; podman is shown the same directory.
+        let rd = w.registries_d();
+        let mut theirs = vec!["image", "trust", "show", "--policypath", s(&policy), "--registrypath", s(&rd)];
         theirs.extend_from_slice(extra);
         let podman = c.podman(&theirs, b"");
         assert!(podman.ok(), "{}", podman.err());
         assert_eq!(mine.out(), podman.out(), "hoist trust show {extra:?}");
+        assert!(mine.out().contains(&format!("file://{}", s(&w.lookaside()))), "{}", mine.out());
     }
 }
 
@@ -350,7 +353,7 @@ fn trust_show_lists_gpg_key_user_ids_as_podman_does() {
     .unwrap();
     let mine = w.run(&["trust", "show", "--policypath", s(&policy)], b"", &vec![]);
     assert!(mine.ok(), "{}", mine.err());
-    assert!(mine.out().contains("repository  quay.io/org  signed      ci@example.com  "), "{}", mine.out());
+    assert!(mine.out().contains("repository  quay.io/org  signed      ci@example.com  file://"), "{}", mine.out());
     // podman asks `gpg2`, which Debian does not ship: give it one that is gpg.
     let bin = w.path("gpg2-bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -359,7 +362,9 @@ fn trust_show_lists_gpg_key_user_ids_as_podman_does() {
     let path = std::env::join_paths(
         std::iter::once(bin).chain(std::env::split_paths(&harness::process::path_with_our_bins())),
     );
-    podman.env("PATH", path.unwrap()).args(["image", "trust", "show", "--policypath", s(&policy)]);
+    let rd = w.registries_d();
+    let args = ["image", "trust", "show", "--policypath", s(&policy), "--registrypath", s(&rd)];
+    podman.env("PATH", path.unwrap()).args(args);
     let theirs = harness::run(&mut podman, b"");
     assert!(theirs.ok(), "{}", theirs.err());
     assert_eq!(mine.out(), theirs.out());
@@ -382,9 +387,10 @@ fn trust_set_and_show_without_policypath_use_the_users_policy() {
     let r = w.run(&["trust", "show", "--json"], b"", &vec![]);
     assert!(r.ok(), "{}", r.err());
     let rows: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let store = format!("file://{}", s(&w.lookaside()));
     assert_eq!(
         rows,
-        serde_json::json!([{"transport":"all","name":"* (default)","repo_name":"default","type":"reject"}])
+        serde_json::json!([{"transport":"all","name":"* (default)","repo_name":"default","sigstore":store,"type":"reject"}])
     );
 }
 
