@@ -139,7 +139,7 @@ pub struct SignFlags {
     /// for a sigstore key; GnuPG's agent asks for a GPG key)
     #[arg(long, value_name = "PATH")]
     pub sign_passphrase_file: Option<PathBuf>,
-    /// The image name new signatures vouch for: [docker://]REGISTRY/REPO[:TAG] (default: the image's own)
+    /// The image name new signatures vouch for: [docker://]REGISTRY/REPO[:TAG] (default: the name written to; for sign, the image's)
     #[arg(long, value_name = "REF")]
     pub sign_identity: Option<String>,
 }
