@@ -143,6 +143,46 @@ show ls "$WORK/site-dir"
 show hoist rmi "$HOST/demo/hello:v1" "$HOST/demo/copy:v2" "$HOST/demo/site:1"
 show hoist images
 
+say "Image trust: a sigstore key signs what is pushed; a policy then accepts only what that key signed"
+# Everything here stays in $WORK: the key, its passphrase file, the policy (--signature-policy) and the
+# registries.d (--registries.d) that keeps signatures as sigstore attachments in the registry.
+printf 'demo key passphrase\n' > "$WORK/key.pass"
+chmod 600 "$WORK/key.pass"
+show hoist generate-sigstore-key --output-prefix "$WORK/demo-key" --passphrase-file "$WORK/key.pass"
+mkdir -p "$WORK/registries.d"
+cat > "$WORK/registries.d/demo.yaml" <<YAML
+docker:
+  $HOST:
+    lookaside: file://$WORK/sigstore
+    use-sigstore-attachments: true
+YAML
+cat > "$WORK/trust-policy.json" <<JSON
+{
+  "default": [{"type": "insecureAcceptAnything"}],
+  "transports": {
+    "docker": {
+      "$HOST/demo": [{"type": "sigstoreSigned", "keyPath": "$WORK/demo-key.pub"}]
+    }
+  }
+}
+JSON
+TRUST=(--signature-policy "$WORK/trust-policy.json" --registries.d "$WORK/registries.d")
+show hoist trust show --policypath "$WORK/trust-policy.json" --registrypath "$WORK/registries.d"
+show hoist pull -q "${AUTH[@]}" --insecure-policy "$HOST/demo/hello:v1"
+show hoist push -q "${AUTH[@]}" "${TRUST[@]}" --sign-by-sigstore-private-key "$WORK/demo-key.private" \
+  --sign-passphrase-file "$WORK/key.pass" "$HOST/demo/hello:v1" "$HOST/demo/signed:v1"
+show hoist push -q "${AUTH[@]}" "${TRUST[@]}" "$HOST/demo/hello:v1" "$HOST/demo/unsigned:v1"
+show hoist rmi "$HOST/demo/hello:v1"
+show hoist trust check "${AUTH[@]}" "${TRUST[@]}" "$HOST/demo/signed:v1"
+show hoist pull "${AUTH[@]}" "${TRUST[@]}" "$HOST/demo/signed:v1"
+printf '$ %s\n' "hoist pull ${AUTH[*]} ${TRUST[*]} $HOST/demo/unsigned:v1"
+if hoist pull "${AUTH[@]}" "${TRUST[@]}" "$HOST/demo/unsigned:v1" 2>"$WORK/err"; then
+  echo "demo: expected the policy to refuse the unsigned image" >&2; exit 1
+fi
+cat "$WORK/err"
+show hoist images
+show hoist rmi "$HOST/demo/signed:v1"
+
 say "Moving the password out of auth.json into docker-credential-file"
 show hoist creds migrate --authfile "$WORK/auth2.json" --to file
 show cat "$WORK/auth2.json"

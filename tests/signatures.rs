@@ -185,6 +185,49 @@ fn hoist_sign_refuses_without_a_key_or_with_a_bad_registries_d() {
     assert!(out.err().contains(&format!("parsing {}: ", rd.join("bad.yaml").display())), "{}", out.err());
 }
 
+/// `hoist sign` takes the very signing flags of `push` (one set of flags): the same help text for each, and
+/// the same answer to the same bad combination (a passphrase file for two keys; a sigstore key without a
+/// passphrase and no terminal to ask on) — found before any registry is reached.
+#[test]
+fn hoist_sign_takes_the_signing_flags_of_push() {
+    let world = harness::hoist::HoistWorld::new("unqualified-search-registries = []\n");
+    let help = |cmd: &str| {
+        let out = world.run(&[cmd, "--help"], b"", &Vec::new());
+        assert!(out.ok(), "{}", out.err());
+        let text = out.out().to_owned();
+        let mut lines = Vec::new();
+        for flag in ["--sign-by ", "--sign-by-sigstore-private-key ", "--sign-passphrase-file ", "--sign-identity "] {
+            let at = text.lines().position(|l| l.trim_start().starts_with(flag)).expect(flag);
+            lines.push(text.lines().skip(at).take(2).collect::<Vec<_>>().join("\n"));
+        }
+        lines
+    };
+    assert_eq!(help("sign"), help("push"));
+
+    let (key, pass) = (world.path("k.private"), world.path("pass"));
+    std::fs::write(&key, "not a key").unwrap();
+    std::fs::write(&pass, "secret\n").unwrap();
+    let (key, pass) = (key.to_str().unwrap(), pass.to_str().unwrap());
+    let image = "127.0.0.1:1/ns/app:1";
+    for flags in [
+        vec!["--sign-by", "ABCDEF", "--sign-by-sigstore-private-key", key, "--sign-passphrase-file", pass],
+        vec!["--sign-by-sigstore-private-key", key],
+        vec!["--sign-by-sigstore-private-key", key, "--sign-passphrase-file", pass],
+    ] {
+        let run = |cmd: &str| {
+            let mut args = vec![cmd];
+            args.extend(&flags);
+            args.push(image);
+            let out = world.run(&args, b"", &Vec::new());
+            assert_eq!(out.code, Some(125), "{cmd} {flags:?}: {}", out.err());
+            out.err().to_owned()
+        };
+        let (sign, push) = (run("sign"), run("push"));
+        assert_eq!(sign, push, "{flags:?}");
+        assert!(!sign.contains("secret"), "{sign}");
+    }
+}
+
 /// `hoist sign --sign-by FPR` writes a GPG simple signature to the lookaside that skopeo's
 /// `standalone-verify` accepts for the image's digest and name (needs the GPG signing part of issue 19).
 #[test]
@@ -231,6 +274,31 @@ fn hoist_sign_writes_a_gpg_signature_skopeo_verifies() {
     assert!(out.ok(), "{}", out.err());
     assert!(sig.with_file_name("signature-2").is_file(), "a second signature goes after the first");
     assert!(sig.is_file());
+}
+
+/// A test world's own registries.d keeps signatures inside it: `hoist sign` without `--registries.d` writes
+/// to the world's lookaside (never the built-in /var/lib/containers/sigstore, which root would get).
+#[test]
+fn a_test_worlds_signatures_stay_in_its_temp_dir() {
+    let c = Containers::new(&[]);
+    let (registry, digest) = registry_with_image(&c);
+    let gpg = harness::pass::PassStore::start();
+    let listed = harness::run(
+        std::process::Command::new("gpg").envs(gpg.env()).args(["--list-secret-keys", "--with-colons"]),
+        b"",
+    )
+    .expect_ok("gpg --list-secret-keys");
+    let fpr = listed.out().lines().find_map(|l| l.strip_prefix("fpr:")).unwrap().trim_matches(':').to_owned();
+    let world = harness::hoist::HoistWorld::new(&format!(
+        "unqualified-search-registries = []\n[[registry]]\nlocation = \"{}\"\ninsecure = true\n",
+        registry.host()
+    ));
+    let image = format!("{}/ns/app:1", registry.host());
+    let out = world.run(&["sign", "--sign-by", &fpr, &image], b"", &gpg.env());
+    assert!(out.ok(), "{}", out.err());
+    let sig = world.lookaside().join(format!("ns/app@sha256={}/signature-1", digest.hex()));
+    assert!(sig.is_file(), "the signature is in the world's lookaside");
+    assert!(!Path::new(&format!("/var/lib/containers/sigstore/ns/app@sha256={}", digest.hex())).exists());
 }
 
 /// `--registries.d` reaches the registry side of pull, push and copy: an invalid directory stops each before

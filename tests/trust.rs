@@ -3,8 +3,9 @@
 //! 1 when it refuses; invalid policies are one line naming the file and the entry.
 
 use harness::hoist::HoistWorld;
-use harness::image::write_oci_layout;
+use harness::image::{ImageSpec, write_layout, write_oci_layout};
 use harness::podman::Containers;
+use harness::registry::{Options as RegistryOptions, Registry};
 
 fn world() -> HoistWorld {
     HoistWorld::new("unqualified-search-registries = []\n")
@@ -76,12 +77,149 @@ fn trust_show_prints_podmans_table_and_json() {
         ours.extend_from_slice(extra);
         let mine = w.run(&ours, b"", &vec![]);
         assert!(mine.ok(), "{}", mine.err());
-        let mut theirs = vec!["image", "trust", "show", "--policypath", s(&policy)];
+        // hoist reads the world's registries.d ($HOME's) by default; podman is shown the same directory.
+        let rd = w.registries_d();
+        let mut theirs = vec!["image", "trust", "show", "--policypath", s(&policy), "--registrypath", s(&rd)];
         theirs.extend_from_slice(extra);
         let podman = c.podman(&theirs, b"");
         assert!(podman.ok(), "{}", podman.err());
         assert_eq!(mine.out(), podman.out(), "hoist trust show {extra:?}");
+        assert!(mine.out().contains(&format!("file://{}", s(&w.lookaside()))), "{}", mine.out());
     }
+}
+
+/// STORE comes from registries.d as podman's: `--registrypath DIR` (podman's flag) gives the same table and
+/// JSON as `podman image trust show --registrypath DIR` — the exact scope, its parents, `default-docker`,
+/// the old `sigstore` name, never a staging URL, and a non-docker scope looked up as text as podman does.
+#[test]
+fn trust_show_store_column_comes_from_registries_d_as_podmans() {
+    let w = world();
+    let c = Containers::new(&[]);
+    let policy = w.path("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{"default":[{"type":"reject"}],"transports":{"docker":{"example.com/a":[{"type":"insecureAcceptAnything"}],"example.com/b/c":[{"type":"reject"}],"example.com/e/f":[{"type":"reject"}],"other.io":[{"type":"insecureAcceptAnything"}]},"dir":{"/x/y":[{"type":"insecureAcceptAnything"}]}}}"#,
+    )
+    .unwrap();
+    let rd = w.path("registries.d");
+    std::fs::create_dir_all(&rd).unwrap();
+    std::fs::write(
+        rd.join("a.yaml"),
+        "default-docker:\n  lookaside: file:///tmp/default-sigs\ndocker:\n  example.com:\n    lookaside: https://sigs.example.com/s\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rd.join("b.yaml"),
+        "docker:\n  example.com/b:\n    sigstore: file:///old/name\n    lookaside-staging: file:///staging\n  \
+         example.com/e:\n    lookaside-staging: file:///only-staging\n  /x:\n    lookaside: file:///dirscope\n",
+    )
+    .unwrap();
+    for extra in [&[][..], &["--json"][..]] {
+        let mut ours = vec!["trust", "show", "--policypath", s(&policy), "--registrypath", s(&rd)];
+        ours.extend_from_slice(extra);
+        let mine = w.run(&ours, b"", &vec![]);
+        assert!(mine.ok(), "{}", mine.err());
+        let mut theirs = vec!["image", "trust", "show", "--policypath", s(&policy), "--registrypath", s(&rd)];
+        theirs.extend_from_slice(extra);
+        let podman = c.podman(&theirs, b"");
+        assert!(podman.ok(), "{}", podman.err());
+        assert_eq!(mine.out(), podman.out(), "hoist trust show {extra:?}");
+        assert!(mine.out().contains("https://sigs.example.com/s"), "{}", mine.out());
+    }
+    // An invalid registries.d is an error naming the file, as podman's.
+    std::fs::write(rd.join("c.yaml"), "docker: [1]\n").unwrap();
+    let r = w.run(&["trust", "show", "--policypath", s(&policy), "--registrypath", s(&rd)], b"", &vec![]);
+    assert_eq!(r.code, Some(125), "{}", r.out());
+    assert!(r.err().contains(&rd.join("c.yaml").display().to_string()), "{}", r.err());
+}
+
+/// `trust check` of an index judges the index and then the instance the platform chooses, as the copy
+/// engine does: the index signed and the instance not is refused (and `pull` refuses it alike); once the
+/// instance is signed too, both are allowed. `--registries.d` is read (the sigstore attachments it turns on).
+#[test]
+fn trust_check_of_an_index_judges_the_chosen_instance_too() {
+    let reg = Registry::start(RegistryOptions::default());
+    let w = HoistWorld::new(&format!(
+        "unqualified-search-registries = []\n[[registry]]\nlocation = \"{}\"\ninsecure = true\n",
+        reg.host()
+    ));
+    let layout = w.path("layout");
+    let made =
+        write_layout(&layout, "v1", &[ImageSpec::random("amd64", 1, 1000, 1), ImageSpec::random("arm64", 1, 1000, 2)]);
+    let image = format!("{}/ns/multi:1", reg.host());
+    let src = format!("oci:{}:v1", layout.display());
+    let r = w.run(&["copy", "--all", "--insecure-policy", &src, &format!("docker://{image}")], b"", &vec![]);
+    assert!(r.ok(), "{}", r.err());
+
+    let rd = w.path("registries.d");
+    std::fs::create_dir_all(&rd).unwrap();
+    std::fs::write(
+        rd.join("a.yaml"),
+        format!("default-docker:\n  lookaside: file://{}\n  use-sigstore-attachments: true\n", s(&w.path("sigs"))),
+    )
+    .unwrap();
+    let (prefix, pass) = (w.path("key"), w.path("pass"));
+    std::fs::write(&pass, "pw\n").unwrap();
+    let r =
+        w.run(&["generate-sigstore-key", "--output-prefix", s(&prefix), "--passphrase-file", s(&pass)], b"", &vec![]);
+    assert!(r.ok(), "{}", r.err());
+    let policy = w.path("policy.json");
+    std::fs::write(&policy, format!(r#"{{"default":[{{"type":"sigstoreSigned","keyPath":"{}.pub"}}]}}"#, s(&prefix)))
+        .unwrap();
+    let sign = |what: &str| {
+        let key = format!("{}.private", s(&prefix));
+        let args = [
+            "sign",
+            "--registries.d",
+            s(&rd),
+            "--sign-by-sigstore-private-key",
+            &key,
+            "--sign-passphrase-file",
+            s(&pass),
+            "--sign-identity",
+            &image,
+            what,
+        ];
+        let r = w.run(&args, b"", &vec![]);
+        assert!(r.ok(), "{}", r.err());
+    };
+    sign(&image);
+    let check = |json: bool| {
+        let mut args = vec!["trust", "check", "--signature-policy", s(&policy), "--registries.d", s(&rd)];
+        args.extend(["--platform", "linux/amd64"]);
+        if json {
+            args.push("--json");
+        }
+        args.push(&image);
+        w.run(&args, b"", &vec![])
+    };
+    let r = check(false);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.out(), r.err());
+    assert!(r.out().contains(&format!("({})", made.top)), "{}", r.out());
+    assert!(r.out().contains(&format!("Instance: {} ", made.manifests[0])), "{}", r.out());
+    assert!(r.out().contains("Requirement 1: sigstoreSigned"), "{}", r.out());
+    assert!(r.out().contains("Result:   refused"), "{}", r.out());
+    assert!(r.err().contains("A signature was required, but no signature exists"), "{}", r.err());
+    let v: serde_json::Value = serde_json::from_slice(&check(true).stdout).unwrap();
+    assert_eq!((v["allowed"].clone(), v["evaluation"]["allowed"].clone()), (false.into(), true.into()));
+    assert_eq!(v["signatures_found"], 1);
+    assert_eq!(v["instance"]["evaluation"]["manifest_digest"], made.manifests[0].as_str());
+    assert_eq!(v["instance"]["signatures_found"], 0);
+    // The copy engine decides alike.
+    let pull =
+        ["pull", "--signature-policy", s(&policy), "--registries.d", s(&rd), "--platform", "linux/amd64", &image];
+    let r = w.run(&pull, b"", &vec![]);
+    assert_eq!(r.code, Some(125), "{}", r.err());
+    assert!(r.err().contains("A signature was required, but no signature exists"), "{}", r.err());
+
+    sign(&format!("{}/ns/multi@{}", reg.host(), made.manifests[0]));
+    let r = check(false);
+    assert_eq!(r.code, Some(0), "{}\n{}", r.out(), r.err());
+    assert!(r.out().contains("Result:   allowed"), "{}", r.out());
+    let v: serde_json::Value = serde_json::from_slice(&check(true).stdout).unwrap();
+    assert_eq!((v["allowed"].clone(), v["instance"]["signatures_found"].clone()), (true.into(), 1.into()));
+    let r = w.run(&pull, b"", &vec![]);
+    assert!(r.ok(), "{}", r.err());
 }
 
 #[test]
@@ -215,7 +353,7 @@ fn trust_show_lists_gpg_key_user_ids_as_podman_does() {
     .unwrap();
     let mine = w.run(&["trust", "show", "--policypath", s(&policy)], b"", &vec![]);
     assert!(mine.ok(), "{}", mine.err());
-    assert!(mine.out().contains("repository  quay.io/org  signed      ci@example.com  "), "{}", mine.out());
+    assert!(mine.out().contains("repository  quay.io/org  signed      ci@example.com  file://"), "{}", mine.out());
     // podman asks `gpg2`, which Debian does not ship: give it one that is gpg.
     let bin = w.path("gpg2-bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -224,7 +362,9 @@ fn trust_show_lists_gpg_key_user_ids_as_podman_does() {
     let path = std::env::join_paths(
         std::iter::once(bin).chain(std::env::split_paths(&harness::process::path_with_our_bins())),
     );
-    podman.env("PATH", path.unwrap()).args(["image", "trust", "show", "--policypath", s(&policy)]);
+    let rd = w.registries_d();
+    let args = ["image", "trust", "show", "--policypath", s(&policy), "--registrypath", s(&rd)];
+    podman.env("PATH", path.unwrap()).args(args);
     let theirs = harness::run(&mut podman, b"");
     assert!(theirs.ok(), "{}", theirs.err());
     assert_eq!(mine.out(), theirs.out());
@@ -247,9 +387,10 @@ fn trust_set_and_show_without_policypath_use_the_users_policy() {
     let r = w.run(&["trust", "show", "--json"], b"", &vec![]);
     assert!(r.ok(), "{}", r.err());
     let rows: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let store = format!("file://{}", s(&w.lookaside()));
     assert_eq!(
         rows,
-        serde_json::json!([{"transport":"all","name":"* (default)","repo_name":"default","type":"reject"}])
+        serde_json::json!([{"transport":"all","name":"* (default)","repo_name":"default","sigstore":store,"type":"reject"}])
     );
 }
 

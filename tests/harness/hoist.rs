@@ -1,12 +1,19 @@
 //! `hoist` run as a user would, in a world of its own: a temp HOME and XDG directories, its own
 //! registries.conf (no drop-ins from the machine), its own local store and TMPDIR, no inherited auth file, and no
-//! controlling terminal (as in CI), so it must never prompt.
+//! controlling terminal (as in CI), so it must never prompt. Its `$HOME/.config/containers/registries.d` sends
+//! signatures to a lookaside inside the world (`default-docker` `lookaside` and `lookaside-staging`): without
+//! it, a signed push would write to the built-in `/var/lib/containers/sigstore` (tests run as root).
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::process::{Env, env_pair, path_with_our_bins};
 use crate::{Run, bin, run};
+
+/// The world's default registries.d, under its `$HOME`.
+const REGISTRIES_D: &str = "home/.config/containers/registries.d";
+/// The lookaside that registries.d names.
+const LOOKASIDE: &str = "sigstore";
 
 pub struct HoistWorld {
     pub dir: tempfile::TempDir,
@@ -22,6 +29,14 @@ impl HoistWorld {
             std::fs::create_dir_all(p(d)).unwrap();
         }
         std::fs::write(p("registries.conf"), registries_conf).unwrap();
+        let registries_d = p(REGISTRIES_D);
+        std::fs::create_dir_all(&registries_d).unwrap();
+        let lookaside = format!("file://{}", p(LOOKASIDE).display());
+        std::fs::write(
+            registries_d.join("default.yaml"),
+            format!("default-docker:\n  lookaside: {lookaside}\n  lookaside-staging: {lookaside}\n"),
+        )
+        .unwrap();
         let env = vec![
             env_pair("HOME", p("home")),
             env_pair("XDG_RUNTIME_DIR", p("runtime")),
@@ -37,6 +52,16 @@ impl HoistWorld {
 
     pub fn path(&self, s: &str) -> PathBuf {
         self.dir.path().join(s)
+    }
+
+    /// The registries.d directory hoist reads by default in this world (`$HOME/.config/containers/registries.d`).
+    pub fn registries_d(&self) -> PathBuf {
+        self.path(REGISTRIES_D)
+    }
+
+    /// Where signatures go by default in this world (the lookaside of its registries.d), a directory.
+    pub fn lookaside(&self) -> PathBuf {
+        self.path(LOOKASIDE)
     }
 
     /// `hoist ARGS` ready to run, with `extra` variables on top of the world's.

@@ -86,7 +86,7 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         platforms,
         timestamp,
     };
-    let signing = a.sign.sign_by.is_some() || a.sign.sign_by_sigstore_private_key.is_some() || a.sign.remove_signatures;
+    let signing = a.sign.flags.any() || a.sign.remove_signatures;
     if signing && !a.push {
         return fail("--sign-by, --sign-by-sigstore-private-key and --remove-signatures apply to --push");
     }

@@ -12,6 +12,7 @@ use hoist_core::ops::{CredentialSource, Prompt, PromptError, RegistryAccess, Set
 use hoist_core::reference::Reference;
 use hoist_core::registry::TlsOptions;
 use hoist_core::store::Store;
+use hoist_core::trust::Signer;
 use hoist_helper_protocol::{Credentials, Secret, tty};
 
 use super::{Invocation, Result, fail};
@@ -124,31 +125,34 @@ impl PolicyArgs {
     }
 }
 
-/// The signing flags of the commands that write an image to a registry (skopeo's and podman's names).
+/// The signing flags (skopeo's and podman's names), one set for every command that signs: `push`, `copy`,
+/// `build --push`, `promote` (through [`SignArgs`]) and `sign`.
 #[derive(clap::Args, Clone, Default)]
-pub struct SignArgs {
-    /// Sign what is written with this GPG key (its fingerprint), through your GnuPG
+pub struct SignFlags {
+    /// Sign with this GPG key (its fingerprint), through your GnuPG ($GNUPGHOME)
     #[arg(long, value_name = "FINGERPRINT")]
     pub sign_by: Option<String>,
-    /// Sign what is written with this sigstore (cosign) private key
+    /// Sign with this sigstore (cosign) private key
     #[arg(long, value_name = "PATH")]
     pub sign_by_sigstore_private_key: Option<PathBuf>,
     /// Read the signing key's passphrase from the first line of this file (default: asked on the terminal
     /// for a sigstore key; GnuPG's agent asks for a GPG key)
     #[arg(long, value_name = "PATH")]
     pub sign_passphrase_file: Option<PathBuf>,
-    /// The image name new signatures vouch for (default: the destination's)
+    /// The image name new signatures vouch for: [docker://]REGISTRY/REPO[:TAG] (default: the name written to; for sign, the image's)
     #[arg(long, value_name = "REF")]
     pub sign_identity: Option<String>,
-    /// Do not copy the image's signatures (new ones are still made)
-    #[arg(long)]
-    pub remove_signatures: bool,
 }
 
-impl SignArgs {
-    /// `settings` with these flags: the signers built (a sigstore key decrypted now, its passphrase from the
-    /// file or the terminal), the identity parsed.
-    pub fn apply(&self, mut settings: Settings) -> Result<Settings> {
+impl SignFlags {
+    /// True when a key to sign with was given.
+    pub fn any(&self) -> bool {
+        self.sign_by.is_some() || self.sign_by_sigstore_private_key.is_some()
+    }
+
+    /// The signers the flags ask for (none without a signing flag): a sigstore key decrypted now, its
+    /// passphrase from the file or the terminal; a GPG key's passphrase from the file, else GnuPG's agent asks.
+    pub fn signers(&self) -> Result<Vec<Arc<dyn Signer>>> {
         use hoist_core::trust::passphrase::read_passphrase_file;
         if self.sign_passphrase_file.is_some() && self.sign_by.is_some() && self.sign_by_sigstore_private_key.is_some()
         {
@@ -160,6 +164,7 @@ impl SignArgs {
             Some(p) => Some(read_passphrase_file(p)?),
             None => None,
         };
+        let mut out: Vec<Arc<dyn Signer>> = Vec::new();
         if let Some(fingerprint) = &self.sign_by {
             if fingerprint.is_empty() {
                 return fail("--sign-by: the key fingerprint must not be empty");
@@ -168,7 +173,7 @@ impl SignArgs {
                 fingerprint: fingerprint.clone(),
                 passphrase: from_file.clone(),
             };
-            settings.signers.push(Arc::new(signer));
+            out.push(Arc::new(signer));
         }
         if let Some(key) = &self.sign_by_sigstore_private_key {
             let passphrase = match from_file {
@@ -183,15 +188,41 @@ impl SignArgs {
             };
             let signer = hoist_core::trust::sigstore::KeySigner::open(key, &passphrase)
                 .map_err(|e| format!("--sign-by-sigstore-private-key {}: {e}", key.display()))?;
-            settings.signers.push(Arc::new(signer));
+            out.push(Arc::new(signer));
         }
-        if let Some(identity) = &self.sign_identity {
-            if settings.signers.is_empty() {
-                return fail("--sign-identity needs --sign-by or --sign-by-sigstore-private-key");
-            }
-            let r = Reference::parse_normalized(identity.strip_prefix("docker://").unwrap_or(identity))
-                .map_err(|e| format!("--sign-identity {identity}: {e}"))?;
-            settings.sign_identity = Some(r);
+        Ok(out)
+    }
+
+    /// `--sign-identity` parsed (`docker://` optional; no tag added, as skopeo's `--sign-identity`); an error
+    /// when given without a key.
+    pub fn identity(&self) -> Result<Option<Reference>> {
+        let Some(identity) = &self.sign_identity else { return Ok(None) };
+        if !self.any() {
+            return fail("--sign-identity needs --sign-by or --sign-by-sigstore-private-key");
+        }
+        let r = Reference::parse_normalized(identity.strip_prefix("docker://").unwrap_or(identity))
+            .map_err(|e| format!("--sign-identity {identity}: {e}"))?;
+        Ok(Some(r))
+    }
+}
+
+/// The signing flags of the commands that write an image to a registry: [`SignFlags`] and
+/// `--remove-signatures`.
+#[derive(clap::Args, Clone, Default)]
+pub struct SignArgs {
+    #[command(flatten)]
+    pub flags: SignFlags,
+    /// Do not copy the image's signatures (new ones are still made)
+    #[arg(long)]
+    pub remove_signatures: bool,
+}
+
+impl SignArgs {
+    /// `settings` with these flags: the signers built, the identity parsed.
+    pub fn apply(&self, mut settings: Settings) -> Result<Settings> {
+        settings.signers.extend(self.flags.signers()?);
+        if let Some(identity) = self.flags.identity()? {
+            settings.sign_identity = Some(identity);
         }
         settings.remove_signatures |= self.remove_signatures;
         Ok(settings)

@@ -6,10 +6,12 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
+use hoist_core::copy::{self, Judged};
 use hoist_core::transport::name::ImageName;
 use hoist_core::trust::policy::{self, Policy, SetType, SignatureVerdict};
+use hoist_core::trust::storage::RegistriesD;
 
-use super::common::RegistryArgs;
+use super::common::{PlatformArgs, RegistryArgs, SignatureStorageArgs};
 use super::{Invocation, Result};
 
 #[derive(Subcommand)]
@@ -28,6 +30,10 @@ pub enum Command {
         /// No heading line
         #[arg(short, long)]
         noheading: bool,
+        /// The containers-registries.d(5) directory whose lookasides fill STORE (podman's flag; default:
+        /// $HOME/.config/containers/registries.d when it exists, else /etc/containers/registries.d)
+        #[arg(long, visible_alias = "registries.d", value_name = "DIR")]
+        registrypath: Option<PathBuf>,
     },
     /// Set the requirements for a scope (a registry, repository or `default`), as `podman image trust set`
     Set {
@@ -52,9 +58,10 @@ pub struct CheckArgs {
     /// The policy file (default: $HOME/.config/containers/policy.json, else /etc/containers/policy.json)
     #[arg(long, value_name = "FILE")]
     signature_policy: Option<PathBuf>,
-    /// Where signature storage is configured (containers-registries.d(5))
-    #[arg(long = "registries.d", value_name = "DIR")]
-    registries_d: Option<PathBuf>,
+    #[command(flatten)]
+    signature_storage: SignatureStorageArgs,
+    #[command(flatten)]
+    platform: PlatformArgs,
     /// Print the evaluation as JSON (scope, requirements, signatures) instead of text
     #[arg(long)]
     json: bool,
@@ -66,7 +73,9 @@ pub struct CheckArgs {
 
 pub fn run(command: Command, ctx: &Invocation) -> Result<()> {
     match command {
-        Command::Show { policypath, json, raw, noheading } => show(policypath, json, raw, noheading, ctx),
+        Command::Show { policypath, json, raw, noheading, registrypath } => {
+            show(policypath, json, raw, noheading, registrypath, ctx)
+        }
         Command::Set { policypath, kind, pubkeysfile, scope } => {
             let path = match policypath {
                 Some(p) => p,
@@ -96,14 +105,22 @@ fn default_path_for_set() -> Result<PathBuf> {
     }
 }
 
-fn show(path: Option<PathBuf>, json: bool, raw: bool, noheading: bool, ctx: &Invocation) -> Result<()> {
+fn show(
+    path: Option<PathBuf>,
+    json: bool,
+    raw: bool,
+    noheading: bool,
+    registries_d: Option<PathBuf>,
+    ctx: &Invocation,
+) -> Result<()> {
     let policy = Policy::load(path.as_deref())?;
     if raw {
         let file = policy.path.clone().unwrap_or_default();
         let bytes = std::fs::read(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
         return Ok(ctx.printer.document(&bytes)?);
     }
-    let rows = policy.show_rows(&policy::gpg_key_ids_of, &|_| String::new());
+    let storage = RegistriesD::load(registries_d.as_deref())?;
+    let rows = policy.show_rows(&policy::gpg_key_ids_of, &|scope| storage.shown_lookaside(scope));
     if json {
         return Ok(ctx.printer.json(&rows)?);
     }
@@ -114,11 +131,8 @@ fn show(path: Option<PathBuf>, json: bool, raw: bool, noheading: bool, ctx: &Inv
 }
 
 fn check(a: CheckArgs, ctx: &Invocation) -> Result<()> {
-    let mut settings = a.registry.settings(ctx)?;
+    let mut settings = a.signature_storage.apply(a.registry.settings(ctx)?);
     settings.signature_policy = a.signature_policy.clone();
-    if a.registries_d.is_some() {
-        settings.registries_d = a.registries_d.clone();
-    }
     let policy = Policy::load(a.signature_policy.as_deref())?;
     let name = match ImageName::parse(&a.image) {
         Ok(n) => n,
@@ -128,36 +142,54 @@ fn check(a: CheckArgs, ctx: &Invocation) -> Result<()> {
     if matches!(name, ImageName::Registry(_)) {
         settings.config()?;
     }
-    let evaluation = ctx.runtime.block_on(async {
+    let opts = copy::Options { platform: a.platform.platform()?, ..copy::Options::default() };
+    // As the copy engine: the top-level manifest, then the instance chosen from an index.
+    let (judged, image) = ctx.runtime.block_on(async {
         let source = name.open_source(&settings).await?;
-        let manifest = source.manifest().await?;
-        let mut policy_name = source.policy_name();
-        if policy_name.transport.is_empty()
-            && let ImageName::Registry(r) = &name
-        {
-            policy_name = policy::docker_policy_name(r);
-        }
-        let signatures =
-            if policy.needs_signatures(&policy_name) { source.signatures(&manifest.digest).await? } else { Vec::new() };
-        let evaluation = policy.evaluate(&policy_name, &manifest, &signatures);
-        Ok::<_, super::Error>((evaluation, signatures.len(), source.name()))
+        let judged = copy::judge(source.as_ref(), &policy, &opts).await?;
+        Ok::<_, super::Error>((judged, source.name()))
     })?;
-    let (evaluation, found, image) = evaluation;
+    let allowed = judged.iter().all(|j| j.evaluation.allowed);
+    let refusal = judged.iter().find(|j| !j.evaluation.allowed).map(|j| j.evaluation.clone());
     let p = &ctx.printer;
     if a.json {
-        p.json(&serde_json::json!({"image": image, "signatures_found": found, "evaluation": &evaluation}))?;
-        return match evaluation.into_result() {
-            Ok(()) => Ok(()),
-            Err(e) => Err(Box::new(super::ExitWith { code: 1, error: e.into() })),
-        };
+        let entry =
+            |j: &Judged| serde_json::json!({"signatures_found": j.signatures_found, "evaluation": &j.evaluation});
+        let mut doc = serde_json::json!({"image": image, "allowed": allowed});
+        if let Some(top) = judged.first() {
+            doc["signatures_found"] = top.signatures_found.into();
+            doc["evaluation"] = serde_json::json!(&top.evaluation);
+        }
+        if let Some(instance) = judged.get(1) {
+            doc["instance"] = entry(instance);
+        }
+        p.json(&doc)?;
+    } else {
+        for (i, j) in judged.iter().enumerate() {
+            print_judged(p, &image, i, j)?;
+        }
+        p.line(format!("Result:   {}", if allowed { "allowed" } else { "refused" }))?;
     }
-    p.line(format!("Image:    {image} ({})", evaluation.manifest_digest))?;
-    p.line(format!(
-        "Policy:   {}",
-        evaluation.policy_path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into())
-    ))?;
-    p.line(format!("Scope:    {}", evaluation.applied()))?;
-    p.line(format!("Signatures found: {found}"))?;
+    match refusal.map(|e| e.into_result()) {
+        Some(Err(e)) => Err(Box::new(super::ExitWith { code: 1, error: e.into() })),
+        _ => Ok(()),
+    }
+}
+
+/// One manifest's verdict: the image's (`i` 0: with the policy and scope), then the chosen instance's.
+fn print_judged(p: &crate::printer::Printer, image: &str, i: usize, j: &Judged) -> Result<()> {
+    let evaluation = &j.evaluation;
+    if i == 0 {
+        p.line(format!("Image:    {image} ({})", evaluation.manifest_digest))?;
+        p.line(format!(
+            "Policy:   {}",
+            evaluation.policy_path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into())
+        ))?;
+        p.line(format!("Scope:    {}", evaluation.applied()))?;
+    } else {
+        p.line(format!("Instance: {} (the image chosen from the index)", evaluation.manifest_digest))?;
+    }
+    p.line(format!("Signatures found: {}", j.signatures_found))?;
     for (i, r) in evaluation.requirements.iter().enumerate() {
         let verdict = if r.allowed { "allowed" } else { "refused" };
         p.line(format!("Requirement {}: {} [{}]: {verdict}", i + 1, r.requirement, r.entry))?;
@@ -176,10 +208,5 @@ fn check(a: CheckArgs, ctx: &Invocation) -> Result<()> {
             p.line(format!("  reason: {why}"))?;
         }
     }
-    let allowed = evaluation.allowed;
-    p.line(format!("Result:   {}", if allowed { "allowed" } else { "refused" }))?;
-    match evaluation.into_result() {
-        Ok(()) => Ok(()),
-        Err(e) => Err(Box::new(super::ExitWith { code: 1, error: e.into() })),
-    }
+    Ok(())
 }

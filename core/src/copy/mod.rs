@@ -36,7 +36,7 @@ use crate::image::{Descriptor, IndexError, Manifest, Platform};
 use crate::reference::Reference;
 use crate::stream::ByteStream;
 use crate::transport::{ImageDestination, ImageSource, RawManifest, TransportError};
-use crate::trust::policy::Policy;
+use crate::trust::policy::{Evaluation, Policy};
 use crate::trust::{Signature, Signer, TrustError};
 
 /// What to copy and how.
@@ -215,6 +215,35 @@ pub async fn check(src: &dyn ImageSource, opts: &Options) -> Result<(), CopyErro
     let top = src.manifest().await.map_err(ctx(|| format!("reading the manifest of {}", src.name())))?;
     let plan = plan(src, top, opts).await?;
     check_trust(src, &plan, opts).await.map(drop)
+}
+
+/// One manifest the trust step judges, with the policy's verdict on it.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub manifest: RawManifest,
+    /// How many signatures the source has for it (not read, so 0, when the policy needs none).
+    pub signatures_found: usize,
+    pub evaluation: Evaluation,
+}
+
+/// What the trust step decides for `src` under `policy`, manifest by manifest in [`copy`]'s order: the
+/// top-level manifest, then the instance `opts` chooses from an index (with `all`, every child). Unlike
+/// [`copy`] it goes on after a refusal, so that each verdict can be shown (`hoist trust check`); nothing but
+/// manifests and signatures is read.
+pub async fn judge(src: &dyn ImageSource, policy: &Policy, opts: &Options) -> Result<Vec<Judged>, CopyError> {
+    let top = src.manifest().await.map_err(ctx(|| format!("reading the manifest of {}", src.name())))?;
+    let plan = plan(src, top, opts).await?;
+    let name = src.policy_name();
+    let needs = policy.needs_signatures(&name);
+    let mut cache = SignatureCache::new();
+    let mut out = Vec::new();
+    for manifest in plan.checked {
+        let sigs: Vec<Signature> =
+            if needs { source_signatures(src, &manifest.digest, &mut cache).await?.to_vec() } else { Vec::new() };
+        let evaluation = policy.evaluate(&name, &manifest, &sigs);
+        out.push(Judged { manifest, signatures_found: sigs.len(), evaluation });
+    }
+    Ok(out)
 }
 
 /// Decides what to copy: the manifests to write and the blobs they reference, each blob once.

@@ -255,6 +255,25 @@ impl RegistriesD {
         Ok(base)
     }
 
+    /// The lookaside `podman image trust show` prints in STORE for a policy scope (containers/common's
+    /// `registriesDConfigurationForScope`): the `docker:` entry named exactly `scope`, else the one of each
+    /// parent path (`scope` cut at its last `/`, repeatedly), else `default-docker`; its `lookaside`, else its
+    /// old name `sigstore` (never the staging one); empty when none is set. The scope is taken as text
+    /// whatever its transport, as podman does (`""` is the policy's default).
+    pub fn shown_lookaside(&self, scope: &str) -> String {
+        let mut search = scope;
+        let found = loop {
+            if let Some(ns) = self.docker.get(search) {
+                break Some(ns);
+            }
+            match search.rfind('/') {
+                Some(i) => search = &search[..i],
+                None => break self.default_docker.as_ref(),
+            }
+        };
+        found.and_then(|ns| set(&ns.lookaside).or(set(&ns.sigstore))).unwrap_or_default().to_owned()
+    }
+
     /// Where `reference`'s signatures are read and written.
     pub fn location(&self, reference: &Reference) -> Result<Location, StorageError> {
         Ok(Location {

@@ -82,6 +82,26 @@ docker:
     assert!(!c.use_sigstore_attachments(&r("elsewhere.org/a")));
 }
 
+/// `trust show`'s STORE column as podman's: the exact scope, then its parent paths, then `default-docker`;
+/// `lookaside` else `sigstore`, never a staging URL; a scope entry that sets nothing shows nothing (podman
+/// does not fall back past it).
+#[test]
+fn the_store_trust_show_prints_for_a_scope_is_podmans() {
+    let d = parse(
+        "default-docker:\n  lookaside: file:///def\ndocker:\n  example.com:\n    lookaside: https://s.example.com/s\n  \
+         example.com/b:\n    sigstore: file:///old\n    lookaside-staging: file:///staging\n  example.com/e:\n    \
+         lookaside-staging: file:///only-staging\n  /x:\n    lookaside: file:///dir\n",
+    );
+    assert_eq!(d.shown_lookaside(""), "file:///def");
+    assert_eq!(d.shown_lookaside("example.com"), "https://s.example.com/s");
+    assert_eq!(d.shown_lookaside("example.com/a/b"), "https://s.example.com/s");
+    assert_eq!(d.shown_lookaside("example.com/b/c"), "file:///old");
+    assert_eq!(d.shown_lookaside("example.com/e/f"), "");
+    assert_eq!(d.shown_lookaside("/x/y"), "file:///dir");
+    assert_eq!(d.shown_lookaside("other.io"), "file:///def");
+    assert_eq!(RegistriesD::default().shown_lookaside("other.io"), "");
+}
+
 #[test]
 fn new_names_win_over_old_ones_and_empty_strings_are_unset() {
     let c = parse(
