@@ -269,7 +269,10 @@ fn hoist_sign_writes_a_gpg_signature_skopeo_verifies() {
     ]);
     harness::run(&mut verify, b"").expect_ok("skopeo standalone-verify");
 
-    // Signing again adds signature-2 (the first stays).
+    // Signing again adds signature-2 (the first stays). The payload's timestamp counts seconds and the
+    // signature is deterministic, so a second signing within the same second makes the same bytes, which are
+    // kept once: wait for the next second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let out = world.run(&["sign", "--registries.d", rd.to_str().unwrap(), "--sign-by", &fpr, &image], b"", &gpg.env());
     assert!(out.ok(), "{}", out.err());
     assert!(sig.with_file_name("signature-2").is_file(), "a second signature goes after the first");
