@@ -456,20 +456,12 @@ impl EvalContext<'_> {
                         Err(e) => SignatureVerdict::Refused(self.key_error(req, e)),
                         Ok(keys) => match crate::trust::simple::verify(bytes, keys) {
                             Err(e) => SignatureVerdict::Refused(e.to_string()),
-                            Ok(v) => match check_claims(
+                            Ok(v) => self.claims_verdict(
                                 signed_identity,
-                                self.name,
-                                self.manifest,
-                                &v.manifest_digest,
-                                &v.docker_reference,
-                            ) {
-                                Err(e) => SignatureVerdict::Refused(e),
-                                Ok(()) => SignatureVerdict::Accepted {
-                                    key: Some(v.key_fingerprint),
-                                    docker_reference: v.docker_reference,
-                                    manifest_digest: v.manifest_digest,
-                                },
-                            },
+                                Some(v.key_fingerprint),
+                                v.manifest_digest,
+                                v.docker_reference,
+                            ),
                         },
                     };
                     outcomes.push(SignatureOutcome { index, format: "simple signing", verdict });
@@ -527,20 +519,7 @@ impl EvalContext<'_> {
                         Err(e) => SignatureVerdict::Refused(self.key_error(req, e)),
                         Ok(keys) => match crate::trust::sigstore::verify(sig, keys) {
                             Err(e) => SignatureVerdict::Refused(e.to_string()),
-                            Ok(v) => match check_claims(
-                                signed_identity,
-                                self.name,
-                                self.manifest,
-                                &v.manifest_digest,
-                                &v.docker_reference,
-                            ) {
-                                Err(e) => SignatureVerdict::Refused(e),
-                                Ok(()) => SignatureVerdict::Accepted {
-                                    key: None,
-                                    docker_reference: v.docker_reference,
-                                    manifest_digest: v.manifest_digest,
-                                },
-                            },
+                            Ok(v) => self.claims_verdict(signed_identity, None, v.manifest_digest, v.docker_reference),
                         },
                     };
                     outcomes.push(SignatureOutcome { index, format: "sigstore", verdict });
@@ -548,6 +527,22 @@ impl EvalContext<'_> {
                 let refusal = summarize(&outcomes, Some((non_sigstore, non_attachments)));
                 self.outcome(req, refusal, outcomes)
             }
+        }
+    }
+}
+
+impl EvalContext<'_> {
+    /// A verified signature's verdict: accepted when what it claims (digest, identity) holds for this image.
+    fn claims_verdict(
+        &self,
+        signed_identity: &IdentityRule,
+        key: Option<String>,
+        manifest_digest: Digest,
+        docker_reference: String,
+    ) -> SignatureVerdict {
+        match check_claims(signed_identity, self.name, self.manifest, &manifest_digest, &docker_reference) {
+            Err(e) => SignatureVerdict::Refused(e),
+            Ok(()) => SignatureVerdict::Accepted { key, docker_reference, manifest_digest },
         }
     }
 }
