@@ -5,8 +5,6 @@
 //! layers of the `sha256-HEX.sig` attachment (`use-sigstore-attachments: true` in registries.d). Prints the
 //! digest signed.
 
-use hoist_core::trust::Signature;
-
 use super::common::{RegistryArgs, SignFlags, SignatureStorageArgs, registry_reference};
 use super::{Invocation, Result, fail};
 
@@ -30,14 +28,7 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     }
     let identity = a.signing.identity()?.unwrap_or_else(|| reference.clone());
     let signers = a.signing.signers()?;
-    let destination = ctx.runtime.block_on(settings.registry_destination(&reference))?;
-    let digest = ctx.runtime.block_on(destination.current_manifest())?.digest;
-    let mut signatures: Vec<Signature> = Vec::new();
-    for s in &signers {
-        ctx.printer.progress_line(&format!("Signing {reference} ({digest}) as {identity} with {}", s.describe()));
-        signatures.push(s.sign(&digest, &identity)?);
-    }
-    ctx.runtime.block_on(destination.add_signatures(&digest, &signatures))?;
+    let digest = ctx.runtime.block_on(hoist_core::ops::sign(&settings, &reference, &signers, &identity))?;
     ctx.printer.line(digest.to_string())?;
     Ok(())
 }

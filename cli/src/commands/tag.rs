@@ -4,7 +4,6 @@
 //! `hoist tag --semver [--latest] [--remote] NAME:2.1.3`: also points `2.1` and `2` (and `latest`) at that
 //! image, never moving one back to an older version than it names now, and never for a pre-release.
 
-use hoist_core::copy;
 use hoist_core::ops;
 use hoist_core::reference::Reference;
 use hoist_core::release::{self, Action, FanOut};
@@ -46,18 +45,11 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         }
         (true, true) => {
             let settings = a.policy.apply(a.registry.settings(ctx)?);
-            settings.config()?;
             let r = registry_reference(&a.image)?;
             let Some(tag) = r.tag().filter(|_| r.digest().is_none()) else {
                 return fail(format!("{}: --semver needs a version tag", a.image));
             };
-            let opts = settings.copy_options(true)?;
-            let fan = ctx.runtime.block_on(async {
-                // The trust policy judges the image whose tags move, as for every tag --remote.
-                copy::check(&settings.registry_source(&r).await?, &opts).await?;
-                let client = settings.registry_client(&r).await?;
-                Ok::<_, super::Error>(release::semver_remote(&client, r.path(), tag, a.latest).await?)
-            })?;
+            let fan = ctx.runtime.block_on(ops::tag_semver_remote(&settings, &r, tag, a.latest))?;
             report(ctx, &r.to_string(), &fan)
         }
         (true, false) => remote_tags(&a, ctx),

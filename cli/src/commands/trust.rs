@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use hoist_core::copy::{self, Judged};
-use hoist_core::transport::name::ImageName;
 use hoist_core::trust::policy::{self, Policy, SetType, SignatureVerdict};
 use hoist_core::trust::storage::RegistriesD;
 
@@ -134,21 +133,9 @@ fn check(a: CheckArgs, ctx: &Invocation) -> Result<()> {
     let mut settings = a.signature_storage.apply(a.registry.settings(ctx)?);
     settings.signature_policy = a.signature_policy.clone();
     let policy = Policy::load(a.signature_policy.as_deref())?;
-    let name = match ImageName::parse(&a.image) {
-        Ok(n) => n,
-        Err(e) if a.image.contains("://") => return Err(e.into()),
-        Err(e) => ImageName::parse(&format!("docker://{}", a.image)).map_err(|_| e)?,
-    };
-    if matches!(name, ImageName::Registry(_)) {
-        settings.config()?;
-    }
     let opts = copy::Options { platform: a.platform.platform()?, ..copy::Options::default() };
     // As the copy engine: the top-level manifest, then the instance chosen from an index.
-    let (judged, image) = ctx.runtime.block_on(async {
-        let source = name.open_source(&settings).await?;
-        let judged = copy::judge(source.as_ref(), &policy, &opts).await?;
-        Ok::<_, super::Error>((judged, source.name()))
-    })?;
+    let (judged, image) = ctx.runtime.block_on(hoist_core::ops::judge(&settings, &policy, &a.image, &opts))?;
     let allowed = judged.iter().all(|j| j.evaluation.allowed);
     let refusal = judged.iter().find(|j| !j.evaluation.allowed).map(|j| j.evaluation.clone());
     let p = &ctx.printer;

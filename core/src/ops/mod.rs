@@ -13,6 +13,7 @@
 mod bases;
 mod local;
 mod settings;
+mod trust;
 
 pub use bases::{MountFrom, StoreBases};
 pub use local::{InspectPart, Inspected, Listed, Refused, Removal, images, inspect, rmi, tag_local, tag_remote};
@@ -20,6 +21,7 @@ pub use settings::{
     BadSourceDateEpoch, CredentialSource, Prompt, PromptError, RegistryAccess, SOURCE_DATE_EPOCH, Settings,
     source_date_epoch,
 };
+pub use trust::{judge, sign, tag_semver_remote};
 
 use std::sync::Arc;
 
@@ -63,6 +65,9 @@ pub enum Error {
     /// The trust policy could not be read (an image it refuses is a [`CopyError`]).
     #[error(transparent)]
     Trust(#[from] crate::trust::TrustError),
+    /// Moving version tags on a registry failed (`tag --semver --remote`).
+    #[error(transparent)]
+    Release(#[from] crate::release::ReleaseError),
     /// A short name with several candidates in enforcing mode, and nobody to ask.
     #[error(
         "short-name {name:?} resolves to several images and short-name-mode is enforcing, but there is no terminal \
