@@ -12,11 +12,11 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::blocking::{StreamReader, blocking, reader_stream};
+use super::blocking::{StreamReader, blocking, copy_buffered, reader_stream};
 use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
 use crate::archive::ArchiveError;
 use crate::archive::files::Files;
@@ -309,14 +309,14 @@ pub(super) fn set_readable(f: &fs::File) -> std::io::Result<()> {
 }
 
 /// Streams `reader` into `dir/rel` through a temp file, renamed into place only when whole.
-pub(super) fn write_blob_file(dir: &Path, rel: &str, mut reader: impl Read) -> Result<(), TransportError> {
+pub(super) fn write_blob_file(dir: &Path, rel: &str, mut reader: impl BufRead) -> Result<(), TransportError> {
     let path = dir.join(rel);
     let shown = path.display().to_string();
     let io = |e| TransportError::Archive(ArchiveError::io(&shown, e));
     let parent = path.parent().expect("a blob path has a directory");
     fs::create_dir_all(parent).map_err(io)?;
     let mut temp = tempfile::Builder::new().prefix(".hoist-").tempfile_in(dir).map_err(io)?;
-    std::io::copy(&mut reader, &mut temp).map_err(io)?;
+    copy_buffered(&mut reader, &mut temp).map_err(io)?;
     set_readable(temp.as_file()).map_err(io)?;
     temp.persist(&path).map_err(|e| io(e.error))?;
     Ok(())
@@ -339,7 +339,7 @@ impl OciLayoutDestination {
 
 impl OciLayoutWriter {
     /// Writes one blob from `reader`, checked against `blob`.
-    fn put(&self, blob: &Descriptor, reader: impl Read) -> Result<(), TransportError> {
+    fn put(&self, blob: &Descriptor, reader: impl BufRead) -> Result<(), TransportError> {
         let mut st = self.lock();
         self.broken(&st)?;
         if st.written.contains(&blob.digest) {

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::runtime::Handle;
 
-use super::blocking::{StreamReader, blocking};
+use super::blocking::{StreamReader, blocking, copy_buffered};
 use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, RegistryRepo, TransportError};
 use crate::digest::{Digest, Verifier};
 use crate::image::{Descriptor, MAX_MANIFEST_SIZE};
@@ -188,7 +188,7 @@ pub async fn write_blob(
     blocking(move || {
         let mut reader = StreamReader::new(stream, handle);
         let mut w = store.blob_writer(&digest, Some(size))?;
-        let copied = std::io::copy(&mut reader, &mut w);
+        let copied = copy_buffered(&mut reader, &mut w);
         if let Some(e) = reader.take_error() {
             return Err(e);
         }
