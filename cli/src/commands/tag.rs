@@ -5,10 +5,9 @@
 //! image, never moving one back to an older version than it names now, and never for a pre-release.
 
 use hoist_core::ops;
-use hoist_core::reference::Reference;
-use hoist_core::release::{self, Action, FanOut};
+use hoist_core::release::{Action, FanOut};
 
-use super::common::{PolicyArgs, RegistryArgs, open_store, registry_reference};
+use super::common::{PolicyArgs, RegistryArgs, registry_reference};
 use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
@@ -39,8 +38,7 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     match (remote, a.semver) {
         (false, false) => local(&a, ctx),
         (false, true) => {
-            let name = Reference::parse_normalized(&a.image)?.with_default_tag();
-            let fan = release::semver_local(&*open_store(ctx)?, &name, a.latest)?;
+            let (name, fan) = ops::tag_semver_local(&ctx.settings, &a.image, a.latest)?;
             report(ctx, &name.to_string(), &fan)
         }
         (true, true) => {

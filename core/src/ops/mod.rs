@@ -21,7 +21,7 @@ pub use settings::{
     BadSourceDateEpoch, CredentialSource, Prompt, PromptError, RegistryAccess, SOURCE_DATE_EPOCH, Settings,
     source_date_epoch,
 };
-pub use trust::{judge, sign, tag_semver_remote};
+pub use trust::{judge, sign, tag_semver_local, tag_semver_remote};
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! The trust workflows a second caller needs as one call each: sign an image where it is (`hoist sign`),
 //! judge an image without moving it (`hoist trust check`), and `tag --semver --remote`, whose tags move only
-//! for an image the policy accepts.
+//! for an image the policy accepts (and its local twin, `tag --semver`, here to keep the two together).
 
 use std::sync::Arc;
 
@@ -67,4 +67,13 @@ pub async fn tag_semver_remote(
     copy::check(&settings.registry_source(reference).await?, &opts).await?;
     let client = settings.registry_client(reference).await?;
     Ok(release::semver_remote(&client, reference.path(), tag, latest).await?)
+}
+
+/// `tag --semver NAME:VERSION` in the local store: the image's shorter version tags (and `latest`) pointed at
+/// it ([`release::semver_local`]). Returns the name as normalized and what happened to each tag. Nothing is
+/// judged: no image enters the store.
+pub fn tag_semver_local(settings: &Settings, image: &str, latest: bool) -> Result<(Reference, FanOut), Error> {
+    let name = Reference::parse_normalized(image)?.with_default_tag();
+    let fan = release::semver_local(&*settings.store()?, &name, latest)?;
+    Ok((name, fan))
 }
