@@ -207,8 +207,13 @@ fn main() -> ExitCode {
         // The reader went away (`hoist ... | head`): stop quietly, as a program killed by SIGPIPE would.
         Err(e) if commands::is_broken_pipe(&*e) => ExitCode::SUCCESS,
         Err(e) => {
-            printer.error(&e.to_string());
-            ExitCode::from(e.downcast_ref::<commands::ExitWith>().map_or(125, |x| x.code))
+            let exit = e.downcast_ref::<commands::ExitWith>();
+            let inner = exit.map_or(&*e, |x| &*x.error);
+            match inner.downcast_ref::<commands::Errors>() {
+                Some(errors) => printer.errors(&errors.0),
+                None => printer.error(&e.to_string()),
+            }
+            ExitCode::from(exit.map_or(125, |x| x.code))
         }
     }
 }

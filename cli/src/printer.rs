@@ -135,6 +135,19 @@ impl Printer {
         self.notice(&format!("Error: {text}"));
     }
 
+    /// Several errors as podman prints them: `Error: N errors occurred:`, then `\t* MESSAGE` each (each
+    /// message escaped on its own line); one alone is a plain [`Printer::error`].
+    pub fn errors(&self, messages: &[String]) {
+        if let [one] = messages {
+            return self.error(one);
+        }
+        self.error(&format!("{} errors occurred:", messages.len()));
+        for m in messages {
+            let _ = self.write(Stream::Err, b"\t* ");
+            let _ = self.text_line(Stream::Err, m);
+        }
+    }
+
     /// A `--verbose` step (`hoist: ...`), shown only with `--verbose`.
     pub fn debug(&self, text: &str) {
         if self.verbose {
@@ -245,6 +258,17 @@ mod tests {
         assert_eq!(
             text(&memory.err),
             "Trying to pull x...\nWarning: careful\nError: broken\nhoist: asked the registry\nCopying blob abababababab done\n"
+        );
+    }
+
+    #[test]
+    fn several_errors_are_listed_as_podman_lists_them_each_line_escaped() {
+        let (p, memory) = printer(false, true);
+        p.errors(&["a: image not known".into(), "b\n\t* c: fake".into()]);
+        p.errors(&["one".into()]);
+        assert_eq!(
+            text(&memory.err),
+            "Error: 2 errors occurred:\n\t* a: image not known\n\t* b\\n\\t* c: fake\nError: one\n"
         );
     }
 
