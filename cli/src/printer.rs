@@ -127,6 +127,18 @@ impl Printer {
         }
     }
 
+    /// A build's progress line, on stdout with its result as podman prints them (`STEP 1/3: ...`, `COMMIT
+    /// NAME`, `--> ID`), unless `-q`.
+    pub fn build_line(&self, text: &str) -> std::io::Result<()> {
+        if self.quiet { Ok(()) } else { self.line(text) }
+    }
+
+    /// This printer as the observer of a build: its steps are [`Printer::build_line`]s (stdout), its
+    /// warnings and debug lines as every command's.
+    pub fn build_observer(&self) -> SharedObserver {
+        std::sync::Arc::new(BuildSteps(*self))
+    }
+
     pub fn warn(&self, text: &str) {
         self.notice(&format!("Warning: {text}"));
     }
@@ -168,6 +180,22 @@ impl Printer {
         } else {
             CopyReporter::Lines(*self)
         })
+    }
+}
+
+/// [`Printer::build_observer`]: progress lines go to stdout. A closed stdout is noticed by the command's next
+/// result line, not here.
+struct BuildSteps(Printer);
+
+impl Observer for BuildSteps {
+    fn debug(&self, line: &str) {
+        Printer::debug(&self.0, line);
+    }
+    fn warning(&self, line: &str) {
+        self.0.warn(line);
+    }
+    fn progress(&self, line: &str) {
+        let _ = self.0.build_line(line);
     }
 }
 
