@@ -96,18 +96,20 @@ fn command_path(root: &clap::Command, args: &[OsString]) -> String {
         if arg == "--" {
             break;
         }
-        let takes_value = |a: Option<&clap::Arg>| a.is_some_and(|a| a.get_action().takes_values());
+        // A flag this command does not have is where clap stopped (`hoist --bogus images`: `hoist`).
         if let Some(long) = arg.strip_prefix("--") {
-            if !long.contains('=') && takes_value(cur.get_arguments().find(|a| a.get_long() == Some(long))) {
+            let name = long.split('=').next().unwrap_or(long);
+            let Some(flag) = cur.get_arguments().find(|a| a.get_long() == Some(name)) else { break };
+            if !long.contains('=') && flag.get_action().takes_values() {
                 rest.next();
             }
             continue;
         }
         if let Some(short) = arg.strip_prefix('-').filter(|s| !s.is_empty()) {
             let mut chars = short.chars();
-            if let (Some(c), None) = (chars.next(), chars.next())
-                && takes_value(cur.get_arguments().find(|a| a.get_short() == Some(c)))
-            {
+            let Some(first) = chars.next() else { break };
+            let Some(flag) = cur.get_arguments().find(|a| a.get_short() == Some(first)) else { break };
+            if chars.next().is_none() && flag.get_action().takes_values() {
                 rest.next();
             }
             continue;
@@ -153,7 +155,8 @@ mod tests {
             refused(&["hoist", "--timeout", "5", "creds", "list", "--bogus"]),
             ("unknown flag: --bogus".into(), "hoist creds list".into())
         );
-        assert_eq!(refused(&["hoist", "-h5"]).1, "hoist");
+        assert_eq!(refused(&["hoist", "--bogus", "images"]).1, "hoist");
+        assert_eq!(refused(&["hoist", "creds", "-z", "list"]).1, "hoist creds");
     }
 
     #[test]
