@@ -217,7 +217,7 @@ fn trust_check_of_an_index_judges_the_chosen_instance_too() {
     assert_eq!(r.code, Some(0), "{}\n{}", r.out(), r.err());
     assert!(r.out().contains("Result:   allowed"), "{}", r.out());
     let v: serde_json::Value = serde_json::from_slice(&check(true).stdout).unwrap();
-    assert_eq!((v["allowed"].clone(), v["instance"]["signatures_found"].clone()), (true.into(), 1.into()));
+    assert_eq!((v["Allowed"].clone(), v["Instance"]["SignaturesFound"].clone()), (true.into(), 1.into()));
     let r = w.run(&pull, b"", &vec![]);
     assert!(r.ok(), "{}", r.err());
 }
