@@ -776,8 +776,8 @@ fn verify_finds_every_corruption_planted_in_a_saved_archive() {
     let out = w.hoist(&["verify", "--format", "json", planted[0].1.to_str().unwrap()]);
     assert!(!out.ok());
     let report: serde_json::Value = serde_json::from_str(&out.out()).unwrap();
-    assert_eq!(report["format"], "docker-archive");
-    assert!(!report["problems"].as_array().unwrap().is_empty());
+    assert_eq!(report["Format"], "docker-archive");
+    assert!(!report["Problems"].as_array().unwrap().is_empty());
 }
 
 /// Runs `cmd` to the end and returns its exit status and peak RSS in KiB (wait4's ru_maxrss).

@@ -55,11 +55,11 @@ fn resolve_explains_short_names_aliases_mirrors_and_blocks() {
 
     let json = hoist(&conf, &["resolve", "--format", "json", "alpine"]).expect_ok("resolve json");
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(v["kind"], "search");
-    assert_eq!(v["short_name_mode"], "permissive");
-    assert_eq!(v["candidates"][1]["reference"], "docker.io/library/alpine:latest");
-    assert_eq!(v["candidates"][1]["sources"][0]["location"], "mirror.local:5000");
-    assert_eq!(v["candidates"][1]["sources"][0]["insecure"], true);
+    assert_eq!(v["Kind"], "search");
+    assert_eq!(v["ShortNameMode"], "permissive");
+    assert_eq!(v["Candidates"][1]["Reference"], "docker.io/library/alpine:latest");
+    assert_eq!(v["Candidates"][1]["Sources"][0]["Location"], "mirror.local:5000");
+    assert_eq!(v["Candidates"][1]["Sources"][0]["Insecure"], true);
 }
 
 #[test]

@@ -106,8 +106,8 @@ fn login_verifies_stores_and_skopeo_uses_it() {
     let out = w.hoist(&["creds", "list", &af, "--format", "json"], b"", &vec![]).expect_ok("creds list");
     no_secret(&out);
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(listed[0]["registry"], host.as_str());
-    assert_eq!(listed[0]["username"], USER);
+    assert_eq!(listed[0]["Registry"], host.as_str());
+    assert_eq!(listed[0]["Username"], USER);
     let out = w.hoist(&["logout", &af, &host], b"", &vec![]).expect_ok("logout");
     assert!(out.out().contains(&format!("Removed login credentials for {host}")));
     let out = w.hoist(&["logout", &af, &host], b"", &vec![]);

@@ -201,10 +201,10 @@ fn trust_check_of_an_index_judges_the_chosen_instance_too() {
     assert!(r.out().contains("Result:   refused"), "{}", r.out());
     assert!(r.err().contains("A signature was required, but no signature exists"), "{}", r.err());
     let v: serde_json::Value = serde_json::from_slice(&check(true).stdout).unwrap();
-    assert_eq!((v["allowed"].clone(), v["evaluation"]["allowed"].clone()), (false.into(), true.into()));
-    assert_eq!(v["signatures_found"], 1);
-    assert_eq!(v["instance"]["evaluation"]["manifest_digest"], made.manifests[0].as_str());
-    assert_eq!(v["instance"]["signatures_found"], 0);
+    assert_eq!((v["Allowed"].clone(), v["Evaluation"]["Allowed"].clone()), (false.into(), true.into()));
+    assert_eq!(v["SignaturesFound"], 1);
+    assert_eq!(v["Instance"]["Evaluation"]["ManifestDigest"], made.manifests[0].as_str());
+    assert_eq!(v["Instance"]["SignaturesFound"], 0);
     // The copy engine decides alike.
     let pull =
         ["pull", "--signature-policy", s(&policy), "--registries.d", s(&rd), "--platform", "linux/amd64", &image];
@@ -217,7 +217,7 @@ fn trust_check_of_an_index_judges_the_chosen_instance_too() {
     assert_eq!(r.code, Some(0), "{}\n{}", r.out(), r.err());
     assert!(r.out().contains("Result:   allowed"), "{}", r.out());
     let v: serde_json::Value = serde_json::from_slice(&check(true).stdout).unwrap();
-    assert_eq!((v["allowed"].clone(), v["instance"]["signatures_found"].clone()), (true.into(), 1.into()));
+    assert_eq!((v["Allowed"].clone(), v["Instance"]["SignaturesFound"].clone()), (true.into(), 1.into()));
     let r = w.run(&pull, b"", &vec![]);
     assert!(r.ok(), "{}", r.err());
 }
@@ -250,10 +250,10 @@ fn trust_check_explains_and_exits_1_when_refused() {
     let r = w.run(&["trust", "check", "--json", "--signature-policy", s(&policy), &image], b"", &vec![]);
     assert_eq!(r.code, Some(1), "{}", r.err());
     let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
-    assert_eq!(v["evaluation"]["allowed"], false);
-    assert_eq!(v["evaluation"]["manifest_digest"], digest.as_str());
-    assert_eq!(v["evaluation"]["requirements"][1]["entry"], "default[1]");
-    assert_eq!(v["evaluation"]["requirements"][1]["allowed"], false);
+    assert_eq!(v["Evaluation"]["Allowed"], false);
+    assert_eq!(v["Evaluation"]["ManifestDigest"], digest.as_str());
+    assert_eq!(v["Evaluation"]["Requirements"][1]["Entry"], "default[1]");
+    assert_eq!(v["Evaluation"]["Requirements"][1]["Allowed"], false);
 
     // A signature requirement with no signatures: refused, saying so.
     let key = w.path("key.gpg");

@@ -6,10 +6,11 @@
 mod commands;
 mod printer;
 mod progress;
+mod usage;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::{
     Invocation, access, build, completion, copy, creds, delete, digest, generate_key, images, inspect, list_tags, load,
@@ -180,9 +181,22 @@ fn settings(cli: &Cli, printer: Printer) -> commands::Result<hoist_core::ops::Se
     Ok(settings)
 }
 
+/// The command line, or the exit code once a usage error (or `--help`, `--version`) has been reported as
+/// podman reports them (`usage`).
+fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, ExitCode> {
+    let root = Cli::command();
+    root.clone()
+        .try_get_matches_from(&args)
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches))
+        .map_err(|e| usage::report(&e, &root, &args))
+}
+
 fn main() -> ExitCode {
     on_signals();
-    let cli = Cli::parse();
+    let cli = match parse(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let printer = cli.command.printer();
     let result = settings(&cli, printer).and_then(|settings| {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -193,8 +207,13 @@ fn main() -> ExitCode {
         // The reader went away (`hoist ... | head`): stop quietly, as a program killed by SIGPIPE would.
         Err(e) if commands::is_broken_pipe(&*e) => ExitCode::SUCCESS,
         Err(e) => {
-            printer.error(&e.to_string());
-            ExitCode::from(e.downcast_ref::<commands::ExitWith>().map_or(125, |x| x.code))
+            let exit = e.downcast_ref::<commands::ExitWith>();
+            let inner = exit.map_or(&*e, |x| &*x.error);
+            match inner.downcast_ref::<commands::Errors>() {
+                Some(errors) => printer.errors(&errors.0),
+                None => printer.error(&e.to_string()),
+            }
+            ExitCode::from(exit.map_or(125, |x| x.code))
         }
     }
 }

@@ -127,12 +127,37 @@ impl Printer {
         }
     }
 
+    /// A build's progress line, on stdout with its result as podman prints them (`STEP 1/3: ...`, `COMMIT
+    /// NAME`, `--> ID`), unless `-q`.
+    pub fn build_line(&self, text: &str) -> std::io::Result<()> {
+        if self.quiet { Ok(()) } else { self.line(text) }
+    }
+
+    /// This printer as the observer of a build: its steps are [`Printer::build_line`]s (stdout), its
+    /// warnings and debug lines as every command's.
+    pub fn build_observer(&self) -> SharedObserver {
+        std::sync::Arc::new(BuildSteps(*self))
+    }
+
     pub fn warn(&self, text: &str) {
         self.notice(&format!("Warning: {text}"));
     }
 
     pub fn error(&self, text: &str) {
         self.notice(&format!("Error: {text}"));
+    }
+
+    /// Several errors as podman prints them: `Error: N errors occurred:`, then `\t* MESSAGE` each (each
+    /// message escaped on its own line); one alone is a plain [`Printer::error`].
+    pub fn errors(&self, messages: &[String]) {
+        if let [one] = messages {
+            return self.error(one);
+        }
+        self.error(&format!("{} errors occurred:", messages.len()));
+        for m in messages {
+            let _ = self.write(Stream::Err, b"\t* ");
+            let _ = self.text_line(Stream::Err, m);
+        }
     }
 
     /// A `--verbose` step (`hoist: ...`), shown only with `--verbose`.
@@ -155,6 +180,22 @@ impl Printer {
         } else {
             CopyReporter::Lines(*self)
         })
+    }
+}
+
+/// [`Printer::build_observer`]: progress lines go to stdout. A closed stdout is noticed by the command's next
+/// result line, not here.
+struct BuildSteps(Printer);
+
+impl Observer for BuildSteps {
+    fn debug(&self, line: &str) {
+        Printer::debug(&self.0, line);
+    }
+    fn warning(&self, line: &str) {
+        self.0.warn(line);
+    }
+    fn progress(&self, line: &str) {
+        let _ = self.0.build_line(line);
     }
 }
 
@@ -245,6 +286,17 @@ mod tests {
         assert_eq!(
             text(&memory.err),
             "Trying to pull x...\nWarning: careful\nError: broken\nhoist: asked the registry\nCopying blob abababababab done\n"
+        );
+    }
+
+    #[test]
+    fn several_errors_are_listed_as_podman_lists_them_each_line_escaped() {
+        let (p, memory) = printer(false, true);
+        p.errors(&["a: image not known".into(), "b\n\t* c: fake".into()]);
+        p.errors(&["one".into()]);
+        assert_eq!(
+            text(&memory.err),
+            "Error: 2 errors occurred:\n\t* a: image not known\n\t* b\\n\\t* c: fake\nError: one\n"
         );
     }
 

@@ -12,7 +12,7 @@ use hoist_core::reference::{Reference, looks_like_domain};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::common::{CopyFlags, PolicyArgs, RegistryArgs, SignArgs, SignatureStorageArgs, open_store, short};
+use super::common::{CopyFlags, PolicyArgs, RegistryArgs, SignArgs, SignatureStorageArgs, open_store};
 use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
@@ -59,15 +59,16 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
+    // podman's first check, and its words.
+    if !a.context.is_dir() {
+        return fail(format!("context must be a directory: {:?}", a.context));
+    }
     let dockerfile = read_dockerfile(&a.context, a.file.as_deref())?;
     // Everything that can be refused is refused before any work.
     build::check(&dockerfile, a.target.as_deref())?;
     let names = a.tags.iter().map(|t| local_name(t)).collect::<Result<Vec<_>>>()?;
     if names.is_empty() {
         return fail("hoist build needs a name for the image: give -t NAME (the store keeps images by name)");
-    }
-    if !a.context.is_dir() {
-        return fail(format!("{}: the build context is not a directory", a.context.display()));
     }
     let mut platforms = Vec::new();
     for p in &a.platform {
@@ -106,16 +107,17 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         pull: a.pull,
         progress: ctx.printer.copy_progress(),
     };
-    // Steps (`STEP 2/4: COPY . /app`) and warnings reach the printer as every command's do.
-    let built = build::build(&store, &opts, &mut bases, &*ctx.observer())?;
+    // Steps (`STEP 2/4: COPY . /app`) go to stdout as podman's, warnings to stderr as every command's.
+    let built = build::build(&store, &opts, &mut bases, &*ctx.printer.build_observer())?;
     for name in &names {
         store.tag(name, &built.manifest.descriptor())?;
     }
-    let shown: Vec<String> = names.iter().map(Reference::to_string).collect();
-    ctx.printer.progress_line(&format!("COMMIT {}", shown.join(", ")));
-    ctx.printer.progress_line(&format!("--> {}", short(&built.id)));
-    for n in &shown {
-        ctx.printer.progress_line(&format!("Successfully tagged {n}"));
+    // podman: `COMMIT` and the first name as given, the ID's first 11 digits, then every name stored.
+    let p = &ctx.printer;
+    p.build_line(&format!("{}COMMIT {}", built.commit_prefix, a.tags[0]))?;
+    p.build_line(&format!("--> {}", &built.id.hex()[..11]))?;
+    for n in &names {
+        p.build_line(&format!("Successfully tagged {n}"))?;
     }
 
     if a.push {

@@ -88,6 +88,25 @@ impl std::fmt::Display for ExitWith {
 
 impl std::error::Error for ExitWith {}
 
+/// Several errors of one command, each its own (`rmi a b` when neither is known), printed as podman prints
+/// them: `Error: 2 errors occurred:` then one `\t* ...` line each (one alone is a plain `Error: ...`).
+#[derive(Debug)]
+pub struct Errors(pub Vec<String>);
+
+impl std::fmt::Display for Errors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_slice() {
+            [one] => f.write_str(one),
+            many => {
+                write!(f, "{} errors occurred:", many.len())?;
+                many.iter().try_for_each(|e| write!(f, "\n\t* {e}"))
+            }
+        }
+    }
+}
+
+impl std::error::Error for Errors {}
+
 pub fn fail<T>(message: impl Into<String>) -> Result<T> {
     Err(Box::new(MessageError(message.into())))
 }

@@ -141,14 +141,14 @@ fn check(a: CheckArgs, ctx: &Invocation) -> Result<()> {
     let p = &ctx.printer;
     if a.json {
         let entry =
-            |j: &Judged| serde_json::json!({"signatures_found": j.signatures_found, "evaluation": &j.evaluation});
-        let mut doc = serde_json::json!({"image": image, "allowed": allowed});
+            |j: &Judged| serde_json::json!({"SignaturesFound": j.signatures_found, "Evaluation": &j.evaluation});
+        let mut doc = serde_json::json!({"Image": image, "Allowed": allowed});
         if let Some(top) = judged.first() {
-            doc["signatures_found"] = top.signatures_found.into();
-            doc["evaluation"] = serde_json::json!(&top.evaluation);
+            doc["SignaturesFound"] = top.signatures_found.into();
+            doc["Evaluation"] = serde_json::json!(&top.evaluation);
         }
         if let Some(instance) = judged.get(1) {
-            doc["instance"] = entry(instance);
+            doc["Instance"] = entry(instance);
         }
         p.json(&doc)?;
     } else {

@@ -24,6 +24,7 @@ use crate::reference::Reference;
 
 /// What [`verify`] found.
 #[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Report {
     pub path: String,
     pub format: String,

@@ -36,7 +36,7 @@ pub enum AuthError {
 
 /// Where a credential lives. Never holds the secret.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "Kind", rename_all = "lowercase", rename_all_fields = "PascalCase")]
 pub enum Location {
     /// An `auths` entry in an auth file.
     File { path: PathBuf, key: String },
@@ -63,8 +63,9 @@ pub struct Found {
     pub location: Location,
 }
 
-/// One line of `creds list`.
+/// One line of `creds list` (JSON keys in PascalCase, as every `--format json` of hoist).
 #[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Listed {
     pub registry: String,
     pub username: String,
@@ -139,8 +140,32 @@ pub fn validate_key(key: &str) -> Result<(), AuthError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{login_key, validate_key};
+    use super::{Listed, Location, login_key, validate_key};
     use crate::config::Config;
+
+    /// `creds list --format json`: PascalCase keys, as every JSON hoist prints of its own.
+    #[test]
+    fn listed_credentials_have_pascal_case_keys() {
+        let listed = [
+            Listed {
+                registry: "r.io".into(),
+                username: "u".into(),
+                location: Location::File { path: "/a.json".into(), key: "r.io".into() },
+            },
+            Listed {
+                registry: "q.io".into(),
+                username: "v".into(),
+                location: Location::Helper { name: "file".into(), via: None },
+            },
+        ];
+        assert_eq!(
+            serde_json::to_value(listed).unwrap(),
+            serde_json::json!([
+                {"Registry": "r.io", "Username": "u", "Location": {"Kind": "file", "Path": "/a.json", "Key": "r.io"}},
+                {"Registry": "q.io", "Username": "v", "Location": {"Kind": "helper", "Name": "file", "Via": null}},
+            ])
+        );
+    }
 
     #[test]
     fn login_keys_as_podman_derives_them() {

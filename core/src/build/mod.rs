@@ -221,6 +221,9 @@ pub struct Built {
     pub new_layers: Vec<Descriptor>,
     /// Where the final stage's base came from (`registry/repo`), for mounts when pushing.
     pub base_name: Option<String>,
+    /// What podman writes before the target stage's lines, its `COMMIT` included: `[2/2] ` when the
+    /// Dockerfile has several stages up to the target, else nothing.
+    pub commit_prefix: String,
 }
 
 /// One `FROM` and the instructions after it.

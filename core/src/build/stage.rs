@@ -49,8 +49,12 @@ pub(super) struct Build<'a> {
     consumed: BTreeSet<String>,
     /// Images read for `COPY --from=IMAGE`, by name (shared with the `COPY`s reading them, never cloned).
     pub images: HashMap<String, Rc<ImageState>>,
+    /// The current stage's step (1 for its `FROM`) and how many it has, as podman numbers them.
     step: usize,
     total: usize,
+    /// What podman writes before each step line: `[linux/arm64] ` when building several platforms, `[2/3] `
+    /// (the stage's position among the stages up to the target) when there are several.
+    prefix: String,
     pub new_layers: Vec<Descriptor>,
     /// The stages built so far for this platform (shared with `COPY --from=STAGE`, never cloned for it).
     pub done: Vec<Option<Rc<ImageState>>>,
@@ -69,7 +73,6 @@ pub(super) fn run(
     bases: &mut dyn Bases,
     progress: &dyn Observer,
 ) -> Result<Built, BuildError> {
-    let per_platform: usize = plan.needed.iter().map(|&i| 1 + plan.stages[i].instructions.len()).sum();
     let mut build = Build {
         store,
         plan,
@@ -82,7 +85,8 @@ pub(super) fn run(
         consumed: BTreeSet::new(),
         images: HashMap::new(),
         step: 0,
-        total: per_platform * opts.platforms.len(),
+        total: 0,
+        prefix: String::new(),
         new_layers: Vec::new(),
         done: Vec::new(),
         work: Rc::new(Work::default()),
@@ -96,6 +100,7 @@ pub(super) fn run(
         build.done = vec![None; plan.stages.len()];
         build.kept = 0;
         for &i in &plan.needed {
+            build.prefix = step_prefix(plan, i, opts.platforms.len(), platform);
             let image = run_stage(&mut build, &plan.stages[i], platform)?;
             build.kept += image.config_len;
             if build.kept > MAX_CONFIGS_KEPT {
@@ -115,7 +120,8 @@ pub(super) fn run(
     let new_layers = std::mem::take(&mut build.new_layers);
     if images.len() == 1 {
         let (manifest, config, _) = images.pop().expect("one image");
-        return Ok(Built { manifest, id: config, new_layers, base_name });
+        let commit_prefix = step_prefix(plan, plan.target, 1, &opts.platforms[0]);
+        return Ok(Built { manifest, id: config, new_layers, base_name, commit_prefix });
     }
     let index = Index {
         schema_version: 2,
@@ -126,7 +132,14 @@ pub(super) fn run(
     };
     let raw = serde_json::to_vec(&index).expect("an index is JSON");
     let digest: Digest = store.put_blob(&raw)?;
-    Ok(Built { manifest: RawManifest::new(raw, media_type::OCI_INDEX), id: digest, new_layers, base_name })
+    let commit_prefix = step_prefix(plan, plan.target, 1, &opts.platforms[0]);
+    Ok(Built {
+        manifest: RawManifest::new(raw, media_type::OCI_INDEX),
+        id: digest,
+        new_layers,
+        base_name,
+        commit_prefix,
+    })
 }
 
 /// The values of the ARGs before the first FROM (build args override defaults), plus the automatic platform
@@ -192,13 +205,29 @@ pub(super) struct Stage<'p> {
     work: Rc<Work>,
 }
 
-/// Tells that the build's current step starts, as podman does: `STEP 2/4: COPY . /app`.
+/// Tells that the build's current step starts, as podman does: `STEP 2/4: COPY . /app`, numbered within
+/// its stage, after the stage's [`step_prefix`] (`[1/2] STEP 2/2: COPY . /app`).
 fn step(build: &Build, instruction: &str) {
-    build.progress.progress(&format!("STEP {}/{}: {instruction}", build.step, build.total));
+    build.progress.progress(&format!("{}STEP {}/{}: {instruction}", build.prefix, build.step, build.total));
+}
+
+/// podman's prefix for the lines of stage `stage` built for `platform`, one of `platforms`: `[os/arch] `
+/// when there are several platforms, then `[N/M] ` when the Dockerfile has several stages up to the target
+/// (N the stage's position, M the target's; stages the target does not need are skipped, not renumbered).
+fn step_prefix(plan: &Plan, stage: usize, platforms: usize, platform: &Platform) -> String {
+    let mut prefix = String::new();
+    if platforms > 1 {
+        prefix.push_str(&format!("[{platform}] "));
+    }
+    if plan.target > 0 {
+        prefix.push_str(&format!("[{}/{}] ", stage + 1, plan.target + 1));
+    }
+    prefix
 }
 
 fn run_stage(build: &mut Build, sp: &StagePlan, target_platform: &Platform) -> Result<ImageState, BuildError> {
-    build.step += 1;
+    build.step = 1;
+    build.total = 1 + sp.instructions.len();
     step(&*build, &sp.from.original);
     let line = sp.from.line;
     let expand_global = |s: &str| {

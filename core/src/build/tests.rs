@@ -733,3 +733,41 @@ fn steps_are_the_observers_progress() {
     build(&w.store, &w.opts("FROM scratch\nLABEL a=b\n"), &mut w.bases, &steps).unwrap();
     assert_eq!(*steps.0.lock().unwrap(), ["STEP 1/2: FROM scratch", "STEP 2/2: LABEL a=b"]);
 }
+
+/// Several stages: each numbered on its own after podman's `[N/M] ` (M counts the stages up to the target;
+/// a stage the target does not need is skipped, not renumbered), the target's prefix kept for `COMMIT`.
+#[test]
+fn steps_of_several_stages_are_numbered_per_stage_as_podman() {
+    let mut w = world();
+    let steps = Steps::default();
+    let dockerfile = "FROM scratch AS a\nLABEL a=1\nFROM scratch AS unused\nLABEL u=1\nFROM a AS c\nLABEL c=1\nENV E=1\nFROM scratch AS d\n";
+    let mut opts = w.opts(dockerfile);
+    opts.target = Some("c".into());
+    let built = build(&w.store, &opts, &mut w.bases, &steps).unwrap();
+    assert_eq!(
+        *steps.0.lock().unwrap(),
+        [
+            "[1/3] STEP 1/2: FROM scratch AS a",
+            "[1/3] STEP 2/2: LABEL a=1",
+            "[3/3] STEP 1/3: FROM a AS c",
+            "[3/3] STEP 2/3: LABEL c=1",
+            "[3/3] STEP 3/3: ENV E=1",
+        ]
+    );
+    assert_eq!(built.commit_prefix, "[3/3] ");
+
+    let steps = Steps::default();
+    let mut opts = w.opts("FROM scratch\nLABEL a=b\n");
+    opts.platforms = vec![Platform::new("linux", "amd64", None), Platform::new("linux", "arm64", None)];
+    let built = build(&w.store, &opts, &mut w.bases, &steps).unwrap();
+    assert_eq!(
+        *steps.0.lock().unwrap(),
+        [
+            "[linux/amd64] STEP 1/2: FROM scratch",
+            "[linux/amd64] STEP 2/2: LABEL a=b",
+            "[linux/arm64] STEP 1/2: FROM scratch",
+            "[linux/arm64] STEP 2/2: LABEL a=b",
+        ]
+    );
+    assert_eq!(built.commit_prefix, "");
+}

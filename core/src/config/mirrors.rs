@@ -62,6 +62,7 @@ impl Config {
 
 /// One place to pull from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct PullSource {
     #[serde(serialize_with = "display")]
     pub reference: Reference,

@@ -25,6 +25,7 @@ pub enum ResolutionKind {
 
 /// How a name resolves: the candidates in order, and why.
 #[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Resolution {
     pub input: String,
     pub kind: ResolutionKind,
@@ -36,6 +37,7 @@ pub struct Resolution {
 
 /// One candidate reference with the registry entry that applies to it.
 #[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Candidate {
     #[serde(serialize_with = "display")]
     pub reference: Reference,

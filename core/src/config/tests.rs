@@ -279,19 +279,19 @@ fn short_name_mode_merges_across_drop_ins() {
 }
 
 #[test]
-fn resolution_json_is_lowercase_text() {
+fn resolution_json_has_pascal_case_keys_and_lowercase_values() {
     let c = conf(
         "unqualified-search-registries = [\"r.io\"]\nshort-name-mode = \"disabled\"\n[aliases]\n\"x\" = \"a.io/x\"\n",
     );
     for (name, kind) in [("q.io/x", "qualified"), ("x", "alias"), ("y", "search")] {
         let json = serde_json::to_value(c.resolve(name).unwrap()).unwrap();
-        assert_eq!(json["kind"], kind, "{name}");
-        assert_eq!(json["short_name_mode"], "disabled");
+        assert_eq!(json["Kind"], kind, "{name}");
+        assert_eq!(json["ShortNameMode"], "disabled");
     }
     let r = c.resolve("q.io/x").unwrap();
     assert_eq!(
         serde_json::to_string(&r).unwrap(),
-        r#"{"input":"q.io/x","kind":"qualified","origin":null,"short_name_mode":"disabled","candidates":[{"reference":"q.io/x:latest","registry_prefix":null,"registry_origin":null,"blocked":false,"sources":[{"reference":"q.io/x:latest","location":"q.io","insecure":false,"mirror":false}]}]}"#
+        r#"{"Input":"q.io/x","Kind":"qualified","Origin":null,"ShortNameMode":"disabled","Candidates":[{"Reference":"q.io/x:latest","RegistryPrefix":null,"RegistryOrigin":null,"Blocked":false,"Sources":[{"Reference":"q.io/x:latest","Location":"q.io","Insecure":false,"Mirror":false}]}]}"#
     );
 }
 

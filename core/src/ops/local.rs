@@ -89,8 +89,17 @@ pub struct Removal {
     pub outcome: Result<Removed, StoreError>,
 }
 
+impl Removal {
+    /// True when the target names no image in the store (podman's `image not known`, which its `rmi` exits
+    /// 1 for rather than 125).
+    pub fn not_known(&self) -> bool {
+        matches!(self.outcome, Err(StoreError::NotFound(_)))
+    }
+}
+
 /// Removes `targets` (or, with `all`, every image, by ID) from the store, each on its own: one that fails
 /// does not stop the others. An image with several names goes by ID only with `force` (implied by `all`).
+/// With `force`, a target that names no image is no error (podman's `rmi -f`): its removal removed nothing.
 pub fn rmi(settings: &Settings, targets: &[String], all: bool, force: bool) -> Result<Vec<Removal>, Error> {
     let store = settings.store()?;
     let targets: Vec<String> =
@@ -98,7 +107,12 @@ pub fn rmi(settings: &Settings, targets: &[String], all: bool, force: bool) -> R
     let force = force || all;
     // Every target is looked up before any is removed (as podman): two names of one image delete it once.
     let outcomes = store.remove_each(&targets, force);
-    Ok(targets.into_iter().zip(outcomes).map(|(target, outcome)| Removal { outcome, target }).collect())
+    Ok(targets
+        .into_iter()
+        .zip(outcomes)
+        .map(|(target, outcome)| Removal { outcome, target })
+        .map(|r| if force && r.not_known() { Removal { outcome: Ok(Removed::default()), ..r } } else { r })
+        .collect())
 }
 
 /// Gives the stored image `image` (a name, short name or ID) the names `names` (`docker.io` and `:latest`

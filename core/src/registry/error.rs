@@ -55,6 +55,13 @@ pub enum RegistryError {
     /// since a server that stalls once usually stalls again.
     #[error("{context}: no answer within {} s (change it with --timeout or HOIST_TIMEOUT)", after.as_secs())]
     Timeout { context: String, after: std::time::Duration },
+    /// An HTTPS request answered in plain HTTP: a registry without TLS that registries.conf does not mark
+    /// insecure. Not retried: it answers the same way every time.
+    #[error(
+        "{context}: the server answered in plain HTTP, not HTTPS: for a registry without TLS, set `insecure = true` \
+         in its [[registry]] entry of registries.conf, or give --tls-verify=false"
+    )]
+    PlainHttp { context: String },
     /// An answer that breaks the protocol (not a token, not a registry, an unsupported scheme).
     #[error("{0}")]
     Protocol(String),

@@ -864,3 +864,39 @@ async fn a_login_over_plain_http_warns_that_the_password_is_in_clear() {
     connect_as(&s, rec.clone()).await.check_auth().await.unwrap();
     assert!(rec.warnings.lock().unwrap().is_empty());
 }
+
+/// A registry without TLS that registries.conf does not mark insecure: the HTTPS attempt is answered in plain
+/// HTTP, and the error says so and how to allow it (not rustls's "corrupt message of type
+/// InvalidContentType"); it is not tried again.
+#[tokio::test]
+async fn an_https_request_answered_in_plain_http_says_so_and_how_to_allow_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answered = counter();
+    let count = answered.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+        }
+    });
+    let endpoint = Endpoint {
+        host: addr.to_string(),
+        tls_verify: true,
+        allow_http: false,
+        cert_dirs: Vec::new(),
+        insecure_hosts: Vec::new(),
+        timeout: Some(Duration::from_secs(10)),
+    };
+    let e = RegistryClient::connect(&endpoint, None, crate::observe::silent()).await.err().expect("refused");
+    assert!(matches!(e, RegistryError::PlainHttp { .. }), "{e:?}");
+    assert!(!e.is_retryable());
+    let text = e.to_string();
+    assert!(text.starts_with(&format!("pinging container registry https://{addr}/v2/: ")), "{text}");
+    assert!(text.contains("plain HTTP") && text.contains("insecure = true") && text.contains("--tls-verify=false"));
+    assert!(!text.contains("InvalidContentType"), "{text}");
+    assert_eq!(answered.load(Ordering::SeqCst), 1, "asked once");
+}

@@ -74,11 +74,39 @@ pub fn send_failed(timeout: Option<Duration>, context: String, e: &reqwest::Erro
         let after = timeout.unwrap_or(DEFAULT_READ_TIMEOUT);
         return RegistryError::Timeout { context, after };
     }
+    if answered_plain_http(e) {
+        return RegistryError::PlainHttp { context };
+    }
     if e.is_redirect() {
         // A refused redirect (a loop, a downgrade to plain HTTP) is the same on every try.
         return RegistryError::Protocol(format!("{context}: {}", super::error::error_chain(e)));
     }
     RegistryError::transport(context, e)
+}
+
+/// True when the TLS handshake failed because the server's first bytes were not a TLS record at all: the
+/// server speaks plain HTTP (rustls reads `HTTP/1.1 400 ...` as a record of an invalid content type). rustls's
+/// error sits inside an `io::Error`, whose `source()` skips it, so each link is looked into.
+pub(crate) fn answered_plain_http(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        // An io::Error may hold another (tokio-rustls wraps rustls's in two); at most a few levels deep.
+        let mut inner = err;
+        for _ in 0..4 {
+            match inner.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+                Some(e) => inner = e,
+                None => break,
+            }
+        }
+        if matches!(
+            inner.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType))
+        ) {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// The timeout for a number of seconds (`--timeout`): `0` is none; at most [`MAX_TIMEOUT`].

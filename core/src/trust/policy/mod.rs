@@ -155,6 +155,7 @@ impl fmt::Display for Requirement {
 /// requirements, each signature's (which key, identity or digest refused it). `hoist trust check` prints it;
 /// the copy engine needs only [`Evaluation::into_result`].
 #[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Evaluation {
     /// The transport and scope whose requirements applied (`docker` `quay.io/org`); `scope` is `None` when
     /// the policy's `default` applied, `Some("")` for a transport's own default.
@@ -173,6 +174,7 @@ pub struct Evaluation {
 
 /// One requirement's verdict.
 #[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct RequirementOutcome {
     /// Where it is in the file (`transports.docker["quay.io/org"][0]`, `default[0]`).
     pub entry: String,
@@ -187,6 +189,7 @@ pub struct RequirementOutcome {
 
 /// One signature's verdict under one requirement.
 #[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct SignatureOutcome {
     /// Its position among the image's signatures (0-based).
     pub index: usize,
@@ -197,7 +200,7 @@ pub struct SignatureOutcome {
 
 /// Accepted (with what it vouched for), refused (and why), or not of this requirement's kind.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case", tag = "verdict", content = "detail")]
+#[serde(rename_all = "snake_case", rename_all_fields = "PascalCase", tag = "Verdict", content = "Detail")]
 pub enum SignatureVerdict {
     Accepted { key: Option<String>, docker_reference: String, manifest_digest: Digest },
     Refused(String),
