@@ -12,8 +12,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    Invocation, access, build, completion, copy, creds, delete, digest, generate_key, images, inspect, list_tags, load,
-    login, logout, man, promote, prune, pull, push, resolve, rmi, save, sign, tag, trust, verify,
+    Invocation, access, build, completion, copy, creds, delete, digest, generate_key, image, images, inspect,
+    list_tags, load, login, logout, man, promote, prune, pull, push, resolve, rmi, save, sign, tag, trust, untag,
+    verify,
 };
 use printer::Printer;
 
@@ -36,7 +37,7 @@ enum Command {
     Access(access::Args),
     /// Build an image from a Dockerfile without RUN: no container runtime, root or daemon
     Build(build::Args),
-    /// Pull an image from a registry into the local store
+    /// Pull images from a registry into the local store
     Pull(pull::Args),
     /// Push an image from the local store to a registry
     Push(push::Args),
@@ -44,11 +45,13 @@ enum Command {
     Copy(copy::Args),
     /// Add names to an image in the local store
     Tag(tag::Args),
+    /// Take names off an image in the local store (every name when none is given); the image stays
+    Untag(untag::Args),
     /// List the images in the local store
     Images(images::Args),
     /// Remove images from the local store
     Rmi(rmi::Args),
-    /// Remove blobs no image in the local store references
+    /// Remove dangling images (-a: every image), then the blobs no image references
     Prune(prune::Args),
     /// Show an image's manifest, config and layers (local, or docker://)
     Inspect(inspect::Args),
@@ -84,6 +87,9 @@ enum Command {
     Resolve(resolve::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion(completion::Args),
+    /// Manage images as podman's image group: ls, rm, inspect, tag, untag, pull, push, save, load, prune, exists, ...
+    #[command(subcommand)]
+    Image(image::ImageCommand),
     /// Write man pages for hoist and every subcommand into DIR
     #[command(hide = true, name = "generate-man")]
     GenerateMan(man::Args),
@@ -101,6 +107,7 @@ impl Command {
             Command::Promote(a) => a.copy.quiet,
             Command::Save(a) => a.quiet,
             Command::Load(a) => a.quiet,
+            Command::Image(c) => c.quiet(),
             _ => false,
         };
         let verbose = matches!(self, Command::Login(a) if a.verbose);
@@ -116,6 +123,7 @@ fn run(command: Command, ctx: &Invocation) -> commands::Result<()> {
         Command::Push(a) => push::run(a, ctx),
         Command::Copy(a) => copy::run(a, ctx),
         Command::Tag(a) => tag::run(a, ctx),
+        Command::Untag(a) => untag::run(a, ctx),
         Command::Images(a) => images::run(a, ctx),
         Command::Rmi(a) => rmi::run(a, ctx),
         Command::Prune(a) => prune::run(a, ctx),
@@ -134,6 +142,7 @@ fn run(command: Command, ctx: &Invocation) -> commands::Result<()> {
         Command::GenerateSigstoreKey(a) => generate_key::run(a, ctx),
         Command::Trust(c) => trust::run(c, ctx),
         Command::Resolve(a) => resolve::run(a, ctx),
+        Command::Image(c) => c.run(ctx),
         Command::Completion(a) => completion::run::<Cli>(a, ctx),
         Command::GenerateMan(a) => man::run::<Cli>(a),
     }
@@ -193,7 +202,10 @@ fn main() -> ExitCode {
         // The reader went away (`hoist ... | head`): stop quietly, as a program killed by SIGPIPE would.
         Err(e) if commands::is_broken_pipe(&*e) => ExitCode::SUCCESS,
         Err(e) => {
-            printer.error(&e.to_string());
+            let text = e.to_string();
+            if !text.is_empty() {
+                printer.error(&text);
+            }
             ExitCode::from(e.downcast_ref::<commands::ExitWith>().map_or(125, |x| x.code))
         }
     }

@@ -337,7 +337,10 @@ fn the_stores_commands_are_one_call_each() {
     rt.block_on(copy_by_name(&source, &settings, &stored, &settings, &options, false, Arc::new(NoProgress))).unwrap();
 
     let named = tag_local(&settings, "example.com/app:1", &["example.com/app:2".into(), "other".into()]).unwrap();
-    assert_eq!(named[1].to_string(), "docker.io/library/other:latest");
+    assert_eq!(named[1].to_string(), "localhost/other:latest", "podman's local name");
+    // One refused name (uppercase) and none is given: `x:9` stays unknown.
+    assert!(tag_local(&settings, "example.com/app:1", &["x:9".into(), "Bad".into()]).is_err());
+    assert!(settings.store().unwrap().find("localhost/x:9").is_err(), "nothing named when one is refused");
     let e = tag_local(&settings, "example.com/app:1", &[format!("example.com/app@{manifest}")]).unwrap_err();
     assert!(matches!(&e, Error::Refused(Refused::TagHoldsDigest { .. })), "{e:?}");
     assert!(e.to_string().ends_with(": a tag name cannot hold a digest"), "{e}");

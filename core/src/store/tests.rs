@@ -713,3 +713,54 @@ fn an_image_id_is_one_image() {
     assert_eq!(listed[0].descriptor.digest, img.manifest.digest);
     assert!(store.has_blob(&m2.digest).unwrap().is_none());
 }
+
+/// podman's `untag` and `image prune`: names taken off all or nothing, the image kept as `<none>` (one entry,
+/// whatever manifests it had), then pruned as dangling while a named image stays; `all` takes the rest.
+#[test]
+fn untag_keeps_the_image_nameless_and_prune_removes_the_nameless() {
+    let (_dir, store) = store();
+    let img = make_image(&store, "untag");
+    let m2 = other_manifest(&store, &img);
+    let other = make_image(&store, "kept");
+    let id = img.config.hex()[..12].to_owned();
+    store.tag(&r("app:1"), &img.manifest).unwrap();
+    store.tag(&r("app:2"), &img.manifest).unwrap();
+    store.tag(&r("web:1"), &m2).unwrap();
+    store.tag(&r("kept:1"), &other.manifest).unwrap();
+    let all_names = |store: &Store| -> Vec<String> {
+        let mut n: Vec<String> = store.list().unwrap().iter().flat_map(names).collect();
+        n.sort();
+        n
+    };
+    let before = all_names(&store);
+
+    // A name the image does not have (another image's, or none's): refused, and no name goes.
+    for wrong in ["zzz", "kept:1"] {
+        let e = store.untag_image("app:1", Some(&[r("web:1"), r(wrong)])).unwrap_err();
+        assert!(
+            matches!(&e, StoreError::NotFound(m) if m == &format!("{}: tag not known", r(wrong).with_default_tag()))
+        );
+        assert_eq!(all_names(&store), before);
+    }
+    // Some names, by any of them (over both manifests of the ID).
+    assert_eq!(store.untag_image("web:1", Some(&[r("app:2")])).unwrap(), [r("app:2")]);
+    assert_eq!(all_names(&store), ["docker.io/library/app:1", "docker.io/library/kept:1", "docker.io/library/web:1"]);
+    // Every name: the image stays, as one entry without a name, its blobs kept.
+    let gone = store.untag_image(&id, None).unwrap();
+    assert_eq!(gone.len(), 2, "{gone:?}");
+    let listed = store.list().unwrap();
+    assert_eq!(listed.len(), 2, "one <none> entry and kept:1: {listed:?}");
+    assert!(store.find(&id).unwrap().names.is_empty());
+    assert_eq!(store.gc().unwrap().blobs_removed, 1, "the manifest no entry keeps, nothing of the image");
+    assert!(store.untag_image(&id, None).unwrap().is_empty(), "a nameless image: nothing to take off");
+
+    // prune: the dangling image only; then -a: every image.
+    let pruned = store.prune(false).unwrap();
+    assert_eq!(pruned.ids, std::slice::from_ref(&img.config));
+    assert_eq!(pruned.gc.blobs_removed, 4, "its manifest, config and two layers");
+    assert!(matches!(store.find(&id), Err(StoreError::NotFound(_))));
+    assert_eq!(all_names(&store), ["docker.io/library/kept:1"]);
+    assert!(store.prune(false).unwrap().ids.is_empty(), "nothing dangling");
+    assert_eq!(store.prune(true).unwrap().ids, std::slice::from_ref(&other.config));
+    assert!(store.list().unwrap().is_empty());
+}

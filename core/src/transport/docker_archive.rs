@@ -117,6 +117,8 @@ pub struct DockerArchiveSource {
     files: Files,
     shown: String,
     names: Vec<Reference>,
+    /// The names as podman's `load` gives them (see [`DockerArchiveSource::load_names`]).
+    load_names: Vec<Reference>,
     manifest: RawManifest,
     config: (Digest, Vec<u8>),
     /// Layer digest → its path in the archive.
@@ -167,9 +169,16 @@ impl DockerArchiveSource {
         }
     }
 
-    /// The names (RepoTags) the image has in the archive.
+    /// The names (RepoTags) the image has in the archive, read as docker reads them (`app:1` is
+    /// `docker.io/library/app:1`): what `docker-archive:FILE:NAME` picks an image by.
     pub fn names(&self) -> &[Reference] {
         &self.names
+    }
+
+    /// The names a load gives the image, as `podman load` does: a RepoTag without a registry goes under
+    /// `localhost/` (`app:1` → `localhost/app:1`, [`Reference::parse_local`]); a full name stays.
+    pub fn load_names(&self) -> &[Reference] {
+        &self.load_names
     }
 
     /// The config digest: podman's image ID.
@@ -212,13 +221,17 @@ fn image(
 ) -> Result<DockerArchiveSource, TransportError> {
     let at = |what: &str| format!("{}: image {n} ({})", files.shown(MANIFEST_JSON), what);
     let mut names = Vec::new();
+    let mut load_names = Vec::new();
     for tag in &item.repo_tags {
-        let r = Reference::parse_normalized(tag)
-            .map_err(|e| invalid(format!("{}: name {tag:?} is not valid: {e}", at("RepoTags"))))?;
+        let bad = |e: crate::reference::ReferenceError| {
+            invalid(format!("{}: name {tag:?} is not valid: {e}", at("RepoTags")))
+        };
+        let r = Reference::parse_normalized(tag).map_err(bad)?;
         if r.digest().is_some() {
             return Err(invalid(format!("{}: name {tag:?} has a digest; a RepoTag is NAME:TAG", at("RepoTags"))));
         }
         names.push(r.with_default_tag());
+        load_names.push(Reference::parse_local(tag).map_err(bad)?.with_default_tag());
     }
     let config_raw = files.read_small(&item.config, MAX_CONFIG_SIZE)?;
     let config_digest = Digest::sha256(&config_raw);
@@ -301,6 +314,7 @@ fn image(
         files: files.clone(),
         shown: format!("docker-archive:{}:@{n}", files.root()),
         names,
+        load_names,
         manifest,
         config: (config_digest, config_raw),
         layers: paths,
@@ -781,6 +795,11 @@ mod tests {
 
     /// A docker-archive of two images (one layer each, shared), as `docker save` lays it out.
     fn two_images(dir: &std::path::Path) -> std::path::PathBuf {
+        two_named(dir, ["a.io/x:1", "a.io/y:2"])
+    }
+
+    /// [`two_images`] with the RepoTag of each.
+    fn two_named(dir: &std::path::Path, names: [&str; 2]) -> std::path::PathBuf {
         let mut layer = tar::Builder::new(Vec::new());
         let mut h = tar::Header::new_gnu();
         h.set_size(2);
@@ -797,7 +816,7 @@ mod tests {
         };
         put(&format!("{}.tar", diff_id.hex()), &layer);
         let mut items = Vec::new();
-        for (n, name) in ["a.io/x:1", "a.io/y:2"].iter().enumerate() {
+        for (n, name) in names.iter().enumerate() {
             let config = serde_json::to_vec(&serde_json::json!({
                 "architecture": "amd64", "os": "linux", "created": format!("2020-01-0{}T00:00:00Z", n + 1),
                 "rootfs": {"type": "layers", "diff_ids": [diff_id.to_string()]},
@@ -848,5 +867,19 @@ mod tests {
         let TransportError::DockerArchive(refusal) = &e else { panic!("{e:?}") };
         assert!(matches!(&**refusal, DockerArchiveError::NoManifest { digest, .. } if *digest == other), "{e:?}");
         assert_eq!(e.to_string(), format!("{shown}:@1: no manifest {other}"));
+    }
+
+    /// A RepoTag without a registry (`docker save`'s `app:1`) is picked by docker's reading of it, and loaded
+    /// under `localhost/` as `podman load` names it; a full name is loaded as it is.
+    #[test]
+    fn unqualified_repo_tags_load_under_localhost() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = two_named(dir.path(), ["app:1", "docker.io/zed:3"]);
+        let opened = open(Input::Path(path), dir.path()).unwrap();
+        let app = DockerArchiveSource::open(&opened.files, Some("app:1")).unwrap();
+        assert_eq!(app.names()[0].to_string(), "docker.io/library/app:1");
+        assert_eq!(app.load_names()[0].to_string(), "localhost/app:1");
+        let zed = DockerArchiveSource::open(&opened.files, Some("@1")).unwrap();
+        assert_eq!(zed.load_names()[0].to_string(), "docker.io/library/zed:3");
     }
 }
