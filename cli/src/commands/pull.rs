@@ -1,10 +1,11 @@
 //! `hoist pull NAME...`: copy images from their registry into the local store, as `podman pull` does — short
 //! names through registries.conf, mirrors before the primary, the host's platform from a multi-platform
-//! image (or `--platform`, or every platform with `--all`); each name in turn, the first failure stopping
-//! the rest. `--all-tags` (`-a`) pulls every tag of a repository. Prints each image ID on stdout.
+//! image (or `--platform`, or every platform with `--all`); each name in turn, a failure reported and the
+//! rest still pulled (exit 125 when one failed), as podman does. `--all-tags` (`-a`) pulls every tag of a
+//! repository (the first failure stopping that repository's tags). Prints each image ID on stdout.
 
 use super::common::{CopyFlags, PlatformArgs, PolicyArgs, RegistryArgs, SignatureStorageArgs};
-use super::{Invocation, Result};
+use super::{Error, Invocation, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,21 +36,27 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         a.policy.apply(a.registry.settings(ctx)?).with_platform(a.platform.platform()?).with_jobs(a.copy.jobs);
     let settings = a.signature_storage.apply(settings);
     let progress = ctx.printer.copy_progress();
+    let mut failed: Option<Error> = None;
     for name in &a.names {
-        if a.all_tags {
-            let pulled =
-                ctx.runtime.block_on(hoist_core::ops::pull_all_tags(&settings, name, a.all, progress.clone()))?;
-            for p in &pulled {
-                progress.summary(&p.report);
+        let pulled = if a.all_tags {
+            ctx.runtime.block_on(hoist_core::ops::pull_all_tags(&settings, name, a.all, progress.clone()))
+        } else {
+            ctx.runtime.block_on(hoist_core::ops::pull(&settings, name, a.all, progress.clone())).map(|p| vec![p])
+        };
+        match pulled {
+            Ok(pulled) => {
+                for p in &pulled {
+                    progress.summary(&p.report);
+                    ctx.printer.line(p.id.hex())?;
+                }
             }
-            for p in &pulled {
-                ctx.printer.line(p.id.hex())?;
+            // As podman: every name is tried; each failure but the last is printed here, the last ends the run.
+            Err(e) => {
+                if let Some(earlier) = failed.replace(e.into()) {
+                    ctx.printer.error(&earlier.to_string());
+                }
             }
-            continue;
         }
-        let pulled = ctx.runtime.block_on(hoist_core::ops::pull(&settings, name, a.all, progress.clone()))?;
-        progress.summary(&pulled.report);
-        ctx.printer.line(pulled.id.hex())?;
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }

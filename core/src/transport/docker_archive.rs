@@ -187,17 +187,23 @@ impl DockerArchiveSource {
     }
 }
 
-/// docker ≥ 25's OCI manifests, when the archive also is an OCI layout: (raw, parsed).
-fn docker25_manifests(files: &Files) -> Vec<(RawManifest, ImageManifest)> {
+/// docker ≥ 25's OCI manifests, when the archive also is an OCI layout: (raw, parsed, the name its
+/// `index.json` entry gives it as podman loads an OCI layout: [`oci::load_name`]; none for a child of an
+/// index or an entry without a valid name).
+type Docker25Manifest = (RawManifest, ImageManifest, Option<Reference>);
+
+fn docker25_manifests(files: &Files) -> Vec<Docker25Manifest> {
     let Ok(raw) = files.read_small(oci::INDEX_JSON, oci::MAX_INDEX_JSON) else { return Vec::new() };
     let Ok(index) = oci::parse_index(&raw) else { return Vec::new() };
     let mut out = Vec::new();
-    let mut todo: Vec<(Descriptor, usize)> = index.manifests.into_iter().map(|d| (d, 0)).collect();
+    // Popped from the end: reversed, so entries come out in index.json's order.
+    let mut todo: Vec<(Descriptor, usize)> = index.manifests.into_iter().rev().map(|d| (d, 0)).collect();
     while let Some((d, depth)) = todo.pop() {
         let Ok(raw) = read_blob(files, &oci::blob_path(&d.digest), &d, MAX_MANIFEST_SIZE) else { continue };
         match Manifest::parse(&raw, Some(&d.media_type)) {
             Ok(Manifest::Image(m)) => {
-                out.push((RawManifest { raw, media_type: d.media_type.clone(), digest: d.digest }, m))
+                let name = if depth == 0 { oci::load_name(&d).ok().flatten() } else { None };
+                out.push((RawManifest { raw, media_type: d.media_type.clone(), digest: d.digest }, m, name))
             }
             Ok(Manifest::Index(i)) if depth < 2 => todo.extend(i.manifests.into_iter().map(|c| (c, depth + 1))),
             _ => {}
@@ -217,7 +223,7 @@ fn image(
     files: &Files,
     item: &ManifestItem,
     n: usize,
-    oci_manifests: &[(RawManifest, ImageManifest)],
+    oci_manifests: &[Docker25Manifest],
 ) -> Result<DockerArchiveSource, TransportError> {
     let at = |what: &str| format!("{}: image {n} ({})", files.shown(MANIFEST_JSON), what);
     let mut names = Vec::new();
@@ -292,11 +298,11 @@ fn image(
         layers.push(layer);
     }
     let digests: Vec<&Digest> = layers.iter().map(|l| &l.digest).collect();
-    let reused = oci_manifests.iter().find(|(_, m)| {
+    let reused = oci_manifests.iter().find(|(_, m, _)| {
         m.config.digest == config_digest && m.layers.iter().map(|l| &l.digest).collect::<Vec<_>>() == digests
     });
     let manifest = match reused {
-        Some((raw, _)) => raw.clone(),
+        Some((raw, _, _)) => raw.clone(),
         None => {
             let m = ImageManifest {
                 schema_version: 2,
@@ -310,6 +316,17 @@ fn image(
             RawManifest::new(serde_json::to_vec(&m).expect("a manifest serialises"), media_type::OCI_MANIFEST)
         }
     };
+    // docker ≥ 25 also names the image in index.json, and podman 4.3 loads such an archive as the OCI layout
+    // it also is, by those names (containerd's full name): they win over the RepoTags.
+    let mut from_index: Vec<Reference> = Vec::new();
+    for name in
+        oci_manifests.iter().filter(|(raw, _, _)| raw.digest == manifest.digest).filter_map(|(_, _, n)| n.as_ref())
+    {
+        if !from_index.contains(name) {
+            from_index.push(name.clone());
+        }
+    }
+    let load_names = if from_index.is_empty() { load_names } else { from_index };
     Ok(DockerArchiveSource {
         files: files.clone(),
         shown: format!("docker-archive:{}:@{n}", files.root()),
