@@ -198,15 +198,19 @@ pub async fn pull_all_tags(
     settings.config()?;
     let mut pulled = Vec::new();
     for tag in settings.list_tags(&r, None).await? {
-        // The list is the server's word: an entry that is not a tag (`x@sha256:...`) names nothing to pull.
-        let name = format!("{}:{tag}", r.name());
-        match Reference::parse_normalized(&name) {
-            Ok(t) if t.tag() == Some(tag.as_str()) && t.digest().is_none() => {}
-            _ => return Err(Error::ListedNotATag { repository: r.name(), tag }),
-        }
-        pulled.push(pull(settings, &name, all, progress.clone()).await?);
+        let name = listed_tag(&r, tag)?;
+        pulled.push(pull(settings, &name.to_string(), all, progress.clone()).await?);
     }
     Ok(pulled)
+}
+
+/// `repository:tag` for a tag a registry listed. The list is the server's word: an entry that is not a tag
+/// (`x@sha256:...`, `../x`) names nothing to pull and is refused.
+fn listed_tag(repository: &Reference, tag: String) -> Result<Reference, Error> {
+    match Reference::parse_normalized(&format!("{}:{tag}", repository.name())) {
+        Ok(t) if t.tag() == Some(tag.as_str()) && t.digest().is_none() && t.name() == repository.name() => Ok(t),
+        _ => Err(Error::ListedNotATag { repository: repository.name(), tag }),
+    }
 }
 
 /// `podman push IMAGE [DESTINATION]`: a stored image (by name, short name or ID) to `destination`, else to the

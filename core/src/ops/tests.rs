@@ -391,3 +391,22 @@ fn a_remote_tag_stays_on_its_registry() {
     let e = rt.block_on(tag_remote(&settings, &src, &[format!("127.0.0.1:9/app@{digest}")])).unwrap_err();
     assert!(matches!(e, Error::Refused(Refused::TagHoldsDigest { .. })), "{e:?}");
 }
+
+/// `pull --all-tags`: a name with a tag or digest is refused before any request, and a tag list entry that is
+/// not a tag (a server's `x@sha256:...`, `../x`, an empty one) names nothing to pull.
+#[test]
+fn all_tags_takes_a_repository_and_only_real_tags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = settings_in(tmp.path(), "");
+    let rt = runtime();
+    for named in ["127.0.0.1:1/app:1", &format!("127.0.0.1:1/app@sha256:{}", "a".repeat(64))] {
+        let e = rt.block_on(pull_all_tags(&settings, named, false, Arc::new(NoProgress))).unwrap_err();
+        assert!(matches!(&e, Error::AllTagsOfNamed { name } if name == named), "{e:?}");
+    }
+    let repo = Reference::parse_normalized("127.0.0.1:1/app").unwrap();
+    assert_eq!(listed_tag(&repo, "v1.2".into()).unwrap().to_string(), "127.0.0.1:1/app:v1.2");
+    for bad in [format!("x@sha256:{}", "a".repeat(64)), "../x".into(), String::new(), "a/b".into(), "x:y".into()] {
+        let e = listed_tag(&repo, bad.clone()).unwrap_err();
+        assert!(matches!(&e, Error::ListedNotATag { tag, .. } if *tag == bad), "{bad:?}: {e:?}");
+    }
+}
