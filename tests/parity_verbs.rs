@@ -404,3 +404,38 @@ fn the_image_group_runs_the_top_level_commands() {
         assert!(help.lines().any(|l| l.trim_start().starts_with(sub)), "{sub} not in:\n{help}");
     }
 }
+
+/// podman keeps a nameless image another image is built on (an intermediate image, not dangling); so does
+/// hoist's prune, until the child is gone.
+#[test]
+fn prune_keeps_the_parent_of_a_stored_image_as_podman() {
+    let s = Side::new();
+    let base = format!("{}:1", s.repo());
+    let child = format!("{}:child", s.repo());
+    let base_id = s.push("base", &["1"]);
+    s.podman(&["pull", "-q", &base]).expect_ok("podman pull");
+    let ctx = s.c.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("f"), "child").unwrap();
+    std::fs::write(ctx.join("Dockerfile"), format!("FROM {base}\nCOPY f /child\n")).unwrap();
+    s.podman(&["build", "-q", "-t", &child, ctx.to_str().unwrap()]).expect_ok("podman build");
+    s.podman(&["push", "--tls-verify=false", &child]).expect_ok("podman push");
+    s.hoist(&["pull", "-q", &base, &child]).expect_ok("hoist pull");
+
+    s.podman(&["untag", &base]).expect_ok("podman untag");
+    s.hoist(&["untag", &base]).expect_ok("hoist untag");
+    let p = s.podman(&["image", "prune", "-f"]).expect_ok("podman prune");
+    let h = s.hoist(&["prune", "-f"]).expect_ok("hoist prune");
+    assert_eq!((p.out(), h.out()), (String::new(), String::new()), "the parent is not dangling");
+    let both = set(&["<none>", &child]);
+    assert_eq!((s.podman_names(), s.hoist_names()), (both.clone(), both));
+
+    // The child gone, the parent is dangling: hoist's prune takes it. (podman's `rmi` of the child already
+    // took it, as a dangling parent: `Deleted:` twice; hoist's rmi does not yet.)
+    let p = s.podman(&["rmi", &child]).expect_ok("podman rmi");
+    assert!(p.out().contains(&format!("Deleted: {base_id}")), "{}", p.out());
+    s.hoist(&["rmi", &child]).expect_ok("hoist rmi");
+    let h = s.hoist(&["prune", "-f"]).expect_ok("hoist prune");
+    assert_eq!(h.out(), format!("{base_id}\n"));
+    assert!(s.podman_names().is_empty() && s.hoist_names().is_empty());
+}

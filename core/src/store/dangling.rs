@@ -1,6 +1,7 @@
 //! Images without names: [`Store::untag_image`] (podman's `untag`, which may leave an image with no name,
-//! still stored) and [`Store::prune`] (podman's `image prune`: the images without a name, or with `all` every
-//! image, removed in one change of `index.json`, then the garbage collected).
+//! still stored) and [`Store::prune`] (podman's `image prune`: the dangling images — no name, and no image
+//! built on them — or with `all` every image, removed in one change of `index.json`, then the garbage
+//! collected).
 //!
 //! What it is not: removal by name or ID ([`Store::remove`]) or the collection itself ([`Store::gc`]).
 
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 use super::layout::{GC_LOCK, Held, INDEX_LOCK, Mode, now_rfc3339};
 use super::{ANNOTATION_CREATED, GcReport, Store, StoreError, deadlock, lookup};
 use crate::digest::Digest;
-use crate::image::ANNOTATION_REF_NAME;
+use crate::image::{ANNOTATION_REF_NAME, Descriptor, ImageConfig, MAX_CONFIG_SIZE, Manifest, media_type};
 use crate::reference::Reference;
 
 /// What [`Store::prune`] did.
@@ -69,9 +70,11 @@ impl Store {
         Ok(gone)
     }
 
-    /// podman's `image prune`: removes every image without a name (none of the manifests with its ID has
-    /// one), or with `all` every image, in one change of `index.json` (an image named meanwhile by another
-    /// process is kept: the choice is made under the index's lock), then collects garbage.
+    /// podman's `image prune`: removes the dangling images — without a name (none of the manifests with its
+    /// ID has one) and no image built on them ([`is_child`], podman's parent test: such a parent is an
+    /// intermediate image, kept while its child is) — until none is left, or with `all` every image, in one
+    /// change of `index.json` (an image named meanwhile by another process is kept: the choice is made under
+    /// the index's lock), then collects garbage.
     pub fn prune(&self, all: bool) -> Result<Pruned, StoreError> {
         if Held::any(&self.key) {
             return Err(deadlock());
@@ -82,12 +85,41 @@ impl Store {
             let mut index = self.read_index()?;
             let images = lookup::images(&index);
             let ids = self.ids(&images);
-            let mut chosen: Vec<Digest> = Vec::new();
-            for id in &ids {
-                if !chosen.contains(id) && (all || lookup::names_of(&images, &ids, id).is_empty()) {
-                    chosen.push(id.clone());
+            let mut distinct: Vec<(Digest, usize)> = Vec::new();
+            for (i, id) in ids.iter().enumerate() {
+                if !distinct.iter().any(|(d, _)| d == id) {
+                    distinct.push((id.clone(), i));
                 }
             }
+            let chosen: Vec<Digest> = if all {
+                distinct.into_iter().map(|(id, _)| id).collect()
+            } else {
+                let lineages: Vec<Option<Lineage>> =
+                    distinct.iter().map(|(_, i)| self.lineage(&images[*i].descriptor)).collect();
+                let nameless: Vec<bool> =
+                    distinct.iter().map(|(id, _)| lookup::names_of(&images, &ids, id).is_empty()).collect();
+                // As podman, pruned until nothing more goes: a nameless parent whose only children were
+                // dangling goes in the next round.
+                let mut gone = vec![false; distinct.len()];
+                loop {
+                    let round: Vec<usize> = (0..distinct.len())
+                        .filter(|&p| nameless[p] && !gone[p])
+                        .filter(|&p| {
+                            let Some(parent) = &lineages[p] else { return true };
+                            !(0..distinct.len()).any(|c| {
+                                c != p && !gone[c] && lineages[c].as_ref().is_some_and(|child| is_child(parent, child))
+                            })
+                        })
+                        .collect();
+                    if round.is_empty() {
+                        break;
+                    }
+                    for p in round {
+                        gone[p] = true;
+                    }
+                }
+                distinct.into_iter().zip(gone).filter(|(_, g)| *g).map(|((id, _), _)| id).collect()
+            };
             let digests: Vec<&Digest> = images
                 .iter()
                 .zip(&ids)
@@ -105,4 +137,46 @@ impl Store {
         self.keep_index_reserve();
         Ok(Pruned { ids, gc })
     }
+}
+
+/// What podman's layer tree knows of an image: its layers (diff_ids) and history.
+struct Lineage {
+    diff_ids: Vec<Digest>,
+    history: Vec<serde_json::Value>,
+}
+
+impl Store {
+    /// The lineage of the image manifest `d`; `None` for an index (which is no one's parent or child, as in
+    /// podman) or a manifest or config that cannot be read.
+    fn lineage(&self, d: &Descriptor) -> Option<Lineage> {
+        if !media_type::is_image_manifest(&d.media_type) {
+            return None;
+        }
+        let Ok((_, Manifest::Image(m))) = self.read_manifest(d) else { return None };
+        let raw = self.read_blob(&m.config.digest, MAX_CONFIG_SIZE).ok()?;
+        let config = ImageConfig::parse(&raw).ok()?;
+        Some(Lineage { diff_ids: config.rootfs.diff_ids, history: config.history })
+    }
+}
+
+/// podman's parent test (libimage's layer tree, `areParentAndChild`): `child` has `parent`'s layers and at
+/// most one more (the same top layer, or `parent`'s top layer as its parent; an image without layers has only
+/// images without layers as children), and `parent`'s history plus exactly one entry, the shared entries
+/// alike in `created`, `created_by`, `author`, `comment` and `empty_layer`.
+fn is_child(parent: &Lineage, child: &Lineage) -> bool {
+    let (p, c) = (&parent.diff_ids, &child.diff_ids);
+    let layers = if p.is_empty() { c.is_empty() } else { c.len() - p.len().min(c.len()) <= 1 && c.starts_with(p) };
+    layers
+        && child.history.len() == parent.history.len() + 1
+        && parent.history.iter().zip(&child.history).all(|(a, b)| same_history(a, b))
+}
+
+/// Two history entries alike as containers/common compares them (a missing field is Go's zero value).
+fn same_history(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
+    let created = |v: &serde_json::Value| v.get("created").and_then(|x| x.as_str()).map(str::to_owned);
+    let empty = |v: &serde_json::Value| v.get("empty_layer").and_then(|x| x.as_bool()).unwrap_or(false);
+    created(a) == created(b)
+        && ["created_by", "author", "comment"].iter().all(|k| text(a, k) == text(b, k))
+        && empty(a) == empty(b)
 }

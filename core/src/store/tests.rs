@@ -764,3 +764,48 @@ fn untag_keeps_the_image_nameless_and_prune_removes_the_nameless() {
     assert_eq!(store.prune(true).unwrap().ids, std::slice::from_ref(&other.config));
     assert!(store.list().unwrap().is_empty());
 }
+
+/// An image whose config has these diff_ids and history (`created_by` each), no layers: enough for lineage.
+fn image_with_lineage(store: &Store, diff_ids: &[&str], history: &[&str]) -> (Descriptor, Digest) {
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids.iter().map(|d| Digest::sha256(d.as_bytes()).to_string()).collect::<Vec<_>>()},
+        "history": history.iter().map(|h| serde_json::json!({"created_by": h})).collect::<Vec<_>>(),
+    });
+    let raw = serde_json::to_vec(&config).unwrap();
+    let digest = store.put_blob(&raw).unwrap();
+    let m = manifest_bytes(&Descriptor::new(OCI_CONFIG, digest.clone(), raw.len() as u64), &[]);
+    (Descriptor::new(OCI_MANIFEST, store.put_blob(&m).unwrap(), m.len() as u64), digest)
+}
+
+/// podman's dangling images: a nameless image another is built on (its layers plus at most one, its history
+/// plus one entry) is an intermediate image, kept by `prune` while that child is; dangling children go first,
+/// then their parents, in one prune.
+#[test]
+fn prune_keeps_a_nameless_parent_while_its_child_is_there() {
+    let (_dir, store) = store();
+    let (parent, parent_id) = image_with_lineage(&store, &["a"], &["FROM"]);
+    let (child, _) = image_with_lineage(&store, &["a", "b"], &["FROM", "COPY"]);
+    store.tag_all(&[(None, parent.clone())]).unwrap();
+    store.tag(&r("child:1"), &child).unwrap();
+    assert!(store.prune(false).unwrap().ids.is_empty(), "the parent of a stored image is not dangling");
+
+    // Another history (not built on it), or two layers more (a grandchild): no parent relation.
+    let (other, _) = image_with_lineage(&store, &["a", "b"], &["FROM x", "COPY"]);
+    let (grand, _) = image_with_lineage(&store, &["a", "b", "c"], &["FROM", "COPY", "COPY"]);
+    store.tag(&r("other:1"), &other).unwrap();
+    store.tag(&r("grand:1"), &grand).unwrap();
+    store.remove("child:1", false).unwrap();
+    assert_eq!(store.prune(false).unwrap().ids, std::slice::from_ref(&parent_id));
+
+    // Both nameless: the child goes, then the parent, in one prune.
+    let (parent, parent_id) = image_with_lineage(&store, &["p"], &["FROM p"]);
+    let (child, child_id2) = image_with_lineage(&store, &["p"], &["FROM p", "LABEL"]);
+    store.tag_all(&[(None, parent), (None, child)]).unwrap();
+    let mut ids = store.prune(false).unwrap().ids;
+    ids.sort();
+    let mut want = vec![parent_id, child_id2];
+    want.sort();
+    assert_eq!(ids, want);
+    assert_eq!(store.list().unwrap().len(), 2, "other:1 and grand:1 stay");
+}
