@@ -13,8 +13,9 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::{
-    Invocation, access, build, completion, copy, creds, delete, digest, generate_key, images, inspect, list_tags, load,
-    login, logout, man, promote, prune, pull, push, resolve, rmi, save, sign, tag, trust, verify,
+    Invocation, access, build, completion, copy, creds, delete, digest, generate_key, image, images, inspect,
+    list_tags, load, login, logout, man, promote, prune, pull, push, resolve, rmi, save, sign, tag, trust, untag,
+    verify,
 };
 use printer::Printer;
 
@@ -37,7 +38,7 @@ enum Command {
     Access(access::Args),
     /// Build an image from a Dockerfile without RUN: no container runtime, root or daemon
     Build(build::Args),
-    /// Pull an image from a registry into the local store
+    /// Pull images from a registry into the local store
     Pull(pull::Args),
     /// Push an image from the local store to a registry
     Push(push::Args),
@@ -45,11 +46,13 @@ enum Command {
     Copy(copy::Args),
     /// Add names to an image in the local store
     Tag(tag::Args),
+    /// Take names off an image in the local store (every name when none is given); the image stays
+    Untag(untag::Args),
     /// List the images in the local store
     Images(images::Args),
     /// Remove images from the local store
     Rmi(rmi::Args),
-    /// Remove blobs no image in the local store references
+    /// Remove dangling images (-a: every image), then the blobs no image references
     Prune(prune::Args),
     /// Show an image's manifest, config and layers (local, or docker://)
     Inspect(inspect::Args),
@@ -85,6 +88,9 @@ enum Command {
     Resolve(resolve::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion(completion::Args),
+    /// Manage images as podman's image group: ls, rm, inspect, tag, untag, pull, push, save, load, prune, exists, ...
+    #[command(subcommand)]
+    Image(image::ImageCommand),
     /// Write man pages for hoist and every subcommand into DIR
     #[command(hide = true, name = "generate-man")]
     GenerateMan(man::Args),
@@ -102,6 +108,7 @@ impl Command {
             Command::Promote(a) => a.copy.quiet,
             Command::Save(a) => a.quiet,
             Command::Load(a) => a.quiet,
+            Command::Image(c) => c.quiet(),
             _ => false,
         };
         let verbose = matches!(self, Command::Login(a) if a.verbose);
@@ -117,6 +124,7 @@ fn run(command: Command, ctx: &Invocation) -> commands::Result<()> {
         Command::Push(a) => push::run(a, ctx),
         Command::Copy(a) => copy::run(a, ctx),
         Command::Tag(a) => tag::run(a, ctx),
+        Command::Untag(a) => untag::run(a, ctx),
         Command::Images(a) => images::run(a, ctx),
         Command::Rmi(a) => rmi::run(a, ctx),
         Command::Prune(a) => prune::run(a, ctx),
@@ -135,6 +143,7 @@ fn run(command: Command, ctx: &Invocation) -> commands::Result<()> {
         Command::GenerateSigstoreKey(a) => generate_key::run(a, ctx),
         Command::Trust(c) => trust::run(c, ctx),
         Command::Resolve(a) => resolve::run(a, ctx),
+        Command::Image(c) => c.run(ctx),
         Command::Completion(a) => completion::run::<Cli>(a, ctx),
         Command::GenerateMan(a) => man::run::<Cli>(a),
     }
@@ -211,7 +220,13 @@ fn main() -> ExitCode {
             let inner = exit.map_or(&*e, |x| &*x.error);
             match inner.downcast_ref::<commands::Errors>() {
                 Some(errors) => printer.errors(&errors.0),
-                None => printer.error(&e.to_string()),
+                None => {
+                    // An empty message prints nothing (`image exists`: only the exit code speaks).
+                    let text = e.to_string();
+                    if !text.is_empty() {
+                        printer.error(&text);
+                    }
+                }
             }
             ExitCode::from(exit.map_or(125, |x| x.code))
         }

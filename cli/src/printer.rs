@@ -100,6 +100,16 @@ impl Printer {
         if bytes.ends_with(b"\n") { Ok(()) } else { self.write(Stream::Out, b"\n") }
     }
 
+    /// A question on stdout, as podman asks it (`... [y/N] `, no newline), flushed before the answer is read.
+    pub fn prompt(&self, text: &str) -> std::io::Result<()> {
+        self.write(Stream::Out, terminal_safe(text).as_bytes())?;
+        match self.sink {
+            Sink::Terminal => std::io::stdout().lock().flush(),
+            #[cfg(test)]
+            Sink::Memory(_) => Ok(()),
+        }
+    }
+
     /// True when stdout is a terminal (`save` refuses to stream an archive to one).
     pub fn stdout_is_terminal(&self) -> bool {
         matches!(self.sink, Sink::Terminal) && std::io::stdout().is_terminal()

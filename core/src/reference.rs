@@ -144,6 +144,22 @@ impl Reference {
         Ok(r)
     }
 
+    /// Parses a name given to an image of the local store as podman's `NormalizeName` does (`podman tag`,
+    /// `podman load` of an archive's names, `podman build -t`): a name whose first component is not a
+    /// registry (no `.` or `:`, not `localhost`) goes under `localhost/` (`app` → `localhost/app`,
+    /// `team/app:2` → `localhost/team/app:2`); a name with a registry gets docker's normalisation
+    /// (`docker.io/alpine` → `docker.io/library/alpine`). Tag and digest stay as given.
+    pub fn parse_local(s: &str) -> Result<Reference, ReferenceError> {
+        let qualified = match s.split_once('/') {
+            Some((first, _)) => first.contains(['.', ':']) || first == "localhost",
+            None => false,
+        };
+        if qualified || is_hex_identifier(s) {
+            return Reference::parse_normalized(s);
+        }
+        Reference::parse_normalized(&format!("localhost/{s}"))
+    }
+
     /// Adds the `latest` tag when there is neither tag nor digest.
     pub fn with_default_tag(mut self) -> Reference {
         if self.tag.is_none() && self.digest.is_none() {
@@ -408,6 +424,32 @@ mod tests {
             assert_eq!(r.to_string(), full, "{input}");
             assert_eq!(r.familiar_string(), familiar, "{input}");
         }
+    }
+
+    /// podman's local names (libimage's `NormalizeName`), as `podman tag IMAGE NAME` stores them.
+    #[test]
+    fn local_names_as_podman() {
+        for (input, full) in [
+            ("app", "localhost/app"),
+            ("app:2", "localhost/app:2"),
+            ("team/app", "localhost/team/app"),
+            ("library/app:1", "localhost/library/app:1"),
+            ("localhost/app", "localhost/app"),
+            ("localhost:5000/app:1", "localhost:5000/app:1"),
+            ("docker.io/app", "docker.io/library/app"),
+            ("docker.io/library/app:3", "docker.io/library/app:3"),
+            ("index.docker.io/x/y", "docker.io/x/y"),
+            ("quay.io/org/app:v1", "quay.io/org/app:v1"),
+            ("127.0.0.1:5000/a", "127.0.0.1:5000/a"),
+            (&format!("app@{D256}"), &format!("localhost/app@{D256}")),
+        ] {
+            let r = Reference::parse_local(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(r.to_string(), full, "{input}");
+        }
+        // A first component with an uppercase letter is no registry for podman: localhost/FOO/bar is refused.
+        assert_eq!(Reference::parse_local("FOO/bar"), Err(ReferenceError::NameContainsUppercase("FOO/bar".into())));
+        assert!(Reference::parse_local("").is_err());
+        assert!(Reference::parse_local(&"a".repeat(250)).is_err(), "localhost/ counts in the length limit");
     }
 
     #[test]

@@ -149,6 +149,12 @@ pub fn reference(data: &[u8]) {
         let _ = r.with_default_tag();
         let _ = Reference::parse_qualified(s);
     }
+    // A local name (`tag`, `load`, `build -t`): a full name that reads back as itself.
+    if let Ok(l) = Reference::parse_local(s) {
+        let printed = l.to_string();
+        assert_eq!(Reference::parse_local(&printed).as_ref(), Ok(&l), "{printed:?} reads back as a local name");
+        assert!(l.name().len() <= reference::NAME_TOTAL_LENGTH_MAX);
+    }
     if let Ok(d) = Digest::parse(s) {
         assert_eq!(d.to_string(), s);
     }

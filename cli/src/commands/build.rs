@@ -8,7 +8,7 @@
 use hoist_core::build::{self, BuildOptions};
 use hoist_core::image::Platform;
 use hoist_core::ops::{MountFrom, StoreBases};
-use hoist_core::reference::{Reference, looks_like_domain};
+use hoist_core::reference::Reference;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -185,11 +185,10 @@ fn build_args(given: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// A `-t` name as podman stores it: `localhost/` before a name without a registry, `:latest` by default.
+/// A `-t` name as podman stores it: `localhost/` before a name without a registry
+/// ([`Reference::parse_local`], the rule `tag` and `load` follow), `:latest` by default.
 fn local_name(t: &str) -> Result<Reference> {
-    let first = t.split('/').next().unwrap_or("");
-    let full = if t.contains('/') && looks_like_domain(first) { t.to_owned() } else { format!("localhost/{t}") };
-    let r = Reference::parse_normalized(&full)?;
+    let r = Reference::parse_local(t)?;
     if r.digest().is_some() {
         return fail(format!("-t {t}: a name cannot hold a digest"));
     }

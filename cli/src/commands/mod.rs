@@ -8,7 +8,9 @@ pub mod copy;
 pub mod creds;
 pub mod delete;
 pub mod digest;
+pub mod exists;
 pub mod generate_key;
+pub mod image;
 pub mod images;
 pub mod inspect;
 pub mod list_tags;
@@ -26,6 +28,7 @@ pub mod save;
 pub mod sign;
 pub mod tag;
 pub mod trust;
+pub mod untag;
 pub mod verify;
 
 use std::sync::Arc;
@@ -106,6 +109,14 @@ impl std::fmt::Display for Errors {
 }
 
 impl std::error::Error for Errors {}
+
+impl ExitWith {
+    /// Ends the run with `code` and prints nothing (`image exists`: 1 when the image is not there). `main`
+    /// prints no `Error:` line for an error whose message is empty.
+    pub fn silent(code: u8) -> Error {
+        Box::new(ExitWith { code, error: Box::new(MessageError(String::new())) })
+    }
+}
 
 pub fn fail<T>(message: impl Into<String>) -> Result<T> {
     Err(Box::new(MessageError(message.into())))

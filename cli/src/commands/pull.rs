@@ -1,14 +1,18 @@
-//! `hoist pull NAME`: copy an image from its registry into the local store, as `podman pull` does — short
+//! `hoist pull NAME...`: copy images from their registry into the local store, as `podman pull` does — short
 //! names through registries.conf, mirrors before the primary, the host's platform from a multi-platform
-//! image (or `--platform`, or every platform with `--all`). Prints the image ID on stdout.
+//! image (or `--platform`, or every platform with `--all`); each name in turn, a failure reported and the
+//! rest still pulled (exit 125 when one failed), as podman does. `--all-tags` (`-a`) pulls every tag of a
+//! repository (the first failure stopping that repository's tags). Prints each image ID on stdout.
 
 use super::common::{CopyFlags, PlatformArgs, PolicyArgs, RegistryArgs, SignatureStorageArgs};
-use super::{Invocation, Result};
+use super::{Error, Invocation, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Image to pull: a short name (alpine), a full name (quay.io/org/app:tag) or name@sha256:DIGEST
-    name: String,
+    /// Images to pull: a short name (alpine), a full name (quay.io/org/app:tag) or name@sha256:DIGEST; with
+    /// --all-tags, repositories without a tag (a name without a registry is on docker.io)
+    #[arg(required = true)]
+    names: Vec<String>,
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
@@ -18,6 +22,9 @@ pub struct Args {
     /// Pull every platform of a multi-platform image, and the index itself
     #[arg(long)]
     all: bool,
+    /// Pull every tag of each repository (podman's -a; not with a tag or digest)
+    #[arg(short = 'a', long)]
+    all_tags: bool,
     #[command(flatten)]
     pub copy: CopyFlags,
     #[command(flatten)]
@@ -29,8 +36,27 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         a.policy.apply(a.registry.settings(ctx)?).with_platform(a.platform.platform()?).with_jobs(a.copy.jobs);
     let settings = a.signature_storage.apply(settings);
     let progress = ctx.printer.copy_progress();
-    let pulled = ctx.runtime.block_on(hoist_core::ops::pull(&settings, &a.name, a.all, progress.clone()))?;
-    progress.summary(&pulled.report);
-    ctx.printer.line(pulled.id.hex())?;
-    Ok(())
+    let mut failed: Option<Error> = None;
+    for name in &a.names {
+        let pulled = if a.all_tags {
+            ctx.runtime.block_on(hoist_core::ops::pull_all_tags(&settings, name, a.all, progress.clone()))
+        } else {
+            ctx.runtime.block_on(hoist_core::ops::pull(&settings, name, a.all, progress.clone())).map(|p| vec![p])
+        };
+        match pulled {
+            Ok(pulled) => {
+                for p in &pulled {
+                    progress.summary(&p.report);
+                    ctx.printer.line(p.id.hex())?;
+                }
+            }
+            // As podman: every name is tried; each failure but the last is printed here, the last ends the run.
+            Err(e) => {
+                if let Some(earlier) = failed.replace(e.into()) {
+                    ctx.printer.error(&earlier.to_string());
+                }
+            }
+        }
+    }
+    failed.map_or(Ok(()), Err)
 }

@@ -14,8 +14,8 @@ use super::{Invocation, Result, fail};
 pub struct Args {
     /// Image in the local store (a name, a short name or an ID); with --remote, [docker://]REGISTRY/REPO:TAG
     image: String,
-    /// New names: [REGISTRY/]REPO[:TAG] (docker.io and :latest when left out, as podman); with --remote a
-    /// bare TAG stays in IMAGE's repository
+    /// New names: [REGISTRY/]REPO[:TAG] (localhost/ and :latest when left out, as podman); with --remote a
+    /// bare TAG stays in IMAGE's repository and a REPO without a registry is on docker.io
     #[arg(required_unless_present = "semver")]
     names: Vec<String>,
     /// Tag on the registry, by digest, without pulling

@@ -7,7 +7,7 @@
 
 use crate::digest::Digest;
 use crate::image::{ANNOTATION_REF_NAME, Descriptor, Index, Manifest, media_type};
-use crate::reference::{Reference, looks_like_domain};
+use crate::reference::Reference;
 
 pub const OCI_LAYOUT: &str = "oci-layout";
 pub const INDEX_JSON: &str = "index.json";
@@ -106,8 +106,9 @@ pub fn valid_ref_name(s: &str) -> bool {
 }
 
 /// The name an entry is loaded under, as podman names it: containerd's full name when present, else the ref
-/// name — a full name as it is, a name without a registry under `localhost/` (podman's normalisation, so
-/// skopeo's bare `v1` becomes `localhost/v1:latest`). `None` for an entry without a name.
+/// name — a full name as it is, a name without a registry under `localhost/` (podman's normalisation,
+/// [`Reference::parse_local`], so skopeo's bare `v1` becomes `localhost/v1:latest`). `None` for an entry
+/// without a name.
 pub fn load_name(d: &Descriptor) -> Result<Option<Reference>, BadLoadName> {
     if let Some(full) = d.annotation(ANNOTATION_CONTAINERD_NAME) {
         return Reference::parse_normalized(full)
@@ -115,11 +116,7 @@ pub fn load_name(d: &Descriptor) -> Result<Option<Reference>, BadLoadName> {
             .map_err(|source| BadLoadName { name: full.to_owned(), source });
     }
     let Some(name) = ref_name(d) else { return Ok(None) };
-    let qualified = match name.split_once('/') {
-        Some((first, _)) if looks_like_domain(first) => name.to_owned(),
-        _ => format!("localhost/{name}"),
-    };
-    Reference::parse_normalized(&qualified)
+    Reference::parse_local(name)
         .map(|r| Some(r.with_default_tag()))
         .map_err(|source| BadLoadName { name: name.to_owned(), source })
 }

@@ -78,7 +78,7 @@ pub fn images(opened: &Opened) -> Result<Vec<ArchiveImage>, TransportError> {
     match opened.format {
         Format::DockerArchive => Ok(DockerArchiveSource::all(&files)?
             .into_iter()
-            .map(|s| ArchiveImage { names: s.names().to_vec(), source: Box::new(s) })
+            .map(|s| ArchiveImage { names: s.load_names().to_vec(), source: Box::new(s) })
             .collect()),
         Format::OciArchive | Format::OciDir => {
             let transport = if opened.format == Format::OciDir { "oci" } else { "oci-archive" };

@@ -1,5 +1,6 @@
 //! The store's own commands and the ones that only read or re-point manifests, one call each:
-//! [`images`] (what `hoist images` lists), [`rmi`] (remove by name or ID, every target tried), [`tag_local`]
+//! [`images`] (what `hoist images` lists), [`rmi`] (remove by name or ID, every target tried), [`exists`],
+//! [`untag`] and [`prune`] (podman's verbs of those names), [`tag_local`]
 //! (more names for a stored image), [`tag_remote`] (more tags on a registry, by digest, blobs mounted into
 //! another repository) and [`inspect`] (an image's facts, its raw manifest or its config, from the store or a
 //! registry, the platform's image chosen from an index).
@@ -17,7 +18,7 @@ use crate::copy::{self, NoProgress};
 use crate::digest::Digest;
 use crate::image::{MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, Manifest, Platform, media_type};
 use crate::reference::Reference;
-use crate::store::{Image, Removed, StoreError};
+use crate::store::{Image, Pruned, Removed, StoreError};
 use crate::transport::registry::reference_at_registry;
 use crate::transport::store::StoreSource;
 use crate::transport::{ImageSource, RawManifest, TransportError};
@@ -115,23 +116,53 @@ pub fn rmi(settings: &Settings, targets: &[String], all: bool, force: bool) -> R
         .collect())
 }
 
-/// Gives the stored image `image` (a name, short name or ID) the names `names` (`docker.io` and `:latest`
-/// when left out); nothing is named when one of them is refused. Returns the names given.
+/// Gives the stored image `image` (a name, short name or ID) the names `names` (podman's local names: a name
+/// without a registry goes under `localhost/`, see [`Reference::parse_local`]; `:latest` when left out);
+/// nothing is named when one of them is refused. Returns the names given.
 pub fn tag_local(settings: &Settings, image: &str, names: &[String]) -> Result<Vec<Reference>, Error> {
     let store = settings.store()?;
     let found = store.find(image)?;
     let mut refs = Vec::new();
     for n in names {
-        let r = Reference::parse_normalized(n)?;
+        let r = Reference::parse_local(n)?;
         if r.digest().is_some() {
             return Err(Refused::TagHoldsDigest { name: n.clone() }.into());
         }
         refs.push(r.with_default_tag());
     }
-    for name in &refs {
-        store.tag(name, &found.descriptor)?;
-    }
+    let tags: Vec<_> = refs.iter().map(|name| (Some(name.clone()), found.descriptor.clone())).collect();
+    store.tag_all(&tags)?;
     Ok(refs)
+}
+
+/// podman's `image exists`: whether the store has the image `name` names (a name, short name or ID, as
+/// [`crate::store::Store::find`]). An image not there is `false`; a name that does not parse, an ambiguous
+/// one or a store that cannot be read is an error.
+pub fn exists(settings: &Settings, name: &str) -> Result<bool, Error> {
+    match settings.store()?.find(name) {
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// podman's `untag IMAGE [NAME...]`: takes `names` (podman's local names, [`Reference::parse_local`]:
+/// `app` is `localhost/app:latest`) off the stored image `image`, or every name when `names` is empty. All
+/// or nothing: a name the image does not have is refused before any goes. The image stays, as `<none>` when
+/// no name is left. Returns the names taken off.
+pub fn untag(settings: &Settings, image: &str, names: &[String]) -> Result<Vec<Reference>, Error> {
+    let store = settings.store()?;
+    if names.is_empty() {
+        return Ok(store.untag_image(image, None)?);
+    }
+    let refs = names.iter().map(|n| Reference::parse_local(n)).collect::<Result<Vec<_>, _>>()?;
+    Ok(store.untag_image(image, Some(&refs))?)
+}
+
+/// podman's `image prune`: removes the images without a name (dangling), or with `all` every image (hoist
+/// has no containers, so none is in use), then the blobs nothing references. Returns the IDs removed.
+pub fn prune(settings: &Settings, all: bool) -> Result<Pruned, Error> {
+    Ok(settings.store()?.prune(all)?)
 }
 
 /// `source`'s manifest, by digest, under each of `names` on the same registry, without pulling: a bare

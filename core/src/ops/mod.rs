@@ -2,8 +2,8 @@
 //! through registries.conf, each candidate tried in turn, the errors of all kept), [`push`], [`promote`]
 //! (check, then copy by digest), [`save`], [`load`], [`copy_by_name`] (any [`ImageName`] to any), and the
 //! bases of a build ([`StoreBases`], pulled when missing, with the mount hint for pushing the result); the
-//! store's listing, removal and tagging, remote tagging and inspection ([`images`], [`rmi`], [`tag_local`],
-//! [`tag_remote`], [`inspect`]).
+//! store's listing, removal and tagging, remote tagging and inspection ([`images`], [`rmi`], [`exists`],
+//! [`untag`], [`prune`], [`tag_local`], [`tag_remote`], [`inspect`]); [`pull_all_tags`] (`pull --all-tags`).
 //! The CLI maps its flags to [`Settings`] and calls these; it never chooses endpoints, reads registries.conf
 //! or opens the store's internals.
 //!
@@ -16,7 +16,9 @@ mod settings;
 mod trust;
 
 pub use bases::{MountFrom, StoreBases};
-pub use local::{InspectPart, Inspected, Listed, Refused, Removal, images, inspect, rmi, tag_local, tag_remote};
+pub use local::{
+    InspectPart, Inspected, Listed, Refused, Removal, exists, images, inspect, prune, rmi, tag_local, tag_remote, untag,
+};
 pub use settings::{
     BadSourceDateEpoch, CredentialSource, Prompt, PromptError, RegistryAccess, SOURCE_DATE_EPOCH, Settings,
     source_date_epoch,
@@ -68,6 +70,12 @@ pub enum Error {
     /// Moving version tags on a registry failed (`tag --semver --remote`).
     #[error(transparent)]
     Release(#[from] crate::release::ReleaseError),
+    /// `pull --all-tags` of a name with a tag or digest.
+    #[error("{name}: --all-tags pulls every tag of a repository; name the repository without a tag or digest")]
+    AllTagsOfNamed { name: String },
+    /// A registry's tag list with an entry that is not a tag.
+    #[error("{repository}: the registry lists {tag:?} as a tag, which is not a valid tag")]
+    ListedNotATag { repository: String, tag: String },
     /// A short name with several candidates in enforcing mode, and nobody to ask.
     #[error(
         "short-name {name:?} resolves to several images and short-name-mode is enforcing, but there is no terminal \
@@ -170,6 +178,39 @@ pub async fn pull(
     let image = store.find(&reference.to_string())?;
     let id = store.image_id(&image)?;
     Ok(Pulled { reference, id, report })
+}
+
+/// `podman pull --all-tags REPOSITORY`: every tag the registry lists for `repository` (`docker://` optional),
+/// in the order it lists them, each pulled as [`pull`] does (the first failure stops it). A name without a
+/// registry is on docker.io, as podman reads it with `--all-tags` (no short-name resolution). A name with a
+/// tag or digest is refused, as docker refuses it (podman 4.3 drops the tag and pulls every tag).
+pub async fn pull_all_tags(
+    settings: &Settings,
+    repository: &str,
+    all: bool,
+    progress: Arc<dyn CopyProgress>,
+) -> Result<Vec<Pulled>, Error> {
+    let given = repository.strip_prefix("docker://").unwrap_or(repository);
+    let r = Reference::parse_normalized(given)?;
+    if r.tag().is_some() || r.digest().is_some() {
+        return Err(Error::AllTagsOfNamed { name: repository.to_owned() });
+    }
+    settings.config()?;
+    let mut pulled = Vec::new();
+    for tag in settings.list_tags(&r, None).await? {
+        let name = listed_tag(&r, tag)?;
+        pulled.push(pull(settings, &name.to_string(), all, progress.clone()).await?);
+    }
+    Ok(pulled)
+}
+
+/// `repository:tag` for a tag a registry listed. The list is the server's word: an entry that is not a tag
+/// (`x@sha256:...`, `../x`) names nothing to pull and is refused.
+fn listed_tag(repository: &Reference, tag: String) -> Result<Reference, Error> {
+    match Reference::parse_normalized(&format!("{}:{tag}", repository.name())) {
+        Ok(t) if t.tag() == Some(tag.as_str()) && t.digest().is_none() && t.name() == repository.name() => Ok(t),
+        _ => Err(Error::ListedNotATag { repository: repository.name(), tag }),
+    }
 }
 
 /// `podman push IMAGE [DESTINATION]`: a stored image (by name, short name or ID) to `destination`, else to the

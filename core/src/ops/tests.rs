@@ -337,7 +337,10 @@ fn the_stores_commands_are_one_call_each() {
     rt.block_on(copy_by_name(&source, &settings, &stored, &settings, &options, false, Arc::new(NoProgress))).unwrap();
 
     let named = tag_local(&settings, "example.com/app:1", &["example.com/app:2".into(), "other".into()]).unwrap();
-    assert_eq!(named[1].to_string(), "docker.io/library/other:latest");
+    assert_eq!(named[1].to_string(), "localhost/other:latest", "podman's local name");
+    // One refused name (uppercase) and none is given: `x:9` stays unknown.
+    assert!(tag_local(&settings, "example.com/app:1", &["x:9".into(), "Bad".into()]).is_err());
+    assert!(settings.store().unwrap().find("localhost/x:9").is_err(), "nothing named when one is refused");
     let e = tag_local(&settings, "example.com/app:1", &[format!("example.com/app@{manifest}")]).unwrap_err();
     assert!(matches!(&e, Error::Refused(Refused::TagHoldsDigest { .. })), "{e:?}");
     assert!(e.to_string().ends_with(": a tag name cannot hold a digest"), "{e}");
@@ -387,4 +390,23 @@ fn a_remote_tag_stays_on_its_registry() {
     let digest = Digest::sha256(b"m");
     let e = rt.block_on(tag_remote(&settings, &src, &[format!("127.0.0.1:9/app@{digest}")])).unwrap_err();
     assert!(matches!(e, Error::Refused(Refused::TagHoldsDigest { .. })), "{e:?}");
+}
+
+/// `pull --all-tags`: a name with a tag or digest is refused before any request, and a tag list entry that is
+/// not a tag (a server's `x@sha256:...`, `../x`, an empty one) names nothing to pull.
+#[test]
+fn all_tags_takes_a_repository_and_only_real_tags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = settings_in(tmp.path(), "");
+    let rt = runtime();
+    for named in ["127.0.0.1:1/app:1", &format!("127.0.0.1:1/app@sha256:{}", "a".repeat(64))] {
+        let e = rt.block_on(pull_all_tags(&settings, named, false, Arc::new(NoProgress))).unwrap_err();
+        assert!(matches!(&e, Error::AllTagsOfNamed { name } if name == named), "{e:?}");
+    }
+    let repo = Reference::parse_normalized("127.0.0.1:1/app").unwrap();
+    assert_eq!(listed_tag(&repo, "v1.2".into()).unwrap().to_string(), "127.0.0.1:1/app:v1.2");
+    for bad in [format!("x@sha256:{}", "a".repeat(64)), "../x".into(), String::new(), "a/b".into(), "x:y".into()] {
+        let e = listed_tag(&repo, bad.clone()).unwrap_err();
+        assert!(matches!(&e, Error::ListedNotATag { tag, .. } if *tag == bad), "{bad:?}: {e:?}");
+    }
 }

@@ -32,6 +32,7 @@
 //! decides what to fetch and writes through [`BlobWriter`]).
 
 mod blob;
+mod dangling;
 mod gc;
 mod layout;
 pub(crate) use layout::civil_from_days;
@@ -44,6 +45,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use blob::BlobWriter;
+pub use dangling::Pruned;
 pub use gc::GcReport;
 
 use crate::digest::{Digest, VerifyError};

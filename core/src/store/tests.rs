@@ -713,3 +713,99 @@ fn an_image_id_is_one_image() {
     assert_eq!(listed[0].descriptor.digest, img.manifest.digest);
     assert!(store.has_blob(&m2.digest).unwrap().is_none());
 }
+
+/// podman's `untag` and `image prune`: names taken off all or nothing, the image kept as `<none>` (one entry,
+/// whatever manifests it had), then pruned as dangling while a named image stays; `all` takes the rest.
+#[test]
+fn untag_keeps_the_image_nameless_and_prune_removes_the_nameless() {
+    let (_dir, store) = store();
+    let img = make_image(&store, "untag");
+    let m2 = other_manifest(&store, &img);
+    let other = make_image(&store, "kept");
+    let id = img.config.hex()[..12].to_owned();
+    store.tag(&r("app:1"), &img.manifest).unwrap();
+    store.tag(&r("app:2"), &img.manifest).unwrap();
+    store.tag(&r("web:1"), &m2).unwrap();
+    store.tag(&r("kept:1"), &other.manifest).unwrap();
+    let all_names = |store: &Store| -> Vec<String> {
+        let mut n: Vec<String> = store.list().unwrap().iter().flat_map(names).collect();
+        n.sort();
+        n
+    };
+    let before = all_names(&store);
+
+    // A name the image does not have (another image's, or none's): refused, and no name goes.
+    for wrong in ["zzz", "kept:1"] {
+        let e = store.untag_image("app:1", Some(&[r("web:1"), r(wrong)])).unwrap_err();
+        assert!(
+            matches!(&e, StoreError::NotFound(m) if m == &format!("{}: tag not known", r(wrong).with_default_tag()))
+        );
+        assert_eq!(all_names(&store), before);
+    }
+    // Some names, by any of them (over both manifests of the ID).
+    assert_eq!(store.untag_image("web:1", Some(&[r("app:2")])).unwrap(), [r("app:2")]);
+    assert_eq!(all_names(&store), ["docker.io/library/app:1", "docker.io/library/kept:1", "docker.io/library/web:1"]);
+    // Every name: the image stays, as one entry without a name, its blobs kept.
+    let gone = store.untag_image(&id, None).unwrap();
+    assert_eq!(gone.len(), 2, "{gone:?}");
+    let listed = store.list().unwrap();
+    assert_eq!(listed.len(), 2, "one <none> entry and kept:1: {listed:?}");
+    assert!(store.find(&id).unwrap().names.is_empty());
+    assert_eq!(store.gc().unwrap().blobs_removed, 1, "the manifest no entry keeps, nothing of the image");
+    assert!(store.untag_image(&id, None).unwrap().is_empty(), "a nameless image: nothing to take off");
+
+    // prune: the dangling image only; then -a: every image.
+    let pruned = store.prune(false).unwrap();
+    assert_eq!(pruned.ids, std::slice::from_ref(&img.config));
+    assert_eq!(pruned.gc.blobs_removed, 4, "its manifest, config and two layers");
+    assert!(matches!(store.find(&id), Err(StoreError::NotFound(_))));
+    assert_eq!(all_names(&store), ["docker.io/library/kept:1"]);
+    assert!(store.prune(false).unwrap().ids.is_empty(), "nothing dangling");
+    assert_eq!(store.prune(true).unwrap().ids, std::slice::from_ref(&other.config));
+    assert!(store.list().unwrap().is_empty());
+}
+
+/// An image whose config has these diff_ids and history (`created_by` each), no layers: enough for lineage.
+fn image_with_lineage(store: &Store, diff_ids: &[&str], history: &[&str]) -> (Descriptor, Digest) {
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids.iter().map(|d| Digest::sha256(d.as_bytes()).to_string()).collect::<Vec<_>>()},
+        "history": history.iter().map(|h| serde_json::json!({"created_by": h})).collect::<Vec<_>>(),
+    });
+    let raw = serde_json::to_vec(&config).unwrap();
+    let digest = store.put_blob(&raw).unwrap();
+    let m = manifest_bytes(&Descriptor::new(OCI_CONFIG, digest.clone(), raw.len() as u64), &[]);
+    (Descriptor::new(OCI_MANIFEST, store.put_blob(&m).unwrap(), m.len() as u64), digest)
+}
+
+/// podman's dangling images: a nameless image another is built on (its layers plus at most one, its history
+/// plus one entry) is an intermediate image, kept by `prune` while that child is; dangling children go first,
+/// then their parents, in one prune.
+#[test]
+fn prune_keeps_a_nameless_parent_while_its_child_is_there() {
+    let (_dir, store) = store();
+    let (parent, parent_id) = image_with_lineage(&store, &["a"], &["FROM"]);
+    let (child, _) = image_with_lineage(&store, &["a", "b"], &["FROM", "COPY"]);
+    store.tag_all(&[(None, parent.clone())]).unwrap();
+    store.tag(&r("child:1"), &child).unwrap();
+    assert!(store.prune(false).unwrap().ids.is_empty(), "the parent of a stored image is not dangling");
+
+    // Another history (not built on it), or two layers more (a grandchild): no parent relation.
+    let (other, _) = image_with_lineage(&store, &["a", "b"], &["FROM x", "COPY"]);
+    let (grand, _) = image_with_lineage(&store, &["a", "b", "c"], &["FROM", "COPY", "COPY"]);
+    store.tag(&r("other:1"), &other).unwrap();
+    store.tag(&r("grand:1"), &grand).unwrap();
+    store.remove("child:1", false).unwrap();
+    assert_eq!(store.prune(false).unwrap().ids, std::slice::from_ref(&parent_id));
+
+    // Both nameless: the child goes, then the parent, in one prune.
+    let (parent, parent_id) = image_with_lineage(&store, &["p"], &["FROM p"]);
+    let (child, child_id2) = image_with_lineage(&store, &["p"], &["FROM p", "LABEL"]);
+    store.tag_all(&[(None, parent), (None, child)]).unwrap();
+    let mut ids = store.prune(false).unwrap().ids;
+    ids.sort();
+    let mut want = vec![parent_id, child_id2];
+    want.sort();
+    assert_eq!(ids, want);
+    assert_eq!(store.list().unwrap().len(), 2, "other:1 and grand:1 stay");
+}

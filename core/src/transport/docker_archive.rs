@@ -117,6 +117,8 @@ pub struct DockerArchiveSource {
     files: Files,
     shown: String,
     names: Vec<Reference>,
+    /// The names as podman's `load` gives them (see [`DockerArchiveSource::load_names`]).
+    load_names: Vec<Reference>,
     manifest: RawManifest,
     config: (Digest, Vec<u8>),
     /// Layer digest → its path in the archive.
@@ -167,9 +169,16 @@ impl DockerArchiveSource {
         }
     }
 
-    /// The names (RepoTags) the image has in the archive.
+    /// The names (RepoTags) the image has in the archive, read as docker reads them (`app:1` is
+    /// `docker.io/library/app:1`): what `docker-archive:FILE:NAME` picks an image by.
     pub fn names(&self) -> &[Reference] {
         &self.names
+    }
+
+    /// The names a load gives the image, as `podman load` does: a RepoTag without a registry goes under
+    /// `localhost/` (`app:1` → `localhost/app:1`, [`Reference::parse_local`]); a full name stays.
+    pub fn load_names(&self) -> &[Reference] {
+        &self.load_names
     }
 
     /// The config digest: podman's image ID.
@@ -178,17 +187,23 @@ impl DockerArchiveSource {
     }
 }
 
-/// docker ≥ 25's OCI manifests, when the archive also is an OCI layout: (raw, parsed).
-fn docker25_manifests(files: &Files) -> Vec<(RawManifest, ImageManifest)> {
+/// docker ≥ 25's OCI manifests, when the archive also is an OCI layout: (raw, parsed, the name its
+/// `index.json` entry gives it as podman loads an OCI layout: [`oci::load_name`]; none for a child of an
+/// index or an entry without a valid name).
+type Docker25Manifest = (RawManifest, ImageManifest, Option<Reference>);
+
+fn docker25_manifests(files: &Files) -> Vec<Docker25Manifest> {
     let Ok(raw) = files.read_small(oci::INDEX_JSON, oci::MAX_INDEX_JSON) else { return Vec::new() };
     let Ok(index) = oci::parse_index(&raw) else { return Vec::new() };
     let mut out = Vec::new();
-    let mut todo: Vec<(Descriptor, usize)> = index.manifests.into_iter().map(|d| (d, 0)).collect();
+    // Popped from the end: reversed, so entries come out in index.json's order.
+    let mut todo: Vec<(Descriptor, usize)> = index.manifests.into_iter().rev().map(|d| (d, 0)).collect();
     while let Some((d, depth)) = todo.pop() {
         let Ok(raw) = read_blob(files, &oci::blob_path(&d.digest), &d, MAX_MANIFEST_SIZE) else { continue };
         match Manifest::parse(&raw, Some(&d.media_type)) {
             Ok(Manifest::Image(m)) => {
-                out.push((RawManifest { raw, media_type: d.media_type.clone(), digest: d.digest }, m))
+                let name = if depth == 0 { oci::load_name(&d).ok().flatten() } else { None };
+                out.push((RawManifest { raw, media_type: d.media_type.clone(), digest: d.digest }, m, name))
             }
             Ok(Manifest::Index(i)) if depth < 2 => todo.extend(i.manifests.into_iter().map(|c| (c, depth + 1))),
             _ => {}
@@ -208,17 +223,21 @@ fn image(
     files: &Files,
     item: &ManifestItem,
     n: usize,
-    oci_manifests: &[(RawManifest, ImageManifest)],
+    oci_manifests: &[Docker25Manifest],
 ) -> Result<DockerArchiveSource, TransportError> {
     let at = |what: &str| format!("{}: image {n} ({})", files.shown(MANIFEST_JSON), what);
     let mut names = Vec::new();
+    let mut load_names = Vec::new();
     for tag in &item.repo_tags {
-        let r = Reference::parse_normalized(tag)
-            .map_err(|e| invalid(format!("{}: name {tag:?} is not valid: {e}", at("RepoTags"))))?;
+        let bad = |e: crate::reference::ReferenceError| {
+            invalid(format!("{}: name {tag:?} is not valid: {e}", at("RepoTags")))
+        };
+        let r = Reference::parse_normalized(tag).map_err(bad)?;
         if r.digest().is_some() {
             return Err(invalid(format!("{}: name {tag:?} has a digest; a RepoTag is NAME:TAG", at("RepoTags"))));
         }
         names.push(r.with_default_tag());
+        load_names.push(Reference::parse_local(tag).map_err(bad)?.with_default_tag());
     }
     let config_raw = files.read_small(&item.config, MAX_CONFIG_SIZE)?;
     let config_digest = Digest::sha256(&config_raw);
@@ -279,11 +298,11 @@ fn image(
         layers.push(layer);
     }
     let digests: Vec<&Digest> = layers.iter().map(|l| &l.digest).collect();
-    let reused = oci_manifests.iter().find(|(_, m)| {
+    let reused = oci_manifests.iter().find(|(_, m, _)| {
         m.config.digest == config_digest && m.layers.iter().map(|l| &l.digest).collect::<Vec<_>>() == digests
     });
     let manifest = match reused {
-        Some((raw, _)) => raw.clone(),
+        Some((raw, _, _)) => raw.clone(),
         None => {
             let m = ImageManifest {
                 schema_version: 2,
@@ -297,10 +316,22 @@ fn image(
             RawManifest::new(serde_json::to_vec(&m).expect("a manifest serialises"), media_type::OCI_MANIFEST)
         }
     };
+    // docker ≥ 25 also names the image in index.json, and podman 4.3 loads such an archive as the OCI layout
+    // it also is, by those names (containerd's full name): they win over the RepoTags.
+    let mut from_index: Vec<Reference> = Vec::new();
+    for name in
+        oci_manifests.iter().filter(|(raw, _, _)| raw.digest == manifest.digest).filter_map(|(_, _, n)| n.as_ref())
+    {
+        if !from_index.contains(name) {
+            from_index.push(name.clone());
+        }
+    }
+    let load_names = if from_index.is_empty() { load_names } else { from_index };
     Ok(DockerArchiveSource {
         files: files.clone(),
         shown: format!("docker-archive:{}:@{n}", files.root()),
         names,
+        load_names,
         manifest,
         config: (config_digest, config_raw),
         layers: paths,
@@ -781,6 +812,11 @@ mod tests {
 
     /// A docker-archive of two images (one layer each, shared), as `docker save` lays it out.
     fn two_images(dir: &std::path::Path) -> std::path::PathBuf {
+        two_named(dir, ["a.io/x:1", "a.io/y:2"])
+    }
+
+    /// [`two_images`] with the RepoTag of each.
+    fn two_named(dir: &std::path::Path, names: [&str; 2]) -> std::path::PathBuf {
         let mut layer = tar::Builder::new(Vec::new());
         let mut h = tar::Header::new_gnu();
         h.set_size(2);
@@ -797,7 +833,7 @@ mod tests {
         };
         put(&format!("{}.tar", diff_id.hex()), &layer);
         let mut items = Vec::new();
-        for (n, name) in ["a.io/x:1", "a.io/y:2"].iter().enumerate() {
+        for (n, name) in names.iter().enumerate() {
             let config = serde_json::to_vec(&serde_json::json!({
                 "architecture": "amd64", "os": "linux", "created": format!("2020-01-0{}T00:00:00Z", n + 1),
                 "rootfs": {"type": "layers", "diff_ids": [diff_id.to_string()]},
@@ -848,5 +884,19 @@ mod tests {
         let TransportError::DockerArchive(refusal) = &e else { panic!("{e:?}") };
         assert!(matches!(&**refusal, DockerArchiveError::NoManifest { digest, .. } if *digest == other), "{e:?}");
         assert_eq!(e.to_string(), format!("{shown}:@1: no manifest {other}"));
+    }
+
+    /// A RepoTag without a registry (`docker save`'s `app:1`) is picked by docker's reading of it, and loaded
+    /// under `localhost/` as `podman load` names it; a full name is loaded as it is.
+    #[test]
+    fn unqualified_repo_tags_load_under_localhost() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = two_named(dir.path(), ["app:1", "docker.io/zed:3"]);
+        let opened = open(Input::Path(path), dir.path()).unwrap();
+        let app = DockerArchiveSource::open(&opened.files, Some("app:1")).unwrap();
+        assert_eq!(app.names()[0].to_string(), "docker.io/library/app:1");
+        assert_eq!(app.load_names()[0].to_string(), "localhost/app:1");
+        let zed = DockerArchiveSource::open(&opened.files, Some("@1")).unwrap();
+        assert_eq!(zed.load_names()[0].to_string(), "docker.io/library/zed:3");
     }
 }
