@@ -464,7 +464,7 @@ fn main() -> ExitCode {
                 eprintln!("bench: {name} build run {run}/{runs}");
                 let s = measured(&mut hoist(&["build", "-q", "-t", &tag, ctx.to_str().unwrap()]), "hoist build");
                 measured(&mut hoist(&["rmi", &tag]), "hoist rmi");
-                measured(&mut hoist(&["prune"]), "hoist prune");
+                measured(&mut hoist(&["prune", "-f"]), "hoist prune");
                 let mut podman = c.command("podman");
                 podman.args(["build", "-q", "--no-cache", "--tls-verify=false", "-t", &tag, ctx.to_str().unwrap()]);
                 let p = measured(&mut podman, "podman build");
