@@ -345,6 +345,27 @@ fn the_stores_commands_are_one_call_each() {
     assert!(matches!(&e, Error::Refused(Refused::TagHoldsDigest { .. })), "{e:?}");
     assert!(e.to_string().ends_with(": a tag name cannot hold a digest"), "{e}");
 
+    // tag --semver: an unqualified version name is the localhost/ one `tag` made; a qualified one stays.
+    tag_local(&settings, "example.com/app:1", &["web:1.2.3".into()]).unwrap();
+    let (name, fan) = tag_semver_local(&settings, "web:1.2.3", false).unwrap();
+    assert_eq!(name.to_string(), "localhost/web:1.2.3");
+    assert_eq!(fan.outcomes.len(), 2, "1.2 and 1");
+    let store = settings.store().unwrap();
+    assert_eq!(store.find("localhost/web:1.2").unwrap().descriptor.digest, manifest);
+    assert_eq!(store.find("localhost/web:1").unwrap().descriptor.digest, manifest);
+    assert!(store.list().unwrap().iter().all(|i| i.names.iter().all(|n| !n.to_string().starts_with("docker.io/"))));
+    tag_local(&settings, "example.com/app:1", &["docker.io/library/nginx:2.0.1".into()]).unwrap();
+    let (name, _) = tag_semver_local(&settings, "nginx:2.0.1", false).unwrap();
+    assert_eq!(name.to_string(), "docker.io/library/nginx:2.0.1", "only docker.io's is stored");
+    assert!(store.find("docker.io/library/nginx:2.0").is_ok());
+    for n in ["localhost/web:1.2.3", "localhost/web:1.2", "localhost/web:1"].into_iter().chain([
+        "docker.io/library/nginx:2.0.1",
+        "docker.io/library/nginx:2.0",
+        "docker.io/library/nginx:2",
+    ]) {
+        assert!(store.untag(&crate::reference::Reference::parse_normalized(n).unwrap()).unwrap(), "{n}");
+    }
+
     let listed = images(&settings).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, config, "podman's ID: the config digest");

@@ -70,10 +70,15 @@ pub async fn tag_semver_remote(
 }
 
 /// `tag --semver NAME:VERSION` in the local store: the image's shorter version tags (and `latest`) pointed at
-/// it ([`release::semver_local`]). Returns the name as normalized and what happened to each tag. Nothing is
-/// judged: no image enters the store.
+/// it, in its repository ([`release::semver_local`]). An unqualified NAME is `localhost/NAME`, as `tag` names
+/// it, unless only docker.io's `library/NAME` is stored (an image pulled by a short name). Returns the name
+/// used and what happened to each tag. Nothing is judged: no image enters the store.
 pub fn tag_semver_local(settings: &Settings, image: &str, latest: bool) -> Result<(Reference, FanOut), Error> {
-    let name = Reference::parse_normalized(image)?.with_default_tag();
-    let fan = release::semver_local(&*settings.store()?, &name, latest)?;
+    let store = settings.store()?;
+    let local = Reference::parse_local(image)?.with_default_tag();
+    let docker = Reference::parse_normalized(image)?.with_default_tag();
+    let stored = |name: &Reference| -> Result<bool, Error> { Ok(store.list()?.iter().any(|i| i.names.contains(name))) };
+    let name = if docker != local && !stored(&local)? && stored(&docker)? { docker } else { local };
+    let fan = release::semver_local(&store, &name, latest)?;
     Ok((name, fan))
 }
