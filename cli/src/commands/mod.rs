@@ -9,6 +9,7 @@ pub mod creds;
 pub mod delete;
 pub mod digest;
 pub mod generate_key;
+pub mod history;
 pub mod images;
 pub mod inspect;
 pub mod list_tags;

@@ -11,11 +11,13 @@
 //! progress leaves through [`crate::copy::Progress`] and the settings' observer.
 
 mod bases;
+mod inspect;
 mod local;
 mod settings;
 mod trust;
 
 pub use bases::{MountFrom, StoreBases};
+pub use inspect::{HistoryEntry, ImageData, RootFs, history, image_data};
 pub use local::{InspectPart, Inspected, Listed, Refused, Removal, images, inspect, rmi, tag_local, tag_remote};
 pub use settings::{
     BadSourceDateEpoch, CredentialSource, Prompt, PromptError, RegistryAccess, SOURCE_DATE_EPOCH, Settings,

@@ -1,0 +1,244 @@
+//! podman's views of an image in the local store: [`image_data`] (the object `podman image inspect` prints,
+//! podman's keys and meanings) and [`history`] (the rows of `podman history`, newest first). A GUI or another
+//! tool gets the same data the CLI prints; rendering it (JSON, Go templates, tables) is the caller's.
+//!
+//! What it is not: `inspect docker://...` or `--raw`/`--config` (skopeo's shape, [`super::inspect`]), or
+//! printing.
+//!
+//! Where hoist differs from podman, by nature: `Size` and a history row's size are the stored (compressed)
+//! sizes of config and layers, as `hoist images` shows (podman's are the unpacked sizes in its storage);
+//! `Parent` is always empty (hoist keeps no parent links); `NamesHistory` and `GraphDriver` are left out
+//! (hoist keeps no record of past names, and has no graph driver: the store is an OCI layout); a history row
+//! other than the newest is `<missing>` (podman names one when another local image's top layer is there).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::local::{config_of, image_error, image_manifest};
+use super::{Error, Settings};
+use crate::digest::Digest;
+use crate::image::{ImageConfig, Manifest, Platform};
+use crate::transport::ImageSource;
+use crate::transport::store::StoreSource;
+
+/// One image as `podman image inspect` shows it, in podman's key order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageData {
+    /// podman's image ID: the config digest's hex.
+    pub id: String,
+    /// The digest of the image's manifest (of the platform's image, for an image stored as an index).
+    pub digest: Digest,
+    /// The image's tagged names (`REPO:TAG`).
+    pub repo_tags: Vec<String>,
+    /// `REPO@DIGEST` for each repository the image is named in and each of its manifests (an index's
+    /// digest too), sorted, as podman's.
+    pub repo_digests: Vec<String>,
+    /// Always empty: hoist keeps no parent links (podman's is empty for pulled images).
+    pub parent: String,
+    /// The config's `comment` (Docker), else the first history entry's comment.
+    pub comment: String,
+    /// The config's `created` (RFC 3339).
+    pub created: Option<String>,
+    /// The container config as OCI's `config` (`User`, `ExposedPorts`, `Env`, `Entrypoint`, `Cmd`,
+    /// `Volumes`, `WorkingDir`, `Labels`, `StopSignal`), empty fields left out as podman's.
+    pub config: Value,
+    /// The config's `docker_version`.
+    pub version: String,
+    /// The config's `author`.
+    pub author: String,
+    pub architecture: String,
+    pub os: String,
+    /// The config and layers as stored (compressed).
+    pub size: u64,
+    /// As `size` (as podman's).
+    pub virtual_size: u64,
+    #[serde(rename = "RootFS")]
+    pub root_fs: RootFs,
+    /// The config's labels; `null` when it has none, as podman's.
+    pub labels: Option<BTreeMap<String, String>>,
+    /// The image manifest's annotations (`{}` when none, as podman's).
+    pub annotations: BTreeMap<String, String>,
+    /// The image manifest's media type.
+    pub manifest_type: String,
+    /// The container config's `User`.
+    pub user: String,
+    /// The config's history entries, verbatim (`created`, `created_by`, `comment`, `empty_layer`, `author`).
+    pub history: Vec<Value>,
+}
+
+/// The layers' uncompressed digests, as podman's `RootFS`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RootFs {
+    pub r#type: String,
+    pub layers: Vec<Digest>,
+}
+
+/// One row of `podman history`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The image's ID on the newest row; `None` (podman's `<missing>`) on the others.
+    pub id: Option<Digest>,
+    /// RFC 3339, as in the config.
+    pub created: Option<String>,
+    pub created_by: String,
+    /// The size of the layer this step made as stored (compressed); 0 for a step that made none.
+    pub size: u64,
+    pub comment: String,
+}
+
+/// The keys of OCI's image `config` object, in its order: what podman's `Config` holds.
+const OCI_CONFIG_KEYS: [&str; 10] = [
+    "User",
+    "ExposedPorts",
+    "Env",
+    "Entrypoint",
+    "Cmd",
+    "Volumes",
+    "WorkingDir",
+    "Labels",
+    "StopSignal",
+    "ArgsEscaped",
+];
+
+/// What an image's views are made of: its manifest, config (parsed and as JSON) and the stored image.
+struct Parts {
+    src: StoreSource,
+    top: Digest,
+    manifest: crate::transport::RawManifest,
+    /// The config digest: podman's image ID.
+    id: Digest,
+    layers: Vec<crate::image::Descriptor>,
+    annotations: BTreeMap<String, String>,
+    config_size: u64,
+    config: ImageConfig,
+    config_json: Value,
+}
+
+async fn parts(settings: &Settings, name: &str, platform: Option<Platform>) -> Result<Parts, Error> {
+    let src = StoreSource::open(settings.store()?, name)?;
+    let top = src.manifest().await?;
+    let manifest = image_manifest(&src, &top, platform).await?;
+    let raw = config_of(&src, &manifest).await?;
+    let Manifest::Image(m) = Manifest::parse(&manifest.raw, Some(&manifest.media_type)).map_err(image_error)? else {
+        return Err(super::Refused::NotAnImage { image: name.to_owned() }.into());
+    };
+    let config = ImageConfig::parse(&raw).map_err(image_error)?;
+    let config_json: Value = serde_json::from_slice(&raw)
+        .map_err(|e| image_error(crate::image::ImageError::Invalid(format!("image config: {e}"))))?;
+    Ok(Parts {
+        src,
+        top: top.digest,
+        manifest,
+        id: m.config.digest,
+        layers: m.layers,
+        annotations: m.annotations.unwrap_or_default(),
+        config_size: m.config.size,
+        config,
+        config_json,
+    })
+}
+
+fn string_at(v: &Value, key: &str) -> String {
+    v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
+/// Go's `omitempty`: null, "", false, 0, [] and {} are left out.
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+    }
+}
+
+/// `podman image inspect NAME`: the object for each of `names` (a name, short name or ID in the store), each
+/// on its own (one not found does not stop the others); from an image stored as an index, the image for
+/// `platform` (the host's when `None`).
+pub async fn image_data(
+    settings: &Settings,
+    names: &[String],
+    platform: Option<Platform>,
+) -> Vec<Result<ImageData, Error>> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        out.push(one_image_data(settings, name, platform.clone()).await);
+    }
+    out
+}
+
+async fn one_image_data(settings: &Settings, name: &str, platform: Option<Platform>) -> Result<ImageData, Error> {
+    let p = parts(settings, name, platform).await?;
+    let image = p.src.image();
+    let container = p.config_json.get("config").cloned().unwrap_or(Value::Null);
+    let mut config = serde_json::Map::new();
+    for key in OCI_CONFIG_KEYS {
+        if let Some(v) = container.get(key).filter(|v| !is_empty(v)) {
+            config.insert(key.to_owned(), v.clone());
+        }
+    }
+    let mut digests = vec![p.manifest.digest.clone()];
+    if p.top != p.manifest.digest {
+        digests.push(p.top.clone());
+    }
+    let mut repo_digests: Vec<String> =
+        image.names.iter().flat_map(|n| digests.iter().map(move |d| format!("{}@{d}", n.name()))).collect();
+    repo_digests.sort();
+    repo_digests.dedup();
+    let labels = p.config.labels();
+    let comment = match string_at(&p.config_json, "comment") {
+        c if !c.is_empty() => c,
+        _ => p.config.history.first().map(|h| string_at(h, "comment")).unwrap_or_default(),
+    };
+    let size = p.config_size + p.layers.iter().map(|l| l.size).sum::<u64>();
+    Ok(ImageData {
+        id: p.id.hex().to_owned(),
+        digest: p.manifest.digest.clone(),
+        repo_tags: image.names.iter().filter(|n| n.tag().is_some()).map(|n| n.to_string()).collect(),
+        repo_digests,
+        parent: String::new(),
+        comment,
+        created: p.config.created.clone(),
+        user: string_at(&container, "User"),
+        config: Value::Object(config),
+        version: string_at(&p.config_json, "docker_version"),
+        author: string_at(&p.config_json, "author"),
+        architecture: p.config.architecture.clone(),
+        os: p.config.os.clone(),
+        size,
+        virtual_size: size,
+        root_fs: RootFs {
+            r#type: if p.config.rootfs.r#type.is_empty() { "layers".into() } else { p.config.rootfs.r#type.clone() },
+            layers: p.config.rootfs.diff_ids.clone(),
+        },
+        labels: if labels.is_empty() { None } else { Some(labels) },
+        annotations: p.annotations.clone(),
+        manifest_type: p.manifest.media_type.clone(),
+        history: p.config.history.clone(),
+    })
+}
+
+/// `podman history NAME`: the config's history, newest first, each step with the layer it made (layers
+/// matched to the steps that are not `empty_layer`, newest first, as podman does).
+pub async fn history(settings: &Settings, name: &str, platform: Option<Platform>) -> Result<Vec<HistoryEntry>, Error> {
+    let p = parts(settings, name, platform).await?;
+    let mut layers = p.layers.iter().rev();
+    let mut rows = Vec::with_capacity(p.config.history.len());
+    for (i, h) in p.config.history.iter().enumerate().rev() {
+        let empty = h.get("empty_layer").and_then(Value::as_bool).unwrap_or(false);
+        let size = if empty { 0 } else { layers.next().map_or(0, |l| l.size) };
+        rows.push(HistoryEntry {
+            id: (i + 1 == p.config.history.len()).then(|| p.id.clone()),
+            created: h.get("created").and_then(Value::as_str).map(str::to_owned),
+            created_by: string_at(h, "created_by"),
+            size,
+            comment: string_at(h, "comment"),
+        });
+    }
+    Ok(rows)
+}
