@@ -93,16 +93,19 @@ fn row(e: &HistoryEntry, human: bool, no_trunc: bool, now: i64) -> Value {
 }
 
 /// A row of `--format json`, with podman's keys (`id`, `created`, `CreatedBy`, `size`, `comment`, and
-/// `Created` in seconds).
+/// `Created` in seconds); an empty `comment` is left out, as podman's.
 fn json_row(e: &HistoryEntry) -> Value {
-    json!({
+    let mut row = json!({
         "id": e.id.as_ref().map_or_else(|| "<missing>".to_owned(), |d| d.hex().to_owned()),
         "created": e.created,
         "CreatedBy": e.created_by,
         "size": e.size,
-        "comment": e.comment,
         "Created": e.created.as_deref().map(to_seconds),
-    })
+    });
+    if !e.comment.is_empty() {
+        row["comment"] = Value::String(e.comment.clone());
+    }
+    row
 }
 
 fn now() -> i64 {

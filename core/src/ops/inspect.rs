@@ -5,22 +5,26 @@
 //! What it is not: `inspect docker://...` or `--raw`/`--config` (skopeo's shape, [`super::inspect`]), or
 //! printing.
 //!
-//! Where hoist differs from podman, by nature: `Size` and a history row's size are the stored (compressed)
-//! sizes of config and layers, as `hoist images` shows (podman's are the unpacked sizes in its storage);
+//! Sizes are podman's: a layer's is its unpacked size (the tar stream's length; each stored layer is read
+//! through to count it, nothing kept), an image's `Size` the config's plus its layers' (podman adds the
+//! copies of the manifest it keeps, a few hundred bytes more). Where hoist differs from podman by nature:
 //! `Parent` is always empty (hoist keeps no parent links); `NamesHistory` and `GraphDriver` are left out
 //! (hoist keeps no record of past names, and has no graph driver: the store is an OCI layout); a history row
 //! other than the newest is `<missing>` (podman names one when another local image's top layer is there).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::local::{config_of, image_error, image_manifest};
 use super::{Error, Settings};
+use crate::archive::compression;
 use crate::digest::Digest;
-use crate::image::{ImageConfig, Manifest, Platform};
-use crate::transport::ImageSource;
-use crate::transport::store::StoreSource;
+use crate::image::{Descriptor, ImageConfig, Manifest, Platform};
+use crate::store::Store;
+use crate::transport::store::{StoreSource, StoreTransportError};
+use crate::transport::{ImageSource, TransportError};
 
 /// One image as `podman image inspect` shows it, in podman's key order.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -50,7 +54,7 @@ pub struct ImageData {
     pub author: String,
     pub architecture: String,
     pub os: String,
-    /// The config and layers as stored (compressed).
+    /// The config's size plus the layers' unpacked sizes.
     pub size: u64,
     /// As `size` (as podman's).
     pub virtual_size: u64,
@@ -84,7 +88,7 @@ pub struct HistoryEntry {
     /// RFC 3339, as in the config.
     pub created: Option<String>,
     pub created_by: String,
-    /// The size of the layer this step made as stored (compressed); 0 for a step that made none.
+    /// The unpacked size of the layer this step made; 0 for a step that made none.
     pub size: u64,
     pub comment: String,
 }
@@ -105,12 +109,13 @@ const OCI_CONFIG_KEYS: [&str; 10] = [
 
 /// What an image's views are made of: its manifest, config (parsed and as JSON) and the stored image.
 struct Parts {
+    store: Arc<Store>,
     src: StoreSource,
     top: Digest,
     manifest: crate::transport::RawManifest,
     /// The config digest: podman's image ID.
     id: Digest,
-    layers: Vec<crate::image::Descriptor>,
+    layers: Vec<Descriptor>,
     annotations: BTreeMap<String, String>,
     config_size: u64,
     config: ImageConfig,
@@ -118,7 +123,8 @@ struct Parts {
 }
 
 async fn parts(settings: &Settings, name: &str, platform: Option<Platform>) -> Result<Parts, Error> {
-    let src = StoreSource::open(settings.store()?, name)?;
+    let store = settings.store()?;
+    let src = StoreSource::open(store.clone(), name)?;
     let top = src.manifest().await?;
     let manifest = image_manifest(&src, &top, platform).await?;
     let raw = config_of(&src, &manifest).await?;
@@ -129,6 +135,7 @@ async fn parts(settings: &Settings, name: &str, platform: Option<Platform>) -> R
     let config_json: Value = serde_json::from_slice(&raw)
         .map_err(|e| image_error(crate::image::ImageError::Invalid(format!("image config: {e}"))))?;
     Ok(Parts {
+        store,
         src,
         top: top.digest,
         manifest,
@@ -139,6 +146,20 @@ async fn parts(settings: &Settings, name: &str, platform: Option<Platform>) -> R
         config,
         config_json,
     })
+}
+
+/// A stored layer's unpacked size: its bytes read through the decompressor (within the bomb budget) and
+/// counted. A layer the store does not hold (a foreign layer) counts as its descriptor's size.
+fn unpacked_size(store: &Store, layer: &Descriptor) -> Result<u64, Error> {
+    if store.has_blob(&layer.digest)?.is_none() {
+        return Ok(layer.size);
+    }
+    let read_error = |source: std::io::Error| -> Error {
+        TransportError::from(StoreTransportError::ReadBlob { digest: layer.digest.clone(), source }).into()
+    };
+    let (c, r) = compression::sniff_reader(store.open_blob(&layer.digest)?).map_err(read_error)?;
+    let mut unpacked = compression::decompress(c, r, &format!("layer {}", layer.digest));
+    std::io::copy(&mut unpacked, &mut std::io::sink()).map_err(read_error)
 }
 
 fn string_at(v: &Value, key: &str) -> String {
@@ -195,7 +216,10 @@ async fn one_image_data(settings: &Settings, name: &str, platform: Option<Platfo
         c if !c.is_empty() => c,
         _ => p.config.history.first().map(|h| string_at(h, "comment")).unwrap_or_default(),
     };
-    let size = p.config_size + p.layers.iter().map(|l| l.size).sum::<u64>();
+    let mut size = p.config_size;
+    for layer in &p.layers {
+        size += unpacked_size(&p.store, layer)?;
+    }
     Ok(ImageData {
         id: p.id.hex().to_owned(),
         digest: p.manifest.digest.clone(),
@@ -231,7 +255,10 @@ pub async fn history(settings: &Settings, name: &str, platform: Option<Platform>
     let mut rows = Vec::with_capacity(p.config.history.len());
     for (i, h) in p.config.history.iter().enumerate().rev() {
         let empty = h.get("empty_layer").and_then(Value::as_bool).unwrap_or(false);
-        let size = if empty { 0 } else { layers.next().map_or(0, |l| l.size) };
+        let size = match if empty { None } else { layers.next() } {
+            Some(layer) => unpacked_size(&p.store, layer)?,
+            None => 0,
+        };
         rows.push(HistoryEntry {
             id: (i + 1 == p.config.history.len()).then(|| p.id.clone()),
             created: h.get("created").and_then(Value::as_str).map(str::to_owned),
