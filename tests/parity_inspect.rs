@@ -269,3 +269,41 @@ fn inspect_format_id_feeds_other_commands() {
     let out = again.expect_ok("inspect the new name").out();
     assert!(out.starts_with(&format!("{id} ")) && out.contains("example.test/by-id:1"), "{out}");
 }
+
+/// An image pulled from an index (two platforms): the host's image, as podman's. One difference, documented
+/// (docs/commands/inspect.md): hoist stores the platform's image only, so its `Digest` is that image
+/// manifest's, one of podman's `RepoDigests` (podman's `Digest` is the index's, and its `RepoDigests` list both).
+#[test]
+fn inspect_of_an_image_pulled_from_an_index() {
+    use harness::image::{ImageSpec, write_layout};
+    let reg = Registry::start(Options::default());
+    let host = reg.host();
+    let c = Containers::new(std::slice::from_ref(&host));
+    let (arch, other) = match std::env::consts::ARCH {
+        "aarch64" => ("arm64", "amd64"),
+        _ => ("amd64", "arm64"),
+    };
+    let dir = c.path("layout");
+    let layout = write_layout(&dir, "v1", &[ImageSpec::random(arch, 2, 1000, 7), ImageSpec::random(other, 1, 1000, 8)]);
+    let name = format!("{host}/multi/app:v1");
+    let policy = format!("--policy={}", c.policy.display());
+    let src = format!("oci:{}:v1", dir.display());
+    c.skopeo(&["copy", "--all", &policy, "--dest-tls-verify=false", &src, &format!("docker://{name}")])
+        .expect_ok("skopeo copy --all");
+    c.podman(&["pull", "--tls-verify=false", &name], b"").expect_ok("podman pull");
+    let conf = format!("unqualified-search-registries = []\n[[registry]]\nlocation = \"{host}\"\ninsecure = true\n");
+    let w = HoistWorld::new(&conf);
+    w.run(&["pull", &name], b"", &Vec::new()).expect_ok("hoist pull");
+    let h = json(&w.run(&["inspect", &name], b"", &Vec::new()).expect_ok("hoist inspect"));
+    let p = json(&c.podman(&["image", "inspect", &name], b"").expect_ok("podman image inspect"));
+    for key in ["Id", "RepoTags", "Architecture", "Os", "RootFS", "ManifestType", "History", "Config", "Labels"] {
+        assert_eq!(h[0][key], p[0][key], "{key}");
+    }
+    assert_eq!(h[0]["Id"], layout.configs[0].strip_prefix("sha256:").unwrap(), "the host's image");
+    assert_eq!(h[0]["Digest"], layout.manifests[0]);
+    assert_eq!(p[0]["Digest"], layout.top);
+    let repo = format!("{host}/multi/app");
+    assert_eq!(h[0]["RepoDigests"], serde_json::json!([format!("{repo}@{}", layout.manifests[0])]));
+    let podman_repo_digests = p[0]["RepoDigests"].as_array().unwrap();
+    assert!(podman_repo_digests.contains(&h[0]["RepoDigests"][0]), "{podman_repo_digests:?}");
+}

@@ -711,9 +711,6 @@ impl State<'_> {
                         // nil, or a field missing deeper down (Go's zero value: an empty list)
                         Value::Null => Vec::new(),
                         Value::String(s) if s.is_empty() => Vec::new(),
-                        Value::Number(n) if n.as_u64().is_some() => (0..n.as_u64().unwrap_or(0).min(1 << 20))
-                            .map(|i| (Value::from(i), Value::from(i)))
-                            .collect(),
                         other => return err(format!("range can't iterate over {}", print_value(&other))),
                     };
                     if entries.is_empty() {
@@ -1234,6 +1231,65 @@ mod tests {
         assert_eq!(out, "IMAGE ID    <no value>\na           b\n");
         // No header line when none is given (podman's inspect), the columns still aligned.
         assert_eq!(t.render_rows(&[json!({"ID": "a", "Other": "b"})], None).unwrap(), "a           b\n");
+    }
+
+    /// Every combination of three fragments (broken actions, unbalanced blocks, odd literals) parses or is
+    /// refused, and renders or is refused, without a panic.
+    #[test]
+    fn garbage_never_panics() {
+        let pieces = [
+            "{{",
+            "}}",
+            "{{-",
+            "-}}",
+            ".",
+            ".Id",
+            "$",
+            "$x := ",
+            "(",
+            ")",
+            "|",
+            "\"",
+            "`",
+            "range ",
+            "if ",
+            "else",
+            "end",
+            "with ",
+            "index ",
+            "printf \"%",
+            "len ",
+            "json ",
+            " 1 ",
+            "-1",
+            "1.5e",
+            "nil",
+            ",",
+            "=",
+            "{{end}}",
+            "{{else}}",
+            "{{range .RepoTags}}",
+            "{{if .Id}}",
+            "$.Config.Labels",
+            "/*",
+            "*/",
+            "x",
+            "\t",
+            "\n",
+            "é",
+        ];
+        let data = image();
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let f = format!("{a}{b}{c}");
+                    if let Ok(t) = Template::parse(&f) {
+                        let _ = t.render(&data);
+                        let _ = t.render_rows(std::slice::from_ref(&data), Some(&data));
+                    }
+                }
+            }
+        }
     }
 
     #[test]

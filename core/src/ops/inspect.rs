@@ -32,7 +32,8 @@ use crate::transport::{ImageSource, TransportError};
 pub struct ImageData {
     /// podman's image ID: the config digest's hex.
     pub id: String,
-    /// The digest of the image's manifest (of the platform's image, for an image stored as an index).
+    /// The digest of the manifest the image is stored by (an index's, for an image pulled from one: podman's
+    /// too).
     pub digest: Digest,
     /// The image's tagged names (`REPO:TAG`).
     pub repo_tags: Vec<String>,
@@ -222,7 +223,7 @@ async fn one_image_data(settings: &Settings, name: &str, platform: Option<Platfo
     }
     Ok(ImageData {
         id: p.id.hex().to_owned(),
-        digest: p.manifest.digest.clone(),
+        digest: p.top.clone(),
         repo_tags: image.names.iter().filter(|n| n.tag().is_some()).map(|n| n.to_string()).collect(),
         repo_digests,
         parent: String::new(),
