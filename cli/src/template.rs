@@ -136,6 +136,13 @@ impl Template {
         }
     }
 
+    /// Whether rendering may read the field `name` of the object (`{{.Size}}`, `{{index . "Size"}}`, or the
+    /// whole object: `{{.}}`, `{{json .}}`, `{{$}}`). Conservative: a caller skips work for a field only when
+    /// this says no (`inspect` does not unpack layers to count sizes for `{{.Id}}`).
+    pub fn mentions(&self, name: &str) -> bool {
+        mentions(&self.nodes, name, true)
+    }
+
     /// The text for one object.
     pub fn render(&self, data: &Value) -> Result<String, TemplateError> {
         let mut out = String::new();
@@ -654,6 +661,42 @@ fn number(n: f64, text: &str) -> Value {
     } else {
         serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
     }
+}
+
+/// [`Template::mentions`] over `nodes`; `dot_root`: `.` may be the rendered object itself here.
+fn mentions(nodes: &[Node], name: &str, dot_root: bool) -> bool {
+    nodes.iter().any(|n| match n {
+        Node::Text(_) => false,
+        Node::Action(p) => pipe_mentions(p, name, dot_root),
+        Node::If { pipe, then, otherwise } => {
+            pipe_mentions(pipe, name, dot_root) || mentions(then, name, dot_root) || mentions(otherwise, name, dot_root)
+        }
+        Node::With { pipe, then: body, otherwise } | Node::Range { pipe, body, otherwise } => {
+            // Inside, `.` is what the pipeline gave: the object itself only when that is a bare `.` or `$`.
+            let inner_root = pipe.cmds.iter().flatten().any(|op| bare(op, dot_root));
+            pipe_mentions(pipe, name, dot_root)
+                || mentions(body, name, inner_root)
+                || mentions(otherwise, name, dot_root)
+        }
+    })
+}
+
+/// A bare `.` (when it may be the object), `$` or variable: the whole object may be printed through it.
+fn bare(op: &Operand, dot_root: bool) -> bool {
+    match op {
+        Operand::Dot => dot_root,
+        Operand::Var(_, fields) => fields.is_empty(),
+        _ => false,
+    }
+}
+
+fn pipe_mentions(p: &Pipeline, name: &str, dot_root: bool) -> bool {
+    p.cmds.iter().flatten().any(|op| match op {
+        Operand::Field(fields) | Operand::Var(_, fields) if fields.iter().any(|f| f == name) => true,
+        Operand::Lit(Value::String(s)) => s == name,
+        Operand::Sub(inner, fields) => fields.iter().any(|f| f == name) || pipe_mentions(inner, name, dot_root),
+        op => bare(op, dot_root),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1290,6 +1333,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn what_a_template_may_read() {
+        let m = |f: &str| Template::parse(f).unwrap().mentions("Size");
+        assert!(!m("{{.Id}} {{.Config.Cmd}}"));
+        assert!(!m("{{range .RepoTags}}{{.}}{{end}}"));
+        assert!(!m(r#"{{index .Config.Labels "k"}}"#));
+        assert!(m("{{.Size}}") && m("{{.Id}} {{.VirtualSize}} {{.Size}}"));
+        assert!(m("{{json .}}") && m("{{.}}") && m("{{$}}") && m(r#"{{index . "Size"}}"#));
+        assert!(m("{{range .RepoTags}}{{$.Size}}{{end}}") && m("{{with .}}{{.Size}}{{end}}"));
+        assert!(m("{{$x := .}}{{$x}}") && m("{{if .Id}}{{.Size}}{{end}}") && m("{{(.).Size}}"));
     }
 
     #[test]

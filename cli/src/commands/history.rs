@@ -3,7 +3,7 @@
 //! rows' fields `ID`, `Created`, `CreatedBy`, `Size`, `Comment`, `CreatedAt`, `CreatedSince`). The rows are
 //! the library's (`hoist_core::ops::history`); this file only shapes them.
 
-use hoist_core::ops::{self, HistoryEntry};
+use hoist_core::ops::{self, HistoryEntry, Sizes};
 use serde_json::{Value, json};
 
 use super::common::{PlatformArgs, human_size};
@@ -49,7 +49,12 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     };
     let template = if template::is_json(format) { None } else { Some(Template::parse(format)?) };
     let platform = a.platform.platform()?;
-    let entries = ctx.runtime.block_on(ops::history(&ctx.settings, &a.image, platform))?;
+    // Counting sizes reads every layer through: only when the output shows them.
+    let sizes = match &template {
+        Some(t) if !t.mentions("Size") => Sizes::Skip,
+        _ => Sizes::Count,
+    };
+    let entries = ctx.runtime.block_on(ops::history(&ctx.settings, &a.image, platform, sizes))?;
     let now = now();
     let Some(t) = template else {
         let rows: Vec<Value> = entries.iter().map(json_row).collect();
@@ -85,7 +90,7 @@ fn row(e: &HistoryEntry, human: bool, no_trunc: bool, now: i64) -> Value {
         "ID": id,
         "Created": created_shown,
         "CreatedBy": created_by,
-        "Size": human_size(e.size),
+        "Size": e.size.map(human_size).unwrap_or_default(),
         "Comment": e.comment,
         "CreatedAt": created.map(go_time).unwrap_or_default(),
         "CreatedSince": since,

@@ -4,7 +4,7 @@
 //! Os, Layers, LayersData, Env, Labels) from the registry; `--raw` prints the manifest exactly as stored or
 //! served, `--config` the config blob.
 
-use hoist_core::ops::{self, InspectPart, Inspected};
+use hoist_core::ops::{self, InspectPart, Inspected, Sizes};
 
 use super::common::{PlatformArgs, RegistryArgs};
 use super::{Invocation, Result};
@@ -83,7 +83,12 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     // podman's: every name looked up; what was found is printed, then the first failure is the error.
     let mut found = Vec::new();
     let mut failed = None;
-    for result in ctx.runtime.block_on(ops::image_data(&settings, &a.names, platform)) {
+    // Counting sizes reads every layer through: only when the output shows them.
+    let sizes = match &template {
+        Some(t) if !t.mentions("Size") && !t.mentions("VirtualSize") => Sizes::Skip,
+        _ => Sizes::Count,
+    };
+    for result in ctx.runtime.block_on(ops::image_data(&settings, &a.names, platform, sizes)) {
         match result {
             Ok(data) => found.push(data),
             Err(e) if failed.is_none() => failed = Some(e),

@@ -6,7 +6,8 @@
 //! printing.
 //!
 //! Sizes are podman's: a layer's is its unpacked size (the tar stream's length; each stored layer is read
-//! through to count it, nothing kept), an image's `Size` the config's plus its layers' (podman adds the
+//! through to count it, nothing kept, so it costs time in proportion to the image: a caller that does not
+//! show sizes passes [`Sizes::Skip`]), an image's `Size` the config's plus its layers' (podman adds the
 //! copies of the manifest it keeps, a few hundred bytes more). Where hoist differs from podman by nature:
 //! `Parent` is always empty (hoist keeps no parent links); `NamesHistory` and `GraphDriver` are left out
 //! (hoist keeps no record of past names, and has no graph driver: the store is an OCI layout); a history row
@@ -55,10 +56,10 @@ pub struct ImageData {
     pub author: String,
     pub architecture: String,
     pub os: String,
-    /// The config's size plus the layers' unpacked sizes.
-    pub size: u64,
+    /// The config's size plus the layers' unpacked sizes; `None` when not asked for ([`Sizes::Skip`]).
+    pub size: Option<u64>,
     /// As `size` (as podman's).
-    pub virtual_size: u64,
+    pub virtual_size: Option<u64>,
     #[serde(rename = "RootFS")]
     pub root_fs: RootFs,
     /// The config's labels; `null` when it has none, as podman's.
@@ -89,9 +90,17 @@ pub struct HistoryEntry {
     /// RFC 3339, as in the config.
     pub created: Option<String>,
     pub created_by: String,
-    /// The unpacked size of the layer this step made; 0 for a step that made none.
-    pub size: u64,
+    /// The unpacked size of the layer this step made; 0 for a step that made none; `None` when not asked
+    /// for ([`Sizes::Skip`]).
+    pub size: Option<u64>,
     pub comment: String,
+}
+
+/// Whether [`image_data`] and [`history`] count the layers' unpacked sizes (reading every layer through).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sizes {
+    Count,
+    Skip,
 }
 
 /// The keys of OCI's image `config` object, in its order: what podman's `Config` holds.
@@ -186,15 +195,21 @@ pub async fn image_data(
     settings: &Settings,
     names: &[String],
     platform: Option<Platform>,
+    sizes: Sizes,
 ) -> Vec<Result<ImageData, Error>> {
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        out.push(one_image_data(settings, name, platform.clone()).await);
+        out.push(one_image_data(settings, name, platform.clone(), sizes).await);
     }
     out
 }
 
-async fn one_image_data(settings: &Settings, name: &str, platform: Option<Platform>) -> Result<ImageData, Error> {
+async fn one_image_data(
+    settings: &Settings,
+    name: &str,
+    platform: Option<Platform>,
+    sizes: Sizes,
+) -> Result<ImageData, Error> {
     let p = parts(settings, name, platform).await?;
     let image = p.src.image();
     let container = p.config_json.get("config").cloned().unwrap_or(Value::Null);
@@ -217,10 +232,16 @@ async fn one_image_data(settings: &Settings, name: &str, platform: Option<Platfo
         c if !c.is_empty() => c,
         _ => p.config.history.first().map(|h| string_at(h, "comment")).unwrap_or_default(),
     };
-    let mut size = p.config_size;
-    for layer in &p.layers {
-        size += unpacked_size(&p.store, layer)?;
-    }
+    let size = match sizes {
+        Sizes::Skip => None,
+        Sizes::Count => {
+            let mut size = p.config_size;
+            for layer in &p.layers {
+                size += unpacked_size(&p.store, layer)?;
+            }
+            Some(size)
+        }
+    };
     Ok(ImageData {
         id: p.id.hex().to_owned(),
         digest: p.top.clone(),
@@ -250,15 +271,21 @@ async fn one_image_data(settings: &Settings, name: &str, platform: Option<Platfo
 
 /// `podman history NAME`: the config's history, newest first, each step with the layer it made (layers
 /// matched to the steps that are not `empty_layer`, newest first, as podman does).
-pub async fn history(settings: &Settings, name: &str, platform: Option<Platform>) -> Result<Vec<HistoryEntry>, Error> {
+pub async fn history(
+    settings: &Settings,
+    name: &str,
+    platform: Option<Platform>,
+    sizes: Sizes,
+) -> Result<Vec<HistoryEntry>, Error> {
     let p = parts(settings, name, platform).await?;
     let mut layers = p.layers.iter().rev();
     let mut rows = Vec::with_capacity(p.config.history.len());
     for (i, h) in p.config.history.iter().enumerate().rev() {
         let empty = h.get("empty_layer").and_then(Value::as_bool).unwrap_or(false);
-        let size = match if empty { None } else { layers.next() } {
-            Some(layer) => unpacked_size(&p.store, layer)?,
-            None => 0,
+        let size = match (if empty { None } else { layers.next() }, sizes) {
+            (_, Sizes::Skip) => None,
+            (Some(layer), Sizes::Count) => Some(unpacked_size(&p.store, layer)?),
+            (None, Sizes::Count) => Some(0),
         };
         rows.push(HistoryEntry {
             id: (i + 1 == p.config.history.len()).then(|| p.id.clone()),

@@ -17,7 +17,7 @@ mod settings;
 mod trust;
 
 pub use bases::{MountFrom, StoreBases};
-pub use inspect::{HistoryEntry, ImageData, RootFs, history, image_data};
+pub use inspect::{HistoryEntry, ImageData, RootFs, Sizes, history, image_data};
 pub use local::{InspectPart, Inspected, Listed, Refused, Removal, images, inspect, rmi, tag_local, tag_remote};
 pub use settings::{
     BadSourceDateEpoch, CredentialSource, Prompt, PromptError, RegistryAccess, SOURCE_DATE_EPOCH, Settings,
