@@ -3,7 +3,7 @@
 //! (check, then copy by digest), [`save`], [`load`], [`copy_by_name`] (any [`ImageName`] to any), and the
 //! bases of a build ([`StoreBases`], pulled when missing, with the mount hint for pushing the result); the
 //! store's listing, removal and tagging, remote tagging and inspection ([`images`], [`rmi`], [`tag_local`],
-//! [`tag_remote`], [`inspect`]).
+//! [`tag_remote`], [`inspect`]), and podman's views of a local image ([`image_data`], [`history`]).
 //! The CLI maps its flags to [`Settings`] and calls these; it never chooses endpoints, reads registries.conf
 //! or opens the store's internals.
 //!
