@@ -158,16 +158,21 @@ async fn parts(settings: &Settings, name: &str, platform: Option<Platform>) -> R
     })
 }
 
-/// A stored layer's unpacked size: its bytes read through the decompressor (within the bomb budget) and
-/// counted. A layer the store does not hold (a foreign layer) counts as its descriptor's size.
+/// A stored layer's unpacked size: its bytes read through the decompressor (within the one-stream cap) and
+/// counted. What is not a tar layer hoist can unpack counts as its descriptor's size: a blob the store does
+/// not hold (a foreign layer), an artifact's blob (no `tar` in its media type), a bzip2 or xz stream.
 fn unpacked_size(store: &Store, layer: &Descriptor) -> Result<u64, Error> {
-    if store.has_blob(&layer.digest)?.is_none() {
+    if !layer.media_type.contains("tar") || store.has_blob(&layer.digest)?.is_none() {
         return Ok(layer.size);
     }
     let read_error = |source: std::io::Error| -> Error {
         TransportError::from(StoreTransportError::ReadBlob { digest: layer.digest.clone(), source }).into()
     };
-    let (c, r) = compression::sniff_reader(store.open_blob(&layer.digest)?).map_err(read_error)?;
+    let (c, r) = match compression::sniff_reader(store.open_blob(&layer.digest)?) {
+        Ok(found) => found,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return Ok(layer.size),
+        Err(e) => return Err(read_error(e)),
+    };
     let mut unpacked = compression::decompress(c, r, &format!("layer {}", layer.digest));
     std::io::copy(&mut unpacked, &mut std::io::sink()).map_err(read_error)
 }
@@ -296,4 +301,102 @@ pub async fn history(
         });
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::{Sizes, history, image_data};
+    use crate::config::Paths;
+    use crate::copy::NoProgress;
+    use crate::digest::Digest;
+    use crate::ops::{Settings, copy_by_name};
+    use crate::transport::name::{DestinationOptions, ImageName};
+
+    /// A store in `dir` holding `example.test/app:1`: one gzip'd layer (its tar is returned), a history of
+    /// three steps of which the middle one made the layer, labels, an empty `WorkingDir`.
+    fn stored_image(dir: &std::path::Path) -> (Settings, Vec<u8>, Digest, u64) {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(3000);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "a.txt", &[b'a'; 3000][..]).unwrap();
+        let tar = tar.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let config = serde_json::to_vec(&json!({
+            "created": "2024-01-02T03:04:05Z", "architecture": "amd64", "os": "linux", "author": "me",
+            "config": {"Cmd": ["/bin/app"], "WorkingDir": "", "Labels": {"k": "v"}, "Hostname": "h"},
+            "rootfs": {"type": "layers", "diff_ids": [Digest::sha256(&tar)]},
+            "history": [
+                {"created_by": "LABEL k=v", "empty_layer": true, "comment": "first"},
+                {"created_by": "COPY a.txt /"},
+                {"created": "2024-01-02T03:04:05Z", "created_by": "CMD [\"/bin/app\"]", "empty_layer": true}
+            ]
+        }))
+        .unwrap();
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": Digest::sha256(&config), "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": Digest::sha256(&gz), "size": gz.len()}]
+        }))
+        .unwrap();
+        let layout = dir.join("layout");
+        std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+        for bytes in [&gz, &config, &manifest] {
+            std::fs::write(layout.join("blobs/sha256").join(Digest::sha256(bytes).hex()), bytes).unwrap();
+        }
+        let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": Digest::sha256(&manifest), "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
+        std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
+        std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        let conf = dir.join("registries.conf");
+        std::fs::write(&conf, "unqualified-search-registries = []\n").unwrap();
+        let mut s = Settings::new();
+        s.registries_conf = Paths { main: conf, main_required: true, dropin_dirs: Vec::new(), alias_cache: None };
+        s.store_root = Some(dir.join("store"));
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let src = ImageName::parse(&format!("oci:{}:v1", layout.display())).unwrap();
+        let dst = ImageName::parse("store:example.test/app:1").unwrap();
+        rt.block_on(copy_by_name(&src, &s, &dst, &s, &DestinationOptions::default(), false, Arc::new(NoProgress)))
+            .unwrap();
+        (s, tar, Digest::sha256(&config), config.len() as u64)
+    }
+
+    #[test]
+    fn podmans_views_of_a_stored_image() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (s, tar, config, config_size) = stored_image(tmp.path());
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let names = ["example.test/app:1".to_owned(), "nope".to_owned()];
+        let found = rt.block_on(image_data(&s, &names, None, Sizes::Count));
+        let d = found[0].as_ref().unwrap();
+        assert!(found[1].as_ref().is_err_and(|e| e.to_string().contains("nope")), "each name on its own");
+        assert_eq!(d.id, config.hex());
+        assert_eq!(d.repo_tags, ["example.test/app:1"]);
+        assert_eq!(d.repo_digests, [format!("example.test/app@{}", d.digest)]);
+        // OCI's config keys only, empty ones left out (podman's `omitempty`).
+        assert_eq!(d.config, json!({"Cmd": ["/bin/app"], "Labels": {"k": "v"}}));
+        assert_eq!((d.comment.as_str(), d.author.as_str()), ("first", "me"));
+        assert_eq!(d.labels.as_ref().unwrap()["k"], "v");
+        let unpacked = tar.len() as u64;
+        assert_eq!(d.size, Some(config_size + unpacked), "the config and the unpacked layer");
+        assert_eq!(d.virtual_size, d.size);
+        let skipped = rt.block_on(image_data(&s, &names[..1], None, Sizes::Skip));
+        assert_eq!(skipped[0].as_ref().unwrap().size, None, "no layer read");
+
+        let rows = rt.block_on(history(&s, "example.test/app:1", None, Sizes::Count)).unwrap();
+        let by: Vec<&str> = rows.iter().map(|r| r.created_by.as_str()).collect();
+        assert_eq!(by, ["CMD [\"/bin/app\"]", "COPY a.txt /", "LABEL k=v"], "newest first");
+        assert_eq!(rows.iter().map(|r| r.size).collect::<Vec<_>>(), [Some(0), Some(unpacked), Some(0)]);
+        assert_eq!(rows[0].id.as_ref(), Some(&config));
+        assert!(rows[1].id.is_none() && rows[2].id.is_none(), "<missing>");
+        assert_eq!(rows[2].comment, "first");
+    }
 }
