@@ -307,3 +307,40 @@ fn inspect_of_an_image_pulled_from_an_index() {
     let podman_repo_digests = p[0]["RepoDigests"].as_array().unwrap();
     assert!(podman_repo_digests.contains(&h[0]["RepoDigests"][0]), "{podman_repo_digests:?}");
 }
+
+/// A step where another stored image ends (the base an image was built from) shows that image's ID, as
+/// podman's history does; the others `<missing>`.
+#[test]
+fn history_names_the_base_image_where_it_ends() {
+    let reg = Registry::start(Options::default());
+    let host = reg.host();
+    let builder = Containers::new(std::slice::from_ref(&host));
+    let ctx = builder.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("a.txt"), "base\n").unwrap();
+    std::fs::write(ctx.join("b.txt"), "derived\n").unwrap();
+    std::fs::write(ctx.join("Base"), "FROM scratch\nCOPY a.txt /a.txt\nLABEL role=base\n").unwrap();
+    std::fs::write(ctx.join("Derived"), "FROM localhost/base\nCOPY b.txt /b.txt\nCMD [\"/b\"]\n").unwrap();
+    let (base, derived) = (format!("{host}/parity/base:1"), format!("{host}/parity/derived:1"));
+    for (file, tag, remote) in [("Base", "localhost/base", &base), ("Derived", "localhost/derived", &derived)] {
+        let f = ctx.join(file);
+        let args = ["build", "--format", "oci", "-f", f.to_str().unwrap(), "-t", tag, ctx.to_str().unwrap()];
+        builder.podman(&args, b"").expect_ok("podman build");
+        builder.podman(&["push", "--tls-verify=false", tag, &format!("docker://{remote}")], b"").expect_ok("push");
+    }
+    let podman = Containers::new(std::slice::from_ref(&host));
+    let conf = format!("unqualified-search-registries = []\n[[registry]]\nlocation = \"{host}\"\ninsecure = true\n");
+    let hoist = HoistWorld::new(&conf);
+    for name in [&base, &derived] {
+        podman.podman(&["pull", "--tls-verify=false", name], b"").expect_ok("podman pull");
+        hoist.run(&["pull", name], b"", &Vec::new()).expect_ok("hoist pull");
+    }
+    for args in [["history", "-H=false", derived.as_str()], ["history", "-H=false", base.as_str()]] {
+        let h = hoist.run(&args, b"", &Vec::new()).expect_ok("hoist history").out();
+        let p = podman.podman(&args, b"").expect_ok("podman history").out();
+        assert_eq!(h, p, "{args:?}");
+    }
+    let h = hoist.run(&["history", "-q", &derived], b"", &Vec::new()).expect_ok("history -q").out();
+    let base_id = hoist.run(&["inspect", "-f", "{{.Id}}", &base], b"", &Vec::new()).expect_ok("base id").out();
+    assert!(h.lines().any(|l| base_id.starts_with(l)), "the base's ID on its step: {h}");
+}

@@ -10,10 +10,11 @@
 //! show sizes passes [`Sizes::Skip`]), an image's `Size` the config's plus its layers' (podman adds the
 //! copies of the manifest it keeps, a few hundred bytes more). Where hoist differs from podman by nature:
 //! `Parent` is always empty (hoist keeps no parent links); `NamesHistory` and `GraphDriver` are left out
-//! (hoist keeps no record of past names, and has no graph driver: the store is an OCI layout); a history row
-//! other than the newest is `<missing>` (podman names one when another local image's top layer is there).
+//! (hoist keeps no record of past names, and has no graph driver: the store is an OCI layout). A history
+//! row shows an image ID where a stored image ends at that step's layer, as podman's (the newest row: the
+//! image's own), else `<missing>`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -22,7 +23,7 @@ use super::local::{config_of, image_error, image_manifest};
 use super::{Error, Settings};
 use crate::archive::compression;
 use crate::digest::Digest;
-use crate::image::{Descriptor, ImageConfig, Manifest, Platform};
+use crate::image::{Descriptor, ImageConfig, MAX_CONFIG_SIZE, Manifest, Platform};
 use crate::store::Store;
 use crate::transport::store::{StoreSource, StoreTransportError};
 use crate::transport::{ImageSource, TransportError};
@@ -85,7 +86,8 @@ pub struct RootFs {
 /// One row of `podman history`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
-    /// The image's ID on the newest row; `None` (podman's `<missing>`) on the others.
+    /// The ID of the stored image that ends at this step's layer (the newest row: the image's own), each ID
+    /// once; `None` (podman's `<missing>`) on the others.
     pub id: Option<Digest>,
     /// RFC 3339, as in the config.
     pub created: Option<String>,
@@ -283,17 +285,32 @@ pub async fn history(
     sizes: Sizes,
 ) -> Result<Vec<HistoryEntry>, Error> {
     let p = parts(settings, name, platform).await?;
-    let mut layers = p.layers.iter().rev();
+    let tops = top_layers(&p.store, &p.id);
+    let diff_ids = &p.config.rootfs.diff_ids;
+    // The layer the step being shown stands on: an index into the layers, newest first.
+    let mut at = p.layers.len().checked_sub(1);
+    let mut used: Vec<&Digest> = Vec::new();
     let mut rows = Vec::with_capacity(p.config.history.len());
     for (i, h) in p.config.history.iter().enumerate().rev() {
         let empty = h.get("empty_layer").and_then(Value::as_bool).unwrap_or(false);
-        let size = match (if empty { None } else { layers.next() }, sizes) {
+        let mut id = (i + 1 == p.config.history.len()).then(|| p.id.clone());
+        let layer = at.and_then(|k| p.layers.get(k).map(|l| (k, l)));
+        let size = match (layer, sizes) {
             (_, Sizes::Skip) => None,
-            (Some(layer), Sizes::Count) => Some(unpacked_size(&p.store, layer)?),
-            (None, Sizes::Count) => Some(0),
+            (Some((_, l)), Sizes::Count) if !empty => Some(unpacked_size(&p.store, l)?),
+            _ => Some(0),
         };
+        // As podman: the first image whose top layer this is names the step, once.
+        let first = layer.and_then(|(k, _)| tops.get(diff_ids.get(..=k)?)).and_then(|ids| ids.first());
+        if let Some(first) = first.filter(|f| !used.contains(f)) {
+            id = Some(first.clone());
+            used.push(first);
+        }
+        if !empty {
+            at = at.and_then(|k| k.checked_sub(1));
+        }
         rows.push(HistoryEntry {
-            id: (i + 1 == p.config.history.len()).then(|| p.id.clone()),
+            id,
             created: h.get("created").and_then(Value::as_str).map(str::to_owned),
             created_by: string_at(h, "created_by"),
             size,
@@ -301,6 +318,29 @@ pub async fn history(
         });
     }
     Ok(rows)
+}
+
+/// The stored images by their layers (diff IDs, bottom first): which images end at a given layer, `own`
+/// first, then the others oldest first. An image that cannot be read is left out (it names no step).
+fn top_layers(store: &Store, own: &Digest) -> HashMap<Vec<Digest>, Vec<Digest>> {
+    let mut tops: HashMap<Vec<Digest>, Vec<Digest>> = HashMap::new();
+    let Ok(images) = store.list() else { return tops };
+    for image in images.iter().rev() {
+        let Ok((_, Manifest::Image(m))) = store.read_manifest(&image.descriptor) else { continue };
+        let Some(config) =
+            store.read_blob(&m.config.digest, MAX_CONFIG_SIZE).ok().and_then(|raw| ImageConfig::parse(&raw).ok())
+        else {
+            continue;
+        };
+        if config.rootfs.diff_ids.is_empty() {
+            continue;
+        }
+        let ids = tops.entry(config.rootfs.diff_ids).or_default();
+        if !ids.contains(&m.config.digest) {
+            if &m.config.digest == own { ids.insert(0, m.config.digest) } else { ids.push(m.config.digest) }
+        }
+    }
+    tops
 }
 
 #[cfg(test)]
