@@ -115,6 +115,11 @@ show hoist pull "${AUTH[@]}" "$HOST/demo/hello:v1"
 show hoist images
 show hoist inspect "$HOST/demo/hello:v1" --config
 
+say "hoist inspect: podman's image inspect, with Go templates as podman's --format"
+ID=$(hoist inspect --format '{{.Id}}' "$HOST/demo/hello:v1")
+echo "\$ ID=\$(hoist inspect --format '{{.Id}}' $HOST/demo/hello:v1)   # $ID"
+show hoist inspect --format '{{.Digest}} {{.Os}}/{{.Architecture}} {{len .RootFS.Layers}} layer(s) {{.RepoTags}}' "$ID"
+
 say "hoist push: back to the registry under a new name; only what the registry lacks is sent"
 show hoist tag "$HOST/demo/hello:v1" "$HOST/demo/copy:v2"
 show hoist push "${AUTH[@]}" "$HOST/demo/copy:v2"

@@ -143,10 +143,12 @@ fn push_then_pull_round_trips_with_skopeo_and_podman() {
     // tag, images, inspect, rmi, prune.
     w.hoist(&["tag", &format!("{host}/team/app:v1"), "example.test/renamed:x"]).expect_ok("tag");
     let inspected = w.hoist(&["inspect", "example.test/renamed:x"]).expect_ok("inspect");
+    // podman's image inspect: an array, one object per name.
     let v: serde_json::Value = serde_json::from_str(&inspected.out()).unwrap();
+    let v = &v[0];
     assert_eq!(v["Digest"], layout.top);
     assert_eq!(v["Architecture"], host_arch());
-    assert_eq!(v["Layers"].as_array().unwrap().len(), 3);
+    assert_eq!(v["RootFS"]["Layers"].as_array().unwrap().len(), 3);
     assert_eq!(v["Labels"]["made-by"], "hoist-tests");
     let short = &id_of(&layout.configs[0])[..12];
     let refused = w.hoist(&["rmi", short]);
@@ -499,7 +501,7 @@ fn an_image_id_is_one_image_whatever_manifests_it_came_in() {
     // By ID it is one image: found (not ambiguous), saved, tagged, refused by plain rmi for its two names.
     let inspected = w.hoist(&["inspect", short]).expect_ok("inspect by ID").out();
     let v: serde_json::Value = serde_json::from_str(&inspected).unwrap();
-    assert!(images.iter().any(|i| i["Digest"] == v["Digest"]), "{inspected}");
+    assert!(images.iter().any(|i| i["Digest"] == v[0]["Digest"]), "{inspected}");
     w.hoist(&["save", "-o", w.path("again.tar").to_str().unwrap(), short]).expect_ok("save by ID");
     w.hoist(&["tag", short, "example.test/third:x"]).expect_ok("tag by ID");
     w.hoist(&["push", short, &format!("docker://{host}/pushed/by-id:1")]).expect_ok("push by ID");

@@ -6,6 +6,7 @@
 mod commands;
 mod printer;
 mod progress;
+mod template;
 mod usage;
 
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::{
-    Invocation, access, build, completion, copy, creds, delete, digest, generate_key, image, images, inspect,
+    Invocation, access, build, completion, copy, creds, delete, digest, generate_key, history, image, images, inspect,
     list_tags, load, login, logout, man, promote, prune, pull, push, resolve, rmi, save, sign, tag, trust, untag,
     verify,
 };
@@ -54,8 +55,10 @@ enum Command {
     Rmi(rmi::Args),
     /// Remove dangling images (-a: every image), then the blobs no image references
     Prune(prune::Args),
-    /// Show an image's manifest, config and layers (local, or docker://)
+    /// Show images as podman image inspect does (JSON or --format '{{.Id}}'); docker:// as skopeo inspect
     Inspect(inspect::Args),
+    /// Show a local image's history, newest first, as podman history does
+    History(history::Args),
     /// List a registry repository's tags
     ListTags(list_tags::Args),
     /// Print an image's manifest digest (local, or docker://)
@@ -129,6 +132,7 @@ fn run(command: Command, ctx: &Invocation) -> commands::Result<()> {
         Command::Rmi(a) => rmi::run(a, ctx),
         Command::Prune(a) => prune::run(a, ctx),
         Command::Inspect(a) => inspect::run(a, ctx),
+        Command::History(a) => history::run(a, ctx),
         Command::ListTags(a) => list_tags::run(a, ctx),
         Command::Digest(a) => digest::run(a, ctx),
         Command::Delete(a) => delete::run(a, ctx),

@@ -88,6 +88,12 @@ impl Printer {
         self.write(Stream::Out, &bytes)
     }
 
+    /// A `--format` template's output on stdout, as rendered: the template already escaped what came from the
+    /// data (`crate::template`), so the tabs and newlines the format asked for stay real.
+    pub fn rendered(&self, text: &str) -> std::io::Result<()> {
+        self.write(Stream::Out, text.as_bytes())
+    }
+
     /// Raw bytes on stdout, as they are (completion scripts).
     pub fn raw(&self, bytes: &[u8]) -> std::io::Result<()> {
         self.write(Stream::Out, bytes)

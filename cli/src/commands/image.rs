@@ -3,7 +3,7 @@
 //! has only here.
 
 use super::{Invocation, Result};
-use super::{build, exists, images, inspect, load, prune, pull, push, rmi, save, sign, tag, trust, untag};
+use super::{build, exists, history, images, inspect, load, prune, pull, push, rmi, save, sign, tag, trust, untag};
 
 #[derive(clap::Subcommand)]
 pub enum ImageCommand {
@@ -11,8 +11,9 @@ pub enum ImageCommand {
     Build(build::Args),
     /// Exit 0 when the local store has the image, 1 when it does not; print nothing
     Exists(exists::Args),
-    // TODO(issue 20, merge with wt-inspect): `History(history::Args)`, "Show an image's history (hoist history)".
-    /// Show an image's manifest, config and layers (hoist inspect)
+    /// Show a local image's history, newest first (hoist history)
+    History(history::Args),
+    /// Show images as podman image inspect does (hoist inspect)
     Inspect(inspect::Args),
     /// List the images in the local store (hoist images)
     #[command(name = "ls", visible_alias = "list")]
@@ -57,6 +58,7 @@ impl ImageCommand {
         match self {
             ImageCommand::Build(a) => build::run(a, ctx),
             ImageCommand::Exists(a) => exists::run(a, ctx),
+            ImageCommand::History(a) => history::run(a, ctx),
             ImageCommand::Inspect(a) => inspect::run(a, ctx),
             ImageCommand::Ls(a) => images::run(a, ctx),
             ImageCommand::Load(a) => load::run(a, ctx),

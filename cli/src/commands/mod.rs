@@ -10,6 +10,7 @@ pub mod delete;
 pub mod digest;
 pub mod exists;
 pub mod generate_key;
+pub mod history;
 pub mod image;
 pub mod images;
 pub mod inspect;

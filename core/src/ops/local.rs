@@ -44,7 +44,7 @@ pub enum Refused {
 }
 
 /// A manifest or config that does not parse, as the transports report it.
-fn image_error(e: crate::image::ImageError) -> Error {
+pub(super) fn image_error(e: crate::image::ImageError) -> Error {
     TransportError::from(e).into()
 }
 
@@ -290,7 +290,7 @@ async fn facts_of(
 }
 
 /// The manifest of the image to describe: `top`, or the platform's child of an index.
-async fn image_manifest(
+pub(super) async fn image_manifest(
     src: &dyn ImageSource,
     top: &RawManifest,
     platform: Option<Platform>,
@@ -308,7 +308,7 @@ async fn image_manifest(
 }
 
 /// The config blob of the image manifest `manifest`, at most [`MAX_CONFIG_SIZE`] bytes.
-async fn config_of(src: &dyn ImageSource, manifest: &RawManifest) -> Result<Vec<u8>, Error> {
+pub(super) async fn config_of(src: &dyn ImageSource, manifest: &RawManifest) -> Result<Vec<u8>, Error> {
     let Manifest::Image(m) = Manifest::parse(&manifest.raw, Some(&manifest.media_type)).map_err(image_error)? else {
         return Err(Refused::NotAnImage { image: src.name() }.into());
     };

@@ -3,7 +3,8 @@
 //! (check, then copy by digest), [`save`], [`load`], [`copy_by_name`] (any [`ImageName`] to any), and the
 //! bases of a build ([`StoreBases`], pulled when missing, with the mount hint for pushing the result); the
 //! store's listing, removal and tagging, remote tagging and inspection ([`images`], [`rmi`], [`exists`],
-//! [`untag`], [`prune`], [`tag_local`], [`tag_remote`], [`inspect`]); [`pull_all_tags`] (`pull --all-tags`).
+//! [`untag`], [`prune`], [`tag_local`], [`tag_remote`], [`inspect`]); [`pull_all_tags`] (`pull --all-tags`);
+//! podman's views of a local image ([`image_data`], [`history`]).
 //! The CLI maps its flags to [`Settings`] and calls these; it never chooses endpoints, reads registries.conf
 //! or opens the store's internals.
 //!
@@ -11,11 +12,13 @@
 //! progress leaves through [`crate::copy::Progress`] and the settings' observer.
 
 mod bases;
+mod inspect;
 mod local;
 mod settings;
 mod trust;
 
 pub use bases::{MountFrom, StoreBases};
+pub use inspect::{HistoryEntry, ImageData, RootFs, Sizes, history, image_data};
 pub use local::{
     InspectPart, Inspected, Listed, Refused, Removal, exists, images, inspect, prune, rmi, tag_local, tag_remote, untag,
 };
