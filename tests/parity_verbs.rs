@@ -400,7 +400,9 @@ fn the_image_group_runs_the_top_level_commands() {
     s.hoist(&["image", "untag", &id]).expect_ok("image untag all");
     assert_eq!(s.hoist(&["image", "prune", "-f"]).expect_ok("image prune").out(), format!("{id}\n"));
     let help = s.hoist(&["image", "--help"]).expect_ok("image --help").out();
-    for sub in ["build", "exists", "history", "inspect", "ls", "load", "prune", "pull", "push", "rm", "save", "tag", "untag"] {
+    for sub in
+        ["build", "exists", "history", "inspect", "ls", "load", "prune", "pull", "push", "rm", "save", "tag", "untag"]
+    {
         assert!(help.lines().any(|l| l.trim_start().starts_with(sub)), "{sub} not in:\n{help}");
     }
 }
