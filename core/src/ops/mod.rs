@@ -11,12 +11,16 @@
 //! progress leaves through [`crate::copy::Progress`] and the settings' observer.
 
 mod bases;
+mod listing;
 mod local;
 mod settings;
 mod trust;
 
 pub use bases::{MountFrom, StoreBases};
-pub use local::{InspectPart, Inspected, Listed, Refused, Removal, images, inspect, rmi, tag_local, tag_remote};
+pub use listing::{
+    Filter, FilterError, FilterSpec, ImageQuery, Listed, Row, SortKey, images, list as list_images, rows,
+};
+pub use local::{InspectPart, Inspected, Refused, Removal, inspect, rmi, tag_local, tag_remote};
 pub use settings::{
     BadSourceDateEpoch, CredentialSource, Prompt, PromptError, RegistryAccess, SOURCE_DATE_EPOCH, Settings,
     source_date_epoch,
@@ -59,6 +63,9 @@ pub enum Error {
     Copy(#[from] CopyError),
     #[error(transparent)]
     Backup(#[from] BackupError),
+    /// A filter or sort key `images` cannot use.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
     /// A refusal of [`images`], [`rmi`], [`tag_local`], [`tag_remote`] or [`inspect`].
     #[error(transparent)]
     Refused(#[from] Refused),

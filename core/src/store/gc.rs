@@ -67,6 +67,7 @@ impl Store {
             }
         }
         report.bytes_freed += self.gc_signatures(&keep)?;
+        report.bytes_freed += self.gc_sizes(&keep)?;
         for temp in read_dir(&self.root.join(TMP))? {
             if let Some(size) = remove_file(&temp.path())? {
                 report.temps_removed += 1;
