@@ -32,8 +32,6 @@ pub struct Listed {
     /// [`Listed::created`] in seconds since the epoch (0 when unknown or unreadable, as Go's zero time is
     /// podman's "unknown").
     pub created_unix: i64,
-    /// The nanoseconds of [`Listed::created`] past [`Listed::created_unix`].
-    pub created_nanos: u32,
     /// podman's SIZE: every layer uncompressed, plus the config and the manifest counted twice
     /// (containers/storage keeps the manifest under two keys, and podman counts both); an index: its
     /// manifests' sizes.
@@ -291,10 +289,11 @@ pub fn reference_matches(pattern: &str, name: &Reference) -> bool {
 }
 
 /// Sorts images by `key`, as podman sorts its rows (created: newest first; the others ascending; repository
-/// and tag by the image's first row). Stable.
+/// and tag by the image's first row). Ties are in created order, newest first.
 pub fn sort(images: &mut [Listed], key: SortKey) {
+    images.sort_by_key(|l| std::cmp::Reverse(l.created_unix));
     match key {
-        SortKey::Created => images.sort_by_key(|l| std::cmp::Reverse(l.created_unix)),
+        SortKey::Created => {}
         SortKey::Id => images.sort_by(|a, b| a.id.hex().cmp(b.id.hex())),
         SortKey::Size => images.sort_by_key(|l| l.size),
         SortKey::Repository => images.sort_by_cached_key(|l| names_of(l).into_iter().next().unwrap_or_default().0),
@@ -353,7 +352,8 @@ fn facts(settings: &Settings, store: &Store, image: Image) -> Result<Listed, Err
         Manifest::Index(i) => (None, raw.len() as u64 + i.manifests.iter().map(|m| m.size).sum::<u64>()),
     };
     let created = config.as_ref().and_then(|c| c.created.clone()).or_else(|| image.created.clone());
-    let (created_unix, created_nanos) = created.as_deref().and_then(parse_rfc3339_nanos).unwrap_or((0, 0));
+    // Whole seconds, as podman keeps them (`CreatedAt` has no fraction either).
+    let created_unix = created.as_deref().and_then(parse_rfc3339_nanos).map_or(0, |(secs, _)| secs);
     let labels = config
         .as_ref()
         .and_then(|c| c.config.as_ref())
@@ -371,7 +371,6 @@ fn facts(settings: &Settings, store: &Store, image: Image) -> Result<Listed, Err
         id,
         created,
         created_unix,
-        created_nanos,
         size,
         labels,
         parent: None,
@@ -458,16 +457,16 @@ fn measure(store: &Store, d: &Descriptor) -> Result<u64, String> {
 }
 
 impl Listed {
-    /// When it was created, as podman's JSON says it (Go's RFC 3339 with nanoseconds, UTC).
+    /// When it was created, as podman's JSON says it (RFC 3339, UTC, whole seconds).
     pub fn created_at(&self) -> String {
         let (date, time) = civil(self.created_unix);
-        format!("{date}T{time}{}Z", fraction(self.created_nanos))
+        format!("{date}T{time}Z")
     }
 
     /// When it was created, as Go prints a time (`2025-01-01 00:00:00 +0000 UTC`): podman's `{{.CreatedAt}}`.
     pub fn created_at_go(&self) -> String {
         let (date, time) = civil(self.created_unix);
-        format!("{date} {time}{} +0000 UTC", fraction(self.created_nanos))
+        format!("{date} {time} +0000 UTC")
     }
 }
 
@@ -476,14 +475,6 @@ fn civil(secs: i64) -> (String, String) {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = crate::store::civil_from_days(days);
     (format!("{y:04}-{m:02}-{d:02}"), format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60))
-}
-
-/// `.123` for 123 ms (Go drops trailing zeros, and the dot with nothing after it).
-fn fraction(nanos: u32) -> String {
-    if nanos == 0 {
-        return String::new();
-    }
-    format!(".{nanos:09}").trim_end_matches('0').to_owned()
 }
 
 /// Seconds since the epoch, and nanoseconds, of `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
@@ -543,6 +534,66 @@ mod tests {
         );
         assert!(f("reference=[").unwrap_err().contains("invalid reference filter"));
         assert!("bogus".parse::<SortKey>().unwrap_err().to_string().contains("Choose from: created, id"));
+    }
+
+    fn listed(id: char, names: &[&str], created: i64, size: u64) -> Listed {
+        let digest = Digest::parse(&format!("sha256:{}", id.to_string().repeat(64))).unwrap();
+        let descriptor: Descriptor = serde_json::from_value(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest.to_string(), "size": 1
+        }))
+        .unwrap();
+        Listed {
+            image: Image {
+                names: names.iter().map(|n| Reference::parse_normalized(n).unwrap()).collect(),
+                descriptor,
+                created: None,
+            },
+            id: digest,
+            created: None,
+            created_unix: created,
+            size,
+            labels: None,
+            parent: None,
+            dangling: names.is_empty(),
+            intermediate: false,
+            repo_digests: Vec::new(),
+            diff_ids: Vec::new(),
+            history: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn rows_sort_as_podmans_with_ties_newest_first() {
+        let images = || {
+            vec![
+                listed('e', &[], 100, 5),
+                listed('c', &["ex.com/c:x"], 400, 1),
+                listed('a', &[], 200, 3),
+                listed('b', &["ex.com/one/b:1", "ex.com/two/b:2"], 300, 2),
+            ]
+        };
+        let table = |key: SortKey| {
+            let mut l = images();
+            sort(&mut l, key);
+            rows(&l, key)
+                .iter()
+                .map(|r| format!("{}:{}:{}", &l[r.image].id.hex()[..1], r.repository, r.tag))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            table(SortKey::Created),
+            ["c:ex.com/c:x", "b:ex.com/one/b:1", "b:ex.com/two/b:2", "a:<none>:<none>", "e:<none>:<none>"]
+        );
+        assert_eq!(
+            table(SortKey::Repository),
+            ["a:<none>:<none>", "e:<none>:<none>", "c:ex.com/c:x", "b:ex.com/one/b:1", "b:ex.com/two/b:2"]
+        );
+        assert_eq!(
+            table(SortKey::Tag),
+            ["b:ex.com/one/b:1", "b:ex.com/two/b:2", "a:<none>:<none>", "e:<none>:<none>", "c:ex.com/c:x"]
+        );
+        assert_eq!(table(SortKey::Size)[0], "c:ex.com/c:x");
+        assert_eq!(table(SortKey::Id)[0], "a:<none>:<none>");
     }
 
     #[test]
