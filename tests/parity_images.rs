@@ -358,7 +358,7 @@ fn images_lists_filters_sorts_and_prints_json_as_podman() {
     assert_eq!(h[c_id]["CreatedAt"], "2025-01-01T00:00:00Z", "whole seconds, as podman");
 }
 
-/// SIZE's layer sizes are recorded in the store when first needed and used after; a store without the
+/// SIZE's layer sizes are recorded in the store as layers enter it (or when first needed) and used after; a store without the
 /// records (older ones) measures them again; a layer that cannot be decompressed counts its compressed size,
 /// with one warning, and the listing still works.
 #[test]
@@ -408,6 +408,13 @@ fn layer_sizes_are_recorded_and_an_unreadable_layer_is_said() {
         let v: Vec<Value> = serde_json::from_str(&out.out()).unwrap();
         v.iter().map(|i| (i["Names"][0].as_str().unwrap().to_owned(), i["Size"].as_u64().unwrap())).collect()
     };
+    // Recorded as the layers entered the store (the gzip'd one counted on its way in); the broken one not.
+    let records = side.w.path("store/sizes/sha256");
+    let good_layer = made.layers[0]["digest"].as_str().unwrap()["sha256:".len()..].to_owned();
+    let recorded: u64 = fs::read_to_string(records.join(&good_layer)).unwrap().parse().unwrap();
+    assert_eq!(recorded % 512, 0, "a tar's size: {recorded}");
+    assert!(recorded > 100_000 && recorded < 120_000, "{recorded}");
+    assert!(!records.join(&junk_digest["sha256:".len()..]).exists());
     let first = side.hoist(&["images", "--format", "json"]).expect_ok("images");
     let warning = first.err();
     assert_eq!(warning.lines().count(), 1, "{warning}");
@@ -419,11 +426,7 @@ fn layer_sizes_are_recorded_and_an_unreadable_layer_is_said() {
     // Recorded: no warning the second time, the same sizes; the good layer's record is its tar's size.
     let second = side.hoist(&["images"]).expect_ok("images");
     assert!(second.err().is_empty(), "{}", second.err());
-    let records = side.w.path("store/sizes/sha256");
-    let good_layer = made.layers[0]["digest"].as_str().unwrap()["sha256:".len()..].to_owned();
-    let recorded: u64 = fs::read_to_string(records.join(&good_layer)).unwrap().parse().unwrap();
-    assert_eq!(recorded % 512, 0, "a tar's size");
-    assert!(recorded > 100_000 && recorded < 120_000, "{recorded}");
+    assert_eq!(fs::read_to_string(records.join(&junk_digest["sha256:".len()..])).unwrap(), format!("~{}", junk.len()));
     // A store from before the records: measured again, the same.
     fs::remove_dir_all(side.w.path("store/sizes")).unwrap();
     assert_eq!(sizes(&side.w), listed);

@@ -428,10 +428,8 @@ fn layer_size(settings: &Settings, store: &Store, d: &Descriptor) -> LayerSize {
     measured
 }
 
-/// The most bytes a layer is decompressed to for its size: 256 MiB, plus 200 times its compressed size
-/// (real layers are far below; a decompression bomb stops there).
 fn measure_budget(compressed: u64) -> Budget {
-    let max = (256u64 << 20).saturating_add(compressed.saturating_mul(200));
+    let max = LayerSize::budget(compressed);
     Budget::bytes(max, format!("the {max}-byte limit hoist decompresses a layer to for its size"))
 }
 

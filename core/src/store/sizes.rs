@@ -5,7 +5,9 @@
 //!
 //! The record is a cache of a fact fixed by the digest: written whole (temp file in `tmp/`, rename) under
 //! `gc.lock` shared, removed with its blob by [`Store::gc`], and a damaged or missing one is measured again.
-//! Measuring (decompressing) is the caller's: the store does not read archives.
+//! Measuring (decompressing) is the caller's: the store does not read archives. A gzip'd or plain layer is
+//! measured while it is written into the store (`transport::store::write_blob`), others the first time
+//! `images` needs them (`ops::images`).
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -28,6 +30,12 @@ pub enum LayerSize {
 }
 
 impl LayerSize {
+    /// The most bytes a layer of `compressed` bytes is decompressed to for its size: 256 MiB, plus 200 times
+    /// its compressed size (real layers stay far below; a decompression bomb stops there, unmeasured).
+    pub fn budget(compressed: u64) -> u64 {
+        (256u64 << 20).saturating_add(compressed.saturating_mul(200))
+    }
+
     /// The bytes counted for the layer either way.
     pub fn bytes(self) -> u64 {
         match self {
