@@ -104,8 +104,12 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
 }
 
 /// A Go template given to `--format`. The template engine is not in this build yet: refused, exit 125.
-/// (Where it goes: parse `template` once (`table ` prefix: a heading row unless `-n`), then render
-/// [`template_object`] of each of `rows` and print each result.)
+/// Where it plugs in (podman's rules): parse `template` once (a parse error: one line, exit 125); without a
+/// `table` prefix no heading is printed (podman turns `-n` on for any `--format`); with it, a heading row
+/// (podman's column names: `ID` → IMAGE ID, `Repository` → REPOSITORY, `Tag` → TAG, `Digest` → DIGEST,
+/// `CreatedSince`/`Created` → CREATED, `CreatedAt` → CREATED AT, `Size` → SIZE) unless `-n`, and the cells
+/// laid out by [`tabulate`]. Each of `rows` is rendered from [`template_object`]`(images[row.image], row,
+/// no_trunc)`, one line each, in `rows`' order.
 fn render_template(template: &str, _images: &[Listed], _rows: &[Row], _a: &Args, _ctx: &Invocation) -> Result<()> {
     Err(format!("--format {template:?}: Go templates are not supported yet; use --format json").into())
 }
