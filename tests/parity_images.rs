@@ -442,3 +442,33 @@ fn layer_sizes_are_recorded_and_an_unreadable_layer_is_said() {
         serde_json::from_str(&side.podman(&["images", "--format", "json"]).expect_ok("podman images").out()).unwrap();
     assert_eq!(p[0]["Size"], listed[&format!("{host}/lib/a:1")]);
 }
+
+/// A layer `hoist build` makes is recorded with its tar's size as it is written (no later measuring), and
+/// `images` counts it: SIZE = the tar + the config + the manifest twice.
+#[test]
+fn a_built_layer_is_recorded_with_its_tar_size() {
+    let w = HoistWorld::new("unqualified-search-registries = []\n");
+    let ctx = w.path("ctx");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY data.bin /data.bin\nLABEL k=v\n").unwrap();
+    let mut data = vec![0u8; 70_000];
+    fastrand::Rng::with_seed(3).fill(&mut data);
+    fs::write(ctx.join("data.bin"), &data).unwrap();
+    w.run(&["build", "-q", "-t", "built:1", ctx.to_str().unwrap()], b"", &Vec::new()).expect_ok("build");
+    let inspected = w.run(&["inspect", "--raw", "built:1"], b"", &Vec::new()).expect_ok("inspect --raw").out();
+    let manifest: Value = serde_json::from_str(&inspected).unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_owned();
+    let record = w.path("store/sizes/sha256").join(&layer["sha256:".len()..]);
+    let recorded: u64 = fs::read_to_string(&record).expect("recorded by build").parse().unwrap();
+    // The blob, unpacked here: the record is its size.
+    let blob = fs::read(w.path("store/blobs/sha256").join(&layer["sha256:".len()..])).unwrap();
+    let mut tar = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&blob[..]), &mut tar).unwrap();
+    assert_eq!(recorded, tar.len() as u64);
+    let listed = w.run(&["images", "--format", "json"], b"", &Vec::new()).expect_ok("images");
+    assert!(listed.err().is_empty(), "{}", listed.err());
+    let v: Vec<Value> = serde_json::from_str(&listed.out()).unwrap();
+    let config = manifest["config"]["size"].as_u64().unwrap();
+    assert_eq!(v[0]["Size"].as_u64().unwrap(), tar.len() as u64 + config + 2 * inspected.trim_end().len() as u64);
+    assert_eq!(v[0]["Labels"], json!({"k": "v"}));
+}
