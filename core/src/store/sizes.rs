@@ -6,8 +6,8 @@
 //! The record is a cache of a fact fixed by the digest: written whole (temp file in `tmp/`, rename) under
 //! `gc.lock` shared, removed with its blob by [`Store::gc`], and a damaged or missing one is measured again.
 //! Measuring (decompressing) is the caller's: the store does not read archives. A gzip'd or plain layer is
-//! measured while it is written into the store (`transport::store::write_blob`), others the first time
-//! `images` needs them (`ops::images`).
+//! measured while it is written into the store (`transport::store::write_blob`), a layer `build` makes by
+//! the tar it wrote (`build::layer`), others the first time `images` needs them (`ops::images`).
 
 use std::collections::BTreeSet;
 use std::io::Write;
