@@ -159,6 +159,7 @@ pub fn write(store: &Store, entries: &BTreeMap<String, Entry>) -> Result<Written
         append(&mut builder, path, e)?;
     }
     let tar_out = builder.into_inner().map_err(io_err)?;
+    let unpacked = tar_out.hasher.len();
     let diff_id = tar_out.hasher.finish();
     let gz_out = tar_out.inner.finish().map_err(io_err)?;
     let digest = gz_out.hasher.finish();
@@ -170,6 +171,8 @@ pub fn write(store: &Store, entries: &BTreeMap<String, Entry>) -> Result<Written
     let mut file = io::BufReader::with_capacity(1 << 20, file);
     copy_buffered(&mut file, &mut w).map_err(|e| BuildError::Store(w.error(e)))?;
     w.commit()?;
+    // What it unpacks to, for `images`' SIZE (a cache: one not written is measured when needed).
+    let _ = store.record_size(&digest, crate::store::LayerSize::Uncompressed(unpacked));
     Ok(Written { descriptor: Descriptor::new(media_type::OCI_LAYER_GZIP, digest, size), diff_id })
 }
 

@@ -1,6 +1,6 @@
 //! The store's own commands and the ones that only read or re-point manifests, one call each:
-//! [`images`] (what `hoist images` lists), [`rmi`] (remove by name or ID, every target tried), [`exists`],
-//! [`untag`] and [`prune`] (podman's verbs of those names), [`tag_local`]
+//! [`rmi`] (remove by name or ID, every target tried), [`exists`], [`untag`] and [`prune`] (podman's verbs
+//! of those names), [`tag_local`]
 //! (more names for a stored image), [`tag_remote`] (more tags on a registry, by digest, blobs mounted into
 //! another repository) and [`inspect`] (an image's facts, its raw manifest or its config, from the store or a
 //! registry, the platform's image chosen from an index).
@@ -16,9 +16,9 @@ use super::{Error, Settings};
 use crate::catalog::{self, Inspection};
 use crate::copy::{self, NoProgress};
 use crate::digest::Digest;
-use crate::image::{MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, Manifest, Platform, media_type};
+use crate::image::{MAX_CONFIG_SIZE, Manifest, Platform, media_type};
 use crate::reference::Reference;
-use crate::store::{Image, Pruned, Removed, StoreError};
+use crate::store::{Pruned, Removed, StoreError};
 use crate::transport::registry::reference_at_registry;
 use crate::transport::store::StoreSource;
 use crate::transport::{ImageSource, RawManifest, TransportError};
@@ -46,40 +46,6 @@ pub enum Refused {
 /// A manifest or config that does not parse, as the transports report it.
 pub(super) fn image_error(e: crate::image::ImageError) -> Error {
     TransportError::from(e).into()
-}
-
-/// One image of the store as [`images`] lists it.
-#[derive(Debug, Clone)]
-pub struct Listed {
-    pub image: Image,
-    /// podman's image ID.
-    pub id: Digest,
-    /// The config's `created` (else the store's), RFC 3339.
-    pub created: Option<String>,
-    /// The layers' compressed sizes (an index: its manifests').
-    pub size: u64,
-}
-
-/// The store's images, each with its ID, creation time and size.
-pub fn images(settings: &Settings) -> Result<Vec<Listed>, Error> {
-    let store = settings.store()?;
-    let mut out = Vec::new();
-    for image in store.list()? {
-        let d = &image.descriptor;
-        let raw = store.read_blob(&d.digest, MAX_MANIFEST_SIZE)?;
-        let manifest = RawManifest { raw, media_type: d.media_type.clone(), digest: d.digest.clone() };
-        let (created, size) = match Manifest::parse(&manifest.raw, Some(&manifest.media_type)).map_err(image_error)? {
-            Manifest::Image(m) => {
-                let config = store.read_blob(&m.config.digest, MAX_CONFIG_SIZE)?;
-                let s = catalog::summarize(&manifest, &config).map_err(image_error)?;
-                (s.config.created.clone(), s.size)
-            }
-            Manifest::Index(i) => (None, i.manifests.iter().map(|m| m.size).sum()),
-        };
-        let id = store.image_id(&image)?;
-        out.push(Listed { created: created.or_else(|| image.created.clone()), id, size, image });
-    }
-    Ok(out)
 }
 
 /// What [`rmi`] did for one of the images it was given.

@@ -13,15 +13,17 @@
 
 mod bases;
 mod inspect;
+mod listing;
 mod local;
 mod settings;
 mod trust;
 
 pub use bases::{MountFrom, StoreBases};
 pub use inspect::{HistoryEntry, ImageData, RootFs, Sizes, history, image_data};
-pub use local::{
-    InspectPart, Inspected, Listed, Refused, Removal, exists, images, inspect, prune, rmi, tag_local, tag_remote, untag,
+pub use listing::{
+    Filter, FilterError, FilterSpec, ImageQuery, Listed, Row, SortKey, images, list as list_images, rows,
 };
+pub use local::{InspectPart, Inspected, Refused, Removal, exists, inspect, prune, rmi, tag_local, tag_remote, untag};
 pub use settings::{
     BadSourceDateEpoch, CredentialSource, Prompt, PromptError, RegistryAccess, SOURCE_DATE_EPOCH, Settings,
     source_date_epoch,
@@ -64,6 +66,9 @@ pub enum Error {
     Copy(#[from] CopyError),
     #[error(transparent)]
     Backup(#[from] BackupError),
+    /// A filter or sort key `images` cannot use.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
     /// A refusal of [`images`], [`rmi`], [`tag_local`], [`tag_remote`] or [`inspect`].
     #[error(transparent)]
     Refused(#[from] Refused),

@@ -1,6 +1,6 @@
 //! Garbage collection: under `gc.lock` held exclusively, keep every blob reachable from `index.json`
-//! (indexes → manifests → config and layers) and delete the rest, with every temp file in `tmp/` and the
-//! signatures kept for manifests no longer reached.
+//! (indexes → manifests → config and layers) and delete the rest, with every temp file in `tmp/`, the
+//! signatures kept for manifests no longer reached and the size records of blobs deleted.
 //!
 //! First it takes off `index.json` the `<none>` twins of named images (entries without a name whose image ID
 //! a named entry has: one image, listed twice by stores written before that rule), so they can go too.
@@ -67,6 +67,7 @@ impl Store {
             }
         }
         report.bytes_freed += self.gc_signatures(&keep)?;
+        report.bytes_freed += self.gc_sizes(&keep)?;
         for temp in read_dir(&self.root.join(TMP))? {
             if let Some(size) = remove_file(&temp.path())? {
                 report.temps_removed += 1;

@@ -28,7 +28,8 @@ pub(super) const INDEX_RESERVE: &str = "index.reserve";
 /// The prefix of the temp file `oci-layout` is written through (in the root, so a rename is atomic).
 const LAYOUT_TEMP_PREFIX: &str = ".oci-layout-";
 /// What a layout's root may hold before it has an `oci-layout` file (a creation cut short).
-const OWN_NAMES: &[&str] = &[INDEX_JSON, GC_LOCK, INDEX_LOCK, BLOBS, TMP, INDEX_RESERVE, super::signatures::SIGNATURES];
+const OWN_NAMES: &[&str] =
+    &[INDEX_JSON, GC_LOCK, INDEX_LOCK, BLOBS, TMP, INDEX_RESERVE, super::signatures::SIGNATURES, super::sizes::SIZES];
 const LAYOUT_VERSION: &str = "1.0.0";
 
 pub(super) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {

@@ -38,6 +38,7 @@ mod layout;
 pub(crate) use layout::civil_from_days;
 mod lookup;
 mod signatures;
+mod sizes;
 #[cfg(test)]
 mod tests;
 
@@ -47,6 +48,7 @@ use std::path::{Path, PathBuf};
 pub use blob::BlobWriter;
 pub use dangling::Pruned;
 pub use gc::GcReport;
+pub use sizes::LayerSize;
 
 use crate::digest::{Digest, VerifyError};
 use crate::image::media_type;

@@ -14,10 +14,11 @@ use tokio::runtime::Handle;
 
 use super::blocking::{StreamReader, blocking, copy_buffered};
 use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, RegistryRepo, TransportError};
+use crate::archive::compression::Compression;
 use crate::digest::{Digest, Verifier};
 use crate::image::{Descriptor, MAX_MANIFEST_SIZE};
 use crate::reference::Reference;
-use crate::store::{Image, Session, Store, StoreError};
+use crate::store::{Image, LayerSize, Session, Store, StoreError};
 use crate::stream::ByteStream;
 use crate::trust::Signature;
 
@@ -185,17 +186,137 @@ pub async fn write_blob(
     stream: ByteStream<TransportError>,
 ) -> Result<(), TransportError> {
     let (store, digest, size, handle) = (store.clone(), blob.digest.clone(), blob.size, Handle::current());
+    // Every layer media type (OCI's, Docker's, foreign and nondistributable ones) names a tar.
+    let is_layer = blob.media_type.contains(".tar");
     blocking(move || {
         let mut reader = StreamReader::new(stream, handle);
-        let mut w = store.blob_writer(&digest, Some(size))?;
+        let writer = store.blob_writer(&digest, Some(size))?;
+        // A layer's uncompressed size is counted on the way, for `images`' SIZE.
+        let mut w = Measured { writer, counter: is_layer.then(|| UnpackedCounter::new(LayerSize::budget(size))) };
         let copied = copy_buffered(&mut reader, &mut w);
         if let Some(e) = reader.take_error() {
             return Err(e);
         }
-        copied.map_err(|source| StoreTransportError::WriteBlob { digest, source })?;
-        Ok(w.commit()?)
+        copied.map_err(|source| StoreTransportError::WriteBlob { digest: digest.clone(), source })?;
+        let Measured { writer, counter } = w;
+        writer.commit()?;
+        if let Some(n) = counter.and_then(UnpackedCounter::finish) {
+            // A cache: one not written is measured when `images` needs it.
+            let _ = store.record_size(&digest, LayerSize::Uncompressed(n));
+        }
+        Ok(())
     })
     .await
+}
+
+/// A blob writer that also feeds a layer's bytes to an [`UnpackedCounter`].
+struct Measured {
+    writer: crate::store::BlobWriter,
+    counter: Option<UnpackedCounter>,
+}
+
+impl std::io::Write for Measured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.writer.write(buf)?;
+        if let Some(c) = &mut self.counter {
+            c.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+/// Counts what the bytes given to it unpack to: gzip (by its magic) or plain bytes, within `budget` bytes of
+/// output; anything else (zstd, a broken gzip stream, past the budget) gives up, and `images` measures the
+/// layer itself later.
+struct UnpackedCounter {
+    state: Counting,
+    budget: u64,
+}
+
+enum Counting {
+    /// The first bytes, until there are enough to tell the compression.
+    Head(Vec<u8>),
+    Plain(u64),
+    Gzip(Box<flate2::write::MultiGzDecoder<ByteCount>>),
+    GaveUp,
+}
+
+/// A sink that only counts.
+struct ByteCount(u64);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How many first bytes tell the compression.
+const HEAD: usize = 6;
+
+impl UnpackedCounter {
+    fn new(budget: u64) -> UnpackedCounter {
+        UnpackedCounter { state: Counting::Head(Vec::with_capacity(HEAD)), budget }
+    }
+
+    fn update(&mut self, mut buf: &[u8]) {
+        if let Counting::Head(head) = &mut self.state {
+            let take = buf.len().min(HEAD - head.len());
+            head.extend_from_slice(&buf[..take]);
+            buf = &buf[take..];
+            if head.len() < HEAD {
+                return;
+            }
+            self.start();
+        }
+        self.feed(buf);
+    }
+
+    /// Chooses the counting from the head, and counts the head.
+    fn start(&mut self) {
+        let Counting::Head(head) = std::mem::replace(&mut self.state, Counting::GaveUp) else { return };
+        self.state = match crate::archive::compression::sniff(&head) {
+            Ok(Compression::None) => Counting::Plain(0),
+            Ok(Compression::Gzip) => Counting::Gzip(Box::new(flate2::write::MultiGzDecoder::new(ByteCount(0)))),
+            _ => Counting::GaveUp,
+        };
+        self.feed(&head);
+    }
+
+    fn feed(&mut self, buf: &[u8]) {
+        use std::io::Write as _;
+        let over = match &mut self.state {
+            Counting::Plain(n) => {
+                *n += buf.len() as u64;
+                *n > self.budget
+            }
+            Counting::Gzip(d) => d.write_all(buf).is_err() || d.get_ref().0 > self.budget,
+            Counting::Head(_) | Counting::GaveUp => false,
+        };
+        if over {
+            self.state = Counting::GaveUp;
+        }
+    }
+
+    /// The unpacked size, unless it gave up.
+    fn finish(mut self) -> Option<u64> {
+        if matches!(self.state, Counting::Head(_)) {
+            self.start();
+        }
+        match self.state {
+            Counting::Plain(n) => Some(n),
+            Counting::Gzip(d) => d.finish().ok().map(|c| c.0).filter(|&n| n <= self.budget),
+            Counting::Head(_) | Counting::GaveUp => None,
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -262,6 +383,48 @@ mod tests {
 
     use super::*;
     use crate::image::media_type;
+
+    /// What an [`UnpackedCounter`] says of `bytes` given in `chunk`-byte pieces.
+    fn count(bytes: &[u8], chunk: usize, budget: u64) -> Option<u64> {
+        let mut c = UnpackedCounter::new(budget);
+        for piece in bytes.chunks(chunk.max(1)) {
+            c.update(piece);
+        }
+        c.finish()
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(data).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn a_layer_is_counted_unpacked_while_it_is_written() {
+        let data = b"0123456789".repeat(100_000);
+        let gz = gzip(&data);
+        for chunk in [1, 5, 6, 7, 4096, gz.len()] {
+            assert_eq!(count(&gz, chunk, 1 << 30), Some(data.len() as u64), "{chunk}");
+        }
+        // Two gzip members, as some tools write: both counted.
+        let mut two = gz.clone();
+        two.extend(gzip(b"more"));
+        assert_eq!(count(&two, 4096, 1 << 30), Some(data.len() as u64 + 4));
+        // Plain bytes (an uncompressed tar), shorter than the magic too.
+        assert_eq!(count(&data, 333, 1 << 30), Some(data.len() as u64));
+        assert_eq!(count(b"abc", 1, 1 << 30), Some(3));
+        assert_eq!(count(b"", 1, 1 << 30), Some(0));
+        // Gives up: a gzip stream cut short or damaged, past the budget, zstd (measured later by `images`).
+        assert_eq!(count(&gz[..gz.len() / 2], 4096, 1 << 30), None);
+        let mut bad = gz.clone();
+        bad[20] ^= 0xff;
+        bad[21] ^= 0xff;
+        assert_eq!(count(&bad, 4096, 1 << 30), None);
+        assert_eq!(count(&gz, 4096, 999_999), None);
+        assert_eq!(count(&data, 4096, 999_999), None);
+        assert_eq!(count(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0], 4096, 1 << 30), None);
+    }
 
     fn refusal(e: TransportError) -> StoreTransportError {
         match e {
