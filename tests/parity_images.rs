@@ -210,6 +210,24 @@ fn images_lists_filters_sorts_and_prints_json_as_podman() {
     ] {
         side.same(flags);
     }
+    // Go templates, as podman renders them: fields, `table` (a heading unless -n), escapes, functions.
+    for format in [
+        "{{.ID}}",
+        "{{.Repository}}:{{.Tag}}",
+        "{{.ID}} {{.Size}} {{.Dangling}}",
+        "table {{.ID}}\t{{.Repository}}\t{{.Tag}}",
+        "table {{.Repository}}\t{{.Size}}\t{{.Digest}}",
+        "{{.ID}} {{upper .Repository}} {{json .Labels}}",
+        "{{if .Dangling}}dangling{{else}}{{.Repository}}{{end}}",
+    ] {
+        let text = side.same(&["--format", format]);
+        assert!(!text.is_empty(), "{format}");
+        side.same(&["--format", format, "-n"]);
+        side.same(&["--format", format, "-a", "--no-trunc"]);
+    }
+    let bad = side.hoist(&["images", "--format", "{{.ID"]);
+    assert_eq!(bad.code, Some(125), "a bad template: {}", bad.err());
+    assert!(bad.out().is_empty());
     let quiet = side.same(&["-q"]);
     assert_eq!(quiet.lines().count(), 4, "b's ID once:\n{quiet}");
     assert!(side.same(&["-a"]).lines().count() == 7);

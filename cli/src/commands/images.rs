@@ -11,6 +11,7 @@ use hoist_core::ops::{self, FilterSpec, ImageQuery, Listed, Row, SortKey};
 
 use super::common::human_size;
 use super::{Invocation, Result};
+use crate::template::{self, Template};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -58,7 +59,7 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         ImageQuery { filters: filters.map_err(ops::Error::from)?, reference: a.image.clone(), all: a.all, sort };
     let output = match a.format.as_deref() {
         None | Some("text") | Some("table") => Output::Table,
-        Some("json") => Output::Json,
+        Some(f) if template::is_json(f) => Output::Json,
         Some(t) => Output::Template(t),
     };
     let images = ops::list_images(&ctx.settings, &query)?;
@@ -103,15 +104,22 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     Ok(())
 }
 
-/// A Go template given to `--format`. The template engine is not in this build yet: refused, exit 125.
-/// Where it plugs in (podman's rules): parse `template` once (a parse error: one line, exit 125); without a
-/// `table` prefix no heading is printed (podman turns `-n` on for any `--format`); with it, a heading row
-/// (podman's column names: `ID` → IMAGE ID, `Repository` → REPOSITORY, `Tag` → TAG, `Digest` → DIGEST,
-/// `CreatedSince`/`Created` → CREATED, `CreatedAt` → CREATED AT, `Size` → SIZE) unless `-n`, and the cells
-/// laid out by [`tabulate`]. Each of `rows` is rendered from [`template_object`]`(images[row.image], row,
-/// no_trunc)`, one line each, in `rows`' order.
-fn render_template(template: &str, _images: &[Listed], _rows: &[Row], _a: &Args, _ctx: &Invocation) -> Result<()> {
-    Err(format!("--format {template:?}: Go templates are not supported yet; use --format json").into())
+/// A Go template given to `--format`, as podman renders it: parsed once (a bad one: one line, exit 125); each
+/// of `rows` rendered from [`template_object`], one line each, in `rows`' order; with a `table` prefix the
+/// cells are aligned and a heading row comes first (podman's column names: `ID` → IMAGE ID, `Repository` →
+/// REPOSITORY, `Tag` → TAG, `Digest` → DIGEST, `CreatedSince`/`Created` → CREATED, `CreatedAt` → CREATED AT,
+/// `Size` → SIZE) unless `-n`; without it no heading (podman turns `-n` on for any `--format`).
+fn render_template(format: &str, images: &[Listed], rows: &[Row], a: &Args, ctx: &Invocation) -> Result<()> {
+    let t = Template::parse(format)?;
+    let objects: Vec<serde_json::Value> =
+        rows.iter().map(|r| template_object(&images[r.image], r, a.no_trunc)).collect();
+    let headers = template::headers(
+        &["ID", "Repository", "Tag", "Digest", "CreatedSince", "Created", "CreatedAt", "Size"],
+        &[("ID", "IMAGE ID"), ("CreatedSince", "CREATED"), ("Created", "CREATED")],
+    );
+    let text = t.render_rows(&objects, (!a.noheading).then_some(&headers))?;
+    ctx.printer.rendered(&text)?;
+    Ok(())
 }
 
 /// The ID as the table and `-q` show it: 12 hex digits, or `sha256:` and all of them with `--no-trunc`.
@@ -222,7 +230,6 @@ fn json_object(l: &Listed) -> JsonImage {
 /// `ID` (as the table shows it), `Repository`, `Tag`, and the values podman's templates print where they
 /// differ from its JSON (`Size` "104 kB", `Created` and `CreatedSince` "2 years ago", `CreatedAt`
 /// "2025-01-01 00:00:00 +0000 UTC").
-#[allow(dead_code)] // until the template engine is plugged into render_template
 pub(crate) fn template_object(l: &Listed, r: &Row, no_trunc: bool) -> serde_json::Value {
     let mut v = serde_json::to_value(json_object(l)).expect("plain data serialises");
     let o = v.as_object_mut().expect("an object");
