@@ -21,12 +21,11 @@ use serde_json::Value;
 
 use super::local::{config_of, image_error, image_manifest};
 use super::{Error, Settings};
-use crate::archive::compression;
 use crate::digest::Digest;
 use crate::image::{Descriptor, ImageConfig, MAX_CONFIG_SIZE, Manifest, Platform};
 use crate::store::Store;
-use crate::transport::store::{StoreSource, StoreTransportError};
-use crate::transport::{ImageSource, TransportError};
+use crate::transport::ImageSource;
+use crate::transport::store::StoreSource;
 
 /// One image as `podman image inspect` shows it, in podman's key order.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -160,23 +159,14 @@ async fn parts(settings: &Settings, name: &str, platform: Option<Platform>) -> R
     })
 }
 
-/// A stored layer's unpacked size: its bytes read through the decompressor (within the one-stream cap) and
-/// counted. What is not a tar layer hoist can unpack counts as its descriptor's size: a blob the store does
-/// not hold (a foreign layer), an artifact's blob (no `tar` in its media type), a bzip2 or xz stream.
-fn unpacked_size(store: &Store, layer: &Descriptor) -> Result<u64, Error> {
+/// What `layer` unpacks to: the store's record, else measured once within the size budget and recorded (the
+/// same cache as `images`' SIZE, [`super::listing::layer_size`]). What is not a tar layer the store holds
+/// counts as its descriptor's size: a foreign layer not pulled, an artifact's blob.
+fn unpacked_size(settings: &Settings, store: &Store, layer: &Descriptor) -> Result<u64, Error> {
     if !layer.media_type.contains("tar") || store.has_blob(&layer.digest)?.is_none() {
         return Ok(layer.size);
     }
-    let read_error = |source: std::io::Error| -> Error {
-        TransportError::from(StoreTransportError::ReadBlob { digest: layer.digest.clone(), source }).into()
-    };
-    let (c, r) = match compression::sniff_reader(store.open_blob(&layer.digest)?) {
-        Ok(found) => found,
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return Ok(layer.size),
-        Err(e) => return Err(read_error(e)),
-    };
-    let mut unpacked = compression::decompress(c, r, &format!("layer {}", layer.digest));
-    std::io::copy(&mut unpacked, &mut std::io::sink()).map_err(read_error)
+    Ok(super::listing::layer_size(settings, store, layer).bytes())
 }
 
 fn string_at(v: &Value, key: &str) -> String {
@@ -244,7 +234,7 @@ async fn one_image_data(
         Sizes::Count => {
             let mut size = p.config_size;
             for layer in &p.layers {
-                size += unpacked_size(&p.store, layer)?;
+                size += unpacked_size(settings, &p.store, layer)?;
             }
             Some(size)
         }
@@ -297,7 +287,7 @@ pub async fn history(
         let layer = at.and_then(|k| p.layers.get(k).map(|l| (k, l)));
         let size = match (layer, sizes) {
             (_, Sizes::Skip) => None,
-            (Some((_, l)), Sizes::Count) if !empty => Some(unpacked_size(&p.store, l)?),
+            (Some((_, l)), Sizes::Count) if !empty => Some(unpacked_size(settings, &p.store, l)?),
             _ => Some(0),
         };
         // As podman: the first image whose top layer this is names the step, once.

@@ -410,7 +410,7 @@ fn relate(images: &mut [Listed]) {
 }
 
 /// What layer `d` counts for the image's size: its record, else measured and recorded.
-fn layer_size(settings: &Settings, store: &Store, d: &Descriptor) -> LayerSize {
+pub(super) fn layer_size(settings: &Settings, store: &Store, d: &Descriptor) -> LayerSize {
     if let Some(s) = store.recorded_size(&d.digest) {
         return s;
     }
