@@ -9,6 +9,8 @@
 #   hoist_core::ops::Settings once; the library reads its variables in Settings::from_env only).
 # - the CLI's printer (cli/src/printer.rs) is its only writer to stdout and stderr: no print macro, no
 #   std::io::stdout()/stderr() and no indicatif draw target anywhere else in cli/src/.
+# - the CLI never opens the store or reaches into its transport: no hoist_core::store or
+#   hoist_core::transport::store in cli/src/ (the library's ops:: calls own the store).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail=0
@@ -48,6 +50,11 @@ if writes=$(grep -rnE '\b(e?println|e?print|dbg)!\(|io::(stdout|stderr)\(|Progre
     | grep -v '^cli/src/printer\.rs:'); then
   echo "check-structure: the CLI writes around its printer (write through cli/src/printer.rs):" >&2
   echo "$writes" >&2
+  fail=1
+fi
+if internals=$(grep -rnE 'hoist_core::(store|transport::store)\b' cli/src --include='*.rs'); then
+  echo "check-structure: the CLI opens the store itself (call hoist_core::ops):" >&2
+  echo "$internals" >&2
   fail=1
 fi
 exit $fail

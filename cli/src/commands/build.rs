@@ -7,12 +7,12 @@
 
 use hoist_core::build::{self, BuildOptions};
 use hoist_core::image::Platform;
-use hoist_core::ops::{MountFrom, StoreBases};
+use hoist_core::ops::{self, MountFrom};
 use hoist_core::reference::Reference;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::common::{CopyFlags, PolicyArgs, RegistryArgs, SignArgs, SignatureStorageArgs, open_store};
+use super::common::{CopyFlags, PolicyArgs, RegistryArgs, SignArgs, SignatureStorageArgs};
 use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
@@ -98,20 +98,10 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         // A policy that cannot be read refuses the push: say so before building.
         settings.policy()?;
     }
-    let store = open_store(ctx)?;
-
-    let mut bases = StoreBases {
-        settings: &settings,
-        store: store.clone(),
-        runtime: ctx.runtime.handle().clone(),
-        pull: a.pull,
-        progress: ctx.printer.copy_progress(),
-    };
     // Steps (`STEP 2/4: COPY . /app`) go to stdout as podman's, warnings to stderr as every command's.
-    let built = build::build(&store, &opts, &mut bases, &*ctx.printer.build_observer())?;
-    for name in &names {
-        store.tag(name, &built.manifest.descriptor())?;
-    }
+    let observer = ctx.printer.build_observer();
+    let runtime = ctx.runtime.handle().clone();
+    let built = ops::build(&settings, &opts, &names, a.pull, runtime, ctx.printer.copy_progress(), &*observer)?;
     // podman: `COMMIT` and the first name as given, the ID's first 11 digits, then every name stored.
     let p = &ctx.printer;
     p.build_line(&format!("{}COMMIT {}", built.commit_prefix, a.tags[0]))?;
@@ -127,7 +117,7 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
             let progress = ctx.printer.copy_progress();
             ctx.printer.progress_line(&format!("Pushing {name}"));
             let image = name.to_string();
-            let push = hoist_core::ops::push(&settings, &image, Some(name), mount_from.clone(), progress.clone());
+            let push = ops::push(&settings, &image, Some(name), mount_from.clone(), progress.clone());
             let (_, report) = ctx.runtime.block_on(push)?;
             progress.summary(&report);
         }

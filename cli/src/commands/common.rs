@@ -11,7 +11,6 @@ use hoist_core::image::Platform;
 use hoist_core::ops::{CredentialSource, Prompt, PromptError, RegistryAccess, Settings};
 use hoist_core::reference::Reference;
 use hoist_core::registry::TlsOptions;
-use hoist_core::store::Store;
 use hoist_core::trust::Signer;
 use hoist_helper_protocol::{Credentials, Secret, tty};
 
@@ -281,11 +280,6 @@ impl PlatformArgs {
         }
         Ok(Some(p))
     }
-}
-
-/// The local store, where the settings say (`$HOIST_STORE`, else `$XDG_DATA_HOME/hoist/store`).
-pub fn open_store(ctx: &Invocation) -> Result<Arc<Store>> {
-    Ok(ctx.settings.store()?)
 }
 
 /// Asks on the terminal which image an ambiguous short name means, as podman does.

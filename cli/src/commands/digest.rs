@@ -1,10 +1,9 @@
 //! `hoist digest IMAGE`: the manifest digest of an image — in the local store, or in a registry with
 //! `docker://` (asked with HEAD, checked against the body when the registry does not say).
 
-use hoist_core::transport::ImageSource;
-use hoist_core::transport::store::StoreSource;
+use hoist_core::ops;
 
-use super::common::{RegistryArgs, open_store, registry_reference};
+use super::common::RegistryArgs;
 use super::{Invocation, Result};
 
 #[derive(clap::Args)]
@@ -16,16 +15,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
-    let digest = if a.image.starts_with("docker://") {
-        let settings = a.registry.settings(ctx)?;
-        let reference = registry_reference(&a.image)?;
-        ctx.runtime.block_on(async {
-            let src = settings.registry_source(&reference).await?;
-            Ok::<_, super::Error>(src.manifest().await?.digest)
-        })?
-    } else {
-        StoreSource::open(open_store(ctx)?, &a.image)?.image().descriptor.digest.clone()
-    };
+    let settings = a.registry.settings(ctx)?;
+    let digest = ctx.runtime.block_on(ops::digest(&settings, &a.image))?;
     ctx.printer.line(digest)?;
     Ok(())
 }

@@ -1,20 +1,43 @@
-//! A build's base images provisioned by the library ([`StoreBases`]: from the store when it holds them for the
-//! platform, else pulled into it as [`super::pull`] does), and [`MountFrom`]: a stored image whose blobs a
-//! registry may already hold in the base image's repository, so pushing a build mounts them from there.
+//! `hoist build` as one call ([`build`]: bases provisioned, the image built and named), a build's base images
+//! provisioned by the library ([`StoreBases`]: from the store when it holds them for the platform, else pulled
+//! into it as [`super::pull`] does), and [`MountFrom`]: a stored image whose blobs a registry may already hold
+//! in the base image's repository, so pushing a build mounts them from there.
 
 use std::sync::Arc;
 
-use super::{Settings, resolve_source};
-use crate::build::{Base, BaseError, Bases};
+use super::{Error, Settings, resolve_source};
+use crate::build::{Base, BaseError, Bases, BuildOptions, Built};
 use crate::copy::{self, CopyProgress};
 use crate::digest::Digest;
 use crate::image::{Descriptor, ImageConfig, MAX_CONFIG_SIZE, Manifest, Platform, media_type};
+use crate::observe::Observer;
 use crate::reference::Reference;
 use crate::store::Store;
 use crate::stream::ByteStream;
 use crate::transport::store::{StoreDestination, StoreSource};
 use crate::transport::{ImageSource, RawManifest, RegistryRepo, TransportError};
 use crate::trust::{PolicyName, Signature};
+
+/// `hoist build`: the image `opts` describes, built in the store against bases from the store or pulled
+/// into it ([`StoreBases`]; `pull`: always, podman's `--pull`), then named by every one of `names` at once.
+/// Steps and warnings leave through `observer`, pull progress through `progress`. Synchronous: bases are
+/// pulled on `runtime`, so call it outside that runtime's async context.
+pub fn build(
+    settings: &Settings,
+    opts: &BuildOptions,
+    names: &[Reference],
+    pull: bool,
+    runtime: tokio::runtime::Handle,
+    progress: Arc<dyn CopyProgress>,
+    observer: &dyn Observer,
+) -> Result<Built, Error> {
+    let store = settings.store()?;
+    let mut bases = StoreBases { settings, store: store.clone(), runtime, pull, progress };
+    let built = crate::build::build(&store, opts, &mut bases, observer)?;
+    let descriptor = built.manifest.descriptor();
+    store.tag_all(&names.iter().map(|n| (Some(n.clone()), descriptor.clone())).collect::<Vec<_>>())?;
+    Ok(built)
+}
 
 /// Base images for [`crate::build::build`]: from the store when it has them for the platform (unless `pull`,
 /// podman's `--pull`), else pulled into it by short name through registries.conf. `build` is synchronous:

@@ -284,3 +284,16 @@ pub(super) async fn config_of(src: &dyn ImageSource, manifest: &RawManifest) -> 
     let chunks: Vec<bytes::Bytes> = src.blob(&m.config).await?.try_collect().await?;
     Ok(chunks.concat())
 }
+
+/// `hoist digest IMAGE`: the digest of the manifest `image` names: with `docker://`, on its registry (asked
+/// with HEAD, checked against the body when the registry does not say); else the stored image's (a name, a
+/// short name or an ID).
+pub async fn digest(settings: &Settings, image: &str) -> Result<Digest, Error> {
+    match image.strip_prefix("docker://") {
+        Some(name) => {
+            let reference = Reference::parse_normalized(name)?.with_default_tag();
+            Ok(settings.registry_source(&reference).await?.manifest().await?.digest)
+        }
+        None => Ok(settings.store()?.find(image)?.descriptor.digest),
+    }
+}

@@ -18,12 +18,14 @@ mod local;
 mod settings;
 mod trust;
 
-pub use bases::{MountFrom, StoreBases};
+pub use bases::{MountFrom, StoreBases, build};
 pub use inspect::{HistoryEntry, ImageData, RootFs, Sizes, history, image_data};
 pub use listing::{
     Filter, FilterError, FilterSpec, ImageQuery, Listed, Row, SortKey, images, list as list_images, rows,
 };
-pub use local::{InspectPart, Inspected, Refused, Removal, exists, inspect, prune, rmi, tag_local, tag_remote, untag};
+pub use local::{
+    InspectPart, Inspected, Refused, Removal, digest, exists, inspect, prune, rmi, tag_local, tag_remote, untag,
+};
 pub use settings::{
     BadSourceDateEpoch, CredentialSource, Prompt, PromptError, RegistryAccess, SOURCE_DATE_EPOCH, Settings,
     source_date_epoch,
@@ -78,6 +80,9 @@ pub enum Error {
     /// Moving version tags on a registry failed (`tag --semver --remote`).
     #[error(transparent)]
     Release(#[from] crate::release::ReleaseError),
+    /// A build failed (`hoist build`).
+    #[error(transparent)]
+    Build(#[from] crate::build::BuildError),
     /// `pull --all-tags` of a name with a tag or digest.
     #[error("{name}: --all-tags pulls every tag of a repository; name the repository without a tag or digest")]
     AllTagsOfNamed { name: String },
