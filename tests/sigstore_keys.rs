@@ -110,6 +110,32 @@ fn generate_sigstore_key_without_a_passphrase_source_or_with_an_empty_one_writes
     );
     assert_eq!(run.code, Some(125));
     assert!(run.err().contains("missing"), "{}", run.err());
+    // A FIFO nobody writes to is read as empty at once (the one passphrase reader of --sign-passphrase-file),
+    // never waited on for ever.
+    let fifo = w.path("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let mut child = w
+        .command(&["generate-sigstore-key", "--output-prefix", p, "--passphrase-file", fifo.to_str().unwrap()], &vec![])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("generate-sigstore-key waited on a FIFO without a writer");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(125));
+    assert!(err.contains("must not be empty"), "{err}");
     assert!(files(&w, "keys").is_empty());
 }
 

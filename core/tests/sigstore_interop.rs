@@ -12,7 +12,7 @@ use base64::Engine;
 use hoist_core::digest::Digest;
 use hoist_core::reference::Reference;
 use hoist_core::trust::sigstore::{
-    self, KeySigner, PAYLOAD_MEDIA_TYPE, SIGNATURE_ANNOTATION, SigstoreError, read_passphrase_file, write_key_pair,
+    self, KeySigner, PAYLOAD_MEDIA_TYPE, SIGNATURE_ANNOTATION, SigstoreError, write_key_pair,
 };
 use hoist_core::trust::{Signature, Signer};
 use zeroize::Zeroizing;
@@ -52,7 +52,7 @@ impl Dir {
     }
 
     fn passphrase(&self) -> Zeroizing<String> {
-        read_passphrase_file(Path::new(&self.pass_file)).unwrap()
+        hoist_core::trust::passphrase::read_passphrase_file(Path::new(&self.pass_file)).unwrap()
     }
 
     /// A key pair made by the Python helper: (private, public) paths.

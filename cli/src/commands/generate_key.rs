@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use hoist_core::trust::sigstore;
+use hoist_core::trust::{passphrase, sigstore};
 use hoist_helper_protocol::tty;
 
 use super::{Invocation, Result, fail};
@@ -26,7 +26,7 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     // Refuse before asking for a passphrase; write_key_pair checks again as it links the files into place.
     sigstore::key_pair_paths(&a.output_prefix)?;
     let passphrase = match &a.passphrase_file {
-        Some(file) => sigstore::read_passphrase_file(file)?,
+        Some(file) => passphrase::read_passphrase_file(file)?,
         None if tty::open().is_some() => {
             let first = tty::read_secret("Enter a passphrase: ")?;
             let again = tty::read_secret("Re-enter the passphrase: ")?;

@@ -1,5 +1,6 @@
-//! `--sign-passphrase-file`: a signing key's passphrase read from a file as skopeo reads it (its first line,
-//! without the line end), with a size cap so a huge file or an endless FIFO writer cannot fill memory, and a
+//! `--sign-passphrase-file` and `generate-sigstore-key --passphrase-file`: a passphrase read from a file as
+//! skopeo reads it (containers/common's `ReadPassphraseFile`: its first line without the `\n`, a `\r` before it
+//! kept), with a size cap so a huge file or an endless FIFO writer cannot fill memory, and a
 //! FIFO nobody writes to read as empty at once instead of waiting for ever (`<(echo ...)` still works: its
 //! writer is there). The passphrase stays in zeroized memory; it is never put in argv, a child's environment
 //! or a message.
@@ -23,7 +24,8 @@ pub enum PassphraseError {
     NotText { path: String },
 }
 
-/// The first line of the file at `path`, without its `\n` (or `\r\n`).
+/// The first line of the file at `path`, without its `\n` (a `\r` before it is kept, as skopeo keeps it: the
+/// same passphrase in both tools).
 pub fn read_passphrase_file(path: &Path) -> Result<Zeroizing<String>, PassphraseError> {
     let shown = path.display().to_string();
     let read_err = |source| PassphraseError::Read { path: shown.clone(), source };
@@ -49,7 +51,6 @@ pub fn read_passphrase_file(path: &Path) -> Result<Zeroizing<String>, Passphrase
         }
         None => &raw[..],
     };
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
     let text = std::str::from_utf8(line).map_err(|_| PassphraseError::NotText { path: shown })?;
     Ok(Zeroizing::new(text.to_owned()))
 }
@@ -62,8 +63,14 @@ mod tests {
     fn the_first_line_without_its_end_and_a_cap() {
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("pass");
-        std::fs::write(&p, "s3cret pass\r\nsecond line\n").unwrap();
+        std::fs::write(&p, "s3cret pass\nsecond line\n").unwrap();
         assert_eq!(read_passphrase_file(&p).unwrap().as_str(), "s3cret pass");
+        // skopeo's rule, to the byte: only the `\n` goes.
+        for (content, want) in [("pw\r\n", "pw\r"), ("\n", ""), ("", "")] {
+            std::fs::write(&p, content).unwrap();
+            assert_eq!(read_passphrase_file(&p).unwrap().as_str(), want, "{content:?}");
+        }
+        assert!(matches!(read_passphrase_file(tmp.path()), Err(PassphraseError::Read { .. })), "a directory");
         std::fs::write(&p, "no newline").unwrap();
         assert_eq!(read_passphrase_file(&p).unwrap().as_str(), "no newline");
         std::fs::write(&p, vec![b'x'; MAX_PASSPHRASE_FILE as usize + 1]).unwrap();

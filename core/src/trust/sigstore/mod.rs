@@ -13,7 +13,7 @@ pub mod keys;
 pub mod payload;
 
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -36,8 +36,6 @@ pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
 /// The largest signature annotation read (a P-256 signature is 96 base64 characters; RSA-4096 is 684).
 pub const MAX_SIGNATURE_ANNOTATION: usize = 4096;
-/// The largest passphrase file's first line.
-pub const MAX_PASSPHRASE_BYTES: usize = 64 << 10;
 
 /// What a verified sigstore signature says: the manifest digest and docker reference in its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,30 +142,6 @@ pub fn read_key_file(path: &Path, limit: usize) -> Result<Zeroizing<Vec<u8>>, Si
         return Err(SigstoreError::FileTooLarge { path: path.to_owned(), limit });
     }
     Ok(data)
-}
-
-/// `--passphrase-file` / `--sign-passphrase-file`: the file's first line without its `\n`, as skopeo's
-/// `ReadPassphraseFile` (gpg's rule). A FIFO is read (a passphrase may come through one), up to
-/// [`MAX_PASSPHRASE_BYTES`].
-pub fn read_passphrase_file(path: &Path) -> Result<Zeroizing<String>, SigstoreError> {
-    let io = |source| SigstoreError::Io { path: path.to_owned(), source };
-    let file = File::open(path).map_err(io)?;
-    if file.metadata().map_err(io)?.is_dir() {
-        return Err(SigstoreError::NotAFile { path: path.to_owned() });
-    }
-    let mut line = Zeroizing::new(Vec::new());
-    let mut reader = std::io::BufReader::new(file.take(MAX_PASSPHRASE_BYTES as u64 + 1));
-    std::io::BufRead::read_until(&mut reader, b'\n', &mut line).map_err(io)?;
-    if line.last() == Some(&b'\n') {
-        line.pop();
-    } else if line.len() > MAX_PASSPHRASE_BYTES {
-        return Err(SigstoreError::FileTooLarge { path: path.to_owned(), limit: MAX_PASSPHRASE_BYTES });
-    }
-    let text = std::str::from_utf8(&line).map_err(|_| SigstoreError::PrivateKey {
-        path: path.to_owned(),
-        reason: "the passphrase is not UTF-8 text".to_owned(),
-    })?;
-    Ok(Zeroizing::new(text.to_owned()))
 }
 
 /// `--sign-by-sigstore-private-key PATH`: a cosign private key, decrypted with the passphrase once.

@@ -271,19 +271,6 @@ fn key_files_that_are_fifos_or_too_big_are_refused_without_waiting() {
 }
 
 #[test]
-fn passphrase_files_give_their_first_line_as_skopeo_reads_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("p");
-    for (content, want) in [("pw\nsecond\n", "pw"), ("pw", "pw"), ("pw\r\n", "pw\r"), ("\n", ""), ("", "")] {
-        std::fs::write(&f, content).unwrap();
-        assert_eq!(read_passphrase_file(&f).unwrap().as_str(), want, "{content:?}");
-    }
-    std::fs::write(&f, vec![b'x'; MAX_PASSPHRASE_BYTES + 1]).unwrap();
-    assert!(matches!(read_passphrase_file(&f), Err(SigstoreError::FileTooLarge { .. })));
-    assert!(matches!(read_passphrase_file(dir.path()), Err(SigstoreError::NotAFile { .. })));
-}
-
-#[test]
 fn high_and_low_s_signatures_both_verify_as_in_go() {
     // Go's ecdsa.VerifyASN1 (cosign, containers/image) and OpenSSL accept either s; so must hoist.
     let (_dir, signer, public) = signer();
