@@ -30,6 +30,17 @@ fn registry_with_image(c: &Containers) -> (Registry, Digest) {
     (registry, Digest::parse(out.out().trim()).unwrap())
 }
 
+/// `ns/app:1` pushed again by skopeo to `registry`; its manifest digest.
+fn registry_with_image_at(c: &Containers, registry: &Registry) -> Digest {
+    let layout = c.dir.path().join("layout");
+    let policy = format!("--policy={}", c.policy.display());
+    let dst = format!("docker://{}/ns/app:1", registry.host());
+    let src = format!("oci:{}:v1", layout.display());
+    c.skopeo(&["copy", &policy, "--dest-tls-verify=false", &src, &dst]).expect_ok("skopeo push");
+    let out = c.skopeo(&["inspect", "--tls-verify=false", "--format", "{{.Digest}}", &dst]).expect_ok("digest");
+    Digest::parse(out.out().trim()).unwrap()
+}
+
 /// Settings reaching plain-HTTP registries anonymously, with `registries_d` and a store under `dir`.
 fn settings(dir: &Path, registries_d: &Path) -> Settings {
     let mut s = Settings::new().with_registry(RegistryAccess {
@@ -302,6 +313,55 @@ fn a_test_worlds_signatures_stay_in_its_temp_dir() {
     let sig = world.lookaside().join(format!("ns/app@sha256={}/signature-1", digest.hex()));
     assert!(sig.is_file(), "the signature is in the world's lookaside");
     assert!(!Path::new(&format!("/var/lib/containers/sigstore/ns/app@sha256={}", digest.hex())).exists());
+}
+
+/// `hoist delete` removes the deleted manifest's simple signatures from the lookaside, as `skopeo delete`
+/// (containers/image) does: every `signature-N`, and nothing of another digest.
+#[test]
+fn delete_removes_the_lookaside_signatures_as_skopeo_does() {
+    let c = Containers::new(&[]);
+    let (registry, digest) = registry_with_image(&c);
+    let gpg = harness::pass::PassStore::start();
+    let listed = harness::run(
+        std::process::Command::new("gpg").envs(gpg.env()).args(["--list-secret-keys", "--with-colons"]),
+        b"",
+    )
+    .expect_ok("gpg --list-secret-keys");
+    let fpr = listed.out().lines().find_map(|l| l.strip_prefix("fpr:")).unwrap().trim_matches(':').to_owned();
+    let world = harness::hoist::HoistWorld::new(&format!(
+        "unqualified-search-registries = []\n[[registry]]\nlocation = \"{}\"\ninsecure = true\n",
+        registry.host()
+    ));
+    let image = format!("{}/ns/app:1", registry.host());
+    for _ in 0..2 {
+        world.run(&["sign", "--sign-by", &fpr, &image], b"", &gpg.env()).expect_ok("hoist sign");
+    }
+    let dir = world.lookaside().join(format!("ns/app@sha256={}", digest.hex()));
+    assert!(dir.join("signature-2").is_file(), "two signatures");
+    let other =
+        world.lookaside().join("ns/app@sha256=0000000000000000000000000000000000000000000000000000000000000000");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("signature-1"), b"another digest's").unwrap();
+    world.run(&["delete", &format!("docker://{image}")], b"", &Vec::new()).expect_ok("hoist delete");
+    assert!(!dir.join("signature-1").exists() && !dir.join("signature-2").exists(), "signatures removed");
+    assert!(other.join("signature-1").is_file(), "another digest's signature is kept");
+    let gone = c.skopeo(&["inspect", "--tls-verify=false", &format!("docker://{image}")]);
+    assert!(!gone.ok(), "the manifest is deleted");
+
+    // skopeo does the same with the same registries.d, for a manifest hoist signed.
+    let again = registry_with_image_at(&c, &registry);
+    world.run(&["sign", "--sign-by", &fpr, &image], b"", &gpg.env()).expect_ok("hoist sign");
+    let dir = world.lookaside().join(format!("ns/app@sha256={}", again.hex()));
+    assert!(dir.join("signature-1").is_file());
+    c.skopeo(&[
+        "delete",
+        "--tls-verify=false",
+        "--registries.d",
+        world.registries_d().to_str().unwrap(),
+        &format!("docker://{image}"),
+    ])
+    .expect_ok("skopeo delete");
+    assert!(!dir.join("signature-1").exists(), "skopeo removes them too");
 }
 
 /// `--registries.d` reaches the registry side of pull, push and copy: an invalid directory stops each before

@@ -297,3 +297,25 @@ pub async fn digest(settings: &Settings, image: &str) -> Result<Digest, Error> {
         None => Ok(settings.store()?.find(image)?.descriptor.digest),
     }
 }
+
+/// `hoist delete docker://...`, as `skopeo delete`: the manifest `reference` names deleted from its registry (a
+/// tag resolved to its digest first; every tag on that manifest goes with it), then that digest's simple
+/// signatures in the lookaside's writing location (`signature-1`, ... up to the first missing one), as
+/// containers/image deletes them. A lookaside hoist cannot write (`http(s)://` without `lookaside-staging`)
+/// keeps them, with a warning. Returns the digest deleted and how many signatures went.
+pub async fn delete(settings: &Settings, reference: &Reference) -> Result<(Digest, usize), Error> {
+    // registries.d is read first: a broken one refuses before anything is deleted.
+    let storage = settings.signature_storage(reference)?;
+    let digest = settings.registry_destination(reference).await?.delete().await?;
+    let (base, d) = (storage.location.write.clone(), digest.clone());
+    let removed = tokio::task::spawn_blocking(move || crate::trust::storage::lookaside::remove(&base, &d))
+        .await
+        .map_err(|source| TransportError::TaskFailed { task: "removing signatures", source })?;
+    match removed {
+        Ok(n) => Ok((digest, n)),
+        Err(e) => {
+            settings.observer.warning(&format!("{reference} ({digest}) deleted; its signatures are kept: {e}"));
+            Ok((digest, 0))
+        }
+    }
+}

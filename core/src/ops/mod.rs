@@ -24,7 +24,7 @@ pub use listing::{
     Filter, FilterError, FilterSpec, ImageQuery, Listed, Row, SortKey, images, list as list_images, rows,
 };
 pub use local::{
-    InspectPart, Inspected, Refused, Removal, digest, exists, inspect, prune, rmi, tag_local, tag_remote, untag,
+    InspectPart, Inspected, Refused, Removal, delete, digest, exists, inspect, prune, rmi, tag_local, tag_remote, untag,
 };
 pub use settings::{
     BadSourceDateEpoch, CredentialSource, Prompt, PromptError, RegistryAccess, SOURCE_DATE_EPOCH, Settings,

@@ -170,6 +170,20 @@ pub fn write(base: &Url, digest: &Digest, signatures: &[Signature]) -> Result<()
     Ok(())
 }
 
+/// Removes the signatures of `digest` under `base` (`signature-1`, `signature-2`, ... up to the first missing
+/// one), as containers/image does when an image is deleted; how many were removed. Only a `file://` base can
+/// be written ([`StorageError::Url`] otherwise). Blocking.
+pub fn remove(base: &Url, digest: &Digest) -> Result<usize, StorageError> {
+    let mut removed = 0;
+    while removed < super::MAX_SIGNATURES {
+        if !super::remove_file(&writable(&signature_url(base, digest, removed)?)?)? {
+            break;
+        }
+        removed += 1;
+    }
+    Ok(removed)
+}
+
 /// Adds `signatures` after the signatures of `digest` already under `base` (podman's `image sign`), skipping
 /// any that is there already. Blocking.
 pub fn append(base: &Url, digest: &Digest, signatures: &[Signature]) -> Result<(), StorageError> {
