@@ -2,11 +2,15 @@
 //!
 //! - Parser directives (`# syntax=...`, `# escape=\` or `` ` ``, `# check=...`) only at the very top, before
 //!   any comment, blank line or instruction; each at most once.
-//! - Lines ending in the escape character (blanks may follow it) continue on the next line; comment lines
-//!   and blank lines inside a continuation are skipped; `\r\n` line ends and a UTF-8 BOM are accepted.
-//! - An instruction is a keyword (any case) and its arguments; leading `--name[=value]` words are its flags.
-//! - The JSON form (`["a", "b"]`) is recognised where docker accepts it; text that is not a JSON array of
-//!   strings is the shell form, as docker does.
+//! - Lines ending in the escape character (blanks may follow it) continue on the next line, unless that
+//!   escape character is itself escaped (`a\\` ends the instruction, as buildkit's parser reads it); comment
+//!   lines and blank lines inside a continuation are skipped; `\r\n` line ends and a UTF-8 BOM are accepted.
+//! - An instruction is a keyword (any case) and its arguments; leading `--name[=value]` words are its flags,
+//!   and a lone `--` ends them.
+//! - The JSON form (`["a", "b"]`) is recognised where docker accepts it; text that is not JSON is the shell
+//!   form, as docker does, but a JSON array holding anything other than strings is an error.
+//! - Checked here, as buildkit's parser does: `ENV`/`LABEL` pairs (`ENV PATH` without a value is refused),
+//!   and `HEALTHCHECK CMD` needs a command (buildkit refuses those two one stage later, with the same outcome).
 //! - Heredocs (`<<EOF`) are refused with their line number; so is an unknown instruction.
 //! - Bounded: at most [`MAX_SIZE`] bytes ([`read`] reads no more than one byte past it) and
 //!   [`MAX_INSTRUCTIONS`] instructions; each refusal names the line where the limit is passed.
@@ -262,7 +266,7 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
                 format!("more than {MAX_INSTRUCTIONS} instructions, the most hoist reads in one Dockerfile"),
             );
         }
-        instructions.push(instruction(start + 1, joined.trim())?);
+        instructions.push(instruction(start + 1, joined.trim(), escape)?);
     }
     Ok(Dockerfile { escape, syntax, instructions })
 }
@@ -281,13 +285,19 @@ fn directive(line: &str) -> Option<(String, String)> {
     Some((name.to_owned(), value.trim().to_owned()))
 }
 
-/// The line without its continuation (the escape character, then only blanks), if it has one.
+/// The line without its continuation (the escape character, then only blanks), if it has one. An escape
+/// character preceded by another one is an escaped escape, not a continuation (buildkit's rule, which also
+/// looks no further back: `a\\\` ends the instruction too).
 fn strip_continuation(line: &str, escape: char) -> Option<&str> {
     let trimmed = line.trim_end_matches([' ', '\t']);
-    trimmed.strip_suffix(escape)
+    let before = trimmed.strip_suffix(escape)?;
+    if before.ends_with(escape) {
+        return None;
+    }
+    Some(before)
 }
 
-fn instruction(line: usize, text: &str) -> Result<Instruction, ParseError> {
+fn instruction(line: usize, text: &str, escape: char) -> Result<Instruction, ParseError> {
     let (word, rest) = match text.find(char::is_whitespace) {
         Some(at) => (&text[..at], text[at..].trim_start()),
         None => (text, ""),
@@ -305,10 +315,29 @@ fn instruction(line: usize, text: &str) -> Result<Instruction, ParseError> {
         if matches!(inner_word.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
             return err(line, format!("ONBUILD {inner_word} is not allowed"));
         }
-        instruction(line, args)?;
+        instruction(line, args, escape)?;
     }
     if args.is_empty() && !matches!(keyword, Keyword::Cmd | Keyword::Entrypoint | Keyword::Run) {
         return err(line, format!("{keyword} requires at least one argument"));
+    }
+    match keyword {
+        Keyword::Add
+        | Keyword::Copy
+        | Keyword::Volume
+        | Keyword::Cmd
+        | Keyword::Entrypoint
+        | Keyword::Run
+        | Keyword::Shell => check_json(line, keyword, args)?,
+        Keyword::Env | Keyword::Label => check_pairs(line, keyword, args, escape)?,
+        Keyword::Healthcheck => {
+            let (word, cmd) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            let cmd = cmd.trim_start();
+            if word.eq_ignore_ascii_case("CMD") && (cmd.is_empty() || json_array(cmd).is_some_and(|l| l.is_empty())) {
+                return err(line, "HEALTHCHECK CMD needs a command after it");
+            }
+            check_json(line, keyword, cmd)?;
+        }
+        _ => {}
     }
     Ok(Instruction {
         line,
@@ -319,14 +348,57 @@ fn instruction(line: usize, text: &str) -> Result<Instruction, ParseError> {
     })
 }
 
-/// The leading `--flag[=value]` words, and what follows them.
+/// Text that is a JSON array must be one of strings (buildkit: "not a string array"); text that is not JSON
+/// at all is the shell form.
+fn check_json(line: usize, keyword: Keyword, args: &str) -> Result<(), ParseError> {
+    if !args.starts_with('[') {
+        return Ok(());
+    }
+    match serde_json::from_str::<Vec<serde_json::Value>>(args) {
+        Ok(items) if items.iter().any(|v| !v.is_string()) => err(
+            line,
+            format!(
+                "{keyword}: the JSON array holds something other than strings; the JSON form is an array of strings"
+            ),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// `ENV`/`LABEL`: `name value` (a name alone is refused) or `name=value` words, as buildkit's parser checks.
+fn check_pairs(line: usize, keyword: Keyword, args: &str, escape: char) -> Result<(), ParseError> {
+    let words = super::shell::split_words(args, escape);
+    let Some(first) = words.first() else {
+        return err(line, format!("{keyword} requires at least one argument"));
+    };
+    if !first.contains('=') {
+        if !args.contains(char::is_whitespace) {
+            return err(
+                line,
+                format!(
+                    "{keyword} {}: a name needs a value ({keyword} name=value, or {keyword} name value)",
+                    super::excerpt(args)
+                ),
+            );
+        }
+        return Ok(());
+    }
+    match words.iter().find(|w| !w.contains('=')) {
+        Some(w) => err(line, format!("{keyword}: {} is not of the form name=value", super::excerpt(w))),
+        None => Ok(()),
+    }
+}
+
+/// The leading `--flag[=value]` words, and what follows them; a lone `--` ends them.
 fn flags(mut rest: &str, line: usize) -> Result<(Vec<Flag>, &str), ParseError> {
     let mut out = Vec::new();
     while let Some(after) = rest.strip_prefix("--") {
         let end = after.find(char::is_whitespace).unwrap_or(after.len());
         let word = &after[..end];
         if word.is_empty() {
-            return err(line, "a flag with no name (\"--\")");
+            // `--`: the end of the flags, as in buildkit and docker.
+            rest = after.trim_start();
+            break;
         }
         let (name, value) = match word.split_once('=') {
             Some((n, v)) => (n, Some(unquote(v).to_owned())),
@@ -405,7 +477,7 @@ mod tests {
              # comment inside a continuation\n\
              \n\
              \x20 /dst/\n\
-             env A=1 \\\\\n\
+             env A=1\\\\\n\
              LABEL x=y\n\
              USER u\n",
         )
@@ -416,7 +488,8 @@ mod tests {
             [
                 (2, "FROM", "alpine AS base"),
                 (5, "COPY", "a b   /dst/"),
-                (10, "ENV", "A=1 \\LABEL x=y"),
+                (10, "ENV", "A=1\\\\"),
+                (11, "LABEL", "x=y"),
                 (12, "USER", "u")
             ]
         );
@@ -461,6 +534,44 @@ mod tests {
         assert_eq!(parse("FROM x\nCOPY --=1 a b\n").unwrap_err().line, 2);
         assert!(parse("FROM x\nCOPY a<<b c\n").is_err());
         assert!(parse("FROM x\nCOPY a<<1 c\n").is_ok(), "<<1 is not a heredoc");
+    }
+
+    #[test]
+    fn buildkit_agreements() {
+        // An escaped escape at the end of a line ends the instruction (buildkit's trailing-backslash test).
+        let d = parse("FROM x\nENV C trailing\\\\backslash\\\\\nENV D not appended\n").unwrap();
+        assert_eq!(kw(&d)[1..], [(2, "ENV", "C trailing\\\\backslash\\\\"), (3, "ENV", "D not appended")]);
+        let d = parse("# escape=`\nFROM x\nENV C a``\nENV D b\n").unwrap();
+        assert_eq!(kw(&d)[1..], [(3, "ENV", "C a``"), (4, "ENV", "D b")]);
+        // A JSON array of anything but strings is an error, not the shell form.
+        for bad in [
+            "CMD [\"a\",42,\"b\"]",
+            "CMD [ \"echo\", [ \"nested json\" ] ]",
+            "COPY [\"a\", null]",
+            "HEALTHCHECK CMD [1]",
+        ] {
+            let e = parse(&format!("FROM x\n{bad}\n")).unwrap_err();
+            assert_eq!(e.line, 2, "{bad}");
+            assert!(e.message.contains("other than strings"), "{bad}: {e}");
+        }
+        assert_eq!(parse("FROM x\nCMD [\"a\", \"b\"] x\n").unwrap().instructions[1].json(), None, "not JSON: shell");
+        // `--` ends the flags.
+        let d = parse("FROM x\nCOPY -- foo /tmp/\nCOPY --chown=1 -- foo /tmp/\n").unwrap();
+        assert_eq!(kw(&d)[1..], [(2, "COPY", "foo /tmp/"), (3, "COPY", "foo /tmp/")]);
+        assert_eq!(d.instructions[2].flags, [Flag { name: "chown".into(), value: Some("1".into()) }]);
+        assert!(d.instructions[1].flags.is_empty());
+        // ENV/LABEL pairs are checked by the parser.
+        for (bad, what) in [("ENV PATH", "needs a value"), ("LABEL a", "needs a value"), ("ENV a=1 b", "name=value")] {
+            let e = parse(&format!("FROM busybox\n\n{bad}\n")).unwrap_err();
+            assert_eq!(e.line, 3, "{bad}");
+            assert!(e.message.contains(what), "{bad}: {e}");
+        }
+        assert!(parse("FROM x\nENV PATH /bin\nLABEL a=\"b c\" d=\n").is_ok());
+        // HEALTHCHECK CMD needs a command.
+        let e = parse("FROM x\nHEALTHCHECK --interval=5s CMD   \n").unwrap_err();
+        assert_eq!((e.line, e.message.as_str()), (2, "HEALTHCHECK CMD needs a command after it"));
+        assert_eq!(parse("FROM x\nHEALTHCHECK CMD [ ]\n").unwrap_err().line, 2, "an empty JSON command too");
+        assert!(parse("FROM x\nHEALTHCHECK CMD true\nHEALTHCHECK NONE\n").is_ok());
     }
 
     #[test]
