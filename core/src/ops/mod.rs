@@ -15,6 +15,7 @@ mod bases;
 mod inspect;
 mod listing;
 mod local;
+mod search;
 mod settings;
 mod trust;
 
@@ -24,6 +25,9 @@ pub use listing::{
     Filter, FilterError, FilterSpec, ImageQuery, Listed, Row, SortKey, images, list as list_images, rows,
 };
 pub use local::{InspectPart, Inspected, Refused, Removal, exists, inspect, prune, rmi, tag_local, tag_remote, untag};
+pub use search::{
+    DEFAULT_LIMIT, DESCRIPTION_WIDTH, SearchError, SearchFilter, SearchOptions, SearchResult, search, split_term,
+};
 pub use settings::{
     BadSourceDateEpoch, CredentialSource, Prompt, PromptError, RegistryAccess, SOURCE_DATE_EPOCH, Settings,
     source_date_epoch,
