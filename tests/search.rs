@@ -348,3 +348,56 @@ fn catalog_pages_followed_and_bounded() {
     assert_eq!(r.out(), format!("{h}/app\n{h}/a/app\n{h}/c/app\n"));
     assert_eq!(r.err().matches("Warning: searching").count(), 2, "{}", r.err());
 }
+
+/// TLS with `--cert-dir` (and `--tls-verify`), `--authfile`, and a registry registries.conf blocks.
+#[test]
+fn tls_authfile_and_blocked_registries() {
+    let reg = Registry::start(Options { tls: true, users: vec![("u".into(), "p".into())], ..Options::default() });
+    let host = reg.host();
+    let certs = reg.cert_dir.clone().unwrap();
+    let c = Containers::new(&[]);
+    let layout = c.path("layout");
+    write_oci_layout(&layout, "v1", &[("f", b"tls")]);
+    let policy = format!("--policy={}", c.policy.display());
+    let dst = format!("docker://{host}/team/alpha:v1");
+    let src = format!("oci:{}:v1", layout.display());
+    let dest_certs = format!("--dest-cert-dir={}", certs.display());
+    c.skopeo(&["copy", &policy, "--dest-creds=u:p", &dest_certs, &src, &dst]).expect_ok("skopeo copy");
+    let blocked = "blocked.example:5000";
+    let conf = format!(
+        "unqualified-search-registries = [{host:?}, {blocked:?}]\n[[registry]]\nlocation = \"{blocked}\"\nblocked = true\n"
+    );
+    std::fs::write(c.path("registries.conf"), &conf).unwrap();
+    let w = HoistWorld::new(&conf);
+    let authfile = w.path("auth.json");
+    std::fs::write(&authfile, format!(r#"{{"auths":{{"{host}":{{"auth":"dTpw"}}}}}}"#)).unwrap();
+    let cert_dir = format!("--cert-dir={}", certs.display());
+    let auth = format!("--authfile={}", authfile.display());
+
+    // podman 4.3's search has no --cert-dir: it reads this registry with --tls-verify=false.
+    let podman = c.podman(&["search", "--tls-verify=false", &auth, &format!("{host}/alpha")], b"");
+    let podman = podman.expect_ok("podman search");
+    let ours = hoist(&w, &["search", &cert_dir, &auth, &format!("{host}/alpha")]).expect_ok("hoist search");
+    assert_eq!(ours.out(), podman.out());
+    assert!(ours.out().contains(&format!("{host}/team/alpha")), "{}", ours.out());
+
+    // Every unqualified registry: the blocked one is skipped with a warning naming it, nothing is sent to it.
+    let ours = hoist(&w, &["search", &cert_dir, &auth, "--format", "{{.Name}}", "alpha"]).expect_ok("with blocked");
+    assert_eq!(ours.out(), format!("{host}/team/alpha\n"));
+    assert!(
+        ours.err().contains("Warning: searching blocked.example:5000") && ours.err().contains("blocked"),
+        "{}",
+        ours.err()
+    );
+
+    // Without the CA the certificate is refused: one error line, nothing printed.
+    let r = hoist(&w, &["search", &auth, &format!("{host}/alpha")]);
+    assert_eq!(r.code, Some(125));
+    assert!(r.out().is_empty() && r.err().lines().count() == 1, "{}", r.err());
+    // --tls-verify=false reads it without the CA; --creds instead of the auth file.
+    let r = hoist(
+        &w,
+        &["search", "--tls-verify=false", "--creds", "u:p", "--format", "{{.Name}}", &format!("{host}/alpha")],
+    );
+    assert_eq!(r.expect_ok("--tls-verify=false").out(), format!("{host}/team/alpha\n"));
+}
