@@ -101,10 +101,9 @@ fn hoist(w: &HoistWorld, args: &[&str]) -> Run {
 /// anonymous users; podman and hoist reading the same registries.conf.
 struct Pair {
     open: Registry,
-    _closed: Registry,
+    closed: Registry,
     c: Containers,
     w: HoistWorld,
-    conf: String,
 }
 
 impl Pair {
@@ -126,7 +125,7 @@ impl Pair {
         let conf = format!("unqualified-search-registries = [{:?}, {:?}]\n{}", hosts[0], hosts[1], insecure(&hosts));
         std::fs::write(c.path("registries.conf"), &conf).unwrap();
         let w = HoistWorld::new(&conf);
-        Pair { open, _closed: closed, c, w, conf }
+        Pair { open, closed, c, w }
     }
 
     fn both(&self, args: &[&str]) -> (Run, Run) {
@@ -143,7 +142,6 @@ const REPOS: [&str; 5] = ["app/alpha", "alpha", "tools/alpha-cli", "app/beta", "
 #[test]
 fn search_matches_podman_across_two_registries_one_refusing_its_catalog() {
     let p = Pair::new(&REPOS, &["v1"]);
-    let _ = &p.conf;
     for args in [
         vec!["alpha"],
         vec!["beta"],
@@ -165,7 +163,7 @@ fn search_matches_podman_across_two_registries_one_refusing_its_catalog() {
     let h = p.open.host();
     assert_eq!(names[0], format!("{h}/alpha"));
     assert_eq!(names.len(), 4, "{}", ours.out());
-    assert!(ours.err().contains("Warning: searching ") && ours.err().contains(&p._closed.host()), "{}", ours.err());
+    assert!(ours.err().contains("Warning: searching ") && ours.err().contains(&p.closed.host()), "{}", ours.err());
     assert_eq!(ours.err().lines().count(), 1, "{}", ours.err());
 
     // Nothing found where one registry answered: podman 4.3 fails with the other's error; hoist (issue 23)
