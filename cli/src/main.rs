@@ -15,8 +15,8 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::{
     Invocation, access, build, completion, copy, creds, delete, digest, generate_key, history, image, images, inspect,
-    list_tags, load, login, logout, man, promote, prune, pull, push, resolve, rmi, save, sign, tag, trust, untag,
-    verify,
+    list_tags, load, login, logout, man, promote, prune, pull, push, resolve, rmi, save, search, sign, tag, trust,
+    untag, verify,
 };
 use printer::Printer;
 
@@ -61,6 +61,8 @@ enum Command {
     History(history::Args),
     /// List a registry repository's tags
     ListTags(list_tags::Args),
+    /// Search registries for images (Docker Hub's search API, other registries' catalogs), as podman search
+    Search(search::Args),
     /// Print an image's manifest digest (local, or docker://)
     Digest(digest::Args),
     /// Delete an image from a registry
@@ -134,6 +136,7 @@ fn run(command: Command, ctx: &Invocation) -> commands::Result<()> {
         Command::Inspect(a) => inspect::run(a, ctx),
         Command::History(a) => history::run(a, ctx),
         Command::ListTags(a) => list_tags::run(a, ctx),
+        Command::Search(a) => search::run(a, ctx),
         Command::Digest(a) => digest::run(a, ctx),
         Command::Delete(a) => delete::run(a, ctx),
         Command::Promote(a) => promote::run(a, ctx),

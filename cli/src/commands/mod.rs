@@ -26,6 +26,7 @@ pub mod push;
 pub mod resolve;
 pub mod rmi;
 pub mod save;
+pub mod search;
 pub mod sign;
 pub mod tag;
 pub mod trust;

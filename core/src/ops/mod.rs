@@ -15,6 +15,7 @@ mod bases;
 mod inspect;
 mod listing;
 mod local;
+mod search;
 mod settings;
 mod trust;
 
@@ -25,6 +26,9 @@ pub use listing::{
 };
 pub use local::{
     InspectPart, Inspected, Refused, Removal, delete, digest, exists, inspect, prune, rmi, tag_local, tag_remote, untag,
+};
+pub use search::{
+    DEFAULT_LIMIT, DESCRIPTION_WIDTH, SearchError, SearchFilter, SearchOptions, SearchResult, search, split_term,
 };
 pub use settings::{
     BadSourceDateEpoch, CredentialSource, Prompt, PromptError, RegistryAccess, SOURCE_DATE_EPOCH, Settings,

@@ -37,6 +37,7 @@ pub mod error;
 mod manifest;
 mod origin;
 mod request;
+pub mod search;
 mod tags;
 pub mod tls;
 pub mod token;
