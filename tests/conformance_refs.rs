@@ -90,7 +90,7 @@ const TOTAL_LENGTH: &str = "containers/image's docker/reference (podman, skopeo)
 
 /// The test binary of distribution/reference does not link crypto/sha512, so go-digest does not know it there.
 const SHA512: &str = "hoist verifies sha384 and sha512 digests, as go-digest does in any program that links \
-                      crypto/sha512 (containers/image does); distribution's test binary does not, so its table \
+                      crypto/sha512 (skopeo and podman do); distribution's test binary does not, so its table \
                       expects ErrDigestUnsupported";
 
 #[test]
@@ -267,3 +267,32 @@ const IMAGE_SPEC_DELIBERATE: &[(&str, &str)] = &[
     ("descriptor 19 (expected failure: artifactType does not match pattern (invalid first subtype character))", UNREAD),
     ("descriptor 29 (expected failure: invalid data base64, missing padding)", UNREAD),
 ];
+
+/// The deliberate differences in distribution/reference's table are skopeo's behaviour: the length limit
+/// ([`TOTAL_LENGTH`]) refuses both names the table accepts, with the words hoist uses, before reaching any
+/// registry, and 255 characters of name are accepted by both; a sha512 digest parses ([`SHA512`]).
+#[test]
+fn skopeo_agrees_on_the_deliberate_reference_differences() {
+    let containers = harness::podman::Containers::new(&[]);
+    let too_long = [format!("example.com/{}:tag", "a".repeat(255)), format!("{}a:tag", "a/".repeat(127))];
+    for name in &too_long {
+        let run = containers.skopeo(&["inspect", &format!("docker://{name}")]);
+        let err = run.err();
+        assert_ne!(run.code, Some(0), "{name}");
+        assert!(err.contains("repository name must not be more than 255 characters"), "skopeo: {err}");
+        let hoist = Reference::parse_normalized(name).unwrap_err();
+        assert_eq!(hoist.to_string(), "repository name must not be more than 255 characters");
+    }
+    // 255 characters of domain + '/' + path: both parse it (skopeo then fails to reach the registry, which
+    // is another error: nothing listens on localhost:1).
+    let at_limit = format!("localhost:1/{}:tag", "a".repeat(243));
+    assert!(Reference::parse_normalized(&at_limit).is_ok());
+    let run = containers.skopeo(&["inspect", &format!("docker://{at_limit}")]);
+    assert!(run.err().contains("localhost:1"), "skopeo parsed the name and tried the registry: {}", run.err());
+    assert!(!run.err().contains("must not be more than"), "skopeo: {}", run.err());
+
+    let sha512 = format!("localhost:1/validname@sha512:{}", "f".repeat(128));
+    assert!(Reference::parse_normalized(&sha512).is_ok());
+    let run = containers.skopeo(&["inspect", &format!("docker://{sha512}")]);
+    assert!(run.err().contains("pinging"), "skopeo parsed the digest and tried the registry: {}", run.err());
+}
