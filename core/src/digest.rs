@@ -16,6 +16,12 @@ pub enum VerifyError {
     Digest { expected: Digest, actual: Digest },
     #[error("size mismatch for {digest}: expected {expected} bytes, got {actual}")]
     Size { digest: Digest, expected: u64, actual: u64 },
+    /// The blob is named by a digest whose algorithm hoist cannot compute ([`Digest::is_supported`]).
+    #[error(
+        "cannot verify {digest}: digest algorithm {:?} is not supported (only sha256, sha384 and sha512 are)",
+        digest.algorithm()
+    )]
+    Unsupported { digest: Digest },
 }
 
 impl Digest {
@@ -99,8 +105,12 @@ impl Verifier {
         Verifier { expected: expected.clone(), size, hasher: Hasher::for_digest(expected) }
     }
 
-    /// Feeds bytes; fails as soon as more arrived than the expected size.
+    /// Feeds bytes; fails as soon as more arrived than the expected size, and at once when the expected
+    /// digest's algorithm is not one hoist can compute.
     pub fn update(&mut self, bytes: &[u8]) -> Result<(), VerifyError> {
+        if !self.expected.is_supported() {
+            return Err(VerifyError::Unsupported { digest: self.expected.clone() });
+        }
         self.hasher.update(bytes);
         match self.size {
             Some(expected) if self.hasher.len() > expected => {
@@ -121,6 +131,9 @@ impl Verifier {
 
     /// Ok when every byte arrived and their digest is the expected one.
     pub fn finish(self) -> Result<(), VerifyError> {
+        if !self.expected.is_supported() {
+            return Err(VerifyError::Unsupported { digest: self.expected });
+        }
         let actual_len = self.hasher.len();
         if let Some(expected) = self.size.filter(|&s| s != actual_len) {
             return Err(VerifyError::Size { digest: self.expected, expected, actual: actual_len });
@@ -146,10 +159,25 @@ impl serde::Serialize for Digest {
     }
 }
 
+/// A descriptor's digest ([`Digest::parse_any`]): any algorithm the OCI grammar admits, for
+/// `#[serde(deserialize_with)]`.
+pub fn deserialize_any<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
+    let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+    Digest::parse_any(&s).map_err(|e| serde::de::Error::custom(format!("digest {:?}: {e}", excerpt(&s))))
+}
+
+/// At most 80 characters of `s` (a digest quoted in an error can be as long as the document).
+fn excerpt(s: &str) -> String {
+    match s.char_indices().nth(80) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Digest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Digest::parse(&s).map_err(|e| serde::de::Error::custom(format!("digest {s:?}: {e}")))
+        Digest::parse(&s).map_err(|e| serde::de::Error::custom(format!("digest {:?}: {e}", excerpt(&s))))
     }
 }
 
@@ -173,6 +201,30 @@ mod tests {
         let mut h = Hasher::for_digest(&sha512);
         h.update(b"x");
         assert_eq!(h.finish().algorithm(), "sha512");
+    }
+
+    #[test]
+    fn unsupported_algorithms_parse_in_descriptors_but_never_verify() {
+        for s in [
+            "sha256+b64:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b",
+            "multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8",
+            "sha256+b64u.unknownlength:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564=",
+        ] {
+            assert!(Digest::parse(s).is_err(), "{s}: not in a reference");
+            let d = Digest::parse_any(s).unwrap();
+            assert_eq!(d.to_string(), s);
+            assert!(!d.is_supported());
+            let err = verify(b"x", &d, Some(1)).unwrap_err();
+            assert!(matches!(err, VerifyError::Unsupported { .. }), "{s}: {err}");
+            assert!(err.to_string().contains("is not supported"), "{err}");
+            assert!(Verifier::new(&d, None).finish().is_err(), "nothing fed is no proof either");
+        }
+        for bad in ["SHA256:ab", "sha256+foo+-b:ab", ":ab", "sha256", "x:", "a..b:ab", "x:a/b", "x:a.b"] {
+            assert!(Digest::parse_any(bad).is_err(), "{bad}");
+        }
+        let upper = format!("sha256:{}", "A".repeat(64));
+        assert!(Digest::parse_any(&upper).is_err(), "a known algorithm stays strict");
+        assert!(Digest::parse_any(EMPTY).unwrap().is_supported());
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub const DEFAULT_DOMAIN: &str = docker_hub::NAME;
 pub const LEGACY_DEFAULT_DOMAIN: &str = docker_hub::LEGACY_NAME;
 pub const OFFICIAL_REPO_PREFIX: &str = "library/";
 pub const DEFAULT_TAG: &str = "latest";
+/// The most characters of `domain/path`. distribution/reference since v0.6 limits only the path; this is
+/// the limit of containers/image's own `docker/reference` (what podman and skopeo parse with), which hoist
+/// follows: a name podman refuses is refused here too.
 pub const NAME_TOTAL_LENGTH_MAX: usize = 255;
 
 /// Why a reference does not parse. The texts are distribution's.
@@ -42,6 +45,9 @@ pub enum ReferenceError {
     NameTooLong,
     #[error("repository name must have at least one component")]
     NameEmpty,
+    /// [`Reference::parse_qualified`] of a name that is not written in its canonical form.
+    #[error("repository name must be canonical")]
+    NameNotCanonical,
     #[error("invalid repository name ({0}), cannot specify 64-byte hexadecimal strings")]
     HexIdentifier(String),
     #[error("invalid checksum digest format")]
@@ -78,6 +84,33 @@ impl Digest {
             return Err(ReferenceError::InvalidDigestFormat);
         }
         Ok(Digest { algorithm: algorithm.to_owned(), hex: hex.to_owned() })
+    }
+
+    /// Parses a digest as the OCI image spec's descriptor grammar admits it
+    /// (`[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+`): the algorithms hoist can verify (sha256, sha384,
+    /// sha512) are checked as strictly as [`Digest::parse`] checks them, any other algorithm is kept as
+    /// written (`sha256+b64:...`, `multihash+base58:...`). For descriptors in manifests and indexes, so a
+    /// document naming a blob hoist cannot verify still parses; [`Digest::is_supported`] is false for such a
+    /// digest, and fetching or verifying that blob is refused ([`crate::digest::Verifier`]).
+    pub fn parse_any(s: &str) -> Result<Digest, ReferenceError> {
+        let (algorithm, encoded) = s.split_once(':').ok_or(ReferenceError::InvalidDigestFormat)?;
+        if matches!(algorithm, "sha256" | "sha384" | "sha512") {
+            return Digest::parse(s);
+        }
+        let component_ok = |c: &str| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if !algorithm.split(['+', '.', '_', '-']).all(component_ok)
+            || encoded.is_empty()
+            || !encoded.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
+        {
+            return Err(ReferenceError::InvalidDigestFormat);
+        }
+        Ok(Digest { algorithm: algorithm.to_owned(), hex: encoded.to_owned() })
+    }
+
+    /// True when hoist can compute this digest's algorithm (sha256, sha384, sha512); only
+    /// [`Digest::parse_any`] makes digests for which it is false.
+    pub fn is_supported(&self) -> bool {
+        matches!(self.algorithm.as_str(), "sha256" | "sha384" | "sha512")
     }
 
     pub fn algorithm(&self) -> &str {
@@ -135,11 +168,14 @@ impl Reference {
         Ok(Reference { domain, path, tag, digest })
     }
 
-    /// Parses a fully qualified reference (the domain must be explicit), as `reference.ParseNamed` does.
+    /// Parses a reference written in its canonical form, as `reference.ParseNamed` does: the input must be
+    /// exactly what the parsed reference prints (`docker.io/library/alpine:3`), so `alpine`,
+    /// `library/alpine`, `docker.io/alpine` and `index.docker.io/library/alpine` are all
+    /// [`ReferenceError::NameNotCanonical`].
     pub fn parse_qualified(s: &str) -> Result<Reference, ReferenceError> {
         let r = Reference::parse_normalized(s)?;
-        if r.to_string() != s && r.familiar_string() == s {
-            return Err(ReferenceError::InvalidFormat);
+        if r.to_string() != s {
+            return Err(ReferenceError::NameNotCanonical);
         }
         Ok(r)
     }
@@ -495,8 +531,12 @@ mod tests {
         assert_eq!(r.to_string(), "docker.io/library/alpine:latest");
         let r = Reference::parse_normalized(&format!("alpine@{D256}")).unwrap().with_default_tag();
         assert_eq!(r.tag(), None, "a digest needs no tag");
-        assert!(Reference::parse_qualified("alpine").is_err());
         assert!(Reference::parse_qualified("docker.io/library/alpine").is_ok());
+        assert!(Reference::parse_qualified(&format!("r.io/a/b:t@{D256}")).is_ok());
+        // distribution's TestParseNamed: only the canonical string itself is accepted.
+        for input in ["alpine", "library/foo", "docker.io/foo", "index.docker.io/library/foo", "foo:tag"] {
+            assert_eq!(Reference::parse_qualified(input), Err(ReferenceError::NameNotCanonical), "{input:?}");
+        }
         let sha512 = format!("sha512:{}", "0".repeat(128));
         assert_eq!(Digest::parse(&sha512).unwrap().algorithm(), "sha512");
     }

@@ -368,6 +368,13 @@ pub fn manifest(data: &[u8]) {
         assert_eq!(m.is_index(), media_type::is_index(&mt), "{mt:?}");
         assert_eq!(!m.is_index(), media_type::is_image_manifest(&mt), "{mt:?}");
         let _ = (m.references(), m.subject(), m.annotations());
+        // A descriptor may name a digest hoist cannot verify; it reads back, and only a supported one is a
+        // digest a reference could carry.
+        for d in m.references() {
+            let text = d.digest.to_string();
+            assert_eq!(Digest::parse_any(&text).as_ref(), Ok(&d.digest), "{text:?} reads back");
+            assert_eq!(Digest::parse(&text).is_ok(), d.digest.is_supported(), "{text:?}");
+        }
         if let Some(index) = m.as_index() {
             for want in wanted_platforms() {
                 let _ = index.choose(&want);
@@ -601,7 +608,8 @@ pub fn policy_json(data: &[u8]) {
 pub fn registries_d(data: &[u8]) {
     use hoist_core::trust::storage::RegistriesD;
     let Ok(config) = RegistriesD::parse(Path::new("/etc/containers/registries.d/fuzz.yaml"), data) else { return };
-    let mut names: Vec<String> = ["busybox", "quay.io/org/app:v1", "localhost:5000/team/app"].map(str::to_owned).to_vec();
+    let mut names: Vec<String> =
+        ["busybox", "quay.io/org/app:v1", "localhost:5000/team/app"].map(str::to_owned).to_vec();
     names.push(format!("a.b.example.com/x/y@sha256:{}", "ab".repeat(32)));
     for scope in config.docker.keys() {
         let host = scope.strip_prefix("*.").map(|rest| format!("mirror.{rest}")).unwrap_or_else(|| scope.clone());

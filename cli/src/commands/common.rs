@@ -336,7 +336,21 @@ pub fn human_size(bytes: u64) -> String {
     format!("{n} {}", units[i])
 }
 
-/// The first 12 hex digits of a digest, as podman shows IDs and blobs.
+/// The first 12 hex digits of a digest, as podman shows IDs and blobs; all of a shorter one (a descriptor
+/// may name a blob by an algorithm hoist cannot verify, whose encoded part can be short).
 pub fn short(d: &hoist_core::digest::Digest) -> String {
-    d.hex()[..12].to_owned()
+    d.hex().get(..12).unwrap_or(d.hex()).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use hoist_core::digest::Digest;
+
+    #[test]
+    fn short_ids_of_any_digest() {
+        assert_eq!(super::short(&Digest::sha256(b"")), "e3b0c44298fc");
+        // A descriptor's digest in an algorithm hoist cannot verify is shown, not a panic, when its blob is
+        // announced before it is refused.
+        assert_eq!(super::short(&Digest::parse_any("multihash+base58:QmRZ").unwrap()), "QmRZ");
+    }
 }

@@ -18,6 +18,9 @@ use crate::digest::Digest;
 pub struct Descriptor {
     #[serde(rename = "mediaType")]
     pub media_type: String,
+    /// Any algorithm the OCI grammar admits ([`Digest::parse_any`]): the document parses, and the blob is
+    /// refused only when it is fetched or verified.
+    #[serde(deserialize_with = "crate::digest::deserialize_any")]
     pub digest: Digest,
     pub size: u64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -97,7 +97,9 @@ impl Manifest {
     /// [`MAX_MANIFEST_SIZE`] bytes; schema 1 (by content type, `mediaType` or `schemaVersion: 1`); a
     /// `schemaVersion` other than 2; an unknown declared `mediaType`; a declared `mediaType` of the other
     /// kind than the content type's; an image manifest with `manifests` or an index with `config` or
-    /// `layers` (ambiguous documents, as containers/image refuses them).
+    /// `layers` (ambiguous documents, as containers/image refuses them); an index entry with an empty
+    /// `mediaType` (the OCI schema requires one). A descriptor's digest may use an algorithm hoist cannot
+    /// verify ([`crate::digest::Digest::parse_any`]): the document parses, that blob is refused when needed.
     pub fn parse(raw: &[u8], content_type: Option<&str>) -> Result<Manifest, ImageError> {
         if raw.len() > MAX_MANIFEST_SIZE {
             return Err(ImageError::TooLarge { what: "manifest", size: raw.len(), limit: MAX_MANIFEST_SIZE });
@@ -173,6 +175,12 @@ impl Manifest {
             }
             Kind::Index => {
                 let mut i: Index = serde_json::from_slice(raw).map_err(|e| json_error("index", &e))?;
+                if let Some(n) = i.manifests.iter().position(|d| d.media_type.is_empty()) {
+                    return Err(ImageError::Invalid(format!(
+                        "invalid index: entry {n} ({}) has an empty mediaType",
+                        i.manifests[n].digest
+                    )));
+                }
                 i.media_type = i.media_type.or(fallback);
                 Manifest::Index(i)
             }

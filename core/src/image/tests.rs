@@ -363,3 +363,40 @@ fn converts_an_oci_manifest_to_docker_schema2_as_containers_image_does() {
     odd.layers[0].media_type = "application/x-tar".to_owned();
     assert!(odd.to_docker_schema2().unwrap_err().to_string().contains("unknown media type"));
 }
+
+#[test]
+fn an_entry_with_an_unverifiable_digest_does_not_spoil_the_index() {
+    // image-spec's descriptor examples: algorithms the spec admits but hoist cannot compute.
+    let other = r#"{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8","size":7,"platform":{"architecture":"s390x","os":"linux"}}"#;
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{other},{}]}}"#,
+        entry(&d('a'), "amd64", None)
+    );
+    let m = Manifest::parse(index.as_bytes(), None).unwrap();
+    let idx = m.as_index().unwrap();
+    assert_eq!(idx.choose(&Platform::parse("linux/amd64").unwrap()).map(|d| d.digest.to_string()), Some(d('a')));
+    let s390x = idx.choose(&Platform::parse("linux/s390x").unwrap()).unwrap();
+    assert!(!s390x.digest.is_supported());
+    let err = crate::digest::verify(b"1234567", &s390x.digest, Some(s390x.size)).unwrap_err();
+    assert!(err.to_string().contains("\"multihash+base58\" is not supported"), "{err}");
+
+    // The same in an image manifest's layers.
+    let manifest = oci_manifest().replace(&d('b'), "sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564");
+    let m = Manifest::parse(manifest.as_bytes(), None).unwrap();
+    assert_eq!(m.as_image().unwrap().layers[0].digest.algorithm(), "sha256+b64u");
+    // A malformed digest is still a parse error, and so is a known algorithm written wrongly.
+    for bad in ["sha256+foo+-b:c86f", "SHA256:c86f", &d('b').to_uppercase().replace("SHA", "sha")] {
+        let manifest = oci_manifest().replace(&d('b'), bad);
+        assert!(Manifest::parse(manifest.as_bytes(), None).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn an_index_entry_needs_a_media_type() {
+    let index =
+        oci_index().replacen(r#""mediaType":"application/vnd.oci.image.manifest.v1+json""#, r#""mediaType":"""#, 1);
+    let err = Manifest::parse(index.as_bytes(), None).unwrap_err();
+    assert!(err.to_string().contains("entry 0") && err.to_string().contains("empty mediaType"), "{err}");
+    let missing = oci_index().replacen(r#""mediaType":"application/vnd.oci.image.manifest.v1+json","#, "", 1);
+    assert!(Manifest::parse(missing.as_bytes(), None).is_err(), "a missing one neither");
+}
