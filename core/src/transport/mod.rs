@@ -63,6 +63,9 @@ pub enum TransportError {
     /// An index that does not give the image asked for: which platform, entry or limit.
     #[error(transparent)]
     Index(Box<crate::image::IndexError>),
+    /// A manifest that cannot be converted to the format asked for (`--format`).
+    #[error(transparent)]
+    Convert(#[from] crate::image::convert::ConvertError),
     /// Looking up the credentials for a registry failed (every source failed, or an auth file is unreadable).
     #[error(transparent)]
     Auth(#[from] AuthError),
