@@ -150,3 +150,79 @@ fn copy_all_format_v2s2_turns_an_index_into_a_manifest_list() {
     let id = podman_id(&c, &format!("{host}/conv/multi:s2"));
     assert_eq!(format!("sha256:{id}"), layout.configs[0]);
 }
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A `dir:` holding a Docker schema 2 image whose config has what Docker writes and OCI lacks
+/// (`container_config`, `docker_version`, `Hostname`), history, labels and an environment with `<`, `&`, `>`.
+fn docker_dir(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(5);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_cksum();
+    tar.append_data(&mut header, "hello.txt", &b"hello"[..]).unwrap();
+    let tar = tar.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    let layer = gz.finish().unwrap();
+    let config = serde_json::json!({
+        "architecture": host_arch(),
+        "config": {
+            "Hostname": "abc", "User": "app", "ExposedPorts": {"8080/tcp": {}, "443/tcp": {}},
+            "Env": ["PATH=/bin", "X=<a&b>"], "Cmd": ["/bin/sh"], "WorkingDir": "/srv",
+            "Labels": {"z": "1", "a": "<b>"}, "StopSignal": "SIGTERM", "Volumes": {"/data": {}}, "Entrypoint": null
+        },
+        "container_config": {"Hostname": "x"},
+        "created": "2024-01-02T03:04:05.123456789Z",
+        "docker_version": "20.10.7",
+        "history": [
+            {"created": "2024-01-02T03:04:05Z", "created_by": "/bin/sh -c #(nop) ADD file:abc in / "},
+            {"created": "2024-01-02T03:04:05Z", "created_by": "/bin/sh -c #(nop)  CMD [\"/bin/sh\"]", "empty_layer": true}
+        ],
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha256_hex(&tar))]}
+    });
+    let config = serde_json::to_vec(&config).unwrap();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": DOCKER_MANIFEST,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(),
+                   "digest": format!("sha256:{}", sha256_hex(&config))},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": layer.len(),
+                    "digest": format!("sha256:{}", sha256_hex(&layer))}]
+    });
+    std::fs::write(dir.join(sha256_hex(&config)), &config).unwrap();
+    std::fs::write(dir.join(sha256_hex(&layer)), &layer).unwrap();
+    std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
+    std::fs::write(dir.join("version"), "Directory Transport Version: 1.1\n").unwrap();
+}
+
+#[test]
+fn a_docker_config_becomes_the_oci_config_skopeo_writes() {
+    let reg = Registry::start(Options::default());
+    let host = reg.host();
+    let c = Containers::new(std::slice::from_ref(&host));
+    let w = HoistWorld::new(&insecure(&host));
+    let dir = c.path("docker-dir");
+    docker_dir(&dir);
+    let from = format!("docker://{host}/ref/rich:s2");
+    skopeo_copy(&c, &[], &format!("dir:{}", dir.display()), &from);
+    assert_eq!(json(&skopeo_raw(&c, &from))["mediaType"], DOCKER_MANIFEST);
+
+    let ours = format!("docker://{host}/conv/rich:oci");
+    hoist(&w, &["copy", "--format", "oci", &from, &ours]).expect_ok("copy --format oci");
+    let theirs = format!("docker://{host}/ref/rich:oci");
+    skopeo_copy(&c, &["--format", "oci"], &from, &theirs);
+    let (ours, theirs) = (skopeo_raw(&c, &ours), skopeo_raw(&c, &theirs));
+    assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs), "hoist and skopeo agree");
+    let config =
+        c.skopeo(&["inspect", "--config", "--raw", "--tls-verify=false", &format!("docker://{host}/conv/rich:oci")]);
+    let config = config.expect_ok("skopeo inspect --config").out();
+    assert!(!config.contains("container_config") && config.contains("\\u003cb\\u003e"), "{config}");
+}

@@ -507,8 +507,9 @@ struct OciRunConfig {
 struct OciRootFs {
     #[serde(rename = "type", default)]
     kind: String,
+    /// Go writes a missing list as `null`.
     #[serde(default)]
-    diff_ids: Vec<Digest>,
+    diff_ids: Option<Vec<Digest>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -523,4 +524,90 @@ struct OciHistory {
     comment: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     empty_layer: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc(media_type: &str, data: &[u8]) -> Descriptor {
+        Descriptor::new(media_type, Digest::sha256(data), data.len() as u64)
+    }
+
+    fn oci_image(layers: &[Descriptor], config_type: &str) -> (RawManifest, ImageManifest) {
+        let m = serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": desc(config_type, b"{}"), "layers": layers,
+        });
+        let raw = RawManifest::new(serde_json::to_vec(&m).unwrap(), OCI_MANIFEST);
+        let parsed = serde_json::from_slice(&raw.raw).unwrap();
+        (raw, parsed)
+    }
+
+    #[test]
+    fn oci_layers_map_to_docker_ones_and_the_config_is_kept() {
+        let layers = [
+            desc(OCI_LAYER, b"a"),
+            desc(OCI_LAYER_GZIP, b"b"),
+            desc(OCI_LAYER_NONDISTRIBUTABLE, b"c"),
+            desc(OCI_LAYER_NONDISTRIBUTABLE_GZIP, b"d"),
+        ];
+        let (raw, m) = oci_image(&layers, OCI_CONFIG);
+        let c = convert_image(&raw, &m, ManifestFormat::DockerV2Schema2, None).unwrap();
+        assert!(c.config.is_none() && c.warnings.is_empty());
+        let out: ImageManifest = serde_json::from_slice(&c.manifest.raw).unwrap();
+        assert_eq!(out.media_type.as_deref(), Some(DOCKER_MANIFEST));
+        assert_eq!((out.config.media_type.as_str(), &out.config.digest), (DOCKER_CONFIG, &m.config.digest));
+        let types: Vec<&str> = out.layers.iter().map(|l| l.media_type.as_str()).collect();
+        assert_eq!(types, [DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_FOREIGN_LAYER_UNCOMPRESSED, DOCKER_FOREIGN_LAYER]);
+        // And back, the same media types as before.
+        let docker: ImageManifest = serde_json::from_slice(&c.manifest.raw).unwrap();
+        let back = convert_image(&c.manifest, &docker, ManifestFormat::Oci, Some(b"{}")).unwrap();
+        let back: ImageManifest = serde_json::from_slice(&back.manifest.raw).unwrap();
+        assert_eq!(back.layers.iter().map(|l| l.media_type.clone()).collect::<Vec<_>>(), layers.map(|l| l.media_type));
+        // Already in the format asked for: the same bytes.
+        assert_eq!(convert_image(&raw, &m, ManifestFormat::Oci, None).unwrap().manifest, raw);
+    }
+
+    #[test]
+    fn what_schema_2_cannot_hold_is_refused_in_one_line() {
+        for (layer, must) in [
+            (desc(OCI_LAYER_ZSTD, b"z"), "zstd compression is not supported for docker images"),
+            (desc(OCI_LAYER_NONDISTRIBUTABLE_ZSTD, b"z"), "zstd compression is not supported"),
+            (desc("application/vnd.oci.image.layer.v1.tar+gzip+encrypted", b"e"), "encrypted layers are not supported"),
+            (desc("application/x-mystery", b"m"), "unknown layer media type"),
+        ] {
+            let (raw, m) = oci_image(&[layer], OCI_CONFIG);
+            let e = convert_image(&raw, &m, ManifestFormat::DockerV2Schema2, None).unwrap_err().to_string();
+            assert!(e.contains(must) && !e.contains('\n'), "{e}");
+        }
+        let (raw, m) = oci_image(&[], "application/vnd.example.artifact+json");
+        let e = convert_image(&raw, &m, ManifestFormat::DockerV2Schema2, None).unwrap_err();
+        assert!(matches!(e, ConvertError::Artifact { .. }), "{e}");
+        assert!(matches!("v2s1".parse::<ManifestFormat>(), Err(ConvertError::Schema1)));
+        assert!(matches!("docker".parse::<ManifestFormat>(), Err(ConvertError::UnknownFormat(_))));
+    }
+
+    #[test]
+    fn annotations_dropped_by_the_conversion_are_warned_of() {
+        let mut layer = desc(OCI_LAYER_GZIP, b"b");
+        layer.annotations = Some(BTreeMap::from([("k".to_owned(), "v".to_owned())]));
+        let (raw, m) = oci_image(&[layer], OCI_CONFIG);
+        let c = convert_image(&raw, &m, ManifestFormat::DockerV2Schema2, None).unwrap();
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("1 annotation(s)"), "{:?}", c.warnings);
+        assert!(!String::from_utf8_lossy(&c.manifest.raw).contains("annotations"));
+    }
+
+    #[test]
+    fn a_docker_config_that_does_not_match_its_digest_is_refused() {
+        let config = desc(DOCKER_CONFIG, b"{}");
+        let m = serde_json::json!({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST, "config": config, "layers": []});
+        let raw = RawManifest::new(serde_json::to_vec(&m).unwrap(), DOCKER_MANIFEST);
+        let parsed: ImageManifest = serde_json::from_slice(&raw.raw).unwrap();
+        assert!(needs_config(&parsed, ManifestFormat::Oci));
+        let e = convert_image(&raw, &parsed, ManifestFormat::Oci, Some(b"{ }")).unwrap_err();
+        assert!(matches!(e, ConvertError::Config { .. }), "{e}");
+        let e = convert_image(&raw, &parsed, ManifestFormat::Oci, Some(b"[]")).unwrap_err();
+        assert!(matches!(e, ConvertError::Config { .. }), "{e}");
+    }
 }

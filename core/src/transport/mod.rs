@@ -65,7 +65,7 @@ pub enum TransportError {
     Index(Box<crate::image::IndexError>),
     /// A manifest that cannot be converted to the format asked for (`--format`).
     #[error(transparent)]
-    Convert(#[from] crate::image::convert::ConvertError),
+    Convert(Box<crate::image::convert::ConvertError>),
     /// Looking up the credentials for a registry failed (every source failed, or an auth file is unreadable).
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -143,6 +143,12 @@ impl From<dir::DirError> for TransportError {
 impl From<store::StoreTransportError> for TransportError {
     fn from(e: store::StoreTransportError) -> Self {
         TransportError::StoreTransport(Box::new(e))
+    }
+}
+
+impl From<crate::image::convert::ConvertError> for TransportError {
+    fn from(e: crate::image::convert::ConvertError) -> Self {
+        TransportError::Convert(Box::new(e))
     }
 }
 
