@@ -239,6 +239,25 @@ pub struct CopyFlags {
     pub quiet: bool,
 }
 
+/// `--format`/`-f` of push and copy (podman's and skopeo's): the manifest format to write.
+#[derive(clap::Args, Clone, Default)]
+pub struct FormatArgs {
+    /// Manifest format to write: oci or v2s2 (Docker schema 2); converted on the way (default: as the source
+    /// has it, byte for byte)
+    #[arg(short = 'f', long = "format", value_name = "FORMAT")]
+    pub format: Option<String>,
+}
+
+impl FormatArgs {
+    /// `settings` writing the format asked for; an unknown one (or v2s1) refused in one line.
+    pub fn apply(&self, mut settings: Settings) -> Result<Settings> {
+        if let Some(f) = &self.format {
+            settings.format = Some(f.parse::<hoist_core::image::convert::ManifestFormat>()?);
+        }
+        Ok(settings)
+    }
+}
+
 /// podman's platform flags.
 #[derive(clap::Args, Clone, Default)]
 pub struct PlatformArgs {

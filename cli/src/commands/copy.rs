@@ -8,7 +8,9 @@ use hoist_core::registry::TlsOptions;
 use hoist_core::transport::name::{DestinationOptions, ImageName};
 use std::path::PathBuf;
 
-use super::common::{CopyFlags, PlatformArgs, PolicyArgs, SignArgs, SignatureStorageArgs, credential_source};
+use super::common::{
+    CopyFlags, FormatArgs, PlatformArgs, PolicyArgs, SignArgs, SignatureStorageArgs, credential_source,
+};
 use super::{Invocation, Result, fail};
 
 #[derive(clap::Args)]
@@ -63,6 +65,8 @@ pub struct Args {
     #[arg(long)]
     dest_compress: bool,
     #[command(flatten)]
+    format: FormatArgs,
+    #[command(flatten)]
     pub copy: CopyFlags,
     #[command(flatten)]
     signature_storage: SignatureStorageArgs,
@@ -83,7 +87,8 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         let settings = ctx.settings.clone().with_registry(access).with_platform(a.platform.platform()?);
         Ok(a.signature_storage.apply(settings.with_jobs(a.copy.jobs)))
     };
-    let src_settings = a.policy.apply(side(a.src_tls_verify, &a.src_cert_dir, &a.src_creds, a.src_no_creds)?);
+    let src_settings =
+        a.format.apply(a.policy.apply(side(a.src_tls_verify, &a.src_cert_dir, &a.src_creds, a.src_no_creds)?))?;
     let dst_settings = a.sign.apply(side(a.dest_tls_verify, &a.dest_cert_dir, &a.dest_creds, a.dest_no_creds)?)?;
     let options = DestinationOptions { compress_layers: a.dest_compress };
     let progress = ctx.printer.copy_progress();

@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use super::common::{CopyFlags, PolicyArgs, RegistryArgs, SignArgs, SignatureStorageArgs, registry_reference};
+use super::common::{
+    CopyFlags, FormatArgs, PolicyArgs, RegistryArgs, SignArgs, SignatureStorageArgs, registry_reference,
+};
 use super::{Invocation, Result};
 
 #[derive(clap::Args)]
@@ -23,14 +25,17 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     digestfile: Option<PathBuf>,
     #[command(flatten)]
+    format: FormatArgs,
+    #[command(flatten)]
     pub copy: CopyFlags,
     #[command(flatten)]
     signature_storage: SignatureStorageArgs,
 }
 
 pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
-    let settings =
-        a.signature_storage.apply(a.sign.apply(a.policy.apply(a.registry.settings(ctx)?))?.with_jobs(a.copy.jobs));
+    let settings = a.format.apply(
+        a.signature_storage.apply(a.sign.apply(a.policy.apply(a.registry.settings(ctx)?))?.with_jobs(a.copy.jobs)),
+    )?;
     let destination = a.destination.as_deref().map(registry_reference).transpose()?;
     let progress = ctx.printer.copy_progress();
     let push = hoist_core::ops::push(&settings, &a.image, destination.as_ref(), None, progress.clone());

@@ -2,7 +2,10 @@
 //! copy (any → any), as containers/image's `copy.Image`.
 //!
 //! - Manifests move as raw bytes, so digests never change; nothing is converted (every transport here holds
-//!   OCI and Docker schema 2 alike) and schema 1 is refused when the manifest is parsed.
+//!   OCI and Docker schema 2 alike) and schema 1 is refused when the manifest is parsed — unless
+//!   [`Options::format`] asks for OCI or Docker schema 2 (`--format`): then every manifest written that is
+//!   not in that format is converted ([`crate::image::convert`]) after the trust step, before any blob
+//!   moves, and a config made anew by the conversion is written from memory.
 //! - An index is resolved to the chosen platform's image (the host's unless told otherwise); with `all`,
 //!   every child and the index itself are copied byte for byte.
 //! - Blobs move in parallel (`jobs`, default 6, as skopeo), each once even when several manifests share it;
@@ -32,7 +35,9 @@ use std::sync::Arc;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
 use crate::digest::Digest;
-use crate::image::{Descriptor, IndexError, Manifest, Platform};
+use crate::image::convert::{self, ConvertError, ManifestFormat};
+use crate::image::{Descriptor, IndexError, MAX_CONFIG_SIZE, Manifest, Platform};
+use crate::observe::SharedObserver;
 use crate::reference::Reference;
 use crate::stream::ByteStream;
 use crate::transport::{ImageDestination, ImageSource, RawManifest, TransportError};
@@ -57,6 +62,10 @@ pub struct Options {
     pub sign_identity: Option<Reference>,
     /// Leave the source's signatures behind (`--remove-signatures`); new ones are still made.
     pub remove_signatures: bool,
+    /// Convert manifests to this format (`--format oci|v2s2`); `None`: bytes as they are.
+    pub format: Option<ManifestFormat>,
+    /// Who hears warnings (what a conversion drops).
+    pub observer: SharedObserver,
 }
 
 impl Default for Options {
@@ -69,6 +78,8 @@ impl Default for Options {
             signers: Vec::new(),
             sign_identity: None,
             remove_signatures: false,
+            format: None,
+            observer: crate::observe::silent(),
         }
     }
 }
@@ -83,6 +94,7 @@ impl std::fmt::Debug for Options {
             .field("signers", &self.signers.iter().map(|s| s.describe()).collect::<Vec<_>>())
             .field("sign_identity", &self.sign_identity)
             .field("remove_signatures", &self.remove_signatures)
+            .field("format", &self.format)
             .finish()
     }
 }
@@ -159,6 +171,10 @@ struct Plan {
     /// The manifests the trust policy judges: the source's top-level one, then the instance chosen from an
     /// index (or, with `all`, every child).
     checked: Vec<RawManifest>,
+    /// Blobs made by a conversion (a new config), written from memory rather than read from the source.
+    made: std::collections::HashMap<Digest, bytes::Bytes>,
+    /// For a manifest a conversion made: the source's manifest it was made from (for its signatures).
+    converted_from: std::collections::HashMap<Digest, Digest>,
 }
 
 /// Copies the image `src` names to `dst`.
@@ -169,14 +185,17 @@ pub async fn copy(
     progress: Arc<dyn CopyProgress>,
 ) -> Result<Report, CopyError> {
     let top = src.manifest().await.map_err(ctx(|| format!("reading the manifest of {}", src.name())))?;
-    let plan = plan(src, top, opts).await?;
+    let mut plan = plan(src, top, opts).await?;
     // Trust first: nothing is read from the blobs or written to the destination before the policy agrees.
     let mut cache = check_trust(src, &plan, opts).await?;
+    if let Some(to) = opts.format {
+        convert_plan(src, &mut plan, to, opts).await?;
+    }
     let signatures = signatures_to_write(src, dst, &plan, opts, &mut cache).await?;
     let mut report =
         Report { manifest: plan.top.clone(), bytes_copied: 0, copied: 0, skipped: 0, mounted: 0, foreign: 0 };
     let outcomes: Vec<(BlobOutcome, u64)> = futures_util::stream::iter(plan.blobs.iter())
-        .map(|blob| copy_blob(src, dst, blob, &progress))
+        .map(|blob| copy_blob(src, dst, blob, plan.made.get(&blob.digest), &progress))
         .buffer_unordered(opts.jobs.max(1))
         .try_collect()
         .await?;
@@ -254,13 +273,20 @@ async fn plan(src: &dyn ImageSource, top: RawManifest, opts: &Options) -> Result
     match parsed {
         Manifest::Image(m) => {
             push_blobs(&mut blobs, &mut seen, m.blobs());
-            Ok(Plan { children: Vec::new(), checked: vec![top.clone()], top, blobs })
+            Ok(Plan {
+                children: Vec::new(),
+                checked: vec![top.clone()],
+                top,
+                blobs,
+                made: Default::default(),
+                converted_from: Default::default(),
+            })
         }
         Manifest::Index(index) if opts.all => {
             let mut children = Vec::new();
             collect_all(src, &index.manifests, &mut children, &mut blobs, &mut seen, 1).await?;
             let checked = std::iter::once(top.clone()).chain(children.iter().cloned()).collect();
-            Ok(Plan { children, top, blobs, checked })
+            Ok(Plan { children, top, blobs, checked, made: Default::default(), converted_from: Default::default() })
         }
         Manifest::Index(index) => {
             let want = opts.platform.clone().unwrap_or_else(Platform::host);
@@ -282,7 +308,14 @@ async fn plan(src: &dyn ImageSource, top: RawManifest, opts: &Options) -> Result
                     ));
                 }
             }
-            Ok(Plan { children: Vec::new(), checked: vec![top, child.clone()], top: child, blobs })
+            Ok(Plan {
+                children: Vec::new(),
+                checked: vec![top, child.clone()],
+                top: child,
+                blobs,
+                made: Default::default(),
+                converted_from: Default::default(),
+            })
         }
     }
 }
@@ -346,6 +379,18 @@ async fn signatures_to_write(
     let mut out = Vec::new();
     for manifest in plan.children.iter().chain(std::iter::once(&plan.top)) {
         let mut sigs = if opts.remove_signatures {
+            Vec::new()
+        } else if let Some(original) = plan.converted_from.get(&manifest.digest) {
+            // A converted manifest has a new digest: the source's signatures cannot follow it.
+            if !source_signatures(src, original, cache).await?.is_empty() {
+                return Err(convert_error(
+                    src,
+                    ConvertError::WouldInvalidateSignatures {
+                        digest: original.clone(),
+                        format: opts.format.unwrap_or(ManifestFormat::Oci),
+                    },
+                ));
+            }
             Vec::new()
         } else {
             source_signatures(src, &manifest.digest, cache).await?.to_vec()
@@ -426,11 +471,108 @@ fn push_blobs<'a>(out: &mut Vec<Descriptor>, seen: &mut HashSet<Digest>, blobs: 
     }
 }
 
-/// Copies one blob unless the destination has it or can mount it; the bytes moved.
+fn convert_error(src: &dyn ImageSource, e: ConvertError) -> CopyError {
+    CopyError::new(format!("converting the manifest of {}", src.name()), e.into())
+}
+
+/// Converts every manifest of `plan` to `to` (children first, an index after its children), replacing the
+/// plan's manifests and blobs with the converted ones; configs a conversion makes go to `plan.made`.
+async fn convert_plan(
+    src: &dyn ImageSource,
+    plan: &mut Plan,
+    to: ManifestFormat,
+    opts: &Options,
+) -> Result<(), CopyError> {
+    let mut done: std::collections::HashMap<Digest, RawManifest> = std::collections::HashMap::new();
+    let mut blobs = Vec::new();
+    let mut seen = HashSet::new();
+    let one = async |raw: &RawManifest, done: &std::collections::HashMap<Digest, RawManifest>| {
+        let (new, warnings, made) = match parse(raw, &src.name())? {
+            Manifest::Image(m) => {
+                let config =
+                    if convert::needs_config(&m, to) { Some(read_config(src, &m.config).await?) } else { None };
+                let c = convert::convert_image(raw, &m, to, config.as_deref()).map_err(|e| convert_error(src, e))?;
+                (c.manifest, c.warnings, c.config)
+            }
+            Manifest::Index(index) => {
+                let (new, warnings) =
+                    convert::convert_index(raw, &index, to, done).map_err(|e| convert_error(src, e))?;
+                (new, warnings, None)
+            }
+        };
+        for w in &warnings {
+            opts.observer.warning(w);
+        }
+        Ok::<_, CopyError>((new, made))
+    };
+    let mut children = Vec::new();
+    for child in &plan.children {
+        let (new, made) = one(child, &done).await?;
+        if let Some((d, bytes)) = made {
+            plan.made.insert(d.digest, bytes.into());
+        }
+        done.insert(child.digest.clone(), new.clone());
+        children.push(new);
+    }
+    let (top, made) = one(&plan.top, &done).await?;
+    if let Some((d, bytes)) = made {
+        plan.made.insert(d.digest, bytes.into());
+    }
+    for (old, new) in plan.children.iter().zip(&children).chain(std::iter::once((&plan.top, &top))) {
+        if old.digest != new.digest {
+            plan.converted_from.insert(new.digest.clone(), old.digest.clone());
+        }
+        if let Manifest::Image(m) = parse(new, &src.name())? {
+            push_blobs(&mut blobs, &mut seen, m.blobs());
+        }
+    }
+    plan.children = children;
+    plan.top = top;
+    plan.blobs = blobs;
+    Ok(())
+}
+
+/// The bytes of a config blob (at most [`MAX_CONFIG_SIZE`]; checked against its digest by the conversion).
+async fn read_config(src: &dyn ImageSource, config: &Descriptor) -> Result<Vec<u8>, CopyError> {
+    let what = || format!("reading config {} of {}", config.digest, src.name());
+    if config.size > MAX_CONFIG_SIZE as u64 {
+        return Err(CopyError::new(
+            what(),
+            crate::image::ImageError::TooLarge {
+                what: "image config",
+                size: usize::try_from(config.size).unwrap_or(usize::MAX),
+                limit: MAX_CONFIG_SIZE,
+            }
+            .into(),
+        ));
+    }
+    let mut stream = src.blob(config).await.map_err(ctx(what))?;
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(ctx(what))?;
+        if out.len() + chunk.len() > MAX_CONFIG_SIZE {
+            return Err(CopyError::new(
+                what(),
+                crate::image::ImageError::TooLarge {
+                    what: "image config",
+                    size: out.len() + chunk.len(),
+                    limit: MAX_CONFIG_SIZE,
+                }
+                .into(),
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Copies one blob unless the destination has it or can mount it; the bytes moved. `made`: the blob's bytes
+/// when a conversion made it (not in the source).
 async fn copy_blob(
     src: &dyn ImageSource,
     dst: &dyn ImageDestination,
     blob: &Descriptor,
+    made: Option<&bytes::Bytes>,
     progress: &Arc<dyn CopyProgress>,
 ) -> Result<(BlobOutcome, u64), CopyError> {
     let what = || format!("copying blob {} to {}", blob.digest, dst.name());
@@ -443,7 +585,8 @@ async fn copy_blob(
         progress.blob_finished(blob, BlobOutcome::Skipped);
         return Ok((BlobOutcome::Skipped, 0));
     }
-    if let Some(from) = src.registry_repo()
+    if made.is_none()
+        && let Some(from) = src.registry_repo()
         && dst.try_mount(blob, &from).await.map_err(ctx(what))?
     {
         progress.blob_finished(blob, BlobOutcome::Mounted);
@@ -451,7 +594,10 @@ async fn copy_blob(
     }
     let open = || {
         async move {
-            let stream = src.blob(blob).await?;
+            let stream: ByteStream<TransportError> = match made {
+                Some(bytes) => Box::pin(futures_util::stream::iter([Ok(bytes.clone())])),
+                None => src.blob(blob).await?,
+            };
             let (progress, shown) = (progress.clone(), blob.clone());
             let mut moved = 0u64;
             let counted = stream.inspect(move |item| {

@@ -458,3 +458,116 @@ async fn signatures_travel_before_the_commit_unless_removed_and_each_signer_adds
     let new = Signature::SimpleSigning(format!("{} as {identity}", top.digest).into_bytes());
     assert_eq!(*dst.signatures.lock().unwrap(), [(top.digest.clone(), vec![old, new])]);
 }
+
+/// The observer's warnings, kept.
+#[derive(Default)]
+struct Warnings(Mutex<Vec<String>>);
+
+impl crate::observe::Observer for Warnings {
+    fn warning(&self, line: &str) {
+        self.0.lock().unwrap().push(line.to_owned());
+    }
+}
+
+#[tokio::test]
+async fn a_conversion_that_would_invalidate_signatures_is_refused_before_anything_is_written() {
+    let (src, top) = one_image();
+    let old = Signature::SimpleSigning(b"old".to_vec());
+    let src = SignedSource::new(src, HashMap::from([(top.digest.clone(), vec![old])]));
+    let to_v2s2 = Options { format: Some(ManifestFormat::DockerV2Schema2), ..Options::default() };
+    let dst = MemDestination::default();
+    let e = copy(&src, &dst, &to_v2s2, Arc::new(NoProgress)).await.unwrap_err();
+    assert!(e.to_string().contains("would invalidate its signatures: give --remove-signatures"), "{e}");
+    assert!(dst.log.lock().unwrap().is_empty(), "nothing written: {:?}", dst.log.lock().unwrap());
+
+    // Without them, the converted manifest is written, signed anew by the signers over its own digest.
+    let identity = Reference::parse_normalized("quay.io/org/app:2").unwrap();
+    let opts = Options {
+        remove_signatures: true,
+        signers: vec![Arc::new(FakeSigner)],
+        sign_identity: Some(identity.clone()),
+        ..to_v2s2
+    };
+    let dst = MemDestination::default();
+    let report = copy(&src, &dst, &opts, Arc::new(NoProgress)).await.unwrap();
+    assert_eq!(report.manifest.media_type, media_type::DOCKER_MANIFEST);
+    assert_ne!(report.manifest.digest, top.digest);
+    let new = Signature::SimpleSigning(format!("{} as {identity}", report.manifest.digest).into_bytes());
+    assert_eq!(*dst.signatures.lock().unwrap(), [(report.manifest.digest.clone(), vec![new])]);
+    assert_eq!(dst.log.lock().unwrap().last().unwrap(), &format!("commit {}", short(&report.manifest.digest)));
+}
+
+#[tokio::test]
+async fn docker_to_oci_writes_the_new_config_from_memory_and_not_the_old_one() {
+    let (config, c) =
+        blob(b"{\"architecture\":\"amd64\",\"os\":\"linux\",\"container_config\":{}}", media_type::DOCKER_CONFIG);
+    let (layer, l) = blob(b"layer bytes", media_type::DOCKER_LAYER_GZIP);
+    let m = serde_json::json!({
+        "schemaVersion": 2, "mediaType": media_type::DOCKER_MANIFEST, "config": config, "layers": [layer]
+    });
+    let top = RawManifest::new(serde_json::to_vec(&m).unwrap(), media_type::DOCKER_MANIFEST);
+    let src = MemSource {
+        top: top.clone(),
+        manifests: HashMap::new(),
+        blobs: HashMap::from([(config.digest.clone(), c), (layer.digest.clone(), l)]),
+        repo: None,
+    };
+    let dst = MemDestination::default();
+    let opts = Options { format: Some(ManifestFormat::Oci), ..Options::default() };
+    let report = copy(&src, &dst, &opts, Arc::new(NoProgress)).await.unwrap();
+    let Manifest::Image(written) = Manifest::parse(&report.manifest.raw, Some(media_type::OCI_MANIFEST)).unwrap()
+    else {
+        panic!("an image manifest")
+    };
+    assert_eq!(written.config.media_type, media_type::OCI_CONFIG);
+    assert_eq!(written.layers[0].media_type, media_type::OCI_LAYER_GZIP);
+    let new_config =
+        b"{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{},\"rootfs\":{\"type\":\"\",\"diff_ids\":null}}";
+    assert_eq!(written.config.digest, Digest::sha256(new_config), "container_config dropped, as Go's OCI type");
+    let mut log = dst.log.lock().unwrap().clone();
+    log.sort();
+    let mut want = vec![
+        format!("blob {}", short(&written.config.digest)),
+        format!("blob {}", short(&layer.digest)),
+        format!("commit {}", short(&report.manifest.digest)),
+    ];
+    want.sort();
+    assert_eq!(log, want, "the old config is not copied");
+
+    // Already OCI: asked for OCI again, the bytes stay.
+    let (src, top) = one_image();
+    let dst = MemDestination::default();
+    let report = copy(&src, &dst, &opts, Arc::new(NoProgress)).await.unwrap();
+    assert_eq!(report.manifest, top);
+}
+
+#[tokio::test]
+async fn an_index_converts_after_its_children_and_dropped_annotations_are_warned_of() {
+    let (src, index, amd64, arm64) = two_platforms();
+    let warnings = Arc::new(Warnings::default());
+    let mut parsed: serde_json::Value = serde_json::from_slice(&index.raw).unwrap();
+    parsed["annotations"] = serde_json::json!({"org.example": "x"});
+    let annotated = RawManifest::new(serde_json::to_vec(&parsed).unwrap(), media_type::OCI_INDEX);
+    let src = MemSource { top: annotated, ..src };
+    let dst = MemDestination::default();
+    let opts = Options {
+        all: true,
+        format: Some(ManifestFormat::DockerV2Schema2),
+        observer: warnings.clone(),
+        ..Options::default()
+    };
+    let report = copy(&src, &dst, &opts, Arc::new(NoProgress)).await.unwrap();
+    assert_eq!(report.manifest.media_type, media_type::DOCKER_LIST);
+    let Manifest::Index(list) = Manifest::parse(&report.manifest.raw, None).unwrap() else { panic!("a list") };
+    let log = dst.log.lock().unwrap().clone();
+    for (entry, old) in list.manifests.iter().zip([&amd64, &arm64]) {
+        assert_eq!(entry.media_type, media_type::DOCKER_MANIFEST);
+        assert_ne!(entry.digest, old.digest, "the entry points at the converted child");
+        let child = log.iter().position(|l| *l == format!("child {}", short(&entry.digest))).expect("child written");
+        assert!(child < log.len() - 1);
+    }
+    assert_eq!(log.last().unwrap(), &format!("commit {}", short(&report.manifest.digest)));
+    let warned = warnings.0.lock().unwrap().clone();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains("1 annotation(s) dropped"), "{warned:?}");
+}

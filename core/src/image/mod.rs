@@ -11,6 +11,7 @@
 //! against their digests ([`crate::digest`]).
 
 pub mod config;
+pub mod convert;
 pub mod descriptor;
 pub mod manifest;
 pub mod media_type;

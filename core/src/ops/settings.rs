@@ -123,6 +123,8 @@ pub struct Settings {
     pub sign_identity: Option<Reference>,
     /// `--remove-signatures`: the source's signatures are not copied.
     pub remove_signatures: bool,
+    /// `--format oci|v2s2`: the manifest format a push or copy writes; `None`: as the source has it.
+    pub format: Option<crate::image::convert::ManifestFormat>,
     /// registries.conf, read once on first use.
     config: OnceLock<Arc<Config>>,
     /// The trust policy, read once on first use.
@@ -149,6 +151,7 @@ impl Settings {
             signers: Vec::new(),
             sign_identity: None,
             remove_signatures: false,
+            format: None,
             config: OnceLock::new(),
             policy: OnceLock::new(),
         }
@@ -319,6 +322,8 @@ impl Settings {
             signers: self.signers.clone(),
             sign_identity: self.sign_identity.clone(),
             remove_signatures: self.remove_signatures,
+            format: self.format,
+            observer: self.observer.clone(),
         })
     }
 }

@@ -63,6 +63,9 @@ pub enum TransportError {
     /// An index that does not give the image asked for: which platform, entry or limit.
     #[error(transparent)]
     Index(Box<crate::image::IndexError>),
+    /// A manifest that cannot be converted to the format asked for (`--format`).
+    #[error(transparent)]
+    Convert(Box<crate::image::convert::ConvertError>),
     /// Looking up the credentials for a registry failed (every source failed, or an auth file is unreadable).
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -140,6 +143,12 @@ impl From<dir::DirError> for TransportError {
 impl From<store::StoreTransportError> for TransportError {
     fn from(e: store::StoreTransportError) -> Self {
         TransportError::StoreTransport(Box::new(e))
+    }
+}
+
+impl From<crate::image::convert::ConvertError> for TransportError {
+    fn from(e: crate::image::convert::ConvertError) -> Self {
+        TransportError::Convert(Box::new(e))
     }
 }
 
