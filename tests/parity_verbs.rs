@@ -68,7 +68,7 @@ impl Side {
 
     /// Every name in hoist's store (`<none>` for an image without one), sorted.
     fn hoist_names(&self) -> BTreeSet<String> {
-        let out = self.hoist(&["images", "--format", "json"]).expect_ok("hoist images");
+        let out = self.hoist(&["images", "-a", "--format", "json"]).expect_ok("hoist images");
         let images: Vec<serde_json::Value> = serde_json::from_str(&out.out()).unwrap();
         let mut names = BTreeSet::new();
         for i in &images {
