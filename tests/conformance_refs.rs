@@ -194,6 +194,18 @@ fn patternmatcher_tables() {
             t.case(format!("{table}:{patterns:?} {text:?}"), problem);
         }
     }
+    // The one-case test functions (a lone `!`, a malformed pattern: an error; no patterns: no match).
+    for c in cases(&doc, "functions") {
+        let patterns: Vec<&str> = c["patterns"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        let (text, pass, want_err) = (s(c, "text"), c["pass"].as_bool().unwrap(), c["err"].as_bool().unwrap());
+        let problem = match (dockerignore::parse(&patterns.join("\n")), want_err) {
+            (Err(_), true) => None,
+            (Ok(_), true) => Some("expected an error, the patterns were accepted".to_owned()),
+            (Err(e), false) => Some(format!("expected {pass}, got the error {e}")),
+            (Ok(ig), false) => (ig.is_excluded(text) != pass).then(|| format!("expected {pass}, got {}", !pass)),
+        };
+        t.case(format!("{}:{patterns:?} {text:?}", s(c, "test")), problem);
+    }
     // Go's filepath.Match tests as patternmatcher runs them (Matches(s, [pattern])): a bad pattern is an error.
     for c in cases(&doc, "match") {
         let (pattern, text, want) = (s(c, "pattern"), s(c, "text"), c["match"].as_bool().unwrap());
