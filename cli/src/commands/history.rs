@@ -121,21 +121,7 @@ fn now() -> i64 {
 /// `About a minute ago`, `3 hours ago`, `2 weeks ago`; the text as given when it is not RFC 3339.
 fn ago(rfc3339: &str, now: i64) -> String {
     let Some(then) = parse_rfc3339(rfc3339) else { return rfc3339.to_owned() };
-    let s = (now - then).max(0);
-    let (minutes, hours) = (s / 60, (s as f64 / 3600.0).round() as i64);
-    let d = match s {
-        0 => "Less than a second".to_owned(),
-        1 => "1 second".to_owned(),
-        2..60 => format!("{s} seconds"),
-        _ if minutes == 1 => "About a minute".to_owned(),
-        _ if minutes < 60 => format!("{minutes} minutes"),
-        _ if hours == 1 => "About an hour".to_owned(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        _ => format!("{} years", s / 3600 / 24 / 365),
-    };
+    let d = super::images::human_duration((now - then).max(0));
     format!("{d} ago")
 }
 
@@ -155,31 +141,9 @@ fn go_time(rfc3339: &str) -> String {
     }
 }
 
-/// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+/// Seconds since the epoch of an RFC 3339 time (the library's one reader of config times).
 fn parse_rfc3339(s: &str) -> Option<i64> {
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || s.get(10..11) != Some("T") && s.get(10..11) != Some("t") {
-        return None;
-    }
-    let rest = s.get(19..)?.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
-    let offset = match rest {
-        "Z" | "z" => 0,
-        o => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            let oh: i64 = o.get(1..3)?.parse().ok()?;
-            let om: i64 = o.get(4..6)?.parse().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-    };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (mo + if mo > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    Some(days * 86400 + h * 3600 + mi * 60 + sec - offset)
+    ops::parse_rfc3339(s).map(|(secs, _)| secs)
 }
 
 #[cfg(test)]

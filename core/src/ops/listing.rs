@@ -353,7 +353,7 @@ fn facts(settings: &Settings, store: &Store, image: Image) -> Result<Listed, Err
     };
     let created = config.as_ref().and_then(|c| c.created.clone()).or_else(|| image.created.clone());
     // Whole seconds, as podman keeps them (`CreatedAt` has no fraction either).
-    let created_unix = created.as_deref().and_then(parse_rfc3339_nanos).map_or(0, |(secs, _)| secs);
+    let created_unix = created.as_deref().and_then(parse_rfc3339).map_or(0, |(secs, _)| secs);
     let labels = config
         .as_ref()
         .and_then(|c| c.config.as_ref())
@@ -475,10 +475,15 @@ fn civil(secs: i64) -> (String, String) {
     (format!("{y:04}-{m:02}-{d:02}"), format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60))
 }
 
-/// Seconds since the epoch, and nanoseconds, of `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
-fn parse_rfc3339_nanos(s: &str) -> Option<(i64, u32)> {
+/// Seconds since the epoch, and nanoseconds, of an image config's `created` (`YYYY-MM-DDTHH:MM:SS[.frac]`
+/// then `Z`, `±HH:MM` or nothing, read as UTC); `None` for anything else. The one reader of those times
+/// (`images`' CREATED, `history`'s, the `before`/`since` filters).
+pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
     let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || !matches!(s.get(10..11), Some("T" | "t")) {
+        return None;
+    }
     let rest = s.get(19..)?;
     let digits: String = rest.strip_prefix('.').unwrap_or("").chars().take_while(char::is_ascii_digit).collect();
     let nanos = format!("{:0<9}", digits.get(..digits.len().min(9))?).parse::<u32>().ok()?;
@@ -508,13 +513,15 @@ mod tests {
 
     #[test]
     fn rfc3339() {
-        let secs = |s| parse_rfc3339_nanos(s).map(|(s, _)| s);
+        let secs = |s| parse_rfc3339(s).map(|(s, _)| s);
         assert_eq!(secs("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(secs("2024-02-29T12:00:00.123456789Z"), Some(1709208000));
         assert_eq!(secs("2024-02-29T13:00:00+01:00"), Some(1709208000));
         assert_eq!(secs("garbage"), None);
-        assert_eq!(parse_rfc3339_nanos("2024-02-29T12:00:00.1234567891Z"), Some((1709208000, 123456789)));
-        assert_eq!(parse_rfc3339_nanos("2024-02-29T12:00:00.5Z"), Some((1709208000, 500000000)));
+        assert_eq!(secs("2024-13-01T00:00:00Z"), None, "no 13th month");
+        assert_eq!(secs("2024-02-29 12:00:00Z"), None, "a T between date and time");
+        assert_eq!(parse_rfc3339("2024-02-29T12:00:00.1234567891Z"), Some((1709208000, 123456789)));
+        assert_eq!(parse_rfc3339("2024-02-29T12:00:00.5Z"), Some((1709208000, 500000000)));
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod trust;
 pub use bases::{MountFrom, StoreBases, build};
 pub use inspect::{HistoryEntry, ImageData, RootFs, Sizes, history, image_data};
 pub use listing::{
-    Filter, FilterError, FilterSpec, ImageQuery, Listed, Row, SortKey, images, list as list_images, rows,
+    Filter, FilterError, FilterSpec, ImageQuery, Listed, Row, SortKey, images, list as list_images, parse_rfc3339, rows,
 };
 pub use local::{
     InspectPart, Inspected, Refused, Removal, delete, digest, exists, inspect, prune, rmi, tag_local, tag_remote, untag,
