@@ -130,3 +130,36 @@ fn remove_file(path: &Path) -> Result<Option<u64>, StoreError> {
         Err(e) => Err(StoreError::Io { path: path.to_owned(), source: e }),
     }
 }
+
+/// Removes the files of `root/<algorithm>/<hex>` whose digest is not in `keep` (a per-digest side directory:
+/// signatures, size records); the bytes freed. A missing `root` is nothing to do.
+pub(super) fn gc_per_digest(root: &Path, keep: &BTreeSet<Digest>) -> Result<u64, StoreError> {
+    let mut freed = 0;
+    let algs = match std::fs::read_dir(root) {
+        Ok(a) => a,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(StoreError::Io { path: root.to_owned(), source: e }),
+    };
+    for alg in algs {
+        let alg = alg.map_err(io_error(root))?;
+        let Ok(alg_name) = alg.file_name().into_string() else { continue };
+        if !alg.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let dir = alg.path();
+        for f in std::fs::read_dir(&dir).map_err(io_error(&dir))? {
+            let f = f.map_err(io_error(&dir))?;
+            let name = f.file_name().to_string_lossy().into_owned();
+            if Digest::parse(&format!("{alg_name}:{name}")).is_ok_and(|d| keep.contains(&d)) {
+                continue;
+            }
+            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            match std::fs::remove_file(f.path()) {
+                Ok(()) => freed += size,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::Io { path: f.path(), source: e }),
+            }
+        }
+    }
+    Ok(freed)
+}

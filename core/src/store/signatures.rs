@@ -110,34 +110,6 @@ impl Store {
     /// Removes the signature files of manifests not in `keep` (under `gc.lock` held exclusively); the bytes
     /// freed.
     pub(super) fn gc_signatures(&self, keep: &BTreeSet<Digest>) -> Result<u64, StoreError> {
-        let root = self.root.join(SIGNATURES);
-        let mut freed = 0;
-        let algs = match std::fs::read_dir(&root) {
-            Ok(a) => a,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(StoreError::Io { path: root, source: e }),
-        };
-        for alg in algs {
-            let alg = alg.map_err(io_error(&root))?;
-            let Ok(alg_name) = alg.file_name().into_string() else { continue };
-            if !alg.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            let dir = alg.path();
-            for f in std::fs::read_dir(&dir).map_err(io_error(&dir))? {
-                let f = f.map_err(io_error(&dir))?;
-                let name = f.file_name().to_string_lossy().into_owned();
-                if Digest::parse(&format!("{alg_name}:{name}")).is_ok_and(|d| keep.contains(&d)) {
-                    continue;
-                }
-                let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-                match std::fs::remove_file(f.path()) {
-                    Ok(()) => freed += size,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(StoreError::Io { path: f.path(), source: e }),
-                }
-            }
-        }
-        Ok(freed)
+        super::gc::gc_per_digest(&self.root.join(SIGNATURES), keep)
     }
 }
