@@ -164,12 +164,17 @@ mod tests {
         let (tag, path) = refused(&["hoist", "tag", "x"]);
         assert_eq!(path, "hoist tag");
         assert_eq!(tag, "the following required arguments were not provided: <NAMES>...");
-        let (format, _) = refused(&["hoist", "images", "--format", "yaml"]);
+        let (format, _) = refused(&["hoist", "list-tags", "--format", "yaml", "x"]);
         assert_eq!(format, "invalid value 'yaml' for '--format <FORMAT>' [possible values: text, json]");
         let (timeout, _) = refused(&["hoist", "--timeout", "x", "images"]);
         assert_eq!(timeout, "invalid value 'x' for '--timeout <SECONDS>': invalid digit found in string");
         assert_eq!(refused(&["hoist", "logot"]).0, "unrecognized command `hoist logot`");
-        for args in [&["hoist", "tag", "x"][..], &["hoist", "logot"], &["hoist", "images", "--fromat", "json"]] {
+        for args in [
+            &["hoist", "tag", "x"][..],
+            &["hoist", "logot"],
+            &["hoist", "images", "--fromat", "json"],
+            &["hoist", "list-tags", "--format", "yaml", "x"],
+        ] {
             let (m, _) = refused(args);
             assert!(!m.contains('\n') && !m.contains("tip") && !m.contains("Usage"), "{args:?}: {m}");
         }
