@@ -40,6 +40,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("link_header", link_header),
     ("manifest", manifest),
     ("image_config", image_config),
+    ("convert", convert),
+    ("search_answer", search_answer),
     ("store_index", store_index),
     ("archive", archive),
     ("archive_manifests", archive_manifests),
@@ -650,5 +652,57 @@ pub fn simple_payload(data: &[u8]) {
     if let Ok(p) = Payload::parse(data) {
         let again = Payload::parse(&p.to_json()).expect("hoist's own payload parses");
         assert_eq!(again, p, "a payload round-trips");
+    }
+}
+
+/// A manifest or index from a registry converted to each `--format` (config unread: what needs it is refused
+/// cleanly); and the bytes as the config of a Docker schema 2 image converted to OCI (the config rewritten as
+/// Go's OCI type, JSON named by its own digest). Every manifest that converts is one hoist parses again.
+pub fn convert(data: &[u8]) {
+    use hoist_core::image::RawManifest;
+    use hoist_core::image::convert::{ManifestFormat, convert_image, convert_index};
+    let formats = [ManifestFormat::Oci, ManifestFormat::DockerV2Schema2];
+    for media in [media_type::OCI_MANIFEST, media_type::DOCKER_MANIFEST, media_type::OCI_INDEX, media_type::DOCKER_LIST]
+    {
+        let raw = RawManifest::new(data.to_vec(), media);
+        for to in formats {
+            match Manifest::parse(data, Some(media)) {
+                Ok(Manifest::Image(m)) => {
+                    if let Ok(c) = convert_image(&raw, &m, to, None) {
+                        Manifest::parse(&c.manifest.raw, Some(&c.manifest.media_type)).expect("converted parses");
+                    }
+                }
+                Ok(Manifest::Index(i)) => {
+                    let _ = convert_index(&raw, &i, to, &std::collections::HashMap::new());
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    let config = Digest::sha256(data);
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","size":{},"digest":"{config}"}},"layers":[]}}"#,
+        media_type::DOCKER_MANIFEST,
+        media_type::DOCKER_CONFIG,
+        data.len()
+    );
+    let raw = RawManifest::new(manifest.into_bytes(), media_type::DOCKER_MANIFEST);
+    let Ok(Manifest::Image(m)) = Manifest::parse(&raw.raw, Some(media_type::DOCKER_MANIFEST)) else {
+        panic!("the wrapping manifest parses")
+    };
+    if let Ok(c) = convert_image(&raw, &m, ManifestFormat::Oci, Some(data)) {
+        let (desc, config) = c.config.expect("a converted Docker image has a new config");
+        // Whatever the source config held, what is written is JSON named by its own digest.
+        serde_json::from_slice::<serde_json::Value>(&config).expect("the converted config is JSON");
+        assert_eq!(desc.digest, Digest::sha256(&config));
+    }
+}
+
+/// A registry's search answers: a catalog page and a Docker Hub v1 search answer.
+pub fn search_answer(data: &[u8]) {
+    use hoist_core::registry::search::{MAX_HUB_RESULTS, parse_catalog_page, parse_hub_answer};
+    let _ = parse_catalog_page(data);
+    if let Ok(results) = parse_hub_answer(data) {
+        assert!(results.len() <= MAX_HUB_RESULTS);
     }
 }

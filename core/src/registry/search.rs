@@ -40,11 +40,6 @@ pub struct HubResult {
 impl RegistryClient {
     /// Every repository the registry's catalog lists, in its order, across all pages.
     pub async fn catalog(&self) -> Result<Vec<String>, RegistryError> {
-        #[derive(serde::Deserialize)]
-        struct Page {
-            #[serde(default)]
-            repositories: Option<Vec<String>>,
-        }
         let mut url = format!("{}/v2/_catalog", self.base);
         let mut names = Vec::new();
         let mut seen = HashSet::new();
@@ -53,9 +48,9 @@ impl RegistryClient {
             seen.insert(url.clone());
             let req = Request::new(Method::GET, url.clone(), scopes.clone());
             let (headers, body) = self.read(req, MAX_MANIFEST_BODY, &format!("reading the catalog {url}")).await?;
-            let page: Page = serde_json::from_slice(&body)
+            let page = parse_catalog_page(&body)
                 .map_err(|e| RegistryError::Protocol(format!("GET {url}: the answer is not a catalog: {e}")))?;
-            names.extend(page.repositories.unwrap_or_default());
+            names.extend(page);
             if names.len() > MAX_CATALOG_NAMES {
                 return Err(RegistryError::Protocol(format!("the catalog lists more than {MAX_CATALOG_NAMES} names")));
             }
@@ -75,21 +70,35 @@ impl RegistryClient {
     /// Docker Hub's v1 search for `term`, at most `limit` (capped at [`MAX_HUB_RESULTS`]) results. `base`:
     /// where the API is (`https://index.docker.io`, or the registries.conf location Docker Hub is moved to).
     pub async fn hub_search(&self, base: &str, term: &str, limit: usize) -> Result<Vec<HubResult>, RegistryError> {
-        #[derive(serde::Deserialize)]
-        struct Answer {
-            #[serde(default)]
-            results: Vec<HubResult>,
-        }
         let n = limit.clamp(1, MAX_HUB_RESULTS).to_string();
         let url = reqwest::Url::parse_with_params(&format!("{base}/v1/search"), [("q", term), ("n", n.as_str())])
             .map_err(|e| RegistryError::Protocol(format!("{base}/v1/search: not a URL: {e}")))?;
         let url = url.to_string();
         let req = Request::new(Method::GET, url.clone(), BTreeSet::new());
         let (_, body) = self.read(req, MAX_MANIFEST_BODY, &format!("searching {url}")).await?;
-        let answer: Answer = serde_json::from_slice(&body)
-            .map_err(|e| RegistryError::Protocol(format!("GET {url}: the answer is not a search result: {e}")))?;
-        let mut results = answer.results;
-        results.truncate(MAX_HUB_RESULTS);
-        Ok(results)
+        parse_hub_answer(&body)
+            .map_err(|e| RegistryError::Protocol(format!("GET {url}: the answer is not a search result: {e}")))
     }
+}
+
+/// The repository names of one catalog page (`{"repositories": [...]}`; none when the key is missing or null).
+pub fn parse_catalog_page(body: &[u8]) -> Result<Vec<String>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        #[serde(default)]
+        repositories: Option<Vec<String>>,
+    }
+    Ok(serde_json::from_slice::<Page>(body)?.repositories.unwrap_or_default())
+}
+
+/// The results of a Docker Hub v1 search answer (`{"results": [...]}`), at most [`MAX_HUB_RESULTS`].
+pub fn parse_hub_answer(body: &[u8]) -> Result<Vec<HubResult>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        results: Vec<HubResult>,
+    }
+    let mut results = serde_json::from_slice::<Answer>(body)?.results;
+    results.truncate(MAX_HUB_RESULTS);
+    Ok(results)
 }
