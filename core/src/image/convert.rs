@@ -321,12 +321,8 @@ pub fn convert_image(
 /// A manifest list entry in containers/image's field order (`Schema2ManifestDescriptor`).
 #[derive(Serialize)]
 struct ListEntry<'a> {
-    #[serde(rename = "mediaType")]
-    media_type: &'a str,
-    size: u64,
-    digest: &'a Digest,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    urls: &'a [String],
+    #[serde(flatten)]
+    descriptor: Schema2Descriptor<'a>,
     platform: ListPlatform<'a>,
 }
 
@@ -413,10 +409,7 @@ pub fn convert_index(
                     };
                     let p = e.platform.as_ref().unwrap_or(&unknown);
                     Ok(ListEntry {
-                        media_type,
-                        size: e.size,
-                        digest: &e.digest,
-                        urls: &e.urls,
+                        descriptor: Schema2Descriptor { media_type, size: e.size, digest: &e.digest, urls: &e.urls },
                         platform: ListPlatform {
                             architecture: &p.architecture,
                             os: &p.os,
