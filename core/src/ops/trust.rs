@@ -77,8 +77,9 @@ pub fn tag_semver_local(settings: &Settings, image: &str, latest: bool) -> Resul
     let store = settings.store()?;
     let local = Reference::parse_local(image)?.with_default_tag();
     let docker = Reference::parse_normalized(image)?.with_default_tag();
-    let stored = |name: &Reference| -> Result<bool, Error> { Ok(store.list()?.iter().any(|i| i.names.contains(name))) };
-    let name = if docker != local && !stored(&local)? && stored(&docker)? { docker } else { local };
+    let images = store.list()?;
+    let stored = |name: &Reference| images.iter().any(|i| i.names.contains(name));
+    let name = if docker != local && !stored(&local) && stored(&docker) { docker } else { local };
     let fan = release::semver_local(&store, &name, latest)?;
     Ok((name, fan))
 }
