@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages hoist's demo and tests run against (real registry, Secret Service, Go helpers,
-# podman, skopeo, pass). Idempotent; about 35 s on a fresh machine. Needs root or sudo.
+# podman, skopeo, pass, Docker's engine for tests that start their own dockerd). Idempotent; about 35 s on a fresh machine. Needs root or sudo.
 set -euo pipefail
 
 PACKAGES=(
-  docker-registry skopeo podman buildah
+  docker-registry skopeo podman buildah docker.io
   golang-docker-credential-helpers gnome-keyring dbus-daemon dbus-bin libsecret-tools
   pass gnupg python3-cryptography python3-nacl apache2-utils openssl curl ca-certificates make gcc util-linux bsdutils
 )
