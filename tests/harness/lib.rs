@@ -6,6 +6,7 @@
 //! - [`pass::PassStore`]: a temp GNUPGHOME with a passphrase-less key and a pass store.
 //! - [`hoist::HoistWorld`]: hoist with its own HOME, registries.conf, store and no terminal.
 //! - [`hostile::Hostile`]: a server that stalls, drips, floods or loops, to attack hoist's client.
+//! - [`docker::Docker`]: a private Docker engine (own socket, data root, daemon.json) and Debian's client.
 //! - [`podman::Containers`]: podman/skopeo configuration kept in a temp dir.
 //! - [`image`]: OCI image layouts (multi-layer, multi-platform) built without network.
 //! - [`fake_registry::FakeRegistry`]: a loopback registry that misbehaves on purpose (429, 500, cut or wrong bytes).
@@ -16,6 +17,7 @@
 
 pub mod badinput;
 pub mod conformance;
+pub mod docker;
 pub mod fake_registry;
 pub mod helpers;
 pub mod hoist;

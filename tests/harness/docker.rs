@@ -1,0 +1,183 @@
+//! A private Docker engine (Debian's `docker.io`, Engine 20.10): `dockerd` with its own Unix socket, data root,
+//! exec root and daemon.json in a temp dir — never the system-wide daemon or /etc/docker — stopped by the PID
+//! it was started with when the guard is dropped. `vfs` storage, so nothing stays mounted after it stops.
+//!
+//! The client is Debian's `/usr/bin/docker` of the same release (a newer client elsewhere on PATH is not the
+//! peer), run with this engine's `DOCKER_HOST`, its own `DOCKER_CONFIG` and a PATH that leads with this
+//! workspace's binaries, so `credHelpers`/`credsStore` find hoist's helpers. Registries on 127.0.0.0/8 are
+//! insecure to Docker by default (plain HTTP, or TLS whose CA it does not know).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::process::{Env, Run, env_pair, path_with_our_bins, run};
+
+/// Debian's paths of the engine and its client.
+const DOCKERD: &str = "/usr/sbin/dockerd";
+const DOCKER: &str = "/usr/bin/docker";
+
+/// A running private engine. Dropping it stops the engine (SIGTERM, then SIGKILL after 20 s) and removes its
+/// directory.
+pub struct Docker {
+    child: Child,
+    env: Env,
+    // Declared last: removed after the engine has stopped.
+    dir: TempDir,
+}
+
+impl Docker {
+    /// Starts an engine and waits (up to 60 s) until it answers `docker version`; panics with its log if it
+    /// does not, naming the package when it is missing.
+    pub fn start() -> Docker {
+        for (path, package) in [(DOCKERD, "docker.io"), (DOCKER, "docker.io")] {
+            assert!(
+                Path::new(path).is_file(),
+                "{path} is not installed: run `apt-get install -y {package}` (the README's setup does)"
+            );
+        }
+        // A short path: the engine's and containerd's Unix sockets live under it (108-byte limit).
+        let dir = tempfile::Builder::new().prefix("hd-").tempdir_in("/tmp").unwrap();
+        let p = |s: &str| dir.path().join(s);
+        for d in ["root", "exec", "config", "home"] {
+            fs::create_dir_all(p(d)).unwrap();
+        }
+        fs::write(p("daemon.json"), "{}\n").unwrap();
+        let socket = p("docker.sock");
+        let log = fs::File::create(p("dockerd.log")).unwrap();
+        let child = Command::new(DOCKERD)
+            .args(["--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs"])
+            .arg("--data-root")
+            .arg(p("root"))
+            .arg("--exec-root")
+            .arg(p("exec"))
+            .arg("--pidfile")
+            .arg(p("dockerd.pid"))
+            .arg("--config-file")
+            .arg(p("daemon.json"))
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .env("HOME", p("home"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {DOCKERD}: {e}"));
+        let env = vec![
+            env_pair("DOCKER_HOST", format!("unix://{}", socket.display())),
+            env_pair("DOCKER_CONFIG", p("config")),
+            env_pair("HOME", p("home")),
+            env_pair("PATH", path_with_our_bins()),
+            env_pair("DOCKER_CLI_HINTS", "false"),
+        ];
+        let mut docker = Docker { child, env, dir };
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = docker.child.try_wait() {
+                panic!("dockerd exited early ({status}); log:\n{}", docker.log());
+            }
+            if socket.exists() && docker.docker(&["version", "--format", "{{.Server.Version}}"]).ok() {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "dockerd did not answer in 60 s; log:\n{}", docker.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        docker
+    }
+
+    /// `DOCKER_HOST` of this engine (`unix:///tmp/hd-…/docker.sock`).
+    pub fn host(&self) -> String {
+        self.env[0].1.to_string_lossy().into_owned()
+    }
+
+    /// The Unix socket the engine listens on.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("docker.sock")
+    }
+
+    /// The client's `DOCKER_CONFIG` directory (config.json goes there).
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
+    /// A scratch directory inside the engine's temp dir (archives, build contexts).
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let path = self.dir.path().join("scratch").join(name);
+        fs::create_dir_all(&path).unwrap();
+        path
+    }
+
+    /// The engine's log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default()
+    }
+
+    /// The environment every client run gets (DOCKER_HOST, DOCKER_CONFIG, HOME, PATH): also right for hoist
+    /// when it should talk to this engine or read what `docker login` wrote.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// Debian's docker client bound to this engine, ready to run.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(DOCKER);
+        cmd.env_remove("REGISTRY_AUTH_FILE").env_remove("DOCKER_TLS_VERIFY").env_remove("DOCKER_CERT_PATH");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs `docker ARGS`.
+    pub fn docker(&self, args: &[&str]) -> Run {
+        self.docker_with_input(args, b"")
+    }
+
+    /// Runs `docker ARGS` with `input` on stdin (e.g. `login --password-stdin`).
+    pub fn docker_with_input(&self, args: &[&str], input: &[u8]) -> Run {
+        let mut cmd = self.command();
+        cmd.args(args);
+        run(&mut cmd, input)
+    }
+}
+
+impl Drop for Docker {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        // SAFETY: signalling a child we own and have not reaped, so its pid is still ours.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The engine starts empty and answers, and dropping the guard stops the very process it started.
+    #[test]
+    fn a_private_engine_starts_and_stops() {
+        let pid;
+        {
+            let docker = Docker::start();
+            pid = docker.child.id();
+            assert!(docker.socket().exists());
+            let images = docker.docker(&["images", "-q"]).expect_ok("docker images");
+            assert_eq!(images.out().trim(), "", "a fresh engine holds no image");
+        }
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "dockerd {pid} still runs after the guard dropped");
+    }
+}
