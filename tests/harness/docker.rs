@@ -82,7 +82,11 @@ impl Docker {
             if socket.exists() && docker.docker(&["version", "--format", "{{.Server.Version}}"]).ok() {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "dockerd did not answer in 60 s; log:\n{}", docker.log());
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "dockerd did not answer in 60 s; log:\n{}",
+                docker.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         docker
