@@ -17,6 +17,7 @@
 //! - [`build`]: images from Dockerfiles without RUN: parser, `.dockerignore`, layers from the build context.
 //! - [`release`]: semver tags on a registry or in the store (`2.1.3` also moves `2.1` and `2`, never backwards).
 //! - [`catalog`]: what `images` and `inspect` show, computed from manifest and config.
+//! - [`sync_file`]: skopeo sync's YAML file (`hoist sync --src yaml`): what to mirror, from where.
 //! - [`observe`]: how the library reports progress and warnings without printing.
 //! - [`cleanup`]: the temp files in flight, removed when a signal stops the process.
 //! - [`trust`]: containers-policy.json(5), GPG and sigstore signatures, where signatures live.
@@ -42,5 +43,6 @@ pub mod registry;
 pub mod release;
 pub mod store;
 pub mod stream;
+pub mod sync_file;
 pub mod transport;
 pub mod trust;

@@ -42,6 +42,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("image_config", image_config),
     ("convert", convert),
     ("search_answer", search_answer),
+    ("sync_file", sync_file),
     ("store_index", store_index),
     ("archive", archive),
     ("archive_manifests", archive_manifests),
@@ -695,6 +696,18 @@ pub fn convert(data: &[u8]) {
         // Whatever the source config held, what is written is JSON named by its own digest.
         serde_json::from_slice::<serde_json::Value>(&config).expect("the converted config is JSON");
         assert_eq!(desc.digest, Digest::sha256(&config));
+    }
+}
+
+/// skopeo sync's YAML file: every source it yields names a valid repository (`registry/path` parses back).
+pub fn sync_file(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(sources) = hoist_core::sync_file::parse(text, "sync.yml") {
+        for s in sources {
+            let name = format!("{}/{}", s.registry, s.repository);
+            let r = Reference::parse_normalized(&name).expect("a parsed source names a repository");
+            assert_eq!(r.path(), s.repository);
+        }
     }
 }
 

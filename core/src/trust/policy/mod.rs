@@ -13,6 +13,7 @@
 mod identity;
 mod json;
 mod keys;
+pub(crate) use keys::read_capped;
 mod parse;
 mod show;
 
