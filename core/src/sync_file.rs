@@ -36,28 +36,29 @@ pub const SYNC_FILE_LIMIT: u64 = 4 << 20;
 /// The compiled size allowed for one `images-by-tag-regex` pattern.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// Which tags of one repository a YAML entry selects.
+/// Which tags of one repository are synced (the command line's `repo:tag` and `--semver` make them too).
 #[derive(Debug, Clone)]
-pub enum Tags {
+pub enum TagSelection {
     /// `images: {repo: []}`: every tag.
     All,
     /// `images: {repo: [t1, sha256:…]}`: these tags or digests, in the file's order.
-    Listed(Vec<String>),
+    Tags(Vec<String>),
     /// `images-by-tag-regex: {repo: PATTERN}`: the tags the pattern matches (unanchored).
     Regex(regex::Regex),
     /// `images-by-semver: {repo: ">= 2.0, < 3"}`: the version tags meeting the requirement.
     Semver(semver::VersionReq),
 }
 
-/// One repository to mirror, with the settings of the registry it is on.
+/// One repository to mirror, with the settings of the registry it is on (these override the `--src-*` flags
+/// for this source only).
 #[derive(Debug, Clone)]
-pub struct Source {
+pub struct SourceSpec {
     /// The registry as references name it (`registry.example.com`, `localhost:5000`; `index.docker.io` is
     /// `docker.io`).
     pub registry: String,
     /// The repository path on it, normalised (`busybox` on docker.io is `library/busybox`).
     pub repository: String,
-    pub tags: Tags,
+    pub tags: TagSelection,
     /// `tls-verify` of this registry (`None`: the command line's or registries.conf's setting).
     pub tls_verify: Option<bool>,
     /// `cert-dir` of this registry.
@@ -104,7 +105,7 @@ struct RawCredentials {
 }
 
 /// Reads and parses the sync file at `path` (see [`parse`]).
-pub fn read(path: &Path) -> Result<Vec<Source>, SyncFileError> {
+pub fn read(path: &Path) -> Result<Vec<SourceSpec>, SyncFileError> {
     let shown = path.display().to_string();
     let bytes = crate::trust::policy::read_capped(path, SYNC_FILE_LIMIT)
         .map_err(|reason| SyncFileError::Read { path: shown.clone(), reason })?;
@@ -115,7 +116,7 @@ pub fn read(path: &Path) -> Result<Vec<Source>, SyncFileError> {
 
 /// Parses a sync file's text; `path` only names it in errors. Sources come out by registry, then key
 /// (`images`, `images-by-tag-regex`, `images-by-semver`), then repository, each sorted.
-pub fn parse(text: &str, path: &str) -> Result<Vec<Source>, SyncFileError> {
+pub fn parse(text: &str, path: &str) -> Result<Vec<SourceSpec>, SyncFileError> {
     let yaml = |reason: String| SyncFileError::Yaml { path: path.to_owned(), reason: one_line(&reason) };
     if text.len() as u64 > SYNC_FILE_LIMIT {
         return Err(yaml(format!("larger than {SYNC_FILE_LIMIT} bytes")));
@@ -137,7 +138,7 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<Source>, SyncFileError> {
             Some(c) => Some(Credentials::new(registry.clone(), c.username, c.password)),
             None => None,
         };
-        let source = |repository: &str, tags: Tags| Source {
+        let source = |repository: &str, tags: TagSelection| SourceSpec {
             registry: registry.clone(),
             repository: repository.to_owned(),
             tags,
@@ -155,14 +156,14 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<Source>, SyncFileError> {
         for (repository, tags) in &entry.images {
             let path = check_repository(&registry, repository).map_err(|r| entry_err("images", repository, r))?;
             let tags = match tags {
-                None => Tags::All,
-                Some(t) if t.is_empty() => Tags::All,
+                None => TagSelection::All,
+                Some(t) if t.is_empty() => TagSelection::All,
                 Some(t) => {
                     for tag in t {
                         check_tag_or_digest(&registry, repository, tag)
                             .map_err(|r| entry_err("images", repository, r))?;
                     }
-                    Tags::Listed(t.clone())
+                    TagSelection::Tags(t.clone())
                 }
             };
             sources.push(source(&path, tags));
@@ -173,7 +174,7 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<Source>, SyncFileError> {
             let re = regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| {
                 entry_err("images-by-tag-regex", repository, format!("invalid regular expression: {e}"))
             })?;
-            sources.push(source(&path, Tags::Regex(re)));
+            sources.push(source(&path, TagSelection::Regex(re)));
         }
         for (repository, constraint) in &entry.images_by_semver {
             let path =
@@ -181,7 +182,7 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<Source>, SyncFileError> {
             let req = semver::VersionReq::parse(constraint.trim()).map_err(|e| {
                 entry_err("images-by-semver", repository, format!("invalid version requirement {constraint:?}: {e}"))
             })?;
-            sources.push(source(&path, Tags::Semver(req)));
+            sources.push(source(&path, TagSelection::Semver(req)));
         }
     }
     if sources.is_empty() {
@@ -262,10 +263,10 @@ localhost:5000:
             .iter()
             .map(|s| {
                 let tags = match &s.tags {
-                    Tags::All => "*".to_owned(),
-                    Tags::Listed(t) => t.join(","),
-                    Tags::Regex(r) => format!("/{r}/"),
-                    Tags::Semver(v) => format!("{v}"),
+                    TagSelection::All => "*".to_owned(),
+                    TagSelection::Tags(t) => t.join(","),
+                    TagSelection::Regex(r) => format!("/{r}/"),
+                    TagSelection::Semver(v) => format!("{v}"),
                 };
                 format!("{}/{} {tags} tls={:?}", s.registry, s.repository, s.tls_verify)
             })
@@ -284,9 +285,9 @@ localhost:5000:
         assert_eq!((c.username.as_str(), c.server_url.as_str()), ("john", "docker.io"));
         assert_eq!(s[0].cert_dir.as_deref(), Some(Path::new("/home/john/certs")));
         assert!(s[3].credentials.is_none());
-        let Tags::Regex(re) = &s[2].tags else { panic!() };
+        let TagSelection::Regex(re) = &s[2].tags else { panic!() };
         assert!(re.is_match("1.13.2-alpine-perl") && !re.is_match("1.13.3-alpine-perl"));
-        let Tags::Semver(req) = &s[3].tags else { panic!() };
+        let TagSelection::Semver(req) = &s[3].tags else { panic!() };
         assert!(req.matches(&semver::Version::new(2, 5, 0)) && !req.matches(&semver::Version::new(3, 0, 0)));
     }
 
@@ -337,7 +338,7 @@ localhost:5000:
         // Linear time: the classic catastrophic pattern on a long non-matching tag returns at once.
         let text = "r.io:\n  images-by-tag-regex:\n    app: \"^(a+)+$\"\n";
         let s = parse(text, "s").unwrap();
-        let Tags::Regex(re) = &s[0].tags else { panic!() };
+        let TagSelection::Regex(re) = &s[0].tags else { panic!() };
         let start = std::time::Instant::now();
         assert!(!re.is_match(&format!("{}b", "a".repeat(100_000))));
         assert!(start.elapsed() < std::time::Duration::from_secs(5));
