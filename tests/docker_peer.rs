@@ -9,6 +9,7 @@
 //!   Docker pushed.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use harness::Subject;
 use harness::docker::Docker;
@@ -225,4 +226,160 @@ fn docker_key_forms_round_trip_through_every_helper() {
         docker_with(&docker, &env, &["logout", "127.0.0.1:5000"], b"").expect_ok(&format!("{name}: docker logout"));
         assert_eq!(list(helper).len(), 1, "{name}: docker logout 127.0.0.1:5000");
     }
+}
+
+/// registries.conf marking `host` insecure (plain HTTP), as Docker treats 127.0.0.0/8.
+fn insecure(host: &str) -> String {
+    format!("unqualified-search-registries = []\n[[registry]]\nlocation = \"{host}\"\ninsecure = true\n")
+}
+
+/// The engine's image ID of `name` (the config digest), without `sha256:`.
+fn docker_id(docker: &Docker, name: &str) -> String {
+    let out = docker.docker(&["image", "inspect", "--format", "{{.Id}}", name]).expect_ok("docker image inspect");
+    out.out().trim().trim_start_matches("sha256:").to_owned()
+}
+
+/// hoist's image ID of `name` in the world's store (podman's: the config digest's hex).
+fn hoist_id(w: &HoistWorld, name: &str) -> String {
+    let out = w.run(&["inspect", "--format", "{{.Id}}", name], b"", &vec![]).expect_ok("hoist inspect");
+    out.out().trim().trim_start_matches("sha256:").to_owned()
+}
+
+/// A two-layer image with config fields, built by the engine's classic builder from scratch (no network).
+fn docker_built(docker: &Docker, name: &str, seed: &str) {
+    let ctx = docker.scratch(&format!("ctx-{seed}"));
+    std::fs::write(ctx.join("a.txt"), format!("a {seed}\n")).unwrap();
+    std::fs::write(ctx.join("b.txt"), format!("b {seed}\n")).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY a.txt /a.txt\nENV PEER=docker\nCOPY b.txt /etc/b.txt\nLABEL seed=x\nCMD [\"/a.txt\"]\n",
+    )
+    .unwrap();
+    let mut cmd = docker.command();
+    cmd.env("DOCKER_BUILDKIT", "0").args(["build", "-q", "-t", name]).arg(&ctx);
+    harness::run(&mut cmd, b"").expect_ok("docker build");
+}
+
+/// `docker save` of one image, of several, and of an image by ID → `hoist verify` and `hoist load`: the same
+/// image IDs, names as Docker wrote them, made local as podman makes them (`peer/one:1` → `localhost/peer/one:1`), none for an image saved by ID.
+#[test]
+fn docker_save_loads_into_hoist() {
+    let docker = Docker::start();
+    docker_built(&docker, "peer/one:1", "one");
+    docker_image(&docker, "peer/two:2", b"two\n");
+    docker_built(&docker, "peer/three:3", "three");
+    let (one, two, three) =
+        (docker_id(&docker, "peer/one:1"), docker_id(&docker, "peer/two:2"), docker_id(&docker, "peer/three:3"));
+    let dir = docker.scratch("saved");
+    let (single, several, by_id) = (dir.join("single.tar"), dir.join("several.tar"), dir.join("by-id.tar"));
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    docker.docker(&["save", "-o", &s(&single), "peer/one:1"]).expect_ok("docker save one");
+    docker.docker(&["save", "-o", &s(&several), "peer/one:1", "peer/two:2"]).expect_ok("docker save several");
+    docker.docker(&["save", "-o", &s(&by_id), &three]).expect_ok("docker save by ID");
+
+    let w = HoistWorld::new("");
+    for archive in [&single, &several, &by_id] {
+        w.run(&["verify", &s(archive)], b"", &vec![]).expect_ok(&format!("hoist verify {}", archive.display()));
+    }
+    w.run(&["load", "-q", "-i", &s(&single)], b"", &vec![]).expect_ok("hoist load (one image)");
+    assert_eq!(hoist_id(&w, "localhost/peer/one:1"), one);
+    w.run(&["load", "-q", "-i", &s(&several)], b"", &vec![]).expect_ok("hoist load (several)");
+    assert_eq!(hoist_id(&w, "localhost/peer/two:2"), two);
+    assert_eq!(hoist_id(&w, "localhost/peer/one:1"), one);
+    w.run(&["load", "-q", "-i", &s(&by_id)], b"", &vec![]).expect_ok("hoist load (by ID)");
+    assert_eq!(hoist_id(&w, &three), three, "the image saved by ID is known by that ID");
+    let out = w.run(&["inspect", "--format", "{{.RepoTags}}", &three], b"", &vec![]).expect_ok("inspect");
+    assert!(!out.out().contains("three"), "an image saved by ID has no name: {}", out.out());
+}
+
+/// `hoist save` (docker-archive, one image and `-m` several) → `docker load`: the names hoist wrote and the
+/// same image IDs.
+#[test]
+fn hoist_save_loads_into_docker() {
+    let docker = Docker::start();
+    let w = HoistWorld::new("");
+    let layout = w.path("layout");
+    let made = harness::image::write_layout(&layout, "v1", &[harness::image::ImageSpec::random("amd64", 2, 4096, 7)]);
+    let layout2 = w.path("layout2");
+    let made2 = harness::image::write_layout(&layout2, "v2", &[harness::image::ImageSpec::random("amd64", 1, 512, 8)]);
+    let oci = |d: &Path, t: &str| format!("oci:{}:{t}", d.display());
+    w.run(&["copy", "-q", &oci(&layout, "v1"), "store:localhost/peer/saved:1"], b"", &vec![]).expect_ok("copy");
+    w.run(&["copy", "-q", &oci(&layout2, "v2"), "store:localhost/peer/other:2"], b"", &vec![]).expect_ok("copy");
+    let dir = docker.scratch("hoist-saved");
+    let (single, several) = (dir.join("single.tar"), dir.join("several.tar"));
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    w.run(&["save", "-q", "-o", &s(&single), "localhost/peer/saved:1"], b"", &vec![]).expect_ok("hoist save");
+    w.run(&["save", "-q", "-m", "-o", &s(&several), "localhost/peer/saved:1", "localhost/peer/other:2"], b"", &vec![])
+        .expect_ok("hoist save -m");
+
+    let out = docker.docker(&["load", "-i", &s(&single)]).expect_ok("docker load (one image)");
+    assert!(out.out().contains("Loaded image: localhost/peer/saved:1"), "{}", out.out());
+    let config = made.configs[0].trim_start_matches("sha256:");
+    assert_eq!(docker_id(&docker, "localhost/peer/saved:1"), config);
+    docker.docker(&["rmi", "localhost/peer/saved:1"]).expect_ok("docker rmi");
+    let out = docker.docker(&["load", "-i", &s(&several)]).expect_ok("docker load (-m)");
+    assert!(
+        out.out().contains("localhost/peer/saved:1") && out.out().contains("localhost/peer/other:2"),
+        "{}",
+        out.out()
+    );
+    assert_eq!(docker_id(&docker, "localhost/peer/saved:1"), config);
+    assert_eq!(docker_id(&docker, "localhost/peer/other:2"), made2.configs[0].trim_start_matches("sha256:"));
+    // The loaded image is whole to Docker: it saves it again with the same layers.
+    let again = dir.join("again.tar");
+    docker.docker(&["save", "-o", &s(&again), "localhost/peer/saved:1"]).expect_ok("docker save of hoist's image");
+    w.run(&["verify", &s(&again)], b"", &vec![]).expect_ok("hoist verify of docker's save");
+}
+
+/// Docker pulls what hoist pushed — an OCI manifest, a Docker schema 2 one (converted on the way), and a
+/// multi-platform index, of which Docker takes linux/amd64 — and hoist pulls what Docker pushed: same IDs.
+#[test]
+fn pulls_both_ways() {
+    let docker = Docker::start();
+    let reg = Registry::start(Options::default());
+    let host = reg.host();
+    let w = HoistWorld::new(&insecure(&host));
+    let single = w.path("single");
+    let made = harness::image::write_layout(&single, "v1", &[harness::image::ImageSpec::random("amd64", 2, 2048, 1)]);
+    let multi = w.path("multi");
+    let specs = [
+        harness::image::ImageSpec::random("arm64", 1, 1024, 2),
+        harness::image::ImageSpec::random("amd64", 1, 1024, 3),
+    ];
+    let made_multi = harness::image::write_layout(&multi, "v1", &specs);
+    let src = |d: &Path| format!("oci:{}:v1", d.display());
+    let oci_ref = format!("{host}/peer/oci:1");
+    let v2s2_ref = format!("{host}/peer/v2s2:1");
+    let multi_ref = format!("{host}/peer/multi:1");
+    w.run(&["copy", "-q", &src(&single), &format!("docker://{oci_ref}")], b"", &vec![]).expect_ok("copy oci");
+    w.run(&["copy", "-q", "-f", "v2s2", &src(&single), &format!("docker://{v2s2_ref}")], b"", &vec![])
+        .expect_ok("copy v2s2");
+    w.run(&["copy", "-q", "--all", &src(&multi), &format!("docker://{multi_ref}")], b"", &vec![])
+        .expect_ok("copy --all");
+    let config = made.configs[0].trim_start_matches("sha256:");
+    for name in [&oci_ref, &v2s2_ref] {
+        docker.docker(&["pull", name]).expect_ok(&format!("docker pull {name}"));
+        assert_eq!(docker_id(&docker, name), config, "{name}");
+    }
+    let out = docker.docker(&["pull", &multi_ref]).expect_ok("docker pull of the index");
+    assert!(out.out().contains(made_multi.top.as_str()), "docker names the index digest: {}", out.out());
+    assert_eq!(
+        docker_id(&docker, &multi_ref),
+        made_multi.configs[1].trim_start_matches("sha256:"),
+        "Docker takes linux/amd64 of the index"
+    );
+    // Docker saves the pulled image whole (its layers were what hoist pushed).
+    let saved = docker.scratch("pulled").join("oci.tar");
+    docker.docker(&["save", "-o", saved.to_str().unwrap(), &oci_ref]).expect_ok("docker save");
+    w.run(&["verify", saved.to_str().unwrap()], b"", &vec![]).expect_ok("hoist verify");
+
+    // hoist pulls what Docker pushed (built by Docker: schema 2, gzip layers Docker compressed).
+    let pushed = format!("{host}/peer/from-docker:1");
+    docker_built(&docker, &pushed, "pushed");
+    let out = docker.docker(&["push", &pushed]).expect_ok("docker push");
+    let id = docker_id(&docker, &pushed);
+    w.run(&["pull", "-q", &pushed], b"", &vec![]).expect_ok("hoist pull of docker's push");
+    assert_eq!(hoist_id(&w, &pushed), id);
+    let digest = w.run(&["digest", &format!("docker://{pushed}")], b"", &vec![]).expect_ok("hoist digest");
+    assert!(out.out().contains(digest.out().trim()), "docker push printed {}; hoist sees {}", out.out(), digest.out());
 }
