@@ -771,3 +771,34 @@ fn steps_of_several_stages_are_numbered_per_stage_as_podman() {
     );
     assert_eq!(built.commit_prefix, "");
 }
+
+/// As BuildKit (tests/docker_build.rs compares with Docker): `WORKDIR` of a directory that exists (or `/`) is
+/// still a layer, an empty one; `ADD` of an archive keeps the archive's owners unless `--chown`; `COPY
+/// --from` keeps the source's owners unless `--chown`.
+#[test]
+fn workdir_layers_and_owners_follow_buildkit() {
+    let mut w = world();
+    let img = w.ok("FROM base:1\nWORKDIR /usr/share\nWORKDIR /\n");
+    assert_eq!(img.layers.len(), 3, "the base layer and one per WORKDIR");
+    assert!(img.layers[1].is_empty() && img.layers[2].is_empty(), "nothing to create: empty layers");
+    let empty: Vec<bool> =
+        img.config["history"].as_array().unwrap().iter().map(|h| h["empty_layer"] == json!(true)).collect();
+    assert_eq!(empty, [false, false, false], "each WORKDIR's history entry has its layer");
+
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_uid(1234);
+    h.set_gid(4321);
+    h.set_mode(0o640);
+    h.set_size(3);
+    b.append_data(&mut h, "f.txt", &b"hi\n"[..]).unwrap();
+    std::fs::write(w.ctx.join("a.tar"), b.into_inner().unwrap()).unwrap();
+    w.write("c.txt", "c\n", 0o644);
+    let img = w.ok("FROM base:1 AS src\nCOPY --chown=101:50 c.txt /c.txt\n\
+         FROM base:1\nADD a.tar /x/\nADD --chown=5:6 a.tar /y/\nCOPY --from=src /c.txt /d.txt\n\
+         COPY --from=src --chown=7:8 /c.txt /e.txt\n");
+    assert_eq!(lines(&img.layers[1]), ["x/ d 755 0:0", "x/f.txt - 640 1234:4321"], "the archive's owners");
+    assert_eq!(lines(&img.layers[2]), ["y/ d 755 5:6", "y/f.txt - 640 5:6"], "--chown wins");
+    assert_eq!(lines(&img.layers[3]), ["d.txt - 644 101:50"], "the source's owner");
+    assert_eq!(lines(&img.layers[4]), ["e.txt - 644 7:8"], "--chown wins");
+}
