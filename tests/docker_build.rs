@@ -347,7 +347,9 @@ fn builds_match_docker_buildkit() {
              WORKDIR /usr/src\n\
              USER 101:50\n\
              WORKDIR rel/deeper\n\
-             COPY a.txt ./\n"
+             COPY a.txt ./\n\
+             WORKDIR /\n\
+             WORKDIR /var\n"
         ),
         0o644,
     );

@@ -383,3 +383,87 @@ fn pulls_both_ways() {
     let digest = w.run(&["digest", &format!("docker://{pushed}")], b"", &vec![]).expect_ok("hoist digest");
     assert!(out.out().contains(digest.out().trim()), "docker push printed {}; hoist sees {}", out.out(), digest.out());
 }
+
+/// Images with the same (empty) layer twice — what BuildKit and now hoist make of `WORKDIR` on a directory
+/// that exists — travel both ways: `docker save` → `hoist verify`/`load`, `hoist build` → `hoist save` →
+/// `docker load`, Docker's push → `hoist pull`; same IDs. And an image under two tags saved at once gets both.
+#[test]
+fn repeated_layers_and_several_tags_travel_both_ways() {
+    let docker = Docker::start();
+    let reg = Registry::start(Options::default());
+    let host = reg.host();
+    let w = HoistWorld::new(&insecure(&host));
+    let ctx = docker.scratch("ctx-empty");
+    std::fs::write(ctx.join("a.txt"), "a\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY a.txt /d/a.txt\nWORKDIR /d\nWORKDIR /d\nWORKDIR /\nCMD [\"/d/a.txt\"]\n",
+    )
+    .unwrap();
+    let mut cmd = docker.command();
+    cmd.env("DOCKER_BUILDKIT", "1").args(["build", "-q", "-t", "peer/empty:1"]).arg(&ctx);
+    harness::run(&mut cmd, b"").expect_ok("docker build");
+    docker.docker(&["tag", "peer/empty:1", "peer/empty:also"]).expect_ok("docker tag");
+    let id = docker_id(&docker, "peer/empty:1");
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let archive = docker.scratch("empty").join("empty.tar");
+    docker.docker(&["save", "-o", &s(&archive), "peer/empty:1", "peer/empty:also"]).expect_ok("docker save");
+    w.run(&["verify", &s(&archive)], b"", &vec![]).expect_ok("hoist verify");
+    w.run(&["load", "-q", "-i", &s(&archive)], b"", &vec![]).expect_ok("hoist load");
+    assert_eq!(hoist_id(&w, "localhost/peer/empty:1"), id);
+    assert_eq!(hoist_id(&w, "localhost/peer/empty:also"), id);
+    let theirs = docker.docker(&["image", "inspect", "--format", "{{json .RootFS.Layers}}", "peer/empty:1"]);
+    let theirs: Vec<String> = serde_json::from_str(theirs.expect_ok("inspect").out().trim()).unwrap();
+    assert_eq!(theirs.len(), 3, "BuildKit: the COPY layer and two empty ones: {theirs:?}");
+    assert_eq!(theirs[1], theirs[2], "the empty layer twice");
+    let out = w.run(&["inspect", "--format", "{{json .RootFS.Layers}}", &id], b"", &vec![]).expect_ok("inspect");
+    let ours: Vec<String> = serde_json::from_str(out.out().trim()).unwrap();
+    assert_eq!(ours, theirs, "hoist loaded every layer");
+
+    // hoist's own build of the same context: the same layers; saved and loaded by Docker.
+    w.run(&["build", "-q", "-t", "hoist-empty:1", &s(&ctx)], b"", &vec![]).expect_ok("hoist build");
+    let hid = hoist_id(&w, "localhost/hoist-empty:1");
+    let saved = docker.scratch("empty").join("hoist.tar");
+    w.run(&["save", "-q", "-o", &s(&saved), "localhost/hoist-empty:1"], b"", &vec![]).expect_ok("hoist save");
+    docker.docker(&["load", "-i", &s(&saved)]).expect_ok("docker load of a repeated layer");
+    assert_eq!(docker_id(&docker, "localhost/hoist-empty:1"), hid);
+    let layers = docker.docker(&["image", "inspect", "--format", "{{json .RootFS.Layers}}", "localhost/hoist-empty:1"]);
+    let layers: Vec<String> = serde_json::from_str(layers.expect_ok("inspect").out().trim()).unwrap();
+    // The COPY layer's bytes differ (mtimes); the empty layers are the same tar.
+    assert_eq!((layers.len(), &layers[1..]), (theirs.len(), &theirs[1..]), "hoist's build has BuildKit's empty layers");
+
+    // Docker pushes the image with the repeated layer; hoist pulls it.
+    let remote = format!("{host}/peer/empty:1");
+    docker.docker(&["tag", "peer/empty:1", &remote]).expect_ok("docker tag");
+    docker.docker(&["push", &remote]).expect_ok("docker push");
+    w.run(&["pull", "-q", &remote], b"", &vec![]).expect_ok("hoist pull");
+    assert_eq!(hoist_id(&w, &remote), id);
+}
+
+/// Without a helper, `docker login` writes the password base64'd into config.json's `auths`: hoist reads it
+/// from `DOCKER_CONFIG` for its pulls and pushes.
+#[test]
+fn hoist_reads_docker_logins_kept_in_config_json() {
+    let docker = Docker::start();
+    let t = htpasswd_registry();
+    let host = t.reg.host();
+    std::fs::write(docker.config_dir().join("config.json"), "{}\n").unwrap();
+    // No helper on PATH, so the client keeps the credential in the file (Debian's docker would pick
+    // docker-credential-pass or -secretservice as a default store when it finds one).
+    let mut cmd = docker.command();
+    cmd.env("PATH", "/nonexistent").args(["login", "-u", USER, "--password-stdin", &host]);
+    harness::run(&mut cmd, PASS.as_bytes()).expect_ok("docker login");
+    let file = std::fs::read_to_string(docker.config_dir().join("config.json")).unwrap();
+    assert!(file.contains("\"auth\""), "docker kept the credential in the file: {file}");
+    let image = format!("{host}/peer/plain:1");
+    docker_image(&docker, &image, b"plain\n");
+    docker.docker(&["push", &image]).expect_ok("docker push");
+    let w = HoistWorld::new("");
+    let certs = format!("--cert-dir={}", t.reg.cert_dir.as_ref().unwrap().display());
+    let env = vec![env_pair("DOCKER_CONFIG", docker.config_dir())];
+    let out = w.run(&["pull", "-q", &certs, &image], b"", &vec![]);
+    assert!(!out.ok(), "without DOCKER_CONFIG hoist has no credential");
+    w.run(&["pull", "-q", &certs, &image], b"", &env).expect_ok("hoist pull with docker's config.json");
+    assert_eq!(hoist_id(&w, &image), docker_id(&docker, &image));
+    w.run(&["push", "-q", &certs, &image, &format!("{host}/peer/plain:2")], b"", &env).expect_ok("hoist push");
+}

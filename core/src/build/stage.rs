@@ -7,7 +7,7 @@
 //!   `PATH` gets podman's default;
 //! - `COPY` and `ADD` add one layer (`copy`; `unpack` for the archives `ADD` unpacks);
 //! - `WORKDIR` adds a layer, as BuildKit: the directory it creates (0755, owned by the current `USER`), or
-//!   an empty layer when it exists.
+//!   an empty layer when it exists; `WORKDIR /` none.
 //!
 //! [`run`] builds the planned stages for every platform; a [`Stage`] runs one stage's instructions, each
 //! dispatched once by its [`Keyword`].
@@ -548,9 +548,12 @@ impl<'p> Stage<'p> {
         self.container().working_dir.set(path.clone());
         let key = self.image.tree.resolve(&path, true)?;
         let draft = match self.image.tree.get(&key) {
-            // BuildKit's WORKDIR is a mkdir step whatever the tree holds: a directory that exists gives an
-            // empty layer (docs/commands/build.md, differences from podman).
-            _ if key.is_empty() => LayerDraft::default(),
+            // BuildKit's WORKDIR is a mkdir step whatever the tree holds, except for `/`: a directory that
+            // exists gives an empty layer (docs/commands/build.md, differences from podman).
+            _ if key.is_empty() => {
+                self.nop(build, ins);
+                return Ok(());
+            }
             Some(n) if n.is_dir() => LayerDraft::default(),
             Some(_) => return at(line, Refusal::WorkdirNotDirectory { path }),
             None => {

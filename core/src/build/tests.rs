@@ -772,18 +772,19 @@ fn steps_of_several_stages_are_numbered_per_stage_as_podman() {
     assert_eq!(built.commit_prefix, "");
 }
 
-/// As BuildKit (tests/docker_build.rs compares with Docker): `WORKDIR` of a directory that exists (or `/`) is
-/// still a layer, an empty one; `ADD` of an archive keeps the archive's owners unless `--chown`; `COPY
+/// As BuildKit (tests/docker_build.rs compares with Docker): `WORKDIR` of a directory that exists is still a
+/// layer, an empty one (but `WORKDIR /` is config only); `ADD` of an archive keeps the archive's owners unless `--chown`; `COPY
 /// --from` keeps the source's owners unless `--chown`.
 #[test]
 fn workdir_layers_and_owners_follow_buildkit() {
     let mut w = world();
-    let img = w.ok("FROM base:1\nWORKDIR /usr/share\nWORKDIR /\n");
-    assert_eq!(img.layers.len(), 3, "the base layer and one per WORKDIR");
+    let img = w.ok("FROM base:1\nWORKDIR /usr/share\nWORKDIR /\nWORKDIR usr\n");
+    assert_eq!(img.layers.len(), 3, "the base layer and one per WORKDIR but `/`");
     assert!(img.layers[1].is_empty() && img.layers[2].is_empty(), "nothing to create: empty layers");
+    assert_eq!(img.config["config"]["WorkingDir"], "/usr");
     let empty: Vec<bool> =
         img.config["history"].as_array().unwrap().iter().map(|h| h["empty_layer"] == json!(true)).collect();
-    assert_eq!(empty, [false, false, false], "each WORKDIR's history entry has its layer");
+    assert_eq!(empty, [false, false, true, false], "each WORKDIR's history entry has its layer, `/` none");
 
     let mut b = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
