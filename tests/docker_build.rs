@@ -245,13 +245,26 @@ impl Setup {
 
     /// Builds `ctx` with BuildKit (`docker-NAME:1`) and hoist (`hoist-NAME:1`): (docker's, hoist's).
     fn both(&self, ctx: &Path, name: &str) -> ((Value, Vec<Layer>), (Value, Vec<Layer>)) {
+        self.both_with(ctx, name, &[], &[])
+    }
+
+    /// [`Self::both`] with extra flags for each (`--build-arg`s naming each one's own images).
+    fn both_with(
+        &self,
+        ctx: &Path,
+        name: &str,
+        docker_flags: &[&str],
+        hoist_flags: &[&str],
+    ) -> ((Value, Vec<Layer>), (Value, Vec<Layer>)) {
         let tag = format!("docker-{name}:1");
         let mut cmd = self.docker.command();
-        cmd.env("DOCKER_BUILDKIT", "1").args(["build", "-q", "-t", &tag]).arg(ctx);
+        cmd.env("DOCKER_BUILDKIT", "1").args(["build", "-q", "-t", &tag]).args(docker_flags).arg(ctx);
         harness::run(&mut cmd, b"").expect_ok("DOCKER_BUILDKIT=1 docker build");
-        self.w
-            .run(&["build", "-q", "-t", &format!("hoist-{name}:1"), ctx.to_str().unwrap()], b"", &vec![])
-            .expect_ok("hoist build");
+        let hoist_tag = format!("hoist-{name}:1");
+        let mut args = vec!["build", "-q", "-t", &hoist_tag];
+        args.extend_from_slice(hoist_flags);
+        args.push(ctx.to_str().unwrap());
+        self.w.run(&args, b"", &vec![]).expect_ok("hoist build");
         let hoist = hoist_image(&self.w.path("store"), &format!("localhost/hoist-{name}:1"));
         (docker_image(&self.docker, &tag), hoist)
     }
@@ -426,4 +439,54 @@ fn add_chown_of_an_archive_chowns_its_entries_as_current_buildkit() {
     // Without --chown both keep the archive's owners.
     assert_eq!(show(&hl[1]), show(&dl[1]));
     assert_eq!(show(&hl[1]), ["y d 755 0:0", "y/f.txt - 640 1234:4321"]);
+}
+
+/// Context details and instructions' corners: hard links, a named symlink (followed), a wildcard over
+/// directories, `EXPOSE 80/TCP`, `HEALTHCHECK NONE`, VOLUME's shell form, quotes and `$` in LABEL and ENV;
+/// then a child `FROM` each one's parent runs the parent's ONBUILD triggers. Same fields and layers.
+#[test]
+fn corners_and_onbuild_triggers_match_docker_buildkit() {
+    let s = Setup::new();
+    let host = s.reg.host();
+    let ctx = s.context("corners");
+    write(&ctx, "hard/one.txt", "same bytes\n", 0o644);
+    std::fs::hard_link(ctx.join("hard/one.txt"), ctx.join("hard/two.txt")).unwrap();
+    write(&ctx, "real.txt", "real\n", 0o640);
+    std::os::unix::fs::symlink("real.txt", ctx.join("link-to-file")).unwrap();
+    write(&ctx, "dirA/x", "x\n", 0o644);
+    write(&ctx, "dirB/sub/y", "y\n", 0o644);
+    write(
+        &ctx,
+        "Dockerfile",
+        &format!(
+            "FROM {host}/base:1\n\
+             ARG N=v1\n\
+             COPY hard /hard/\n\
+             COPY link-to-file /named\n\
+             COPY dir* /merged/\n\
+             EXPOSE 80/TCP 53/udp\n\
+             HEALTHCHECK NONE\n\
+             VOLUME /a /b\n\
+             LABEL \"k\"=\"a ${{N}} b\" k2='$N' k3=\"quote\\\"d\"\n\
+             ENV P=$PATH:/opt/bin Q=\"${{N:-x}}-${{MISSING:-dflt}}\"\n\
+             ONBUILD COPY real.txt /from-onbuild.txt\n\
+             ONBUILD LABEL child=yes\n"
+        ),
+        0o644,
+    );
+    same(s.both(&ctx, "corners"), "corners");
+
+    // A child of each one's own parent: the triggers run after its FROM.
+    let child = s.context("child");
+    write(&child, "real.txt", "child's real\n", 0o600);
+    write(&child, "Dockerfile", "ARG BASE\nFROM $BASE\nCMD [\"run\"]\n", 0o644);
+    same(
+        s.both_with(
+            &child,
+            "child",
+            &["--build-arg", "BASE=docker-corners:1"],
+            &["--build-arg", "BASE=localhost/hoist-corners:1"],
+        ),
+        "child",
+    );
 }

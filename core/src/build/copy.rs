@@ -336,8 +336,10 @@ impl Stage<'_> {
                 EntryKind::File(_) => Kind::File,
                 EntryKind::Symlink(t) => Kind::Symlink(t.clone()),
             };
+            // A hard link's bytes are its target's entry.
+            let stored = written.hard_links.get(&key).cloned().unwrap_or_else(|| key.clone());
             let origin =
-                if kind == Kind::File { Origin::Layer { blob: blob.clone(), path: key.clone() } } else { Origin::None };
+                if kind == Kind::File { Origin::Layer { blob: blob.clone(), path: stored } } else { Origin::None };
             self.image
                 .tree
                 .insert(key, Node { kind, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, size: e.size, origin });

@@ -176,6 +176,10 @@ fn read_layer(store: &Store, d: &Digest) -> Vec<Seen> {
                     data = e.link_name().unwrap().unwrap().to_string_lossy().into_owned();
                     'l'
                 }
+                tar::EntryType::Link => {
+                    data = e.link_name().unwrap().unwrap().to_string_lossy().into_owned();
+                    'h'
+                }
                 _ => {
                     e.read_to_string(&mut data).unwrap();
                     '-'
@@ -802,4 +806,28 @@ fn workdir_layers_and_owners_follow_buildkit() {
     assert_eq!(lines(&img.layers[2]), ["y/ d 755 5:6", "y/f.txt - 640 5:6"], "--chown wins");
     assert_eq!(lines(&img.layers[3]), ["d.txt - 644 101:50"], "the source's owner");
     assert_eq!(lines(&img.layers[4]), ["e.txt - 644 7:8"], "--chown wins");
+}
+
+/// Context files that are hard links of one another stay hard links in the layer (the first by path holds
+/// the bytes), as BuildKit writes them; a later `COPY --from` of the link reads its target's bytes.
+#[test]
+fn context_hard_links_stay_hard_links() {
+    let mut w = world();
+    w.write("h/b.txt", "shared\n", 0o644);
+    std::fs::hard_link(w.ctx.join("h/b.txt"), w.ctx.join("h/a.txt")).unwrap();
+    w.write("h/c.txt", "alone\n", 0o644);
+    let img = w.ok("FROM base:1\nCOPY h /h/\n");
+    let got: Vec<(String, char, String)> =
+        img.layers[1].iter().map(|s| (s.path.clone(), s.kind, s.data.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            ("h/".to_owned(), 'd', String::new()),
+            ("h/a.txt".to_owned(), '-', "shared\n".to_owned()),
+            ("h/b.txt".to_owned(), 'h', "h/a.txt".to_owned()),
+            ("h/c.txt".to_owned(), '-', "alone\n".to_owned()),
+        ]
+    );
+    let img = w.ok("FROM base:1 AS s\nCOPY h /h/\nFROM base:1\nCOPY --from=s /h/b.txt /b.txt\n");
+    assert_eq!(img.layers[1][0].data, "shared\n", "the link's bytes are its target's");
 }
