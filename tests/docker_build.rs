@@ -490,3 +490,42 @@ fn corners_and_onbuild_triggers_match_docker_buildkit() {
         "child",
     );
 }
+
+/// Variables and shells: `ENV A=1 B=$A` (B sees the A from before the instruction), an ARG overridden by
+/// `--build-arg` and shadowed by ENV, variables in EXPOSE, STOPSIGNAL, VOLUME, WORKDIR and USER, ONBUILD kept
+/// unexpanded, `SHELL` then shell-form ENTRYPOINT/CMD/HEALTHCHECK, `--chmod` over a tree with a nested
+/// directory.
+#[test]
+fn variables_and_shells_match_docker_buildkit() {
+    let s = Setup::new();
+    let host = s.reg.host();
+    let ctx = s.context("vars");
+    write(&ctx, "tree/top.txt", "t\n", 0o644);
+    write(&ctx, "tree/sub/deep.txt", "d\n", 0o600);
+    write(
+        &ctx,
+        "Dockerfile",
+        &format!(
+            "FROM {host}/base:1\n\
+             ARG PORT=80\n\
+             ARG WHO=nobody\n\
+             ENV A=1 B=$A\n\
+             ENV A=2 C=\"$A-$B\"\n\
+             ARG SIG=SIGQUIT\n\
+             ENV SIG=SIGINT\n\
+             EXPOSE $PORT ${{PORT}}/udp\n\
+             STOPSIGNAL $SIG\n\
+             VOLUME [\"/v/$A\"]\n\
+             WORKDIR /srv/$WHO\n\
+             USER $WHO:staff\n\
+             COPY --chmod=751 tree /t/\n\
+             ONBUILD LABEL from=$A\n\
+             SHELL [\"/bin/bash\", \"-eu\", \"-c\"]\n\
+             ENTRYPOINT exec server --port $PORT\n\
+             HEALTHCHECK --interval=10s CMD curl -f http://localhost:$PORT/ || exit 1\n\
+             CMD [\"--verbose\"]\n"
+        ),
+        0o644,
+    );
+    same(s.both_with(&ctx, "vars", &["--build-arg", "PORT=8080"], &["--build-arg", "PORT=8080"]), "vars");
+}
