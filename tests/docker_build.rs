@@ -529,3 +529,21 @@ fn variables_and_shells_match_docker_buildkit() {
     );
     same(s.both_with(&ctx, "vars", &["--build-arg", "PORT=8080"], &["--build-arg", "PORT=8080"]), "vars");
 }
+
+/// A base that only the engine and the store hold (Docker's from `docker load` of what `hoist save` wrote,
+/// hoist's in its store): BuildKit needs no registry for it, and both builds agree.
+#[test]
+fn a_loaded_base_needs_no_registry() {
+    let s = Setup::new();
+    let base = s.w.path("base-layout");
+    s.w.run(&["copy", "-q", &format!("oci:{}:v1", base.display()), "store:localhost/loaded:1"], b"", &vec![])
+        .expect_ok("hoist copy into the store");
+    let archive = s.docker.scratch("loaded").join("base.tar");
+    s.w.run(&["save", "-q", "-o", archive.to_str().unwrap(), "localhost/loaded:1"], b"", &vec![])
+        .expect_ok("hoist save");
+    s.docker.docker(&["load", "-i", archive.to_str().unwrap()]).expect_ok("docker load");
+    let ctx = s.context("loaded");
+    write(&ctx, "a.txt", "a\n", 0o644);
+    write(&ctx, "Dockerfile", "FROM localhost/loaded:1\nCOPY --chown=www a.txt /usr/share/www/\nUSER www\n", 0o644);
+    same(s.both(&ctx, "loaded"), "loaded");
+}
