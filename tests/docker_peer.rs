@@ -268,13 +268,23 @@ fn docker_save_loads_into_hoist() {
     docker_built(&docker, "peer/one:1", "one");
     docker_image(&docker, "peer/two:2", b"two\n");
     docker_built(&docker, "peer/three:3", "three");
+    // A child sharing its parent's layers (saved together: the archive holds them once).
+    let child_ctx = docker.scratch("ctx-child");
+    std::fs::write(child_ctx.join("c.txt"), "child\n").unwrap();
+    std::fs::write(child_ctx.join("Dockerfile"), "FROM peer/one:1\nCOPY c.txt /c.txt\n").unwrap();
+    let mut cmd = docker.command();
+    cmd.env("DOCKER_BUILDKIT", "0").args(["build", "-q", "-t", "peer/child:1"]).arg(&child_ctx);
+    harness::run(&mut cmd, b"").expect_ok("docker build of the child");
     let (one, two, three) =
         (docker_id(&docker, "peer/one:1"), docker_id(&docker, "peer/two:2"), docker_id(&docker, "peer/three:3"));
+    let child = docker_id(&docker, "peer/child:1");
     let dir = docker.scratch("saved");
     let (single, several, by_id) = (dir.join("single.tar"), dir.join("several.tar"), dir.join("by-id.tar"));
     let s = |p: &Path| p.to_str().unwrap().to_owned();
     docker.docker(&["save", "-o", &s(&single), "peer/one:1"]).expect_ok("docker save one");
-    docker.docker(&["save", "-o", &s(&several), "peer/one:1", "peer/two:2"]).expect_ok("docker save several");
+    docker
+        .docker(&["save", "-o", &s(&several), "peer/one:1", "peer/two:2", "peer/child:1"])
+        .expect_ok("docker save several");
     docker.docker(&["save", "-o", &s(&by_id), &three]).expect_ok("docker save by ID");
 
     let w = HoistWorld::new("");
@@ -286,6 +296,7 @@ fn docker_save_loads_into_hoist() {
     w.run(&["load", "-q", "-i", &s(&several)], b"", &vec![]).expect_ok("hoist load (several)");
     assert_eq!(hoist_id(&w, "localhost/peer/two:2"), two);
     assert_eq!(hoist_id(&w, "localhost/peer/one:1"), one);
+    assert_eq!(hoist_id(&w, "localhost/peer/child:1"), child);
     w.run(&["load", "-q", "-i", &s(&by_id)], b"", &vec![]).expect_ok("hoist load (by ID)");
     assert_eq!(hoist_id(&w, &three), three, "the image saved by ID is known by that ID");
     let out = w.run(&["inspect", "--format", "{{.RepoTags}}", &three], b"", &vec![]).expect_ok("inspect");
