@@ -134,6 +134,10 @@ fn read_tar(blob: &[u8]) -> Layer {
                 data = e.link_name().unwrap().unwrap().to_string_lossy().as_bytes().to_vec();
                 'l'
             }
+            tar::EntryType::Link => {
+                data = e.link_name().unwrap().unwrap().to_string_lossy().as_bytes().to_vec();
+                'h'
+            }
             _ => {
                 e.read_to_end(&mut data).unwrap();
                 '-'
@@ -546,4 +550,32 @@ fn a_loaded_base_needs_no_registry() {
     write(&ctx, "a.txt", "a\n", 0o644);
     write(&ctx, "Dockerfile", "FROM localhost/loaded:1\nCOPY --chown=www a.txt /usr/share/www/\nUSER www\n", 0o644);
     same(s.both(&ctx, "loaded"), "loaded");
+}
+
+/// Hard links that reach a layer another way: `COPY --from` a stage that holds them, and `ADD` of an archive
+/// with a hard link entry.
+#[test]
+fn hard_links_from_stages_and_archives_match_docker_buildkit() {
+    let s = Setup::new();
+    let ctx = s.context("links");
+    write(&ctx, "hard/one.txt", "same bytes\n", 0o644);
+    std::fs::hard_link(ctx.join("hard/one.txt"), ctx.join("hard/two.txt")).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(4);
+    b.append_data(&mut h, "p/file", &b"abc\n"[..]).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(0);
+    h.set_entry_type(tar::EntryType::Link);
+    b.append_link(&mut h, "p/link", "p/file").unwrap();
+    std::fs::write(ctx.join("links.tar"), b.into_inner().unwrap()).unwrap();
+    write(
+        &ctx,
+        "Dockerfile",
+        "FROM scratch AS s\nCOPY hard /hard/\nFROM scratch\nCOPY --from=s /hard /h2/\nADD links.tar /x/\n",
+        0o644,
+    );
+    same(s.both(&ctx, "links"), "links");
 }

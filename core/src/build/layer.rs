@@ -1,8 +1,8 @@
 //! Writing one layer: a tar of the given entries in path order (so the same entries always give the same
 //! bytes), with the owners and modes given (numeric only — no user or group names from the host), gzip'd at
 //! a fast level, its `diff_id` (sha256 of the tar) and digest (sha256 of the gzip) computed while it is
-//! written; then stored as a blob of the local store. Context files that are hard links of one another stay
-//! hard links in the layer (as BuildKit writes them).
+//! written; then stored as a blob of the local store. Files that are hard links of one another (in the
+//! context, an `ADD` archive or a source image) stay hard links in the layer (as BuildKit writes them).
 //!
 //! File bytes that come out of an archive (`ADD`) or an image (`COPY --from`) wait in a [`Spool`], an unnamed
 //! temp file in the store's temp directory, never in memory: a layer of a 1 GiB file takes the same memory as
@@ -159,23 +159,21 @@ pub fn write(store: &Store, entries: &BTreeMap<String, Entry>) -> Result<Written
     let gz = ParallelGzip::new(gz_out, flate2::Compression::fast());
     let tar_out = HashingWriter { inner: gz, hasher: Hasher::sha256() };
     let mut builder = tar::Builder::new(tar_out);
-    // Context files that are one file on the host (same device and inode): the first by path is written, the
+    // Entries that are one file (context files with the same device and inode; bytes spooled once for
+    // several paths — the hard links of an archive or a source image): the first by path is written, the
     // others link to it.
-    let mut inodes: HashMap<(u64, u64), &str> = HashMap::new();
+    let mut seen: HashMap<(u64, u64, bool), &str> = HashMap::new();
     let mut hard_links = BTreeMap::new();
     for (path, e) in entries {
-        if let EntryKind::File(Content::Host(p)) = &e.kind
-            && let Ok(m) = std::fs::metadata(p)
-            && m.nlink() > 1
-        {
-            match inodes.get(&(m.dev(), m.ino())) {
+        if let Some(id) = file_identity(e) {
+            match seen.get(&id) {
                 Some(first) => {
                     append_hard_link(&mut builder, path, first, e)?;
                     hard_links.insert(path.clone(), (*first).to_owned());
                     continue;
                 }
                 None => {
-                    inodes.insert((m.dev(), m.ino()), path);
+                    seen.insert(id, path);
                 }
             }
         }
@@ -197,6 +195,21 @@ pub fn write(store: &Store, entries: &BTreeMap<String, Entry>) -> Result<Written
     // What it unpacks to, for `images`' SIZE (a cache: one not written is measured when needed).
     let _ = store.record_size(&digest, crate::store::LayerSize::Uncompressed(unpacked));
     Ok(Written { descriptor: Descriptor::new(media_type::OCI_LAYER_GZIP, digest, size), diff_id, hard_links })
+}
+
+/// What makes two entries one file: a context file's device and inode (when it has several links), or the
+/// place of its bytes in a spool (not for empty files: they all sit at the same offset).
+fn file_identity(e: &Entry) -> Option<(u64, u64, bool)> {
+    match &e.kind {
+        EntryKind::File(Content::Host(p)) => {
+            let m = std::fs::metadata(p).ok().filter(|m| m.nlink() > 1)?;
+            Some((m.dev(), m.ino(), true))
+        }
+        EntryKind::File(Content::Spooled(s)) if e.size > 0 => {
+            Some((Arc::as_ptr(&s.file) as usize as u64, s.offset, false))
+        }
+        _ => None,
+    }
 }
 
 /// A tar hard link at `path` to the earlier entry `target`, with `e`'s metadata.

@@ -354,6 +354,10 @@ fn config_fields_as_podman_sets_them() {
     assert_eq!(img.config["config"]["Cmd"], json!(["a"]), "a CMD of this stage survives ENTRYPOINT");
     let img = w.ok("FROM scratch\nLABEL a=b\n");
     assert_eq!(img.config["config"]["Env"], json!([config::DEFAULT_PATH]));
+    assert_eq!(img.config["config"]["WorkingDir"], "/", "BuildKit's empty image");
+    let img = w.ok("FROM scratch\nWORKDIR rel\nCOPY --from=base:1 /etc/group g\n");
+    assert_eq!(img.config["config"]["WorkingDir"], "/rel");
+    assert_eq!(lines(&img.layers[1]), ["rel/ d 755 0:0", "rel/g - 644 0:0"]);
     assert_eq!(img.config["architecture"], "amd64");
     assert!(img.manifest.annotations.is_none());
 }
@@ -641,8 +645,10 @@ fn add_streams_archives_and_names_what_it_leaves_out() {
     let built = build(&w.store, &w.opts("FROM scratch\nADD a.tgz /x/\n"), &mut w.bases, &warnings).unwrap();
     let img = w.image(&built.manifest.raw);
     let got: Vec<(String, usize)> = img.layers[0].iter().map(|s| (s.path.clone(), s.data.len())).collect();
-    assert_eq!(got, [("x/".into(), 0), ("x/big".into(), 3 << 20), ("x/same".into(), 3 << 20)]);
+    assert_eq!(got, [("x/".into(), 0), ("x/big".into(), 3 << 20), ("x/same".into(), "x/big".len())]);
     assert!(img.layers[0][1].data.bytes().all(|b| b == 7));
+    let same = &img.layers[0][2];
+    assert_eq!((same.kind, same.data.as_str()), ('h', "x/big"), "the archive's hard link stays one, as BuildKit");
     let warnings = warnings.0.into_inner().unwrap();
     assert_eq!(warnings.len(), 4, "{warnings:?}");
     let whats = [
@@ -658,6 +664,13 @@ fn add_streams_archives_and_names_what_it_leaves_out() {
     let img = w.ok("FROM scratch AS one\nADD a.tgz /x/\nFROM scratch\nCOPY --from=one /x/big /y\n");
     assert_eq!(img.layers[0][0].data.len(), 3 << 20);
     assert!(img.layers[0][0].data.bytes().all(|b| b == 7));
+    // Both names of the stage's file, copied together: still one file; the link alone: its bytes.
+    let img =
+        w.ok("FROM scratch AS one\nADD a.tgz /x/\nFROM scratch\nCOPY --from=one /x/ /z/\nCOPY --from=one /x/same /s\n");
+    let got: Vec<(String, char, usize)> =
+        img.layers[0].iter().map(|s| (s.path.clone(), s.kind, s.data.len())).collect();
+    assert_eq!(got, [("z/".into(), 'd', 0), ("z/big".into(), '-', 3 << 20), ("z/same".into(), 'h', "z/big".len())]);
+    assert_eq!((img.layers[1][0].kind, img.layers[1][0].data.len()), ('-', 3 << 20));
     // Nothing left behind in the store's temp directory.
     let left: Vec<_> = std::fs::read_dir(w.store.temp_dir()).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
