@@ -478,3 +478,27 @@ fn hoist_reads_docker_logins_kept_in_config_json() {
     assert_eq!(hoist_id(&w, &image), docker_id(&docker, &image));
     w.run(&["push", "-q", &certs, &image, &format!("{host}/peer/plain:2")], b"", &env).expect_ok("hoist push");
 }
+
+/// An image without layers (`FROM scratch` and config only): hoist's build → `hoist save` → `docker load`,
+/// the same ID as BuildKit's build of it. (Docker 20.10 cannot `docker save` one: "empty export - not
+/// implemented".)
+#[test]
+fn an_image_without_layers_loads_into_docker() {
+    let docker = Docker::start();
+    let w = HoistWorld::new("");
+    let ctx = docker.scratch("ctx-nolayers");
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nENV X=1\nLABEL only=config\n").unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let out = w.run(&["build", "-q", "-t", "hoist-nolayers:1", &s(&ctx)], b"", &vec![]).expect_ok("hoist build");
+    let hid = hoist_id(&w, "localhost/hoist-nolayers:1");
+    assert_eq!(out.out().trim(), hid);
+    let saved = docker.scratch("nolayers").join("hoist.tar");
+    w.run(&["save", "-q", "-o", &s(&saved), "localhost/hoist-nolayers:1"], b"", &vec![]).expect_ok("hoist save");
+    docker.docker(&["load", "-i", &s(&saved)]).expect_ok("docker load");
+    assert_eq!(docker_id(&docker, "localhost/hoist-nolayers:1"), hid);
+    let env = docker.docker(&["image", "inspect", "--format", "{{json .Config.Env}} {{.Config.WorkingDir}}", &hid]);
+    assert_eq!(
+        env.expect_ok("inspect").out().trim(),
+        r#"["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","X=1"] /"#
+    );
+}
