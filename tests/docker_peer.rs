@@ -384,6 +384,21 @@ fn pulls_both_ways() {
     docker.docker(&["save", "-o", saved.to_str().unwrap(), &oci_ref]).expect_ok("docker save");
     w.run(&["verify", saved.to_str().unwrap()], b"", &vec![]).expect_ok("hoist verify");
 
+    // Docker pulls what `hoist build --push` sent (hard links and an empty WORKDIR layer in it).
+    let ctx = docker.scratch("ctx-built");
+    std::fs::write(ctx.join("a.txt"), "a\n").unwrap();
+    std::fs::hard_link(ctx.join("a.txt"), ctx.join("b.txt")).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY . /app/\nWORKDIR /app\nCMD [\"/app/a.txt\"]\n").unwrap();
+    let built = format!("{host}/peer/built:1");
+    let out = w.run(&["build", "-q", "--push", "-t", &built, ctx.to_str().unwrap()], b"", &vec![]);
+    let built_id = out.expect_ok("hoist build --push").out().lines().last().unwrap_or_default().to_owned();
+    docker.docker(&["pull", &built]).expect_ok("docker pull of hoist's build");
+    assert_eq!(docker_id(&docker, &built), built_id);
+    let saved = docker.scratch("pulled").join("built.tar");
+    docker.docker(&["save", "-o", saved.to_str().unwrap(), &built]).expect_ok("docker save");
+    w.run(&["verify", saved.to_str().unwrap()], b"", &vec![])
+        .expect_ok("hoist verify of docker's save of hoist's build");
+
     // hoist pulls what Docker pushed (built by Docker: schema 2, gzip layers Docker compressed).
     let pushed = format!("{host}/peer/from-docker:1");
     docker_built(&docker, &pushed, "pushed");
