@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The hoist demo: a real distribution registry with TLS and a password on 127.0.0.1, a credential stored with
-# docker-credential-file, and skopeo and podman using it through "credHelpers". Everything lives in a temp dir
-# and every process started here is stopped on exit. Run it with `make demo` (which builds first).
+# docker-credential-file, and skopeo and podman using it through "credHelpers" (and Docker through "credsStore",
+# when /usr/sbin/dockerd is installed: a private engine started and stopped here). Everything lives in a temp
+# dir and every process started here is stopped on exit. Run it with `make demo` (which builds first).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,7 +12,16 @@ export PATH="$BIN:$PATH"
 
 WORK=$(mktemp -d /tmp/hoist-demo.XXXXXX)
 REG_PID=""
+DOCKERD_PID=""
+DOCKER_DIR=""
+stop_dockerd() {
+  [ -n "$DOCKERD_PID" ] && kill "$DOCKERD_PID" 2>/dev/null && wait "$DOCKERD_PID" 2>/dev/null || true
+  DOCKERD_PID=""
+  [ -n "$DOCKER_DIR" ] && rm -rf "$DOCKER_DIR"
+  DOCKER_DIR=""
+}
 cleanup() {
+  stop_dockerd
   [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -98,6 +108,33 @@ if skopeo inspect --authfile "$WORK/auth.json" --cert-dir "$WORK/ca" "docker://$
   echo "demo: expected the registry to refuse" >&2; exit 1
 fi
 echo "skopeo: $(grep -o "unauthorized[^\"]*" "$WORK/err" | head -1)"
+
+if [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ]; then
+  say "Docker: docker login stores through docker-credential-file (credsStore), in a private engine"
+  # Its own socket, data root and config (never the system's daemon or /etc/docker); a short path for the
+  # sockets. 127.0.0.1 registries are insecure to Docker, so the test CA is not needed.
+  DOCKER_DIR=$(mktemp -d /tmp/hd-demo.XXXXXX)
+  echo '{}' > "$DOCKER_DIR/daemon.json"
+  /usr/sbin/dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
+    --data-root "$DOCKER_DIR/root" --exec-root "$DOCKER_DIR/exec" --pidfile "$DOCKER_DIR/pid" \
+    --config-file "$DOCKER_DIR/daemon.json" -H "unix://$DOCKER_DIR/docker.sock" > "$DOCKER_DIR/log" 2>&1 &
+  DOCKERD_PID=$!
+  docker() { DOCKER_HOST="unix://$DOCKER_DIR/docker.sock" DOCKER_CONFIG="$WORK/docker" /usr/bin/docker "$@"; }
+  for _ in $(seq 300); do docker version >/dev/null 2>&1 && break; sleep 0.1; done
+  docker version >/dev/null 2>&1 || { cat "$DOCKER_DIR/log"; echo "demo: dockerd did not start" >&2; exit 1; }
+  echo "dockerd running (pid $DOCKERD_PID)"
+  mkdir -p "$WORK/docker"
+  echo '{"credsStore": "file"}' > "$WORK/docker/config.json"
+  printf '%s' "$PASS" | show docker login -u "$USER" --password-stdin "$HOST"
+  show docker-credential-file list
+  show cat "$WORK/docker/config.json"; echo
+  show docker pull -q "$HOST/demo/hello:v1"
+  show docker logout "$HOST"
+  show docker-credential-file list
+  unset -f docker
+  stop_dockerd
+  echo "dockerd stopped"
+fi
 
 say "hoist login verifies the password with the registry, then stores it where podman would"
 export CONTAINERS_REGISTRIES_CONF="$WORK/registries.conf" CONTAINERS_REGISTRIES_CONF_DIR="$WORK/registries.conf.d"

@@ -1,5 +1,6 @@
-//! `COPY` and `ADD`: one layer each. Sources land as docker's trailing-slash rules say, owned by 0:0 unless
-//! `--chown`, with their modes unless `--chmod`; missing parents are created 0755 (owned as `--chown` says);
+//! `COPY` and `ADD`: one layer each. Sources land as docker's trailing-slash rules say, owned (unless
+//! `--chown`) by 0:0 when from the context, by their own owner when from an image or stage (as BuildKit),
+//! with their modes unless `--chmod`; missing parents are created 0755 (owned as `--chown` says);
 //! the existing parents go into the layer with their own metadata. Sources come from the build context, an
 //! earlier stage or an image (`--from`); the bytes of files out of an image go through a spool on disk.
 //! `ADD` unpacks local tar archives (`unpack`).
@@ -237,7 +238,7 @@ impl Stage<'_> {
                         let From::Image(image) = &args.from else { unreachable!("tree sources come from an image") };
                         for (k, node) in image.tree.under(key) {
                             let rel = k.strip_prefix(key.as_str()).unwrap_or(k).trim_start_matches('/');
-                            draft.add_from_tree(join(&dest.key, rel), k, node, own, args.chmod, clock);
+                            draft.add_from_tree(join(&dest.key, rel), k, node, args.owner, args.chmod, clock);
                         }
                     }
                 }
@@ -253,12 +254,12 @@ impl Stage<'_> {
                         && item.kind == ItemKind::File
                         && super::unpack::is_archive(&build.context.host(&item.rel))?
                     {
-                        self.extract(&mut draft, build, item, &dest.key, own, args.chmod)?;
+                        self.extract(&mut draft, build, item, &dest.key, args.owner, args.chmod)?;
                         continue;
                     }
                     draft.entries.insert(target, ctx_entry(build.context, item, own, args.chmod, clock));
                 }
-                Source::Tree { key, node } => draft.add_from_tree(target, key, node, own, args.chmod, clock),
+                Source::Tree { key, node } => draft.add_from_tree(target, key, node, args.owner, args.chmod, clock),
             }
         }
         Ok(draft)
@@ -335,8 +336,10 @@ impl Stage<'_> {
                 EntryKind::File(_) => Kind::File,
                 EntryKind::Symlink(t) => Kind::Symlink(t.clone()),
             };
+            // A hard link's bytes are its target's entry.
+            let stored = written.hard_links.get(&key).cloned().unwrap_or_else(|| key.clone());
             let origin =
-                if kind == Kind::File { Origin::Layer { blob: blob.clone(), path: key.clone() } } else { Origin::None };
+                if kind == Kind::File { Origin::Layer { blob: blob.clone(), path: stored } } else { Origin::None };
             self.image
                 .tree
                 .insert(key, Node { kind, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, size: e.size, origin });
@@ -351,8 +354,16 @@ impl Stage<'_> {
 impl LayerDraft {
     /// The entry for `node` of a source image at `target` (its bytes are read later); devices and FIFOs are
     /// left out.
-    fn add_from_tree(&mut self, target: String, key: &str, node: &Node, own: Owner, chmod: Option<u32>, clock: &Clock) {
-        if let Some(e) = tree_entry(node, own, chmod, clock) {
+    fn add_from_tree(
+        &mut self,
+        target: String,
+        key: &str,
+        node: &Node,
+        chown: Option<Owner>,
+        chmod: Option<u32>,
+        clock: &Clock,
+    ) {
+        if let Some(e) = tree_entry(node, chown, chmod, clock) {
             if matches!(e.kind, EntryKind::File(_)) {
                 self.from_tree.push((target.clone(), key.to_owned()));
             }
@@ -444,13 +455,15 @@ fn ctx_entry(ctx: &Context, it: &Item, own: Owner, chmod: Option<u32>, clock: &C
     Entry { kind, mode, uid: own.uid, gid: own.gid, mtime: clock.mtime(it.mtime), size }
 }
 
-/// The entry for a node of a source image (its bytes are filled in later); `None` for devices and FIFOs.
-fn tree_entry(n: &Node, own: Owner, chmod: Option<u32>, clock: &Clock) -> Option<Entry> {
+/// The entry for a node of a source image (its bytes are filled in later); `None` for devices and FIFOs. It
+/// keeps the node's owner unless `--chown` (BuildKit's `COPY --from`; podman's gives 0:0).
+fn tree_entry(n: &Node, chown: Option<Owner>, chmod: Option<u32>, clock: &Clock) -> Option<Entry> {
     let (kind, mode) = match &n.kind {
         Kind::Dir => (EntryKind::Dir, chmod.unwrap_or(n.mode)),
         Kind::File => (EntryKind::File(Content::Bytes(Arc::new(Vec::new()))), chmod.unwrap_or(n.mode)),
         Kind::Symlink(t) => (EntryKind::Symlink(t.clone()), 0o777),
         Kind::Special => return None,
     };
+    let own = chown.unwrap_or(Owner { uid: n.uid, gid: n.gid });
     Some(Entry { kind, mode, uid: own.uid, gid: own.gid, mtime: clock.mtime(n.mtime), size: n.size })
 }

@@ -1,7 +1,8 @@
 //! Writing one layer: a tar of the given entries in path order (so the same entries always give the same
 //! bytes), with the owners and modes given (numeric only — no user or group names from the host), gzip'd at
 //! a fast level, its `diff_id` (sha256 of the tar) and digest (sha256 of the gzip) computed while it is
-//! written; then stored as a blob of the local store.
+//! written; then stored as a blob of the local store. Files that are hard links of one another (in the
+//! context, an `ADD` archive or a source image) stay hard links in the layer (as BuildKit writes them).
 //!
 //! File bytes that come out of an archive (`ADD`) or an image (`COPY --from`) wait in a [`Spool`], an unnamed
 //! temp file in the store's temp directory, never in memory: a layer of a 1 GiB file takes the same memory as
@@ -9,10 +10,10 @@
 //!
 //! What it is not: deciding what goes in a layer (`stage`) or reading layers (`tree`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -120,6 +121,9 @@ pub struct Written {
     pub descriptor: Descriptor,
     /// The sha256 of the uncompressed tar, as the config's `rootfs.diff_ids` lists it.
     pub diff_id: Digest,
+    /// The entries written as hard links (path → the earlier path whose bytes they share), as BuildKit keeps
+    /// the hard links of a build context.
+    pub hard_links: BTreeMap<String, String>,
 }
 
 /// Reads exactly `left` bytes from a file that must not have shrunk (or grown) since it was measured.
@@ -155,7 +159,24 @@ pub fn write(store: &Store, entries: &BTreeMap<String, Entry>) -> Result<Written
     let gz = ParallelGzip::new(gz_out, flate2::Compression::fast());
     let tar_out = HashingWriter { inner: gz, hasher: Hasher::sha256() };
     let mut builder = tar::Builder::new(tar_out);
+    // Entries that are one file (context files with the same device and inode; bytes spooled once for
+    // several paths — the hard links of an archive or a source image): the first by path is written, the
+    // others link to it.
+    let mut seen: HashMap<(u64, u64, bool), &str> = HashMap::new();
+    let mut hard_links = BTreeMap::new();
     for (path, e) in entries {
+        if let Some(id) = file_identity(e) {
+            match seen.get(&id) {
+                Some(first) => {
+                    append_hard_link(&mut builder, path, first, e)?;
+                    hard_links.insert(path.clone(), (*first).to_owned());
+                    continue;
+                }
+                None => {
+                    seen.insert(id, path);
+                }
+            }
+        }
         append(&mut builder, path, e)?;
     }
     let tar_out = builder.into_inner().map_err(io_err)?;
@@ -173,7 +194,34 @@ pub fn write(store: &Store, entries: &BTreeMap<String, Entry>) -> Result<Written
     w.commit()?;
     // What it unpacks to, for `images`' SIZE (a cache: one not written is measured when needed).
     let _ = store.record_size(&digest, crate::store::LayerSize::Uncompressed(unpacked));
-    Ok(Written { descriptor: Descriptor::new(media_type::OCI_LAYER_GZIP, digest, size), diff_id })
+    Ok(Written { descriptor: Descriptor::new(media_type::OCI_LAYER_GZIP, digest, size), diff_id, hard_links })
+}
+
+/// What makes two entries one file: a context file's device and inode (when it has several links), or the
+/// place of its bytes in a spool (not for empty files: they all sit at the same offset).
+fn file_identity(e: &Entry) -> Option<(u64, u64, bool)> {
+    match &e.kind {
+        EntryKind::File(Content::Host(p)) => {
+            let m = std::fs::metadata(p).ok().filter(|m| m.nlink() > 1)?;
+            Some((m.dev(), m.ino(), true))
+        }
+        EntryKind::File(Content::Spooled(s)) if e.size > 0 => {
+            Some((Arc::as_ptr(&s.file) as usize as u64, s.offset, false))
+        }
+        _ => None,
+    }
+}
+
+/// A tar hard link at `path` to the earlier entry `target`, with `e`'s metadata.
+fn append_hard_link<W: Write>(b: &mut tar::Builder<W>, path: &str, target: &str, e: &Entry) -> Result<(), BuildError> {
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(e.mode & 0o7777);
+    h.set_uid(e.uid);
+    h.set_gid(e.gid);
+    h.set_mtime(e.mtime);
+    h.set_entry_type(tar::EntryType::Link);
+    h.set_size(0);
+    b.append_link(&mut h, path, target).map_err(|source| BuildError::WriteLayer { path: Some(path.to_owned()), source })
 }
 
 fn append<W: Write>(b: &mut tar::Builder<W>, path: &str, e: &Entry) -> Result<(), BuildError> {

@@ -6,7 +6,8 @@
 //!   inherited from the base; shell forms are wrapped in the `SHELL` (default `/bin/sh -c`); a base with no
 //!   `PATH` gets podman's default;
 //! - `COPY` and `ADD` add one layer (`copy`; `unpack` for the archives `ADD` unpacks);
-//! - `WORKDIR` adds a layer when it creates its directory (0755, owned by the current `USER`).
+//! - `WORKDIR` adds a layer, as BuildKit: the directory it creates (0755, owned by the current `USER`), or
+//!   an empty layer when it exists; `WORKDIR /` none.
 //!
 //! [`run`] builds the planned stages for every platform; a [`Stage`] runs one stage's instructions, each
 //! dispatched once by its [`Keyword`].
@@ -546,9 +547,14 @@ impl<'p> Stage<'p> {
         };
         self.container().working_dir.set(path.clone());
         let key = self.image.tree.resolve(&path, true)?;
-        match self.image.tree.get(&key) {
-            _ if key.is_empty() => {}
-            Some(n) if n.is_dir() => {}
+        let draft = match self.image.tree.get(&key) {
+            // BuildKit's WORKDIR is a mkdir step whatever the tree holds, except for `/`: a directory that
+            // exists gives an empty layer (docs/commands/build.md, differences from podman).
+            _ if key.is_empty() => {
+                self.nop(build, ins);
+                return Ok(());
+            }
+            Some(n) if n.is_dir() => LayerDraft::default(),
             Some(_) => return at(line, Refusal::WorkdirNotDirectory { path }),
             None => {
                 let user = self.config().user().to_owned();
@@ -563,12 +569,11 @@ impl<'p> Stage<'p> {
                 let mut draft = LayerDraft::default();
                 self.dir_entry(&mut draft, &key, owner, None, &build.clock);
                 self.add_ancestors(&mut draft, owner, &build.clock)?;
-                self.commit_layer(build, draft)?;
-                self.history(build, format!("/bin/sh -c #(nop) {}", ins.original), false);
-                return Ok(());
+                draft
             }
-        }
-        self.nop(build, ins);
+        };
+        self.commit_layer(build, draft)?;
+        self.history(build, format!("/bin/sh -c #(nop) {}", ins.original), false);
         Ok(())
     }
 

@@ -72,13 +72,14 @@ pub(super) struct ImageState {
     pub config_len: usize,
 }
 
-/// `FROM scratch`: no layers, a config with the platform and nothing else.
+/// `FROM scratch`: no layers, a config with the platform and `WorkingDir` `/` (BuildKit's empty image; podman
+/// sets none); the default `PATH` comes later, as for any base without one.
 pub(super) fn scratch(platform: &Platform) -> ImageState {
     let config = Config {
         architecture: Field::Set(platform.architecture.clone()),
         os: Field::Set(platform.os.clone()),
         variant: platform.variant.clone().map_or(Field::Absent, Field::Set),
-        config: Field::Set(ContainerConfig::default()),
+        config: Field::Set(ContainerConfig { working_dir: Field::Set("/".to_owned()), ..ContainerConfig::default() }),
         rootfs: Field::Set(RootFs {
             kind: Field::Set("layers".to_owned()),
             diff_ids: Field::Set(Vec::new()),
@@ -187,11 +188,11 @@ mod tests {
     }
 
     #[test]
-    fn scratch_is_podmans() {
+    fn scratch_is_buildkits() {
         let s = scratch(&Platform::new("linux", "arm64", Some("v8")));
         assert_eq!(
             String::from_utf8(s.config.to_bytes()).unwrap(),
-            r#"{"architecture":"arm64","config":{},"history":[],"os":"linux","rootfs":{"diff_ids":[],"type":"layers"},"variant":"v8"}"#
+            r#"{"architecture":"arm64","config":{"WorkingDir":"/"},"history":[],"os":"linux","rootfs":{"diff_ids":[],"type":"layers"},"variant":"v8"}"#
         );
         assert_eq!(s.config_len, s.config.to_bytes().len());
     }

@@ -176,6 +176,10 @@ fn read_layer(store: &Store, d: &Digest) -> Vec<Seen> {
                     data = e.link_name().unwrap().unwrap().to_string_lossy().into_owned();
                     'l'
                 }
+                tar::EntryType::Link => {
+                    data = e.link_name().unwrap().unwrap().to_string_lossy().into_owned();
+                    'h'
+                }
                 _ => {
                     e.read_to_string(&mut data).unwrap();
                     '-'
@@ -350,6 +354,10 @@ fn config_fields_as_podman_sets_them() {
     assert_eq!(img.config["config"]["Cmd"], json!(["a"]), "a CMD of this stage survives ENTRYPOINT");
     let img = w.ok("FROM scratch\nLABEL a=b\n");
     assert_eq!(img.config["config"]["Env"], json!([config::DEFAULT_PATH]));
+    assert_eq!(img.config["config"]["WorkingDir"], "/", "BuildKit's empty image");
+    let img = w.ok("FROM scratch\nWORKDIR rel\nCOPY --from=base:1 /etc/group g\n");
+    assert_eq!(img.config["config"]["WorkingDir"], "/rel");
+    assert_eq!(lines(&img.layers[1]), ["rel/ d 755 0:0", "rel/g - 644 0:0"]);
     assert_eq!(img.config["architecture"], "amd64");
     assert!(img.manifest.annotations.is_none());
 }
@@ -637,8 +645,10 @@ fn add_streams_archives_and_names_what_it_leaves_out() {
     let built = build(&w.store, &w.opts("FROM scratch\nADD a.tgz /x/\n"), &mut w.bases, &warnings).unwrap();
     let img = w.image(&built.manifest.raw);
     let got: Vec<(String, usize)> = img.layers[0].iter().map(|s| (s.path.clone(), s.data.len())).collect();
-    assert_eq!(got, [("x/".into(), 0), ("x/big".into(), 3 << 20), ("x/same".into(), 3 << 20)]);
+    assert_eq!(got, [("x/".into(), 0), ("x/big".into(), 3 << 20), ("x/same".into(), "x/big".len())]);
     assert!(img.layers[0][1].data.bytes().all(|b| b == 7));
+    let same = &img.layers[0][2];
+    assert_eq!((same.kind, same.data.as_str()), ('h', "x/big"), "the archive's hard link stays one, as BuildKit");
     let warnings = warnings.0.into_inner().unwrap();
     assert_eq!(warnings.len(), 4, "{warnings:?}");
     let whats = [
@@ -654,6 +664,13 @@ fn add_streams_archives_and_names_what_it_leaves_out() {
     let img = w.ok("FROM scratch AS one\nADD a.tgz /x/\nFROM scratch\nCOPY --from=one /x/big /y\n");
     assert_eq!(img.layers[0][0].data.len(), 3 << 20);
     assert!(img.layers[0][0].data.bytes().all(|b| b == 7));
+    // Both names of the stage's file, copied together: still one file; the link alone: its bytes.
+    let img =
+        w.ok("FROM scratch AS one\nADD a.tgz /x/\nFROM scratch\nCOPY --from=one /x/ /z/\nCOPY --from=one /x/same /s\n");
+    let got: Vec<(String, char, usize)> =
+        img.layers[0].iter().map(|s| (s.path.clone(), s.kind, s.data.len())).collect();
+    assert_eq!(got, [("z/".into(), 'd', 0), ("z/big".into(), '-', 3 << 20), ("z/same".into(), 'h', "z/big".len())]);
+    assert_eq!((img.layers[1][0].kind, img.layers[1][0].data.len()), ('-', 3 << 20));
     // Nothing left behind in the store's temp directory.
     let left: Vec<_> = std::fs::read_dir(w.store.temp_dir()).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
@@ -770,4 +787,60 @@ fn steps_of_several_stages_are_numbered_per_stage_as_podman() {
         ]
     );
     assert_eq!(built.commit_prefix, "");
+}
+
+/// As BuildKit (tests/docker_build.rs compares with Docker): `WORKDIR` of a directory that exists is still a
+/// layer, an empty one (but `WORKDIR /` is config only); `ADD` of an archive keeps the archive's owners unless `--chown`; `COPY
+/// --from` keeps the source's owners unless `--chown`.
+#[test]
+fn workdir_layers_and_owners_follow_buildkit() {
+    let mut w = world();
+    let img = w.ok("FROM base:1\nWORKDIR /usr/share\nWORKDIR /\nWORKDIR usr\n");
+    assert_eq!(img.layers.len(), 3, "the base layer and one per WORKDIR but `/`");
+    assert!(img.layers[1].is_empty() && img.layers[2].is_empty(), "nothing to create: empty layers");
+    assert_eq!(img.config["config"]["WorkingDir"], "/usr");
+    let empty: Vec<bool> =
+        img.config["history"].as_array().unwrap().iter().map(|h| h["empty_layer"] == json!(true)).collect();
+    assert_eq!(empty, [false, false, true, false], "each WORKDIR's history entry has its layer, `/` none");
+
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_uid(1234);
+    h.set_gid(4321);
+    h.set_mode(0o640);
+    h.set_size(3);
+    b.append_data(&mut h, "f.txt", &b"hi\n"[..]).unwrap();
+    std::fs::write(w.ctx.join("a.tar"), b.into_inner().unwrap()).unwrap();
+    w.write("c.txt", "c\n", 0o644);
+    let img = w.ok("FROM base:1 AS src\nCOPY --chown=101:50 c.txt /c.txt\n\
+         FROM base:1\nADD a.tar /x/\nADD --chown=5:6 a.tar /y/\nCOPY --from=src /c.txt /d.txt\n\
+         COPY --from=src --chown=7:8 /c.txt /e.txt\n");
+    assert_eq!(lines(&img.layers[1]), ["x/ d 755 0:0", "x/f.txt - 640 1234:4321"], "the archive's owners");
+    assert_eq!(lines(&img.layers[2]), ["y/ d 755 5:6", "y/f.txt - 640 5:6"], "--chown wins");
+    assert_eq!(lines(&img.layers[3]), ["d.txt - 644 101:50"], "the source's owner");
+    assert_eq!(lines(&img.layers[4]), ["e.txt - 644 7:8"], "--chown wins");
+}
+
+/// Context files that are hard links of one another stay hard links in the layer (the first by path holds
+/// the bytes), as BuildKit writes them; a later `COPY --from` of the link reads its target's bytes.
+#[test]
+fn context_hard_links_stay_hard_links() {
+    let mut w = world();
+    w.write("h/b.txt", "shared\n", 0o644);
+    std::fs::hard_link(w.ctx.join("h/b.txt"), w.ctx.join("h/a.txt")).unwrap();
+    w.write("h/c.txt", "alone\n", 0o644);
+    let img = w.ok("FROM base:1\nCOPY h /h/\n");
+    let got: Vec<(String, char, String)> =
+        img.layers[1].iter().map(|s| (s.path.clone(), s.kind, s.data.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            ("h/".to_owned(), 'd', String::new()),
+            ("h/a.txt".to_owned(), '-', "shared\n".to_owned()),
+            ("h/b.txt".to_owned(), 'h', "h/a.txt".to_owned()),
+            ("h/c.txt".to_owned(), '-', "alone\n".to_owned()),
+        ]
+    );
+    let img = w.ok("FROM base:1 AS s\nCOPY h /h/\nFROM base:1\nCOPY --from=s /h/b.txt /b.txt\n");
+    assert_eq!(img.layers[1][0].data, "shared\n", "the link's bytes are its target's");
 }

@@ -17,7 +17,8 @@ use super::{BuildError, excerpt};
 use crate::archive::compression::{self, Formats};
 
 impl Stage<'_> {
-    /// `ADD archive dest`: the archive's entries under `dest`, owned by 0:0 or `--chown` (as podman does). The
+    /// `ADD archive dest`: the archive's entries under `dest`, owned as the archive says or by `--chown` (as
+    /// BuildKit; podman gives them 0:0; a missing `dest` is owned by 0:0 or `--chown`). The
     /// files' bytes go through a spool on disk, decompressed with the bomb guard `load` uses, so memory stays
     /// flat whatever their size. What a layer cannot hold (devices, FIFOs, hard links to what the archive
     /// did not give before them) is left out with a warning naming it.
@@ -27,9 +28,10 @@ impl Stage<'_> {
         build: &Build,
         item: &Item,
         dest: &str,
-        own: Owner,
+        chown: Option<Owner>,
         chmod: Option<u32>,
     ) -> Result<(), BuildError> {
+        let own = chown.unwrap_or_default();
         let path = build.context.host(&item.rel);
         let fail = |e: &dyn std::fmt::Display| BuildError::Unpack { archive: item.rel.clone(), message: e.to_string() };
         let file = std::fs::File::open(&path).map_err(|e| fail(&e))?;
@@ -66,8 +68,15 @@ impl Stage<'_> {
                 continue;
             };
             let target = join(&key);
-            let base =
-                Entry { kind: EntryKind::Dir, mode: chmod.unwrap_or(mode), uid: own.uid, gid: own.gid, mtime, size: 0 };
+            let owner = chown.unwrap_or(Owner { uid: h.uid().unwrap_or(0), gid: h.gid().unwrap_or(0) });
+            let base = Entry {
+                kind: EntryKind::Dir,
+                mode: chmod.unwrap_or(mode),
+                uid: owner.uid,
+                gid: owner.gid,
+                mtime,
+                size: 0,
+            };
             let e = match h.entry_type() {
                 tar::EntryType::Directory => base,
                 tar::EntryType::Symlink => {
