@@ -218,3 +218,51 @@ fn zstd_of_a_schema2_image_makes_an_oci_manifest() {
     let id = podman_id(&c, &format!("{host}/zstd/s2:z"));
     assert_eq!(format!("sha256:{id}"), m["config"]["digest"].as_str().unwrap());
 }
+
+#[test]
+fn zstd_layers_save_as_docker_archive_refuse_dir_and_serve_as_a_build_base() {
+    let reg = Registry::start(Options::default());
+    let host = reg.host();
+    let c = Containers::new(std::slice::from_ref(&host));
+    let w = HoistWorld::new(&insecure(&host));
+    let (dir, layout) = layout(&c, "everywhere", &[ImageSpec::random(host_arch(), 2, 120_000, 21)]);
+    let stored = format!("{host}/zstd/base:v1");
+    hoist(&w, &["copy", &oci(&dir), &format!("store:{stored}")]).expect_ok("hoist copy into the store");
+    let z = format!("{host}/zstd/base:z");
+    hoist(&w, &["push", "--compression-format", "zstd", &stored, &format!("docker://{z}")]).expect_ok("push zstd");
+    hoist(&w, &["rmi", &stored]).expect_ok("rmi the gzip one");
+    hoist(&w, &["pull", &z]).expect_ok("pull the zstd one");
+
+    // docker-archive holds layers uncompressed: the zstd ones are decompressed; podman loads the same image.
+    let tar = c.path("z-docker.tar");
+    hoist(&w, &["save", "-o", tar.to_str().unwrap(), &z]).expect_ok("save as docker-archive");
+    hoist(&w, &["verify", tar.to_str().unwrap()]).expect_ok("verify the docker-archive");
+    let loaded = c.podman(&["load", "-i", tar.to_str().unwrap()], b"").expect_ok("podman load");
+    assert!(
+        loaded.out().contains(&layout.configs[0]["sha256:".len()..]) || loaded.out().contains(&z),
+        "{}",
+        loaded.out()
+    );
+    let id = c.podman(&["image", "inspect", "--format", "{{.Id}}", &z], b"").expect_ok("podman image inspect");
+    assert_eq!(format!("sha256:{}", id.out().trim()), layout.configs[0]);
+
+    // A docker-dir (podman save's, schema 2) cannot hold zstd: refused in one line, naming zstd, nothing left.
+    let target = c.path("z-dir");
+    let out = hoist(&w, &["save", "--format", "docker-dir", "-o", target.to_str().unwrap(), &z]);
+    one_line_error(&out, "zstd");
+    assert!(!target.exists(), "nothing half-written");
+
+    // Built FROM the zstd base: its files are read through libzstd; the new image runs in podman's hands.
+    let ctx = c.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), format!("FROM {z}\nCOPY hello /hello\n")).unwrap();
+    std::fs::write(ctx.join("hello"), "hi\n").unwrap();
+    let built = format!("{host}/zstd/built:1");
+    hoist(&w, &["build", "-t", &built, ctx.to_str().unwrap()]).expect_ok("build FROM a zstd base");
+    hoist(&w, &["push", &built]).expect_ok("push the build");
+    let m = raw(&c, &format!("docker://{built}"));
+    let layers = media_types(&m);
+    assert_eq!(layers.len(), 3, "{m}");
+    assert_eq!(layers[..2], [ZSTD_LAYER; 2], "the base's layers kept as they are: {m}");
+    podman_id(&c, &built);
+}
