@@ -141,6 +141,12 @@ pub fn layer_compression(media_type: &str) -> Option<Compression> {
     }
 }
 
+/// Where a recompressed layer waits until it is sent: `$TMPDIR`, else `/var/tmp` (as podman's
+/// `image_copy_tmp_dir`: `/tmp` is often a tmpfs, in memory).
+pub fn spool_dir() -> std::path::PathBuf {
+    std::env::var_os("TMPDIR").filter(|d| !d.is_empty()).map_or_else(|| "/var/tmp".into(), Into::into)
+}
+
 /// The threads one layer's compression uses: every core (at most 8).
 pub fn threads() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8) as u32
@@ -161,10 +167,9 @@ pub fn recompress(
     match to.format {
         LayerCompression::Zstd => {
             let mut enc = zstd::stream::write::Encoder::new(&mut hashed, to.level)?;
-            let threads = threads();
-            if threads > 1 {
-                enc.multithread(threads)?;
-            }
+            // Always libzstd's multithreaded mode (even with one worker): its output is the same for any number
+            // of workers ≥ 1, so every machine makes the same bytes; the single-threaded mode's differ.
+            enc.multithread(threads())?;
             enc.include_checksum(true)?;
             io::copy(&mut plain, &mut enc)?;
             enc.finish()?;
@@ -253,6 +258,14 @@ mod tests {
         let mut b = Vec::new();
         recompress(&gz[..], Compression::Gzip, &zstd, &mut b, "layer").unwrap();
         assert_eq!(a, b, "the same layer gives the same bytes");
+        // Whatever the number of workers: libzstd's multithreaded output does not depend on it.
+        for workers in [1, 3] {
+            let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+            enc.multithread(workers).unwrap();
+            enc.include_checksum(true).unwrap();
+            enc.write_all(&plain).unwrap();
+            assert_eq!(enc.finish().unwrap(), a, "{workers} workers");
+        }
         // And back to gzip, from zstd.
         let gzip = Recompression::new(LayerCompression::Gzip, Some(1), false).unwrap();
         let mut c = Vec::new();

@@ -15,7 +15,8 @@
 //!   (except where the user asks a dir destination to gzip uncompressed layers) — unless
 //!   [`Options::compression`] asks for gzip or zstd layers (`--compression-format`): then each layer in
 //!   another compression (every one with `force`) is recompressed after the trust step and any conversion,
-//!   streamed (decompressed, compressed on every core, hashed) into an unlinked spool file, whose digest goes
+//!   streamed (decompressed, compressed on every core, hashed) into an unlinked spool file (in `$TMPDIR`, else
+//!   `/var/tmp`, as podman), whose digest goes
 //!   into the rewritten manifest; the uncompressed bytes, so the config and the image ID, never change. zstd
 //!   lives only in OCI manifests: a Docker schema 2 manifest is converted to OCI first, and `--format v2s2`
 //!   with zstd is refused.
@@ -765,7 +766,10 @@ async fn recompress_layer(
     let (digest, size, file) = crate::transport::blocking::blocking(move || {
         use std::io::Write;
         let mut reader = crate::transport::blocking::StreamReader::new(stream, handle);
-        let spool = tempfile::tempfile().map_err(|source| TransportError::Read { source })?;
+        let dir = recompress::spool_dir();
+        let spool = tempfile::tempfile_in(&dir).map_err(|e| TransportError::Read {
+            source: std::io::Error::new(e.kind(), format!("a spool file in {}: {e}", dir.display())),
+        })?;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, &spool);
         let result = recompress::recompress(&mut reader, from, &rc, &mut out, &name)
             .and_then(|done| std::io::copy(&mut reader, &mut std::io::sink()).map(|_| done))
