@@ -162,7 +162,8 @@ pub fn recompress(
     out: impl Write,
     what: &str,
 ) -> io::Result<(Digest, u64)> {
-    let mut plain = compression::decompress(from, input, what);
+    // Decompression runs on a thread of its own ahead of the compressor, which keeps every core busy.
+    let plain = compression::decompress(from, input, what);
     let mut hashed = HashingWriter { inner: out, hasher: Hasher::sha256() };
     match to.format {
         LayerCompression::Zstd => {
@@ -171,13 +172,13 @@ pub fn recompress(
             // of workers ≥ 1, so every machine makes the same bytes; the single-threaded mode's differ.
             enc.multithread(threads())?;
             enc.include_checksum(true)?;
-            io::copy(&mut plain, &mut enc)?;
+            compression::read_ahead(plain, |plain| io::copy(plain, &mut enc))?;
             enc.finish()?;
         }
         LayerCompression::Gzip => {
             let level = flate2::Compression::new(to.level as u32);
             let mut gz = super::parallel_gzip::ParallelGzip::new(&mut hashed, level);
-            io::copy(&mut plain, &mut gz)?;
+            compression::read_ahead(plain, |plain| io::copy(plain, &mut gz))?;
             gz.finish()?;
         }
     }
