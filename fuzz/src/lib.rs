@@ -46,6 +46,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("store_index", store_index),
     ("archive", archive),
     ("archive_manifests", archive_manifests),
+    ("zstd_frame", zstd_frame),
     ("dockerfile", dockerfile),
     ("dockerignore", dockerignore),
     ("dockerfile_expand", dockerfile_expand),
@@ -438,6 +439,21 @@ pub fn archive(data: &[u8]) {
     let input = hoist_core::archive::Input::Stream(Box::new(std::io::Cursor::new(data.to_vec())), "fuzz".into());
     if let Ok(opened) = hoist_core::archive::open(input, spool_dir()) {
         let _ = hoist_core::archive::verify::verify(&opened);
+    }
+}
+
+/// Any bytes as a zstd layer or archive: every frame decoded through libzstd within a 64 MiB budget and
+/// the 128 MiB window limit. Whatever the frames say (sizes, windows, checksums, truncation), the result is
+/// the bytes or an `InvalidData` error; never a panic, never more than the budget.
+pub fn zstd_frame(data: &[u8]) {
+    use std::io::Read;
+    use hoist_core::archive::compression::{self, Budget, Compression};
+    const MAX: u64 = 64 << 20;
+    let mut r = compression::decompress_within(Compression::Zstd, data, "fuzz", Budget::bytes(MAX, "the fuzz budget"));
+    let mut out = Vec::new();
+    match r.read_to_end(&mut out) {
+        Ok(_) => assert!(out.len() as u64 <= MAX, "{} bytes past the budget", out.len()),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{e}"),
     }
 }
 

@@ -6,7 +6,7 @@
 //! Data sets: (a) one 100 MB random layer, (b) 40 layers of 1 MB, (c) one 1 GiB layer (the memory row;
 //! `BENCH_BIG=0` leaves it out; `BENCH_SETS=1MB,100MB` picks sets by name). `BENCH_RUNS` (default 5) sets the
 //! runs per row; `BENCH_ROWS=pull-signed,load` runs only the rows named (pull, to-dir, push, copy, save, load,
-//! build, pull-signed). Peers run cold: their blob info cache is removed before each run, and every push goes
+//! build, pull-signed, push-zstd, pull-zstd). Peers run cold: their blob info cache is removed before each run, and every push goes
 //! to a fresh repository.
 //!
 //! The `pull signed` row measures the cost of image trust: `hoist pull` of a sigstore-signed image under a
@@ -484,6 +484,9 @@ fn main() -> ExitCode {
             let signed = format!("{ha}/bench/signed{n}:v1");
             rows.push(pull_signed(&c, &world, &image, &signed, &layout_dir, row));
         }
+        if wanted("push-zstd") || wanted("pull-zstd") {
+            rows.extend(zstd_rows(&c, &world, &ha, n, name, &image, &oci, floor));
+        }
         let _ = std::fs::remove_dir_all(&ctx);
         let _ = std::fs::remove_dir_all(&layout_dir);
     }
@@ -561,6 +564,71 @@ fn pull_signed(c: &Containers, world: &HoistWorld, unsigned: &str, signed: &str,
     row
 }
 
+/// The zstd rows (issue 24). `push gzip→zstd`: `hoist push --compression-format zstd` of the stored image
+/// (gzip layers) against `skopeo copy --dest-compress-format zstd` of the same layout, each to a fresh
+/// repository (target 0.5: both cores). `pull zstd`: `hoist pull` of the zstd image hoist pushed against
+/// `hoist pull` of the gzip one, an empty store each run (target 0.8).
+#[allow(clippy::too_many_arguments)]
+fn zstd_rows(
+    c: &Containers,
+    world: &HoistWorld,
+    ha: &str,
+    n: usize,
+    name: &str,
+    image: &str,
+    oci: &str,
+    floor: Duration,
+) -> Vec<Row> {
+    let runs = runs();
+    let policy = format!("--policy={}", c.policy.display());
+    let store = world.path("store");
+    let hoist = |args: &[&str]| world.command(args, &Vec::new());
+    let row = |op: &str, peer_name: &str, target: f64| Row {
+        op: op.into(),
+        data: name.into(),
+        hoist: Vec::new(),
+        peer: Vec::new(),
+        peer_name: peer_name.into(),
+        target: Some(target),
+        floor: Some(floor),
+        curl: None,
+    };
+    let _ = std::fs::remove_dir_all(&store);
+    measured(&mut hoist(&["copy", "-q", &format!("docker://{image}"), "store:bench"]), "hoist copy");
+    let mut push = row("push gzip→zstd", "skopeo copy --dest-compress-format zstd", 0.5);
+    for run in 0..=runs {
+        eprintln!("bench: {name} push zstd run {run}/{runs}");
+        let dest = format!("{ha}/zstd-h{n}-{run}/img:v1");
+        let s =
+            measured(&mut hoist(&["push", "-q", "--compression-format", "zstd", "bench", &dest]), "hoist push zstd");
+        cold(c);
+        let mut skopeo = c.command("skopeo");
+        skopeo
+            .args(["copy", "-q", &policy, "--dest-tls-verify=false", "--dest-compress-format", "zstd", oci])
+            .arg(format!("docker://{ha}/zstd-s{n}-{run}/img:v1"));
+        let p = measured(&mut skopeo, "skopeo copy --dest-compress-format zstd");
+        if run > 0 {
+            push.hoist.push(s);
+            push.peer.push(p);
+        }
+    }
+    let zstd_image = format!("{ha}/zstd-h{n}-0/img:v1");
+    let mut pull = row("pull zstd", "hoist pull of the gzip image", 0.8);
+    for run in 0..=runs {
+        eprintln!("bench: {name} pull zstd run {run}/{runs}");
+        let _ = std::fs::remove_dir_all(&store);
+        let s = measured(&mut hoist(&["pull", "-q", &zstd_image]), "hoist pull zstd");
+        let _ = std::fs::remove_dir_all(&store);
+        let p = measured(&mut hoist(&["pull", "-q", image]), "hoist pull gzip");
+        if run > 0 {
+            pull.hoist.push(s);
+            pull.peer.push(p);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&store);
+    [("push-zstd", push), ("pull-zstd", pull)].into_iter().filter(|(k, _)| wanted(k)).map(|(_, r)| r).collect()
+}
+
 fn report(rows: &[Row]) -> ExitCode {
     println!(
         "{:<20} {:<9} {:>14} {:>14} {:>7} {:>9} {:>9} {:>8} {:>11}  peer",
@@ -601,7 +669,7 @@ fn report(rows: &[Row]) -> ExitCode {
         );
     }
     println!(
-        "\nratio = hoist median / peer median (target <= 0.6, load <= 1.0, pull signed <= 1.2 against hoist's unsigned pull; '!' marks a miss); floor× = hoist median / sha256 of the same bytes (plus gzip -d for save); curl× = hoist and peer medians / curl fetching (pull rows) or uploading (push rows) the same blobs, 6 at a time"
+        "\nratio = hoist median / peer median (target <= 0.6, load <= 1.0, pull signed <= 1.2 against hoist's unsigned pull, push gzip→zstd <= 0.5, pull zstd <= 0.8 against hoist's pull of the gzip image; '!' marks a miss); floor× = hoist median / sha256 of the same bytes (plus gzip -d for save); curl× = hoist and peer medians / curl fetching (pull rows) or uploading (push rows) the same blobs, 6 at a time"
     );
     if missed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }

@@ -258,6 +258,44 @@ impl FormatArgs {
     }
 }
 
+/// podman push's layer compression flags.
+#[derive(clap::Args, Clone, Default)]
+pub struct CompressionArgs {
+    /// Write layers compressed with gzip or zstd, recompressing those compressed otherwise (zstd makes the
+    /// manifest OCI; default: layers as they are)
+    #[arg(long, value_name = "FORMAT")]
+    pub compression_format: Option<String>,
+    /// Compression level: zstd 1 to 20 (default 3), gzip 1 to 9 (default 6)
+    #[arg(long, value_name = "LEVEL", allow_negative_numbers = true)]
+    pub compression_level: Option<i32>,
+    /// Recompress layers already in the compression format too
+    #[arg(long)]
+    pub force_compression: bool,
+}
+
+impl CompressionArgs {
+    /// `settings` writing layers as asked; an unknown format, `zstd:chunked` or a level out of range refused
+    /// in one line.
+    pub fn apply(&self, settings: Settings) -> Result<Settings> {
+        let force = self.force_compression;
+        compression(settings, self.compression_format.as_deref(), self.compression_level, force)
+    }
+}
+
+/// `settings` with the layer compression `format` at `level` (`force`: already-compressed layers too).
+pub fn compression(mut settings: Settings, format: Option<&str>, level: Option<i32>, force: bool) -> Result<Settings> {
+    use hoist_core::archive::recompress::{LayerCompression, Recompression, RecompressionError};
+    let Some(format) = format else {
+        if level.is_some() || force {
+            return Err(RecompressionError::LevelWithoutFormat.into());
+        }
+        return Ok(settings);
+    };
+    let format = format.parse::<LayerCompression>()?;
+    settings.compression = Some(Recompression::new(format, level, force)?);
+    Ok(settings)
+}
+
 /// podman's platform flags.
 #[derive(clap::Args, Clone, Default)]
 pub struct PlatformArgs {

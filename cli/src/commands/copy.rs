@@ -9,7 +9,7 @@ use hoist_core::transport::name::{DestinationOptions, ImageName};
 use std::path::PathBuf;
 
 use super::common::{
-    CopyFlags, FormatArgs, PlatformArgs, PolicyArgs, SignArgs, SignatureStorageArgs, credential_source,
+    CopyFlags, FormatArgs, PlatformArgs, PolicyArgs, SignArgs, SignatureStorageArgs, compression, credential_source,
 };
 use super::{Invocation, Result, fail};
 
@@ -64,6 +64,13 @@ pub struct Args {
     /// are; default: layers keep their compression)
     #[arg(long)]
     dest_compress: bool,
+    /// Write layers compressed with gzip or zstd, recompressing those compressed otherwise (zstd makes the
+    /// manifest OCI; default: layers as they are)
+    #[arg(long, value_name = "FORMAT")]
+    dest_compress_format: Option<String>,
+    /// Compression level: zstd 1 to 20 (default 3), gzip 1 to 9 (default 6)
+    #[arg(long, value_name = "LEVEL", allow_negative_numbers = true)]
+    dest_compress_level: Option<i32>,
     #[command(flatten)]
     format: FormatArgs,
     #[command(flatten)]
@@ -89,6 +96,7 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     };
     let src_settings =
         a.format.apply(a.policy.apply(side(a.src_tls_verify, &a.src_cert_dir, &a.src_creds, a.src_no_creds)?))?;
+    let src_settings = compression(src_settings, a.dest_compress_format.as_deref(), a.dest_compress_level, false)?;
     let dst_settings = a.sign.apply(side(a.dest_tls_verify, &a.dest_cert_dir, &a.dest_creds, a.dest_no_creds)?)?;
     let options = DestinationOptions { compress_layers: a.dest_compress };
     let progress = ctx.printer.copy_progress();

@@ -1,11 +1,13 @@
 //! `hoist push IMAGE [DESTINATION]`: copy an image from the local store to a registry, as `podman push`:
 //! only blobs the registry lacks are sent (others are skipped or mounted), the manifest goes last, byte for
-//! byte. `--digestfile` records the manifest digest.
+//! byte — unless `--format` converts the manifest or `--compression-format` recompresses layers (gzip or
+//! zstd, streamed). `--digestfile` records the manifest digest.
 
 use std::path::PathBuf;
 
 use super::common::{
-    CopyFlags, FormatArgs, PolicyArgs, RegistryArgs, SignArgs, SignatureStorageArgs, registry_reference,
+    CompressionArgs, CopyFlags, FormatArgs, PolicyArgs, RegistryArgs, SignArgs, SignatureStorageArgs,
+    registry_reference,
 };
 use super::{Invocation, Result};
 
@@ -27,15 +29,17 @@ pub struct Args {
     #[command(flatten)]
     format: FormatArgs,
     #[command(flatten)]
+    compression: CompressionArgs,
+    #[command(flatten)]
     pub copy: CopyFlags,
     #[command(flatten)]
     signature_storage: SignatureStorageArgs,
 }
 
 pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
-    let settings = a.format.apply(
+    let settings = a.compression.apply(a.format.apply(
         a.signature_storage.apply(a.sign.apply(a.policy.apply(a.registry.settings(ctx)?))?.with_jobs(a.copy.jobs)),
-    )?;
+    )?)?;
     let destination = a.destination.as_deref().map(registry_reference).transpose()?;
     let progress = ctx.printer.copy_progress();
     let push = hoist_core::ops::push(&settings, &a.image, destination.as_ref(), None, progress.clone());

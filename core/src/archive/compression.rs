@@ -9,27 +9,25 @@
 //! 1) and by the budget, memory by the streaming.
 //!
 //! gzip goes through flate2 on the zlib-rs backend (multi-member streams, as pigz writes, are read whole);
-//! zstd through ruzstd, a pure-Rust decoder: every frame of a stream, skippable frames skipped (zstd:chunked
-//! layers have them), windows up to [`MAX_ZSTD_WINDOW`]. bzip2 and xz are recognised and refused by name, but
+//! zstd through libzstd (the `zstd` crate, the one zstd path: decoding here, encoding in [`super::recompress`]):
+//! every frame of a stream, skippable frames skipped (zstd:chunked layers have them), windows up to
+//! [`MAX_ZSTD_WINDOW`], checksums and declared content sizes checked. bzip2 and xz are recognised and refused by name, but
 //! for build's `ADD` ([`decompress_file`] with [`Formats::Archives`]): bzip2 streams within the same budget,
 //! xz is decoded in memory and so only up to [`MAX_XZ`] bytes.
 //!
-//! What it is not: compression (that is [`super::parallel_gzip`], used only for layers hoist builds or is asked
-//! to compress; hoist never recompresses a layer it keeps).
+//! What it is not: compression (that is [`super::parallel_gzip`] and [`super::recompress`], used only for
+//! layers hoist builds or is asked to compress or recompress).
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
-use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
-
 use crate::digest::{Digest, Hasher};
 
-/// The largest zstd window accepted: bigger ones (`zstd --long`) would take more memory than hoist allows
-/// itself for one stream.
-pub const MAX_ZSTD_WINDOW: u64 = 32 * 1024 * 1024;
+/// The largest zstd window accepted (128 MiB, libzstd's own default limit and what containers/image reads):
+/// bigger ones (`zstd --long=31`) would take more memory than hoist allows itself for one stream.
+pub const MAX_ZSTD_WINDOW: u64 = 128 * 1024 * 1024;
 /// The most bytes one decompressed stream may give when nothing smaller applies (1 TiB: more than any layer
 /// hoist is meant to move; hashing that much takes minutes, not hours).
 pub const MAX_EXPANDED: u64 = 1 << 40;
@@ -397,86 +395,66 @@ impl<D: Read> Read for Guard<D> {
     }
 }
 
-/// Every frame of a zstd stream, skippable frames skipped.
-struct ZstdFrames<R: Read> {
-    source: BufReader<R>,
-    decoder: FrameDecoder,
-    /// A frame is being decoded.
-    in_frame: bool,
-    /// At least one frame was read (an empty stream is not zstd).
-    started: bool,
+/// Every frame of a zstd stream through libzstd (skippable frames skipped, each frame's checksum and
+/// declared content size checked), windows up to [`MAX_ZSTD_WINDOW`]; an empty or truncated stream is an
+/// error, never a clean end.
+struct ZstdFrames<'a, R: Read> {
+    decoder: Option<zstd::stream::read::Decoder<'a, BufReader<R>>>,
+    /// The source, until the first read shows it is not empty.
+    source: Option<BufReader<R>>,
 }
 
-impl<R: Read> ZstdFrames<R> {
-    fn new(source: R) -> ZstdFrames<R> {
-        let mut decoder = FrameDecoder::new();
-        decoder.set_max_window_size(MAX_ZSTD_WINDOW);
-        ZstdFrames { source: BufReader::with_capacity(1 << 16, source), decoder, in_frame: false, started: false }
+impl<R: Read> ZstdFrames<'_, R> {
+    fn new(source: R) -> Self {
+        ZstdFrames { decoder: None, source: Some(BufReader::with_capacity(1 << 16, source)) }
     }
+}
 
-    /// Starts the next frame; false at the end of the stream.
-    fn next_frame(&mut self) -> io::Result<bool> {
-        loop {
-            if self.source.fill_buf()?.is_empty() {
-                if !self.started {
-                    return Err(invalid("zstd: empty stream"));
-                }
-                return Ok(false);
+/// `MAX_ZSTD_WINDOW` as libzstd's log2.
+const MAX_ZSTD_WINDOW_LOG: u32 = MAX_ZSTD_WINDOW.trailing_zeros();
+
+/// libzstd's error, worded for a person: a window past the limit says so.
+fn zstd_error(e: io::Error) -> io::Error {
+    let message = e.to_string();
+    if message.contains("too much memory") || message.contains("Frame requires") {
+        return invalid(&format!(
+            "zstd: a frame asks for a window of more than the {MAX_ZSTD_WINDOW} bytes (128 MiB) allowed (was it \
+             made with --long?)"
+        ));
+    }
+    if e.kind() == io::ErrorKind::UnexpectedEof || message.contains("incomplete frame") {
+        return invalid("zstd: truncated stream (the last frame is incomplete)");
+    }
+    if e.kind() == io::ErrorKind::Other || e.kind() == io::ErrorKind::InvalidData {
+        // libzstd's own words ("Data corruption detected", "Restored data doesn't match checksum", ...).
+        return invalid(&format!("zstd: {message}"));
+    }
+    e
+}
+
+impl<R: Read> Read for ZstdFrames<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if let Some(mut source) = self.source.take() {
+            if source.fill_buf()?.is_empty() {
+                self.source = Some(source);
+                return Err(invalid("zstd: empty stream"));
             }
-            match self.decoder.reset(&mut self.source) {
-                Ok(()) => {
-                    self.started = true;
-                    return Ok(true);
-                }
-                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame { length, .. })) => {
-                    let skipped = io::copy(&mut (&mut self.source).take(u64::from(length)), &mut io::sink())?;
-                    if skipped != u64::from(length) {
-                        return Err(invalid("zstd: truncated skippable frame"));
-                    }
-                    self.started = true;
-                }
-                Err(FrameDecoderError::WindowSizeTooBig { requested, max }) => {
-                    return Err(invalid(&format!(
-                        "zstd: a window of {requested} bytes is more than the {max} allowed (was it made with --long?)"
-                    )));
-                }
-                Err(e) => return Err(invalid(&format!("zstd: {e}"))),
-            }
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(source).map_err(zstd_error)?;
+            decoder.window_log_max(MAX_ZSTD_WINDOW_LOG).map_err(zstd_error)?;
+            self.decoder = Some(decoder);
+        }
+        match &mut self.decoder {
+            Some(decoder) => decoder.read(buf).map_err(zstd_error),
+            None => Err(invalid("zstd: empty stream")),
         }
     }
 }
 
 fn invalid(message: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.to_owned())
-}
-
-impl<R: Read> Read for ZstdFrames<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        loop {
-            if !self.in_frame {
-                if !self.next_frame()? {
-                    return Ok(0);
-                }
-                self.in_frame = true;
-            }
-            let n = self.decoder.read(buf)?;
-            if n > 0 {
-                return Ok(n);
-            }
-            if self.decoder.is_finished() {
-                if self.decoder.can_collect() == 0 {
-                    self.in_frame = false;
-                }
-                continue;
-            }
-            self.decoder
-                .decode_blocks(&mut self.source, BlockDecodingStrategy::UptoBytes(1 << 20))
-                .map_err(|e| invalid(&format!("zstd: {e}")))?;
-        }
-    }
 }
 
 /// What [`digest_both`] found.
@@ -682,14 +660,14 @@ mod tests {
         gz.extend(two.finish().unwrap());
         assert_eq!(read_all(Compression::Gzip, &gz).unwrap(), b"hello world");
 
-        let level = ruzstd::encoding::CompressionLevel::Fastest;
-        let mut zst = ruzstd::encoding::compress_to_vec(&b"hello "[..], level);
+        let zst_of = |data: &[u8]| zstd::encode_all(data, 1).unwrap();
+        let mut zst = zst_of(b"hello ");
         // A skippable frame between the two (magic 0x184D2A50, little endian, 3 bytes of payload).
         zst.extend([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
-        zst.extend(ruzstd::encoding::compress_to_vec(&b"world"[..], level));
+        zst.extend(zst_of(b"world"));
         assert_eq!(read_all(Compression::Zstd, &zst).unwrap(), b"hello world");
         let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-        let zst = ruzstd::encoding::compress_to_vec(&big[..], level);
+        let zst = zst_of(&big);
         assert_eq!(read_all(Compression::Zstd, &zst).unwrap(), big);
     }
 
@@ -699,10 +677,66 @@ mod tests {
         enc.write_all(&[7u8; 10_000]).unwrap();
         let gz = enc.finish().unwrap();
         assert!(read_all(Compression::Gzip, &gz[..gz.len() - 10]).is_err());
-        let zst = ruzstd::encoding::compress_to_vec(&[7u8; 10_000][..], ruzstd::encoding::CompressionLevel::Fastest);
+        let zst = zstd::encode_all(&[7u8; 10_000][..], 1).unwrap();
         assert!(read_all(Compression::Zstd, &zst[..zst.len() - 3]).is_err());
         assert!(read_all(Compression::Zstd, b"").is_err());
         assert!(read_all(Compression::Zstd, &[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff]).is_err());
+    }
+
+    /// A zstd frame of `data` as one raw block, saying it holds `declared` bytes (its content size field,
+    /// 4 bytes) with a 1 MiB window; no checksum.
+    fn raw_frame(data: &[u8], declared: u32) -> Vec<u8> {
+        let mut f = vec![0x28, 0xb5, 0x2f, 0xfd, 0b1000_0000, 0x58];
+        f.extend_from_slice(&declared.to_le_bytes());
+        let header = 1 | ((data.len() as u32) << 3); // last block, raw
+        f.extend_from_slice(&header.to_le_bytes()[..3]);
+        f.extend_from_slice(data);
+        f
+    }
+
+    #[test]
+    fn zstd_frames_that_lie_or_stop_short_are_errors_never_a_clean_end() {
+        let data = b"0123456789abcdef";
+        assert_eq!(read_all(Compression::Zstd, &raw_frame(data, 16)).unwrap(), data);
+        // A frame that says it holds more (or fewer) bytes than its blocks give.
+        for declared in [17, 15, 1 << 30] {
+            let e = read_all(Compression::Zstd, &raw_frame(data, declared)).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{declared}: {e}");
+            assert!(e.to_string().starts_with("zstd: "), "{e}");
+        }
+        // Cut anywhere inside, header or block: an error, never fewer bytes given as the whole.
+        let whole = raw_frame(data, 16);
+        for cut in 1..whole.len() {
+            let e = read_all(Compression::Zstd, &whole[..cut]).unwrap_err();
+            assert!(e.to_string().starts_with("zstd: "), "cut at {cut}: {e}");
+        }
+        let made = zstd::encode_all(&vec![3u8; 1 << 20][..], 3).unwrap();
+        let e = read_all(Compression::Zstd, &made[..made.len() / 2]).unwrap_err();
+        assert!(e.to_string().contains("truncated"), "{e}");
+        // A checksum that does not match.
+        let mut enc = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        enc.include_checksum(true).unwrap();
+        enc.write_all(b"checked bytes").unwrap();
+        let mut checked = enc.finish().unwrap();
+        let last = checked.len() - 1;
+        checked[last] ^= 0xff;
+        assert!(read_all(Compression::Zstd, &checked).unwrap_err().to_string().contains("checksum"));
+    }
+
+    #[test]
+    fn a_zstd_window_past_128_mib_is_refused_and_128_mib_is_read() {
+        // Window descriptor byte: exponent in the high 5 bits (window = 1 << (10 + exponent)), no mantissa.
+        let frame = |window_log: u8| {
+            let mut f = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, (window_log - 10) << 3];
+            f.extend_from_slice(&(1u32 | (5 << 3)).to_le_bytes()[..3]);
+            f.extend_from_slice(b"hello");
+            f
+        };
+        assert_eq!(read_all(Compression::Zstd, &frame(27)).unwrap(), b"hello");
+        let e = read_all(Compression::Zstd, &frame(28)).unwrap_err();
+        assert!(e.to_string().contains("window of more than the 134217728 bytes"), "{e}");
+        let e = read_all(Compression::Zstd, &frame(31)).unwrap_err();
+        assert!(e.to_string().contains("--long"), "{e}");
     }
 
     #[test]

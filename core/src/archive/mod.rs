@@ -17,6 +17,7 @@
 //! - [`docker`]: manifest.json, repositories, legacy layer IDs. [`oci`]: index.json, oci-layout, names.
 //! - [`tar_out`]: writing tars. [`verify`]: checking a whole archive without loading it.
 //! - [`parallel_gzip`]: gzip on every core, for the layers hoist makes or is asked to compress.
+//! - [`recompress`]: a layer rewritten in another compression on the way (`--compression-format`), streamed.
 //!
 //! What it is not: moving images (the transports in `crate::transport` do, through the copy engine).
 
@@ -25,6 +26,7 @@ pub mod docker;
 pub mod files;
 pub mod oci;
 pub mod parallel_gzip;
+pub mod recompress;
 pub mod tar_out;
 pub mod verify;
 

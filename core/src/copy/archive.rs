@@ -262,6 +262,20 @@ pub async fn save(
             }
         }
         Format::DockerDir => {
+            // Refused before the directory is made: a manifest schema 2 cannot hold (zstd layers).
+            let source = &images[0].source;
+            let top = source
+                .manifest()
+                .await
+                .map_err(|e| CopyError::new(format!("reading the manifest of {}", source.name()), e))?;
+            if let Ok(crate::image::Manifest::Image(m)) = crate::image::Manifest::parse(&top.raw, Some(&top.media_type))
+                && let Err(e) = m.to_docker_schema2()
+            {
+                return Err(BackupError::Invalid(format!(
+                    "cannot save {} as docker-dir (Docker schema 2): {e}; save it as oci-dir or oci-archive",
+                    source.name()
+                )));
+            }
             let p = path();
             // As podman: a Docker schema 2 manifest.
             let dir = DirOptions { compress, docker_schema2: true };

@@ -12,7 +12,14 @@
 //!   a blob the destination has is skipped, one in another repository of the same registry is mounted,
 //!   foreign (non-distributable) layers stay referenced but are not copied. Bytes stream from source to
 //!   destination and are checked against their digest on the way; nothing is decompressed or recompressed
-//!   (except where the user asks a dir destination to gzip uncompressed layers).
+//!   (except where the user asks a dir destination to gzip uncompressed layers) — unless
+//!   [`Options::compression`] asks for gzip or zstd layers (`--compression-format`): then each layer in
+//!   another compression (every one with `force`) is recompressed after the trust step and any conversion,
+//!   streamed (decompressed, compressed on every core, hashed) into an unlinked spool file (in `$TMPDIR`, else
+//!   `/var/tmp`, as podman), whose digest goes
+//!   into the rewritten manifest; the uncompressed bytes, so the config and the image ID, never change. zstd
+//!   lives only in OCI manifests: a Docker schema 2 manifest is converted to OCI first, and `--format v2s2`
+//!   with zstd is refused.
 //! - Manifests are written after the blobs they reference, the top-level one last, by
 //!   [`ImageDestination::commit`] — so a failed or killed copy never leaves a visible, incomplete image.
 //! - Trust (containers/image's `IsRunningImageAllowed`, before anything else is read): every manifest that
@@ -34,6 +41,7 @@ use std::sync::Arc;
 
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
 
+use crate::archive::recompress::{self, Recompression, RecompressionError};
 use crate::digest::Digest;
 use crate::image::convert::{self, ConvertError, ManifestFormat};
 use crate::image::{Descriptor, IndexError, MAX_CONFIG_SIZE, Manifest, Platform};
@@ -64,6 +72,9 @@ pub struct Options {
     pub remove_signatures: bool,
     /// Convert manifests to this format (`--format oci|v2s2`); `None`: bytes as they are.
     pub format: Option<ManifestFormat>,
+    /// Rewrite layers in this compression (`--compression-format`, `--dest-compress-format`); `None`: layers
+    /// as they are.
+    pub compression: Option<Recompression>,
     /// Who hears warnings (what a conversion drops).
     pub observer: SharedObserver,
 }
@@ -79,6 +90,7 @@ impl Default for Options {
             sign_identity: None,
             remove_signatures: false,
             format: None,
+            compression: None,
             observer: crate::observe::silent(),
         }
     }
@@ -95,6 +107,7 @@ impl std::fmt::Debug for Options {
             .field("sign_identity", &self.sign_identity)
             .field("remove_signatures", &self.remove_signatures)
             .field("format", &self.format)
+            .field("compression", &self.compression)
             .finish()
     }
 }
@@ -171,10 +184,19 @@ struct Plan {
     /// The manifests the trust policy judges: the source's top-level one, then the instance chosen from an
     /// index (or, with `all`, every child).
     checked: Vec<RawManifest>,
-    /// Blobs made by a conversion (a new config), written from memory rather than read from the source.
-    made: std::collections::HashMap<Digest, bytes::Bytes>,
+    /// Blobs made by a conversion (a new config) or a recompression (a layer in its spool file), written from
+    /// there rather than read from the source.
+    made: std::collections::HashMap<Digest, Made>,
     /// For a manifest a conversion made: the source's manifest it was made from (for its signatures).
     converted_from: std::collections::HashMap<Digest, Digest>,
+}
+
+/// A blob the copy made: in memory, or in an unlinked spool file (read from its start, as often as the
+/// destination asks, so a retried upload reads it again).
+#[derive(Clone)]
+enum Made {
+    Bytes(bytes::Bytes),
+    Spool(Arc<std::fs::File>),
 }
 
 /// Copies the image `src` names to `dst`.
@@ -190,6 +212,9 @@ pub async fn copy(
     let mut cache = check_trust(src, &plan, opts).await?;
     if let Some(to) = opts.format {
         convert_plan(src, &mut plan, to, opts).await?;
+    }
+    if let Some(rc) = &opts.compression {
+        recompress_plan(src, &mut plan, rc, opts).await?;
     }
     let signatures = signatures_to_write(src, dst, &plan, opts, &mut cache).await?;
     let mut report =
@@ -509,18 +534,19 @@ async fn convert_plan(
     for child in &plan.children {
         let (new, made) = one(child, &done).await?;
         if let Some((d, bytes)) = made {
-            plan.made.insert(d.digest, bytes.into());
+            plan.made.insert(d.digest, Made::Bytes(bytes.into()));
         }
         done.insert(child.digest.clone(), new.clone());
         children.push(new);
     }
     let (top, made) = one(&plan.top, &done).await?;
     if let Some((d, bytes)) = made {
-        plan.made.insert(d.digest, bytes.into());
+        plan.made.insert(d.digest, Made::Bytes(bytes.into()));
     }
     for (old, new) in plan.children.iter().zip(&children).chain(std::iter::once((&plan.top, &top))) {
         if old.digest != new.digest {
-            plan.converted_from.insert(new.digest.clone(), old.digest.clone());
+            let original = plan.converted_from.remove(&old.digest).unwrap_or_else(|| old.digest.clone());
+            plan.converted_from.insert(new.digest.clone(), original);
         }
         if let Manifest::Image(m) = parse(new, &src.name())? {
             push_blobs(&mut blobs, &mut seen, m.blobs());
@@ -572,7 +598,7 @@ async fn copy_blob(
     src: &dyn ImageSource,
     dst: &dyn ImageDestination,
     blob: &Descriptor,
-    made: Option<&bytes::Bytes>,
+    made: Option<&Made>,
     progress: &Arc<dyn CopyProgress>,
 ) -> Result<(BlobOutcome, u64), CopyError> {
     let what = || format!("copying blob {} to {}", blob.digest, dst.name());
@@ -595,7 +621,14 @@ async fn copy_blob(
     let open = || {
         async move {
             let stream: ByteStream<TransportError> = match made {
-                Some(bytes) => Box::pin(futures_util::stream::iter([Ok(bytes.clone())])),
+                Some(Made::Bytes(bytes)) => Box::pin(futures_util::stream::iter([Ok(bytes.clone())])),
+                Some(Made::Spool(file)) => {
+                    let file = file.clone();
+                    crate::transport::blocking::reader_stream(
+                        move || Ok(Box::new(SpoolReader { file, at: 0 }) as Box<dyn std::io::Read + Send>),
+                        None,
+                    )
+                }
                 None => src.blob(blob).await?,
             };
             let (progress, shown) = (progress.clone(), blob.clone());
@@ -613,6 +646,180 @@ async fn copy_blob(
     dst.put_blob(blob, &open).await.map_err(ctx(what))?;
     progress.blob_finished(blob, BlobOutcome::Copied);
     Ok((BlobOutcome::Copied, blob.size))
+}
+
+/// Reads a spool file from its start with positioned reads (the file is shared; its offset is not used).
+struct SpoolReader {
+    file: Arc<std::fs::File>,
+    at: u64,
+}
+
+impl std::io::Read for SpoolReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = std::os::unix::fs::FileExt::read_at(&*self.file, buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// Recompresses, as `rc` asks, every layer of `plan`'s image manifests that is in another compression (each
+/// once, `opts.jobs` at a time), and rewrites the manifests (children, then the top-level one, an index's
+/// entries following its children) and the plan's blobs to name the new layers. zstd needs OCI manifests:
+/// schema 2 ones are converted first, `--format v2s2` refused.
+async fn recompress_plan(
+    src: &dyn ImageSource,
+    plan: &mut Plan,
+    rc: &Recompression,
+    opts: &Options,
+) -> Result<(), CopyError> {
+    if rc.format == recompress::LayerCompression::Zstd {
+        if opts.format == Some(ManifestFormat::DockerV2Schema2) {
+            return Err(CopyError::new(format!("copying {}", src.name()), RecompressionError::ZstdInSchema2.into()));
+        }
+        if !plan.children.iter().chain(std::iter::once(&plan.top)).all(|m| convert::is_in(m, ManifestFormat::Oci)) {
+            convert_plan(src, plan, ManifestFormat::Oci, opts).await?;
+        }
+    }
+    let mut todo = Vec::new();
+    let mut seen = HashSet::new();
+    for m in plan.children.iter().chain(std::iter::once(&plan.top)) {
+        if let Manifest::Image(image) = parse(m, &src.name())? {
+            for layer in &image.layers {
+                if let Some(from) = rc.wants(&layer.media_type)
+                    && !layer.is_foreign()
+                    && seen.insert(layer.digest.clone())
+                {
+                    todo.push((layer.clone(), from));
+                }
+            }
+        }
+    }
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let rewritten: std::collections::HashMap<Digest, (Descriptor, Arc<std::fs::File>)> =
+        futures_util::stream::iter(todo)
+            .map(|(layer, from)| recompress_layer(src, layer, from, *rc))
+            .buffer_unordered(opts.jobs.max(1))
+            .try_collect()
+            .await?;
+    let mut done: std::collections::HashMap<Digest, RawManifest> = std::collections::HashMap::new();
+    let rewrite = |m: &RawManifest, done: &std::collections::HashMap<Digest, RawManifest>| {
+        let new = match parse(m, &src.name())? {
+            Manifest::Image(_) => rewrite_layers(m, &rewritten)
+                .map_err(|e| CopyError::new(format!("rewriting manifest {} of {}", m.digest, src.name()), e.into()))?,
+            Manifest::Index(index) => {
+                let format = if m.media_type == ManifestFormat::Oci.index_media_type() {
+                    ManifestFormat::Oci
+                } else {
+                    ManifestFormat::DockerV2Schema2
+                };
+                convert::convert_index(m, &index, format, done).map_err(|e| convert_error(src, e))?.0
+            }
+        };
+        Ok::<_, CopyError>(new)
+    };
+    let mut children = Vec::new();
+    for child in &plan.children {
+        let new = rewrite(child, &done)?;
+        done.insert(child.digest.clone(), new.clone());
+        children.push(new);
+    }
+    let top = rewrite(&plan.top, &done)?;
+    for (old, new) in plan.children.iter().zip(&children).chain(std::iter::once((&plan.top, &top))) {
+        if old.digest != new.digest {
+            let original = plan.converted_from.remove(&old.digest).unwrap_or_else(|| old.digest.clone());
+            plan.converted_from.insert(new.digest.clone(), original);
+        }
+    }
+    plan.children = children;
+    plan.top = top;
+    let mut seen = HashSet::new();
+    let blobs = std::mem::take(&mut plan.blobs);
+    for blob in blobs {
+        let blob = match rewritten.get(&blob.digest) {
+            Some((new, _)) if recompress::layer_compression(&blob.media_type).is_some() => new.clone(),
+            _ => blob,
+        };
+        if seen.insert(blob.digest.clone()) {
+            plan.blobs.push(blob);
+        }
+    }
+    for (new, file) in rewritten.into_values() {
+        plan.made.insert(new.digest, Made::Spool(file));
+    }
+    Ok(())
+}
+
+/// One layer of `src` recompressed into an unlinked spool file: the old digest, the new descriptor and the
+/// file. The source's stream checks its digest to its end (read whole even when the decoder stops early).
+async fn recompress_layer(
+    src: &dyn ImageSource,
+    layer: Descriptor,
+    from: crate::archive::compression::Compression,
+    rc: Recompression,
+) -> Result<(Digest, (Descriptor, Arc<std::fs::File>)), CopyError> {
+    let what = || format!("recompressing layer {} of {} to {}", layer.digest, src.name(), rc.format);
+    let stream = src.blob(&layer).await.map_err(ctx(what))?;
+    let handle = tokio::runtime::Handle::current();
+    let name = layer.digest.to_string();
+    let (digest, size, file) = crate::transport::blocking::blocking(move || {
+        use std::io::Write;
+        let mut reader = crate::transport::blocking::StreamReader::new(stream, handle);
+        let dir = recompress::spool_dir();
+        let spool = tempfile::tempfile_in(&dir).map_err(|e| TransportError::Read {
+            source: std::io::Error::new(e.kind(), format!("a spool file in {}: {e}", dir.display())),
+        })?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, &spool);
+        let result = recompress::recompress(&mut reader, from, &rc, &mut out, &name)
+            .and_then(|done| std::io::copy(&mut reader, &mut std::io::sink()).map(|_| done))
+            .and_then(|done| out.flush().map(|()| done));
+        drop(out);
+        match result {
+            Ok((digest, size)) => Ok((digest, size, spool)),
+            Err(source) => Err(reader.take_error().unwrap_or(TransportError::Read { source })),
+        }
+    })
+    .await
+    .map_err(ctx(what))?;
+    let mut annotations = layer.annotations.clone().unwrap_or_default();
+    // What described the old bytes (zstd:chunked's table of contents) does not describe the new ones.
+    annotations.retain(|k, _| !k.starts_with("io.github.containers.zstd-chunked."));
+    let new = Descriptor {
+        media_type: rc.media_type(&layer.media_type).to_owned(),
+        digest,
+        size,
+        urls: Vec::new(),
+        annotations: (!annotations.is_empty()).then_some(annotations),
+        ..layer.clone()
+    };
+    Ok((layer.digest, (new, Arc::new(file))))
+}
+
+/// `m` with each layer `rewritten` names replaced by its new descriptor; `m` itself when none is.
+fn rewrite_layers(
+    m: &RawManifest,
+    rewritten: &std::collections::HashMap<Digest, (Descriptor, Arc<std::fs::File>)>,
+) -> Result<RawManifest, crate::image::ImageError> {
+    let mut doc: serde_json::Value = serde_json::from_slice(&m.raw)
+        .map_err(|e| crate::image::ImageError::Invalid(format!("manifest {}: {e}", m.digest)))?;
+    let mut changed = false;
+    if let Some(layers) = doc.get_mut("layers").and_then(|l| l.as_array_mut()) {
+        for layer in layers {
+            let digest = layer.get("digest").and_then(|d| d.as_str()).and_then(|d| Digest::parse_any(d).ok());
+            if let Some((new, _)) = digest.and_then(|d| rewritten.get(&d)) {
+                *layer = serde_json::to_value(new)
+                    .map_err(|e| crate::image::ImageError::Invalid(format!("manifest {}: {e}", m.digest)))?;
+                changed = true;
+            }
+        }
+    }
+    if !changed {
+        return Ok(m.clone());
+    }
+    let raw = serde_json::to_vec(&doc)
+        .map_err(|e| crate::image::ImageError::Invalid(format!("manifest {}: {e}", m.digest)))?;
+    Ok(RawManifest::new(raw, m.media_type.clone()))
 }
 
 #[cfg(test)]

@@ -571,3 +571,50 @@ async fn an_index_converts_after_its_children_and_dropped_annotations_are_warned
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert!(warned[0].contains("1 annotation(s) dropped"), "{warned:?}");
 }
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+#[tokio::test]
+async fn recompression_rewrites_the_layers_keeps_the_config_and_a_corrupt_layer_commits_nothing() {
+    let (config, c) = blob(b"{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{}}", media_type::OCI_CONFIG);
+    let plain: Vec<u8> = (0..400_000u32).map(|i| (i % 97) as u8).collect();
+    let (layer, l) = blob(&gzip(&plain), media_type::OCI_LAYER_GZIP);
+    let top = image(&config, &[&layer]);
+    let src = MemSource {
+        top: top.clone(),
+        manifests: HashMap::new(),
+        blobs: HashMap::from([(config.digest.clone(), c.clone()), (layer.digest.clone(), l.clone())]),
+        repo: None,
+    };
+    let rc = Recompression::new(recompress::LayerCompression::Zstd, None, false).unwrap();
+    let opts = Options { compression: Some(rc), ..Options::default() };
+    let dst = MemDestination::default();
+    let report = copy(&src, &dst, &opts, Arc::new(NoProgress)).await.unwrap();
+    let written: serde_json::Value = serde_json::from_slice(&report.manifest.raw).unwrap();
+    assert_eq!(written["config"]["digest"], config.digest.to_string(), "the config is kept");
+    assert_eq!(written["layers"][0]["mediaType"], media_type::OCI_LAYER_ZSTD);
+    let new_digest = written["layers"][0]["digest"].as_str().unwrap();
+    assert_ne!(new_digest, layer.digest.to_string());
+    let log = dst.log.lock().unwrap().clone();
+    assert!(log.contains(&format!("blob {}", &new_digest["sha256:".len()..][..8])), "{log:?}");
+    assert!(!log.contains(&format!("blob {}", short(&layer.digest))), "the gzip layer is not sent: {log:?}");
+    assert_eq!(log.last().unwrap(), &format!("commit {}", short(&report.manifest.digest)));
+
+    // A layer that is not what its media type says (gzip cut short): an error, no manifest written.
+    let (bad, b) = blob(&l[..l.len() / 2], media_type::OCI_LAYER_GZIP);
+    let src = MemSource {
+        top: image(&config, &[&bad]),
+        manifests: HashMap::new(),
+        blobs: HashMap::from([(config.digest.clone(), c), (bad.digest.clone(), b)]),
+        repo: None,
+    };
+    let dst = MemDestination::default();
+    let e = copy(&src, &dst, &opts, Arc::new(NoProgress)).await.unwrap_err().to_string();
+    assert!(e.starts_with(&format!("recompressing layer {} of mem:source to zstd: ", bad.digest)), "{e}");
+    assert!(!dst.log.lock().unwrap().iter().any(|l| l.starts_with("commit")), "nothing committed");
+}

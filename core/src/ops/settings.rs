@@ -125,6 +125,9 @@ pub struct Settings {
     pub remove_signatures: bool,
     /// `--format oci|v2s2`: the manifest format a push or copy writes; `None`: as the source has it.
     pub format: Option<crate::image::convert::ManifestFormat>,
+    /// `--compression-format`/`--dest-compress-format` (with the level and `--force-compression`): the
+    /// compression a push or copy writes layers in; `None`: as the source has them.
+    pub compression: Option<crate::archive::recompress::Recompression>,
     /// registries.conf, read once on first use.
     config: OnceLock<Arc<Config>>,
     /// The trust policy, read once on first use.
@@ -152,6 +155,7 @@ impl Settings {
             sign_identity: None,
             remove_signatures: false,
             format: None,
+            compression: None,
             config: OnceLock::new(),
             policy: OnceLock::new(),
         }
@@ -323,6 +327,7 @@ impl Settings {
             sign_identity: self.sign_identity.clone(),
             remove_signatures: self.remove_signatures,
             format: self.format,
+            compression: self.compression,
             observer: self.observer.clone(),
         })
     }

@@ -94,6 +94,9 @@ pub enum TransportError {
         #[source]
         source: std::io::Error,
     },
+    /// A layer recompression refused (`--compression-format zstd` with `--format v2s2`).
+    #[error(transparent)]
+    Recompression(#[from] crate::archive::recompress::RecompressionError),
     /// Work run on a blocking thread (a file's reading and writing, a credential helper) panicked or was
     /// cancelled.
     #[error("{task}: {source}")]
