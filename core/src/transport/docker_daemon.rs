@@ -1,0 +1,492 @@
+//! `docker-daemon:NAME[:TAG]` — an image in a Docker engine — as a source and a destination, over the Engine
+//! API ([`engine`]): reading is `GET /images/{name}/get` (`docker save`'s tar), writing is `POST /images/load`
+//! (`docker load`), both streamed: no file of the whole image is made, memory stays at a few MiB whatever
+//! the layers' sizes.
+//!
+//! Reading: a first pass over the engine's tar keeps only its small files (`manifest.json`, the config) and
+//! hashes every other entry as it passes (size and digest), so the manifest made for the image — the same
+//! one a `docker-archive:` of that tar gives: OCI, layers uncompressed (digest = diff_id), the config
+//! unchanged, so the image ID stays — is known before any blob moves; each layer is then read by a pass of
+//! its own to its entry, its bytes checked against the digest the first pass saw. Layers whose digests are
+//! not the config's diff_ids, a missing config or layer, a tar cut short: refused, naming the image.
+//!
+//! Writing: the image goes through the docker-archive writer ([`DockerArchiveWriter`]) into the request's
+//! body as it is made; the commit ends the body and reads the engine's answer (JSON lines; an `errorDetail`
+//! is the error). A copy that fails before its commit closes the connection mid-body: the engine loads
+//! nothing.
+//!
+//! What it is not: a way to name images by ID or digest (a digest reference is refused at parse time), nor a
+//! keeper of signatures (the engine keeps none; copying signed images needs `--remove-signatures`).
+
+pub mod engine;
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+use self::engine::{Engine, EngineError, Upload};
+use super::blocking::{blocking, reader_stream};
+use super::docker_archive::{DockerArchiveDestination, DockerArchiveWriter};
+use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
+use crate::archive::docker::{self, MANIFEST_JSON};
+use crate::archive::tar_out::TarOut;
+use crate::digest::{Digest, Hasher, Verifier};
+use crate::image::{Descriptor, ImageConfig, ImageManifest, MAX_CONFIG_SIZE, media_type};
+use crate::reference::Reference;
+use crate::stream::ByteStream;
+
+/// The most entries an engine's tar may hold.
+pub const MAX_ENTRIES: usize = 100_000;
+/// The most bytes of small files (`manifest.json`, configs, `repositories`) kept from an engine's tar.
+pub const MAX_SMALL_TOTAL: u64 = 64 << 20;
+/// The most bytes of a load's answer read.
+pub const MAX_LOAD_ANSWER: u64 = 1 << 20;
+
+/// What went wrong with an image in a Docker engine; one line naming the image (`docker-daemon:NAME`).
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The engine could not be reached, refused, or answered what is not HTTP.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The tar the engine sent is not a `docker save` archive as it should be.
+    #[error("{image}: the engine's archive: {why}")]
+    Archive { image: String, why: String },
+    /// Reading the engine's tar failed (cut short, a timeout).
+    #[error("{image}: reading the engine's archive: {source}")]
+    Read {
+        image: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A blob the image does not have.
+    #[error("{image}: no blob {digest}")]
+    NoBlob { image: String, digest: Digest },
+    /// The engine's second reading of a layer does not hold the entry the first had.
+    #[error("{image}: the engine's archive no longer holds {path}")]
+    Vanished { image: String, path: String },
+    /// The engine answered the load with an error.
+    #[error("{image}: the engine refused the image: {message}")]
+    Load { image: String, message: String },
+}
+
+impl From<DaemonError> for TransportError {
+    fn from(e: DaemonError) -> Self {
+        TransportError::Daemon(Box::new(e))
+    }
+}
+
+impl From<EngineError> for TransportError {
+    fn from(e: EngineError) -> Self {
+        TransportError::Daemon(Box::new(DaemonError::Engine(e)))
+    }
+}
+
+/// An entry of the engine's tar, as the first pass saw it.
+#[derive(Debug, Clone)]
+enum Entry {
+    /// A regular file: its size and digest, and its bytes when it is small and may be metadata.
+    File { size: u64, digest: Digest, bytes: Option<Vec<u8>> },
+    /// A symlink, its target resolved to a path of the archive.
+    Link(String),
+}
+
+/// The path of an entry as the archive names it (no `./`).
+fn clean(p: &str) -> String {
+    p.trim_start_matches("./").to_owned()
+}
+
+/// `target` of a link at `at`, as a path of the archive (`a/layer.tar` → `../b/layer.tar` is `b/layer.tar`);
+/// `None` when it leaves the archive.
+fn resolve_link(at: &str, target: &str) -> Option<String> {
+    let mut parts: Vec<&str> = if target.starts_with('/') {
+        Vec::new()
+    } else {
+        at.split('/').collect::<Vec<_>>().split_last().map(|(_, d)| d.to_vec()).unwrap_or_default()
+    };
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// True for a file the first pass keeps the bytes of: `manifest.json`, `repositories`, a top-level `*.json`
+/// (a config), a small file under `blobs/` (docker ≥ 25's configs).
+fn may_be_metadata(path: &str, size: u64) -> bool {
+    size <= MAX_CONFIG_SIZE as u64
+        && (path == MANIFEST_JSON
+            || path == docker::REPOSITORIES
+            || (!path.contains('/') && path.ends_with(".json"))
+            || (path.starts_with("blobs/") && size <= 256 << 10))
+}
+
+/// One image read from a Docker engine.
+pub struct DaemonSource {
+    engine: Engine,
+    reference: Reference,
+    shown: String,
+    manifest: RawManifest,
+    config: (Digest, Vec<u8>),
+    /// Layer digest → its entry's path in the engine's tar.
+    layers: HashMap<Digest, String>,
+}
+
+impl DaemonSource {
+    /// Asks the engine for the image and reads its tar once (see the module's doc). Blocking.
+    pub fn open(engine: Engine, reference: Reference) -> Result<DaemonSource, TransportError> {
+        let shown = format!("docker-daemon:{reference}");
+        let entries = scan(&engine, &reference, &shown)?;
+        let bad = |why: String| DaemonError::Archive { image: shown.clone(), why };
+        let file = |path: &str| -> Option<(&String, u64, &Digest, Option<&Vec<u8>>)> {
+            let mut p = path.to_owned();
+            for _ in 0..8 {
+                match entries.get_key_value(&p)? {
+                    (k, Entry::File { size, digest, bytes }) => return Some((k, *size, digest, bytes.as_ref())),
+                    (_, Entry::Link(to)) => p = to.clone(),
+                }
+            }
+            None
+        };
+        let raw = match file(MANIFEST_JSON) {
+            Some((_, _, _, Some(b))) => b.clone(),
+            _ => return Err(bad(format!("no {MANIFEST_JSON}")).into()),
+        };
+        let items = docker::parse_manifest_json(&raw).map_err(|e| bad(format!("{MANIFEST_JSON}: {e}")))?;
+        let wanted = format!("{}:{}", reference.name(), reference.tag().unwrap_or("latest"));
+        let item = items
+            .iter()
+            .find(|i| {
+                i.repo_tags.iter().any(|t| {
+                    Reference::parse_normalized(t).map(|r| r.with_default_tag().to_string() == wanted).unwrap_or(false)
+                })
+            })
+            .or_else(|| if items.len() == 1 { items.first() } else { None })
+            .ok_or_else(|| bad(format!("{MANIFEST_JSON} holds {} images, none named {wanted}", items.len())))?;
+        let config_raw = match file(&item.config) {
+            Some((_, _, _, Some(b))) => b.clone(),
+            Some(_) => return Err(bad(format!("config {} is larger than {MAX_CONFIG_SIZE} bytes", item.config)).into()),
+            None => return Err(bad(format!("no config {}", item.config)).into()),
+        };
+        let config_digest = Digest::sha256(&config_raw);
+        let config = ImageConfig::parse(&config_raw)?;
+        let diff_ids = &config.rootfs.diff_ids;
+        if diff_ids.len() != item.layers.len() {
+            return Err(
+                bad(format!("{} layers, but the config lists {} diff_ids", item.layers.len(), diff_ids.len())).into()
+            );
+        }
+        let mut layers = Vec::new();
+        let mut paths = HashMap::new();
+        for (i, (path, diff_id)) in item.layers.iter().zip(diff_ids).enumerate() {
+            let (at, size, digest, _) = file(path).ok_or_else(|| bad(format!("no layer {path}")))?;
+            if digest != diff_id {
+                return Err(bad(format!(
+                    "layer {i} ({path}) has digest {digest}, but the config's diff_id is {diff_id} (the engine's \
+                     layers are uncompressed tars)"
+                ))
+                .into());
+            }
+            paths.insert(digest.clone(), at.clone());
+            layers.push(Descriptor::new(media_type::OCI_LAYER, digest.clone(), size));
+        }
+        let m = ImageManifest {
+            schema_version: 2,
+            media_type: Some(media_type::OCI_MANIFEST.to_owned()),
+            artifact_type: None,
+            config: Descriptor::new(media_type::OCI_CONFIG, config_digest.clone(), config_raw.len() as u64),
+            layers,
+            subject: None,
+            annotations: None,
+        };
+        let manifest =
+            RawManifest::new(serde_json::to_vec(&m).expect("a manifest serialises"), media_type::OCI_MANIFEST);
+        Ok(DaemonSource { engine, reference, shown, manifest, config: (config_digest, config_raw), layers: paths })
+    }
+}
+
+/// The engine's tar of `reference`, as a reader.
+fn save(engine: &Engine, reference: &Reference) -> Result<Box<dyn Read + Send>, EngineError> {
+    Ok(engine.get(&format!("/images/{reference}/get"), &format!("saving {reference}"))?.into_reader())
+}
+
+/// The first pass: every entry's size and digest, small files' bytes.
+fn scan(engine: &Engine, reference: &Reference, shown: &str) -> Result<HashMap<String, Entry>, DaemonError> {
+    let read = |source: io::Error| DaemonError::Read { image: shown.to_owned(), source };
+    let bad = |why: String| DaemonError::Archive { image: shown.to_owned(), why };
+    let mut archive = tar::Archive::new(save(engine, reference)?);
+    let mut out = HashMap::new();
+    let mut kept = 0u64;
+    for entry in archive.entries().map_err(read)? {
+        let mut entry = entry.map_err(read)?;
+        if out.len() >= MAX_ENTRIES {
+            return Err(bad(format!("more than {MAX_ENTRIES} entries")));
+        }
+        let path = clean(&entry.path().map_err(read)?.to_string_lossy());
+        let kind = entry.header().entry_type();
+        if kind.is_symlink() || kind.is_hard_link() {
+            let target = entry.link_name().map_err(read)?.unwrap_or_default().to_string_lossy().into_owned();
+            let resolved = if kind.is_hard_link() { Some(clean(&target)) } else { resolve_link(&path, &target) };
+            if let Some(r) = resolved {
+                out.insert(path, Entry::Link(r));
+            }
+            continue;
+        }
+        if !kind.is_file() {
+            continue;
+        }
+        let size = entry.size();
+        let keep = may_be_metadata(&path, size);
+        let mut hasher = Hasher::sha256();
+        let mut bytes = keep.then(Vec::new);
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            let n = entry.read(&mut buf).map_err(read)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            if let Some(b) = bytes.as_mut() {
+                b.extend_from_slice(&buf[..n]);
+            }
+        }
+        if keep {
+            kept += size;
+            if kept > MAX_SMALL_TOTAL {
+                return Err(bad(format!("its small files take more than {MAX_SMALL_TOTAL} bytes")));
+            }
+        }
+        out.insert(path, Entry::File { size, digest: hasher.finish(), bytes });
+    }
+    Ok(out)
+}
+
+#[async_trait::async_trait]
+impl ImageSource for DaemonSource {
+    fn name(&self) -> String {
+        self.shown.clone()
+    }
+
+    /// `docker-daemon`: no scopes but the transport's default, as containers/image (an engine's names are not
+    /// a namespace the policy can trust); signatures would be matched against the image's name.
+    fn policy_name(&self) -> crate::trust::PolicyName {
+        crate::trust::PolicyName {
+            transport: "docker-daemon",
+            identity: String::new(),
+            namespaces: Vec::new(),
+            docker_reference: Some(self.reference.clone()),
+        }
+    }
+
+    async fn manifest(&self) -> Result<RawManifest, TransportError> {
+        Ok(self.manifest.clone())
+    }
+
+    async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
+        if *digest == self.manifest.digest {
+            return Ok(self.manifest.clone());
+        }
+        Err(DaemonError::NoBlob { image: self.shown.clone(), digest: digest.clone() }.into())
+    }
+
+    async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
+        let verifier = Verifier::new(&blob.digest, Some(blob.size));
+        if blob.digest == self.config.0 {
+            let bytes = self.config.1.clone();
+            return Ok(reader_stream(move || Ok(Box::new(io::Cursor::new(bytes))), Some(verifier)));
+        }
+        let path = self
+            .layers
+            .get(&blob.digest)
+            .cloned()
+            .ok_or_else(|| DaemonError::NoBlob { image: self.shown.clone(), digest: blob.digest.clone() })?;
+        Ok(entry_stream(self.engine.clone(), self.reference.clone(), self.shown.clone(), path, verifier))
+    }
+}
+
+/// One entry of a new reading of the engine's tar, as a checked stream.
+fn entry_stream(
+    engine: Engine,
+    reference: Reference,
+    shown: String,
+    path: String,
+    mut verifier: Verifier,
+) -> ByteStream<TransportError> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, TransportError>>(4);
+    tokio::task::spawn_blocking(move || {
+        let run = || -> Result<(), TransportError> {
+            let read = |source: io::Error| DaemonError::Read { image: shown.clone(), source };
+            let mut archive = tar::Archive::new(save(&engine, &reference)?);
+            for entry in archive.entries().map_err(read)? {
+                let mut entry = entry.map_err(read)?;
+                if clean(&entry.path().map_err(read)?.to_string_lossy()) != path {
+                    continue;
+                }
+                loop {
+                    let mut buf = vec![0u8; super::blocking::CHUNK];
+                    let mut n = 0;
+                    while n < buf.len() {
+                        match entry.read(&mut buf[n..]).map_err(read)? {
+                            0 => break,
+                            k => n += k,
+                        }
+                    }
+                    if n == 0 {
+                        verifier.finish()?;
+                        return Ok(());
+                    }
+                    buf.truncate(n);
+                    verifier.update(&buf)?;
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            Err(DaemonError::Vanished { image: shown.clone(), path: path.clone() }.into())
+        };
+        if let Err(e) = run() {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+}
+
+/// The request body a [`DaemonDestination`]'s archive is written into, shared with the destination, which
+/// takes it back to end the request at its commit.
+#[derive(Clone)]
+struct SharedUpload(Arc<Mutex<Option<Upload>>>);
+
+impl SharedUpload {
+    fn take(&self) -> Option<Upload> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+impl Write for SharedUpload {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.0.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            Some(u) => u.write(buf),
+            None => Err(io::Error::other("the request to the engine was already ended")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.0.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            Some(u) => u.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One image written into a Docker engine (`docker load`), under one name.
+pub struct DaemonDestination {
+    inner: DockerArchiveDestination,
+    upload: SharedUpload,
+    reference: Reference,
+    shown: String,
+}
+
+impl DaemonDestination {
+    /// Starts the engine's load request; the image's archive is its body. Blocking (connects).
+    pub fn open(engine: &Engine, reference: Reference) -> Result<DaemonDestination, TransportError> {
+        let shown = format!("docker-daemon:{reference}");
+        let upload =
+            engine.post_stream("/images/load?quiet=1", "application/x-tar", &format!("loading {reference}"))?;
+        let upload = SharedUpload(Arc::new(Mutex::new(Some(upload))));
+        let writer = DockerArchiveWriter::new(TarOut::to_stream(Box::new(upload.clone())), &shown);
+        let inner = writer.last_image(vec![reference.clone()]);
+        Ok(DaemonDestination { inner, upload, reference, shown })
+    }
+}
+
+/// The engine's answer to a load: JSON lines, an `errorDetail` (or `error`) the refusal.
+fn load_answer(body: Box<dyn Read + Send>, shown: &str) -> Result<(), DaemonError> {
+    let mut raw = Vec::new();
+    body.take(MAX_LOAD_ANSWER)
+        .read_to_end(&mut raw)
+        .map_err(|source| DaemonError::Read { image: shown.to_owned(), source })?;
+    let text = String::from_utf8_lossy(&raw);
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            let shown_line: String = line.chars().take(200).collect();
+            return Err(DaemonError::Load {
+                image: shown.to_owned(),
+                message: format!("an answer not JSON: {shown_line}"),
+            });
+        };
+        let message =
+            v.get("errorDetail").and_then(|d| d.get("message")).or_else(|| v.get("error")).and_then(|m| m.as_str());
+        if let Some(m) = message {
+            return Err(DaemonError::Load { image: shown.to_owned(), message: m.trim().to_owned() });
+        }
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl ImageDestination for DaemonDestination {
+    fn name(&self) -> String {
+        self.shown.clone()
+    }
+
+    async fn has_blob(&self, blob: &Descriptor) -> Result<bool, TransportError> {
+        self.inner.has_blob(blob).await
+    }
+
+    async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
+        self.inner.put_blob(blob, open).await
+    }
+
+    async fn put_child_manifest(&self, manifest: &RawManifest) -> Result<(), TransportError> {
+        self.inner.put_child_manifest(manifest).await
+    }
+
+    async fn commit(&self, manifest: &RawManifest) -> Result<(), TransportError> {
+        let written = self.inner.commit(manifest).await;
+        let (upload, shown) = (self.upload.clone(), self.shown.clone());
+        blocking(move || {
+            let Some(u) = upload.take() else {
+                return Err(DaemonError::Archive { image: shown, why: "committed twice".into() }.into());
+            };
+            if let Err(e) = written {
+                // The engine may have stopped reading because it refused: its answer says why.
+                return Err(u.answer_after_failure().map(TransportError::from).unwrap_or(e));
+            }
+            let answer = u.finish()?;
+            load_answer(answer.into_reader(), &shown)?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn docker_reference(&self) -> Option<Reference> {
+        Some(self.reference.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_resolve_inside_the_archive() {
+        assert_eq!(resolve_link("a/layer.tar", "../b/layer.tar").as_deref(), Some("b/layer.tar"));
+        assert_eq!(resolve_link("a/layer.tar", "../../x"), None);
+        assert_eq!(resolve_link("blobs/sha256/x", "y").as_deref(), Some("blobs/sha256/y"));
+    }
+
+    #[test]
+    fn a_load_answer_with_an_error_is_the_error() {
+        let ok = br#"{"stream":"Loaded image: app:1\n"}"#.to_vec();
+        assert!(load_answer(Box::new(io::Cursor::new(ok)), "d").is_ok());
+        let refused = b"{\"errorDetail\":{\"message\":\"bad \\u001b[31mthing\"},\"error\":\"x\"}\n".to_vec();
+        let e = load_answer(Box::new(io::Cursor::new(refused)), "docker-daemon:a:1").unwrap_err();
+        assert_eq!(e.to_string(), "docker-daemon:a:1: the engine refused the image: bad \u{1b}[31mthing");
+    }
+}
