@@ -297,3 +297,79 @@ fn a_cut_stream_and_a_refused_load_leave_the_store_unchanged() {
     assert!(post.starts_with("POST /images/load?quiet=1 HTTP/1.1\r\n"), "{post}");
     assert_eq!(w.store_state(), before);
 }
+
+/// A fake engine that answers every `GET` with `first` the first time and `later` after, counting the
+/// connections; stops when `stop` is dropped (a last connection to its socket).
+fn replaying_engine(socket: &Path, first: Vec<u8>, later: Vec<u8>) -> std::thread::JoinHandle<usize> {
+    let listener = UnixListener::bind(socket).unwrap();
+    std::thread::spawn(move || {
+        let mut count = 0;
+        for conn in listener.incoming() {
+            let conn = conn.unwrap();
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            if line.starts_with("STOP") {
+                return count;
+            }
+            while {
+                let mut l = String::new();
+                r.read_line(&mut l).unwrap() > 0 && l != "\r\n"
+            } {}
+            let body = if count == 0 { &first } else { &later };
+            count += 1;
+            let mut conn = conn;
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(body);
+        }
+        count
+    })
+}
+
+fn stop(socket: &Path, server: std::thread::JoinHandle<usize>) -> usize {
+    std::os::unix::net::UnixStream::connect(socket).unwrap().write_all(b"STOP\r\n").unwrap();
+    server.join().unwrap()
+}
+
+/// An engine serving `hoist save`'s archive of an image: pulled with its ID. The same engine changing a
+/// layer's bytes between its readings: refused naming the blob, no image stored.
+#[test]
+fn a_layer_changed_between_readings_is_refused() {
+    let w = World::new();
+    let id = w.build("localhost/app:1", "one");
+    let saved = w.path("saved.tar");
+    w.hoist(&["save", "-o", saved.to_str().unwrap(), "localhost/app:1"], &Vec::new()).expect_ok("hoist save");
+    let good = std::fs::read(&saved).unwrap();
+    w.hoist(&["rmi", "localhost/app:1"], &Vec::new()).expect_ok("hoist rmi");
+    w.hoist(&["prune", "-f"], &Vec::new());
+    let dir = tempfile::Builder::new().prefix("hd-fake-").tempdir_in("/tmp").unwrap();
+
+    let socket = dir.path().join("good.sock");
+    let server = replaying_engine(&socket, good.clone(), good.clone());
+    let env = vec![env_pair("DOCKER_HOST", format!("unix://{}", socket.display()))];
+    let out = w.hoist(&["pull", "docker-daemon:localhost/app:1"], &env).expect_ok("pull from the fake engine");
+    assert_eq!(out.out().trim(), id);
+    let readings = stop(&socket, server);
+    assert!((2..=3).contains(&readings), "{readings} readings of the engine's tar for 2 layers");
+    w.hoist(&["rmi", "localhost/app:1"], &Vec::new()).expect_ok("hoist rmi");
+    w.hoist(&["prune", "-f"], &Vec::new());
+    let before = w.store_state();
+
+    let mut changed = good.clone();
+    let middle = changed.len() / 2;
+    changed[middle] ^= 0x55;
+    let socket = dir.path().join("liar.sock");
+    let server = replaying_engine(&socket, good, changed);
+    let env = vec![env_pair("DOCKER_HOST", format!("unix://{}", socket.display()))];
+    let out = w.hoist(&["pull", "docker-daemon:localhost/app:1"], &env);
+    assert!(!out.ok());
+    assert!(out.err().contains("sha256:"), "{}", out.err());
+    assert_eq!(out.err().trim().lines().count(), 1, "{}", out.err());
+    stop(&socket, server);
+    // No image: the index is as it was; the blobs verified before the failure stay, as after a failed registry
+    // pull, until a prune collects them.
+    assert_eq!(w.store_state().0, before.0);
+    w.hoist(&["prune", "-f"], &Vec::new());
+    assert_eq!(w.store_state(), before);
+}

@@ -6,8 +6,9 @@
 //! Reading: a first pass over the engine's tar keeps only its small files (`manifest.json`, the config) and
 //! hashes every other entry as it passes (size and digest), so the manifest made for the image — the same
 //! one a `docker-archive:` of that tar gives: OCI, layers uncompressed (digest = diff_id), the config
-//! unchanged, so the image ID stays — is known before any blob moves; each layer is then read by a pass of
-//! its own to its entry, its bytes checked against the digest the first pass saw. Layers whose digests are
+//! unchanged, so the image ID stays — is known before any blob moves; the layers are then read by further
+//! passes ([`Readings`]: one pass serves every layer asked for while it runs), each layer's bytes checked
+//! against the digest the first pass saw. Layers whose digests are
 //! not the config's diff_ids, a missing config or layer, a tar cut short: refused, naming the image.
 //!
 //! Writing: the image goes through the docker-archive writer ([`DockerArchiveWriter`]) into the request's
@@ -66,6 +67,9 @@ pub enum DaemonError {
     /// The engine's second reading of a layer does not hold the entry the first had.
     #[error("{image}: the engine's archive no longer holds {path}")]
     Vanished { image: String, path: String },
+    /// The reading a layer waited for failed (the error, as that reading's first reader got it).
+    #[error("{message}")]
+    Failed { message: String },
     /// The engine answered the load with an error.
     #[error("{image}: the engine refused the image: {message}")]
     Load { image: String, message: String },
@@ -136,6 +140,7 @@ pub struct DaemonSource {
     config: (Digest, Vec<u8>),
     /// Layer digest → its entry's path in the engine's tar.
     layers: HashMap<Digest, String>,
+    passes: Passes,
 }
 
 impl DaemonSource {
@@ -207,7 +212,15 @@ impl DaemonSource {
         };
         let manifest =
             RawManifest::new(serde_json::to_vec(&m).expect("a manifest serialises"), media_type::OCI_MANIFEST);
-        Ok(DaemonSource { engine, reference, shown, manifest, config: (config_digest, config_raw), layers: paths })
+        Ok(DaemonSource {
+            engine,
+            reference,
+            shown,
+            manifest,
+            config: (config_digest, config_raw),
+            layers: paths,
+            passes: Passes::default(),
+        })
     }
 }
 
@@ -306,55 +319,153 @@ impl ImageSource for DaemonSource {
             .get(&blob.digest)
             .cloned()
             .ok_or_else(|| DaemonError::NoBlob { image: self.shown.clone(), digest: blob.digest.clone() })?;
-        Ok(entry_stream(self.engine.clone(), self.reference.clone(), self.shown.clone(), path, verifier))
+        Ok(self.entry_stream(path, verifier))
     }
 }
 
-/// One entry of a new reading of the engine's tar, as a checked stream.
-fn entry_stream(
-    engine: Engine,
-    reference: Reference,
-    shown: String,
-    path: String,
-    mut verifier: Verifier,
-) -> ByteStream<TransportError> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, TransportError>>(4);
-    tokio::task::spawn_blocking(move || {
-        let run = || -> Result<(), TransportError> {
-            let read = |source: io::Error| DaemonError::Read { image: shown.clone(), source };
-            let mut archive = tar::Archive::new(save(&engine, &reference)?);
-            for entry in archive.entries().map_err(read)? {
-                let mut entry = entry.map_err(read)?;
-                if clean(&entry.path().map_err(read)?.to_string_lossy()) != path {
-                    continue;
+/// A layer's reader waiting for its entry to pass in a reading of the engine's tar.
+struct Waiter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, TransportError>>,
+    verifier: Verifier,
+    /// [`Readings::started`] when it came: a reading that started later went past every entry.
+    seen: u64,
+}
+
+/// The readings of the engine's tar that serve layers: one at a time, each giving every entry to the waiter
+/// asking for it (so layers asked for together cost one reading), stopping as soon as nobody waits; a layer
+/// asked for after its entry went by waits for the next reading.
+#[derive(Default)]
+struct Readings {
+    waiting: HashMap<String, Vec<Waiter>>,
+    running: bool,
+    started: u64,
+}
+
+/// The shared state of a source's readings.
+#[derive(Clone, Default)]
+struct Passes(Arc<Mutex<Readings>>);
+
+impl Passes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Readings> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl DaemonSource {
+    /// The entry `path` as a checked stream, from the reading under way or a new one.
+    fn entry_stream(&self, path: String, verifier: Verifier) -> ByteStream<TransportError> {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, TransportError>>(4);
+        let start = {
+            let mut st = self.passes.lock();
+            let seen = st.started;
+            st.waiting.entry(path).or_default().push(Waiter { tx, verifier, seen });
+            !std::mem::replace(&mut st.running, true)
+        };
+        if start {
+            let (engine, reference, shown, passes) =
+                (self.engine.clone(), self.reference.clone(), self.shown.clone(), self.passes.clone());
+            tokio::task::spawn_blocking(move || read_layers(&engine, &reference, &shown, &passes));
+        }
+        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+    }
+}
+
+/// Readings of the engine's tar until nobody waits (see [`Readings`]). Blocking.
+fn read_layers(engine: &Engine, reference: &Reference, shown: &str, passes: &Passes) {
+    loop {
+        let started = {
+            let mut st = passes.lock();
+            st.started += 1;
+            st.started
+        };
+        let result = one_reading(engine, reference, shown, passes);
+        // Errors are sent outside the lock: a send waits for its reader.
+        let (doomed, done) = {
+            let mut st = passes.lock();
+            let doomed: Vec<(String, Waiter)> = match &result {
+                // Every waiter shares the reading's failure.
+                Err(_) => st.waiting.drain().flat_map(|(p, ws)| ws.into_iter().map(move |w| (p.clone(), w))).collect(),
+                // Who waited since before this reading began was not in it.
+                Ok(()) => {
+                    let mut gone = Vec::new();
+                    for (path, ws) in st.waiting.iter_mut() {
+                        let (missed, keep): (Vec<Waiter>, Vec<Waiter>) = ws.drain(..).partition(|w| w.seen < started);
+                        *ws = keep;
+                        gone.extend(missed.into_iter().map(|w| (path.clone(), w)));
+                    }
+                    st.waiting.retain(|_, ws| !ws.is_empty());
+                    gone
                 }
-                loop {
-                    let mut buf = vec![0u8; super::blocking::CHUNK];
-                    let mut n = 0;
-                    while n < buf.len() {
-                        match entry.read(&mut buf[n..]).map_err(read)? {
-                            0 => break,
-                            k => n += k,
-                        }
-                    }
-                    if n == 0 {
-                        verifier.finish()?;
-                        return Ok(());
-                    }
-                    buf.truncate(n);
-                    verifier.update(&buf)?;
-                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                        return Ok(());
+            };
+            let done = st.waiting.is_empty();
+            if done {
+                st.running = false;
+            }
+            (doomed, done)
+        };
+        for (path, w) in doomed {
+            let e: TransportError = match &result {
+                Err(e) => DaemonError::Failed { message: e.to_string() }.into(),
+                Ok(()) => DaemonError::Vanished { image: shown.to_owned(), path }.into(),
+            };
+            let _ = w.tx.blocking_send(Err(e));
+        }
+        if done {
+            return;
+        }
+    }
+}
+
+/// One reading: each entry someone waits for goes to the first of them; stops when nobody waits.
+fn one_reading(engine: &Engine, reference: &Reference, shown: &str, passes: &Passes) -> Result<(), TransportError> {
+    let read = |source: io::Error| DaemonError::Read { image: shown.to_owned(), source };
+    let mut archive = tar::Archive::new(save(engine, reference)?);
+    for entry in archive.entries().map_err(read)? {
+        let mut entry = entry.map_err(read)?;
+        let path = clean(&entry.path().map_err(read)?.to_string_lossy());
+        let waiter = {
+            let mut st = passes.lock();
+            if st.waiting.is_empty() {
+                return Ok(());
+            }
+            let w = st.waiting.get_mut(&path).filter(|ws| !ws.is_empty()).map(|ws| ws.remove(0));
+            st.waiting.retain(|_, ws| !ws.is_empty());
+            w
+        };
+        let Some(mut w) = waiter else { continue };
+        loop {
+            let mut buf = vec![0u8; super::blocking::CHUNK];
+            let mut n = 0;
+            while n < buf.len() {
+                match entry.read(&mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // Its reader learns it first (a stream must end with its error), then the reading ends.
+                    Err(e) => {
+                        let message = e.to_string();
+                        let _ = w.tx.blocking_send(Err(read(e).into()));
+                        return Err(read(io::Error::other(message)).into());
                     }
                 }
             }
-            Err(DaemonError::Vanished { image: shown.clone(), path: path.clone() }.into())
-        };
-        if let Err(e) = run() {
-            let _ = tx.blocking_send(Err(e));
+            if n == 0 {
+                if let Err(e) = w.verifier.finish() {
+                    let _ = w.tx.blocking_send(Err(e.into()));
+                }
+                break;
+            }
+            buf.truncate(n);
+            if let Err(e) = w.verifier.update(&buf) {
+                let _ = w.tx.blocking_send(Err(e.into()));
+                break;
+            }
+            if w.tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                break; // its reader is gone; the rest of the entry is skipped
+            }
         }
-    });
-    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+    }
+    Ok(())
 }
 
 /// The request body a [`DaemonDestination`]'s archive is written into, shared with the destination, which
