@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use harness::docker::Docker;
 use harness::hoist::HoistWorld;
 use harness::process::{Env, env_pair};
+use harness::registry::{Options, Registry};
 use harness::{Run, run};
 
 struct World(HoistWorld);
@@ -110,6 +111,14 @@ fn images_go_into_the_engine_and_come_back_with_the_same_id() {
         .expect_ok("pull docker-daemon:");
     assert_eq!(pulled.out().trim(), id, "pull prints the image ID");
     assert_eq!(w.id_of("docker.io/library/other:2"), id);
+
+    // docker-daemon: → a registry, pulled back from there with the same ID.
+    let reg = Registry::start(Options::default());
+    let remote = format!("{}/team/app:1", reg.host());
+    w.hoist(&["copy", "--dest-tls-verify=false", "docker-daemon:other:2", &format!("docker://{remote}")], &env)
+        .expect_ok("copy from the engine to a registry");
+    let from_registry = w.hoist(&["pull", "--tls-verify=false", &remote], &Vec::new()).expect_ok("pull");
+    assert_eq!(from_registry.out().trim(), id);
 
     // copy store: → docker-daemon: → store: with the skopeo flags.
     let host = docker.host();
