@@ -516,8 +516,9 @@ impl DaemonDestination {
     }
 }
 
-/// The engine's answer to a load: JSON lines, an `errorDetail` (or `error`) the refusal.
-fn load_answer(body: Box<dyn Read + Send>, shown: &str) -> Result<(), DaemonError> {
+/// The engine's answer to a load: JSON lines, an `errorDetail` (or `error`) the refusal, a line that is not
+/// JSON refused too (never taken for success). Public for the fuzz target `daemon_answer`.
+pub fn load_answer(body: Box<dyn Read + Send>, shown: &str) -> Result<(), DaemonError> {
     let mut raw = Vec::new();
     body.take(MAX_LOAD_ANSWER)
         .read_to_end(&mut raw)

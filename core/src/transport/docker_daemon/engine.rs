@@ -287,6 +287,34 @@ impl Engine {
     }
 }
 
+/// An engine's whole answer (head and body) given as bytes, read as [`Engine::get`] reads one from a socket:
+/// its body (at most `limit` bytes), or the error. The fuzz target `daemon_answer` drives it.
+pub fn read_answer(raw: Vec<u8>, limit: u64) -> Result<Vec<u8>, EngineError> {
+    let engine = Engine { address: Address::Unix(PathBuf::from("/")), shown: "unix:///".into(), timeout: None };
+    let answer = engine.response(Box::new(Replay(io::Cursor::new(raw))), "reading an answer")?;
+    let mut body = Vec::new();
+    answer.into_reader().take(limit).read_to_end(&mut body).map_err(|e| engine.io("reading an answer", e))?;
+    Ok(body)
+}
+
+/// Bytes read as if from a connection; what is written is dropped.
+struct Replay(io::Cursor<Vec<u8>>);
+
+impl Read for Replay {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for Replay {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// At most 200 characters of a text quoted in an error.
 fn clip(s: &str) -> &str {
     match s.char_indices().nth(200) {
@@ -509,6 +537,24 @@ mod tests {
         let tls = EngineEnv { tls_verify: Some("1".into()), cert_path: Some("/nonexistent".into()), ..env };
         let e = Engine::new(Some("tcp://h"), &tls, None).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+    }
+
+    #[test]
+    fn answers_are_read_within_their_bounds() {
+        let body = read_answer(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef".to_vec(), 100).unwrap();
+        assert_eq!(body, b"abc");
+        let e = read_answer(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 34\r\n\r\n{\"message\":\"No such image: a:1\"}".to_vec(),
+            100,
+        )
+        .unwrap_err();
+        assert!(matches!(&e, EngineError::Api { status: 404, message, .. } if message == "No such image: a:1"), "{e}");
+        let mut huge = b"HTTP/1.1 200 OK\r\n".to_vec();
+        huge.extend(std::iter::repeat_n(b"X-A: b\r\n".iter().copied(), MAX_HEAD / 8 + 1).flatten());
+        let e = read_answer(huge, 100).unwrap_err();
+        assert!(e.to_string().contains("headers longer than"), "{e}");
+        assert!(read_answer(b"SSH-2.0-OpenSSH\r\n\r\n".to_vec(), 100).is_err());
+        assert!(read_answer(Vec::new(), 100).unwrap_err().to_string().contains("without answering"));
     }
 
     #[test]
