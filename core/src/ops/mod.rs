@@ -219,6 +219,7 @@ pub async fn pull_transport(
     let store = settings.store()?;
     let src = name.open_source(settings).await?;
     let dst = StoreDestination::open(store.clone(), reference.clone())?;
+    let opts = copy::Options { jobs: jobs_from(name, opts.jobs), ..opts };
     let report = copy::copy(src.as_ref(), &dst, &opts, progress).await?;
     let image = store.find(&reference.to_string())?;
     let id = store.image_id(&image)?;
@@ -437,8 +438,20 @@ pub async fn copy_by_name(
     let dst = destination.open_destination(destination_settings, destination_options).await?;
     if destination.is_stream() {
         opts.jobs = 1;
+    } else {
+        opts.jobs = jobs_from(source, opts.jobs);
     }
     Ok(copy::copy(src.as_ref(), dst.as_ref(), &opts, progress).await?)
+}
+
+/// How many blobs move at once out of `source`: a Docker engine's layers all at once (they wait for their
+/// entry of one reading of the engine's tar, which comes in the engine's order, not the manifest's: asked for
+/// a few at a time, the rest would each cost another reading), else `jobs`.
+fn jobs_from(source: &ImageName, jobs: usize) -> usize {
+    match source {
+        ImageName::Daemon { .. } => jobs.max(crate::transport::docker_daemon::LAYERS_AT_ONCE),
+        _ => jobs,
+    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,9 @@ use crate::stream::ByteStream;
 pub const MAX_ENTRIES: usize = 100_000;
 /// The most bytes of small files (`manifest.json`, configs, `repositories`) kept from an engine's tar.
 pub const MAX_SMALL_TOTAL: u64 = 64 << 20;
+/// How many layers a copy out of an engine asks for at once (each waits for its entry of one reading; idle
+/// until then, so they cost no memory).
+pub const LAYERS_AT_ONCE: usize = 256;
 /// The most bytes of a load's answer read.
 pub const MAX_LOAD_ANSWER: u64 = 1 << 20;
 
