@@ -544,6 +544,21 @@ pub fn load_answer(body: Box<dyn Read + Send>, shown: &str) -> Result<(), Daemon
     Ok(())
 }
 
+/// True when `e` comes from the engine closing the connection while its request was being sent (it refused
+/// midway, and may have said why); only then is its answer read (it cannot block: the engine is done).
+fn engine_hung_up(e: &TransportError) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<io::Error>()
+            && matches!(io.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset)
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 #[async_trait::async_trait]
 impl ImageDestination for DaemonDestination {
     fn name(&self) -> String {
@@ -555,7 +570,14 @@ impl ImageDestination for DaemonDestination {
     }
 
     async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
-        self.inner.put_blob(blob, open).await
+        match self.inner.put_blob(blob, open).await {
+            Err(e) if engine_hung_up(&e) => {
+                let upload = self.upload.clone();
+                blocking(move || Err(upload.take().and_then(Upload::answer_after_failure).map(Into::into).unwrap_or(e)))
+                    .await
+            }
+            done => done,
+        }
     }
 
     async fn put_child_manifest(&self, manifest: &RawManifest) -> Result<(), TransportError> {
@@ -570,8 +592,12 @@ impl ImageDestination for DaemonDestination {
                 return Err(DaemonError::Archive { image: shown, why: "committed twice".into() }.into());
             };
             if let Err(e) = written {
-                // The engine may have stopped reading because it refused: its answer says why.
-                return Err(u.answer_after_failure().map(TransportError::from).unwrap_or(e));
+                // The engine may have stopped reading because it refused: its answer says why. (Any other
+                // failure is ours: the request is dropped unanswered, which the engine takes as a cut body.)
+                if engine_hung_up(&e) {
+                    return Err(u.answer_after_failure().map(TransportError::from).unwrap_or(e));
+                }
+                return Err(e);
             }
             let answer = u.finish()?;
             load_answer(answer.into_reader(), &shown)?;
