@@ -30,6 +30,7 @@ pub type Target = fn(&[u8]);
 /// Every target: its name (the binary's, and its directories under `corpus/` and `artifacts/`) and body.
 pub const TARGETS: &[(&str, Target)] = &[
     ("helper_protocol", helper_protocol),
+    ("daemon_answer", daemon_answer),
     ("reference", reference),
     ("registries_conf", registries_conf),
     ("auth_json", auth_json),
@@ -733,5 +734,16 @@ pub fn search_answer(data: &[u8]) {
     let _ = parse_catalog_page(data);
     if let Ok(results) = parse_hub_answer(data) {
         assert!(results.len() <= MAX_HUB_RESULTS);
+    }
+}
+
+/// A Docker engine's answer (`docker-daemon:`): the HTTP head, a `Content-Length` or chunked body, an error's
+/// message; the body then read as a load's JSON-lines answer. The body never exceeds what was asked.
+pub fn daemon_answer(data: &[u8]) {
+    use hoist_core::transport::docker_daemon::{engine, load_answer};
+    if let Ok(body) = engine::read_answer(data.to_vec(), 1 << 16) {
+        assert!(body.len() <= 1 << 16);
+        assert!(body.len() <= data.len());
+        let _ = load_answer(Box::new(std::io::Cursor::new(body)), "docker-daemon:fuzz");
     }
 }

@@ -12,12 +12,19 @@
 //! The `pull signed` row measures the cost of image trust: `hoist pull` of a sigstore-signed image under a
 //! policy that requires the signature (`sigstoreSigned`, the `sha256-HEX.sig` attachment read through
 //! registries.d) against `hoist pull` of the same image unsigned under `insecureAcceptAnything`.
+//!
+//! The `daemon` rows (`BENCH_ROWS=daemon`) start a private Docker engine (harness::docker: its own socket and
+//! data root, `vfs` storage, stopped when the bench ends) holding the data set: `hoist copy docker-daemon:IMG
+//! store:` against `skopeo copy docker-daemon:IMG oci:DIR` and against `docker save -o FILE IMG`, and `hoist
+//! copy store:IMG docker-daemon:` against `docker load -i FILE` of the same image (removed from the engine
+//! before each run). The docker client's RSS is the client's only; the engine's work is in its wall time.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use harness::docker::Docker;
 use harness::hoist::HoistWorld;
 use harness::image::{ImageSpec, write_layout};
 use harness::podman::Containers;
@@ -277,6 +284,7 @@ fn main() -> ExitCode {
         &format!("docker://{base}"),
     ])
     .expect_ok("skopeo pushes the base image");
+    let docker = wanted("daemon").then(Docker::start);
     let mut rows = Vec::new();
     for (n, (name, specs)) in data_sets().into_iter().enumerate() {
         eprintln!("bench: making {name}");
@@ -478,6 +486,9 @@ fn main() -> ExitCode {
             }
             rows.push(build);
         }
+        if let Some(docker) = &docker {
+            rows.extend(daemon_rows(&c, &world, docker, &oci, n, name, floor));
+        }
         if wanted("pull-signed") {
             let mut row = row_with("pull signed", "hoist pull, unsigned, insecureAcceptAnything", Some(1.2), floor);
             row.curl = Some(download);
@@ -629,6 +640,92 @@ fn zstd_rows(
     [("push-zstd", push), ("pull-zstd", pull)].into_iter().filter(|(k, _)| wanted(k)).map(|(_, r)| r).collect()
 }
 
+/// The `daemon` rows for one data set (see the module's doc): the layout `oci` loaded into the engine by
+/// skopeo, then read out and written in by hoist and by the peers, alternating, after a warm-up run.
+fn daemon_rows(
+    c: &Containers,
+    world: &HoistWorld,
+    docker: &Docker,
+    oci: &str,
+    n: usize,
+    name: &str,
+    floor: Duration,
+) -> Vec<Row> {
+    let policy = format!("--policy={}", c.policy.display());
+    let image = format!("bench/daemon{n}:v1");
+    let with_host = |mut cmd: Command| {
+        cmd.env("DOCKER_HOST", docker.host());
+        cmd
+    };
+    // Seeded by hoist (skopeo 1.9's docker-daemon: writer loses its pipe with Engine 20.10 on these layouts).
+    let mut seed = with_host(world.command(&["copy", "-q", oci, &format!("docker-daemon:{image}")], &Vec::new()));
+    measured(&mut seed, "hoist copy into the engine");
+    let row = |op: &str, peer: &str, target: f64| Row {
+        op: op.into(),
+        data: name.into(),
+        hoist: Vec::new(),
+        peer: Vec::new(),
+        peer_name: peer.into(),
+        target: Some(target),
+        floor: Some(floor),
+        curl: None,
+    };
+    let mut out_skopeo = row("daemon → store", "skopeo copy docker-daemon: oci:", 0.6);
+    let mut out_save = row("daemon → store", "docker save -o", 1.0);
+    let mut into = row("store → daemon", "docker load -i", 1.0);
+    let store = world.path("store");
+    let hoist = |args: &[&str]| with_host(world.command(args, &Vec::new()));
+    let (dir, archive) = (c.path("daemon-oci"), c.path("daemon-saved.tar"));
+    let back = format!("bench/daemon{n}-back:v1");
+    for run in 0..=runs() {
+        eprintln!("bench: {name} daemon run {run}/{runs}", runs = runs());
+        let keep = run > 0;
+        let _ = std::fs::remove_dir_all(&store);
+        let h = measured(
+            &mut hoist(&["copy", "-q", &format!("docker-daemon:{image}"), "store:bench-daemon"]),
+            "hoist copy docker-daemon: store:",
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut skopeo = with_host(c.command("skopeo"));
+        skopeo
+            .args(["copy", "-q", &policy, &format!("--src-daemon-host={}", docker.host())])
+            .arg(format!("docker-daemon:{image}"))
+            .arg(format!("oci:{}:v1", dir.display()));
+        let s = measured(&mut skopeo, "skopeo copy docker-daemon: oci:");
+        let _ = std::fs::remove_file(&archive);
+        let mut save = docker.command();
+        save.args(["save", "-o", archive.to_str().unwrap(), &image]);
+        let d = measured(&mut save, "docker save");
+        // Into an empty engine both times: hoist writes the image under another name, removed again before
+        // docker loads the saved archive (which gives the engine the image the next run reads).
+        let _ = docker.docker(&["rmi", &image]);
+        let hi = measured(
+            &mut hoist(&["copy", "-q", "store:bench-daemon", &format!("docker-daemon:{back}")]),
+            "hoist copy store: docker-daemon:",
+        );
+        let _ = docker.docker(&["rmi", &back]);
+        let mut load = docker.command();
+        load.args(["load", "-q", "-i", archive.to_str().unwrap()]);
+        let l = measured(&mut load, "docker load");
+        if keep {
+            out_skopeo.hoist.push(h);
+            out_skopeo.peer.push(s);
+            out_save.hoist.push(Sample {
+                wall: out_skopeo.hoist.last().unwrap().wall,
+                rss_kib: out_skopeo.hoist.last().unwrap().rss_kib,
+            });
+            out_save.peer.push(d);
+            into.hoist.push(hi);
+            into.peer.push(l);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&archive);
+    let _ = std::fs::remove_dir_all(&store);
+    let _ = docker.docker(&["rmi", &image]);
+    vec![out_skopeo, out_save, into]
+}
+
 fn report(rows: &[Row]) -> ExitCode {
     println!(
         "{:<20} {:<9} {:>14} {:>14} {:>7} {:>9} {:>9} {:>8} {:>11}  peer",
@@ -669,7 +766,7 @@ fn report(rows: &[Row]) -> ExitCode {
         );
     }
     println!(
-        "\nratio = hoist median / peer median (target <= 0.6, load <= 1.0, pull signed <= 1.2 against hoist's unsigned pull, push gzip→zstd <= 0.5, pull zstd <= 0.8 against hoist's pull of the gzip image; '!' marks a miss); floor× = hoist median / sha256 of the same bytes (plus gzip -d for save); curl× = hoist and peer medians / curl fetching (pull rows) or uploading (push rows) the same blobs, 6 at a time"
+        "\nratio = hoist median / peer median (target <= 0.6, load and the docker peers <= 1.0, pull signed <= 1.2 against hoist's unsigned pull, push gzip→zstd <= 0.5, pull zstd <= 0.8 against hoist's pull of the gzip image; '!' marks a miss); floor× = hoist median / sha256 of the same bytes (plus gzip -d for save); curl× = hoist and peer medians / curl fetching (pull rows) or uploading (push rows) the same blobs, 6 at a time"
     );
     if missed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }

@@ -1,7 +1,8 @@
 //! `hoist copy SRC DST`: any transport to any transport through the one copy engine, with skopeo's flags.
 //! Transports: `docker://REGISTRY/REPO[:TAG|@DIGEST]`, `store:NAME` (hoist's local store), and archives and
 //! directories as skopeo names them: `docker-archive:FILE[:NAME|:@N]`, `oci-archive:FILE[:REF]`, `oci:DIR[:REF]`,
-//! `dir:DIR`.
+//! `dir:DIR`, and `docker-daemon:NAME[:TAG]` (a Docker engine: `--src-daemon-host`/`--dest-daemon-host`, else
+//! `DOCKER_HOST`).
 
 use hoist_core::ops::{RegistryAccess, Settings};
 use hoist_core::registry::TlsOptions;
@@ -16,11 +17,18 @@ use super::{Invocation, Result, fail};
 #[derive(clap::Args)]
 pub struct Args {
     /// Source: docker://REGISTRY/REPO[:TAG|@DIGEST], store:NAME, docker-archive:FILE[:NAME], oci-archive:FILE[:REF],
-    /// oci:DIR[:REF] or dir:DIR
+    /// oci:DIR[:REF], dir:DIR or docker-daemon:NAME[:TAG]
     source: String,
     /// Destination: docker://REGISTRY/REPO[:TAG], store:NAME, docker-archive:FILE[:NAME], oci-archive:FILE[:REF],
-    /// oci:DIR[:REF] or dir:DIR
+    /// oci:DIR[:REF], dir:DIR or docker-daemon:NAME[:TAG]
     destination: String,
+    /// The Docker engine of a docker-daemon: source: unix://PATH or tcp://HOST:PORT (default: DOCKER_HOST, else
+    /// unix:///var/run/docker.sock)
+    #[arg(long, value_name = "HOST")]
+    src_daemon_host: Option<String>,
+    /// The Docker engine of a docker-daemon: destination (as --src-daemon-host)
+    #[arg(long, value_name = "HOST")]
+    dest_daemon_host: Option<String>,
     /// Credentials for the source registry: USER[:PASS]
     #[arg(long, value_name = "USER[:PASS]")]
     src_creds: Option<String>,
@@ -81,7 +89,8 @@ pub struct Args {
 
 pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     ctx.settings.config()?;
-    let (source, destination) = (ImageName::parse(&a.source)?, ImageName::parse(&a.destination)?);
+    let source = ImageName::parse(&a.source)?.with_daemon_host(a.src_daemon_host.as_deref());
+    let destination = ImageName::parse(&a.destination)?.with_daemon_host(a.dest_daemon_host.as_deref());
     let is_dir = matches!(&destination, ImageName::Archive { format: hoist_core::archive::Format::DockerDir, .. });
     if a.dest_compress && !is_dir {
         return fail("--dest-compress applies to a dir: destination only");

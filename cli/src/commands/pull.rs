@@ -2,10 +2,12 @@
 //! names through registries.conf, mirrors before the primary, the host's platform from a multi-platform
 //! image (or `--platform`, or every platform with `--all`); each name in turn, a failure reported and the
 //! rest still pulled (exit 125 when one failed), as podman does. `--all-tags` (`-a`) pulls every tag of a
-//! repository (the first failure stopping that repository's tags). Prints each image ID on stdout.
+//! repository (the first failure stopping that repository's tags). `docker-daemon:NAME[:TAG]` pulls from a
+//! Docker engine (`--daemon-host`, else `DOCKER_HOST`). Prints each image ID on stdout.
 
 use super::common::{CopyFlags, PlatformArgs, PolicyArgs, RegistryArgs, SignatureStorageArgs};
 use super::{Error, Invocation, Result};
+use hoist_core::transport::name::ImageName;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -13,6 +15,10 @@ pub struct Args {
     /// --all-tags, repositories without a tag (a name without a registry is on docker.io)
     #[arg(required = true)]
     names: Vec<String>,
+    /// The Docker engine of docker-daemon:NAME[:TAG] names: unix://PATH or tcp://HOST:PORT (default: DOCKER_HOST,
+    /// else unix:///var/run/docker.sock)
+    #[arg(long, value_name = "HOST")]
+    daemon_host: Option<String>,
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
@@ -38,7 +44,16 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let progress = ctx.printer.copy_progress();
     let mut failed: Option<Error> = None;
     for name in &a.names {
-        let pulled = if a.all_tags {
+        let pulled = if name.starts_with("docker-daemon:") && !a.all_tags {
+            match ImageName::parse(name) {
+                Ok(n) => {
+                    let n = n.with_daemon_host(a.daemon_host.as_deref());
+                    let pull = hoist_core::ops::pull_transport(&settings, &n, a.all, progress.clone());
+                    ctx.runtime.block_on(pull).map(|p| vec![p])
+                }
+                Err(e) => Err(e.into()),
+            }
+        } else if a.all_tags {
             ctx.runtime.block_on(hoist_core::ops::pull_all_tags(&settings, name, a.all, progress.clone()))
         } else {
             ctx.runtime.block_on(hoist_core::ops::pull(&settings, name, a.all, progress.clone())).map(|p| vec![p])

@@ -1,7 +1,8 @@
 //! `hoist push IMAGE [DESTINATION]`: copy an image from the local store to a registry, as `podman push`:
 //! only blobs the registry lacks are sent (others are skipped or mounted), the manifest goes last, byte for
 //! byte — unless `--format` converts the manifest or `--compression-format` recompresses layers (gzip or
-//! zstd, streamed). `--digestfile` records the manifest digest.
+//! zstd, streamed). `--digestfile` records the manifest digest. `docker-daemon:NAME[:TAG]` as the destination
+//! loads it into a Docker engine (`--daemon-host`, else `DOCKER_HOST`).
 
 use std::path::PathBuf;
 
@@ -10,13 +11,19 @@ use super::common::{
     registry_reference,
 };
 use super::{Invocation, Result};
+use hoist_core::transport::name::ImageName;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Image in the local store: a name, a short name or an ID
     image: String,
-    /// Where to push (default: the image's own name): [docker://]REGISTRY/REPO[:TAG]
+    /// Where to push (default: the image's own name): [docker://]REGISTRY/REPO[:TAG], or
+    /// docker-daemon:NAME[:TAG] (a Docker engine)
     destination: Option<String>,
+    /// The Docker engine of a docker-daemon: destination: unix://PATH or tcp://HOST:PORT (default: DOCKER_HOST,
+    /// else unix:///var/run/docker.sock)
+    #[arg(long, value_name = "HOST")]
+    daemon_host: Option<String>,
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
@@ -40,8 +47,17 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let settings = a.compression.apply(a.format.apply(
         a.signature_storage.apply(a.sign.apply(a.policy.apply(a.registry.settings(ctx)?))?.with_jobs(a.copy.jobs)),
     )?)?;
-    let destination = a.destination.as_deref().map(registry_reference).transpose()?;
     let progress = ctx.printer.copy_progress();
+    if let Some(d) = a.destination.as_deref().filter(|d| d.starts_with("docker-daemon:")) {
+        let name = ImageName::parse(d)?.with_daemon_host(a.daemon_host.as_deref());
+        let report = ctx.runtime.block_on(hoist_core::ops::push_to(&settings, &a.image, &name, progress.clone()))?;
+        progress.summary(&report);
+        if let Some(path) = &a.digestfile {
+            std::fs::write(path, report.manifest.digest.to_string())?;
+        }
+        return Ok(());
+    }
+    let destination = a.destination.as_deref().map(registry_reference).transpose()?;
     let push = hoist_core::ops::push(&settings, &a.image, destination.as_ref(), None, progress.clone());
     let (_, report) = ctx.runtime.block_on(push)?;
     progress.summary(&report);

@@ -90,6 +90,9 @@ pub enum Error {
     /// `pull --all-tags` of a name with a tag or digest.
     #[error("{name}: --all-tags pulls every tag of a repository; name the repository without a tag or digest")]
     AllTagsOfNamed { name: String },
+    /// `pull` of a transport name it does not pull from (an archive: `load` reads those).
+    #[error("{name}: pull takes registry names and docker-daemon: names; load reads archives")]
+    PullTransport { name: String },
     /// A registry's tag list with an entry that is not a tag.
     #[error("{repository}: the registry lists {tag:?} as a tag, which is not a valid tag")]
     ListedNotATag { repository: String, tag: String },
@@ -195,6 +198,51 @@ pub async fn pull(
     let image = store.find(&reference.to_string())?;
     let id = store.image_id(&image)?;
     Ok(Pulled { reference, id, report })
+}
+
+/// `podman pull docker-daemon:NAME[:TAG]` (and any transport name but `docker://`, which [`pull`] takes with
+/// its short-name rules): the image copied into the store under the name it has there (`docker-daemon:app:1`
+/// is stored as `docker.io/library/app:1`, as podman names it).
+pub async fn pull_transport(
+    settings: &Settings,
+    name: &ImageName,
+    all: bool,
+    progress: Arc<dyn CopyProgress>,
+) -> Result<Pulled, Error> {
+    let reference = match name {
+        ImageName::Daemon { reference, .. } => reference.clone(),
+        ImageName::Registry(r) => return pull(settings, &r.to_string(), all, progress).await,
+        other => return Err(Error::PullTransport { name: other.to_string() }),
+    };
+    settings.config()?;
+    let opts = settings.copy_options(all)?;
+    let store = settings.store()?;
+    let src = name.open_source(settings).await?;
+    let dst = StoreDestination::open(store.clone(), reference.clone())?;
+    let opts = copy::Options { jobs: jobs_from(name, opts.jobs), ..opts };
+    let report = copy::copy(src.as_ref(), &dst, &opts, progress).await?;
+    let image = store.find(&reference.to_string())?;
+    let id = store.image_id(&image)?;
+    Ok(Pulled { reference, id, report })
+}
+
+/// `podman push IMAGE docker-daemon:NAME[:TAG]`: a stored image into a Docker engine (one blob at a time: the
+/// engine's load is one stream).
+pub async fn push_to(
+    settings: &Settings,
+    image: &str,
+    destination: &ImageName,
+    progress: Arc<dyn CopyProgress>,
+) -> Result<Report, Error> {
+    settings.config()?;
+    let mut opts = settings.copy_options(false)?;
+    let src = StoreSource::open(settings.store()?, image)?;
+    copy::check(&src, &opts).await?;
+    let dst = destination.open_destination(settings, &DestinationOptions::default()).await?;
+    if destination.is_stream() {
+        opts.jobs = 1;
+    }
+    Ok(copy::copy(&src, dst.as_ref(), &opts, progress).await?)
 }
 
 /// `podman pull --all-tags REPOSITORY`: every tag the registry lists for `repository` (`docker://` optional),
@@ -388,10 +436,22 @@ pub async fn copy_by_name(
         copy::check(src.as_ref(), &opts).await?;
     }
     let dst = destination.open_destination(destination_settings, destination_options).await?;
-    if destination.is_tar() {
+    if destination.is_stream() {
         opts.jobs = 1;
+    } else {
+        opts.jobs = jobs_from(source, opts.jobs);
     }
     Ok(copy::copy(src.as_ref(), dst.as_ref(), &opts, progress).await?)
+}
+
+/// How many blobs move at once out of `source`: a Docker engine's layers all at once (they wait for their
+/// entry of one reading of the engine's tar, which comes in the engine's order, not the manifest's: asked for
+/// a few at a time, the rest would each cost another reading), else `jobs`.
+fn jobs_from(source: &ImageName, jobs: usize) -> usize {
+    match source {
+        ImageName::Daemon { .. } => jobs.max(crate::transport::docker_daemon::LAYERS_AT_ONCE),
+        _ => jobs,
+    }
 }
 
 #[cfg(test)]

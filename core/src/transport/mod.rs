@@ -14,6 +14,7 @@
 pub mod blocking;
 pub mod dir;
 pub mod docker_archive;
+pub mod docker_daemon;
 pub mod name;
 pub mod oci_layout;
 pub mod policy_name;
@@ -57,6 +58,10 @@ pub enum TransportError {
     /// A `dir:` refused: which directory, blob or manifest.
     #[error(transparent)]
     Dir(Box<dir::DirError>),
+    /// A Docker engine (`docker-daemon:`) unreachable or refusing, or its archive refused: naming the engine or
+    /// the image.
+    #[error(transparent)]
+    Daemon(Box<docker_daemon::DaemonError>),
     /// The local store as a transport failed: reading or writing which blob, naming which image.
     #[error(transparent)]
     StoreTransport(Box<store::StoreTransportError>),

@@ -10,6 +10,7 @@
 //! | `oci-archive:FILE[:REF]` | the same as a tar file |
 //! | `docker-archive:FILE[:NAME\|:@N]` | `docker save`'s tar: the image named `NAME` (or the `N`th); written under `NAME` |
 //! | `dir:DIR` | containers/image's directory transport (one image, its blobs as files) |
+//! | `docker-daemon:NAME[:TAG]` | an image in a Docker engine (`--daemon-host`, else `DOCKER_HOST`), `latest` by default; no digest |
 //!
 //! A name without a transport is refused (the CLI's image commands take bare names as store or registry names
 //! on their own); so are an empty path or store name and a transport hoist does not know.
@@ -22,6 +23,8 @@ use std::path::{Path, PathBuf};
 
 use super::dir::{DirDestination, DirOptions, DirSource};
 use super::docker_archive::{DockerArchiveSource, DockerArchiveWriter};
+use super::docker_daemon::engine::{Engine, EngineEnv};
+use super::docker_daemon::{DaemonDestination, DaemonSource};
 use super::oci_layout::{OciLayoutSource, OciLayoutWriter};
 use super::store::{StoreDestination, StoreSource};
 use super::{ImageDestination, ImageSource};
@@ -40,6 +43,9 @@ pub enum ImageName {
     /// `oci:`, `oci-archive:`, `docker-archive:` and `dir:`: the format, its path, and the image inside it
     /// (`None`: the only one, or none given; always `None` for `dir:`).
     Archive { format: Format, path: PathBuf, reference: Option<String> },
+    /// `docker-daemon:`: a tagged name in a Docker engine, and the engine (`--daemon-host`; `None`:
+    /// `DOCKER_HOST`, else the default socket).
+    Daemon { reference: Reference, host: Option<String> },
 }
 
 /// Why a name is not an image name; one line, quoting it.
@@ -52,9 +58,15 @@ pub enum NameError {
     NoStoreName { name: String },
     #[error(
         "invalid image name {0:?}: expected TRANSPORT:REFERENCE with a transport of docker://, store:, \
-         docker-archive:, oci-archive:, oci: or dir:"
+         docker-archive:, oci-archive:, oci:, dir: or docker-daemon:"
     )]
     UnknownTransport(String),
+    /// `docker-daemon:` with a digest: the engine names images NAME:TAG.
+    #[error(
+        "invalid image name {name:?}: docker-daemon: takes NAME[:TAG]; a digest reference is not supported (the \
+         engine cannot look an image up by manifest digest)"
+    )]
+    DaemonDigest { name: String },
     /// `docker://` followed by something that is not a reference.
     #[error(transparent)]
     Reference(#[from] ReferenceError),
@@ -72,6 +84,13 @@ impl ImageName {
     pub fn parse(s: &str) -> Result<ImageName, NameError> {
         if let Some(r) = s.strip_prefix("docker://") {
             return Ok(ImageName::Registry(Reference::parse_normalized(r)?.with_default_tag()));
+        }
+        if let Some(r) = s.strip_prefix("docker-daemon:") {
+            let reference = Reference::parse_normalized(r)?;
+            if reference.digest().is_some() {
+                return Err(NameError::DaemonDigest { name: s.to_owned() });
+            }
+            return Ok(ImageName::Daemon { reference: reference.with_default_tag(), host: None });
         }
         if let Some(n) = s.strip_prefix("store:") {
             if n.is_empty() {
@@ -101,12 +120,28 @@ impl ImageName {
             ImageName::Registry(_) => "docker",
             ImageName::Store(_) => "store",
             ImageName::Archive { format, .. } => transport_of(*format),
+            ImageName::Daemon { .. } => "docker-daemon",
+        }
+    }
+
+    /// The same name with the engine `host` (`--daemon-host`, `--src-daemon-host`, `--dest-daemon-host`) when
+    /// it is a `docker-daemon:` one and a host is given; any other name unchanged.
+    pub fn with_daemon_host(self, host: Option<&str>) -> ImageName {
+        match (self, host) {
+            (ImageName::Daemon { reference, .. }, Some(h)) => ImageName::Daemon { reference, host: Some(h.to_owned()) },
+            (other, _) => other,
         }
     }
 
     /// True for a tar file (`docker-archive:`, `oci-archive:`), written one entry after another.
     pub fn is_tar(&self) -> bool {
         matches!(self, ImageName::Archive { format, .. } if format.is_archive())
+    }
+
+    /// True when the destination is written as one stream, a blob after another: a tar file or a Docker
+    /// engine's load.
+    pub fn is_stream(&self) -> bool {
+        self.is_tar() || matches!(self, ImageName::Daemon { .. })
     }
 
     /// Opens the image this name means, to read. Archives are opened (and checked to be the format named) on
@@ -120,6 +155,15 @@ impl ImageName {
                 tokio::task::spawn_blocking(move || archive_source(f, &p, r.as_deref()))
                     .await
                     .map_err(|source| Error::Task { task: "opening the archive", source })??
+            }
+            ImageName::Daemon { reference, host } => {
+                let engine = daemon_engine(settings, host.as_deref())?;
+                let r = reference.clone();
+                Box::new(
+                    tokio::task::spawn_blocking(move || DaemonSource::open(engine, r))
+                        .await
+                        .map_err(|source| Error::Task { task: "reading from the Docker engine", source })??,
+                )
             }
         })
     }
@@ -139,6 +183,15 @@ impl ImageName {
             }
             ImageName::Archive { format, path, reference } => {
                 archive_destination(*format, path, reference.as_deref(), options)?
+            }
+            ImageName::Daemon { reference, host } => {
+                let engine = daemon_engine(settings, host.as_deref())?;
+                let r = reference.clone();
+                Box::new(
+                    tokio::task::spawn_blocking(move || DaemonDestination::open(&engine, r))
+                        .await
+                        .map_err(|source| Error::Task { task: "connecting to the Docker engine", source })??,
+                )
             }
         })
     }
@@ -163,9 +216,22 @@ impl fmt::Display for ImageName {
                     None => Ok(()),
                 }
             }
+            ImageName::Daemon { reference, .. } => write!(f, "docker-daemon:{reference}"),
         }
     }
 }
+
+/// The engine a `docker-daemon:` name is read from or written to: `host`, else the docker CLI's environment.
+/// Its connections wait at least [`DAEMON_MIN_TIMEOUT`] for the engine (a load's answer comes only once every
+/// layer is in), or the settings' timeout when longer.
+fn daemon_engine(settings: &Settings, host: Option<&str>) -> Result<Engine, Error> {
+    let timeout = settings.timeout.map(|t| t.max(DAEMON_MIN_TIMEOUT));
+    Engine::new(host, &EngineEnv::from_process(), timeout)
+        .map_err(|e| Error::Transport(super::docker_daemon::DaemonError::Engine(e).into()))
+}
+
+/// The shortest wait for a Docker engine's answer.
+pub const DAEMON_MIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The transport name of an archive or directory format (`oci-archive`), the one table of them: parsing a name
 /// tries each, writing one uses it.

@@ -89,9 +89,7 @@ fn an_empty_path_or_store_name_is_refused() {
 
 #[test]
 fn an_unknown_transport_or_a_bare_name_is_refused() {
-    for name in
-        ["alpine", "docker:alpine", "containers-storage:alpine", "docker-daemon:alpine:latest", "OCI:/tmp/x", ""]
-    {
+    for name in ["alpine", "docker:alpine", "containers-storage:alpine", "docker-daemon", "OCI:/tmp/x", ""] {
         assert_eq!(ImageName::parse(name).unwrap_err(), NameError::UnknownTransport(name.to_owned()), "{name:?}");
     }
     assert!(ImageName::parse("alpine").unwrap_err().to_string().contains("expected TRANSPORT:REFERENCE"));
@@ -102,4 +100,20 @@ fn a_bad_registry_reference_is_refused_as_one() {
     for name in ["docker://", "docker://Upper/Case", "docker://app:bad tag", "docker://app@sha256:short"] {
         assert!(matches!(ImageName::parse(name), Err(NameError::Reference(_))), "{name}: {:?}", ImageName::parse(name));
     }
+}
+
+#[test]
+fn docker_daemon_names_a_tagged_reference_never_a_digest() {
+    let n = ImageName::parse("docker-daemon:app").unwrap();
+    assert_eq!(n.to_string(), "docker-daemon:docker.io/library/app:latest");
+    assert_eq!(n.transport(), "docker-daemon");
+    assert!(n.is_stream() && !n.is_tar());
+    let n = n.with_daemon_host(Some("unix:///x.sock"));
+    assert!(matches!(&n, ImageName::Daemon { host: Some(h), .. } if h == "unix:///x.sock"));
+    let digest = format!("docker-daemon:app@sha256:{}", "a".repeat(64));
+    assert_eq!(ImageName::parse(&digest).unwrap_err(), NameError::DaemonDigest { name: digest.clone() });
+    assert!(ImageName::parse("docker-daemon:").is_err());
+    assert!(ImageName::parse("docker-daemon:UPPER").is_err());
+    // Another transport's name keeps no host.
+    assert_eq!(ImageName::parse("store:a").unwrap().with_daemon_host(Some("tcp://h:1")), ImageName::Store("a".into()));
 }

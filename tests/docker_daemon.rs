@@ -1,0 +1,422 @@
+//! The `docker-daemon:` transport against a real Docker engine (harness::docker, Engine 20.10) and, for what an
+//! engine must not do, a fake one on a Unix socket: images hoist built go into the engine (`push`, `copy`) and
+//! come back (`pull`, `copy`) with the same image ID; images Docker loaded and tagged come out; an engine that
+//! is not there, that refuses, or that cuts its stream short leaves the store (and the engine) unchanged with
+//! one line saying why; a digest reference is refused before anything is asked.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+
+use harness::docker::Docker;
+use harness::hoist::HoistWorld;
+use harness::process::{Env, env_pair};
+use harness::registry::{Options, Registry};
+use harness::{Run, run};
+
+struct World(HoistWorld);
+
+impl World {
+    fn new() -> World {
+        World(HoistWorld::new("unqualified-search-registries = []\n"))
+    }
+
+    fn hoist(&self, args: &[&str], env: &Env) -> Run {
+        run(&mut self.0.command(args, env), b"")
+    }
+
+    fn path(&self, s: &str) -> PathBuf {
+        self.0.path(s)
+    }
+
+    /// The store's index.json and blob files: what "unchanged" means.
+    fn store_state(&self) -> (Vec<u8>, Vec<String>) {
+        let index = std::fs::read(self.path("store/index.json")).unwrap_or_default();
+        let mut blobs: Vec<String> = std::fs::read_dir(self.path("store/blobs/sha256"))
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        blobs.sort();
+        (index, blobs)
+    }
+
+    /// Builds a two-layer image (FROM scratch, two COPYs) as `name`; its ID.
+    fn build(&self, name: &str, content: &str) -> String {
+        self.build_sized(name, content, 300_000)
+    }
+
+    /// [`World::build`] with a first layer of `size` incompressible bytes and a second of `content`.
+    fn build_sized(&self, name: &str, content: &str, size: usize) -> String {
+        let ctx = self.path(&format!("ctx-{}", name.replace([':', '/'], "-")));
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY b /dir/b\nCOPY a /a\nCMD [\"/a\"]\n").unwrap();
+        std::fs::write(ctx.join("a"), content).unwrap();
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let noise: Vec<u8> = (0..size)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        std::fs::write(ctx.join("b"), noise).unwrap();
+        self.hoist(&["build", "-q", "-t", name, ctx.to_str().unwrap()], &Vec::new()).expect_ok("hoist build");
+        self.id_of(name)
+    }
+
+    /// The ID (hex) of a stored image.
+    fn id_of(&self, name: &str) -> String {
+        let out = self.hoist(&["inspect", "--format", "{{.Id}}", name], &Vec::new()).expect_ok("hoist inspect");
+        out.out().trim().trim_start_matches("sha256:").to_owned()
+    }
+}
+
+/// The engine's ID of an image (hex), or `None` when it has none of that name.
+fn engine_id(docker: &Docker, name: &str) -> Option<String> {
+    let out = docker.docker(&["image", "inspect", "--format", "{{.Id}}", name]);
+    out.ok().then(|| out.out().trim().trim_start_matches("sha256:").to_owned())
+}
+
+/// The engine's images (IDs and tags), sorted: what "the engine unchanged" means.
+fn engine_images(docker: &Docker) -> Vec<String> {
+    let out = docker.docker(&["images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]);
+    let mut lines: Vec<String> = out.expect_ok("docker images").out().lines().map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
+fn host_env(docker: &Docker) -> Env {
+    vec![env_pair("DOCKER_HOST", docker.host())]
+}
+
+/// hoist → engine → hoist, through push, pull and copy, with the engine named by DOCKER_HOST and by the flags;
+/// an image Docker loaded from an archive and tagged itself comes out with its ID; every way keeps the ID.
+#[test]
+fn images_go_into_the_engine_and_come_back_with_the_same_id() {
+    let docker = Docker::start();
+    let w = World::new();
+    let env = host_env(&docker);
+    let id = w.build("localhost/app:1", "one");
+
+    // push into the engine (DOCKER_HOST), which has it under the name given.
+    w.hoist(&["push", "localhost/app:1", "docker-daemon:app:1"], &env).expect_ok("push docker-daemon:");
+    assert_eq!(engine_id(&docker, "app:1").as_deref(), Some(id.as_str()));
+    let history = docker.docker(&["history", "-q", "--no-trunc", "app:1"]).expect_ok("docker history");
+    assert!(history.out().contains(&id), "{}", history.out());
+
+    // Docker tags it; hoist pulls the new name (--daemon-host) and stores it under docker's full name.
+    docker.docker(&["tag", "app:1", "other:2"]).expect_ok("docker tag");
+    let pulled = w
+        .hoist(&["pull", "--daemon-host", &docker.host(), "docker-daemon:other:2"], &Vec::new())
+        .expect_ok("pull docker-daemon:");
+    assert_eq!(pulled.out().trim(), id, "pull prints the image ID");
+    assert_eq!(w.id_of("docker.io/library/other:2"), id);
+
+    // docker-daemon: → a registry, pulled back from there with the same ID.
+    let reg = Registry::start(Options::default());
+    let remote = format!("{}/team/app:1", reg.host());
+    w.hoist(&["copy", "--dest-tls-verify=false", "docker-daemon:other:2", &format!("docker://{remote}")], &env)
+        .expect_ok("copy from the engine to a registry");
+    let from_registry = w.hoist(&["pull", "--tls-verify=false", &remote], &Vec::new()).expect_ok("pull");
+    assert_eq!(from_registry.out().trim(), id);
+
+    // copy store: → docker-daemon: → store: with the skopeo flags.
+    let host = docker.host();
+    w.hoist(&["copy", "--dest-daemon-host", &host, "store:localhost/app:1", "docker-daemon:copied:3"], &Vec::new())
+        .expect_ok("copy into the engine");
+    assert_eq!(engine_id(&docker, "copied:3").as_deref(), Some(id.as_str()));
+    w.hoist(&["copy", "--src-daemon-host", &host, "docker-daemon:copied:3", "store:back:4"], &Vec::new())
+        .expect_ok("copy out of the engine");
+    assert_eq!(w.id_of("docker.io/library/back:4"), id);
+
+    // An image Docker loaded from an archive (docker's own load), then read by hoist: same ID as docker's.
+    let id2 = w.build("localhost/second:1", "two");
+    let archive = docker.scratch("save").join("second.tar");
+    w.hoist(&["save", "-o", archive.to_str().unwrap(), "localhost/second:1"], &Vec::new()).expect_ok("hoist save");
+    docker.docker(&["load", "-i", archive.to_str().unwrap()]).expect_ok("docker load");
+    docker.docker(&["tag", "localhost/second:1", "mine/second:9"]).expect_ok("docker tag");
+    let out = w.path("out.tar");
+    w.hoist(&["copy", "docker-daemon:mine/second:9", &format!("docker-archive:{}", out.display())], &env)
+        .expect_ok("copy to an archive");
+    let loaded = w.hoist(&["load", "-i", out.to_str().unwrap()], &Vec::new()).expect_ok("hoist load");
+    assert!(loaded.out().contains(&id2), "{}", loaded.out());
+    assert_eq!(engine_id(&docker, "mine/second:9").as_deref(), Some(id2.as_str()));
+}
+
+/// No engine at DOCKER_HOST: one line naming the socket, nothing stored. The engine's refusal (an unknown
+/// image) is its message. A digest reference is refused before the engine is asked.
+#[test]
+fn a_missing_engine_an_unknown_image_and_a_digest_are_one_line_each() {
+    let w = World::new();
+    w.build("localhost/app:1", "one");
+    let before = w.store_state();
+    let missing = w.path("no-engine.sock");
+    let env = vec![env_pair("DOCKER_HOST", format!("unix://{}", missing.display()))];
+    let out = w.hoist(&["pull", "docker-daemon:app:1"], &env);
+    assert!(!out.ok());
+    let err = out.err();
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("unix://{}", missing.display())) && err.contains("is the engine running"), "{err}");
+    let out = w.hoist(&["push", "localhost/app:1", "docker-daemon:app:1"], &env);
+    assert!(!out.ok() && out.err().contains(missing.to_str().unwrap()), "{}", out.err());
+    assert_eq!(w.store_state(), before);
+
+    let digest = format!("docker-daemon:app@sha256:{}", "a".repeat(64));
+    for args in [vec!["pull", digest.as_str()], vec!["copy", digest.as_str(), "store:x:1"]] {
+        let out = w.hoist(&args, &env);
+        assert!(!out.ok());
+        assert!(out.err().contains("a digest reference is not supported"), "{}", out.err());
+        assert!(!out.err().contains("is the engine running"), "refused before connecting: {}", out.err());
+    }
+
+    let docker = Docker::start();
+    let out = w.hoist(&["pull", "docker-daemon:nosuch:1"], &host_env(&docker));
+    assert!(!out.ok());
+    let err = out.err();
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("nosuch") && err.contains("HTTP 404"), "{err}");
+    assert_eq!(w.store_state(), before);
+}
+
+/// A push whose source fails in the middle (a stored layer damaged on disk) is cut off mid-body: the engine
+/// loads nothing, and hoist says which blob.
+#[test]
+fn a_push_cut_short_leaves_the_engine_unchanged() {
+    let docker = Docker::start();
+    let w = World::new();
+    let env = host_env(&docker);
+    // A first layer larger than the writer's buffer: its bytes reach the engine before the second fails.
+    w.build_sized("localhost/app:1", "one", 3 << 20);
+    let raw = w.hoist(&["inspect", "--raw", "localhost/app:1"], &Vec::new()).expect_ok("inspect --raw");
+    let manifest: serde_json::Value = serde_json::from_str(&raw.out()).unwrap();
+    let last = manifest["layers"].as_array().unwrap().last().unwrap()["digest"].as_str().unwrap().to_owned();
+    let blob = w.path(&format!("store/blobs/sha256/{}", last.trim_start_matches("sha256:")));
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let half = bytes.len() / 2;
+    bytes[half] ^= 0xff;
+    std::fs::write(&blob, &bytes).unwrap();
+    let before = engine_images(&docker);
+    let out = w.hoist(&["push", "localhost/app:1", "docker-daemon:app:1"], &env);
+    assert!(!out.ok());
+    assert!(out.err().contains(&last[..19]), "{}", out.err());
+    assert_eq!(engine_images(&docker), before, "the engine loaded something");
+    assert_eq!(engine_id(&docker, "app:1"), None);
+}
+
+/// A fake engine on a Unix socket: each connection's request head (and body, read to its end or EOF) is
+/// recorded, and `answer` is sent back.
+fn fake_engine(socket: &Path, answers: Vec<Vec<u8>>) -> std::thread::JoinHandle<Vec<Vec<u8>>> {
+    let listener = UnixListener::bind(socket).unwrap();
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for answer in answers {
+            let (conn, _) = listener.accept().unwrap();
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut line = Vec::new();
+                if r.read_until(b'\n', &mut line).unwrap() == 0 || line == b"\r\n" {
+                    break;
+                }
+                head.extend_from_slice(&line);
+            }
+            if head.starts_with(b"POST") {
+                // Chunked body: read until the last chunk or EOF.
+                let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(20)));
+                loop {
+                    let mut size = String::new();
+                    if r.read_line(&mut size).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                    let mut chunk = vec![0u8; n + 2];
+                    if n == 0 || r.read_exact(&mut chunk).is_err() {
+                        break;
+                    }
+                }
+            }
+            let mut conn = conn;
+            let _ = conn.write_all(&answer);
+            seen.push(head);
+        }
+        seen
+    })
+}
+
+/// A tar of a docker-save layout (one image, one layer) cut in the middle of its layer.
+fn cut_save_stream() -> Vec<u8> {
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(100_000);
+    h.set_mode(0o644);
+    layer.append_data(&mut h, "f", &vec![7u8; 100_000][..]).unwrap();
+    let layer = layer.into_inner().unwrap();
+    let mut archive = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(layer.len() as u64);
+    h.set_mode(0o644);
+    archive.append_data(&mut h, "0000/layer.tar", &layer[..]).unwrap();
+    let whole = archive.into_inner().unwrap();
+    whole[..whole.len() / 2].to_vec()
+}
+
+/// An engine that cuts its tar short, or answers a load with an `errorDetail` (a terminal escape in it): an
+/// error naming the image, the escape not passed to the terminal, the store unchanged.
+#[test]
+fn a_cut_stream_and_a_refused_load_leave_the_store_unchanged() {
+    let w = World::new();
+    w.build("localhost/app:1", "one");
+    let before = w.store_state();
+    let dir = tempfile::Builder::new().prefix("hd-fake-").tempdir_in("/tmp").unwrap();
+    let socket = dir.path().join("fake.sock");
+    let body = cut_save_stream();
+    let mut answer =
+        format!("HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n", body.len() * 2)
+            .into_bytes();
+    answer.extend_from_slice(&body);
+    let refusal = b"{\"errorDetail\":{\"message\":\"no space \\u001b[31mleft\"},\"error\":\"no space\"}\r\n";
+    let mut load = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+        refusal.len()
+    )
+    .into_bytes();
+    load.extend_from_slice(refusal);
+    load.extend_from_slice(b"\r\n0\r\n\r\n");
+    let server = fake_engine(&socket, vec![answer, load]);
+    let env = vec![env_pair("DOCKER_HOST", format!("unix://{}", socket.display()))];
+
+    let out = w.hoist(&["pull", "docker-daemon:app:1"], &env);
+    assert!(!out.ok(), "{}{}", out.out(), out.err());
+    let err = out.err();
+    assert!(
+        err.contains("docker-daemon:docker.io/library/app:1") && err.contains("reading the engine's archive"),
+        "{err}"
+    );
+    assert_eq!(w.store_state(), before);
+
+    let out = w.hoist(&["push", "localhost/app:1", "docker-daemon:app:1"], &env);
+    assert!(!out.ok());
+    let err = out.err();
+    assert!(err.contains("the engine refused the image: no space") && err.contains("left"), "{err}");
+    assert!(!err.contains('\x1b'), "the engine's escape reaches the terminal: {err:?}");
+    let seen = server.join().unwrap();
+    let get = String::from_utf8_lossy(&seen[0]);
+    assert!(get.starts_with("GET /images/docker.io/library/app:1/get HTTP/1.1\r\n"), "{get}");
+    let post = String::from_utf8_lossy(&seen[1]);
+    assert!(post.starts_with("POST /images/load?quiet=1 HTTP/1.1\r\n"), "{post}");
+    assert_eq!(w.store_state(), before);
+}
+
+/// A fake engine that answers every `GET` with `first` the first time and `later` after, counting the
+/// connections; stops when `stop` is dropped (a last connection to its socket).
+fn replaying_engine(socket: &Path, first: Vec<u8>, later: Vec<u8>) -> std::thread::JoinHandle<usize> {
+    let listener = UnixListener::bind(socket).unwrap();
+    std::thread::spawn(move || {
+        let mut count = 0;
+        for conn in listener.incoming() {
+            let conn = conn.unwrap();
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            if line.starts_with("STOP") {
+                return count;
+            }
+            while {
+                let mut l = String::new();
+                r.read_line(&mut l).unwrap() > 0 && l != "\r\n"
+            } {}
+            let body = if count == 0 { &first } else { &later };
+            count += 1;
+            let mut conn = conn;
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(body);
+        }
+        count
+    })
+}
+
+fn stop(socket: &Path, server: std::thread::JoinHandle<usize>) -> usize {
+    std::os::unix::net::UnixStream::connect(socket).unwrap().write_all(b"STOP\r\n").unwrap();
+    server.join().unwrap()
+}
+
+/// An engine serving `hoist save`'s archive of an image: pulled with its ID. The same engine changing a
+/// layer's bytes between its readings: refused naming the blob, no image stored.
+#[test]
+fn a_layer_changed_between_readings_is_refused() {
+    let w = World::new();
+    let id = w.build("localhost/app:1", "one");
+    let saved = w.path("saved.tar");
+    w.hoist(&["save", "-o", saved.to_str().unwrap(), "localhost/app:1"], &Vec::new()).expect_ok("hoist save");
+    let good = std::fs::read(&saved).unwrap();
+    w.hoist(&["rmi", "localhost/app:1"], &Vec::new()).expect_ok("hoist rmi");
+    w.hoist(&["prune", "-f"], &Vec::new());
+    let dir = tempfile::Builder::new().prefix("hd-fake-").tempdir_in("/tmp").unwrap();
+
+    let socket = dir.path().join("good.sock");
+    let server = replaying_engine(&socket, good.clone(), good.clone());
+    let env = vec![env_pair("DOCKER_HOST", format!("unix://{}", socket.display()))];
+    let out = w.hoist(&["pull", "docker-daemon:localhost/app:1"], &env).expect_ok("pull from the fake engine");
+    assert_eq!(out.out().trim(), id);
+    let readings = stop(&socket, server);
+    assert!((2..=3).contains(&readings), "{readings} readings of the engine's tar for 2 layers");
+    w.hoist(&["rmi", "localhost/app:1"], &Vec::new()).expect_ok("hoist rmi");
+    w.hoist(&["prune", "-f"], &Vec::new());
+    let before = w.store_state();
+
+    let mut changed = good.clone();
+    let middle = changed.len() / 2;
+    changed[middle] ^= 0x55;
+    let socket = dir.path().join("liar.sock");
+    let server = replaying_engine(&socket, good, changed);
+    let env = vec![env_pair("DOCKER_HOST", format!("unix://{}", socket.display()))];
+    let out = w.hoist(&["pull", "docker-daemon:localhost/app:1"], &env);
+    assert!(!out.ok());
+    let err = out.err();
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("Error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("digest mismatch"), "{err}");
+    stop(&socket, server);
+    // No image: the index is as it was; the blobs verified before the failure stay, as after a failed registry
+    // pull, until a prune collects them.
+    assert_eq!(w.store_state().0, before.0);
+    w.hoist(&["prune", "-f"], &Vec::new());
+    assert_eq!(w.store_state(), before);
+}
+
+/// An engine that stops reading a load after its first bytes and answers an error (as an engine out of disk
+/// does): that answer is the error hoist reports, not the broken pipe.
+#[test]
+fn an_engine_refusing_midway_is_heard() {
+    let w = World::new();
+    w.build_sized("localhost/app:1", "one", 3 << 20);
+    let dir = tempfile::Builder::new().prefix("hd-fake-").tempdir_in("/tmp").unwrap();
+    let socket = dir.path().join("refuse.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut first = vec![0u8; 64 << 10];
+        let mut n = 0;
+        while n < first.len() {
+            match conn.read(&mut first[n..]) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => n += k,
+            }
+        }
+        let body = br#"{"message":"write /var/lib/docker/tmp/x: no space left on device"}"#;
+        let answer = format!("HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\n\r\n", body.len());
+        conn.write_all(answer.as_bytes()).unwrap();
+        conn.write_all(body).unwrap();
+        drop(conn);
+        String::from_utf8_lossy(&first[..n]).lines().next().unwrap_or_default().to_owned()
+    });
+    let env = vec![env_pair("DOCKER_HOST", format!("unix://{}", socket.display()))];
+    let out = w.hoist(&["push", "localhost/app:1", "docker-daemon:app:1"], &env);
+    assert!(!out.ok());
+    let err = out.err();
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("Error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].ends_with("no space left on device (HTTP 500)"), "{err}");
+    assert_eq!(server.join().unwrap(), "POST /images/load?quiet=1 HTTP/1.1");
+}
