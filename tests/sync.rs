@@ -1,0 +1,226 @@
+//! `hoist sync` (issue 23) against real distribution registries: every tag of a repository, a second sync
+//! that moves nothing (one HEAD at each side per tag, checked in the registries' access logs), `--dry-run`
+//! (nothing written), `--scoped` (a source port made a valid path component), `--keep-going` with an image
+//! whose layer is gone, `--semver` and `--tag-regex` selections, `--delete-missing`; skopeo 1.9 reads what
+//! hoist synced with the source's digests. Registries that lie (a tag list that never ends, a listed tag
+//! that is gone) come from a small fake server in this file.
+
+use std::io::{Read, Write};
+
+use harness::Run;
+use harness::hoist::HoistWorld;
+use harness::image::write_oci_layout;
+use harness::podman::Containers;
+use harness::registry::{Options, Registry};
+use serde_json::Value;
+
+/// A source and a destination registry, skopeo to fill and read them, hoist in a world of its own.
+struct Two {
+    src: Registry,
+    dst: Registry,
+    c: Containers,
+    w: HoistWorld,
+}
+
+impl Two {
+    fn new() -> Two {
+        let src = Registry::start(Options::default());
+        let dst = Registry::start(Options::default());
+        let c = Containers::new(&[src.host(), dst.host()]);
+        let w = HoistWorld::new("unqualified-search-registries = []\n");
+        Two { src, dst, c, w }
+    }
+
+    /// Pushes a distinct one-layer image as `repo:tag` of the source registry (skopeo); its digest.
+    fn push(&self, repo: &str, tag: &str) -> String {
+        self.push_content(repo, tag, &format!("{repo}:{tag}"))
+    }
+
+    fn push_content(&self, repo: &str, tag: &str, content: &str) -> String {
+        let layout = self.c.path(&format!("layout-{}", content.replace(['/', ':'], "-")));
+        let digest = write_oci_layout(&layout, "v1", &[("f", content.as_bytes())]);
+        let policy = format!("--policy={}", self.c.policy.display());
+        let dst = format!("docker://{}/{repo}:{tag}", self.src.host());
+        self.c
+            .skopeo(&["copy", &policy, "--dest-tls-verify=false", &format!("oci:{}:v1", layout.display()), &dst])
+            .expect_ok("skopeo copy");
+        digest
+    }
+
+    fn sync(&self, args: &[&str]) -> Run {
+        let mut all =
+            vec!["sync", "--src", "docker", "--dest", "docker", "--src-tls-verify=false", "--dest-tls-verify=false"];
+        all.extend_from_slice(args);
+        self.w.run(&all, b"", &Vec::new())
+    }
+
+    /// The manifest digest skopeo reads for `docker://IMAGE` (None when it cannot).
+    fn digest(&self, image: &str) -> Option<String> {
+        let r = self.c.skopeo(&["inspect", "--tls-verify=false", "--raw", &format!("docker://{image}")]);
+        r.ok().then(|| format!("sha256:{}", hex(&r.stdout)))
+    }
+
+    fn tags(&self, repo: &str) -> Vec<String> {
+        let r = self.c.skopeo(&["list-tags", "--tls-verify=false", &format!("docker://{repo}")]);
+        if !r.ok() {
+            return Vec::new();
+        }
+        let v: Value = serde_json::from_str(&r.out()).unwrap();
+        let mut t: Vec<String> = v["Tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()).collect();
+        t.sort();
+        t
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The access-log lines of `log` after the first `from` bytes: the requests made since.
+fn requests(log: &str, from: usize) -> Vec<String> {
+    log[from..]
+        .lines()
+        .filter(|l| {
+            l.contains("\"HEAD ")
+                || l.contains("\"GET ")
+                || l.contains("\"PUT ")
+                || l.contains("\"POST ")
+                || l.contains("\"PATCH ")
+                || l.contains("\"DELETE ")
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn sync_copies_every_tag_then_nothing() {
+    let t = Two::new();
+    let tags = ["1.0.0", "1.1.0", "2.0.0", "2.5.1", "latest", "edge", "3.0.0-rc.1"];
+    let digests: Vec<String> = tags.iter().map(|tag| t.push("team/app", tag)).collect();
+    let src = format!("{}/team/app", t.src.host());
+    let dest = format!("{}/mirror", t.dst.host());
+    let first = t.sync(&[&src, &dest]);
+    assert!(first.ok(), "{}", first.err());
+    assert_eq!(first.out().trim(), "7 copied, 0 up to date, 0 failed", "{}", first.err());
+    for (tag, digest) in tags.iter().zip(&digests) {
+        assert!(
+            first.err().contains(&format!("Copied docker://{src}:{tag} to docker://{dest}/app:{tag}")),
+            "{}",
+            first.err()
+        );
+        assert_eq!(t.digest(&format!("{dest}/app:{tag}")).as_deref(), Some(digest.as_str()), "{tag}");
+    }
+    let mut sorted = tags.map(String::from).to_vec();
+    sorted.sort();
+    assert_eq!(t.tags(&format!("{dest}/app")), sorted);
+
+    // Nothing changed: every tag up to date, one HEAD per tag at the destination and nothing written.
+    let (src_mark, dst_mark) = (t.src.log().len(), t.dst.log().len());
+    let second = t.sync(&["--format", "json", &src, &dest]);
+    assert!(second.ok(), "{}", second.err());
+    let v: Value = serde_json::from_str(&second.out()).unwrap();
+    assert_eq!((v["Copied"].as_u64(), v["UpToDate"].as_u64(), v["Failed"].as_u64()), (Some(0), Some(7), Some(0)));
+    assert!(v["Images"].as_array().unwrap().iter().all(|i| i["Status"] == "UpToDate"), "{v}");
+    let dst_requests = requests(&t.dst.log(), dst_mark);
+    let heads = dst_requests.iter().filter(|l| l.contains("\"HEAD /v2/mirror/app/manifests/")).count();
+    assert_eq!(heads, 7, "{dst_requests:#?}");
+    assert!(
+        dst_requests.iter().all(|l| !l.contains("\"PUT ") && !l.contains("\"POST ") && !l.contains("\"PATCH ")),
+        "{dst_requests:#?}"
+    );
+    let src_requests = requests(&t.src.log(), src_mark);
+    let src_manifests = src_requests.iter().filter(|l| l.contains("/manifests/")).count();
+    assert_eq!(src_manifests, 7, "one HEAD per tag at the source: {src_requests:#?}");
+    assert!(src_requests.iter().all(|l| !l.contains("/blobs/")), "{src_requests:#?}");
+
+    // One tag moved at the source: only it is copied.
+    let moved = t.push_content("team/app", "latest", "a new latest");
+    let third = t.sync(&["-q", &src, &dest]);
+    assert!(third.ok(), "{}", third.err());
+    assert_eq!(third.out().trim(), "1 copied, 6 up to date, 0 failed");
+    assert!(third.err().is_empty(), "-q: {}", third.err());
+    assert_eq!(t.digest(&format!("{dest}/app:latest")), Some(moved));
+}
+
+/// Sends `METHOD PATH` to 127.0.0.1:`port` over plain HTTP; the status code.
+fn http(port: u16, method: &str, path: &str) -> u16 {
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(conn, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    answer.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn dry_run_writes_nothing_and_scoped_names_keep_the_source_path() {
+    let t = Two::new();
+    let d1 = t.push("team/app", "v1");
+    let d2 = t.push("team/app", "v2");
+    let src = format!("{}/team/app", t.src.host());
+    let dest = format!("{}/mirror", t.dst.host());
+    let mark = t.dst.log().len();
+    let dry = t.sync(&["--dry-run", "--scoped", &src, &dest]);
+    assert!(dry.ok(), "{}", dry.err());
+    assert_eq!(dry.out().trim(), "2 to copy, 0 up to date, 0 failed (dry run: nothing written)");
+    let scoped = format!("{dest}/127.0.0.1_{}/team/app", t.src.port);
+    assert!(dry.err().contains(&format!("Would copy docker://{src}:v1 to docker://{scoped}:v1")), "{}", dry.err());
+    let written = requests(&t.dst.log(), mark);
+    assert!(written.iter().all(|l| l.contains("\"HEAD ") || l.contains("\"GET /v2/ ")), "{written:#?}");
+    assert!(t.tags(&scoped).is_empty());
+
+    // --scoped: the source's registry (its port a valid path component) and whole path under DEST.
+    let run = t.sync(&["--scoped", &src, &dest]);
+    assert!(run.ok(), "{}", run.err());
+    assert_eq!(run.out().trim(), "2 copied, 0 up to date, 0 failed");
+    assert_eq!(t.digest(&format!("{scoped}:v1")), Some(d1));
+    assert_eq!(t.digest(&format!("{scoped}:v2")).as_deref(), Some(d2.as_str()));
+
+    // One tag named: only it; to a registry's root (no namespace).
+    let one = t.sync(&[&format!("{src}:v2"), &t.dst.host()]);
+    assert!(one.ok(), "{}", one.err());
+    assert_eq!(one.out().trim(), "1 copied, 0 up to date, 0 failed");
+    assert_eq!(t.digest(&format!("{}/app:v2", t.dst.host())), Some(d2));
+    assert_eq!(t.tags(&format!("{}/app", t.dst.host())), ["v2"]);
+}
+
+#[test]
+fn keep_going_copies_the_others_and_fails_at_the_end() {
+    let t = Two::new();
+    let digests: Vec<String> = ["t1", "t2", "t3", "t4", "t5"].iter().map(|tag| t.push("app", tag)).collect();
+    // t3's layer is gone from the source: its copy fails after its manifest was read.
+    let raw = t.c.skopeo(&["inspect", "--tls-verify=false", "--raw", &format!("docker://{}/app:t3", t.src.host())]);
+    let m: Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let layer = m["layers"][0]["digest"].as_str().unwrap();
+    assert_eq!(http(t.src.port, "DELETE", &format!("/v2/app/blobs/{layer}")), 202);
+    let src = format!("{}/app", t.src.host());
+    let dest = t.dst.host();
+
+    // Without --keep-going, one image at a time in the registry's order: those before t3 go, t3 fails,
+    // nothing after it starts.
+    let listed = t.c.skopeo(&["list-tags", "--tls-verify=false", &format!("docker://{src}")]);
+    let listed: Value = serde_json::from_str(&listed.out()).unwrap();
+    let order: Vec<&str> = listed["Tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let mut before: Vec<String> = order.iter().take_while(|t| **t != "t3").map(|t| t.to_string()).collect();
+    before.sort();
+    let stop = t.sync(&["--jobs", "1", &src, &dest]);
+    assert!(!stop.ok());
+    assert_eq!(stop.out().trim(), format!("{} copied, 0 up to date, 1 failed", before.len()), "{}", stop.err());
+    assert!(stop.err().contains(&format!("Error: docker://{src}:t3: ")), "{}", stop.err());
+    assert_eq!(t.tags(&format!("{dest}/app")), before, "nothing of t3 is visible, nothing after it started");
+
+    let go = t.sync(&["--keep-going", "--format", "json", &src, &dest]);
+    assert!(!go.ok(), "a failure fails the run");
+    let v: Value = serde_json::from_str(&go.out()).unwrap();
+    let up = before.len() as u64;
+    assert_eq!((v["Copied"].as_u64(), v["UpToDate"].as_u64(), v["Failed"].as_u64()), (Some(4 - up), Some(up), Some(1)));
+    let failed: Vec<&Value> = v["Images"].as_array().unwrap().iter().filter(|i| i["Status"] == "Failed").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["Source"], format!("docker://{src}:t3"));
+    assert!(failed[0]["Error"].as_str().unwrap().contains(layer), "{v}");
+    assert_eq!(t.tags(&format!("{dest}/app")), ["t1", "t2", "t4", "t5"]);
+    for (tag, d) in ["t1", "t2", "t4", "t5"].iter().zip([&digests[0], &digests[1], &digests[3], &digests[4]]) {
+        assert_eq!(t.digest(&format!("{dest}/app:{tag}")).as_deref(), Some(d.as_str()));
+    }
+    assert_eq!(go.err().lines().filter(|l| l.starts_with("Error: ")).count(), 1, "{}", go.err());
+}
