@@ -224,3 +224,74 @@ fn keep_going_copies_the_others_and_fails_at_the_end() {
     }
     assert_eq!(go.err().lines().filter(|l| l.starts_with("Error: ")).count(), 1, "{}", go.err());
 }
+
+#[test]
+fn semver_and_regex_select_tags() {
+    let t = Two::new();
+    for tag in ["1.0.0", "2.0.0", "v2.5.1", "3.0.0", "2.6.0-rc.1", "latest"] {
+        t.push("app", tag);
+    }
+    let src = format!("{}/app", t.src.host());
+    let run = t.sync(&["--semver", ">=2.0, <3", &src, &format!("{}/semver", t.dst.host())]);
+    assert!(run.ok(), "{}", run.err());
+    assert_eq!(t.tags(&format!("{}/semver/app", t.dst.host())), ["2.0.0", "v2.5.1"]);
+    let run = t.sync(&["--tag-regex", r"^(1|3)\.", &src, &format!("{}/regex", t.dst.host())]);
+    assert!(run.ok(), "{}", run.err());
+    assert_eq!(t.tags(&format!("{}/regex/app", t.dst.host())), ["1.0.0", "3.0.0"]);
+    // Bad requirements and patterns: one line each, nothing contacted.
+    for (flag, bad) in [("--semver", ">=>2"), ("--tag-regex", "(")] {
+        let r = t.sync(&[flag, bad, &src, &t.dst.host()]);
+        assert!(!r.ok());
+        assert!(r.err().starts_with(&format!("Error: {flag}")), "{}", r.err());
+    }
+    let r = t.sync(&["--semver", ">=2", &format!("{src}:latest"), &t.dst.host()]);
+    assert!(!r.ok() && r.err().contains("name it without a tag"), "{}", r.err());
+}
+
+#[test]
+fn delete_missing_removes_what_the_source_no_longer_has() {
+    let t = Two::new();
+    let gone = t.push("app", "1.0.0");
+    t.push("app", "2.0.0");
+    t.push("app", "3.0.0");
+    let src = format!("{}/app", t.src.host());
+    let dest = format!("{}/m", t.dst.host());
+    assert!(t.sync(&[&src, &dest]).ok());
+    // At the destination only: `old` (its own manifest) and `extra` (the manifest 2.0.0 also names).
+    let policy = format!("--policy={}", t.c.policy.display());
+    let layout = t.c.path("old");
+    write_oci_layout(&layout, "v1", &[("f", b"old")]);
+    let old = format!("docker://{dest}/app:old");
+    t.c.skopeo(&["copy", &policy, "--dest-tls-verify=false", &format!("oci:{}:v1", layout.display()), &old])
+        .expect_ok("skopeo copy old");
+    let (from, extra) = (format!("docker://{dest}/app:2.0.0"), format!("docker://{dest}/app:extra"));
+    t.c.skopeo(&["copy", &policy, "--src-tls-verify=false", "--dest-tls-verify=false", &from, &extra])
+        .expect_ok("skopeo copy extra");
+    // 1.0.0 leaves the source.
+    assert_eq!(http(t.src.port, "DELETE", &format!("/v2/app/manifests/{gone}")), 202);
+
+    let dry = t.sync(&["--delete-missing", "--dry-run", &src, &dest]);
+    assert!(dry.ok(), "{}", dry.err());
+    assert_eq!(dry.out().trim(), "0 to copy, 2 up to date, 0 failed, 2 to delete (dry run: nothing written)");
+    assert!(dry.err().contains(&format!("Would delete docker://{dest}/app:1.0.0 ({gone})")), "{}", dry.err());
+    assert_eq!(t.tags(&format!("{dest}/app")), ["1.0.0", "2.0.0", "3.0.0", "extra", "old"]);
+
+    // Without the flag nothing is deleted.
+    let plain = t.sync(&[&src, &dest]);
+    assert_eq!(plain.out().trim(), "0 copied, 2 up to date, 0 failed");
+    assert_eq!(t.tags(&format!("{dest}/app")).len(), 5);
+
+    let run = t.sync(&["--delete-missing", &src, &dest]);
+    assert!(run.ok(), "{}", run.err());
+    assert_eq!(run.out().trim(), "0 copied, 2 up to date, 0 failed, 2 deleted");
+    assert!(run.err().contains(&format!("Deleting docker://{dest}/app:1.0.0 ({gone})")), "{}", run.err());
+    assert!(run.err().contains(&format!("Deleting docker://{dest}/app:old (")), "{}", run.err());
+    assert!(
+        run.err().contains(&format!("Warning: docker://{dest}/app:extra is not deleted: its manifest"))
+            && run.err().contains("also tagged 2.0.0"),
+        "{}",
+        run.err()
+    );
+    assert_eq!(t.tags(&format!("{dest}/app")), ["2.0.0", "3.0.0", "extra"]);
+    assert_eq!(t.digest(&format!("{dest}/app:1.0.0")), None);
+}
