@@ -6,6 +6,9 @@
 //! that is gone) come from a small fake server in this file.
 
 use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
 
 use harness::Run;
 use harness::hoist::HoistWorld;
@@ -294,4 +297,118 @@ fn delete_missing_removes_what_the_source_no_longer_has() {
     );
     assert_eq!(t.tags(&format!("{dest}/app")), ["2.0.0", "3.0.0", "extra"]);
     assert_eq!(t.digest(&format!("{dest}/app:1.0.0")), None);
+}
+
+/// What the fake registry answers to one request.
+enum Answer {
+    /// Status, extra headers, body.
+    Fixed(u16, Vec<(String, String)>, String),
+    /// A 200 tag list whose body never ends (no length; written until the client hangs up).
+    Endless,
+}
+
+/// A plain-HTTP registry on 127.0.0.1 answering each `METHOD PATH` with `answer`.
+fn fake(answer: impl Fn(&str, &str) -> Answer + Send + Sync + 'static) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let answer = Arc::new(answer);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let answer = answer.clone();
+            std::thread::spawn(move || {
+                conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                    // A TLS hello (hoist tries HTTPS first): not ours, hang up.
+                    if !buf[0].is_ascii_uppercase() || buf.len() > 64 << 10 {
+                        return;
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf).into_owned();
+                let mut words = head.split_whitespace();
+                let (method, path) = (words.next().unwrap_or("").to_owned(), words.next().unwrap_or("").to_owned());
+                match answer(&method, &path) {
+                    Answer::Fixed(status, headers, body) => {
+                        let mut out = format!(
+                            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\nContent-Type: application/json\r\n",
+                            body.len()
+                        );
+                        for (k, v) in headers {
+                            out.push_str(&format!("{k}: {v}\r\n"));
+                        }
+                        out.push_str("\r\n");
+                        if method != "HEAD" {
+                            out.push_str(&body);
+                        }
+                        let _ = conn.write_all(out.as_bytes());
+                    }
+                    Answer::Endless => {
+                        let start = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n{\"name\":\"app\",\"tags\":[\"a\"";
+                        if conn.write_all(start.as_bytes()).is_err() {
+                            return;
+                        }
+                        let more = ",\"a\"".repeat(16 << 10);
+                        while conn.write_all(more.as_bytes()).is_ok() {}
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn ok_json(body: &str) -> Answer {
+    Answer::Fixed(200, Vec::new(), body.to_owned())
+}
+
+#[test]
+fn lying_sources_fail_their_images_clearly() {
+    let t = Two::new();
+    // A tag list that never ends, in one body or page after page: refused, bounded, nothing written.
+    let endless_body = fake(|_, path| match path {
+        "/v2/" => ok_json("{}"),
+        p if p.starts_with("/v2/app/tags/list") => Answer::Endless,
+        _ => Answer::Fixed(404, Vec::new(), String::new()),
+    });
+    let pages = fake(|_, path| match path {
+        "/v2/" => ok_json("{}"),
+        p if p.starts_with("/v2/app/tags/list") => {
+            let n: u64 = p.rsplit('=').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            let link = format!("</v2/app/tags/list?last={}>; rel=\"next\"", n + 1);
+            Answer::Fixed(200, vec![("Link".into(), link)], format!("{{\"tags\":[\"t{n}\"]}}"))
+        }
+        _ => Answer::Fixed(404, Vec::new(), String::new()),
+    });
+    for (port, says) in [(endless_body, "reading the tag list"), (pages, "goes on past")] {
+        let started = std::time::Instant::now();
+        let run = t.sync(&[&format!("127.0.0.1:{port}/app"), &t.dst.host()]);
+        assert!(!run.ok());
+        assert_eq!(run.out().trim(), "0 copied, 0 up to date, 1 failed");
+        let err = run.err();
+        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("Error: ")).collect();
+        assert_eq!(errors.len(), 1, "{}", run.err());
+        assert!(errors[0].contains("listing the tags") && errors[0].contains(says), "{}", run.err());
+        assert!(started.elapsed() < Duration::from_secs(120));
+    }
+    // A listed tag that is gone when its turn comes (deleted mid-sync): that image fails, naming it.
+    let gone = fake(|_, path| match path {
+        "/v2/" => ok_json("{}"),
+        "/v2/app/tags/list" => ok_json(r#"{"name":"app","tags":["gone"]}"#),
+        _ => Answer::Fixed(
+            404,
+            Vec::new(),
+            r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#.into(),
+        ),
+    });
+    let run = t.sync(&["--keep-going", &format!("127.0.0.1:{gone}/app"), &t.dst.host()]);
+    assert!(!run.ok());
+    assert_eq!(run.out().trim(), "0 copied, 0 up to date, 1 failed");
+    assert!(run.err().contains(&format!("Error: docker://127.0.0.1:{gone}/app:gone: ")), "{}", run.err());
+    assert!(t.tags(&format!("{}/app", t.dst.host())).is_empty());
 }
