@@ -412,3 +412,96 @@ fn lying_sources_fail_their_images_clearly() {
     assert!(run.err().contains(&format!("Error: docker://127.0.0.1:{gone}/app:gone: ")), "{}", run.err());
     assert!(t.tags(&format!("{}/app", t.dst.host())).is_empty());
 }
+
+/// Every file under `dir`, relative, sorted, with its bytes.
+fn tree(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn dir_trees_as_skopeo_writes_and_reads_them() {
+    let t = Two::new();
+    let d1 = t.push("ns/app", "1");
+    let d2 = t.push("ns/app", "2");
+    let src = format!("{}/ns/app", t.src.host());
+    let policy = format!("--policy={}", t.c.policy.display());
+    for scoped in [false, true] {
+        let (ours, theirs) = (t.w.path(&format!("ours-{scoped}")), t.c.path(&format!("theirs-{scoped}")));
+        let mut args = vec!["sync", &policy, "--src", "docker", "--dest", "dir", "--src-tls-verify=false"];
+        let mut hargs = vec!["sync", "--src", "docker", "--dest", "dir", "--src-tls-verify=false"];
+        if scoped {
+            args.push("--scoped");
+            hargs.push("--scoped");
+        }
+        let (o, th) = (ours.to_str().unwrap(), theirs.to_str().unwrap());
+        args.extend([src.as_str(), th]);
+        t.c.skopeo(&args).expect_ok("skopeo sync --dest dir");
+        hargs.extend([src.as_str(), o]);
+        let run = t.w.run(&hargs, b"", &Vec::new());
+        assert!(run.ok(), "{}", run.err());
+        assert_eq!(run.out().trim(), "2 copied, 0 up to date, 0 failed");
+        let (a, b) = (tree(&ours), tree(&theirs));
+        assert_eq!(a.iter().map(|(p, _)| p).collect::<Vec<_>>(), b.iter().map(|(p, _)| p).collect::<Vec<_>>());
+        assert_eq!(a, b, "the same files with the same bytes");
+        if scoped {
+            assert!(ours.join(format!("{}/ns/app:1/manifest.json", t.src.host())).is_file());
+        }
+        let again = t.w.run(&hargs, b"", &Vec::new());
+        assert_eq!(again.out().trim(), "0 copied, 2 up to date, 0 failed", "{}", again.err());
+    }
+    // Back to a registry from skopeo's tree and from hoist's: the same digests.
+    for (tree_dir, ns) in [(t.c.path("theirs-false"), "from-skopeo"), (t.w.path("ours-true"), "from-hoist")] {
+        let dest = format!("{}/{ns}", t.dst.host());
+        let mut args = vec!["sync", "--src", "dir", "--dest", "docker", "--dest-tls-verify=false"];
+        let d = tree_dir.to_str().unwrap();
+        args.extend([d, dest.as_str()]);
+        let run = t.w.run(&args, b"", &Vec::new());
+        assert!(run.ok(), "{}", run.err());
+        assert_eq!(run.out().trim(), "2 copied, 0 up to date, 0 failed");
+        assert_eq!(t.digest(&format!("{dest}/app:1")).as_deref(), Some(d1.as_str()));
+        assert_eq!(t.digest(&format!("{dest}/app:2")).as_deref(), Some(d2.as_str()));
+        let again = t.w.run(&args, b"", &Vec::new());
+        assert_eq!(again.out().trim(), "0 copied, 2 up to date, 0 failed", "{}", again.err());
+    }
+    // Scoped from a dir: the registry's port becomes a valid component.
+    let dest = format!("{}/scoped", t.dst.host());
+    let d = t.w.path("ours-true");
+    let run = t.w.run(
+        &[
+            "sync",
+            "--src",
+            "dir",
+            "--dest",
+            "docker",
+            "--scoped",
+            "--dest-tls-verify=false",
+            d.to_str().unwrap(),
+            &dest,
+        ],
+        b"",
+        &Vec::new(),
+    );
+    assert!(run.ok(), "{}", run.err());
+    assert_eq!(t.digest(&format!("{dest}/127.0.0.1_{}/ns/app:1", t.src.port)), Some(d1));
+    // A dir to a dir, and a source that is not a directory: one line each.
+    for (s, d) in [("dir", "dir"), ("dir", "docker")] {
+        let missing = t.w.path("missing");
+        let r = t.w.run(&["sync", "--src", s, "--dest", d, missing.to_str().unwrap(), &dest], b"", &Vec::new());
+        assert!(!r.ok());
+        assert_eq!(r.err().lines().count(), 1, "{}", r.err());
+    }
+}

@@ -2,7 +2,8 @@
 //! tag) or `repo:tag`; DEST a registry or a namespace; each image lands at `DEST/LAST-COMPONENT:TAG` (with
 //! `--scoped`, `DEST/REGISTRY/PATH:TAG`). A tag the destination already holds with the source's manifest costs a
 //! HEAD at each side. Per-image lines on stderr (hidden by `-q`), then the summary "N copied, M up to date, K
-//! failed" (or `--format json`); exit non-zero when anything failed.
+//! failed" (or `--format json`); exit non-zero when anything failed. `--src dir`/`--dest dir`: skopeo's directory
+//! tree of `dir:` images (`DIR/app:1`, scoped `DIR/127.0.0.1:5000/ns/app:1`).
 
 use std::path::PathBuf;
 
@@ -19,7 +20,7 @@ use crate::printer::OutputFormat;
 pub enum Transport {
     /// A registry (`REGISTRY/REPO[:TAG]`; a destination: `REGISTRY[/NAMESPACE]`)
     Docker,
-    /// A directory tree of images (not supported yet)
+    /// A directory tree of dir: images, as skopeo writes it (DIR/app:1, scoped DIR/registry/ns/app:1)
     Dir,
     /// skopeo's sync YAML file (not supported yet)
     Yaml,
@@ -27,16 +28,16 @@ pub enum Transport {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// SOURCE transport: docker
+    /// SOURCE transport: docker or dir
     #[arg(short = 's', long = "src", value_enum, value_name = "TRANSPORT")]
     src: Transport,
-    /// DESTINATION transport: docker
+    /// DESTINATION transport: docker or dir
     #[arg(short = 'd', long = "dest", value_enum, value_name = "TRANSPORT")]
     dest: Transport,
-    /// [docker://]REGISTRY/REPO (every tag) or REGISTRY/REPO:TAG
+    /// [docker://]REGISTRY/REPO (every tag) or REGISTRY/REPO:TAG; with --src dir, a directory of dir: images
     source: String,
-    /// [docker://]REGISTRY[/NAMESPACE]: images land at DESTINATION/REPO:TAG (REPO: the source's last path
-    /// component; with --scoped its registry and whole path)
+    /// [docker://]REGISTRY[/NAMESPACE] (or, with --dest dir, a directory): images land at DESTINATION/REPO:TAG
+    /// (REPO: the source's last path component; with --scoped its registry and whole path)
     destination: String,
     /// Name each destination image with the source's registry and whole path (a port becomes _PORT)
     #[arg(long)]
@@ -146,19 +147,27 @@ struct JsonImage {
 
 pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     ctx.settings.config()?;
-    for (flag, t) in [("--src", a.src), ("--dest", a.dest)] {
-        if t != Transport::Docker {
-            return fail(format!("{flag} {}: not supported yet; use docker", format!("{t:?}").to_lowercase()));
-        }
+    if a.src == Transport::Yaml {
+        return fail("--src yaml: not supported yet; use docker or dir");
     }
-    let mut spec: SourceSpec = hoist_core::ops::sync::source_from_name(&a.source)?;
-    if let Some(req) = &a.semver {
+    if a.dest == Transport::Yaml {
+        return fail("--dest yaml: a YAML file is a source only; use docker or dir");
+    }
+    if a.src == Transport::Dir && (a.semver.is_some() || a.tag_regex.is_some()) {
+        return fail("--semver and --tag-regex select a registry repository's tags; --src dir has none");
+    }
+    let mut spec: Option<SourceSpec> = None;
+    if a.src == Transport::Docker {
+        spec = Some(hoist_core::ops::sync::source_from_name(&a.source)?);
+    }
+    if let (Some(spec), Some(req)) = (spec.as_mut(), &a.semver) {
         let req = hoist_core::ops::sync::semver_requirement(req).map_err(|e| format!("--semver: {e}"))?;
-        spec.tags = narrowed(spec.tags, TagSelection::Semver(req), &a.source)?;
+        spec.tags =
+            narrowed(std::mem::replace(&mut spec.tags, TagSelection::All), TagSelection::Semver(req), &a.source)?;
     }
-    if let Some(re) = &a.tag_regex {
+    if let (Some(spec), Some(re)) = (spec.as_mut(), &a.tag_regex) {
         let re = hoist_core::ops::sync::tag_regex(re).map_err(|e| format!("--tag-regex {re:?}: {e}"))?;
-        spec.tags = narrowed(spec.tags, TagSelection::Regex(re), &a.source)?;
+        spec.tags = narrowed(std::mem::replace(&mut spec.tags, TagSelection::All), TagSelection::Regex(re), &a.source)?;
     }
     let side = |tls_verify, cert_dir: &Option<PathBuf>, creds, anonymous, authfile: &Option<PathBuf>| {
         let authfile = if authfile.is_some() { authfile } else { &a.authfile };
@@ -183,10 +192,22 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         delete_missing: a.delete_missing,
         images_at_once: a.jobs as usize,
     };
-    let destination = SyncDestination::Registry(a.destination.clone());
-    let sources = [spec];
-    let run = hoist_core::ops::sync::sync(&src_settings, &sources, &dst_settings, &destination, &opts);
-    let summary = ctx.runtime.block_on(run)?;
+    let destination = match a.dest {
+        Transport::Dir => SyncDestination::Dir(PathBuf::from(&a.destination)),
+        _ => SyncDestination::Registry(a.destination.clone()),
+    };
+    let summary = match spec {
+        Some(spec) => {
+            let sources = [spec];
+            let run = hoist_core::ops::sync::sync(&src_settings, &sources, &dst_settings, &destination, &opts);
+            ctx.runtime.block_on(run)?
+        }
+        None => {
+            let root = PathBuf::from(&a.source);
+            let run = hoist_core::ops::sync::sync_from_dir(&src_settings, &root, &dst_settings, &destination, &opts);
+            ctx.runtime.block_on(run)?
+        }
+    };
     report(&summary, &a, ctx)?;
     let errors = summary.errors();
     if !errors.is_empty() {

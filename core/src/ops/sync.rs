@@ -8,7 +8,7 @@
 //! summary is returned).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -17,12 +17,14 @@ use futures_util::StreamExt;
 use hoist_helper_protocol::Credentials;
 
 use super::{CredentialSource, Error, Settings};
-use crate::copy::{self, NoProgress};
+use crate::archive::Format;
+use crate::copy::NoProgress;
 use crate::digest::Digest;
 use crate::image::{Manifest, Platform, media_type};
 use crate::reference::{Reference, ReferenceError};
 use crate::registry::RegistryClient;
 use crate::transport::TransportError;
+use crate::transport::name::{DestinationOptions, ImageName};
 use crate::transport::registry::reference_at_registry;
 
 /// One source repository to sync: where it is, which tags, and how to reach it. The TLS and credential
@@ -83,6 +85,9 @@ pub struct SyncOptions {
 pub enum SyncDestination {
     /// A registry or a namespace in one (`--dest docker`): `reg.example:5000`, `reg.example/mirror`.
     Registry(String),
+    /// A directory tree of `dir:` images (`--dest dir`), as skopeo writes it: `DIR/app:1`, scoped
+    /// `DIR/registry:port/ns/app:1`.
+    Dir(PathBuf),
 }
 
 /// What happened to one image (or, for [`Outcome::Deleted`], one destination tag).
@@ -167,6 +172,12 @@ pub enum SyncError {
         #[source]
         error: ReferenceError,
     },
+    /// A source directory that cannot be read, or holds too much to walk.
+    #[error("sync source {}: {reason}", path.display())]
+    BadSourceDir { path: PathBuf, reason: String },
+    /// What skopeo refuses too, or hoist does not do.
+    #[error("{0}")]
+    Unsupported(&'static str),
     #[error(transparent)]
     Ops(#[from] Box<Error>),
 }
@@ -210,14 +221,43 @@ pub fn destination_path(
     suffix: &str,
 ) -> Result<Reference, SyncError> {
     let tag = source.tag().unwrap_or("latest");
+    let path = format!("{}/{}:{tag}", source.domain().to_ascii_lowercase(), source.path());
+    registry_destination(destination, &path, scoped, suffix)
+}
+
+/// `destination` joined with `source_path` (`REGISTRY/PATH:TAG`, or a dir image's path under the source
+/// directory): the whole path with `scoped`, else its last component; a `:` before the last component (a
+/// port) becomes `_`.
+fn registry_destination(
+    destination: &str,
+    source_path: &str,
+    scoped: bool,
+    suffix: &str,
+) -> Result<Reference, SyncError> {
     let path = if scoped {
-        format!("{}/{}", source.domain().to_ascii_lowercase().replace(':', "_"), source.path())
+        let mut parts: Vec<String> = source_path.split('/').map(str::to_owned).collect();
+        let last = parts.len() - 1;
+        for p in &mut parts[..last] {
+            *p = p.replace(':', "_");
+        }
+        parts.join("/")
     } else {
-        source.path().rsplit('/').next().unwrap_or_default().to_owned()
+        last_component(source_path).to_owned()
     };
     let dest = destination.strip_prefix("docker://").unwrap_or(destination).trim_end_matches('/');
-    let name = format!("{dest}/{path}:{tag}{suffix}");
+    let name = format!("{dest}/{path}{suffix}");
     Reference::parse_normalized(&name).map_err(|error| SyncError::BadDestination { destination: name.clone(), error })
+}
+
+/// skopeo's `--dest dir` path: `DIR/LAST-COMPONENT` (with `scoped`, `DIR/WHOLE/PATH`, the registry as it is:
+/// `127.0.0.1:5000/ns/app:1`), then `suffix`.
+fn dir_destination(destination: &Path, source_path: &str, scoped: bool, suffix: &str) -> PathBuf {
+    let path = if scoped { source_path } else { last_component(source_path) };
+    destination.join(format!("{path}{suffix}"))
+}
+
+fn last_component(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or_default()
 }
 
 /// The tags of `listed` that `selection` keeps, in the listing's order (a semver selection: by version).
@@ -251,11 +291,13 @@ pub fn tag_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::RegexBuilder::new(pattern).size_limit(1 << 20).dfa_size_limit(1 << 20).build()
 }
 
-/// One image to sync: which source spec (its settings), the tagged source, the tagged destination.
+/// One image to sync: which source spec (its settings), the source, the destination, and the destination
+/// repository (or directory) it belongs to.
 struct Item {
     spec: usize,
-    source: Reference,
-    destination: Reference,
+    source: ImageName,
+    destination: ImageName,
+    group: String,
 }
 
 /// Registry clients made once per repository and side, shared by that repository's images.
@@ -315,7 +357,9 @@ pub async fn sync(
     destination: &SyncDestination,
     opts: &SyncOptions,
 ) -> Result<Summary, SyncError> {
-    let SyncDestination::Registry(dest) = destination;
+    if opts.delete_missing && matches!(destination, SyncDestination::Dir(_)) {
+        return Err(SyncError::Unsupported("--delete-missing deletes registry tags; it does not apply to --dest dir"));
+    }
     let observer = destination_settings.observer.clone();
     let settings: Vec<Settings> = sources.iter().map(|s| spec_settings(source_settings, s)).collect();
     let mut summary = Summary::default();
@@ -329,7 +373,12 @@ pub async fn sync(
         if repository.tag().is_some() || repository.digest().is_some() {
             return Err(SyncError::Digest(name));
         }
-        let dest_repo = destination_path(dest, &repository.clone().with_default_tag(), opts.scoped, "")?.name();
+        let dest_repo = match destination {
+            SyncDestination::Registry(dest) => {
+                destination_path(dest, &repository.clone().with_default_tag(), opts.scoped, "")?.name()
+            }
+            SyncDestination::Dir(d) => d.display().to_string(),
+        };
         let needs_list = opts.delete_missing || !matches!(spec.tags, TagSelection::Tags(_));
         let listed = if needs_list {
             match settings[i].list_tags(&repository, None).await {
@@ -358,8 +407,22 @@ pub async fn sync(
         tags.retain(|t| seen.insert(t.clone()));
         for tag in tags {
             let source = super::listed_tag(&repository, tag)?;
-            let destination = destination_path(dest, &source, opts.scoped, &opts.append_suffix)?;
-            items.push(Item { spec: i, source, destination });
+            let to = match destination {
+                SyncDestination::Registry(dest) => {
+                    ImageName::Registry(destination_path(dest, &source, opts.scoped, &opts.append_suffix)?)
+                }
+                SyncDestination::Dir(d) => {
+                    let tag = source.tag().unwrap_or("latest");
+                    let path = format!("{}/{}:{tag}", source.domain(), source.path());
+                    dir_name(dir_destination(d, &path, opts.scoped, &opts.append_suffix))
+                }
+            };
+            items.push(Item {
+                spec: i,
+                source: ImageName::Registry(source),
+                destination: to,
+                group: dest_repo.clone(),
+            });
         }
         if let Some(listed) = listed {
             let entry = listed_at.entry(dest_repo.clone()).or_insert_with(|| Some(BTreeSet::new()));
@@ -369,19 +432,43 @@ pub async fn sync(
         }
     }
 
+    let failed_repos = run_items(&items, &settings, destination_settings, opts, &mut summary).await;
+    if opts.delete_missing && (summary.failed() == 0 || opts.keep_going) {
+        for (repo, listed) in &listed_at {
+            let Some(keep) = listed else { continue };
+            if failed_repos.contains(repo) {
+                observer.warning(&format!("docker://{repo}: an image failed; no tag is deleted there"));
+                continue;
+            }
+            delete_missing(repo, keep, destination_settings, opts, &mut summary).await;
+        }
+    }
+    Ok(summary)
+}
+
+/// Runs `items`, `opts.images_at_once` at a time (none starts after a failure without `keep_going`), adding
+/// each outcome to `summary`; the groups (destination repositories) where one failed.
+async fn run_items(
+    items: &[Item],
+    settings: &[Settings],
+    destination_settings: &Settings,
+    opts: &SyncOptions,
+    summary: &mut Summary,
+) -> BTreeSet<String> {
+    let observer = destination_settings.observer.clone();
     let clients = Clients::default();
     let stop = AtomicBool::new(false);
     let results: Vec<Option<(ImageResult, String)>> = futures_util::stream::iter(items.iter())
         .map(|item| {
-            let (clients, stop, settings, observer) = (&clients, &stop, &settings, &observer);
+            let (clients, stop, observer) = (&clients, &stop, &observer);
             async move {
                 if stop.load(Ordering::SeqCst) {
                     return None;
                 }
                 let result = sync_one(item, &settings[item.spec], destination_settings, opts, clients).await;
                 let r = ImageResult {
-                    source: format!("docker://{}", item.source),
-                    destination: format!("docker://{}", item.destination),
+                    source: item.source.to_string(),
+                    destination: item.destination.to_string(),
                     digest: result.as_ref().ok().map(|(_, d)| d.clone()),
                     outcome: match result {
                         Ok((o, _)) => o,
@@ -401,7 +488,7 @@ pub async fn sync(
                     Outcome::Deleted | Outcome::WouldDelete => unreachable!("a copy deletes nothing"),
                 };
                 observer.progress(&line);
-                Some((r, item.destination.name()))
+                Some((r, item.group.clone()))
             }
         })
         .buffer_unordered(opts.images_at_once.max(1))
@@ -414,17 +501,142 @@ pub async fn sync(
         }
         summary.images.push(r);
     }
-    if opts.delete_missing && (summary.failed() == 0 || opts.keep_going) {
-        for (repo, listed) in &listed_at {
-            let Some(keep) = listed else { continue };
-            if failed_repos.contains(repo) {
-                observer.warning(&format!("docker://{repo}: an image failed; no tag is deleted there"));
-                continue;
+    failed_repos
+}
+
+/// `dir:PATH`.
+fn dir_name(path: PathBuf) -> ImageName {
+    ImageName::Archive { format: Format::DockerDir, path, reference: None }
+}
+
+/// `skopeo sync --src dir`: every image under `root` (each directory holding a `manifest.json`, walked in name
+/// order without following symbolic links; `root` itself when it is one) to `destination`, named by its path
+/// under `root` ([`registry_destination`]), as [`sync`] does (a dir to a dir is refused, as skopeo refuses it).
+pub async fn sync_from_dir(
+    source_settings: &Settings,
+    root: &Path,
+    destination_settings: &Settings,
+    destination: &SyncDestination,
+    opts: &SyncOptions,
+) -> Result<Summary, SyncError> {
+    let SyncDestination::Registry(dest) = destination else {
+        return Err(SyncError::Unsupported(
+            "sync from a dir to a dir is not supported (as skopeo); copy the directory",
+        ));
+    };
+    if opts.delete_missing {
+        return Err(SyncError::Unsupported("--delete-missing needs a registry source (its tag list)"));
+    }
+    let walked = root.to_owned();
+    let images = tokio::task::spawn_blocking(move || dir_images(&walked))
+        .await
+        .map_err(|source| Error::Task { task: "reading the source directory", source })??;
+    let base = root.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut items = Vec::new();
+    for rel in images {
+        let path = if rel.as_os_str().is_empty() { base.clone() } else { rel.to_string_lossy().into_owned() };
+        let to = registry_destination(dest, &path, opts.scoped, &opts.append_suffix)?;
+        items.push(Item {
+            spec: 0,
+            source: dir_name(root.join(&rel)),
+            group: to.name(),
+            destination: ImageName::Registry(to),
+        });
+    }
+    let mut summary = Summary::default();
+    run_items(&items, std::slice::from_ref(source_settings), destination_settings, opts, &mut summary).await;
+    Ok(summary)
+}
+
+/// How many directory entries a source directory may hold, and how deep it may go.
+const MAX_DIR_ENTRIES: usize = 100_000;
+const MAX_DIR_DEPTH: usize = 32;
+
+/// The directories under `root` (relative; empty: `root` itself) that hold a `manifest.json` file, in name
+/// order; symbolic links are not followed.
+fn dir_images(root: &Path) -> Result<Vec<PathBuf>, SyncError> {
+    let bad = |reason: String| SyncError::BadSourceDir { path: root.to_owned(), reason };
+    if !std::fs::metadata(root).map_err(|e| bad(e.to_string()))?.is_dir() {
+        return Err(bad("not a directory".into()));
+    }
+    let mut found = Vec::new();
+    let mut seen = 0usize;
+    let mut stack = vec![(PathBuf::new(), 0usize)];
+    while let Some((rel, depth)) = stack.pop() {
+        let dir = root.join(&rel);
+        let mut entries: Vec<(String, std::fs::FileType)> = Vec::new();
+        for e in std::fs::read_dir(&dir).map_err(|e| bad(format!("{}: {e}", dir.display())))? {
+            let e = e.map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+            seen += 1;
+            if seen > MAX_DIR_ENTRIES {
+                return Err(bad(format!("more than {MAX_DIR_ENTRIES} entries")));
             }
-            delete_missing(repo, keep, destination_settings, opts, &mut summary).await;
+            let t = e.file_type().map_err(|e| bad(e.to_string()))?;
+            entries.push((e.file_name().to_string_lossy().into_owned(), t));
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        if entries.iter().any(|(n, t)| n == crate::transport::dir::MANIFEST_JSON && t.is_file()) {
+            found.push(rel.clone());
+        }
+        for (name, t) in entries.iter().rev() {
+            if t.is_dir() {
+                if depth + 1 > MAX_DIR_DEPTH {
+                    return Err(bad(format!("deeper than {MAX_DIR_DEPTH} directories")));
+                }
+                stack.push((rel.join(name), depth + 1));
+            }
         }
     }
-    Ok(summary)
+    found.sort();
+    Ok(found)
+}
+
+/// The manifest of the `dir:` image at `path` (`None`: there is none yet), read within the manifest cap.
+fn dir_manifest(path: &Path) -> Result<Option<(Vec<u8>, Digest)>, Error> {
+    use std::io::Read;
+    let file = path.join(crate::transport::dir::MANIFEST_JSON);
+    let f = match std::fs::File::open(&file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(
+                TransportError::Archive(crate::archive::ArchiveError::io(&file.display().to_string(), e)).into()
+            );
+        }
+    };
+    let mut raw = Vec::new();
+    f.take(crate::image::MAX_MANIFEST_SIZE as u64 + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| TransportError::Archive(crate::archive::ArchiveError::io(&file.display().to_string(), e)))?;
+    if raw.len() > crate::image::MAX_MANIFEST_SIZE {
+        return Err(TransportError::Image(crate::image::ImageError::Invalid(format!(
+            "{}: larger than {} bytes",
+            file.display(),
+            crate::image::MAX_MANIFEST_SIZE
+        )))
+        .into());
+    }
+    let digest = Digest::sha256(&raw);
+    Ok(Some((raw, digest)))
+}
+
+/// The digest a copy of the manifest `raw` (digest `digest`) leaves at a destination: its own, or without
+/// `all` the instance `platform` chooses from an index (`None` when none fits: then it is copied, and fails).
+fn wanted(
+    raw: &[u8],
+    media_type: Option<&str>,
+    digest: &Digest,
+    all: bool,
+    platform: Option<&Platform>,
+) -> Option<Digest> {
+    match Manifest::parse(raw, media_type) {
+        Ok(Manifest::Index(i)) if !all => {
+            let platform = platform.cloned().unwrap_or_else(Platform::host);
+            i.choose(&platform).map(|d| d.digest.clone())
+        }
+        Ok(_) => Some(digest.clone()),
+        Err(_) => None,
+    }
 }
 
 /// One image: compared by HEAD at each side, copied when they differ. The outcome and the manifest digest.
@@ -457,49 +669,74 @@ async fn try_sync_one(
     opts: &SyncOptions,
     clients: &Clients,
 ) -> Result<(Outcome, Digest), Error> {
-    let (src, dst) = (&item.source, &item.destination);
-    let src_client = clients.get(true, item.spec, source_settings, src).await?;
-    let head = src_client.head_manifest(src.path(), &reference_at_registry(src), media_type::MANIFEST_ACCEPT).await?;
-    let Some(head) = head else {
-        return Err(Error::NotInRegistry(Box::new(src.clone())));
-    };
-    // What the destination holds after a copy: the source's manifest, or the instance chosen from its index.
-    let want = if media_type::is_index(&head.media_type) && !opts.all {
-        let index = src_client.get_manifest(src.path(), &head.digest.to_string(), media_type::MANIFEST_ACCEPT).await?;
-        match Manifest::parse(&index.raw, Some(&index.media_type)) {
-            Ok(Manifest::Index(i)) => {
-                let platform = source_settings.platform.clone().unwrap_or_else(Platform::host);
-                i.choose(&platform).map(|d| d.digest.clone())
-            }
-            _ => None,
+    // The source's manifest digest, the digest a copy leaves at the destination, and what to copy from.
+    let (digest, want, from) = match &item.source {
+        ImageName::Registry(src) => {
+            let client = clients.get(true, item.spec, source_settings, src).await?;
+            let at = reference_at_registry(src);
+            let head = client.head_manifest(src.path(), &at, media_type::MANIFEST_ACCEPT).await?;
+            let Some(head) = head else {
+                return Err(Error::NotInRegistry(Box::new(src.clone())));
+            };
+            let want = if media_type::is_index(&head.media_type) && !opts.all {
+                let index =
+                    client.get_manifest(src.path(), &head.digest.to_string(), media_type::MANIFEST_ACCEPT).await?;
+                wanted(&index.raw, Some(&index.media_type), &head.digest, false, source_settings.platform.as_ref())
+            } else {
+                Some(head.digest.clone())
+            };
+            // By digest: what was compared is what is copied, whatever the tag does meanwhile.
+            let by_digest = Reference::parse_normalized(&format!("{}@{}", src.name(), head.digest))?;
+            (head.digest, want, ImageName::Registry(by_digest))
         }
-    } else {
-        Some(head.digest.clone())
+        ImageName::Archive { path, .. } => {
+            let Some((raw, digest)) = read_dir_manifest(path.clone()).await? else {
+                return Err(TransportError::Archive(crate::archive::ArchiveError::io(
+                    &path.display().to_string(),
+                    std::io::Error::from(std::io::ErrorKind::NotFound),
+                ))
+                .into());
+            };
+            let want = wanted(&raw, None, &digest, opts.all, source_settings.platform.as_ref());
+            (digest, want, item.source.clone())
+        }
+        ImageName::Store(_) => unreachable!("sync reads registries and dirs"),
     };
-    let dst_client = clients.get(false, item.spec, destination_settings, dst).await?;
-    let have = dst_client
-        .head_manifest(dst.path(), &reference_at_registry(dst), media_type::MANIFEST_ACCEPT)
-        .await?
-        .map(|h| h.digest);
+    let have = match &item.destination {
+        ImageName::Registry(dst) => {
+            let client = clients.get(false, item.spec, destination_settings, dst).await?;
+            let at = reference_at_registry(dst);
+            client.head_manifest(dst.path(), &at, media_type::MANIFEST_ACCEPT).await?.map(|h| h.digest)
+        }
+        ImageName::Archive { path, .. } => read_dir_manifest(path.clone()).await?.map(|(_, d)| d),
+        ImageName::Store(_) => unreachable!("sync writes registries and dirs"),
+    };
     if let (Some(want), Some(have)) = (&want, &have)
         && want == have
     {
         return Ok((Outcome::UpToDate, have.clone()));
     }
     if opts.dry_run {
-        return Ok((Outcome::WouldCopy, want.unwrap_or(head.digest)));
+        return Ok((Outcome::WouldCopy, want.unwrap_or(digest)));
     }
-    let by_digest = Reference::parse_normalized(&format!("{}@{}", src.name(), head.digest))?;
-    let copy_opts = copy::Options {
-        signers: destination_settings.signers.clone(),
-        sign_identity: destination_settings.sign_identity.clone(),
-        remove_signatures: destination_settings.remove_signatures,
-        ..source_settings.copy_options(opts.all)?
-    };
-    let source = source_settings.registry_source(&by_digest).await?;
-    let destination = destination_settings.registry_destination(dst).await?;
-    let report = copy::copy(&source, &destination, &copy_opts, Arc::new(NoProgress)).await?;
-    Ok((Outcome::Copied, report.manifest.digest))
+    let options = DestinationOptions::default();
+    let copy = super::copy_by_name(
+        &from,
+        source_settings,
+        &item.destination,
+        destination_settings,
+        &options,
+        opts.all,
+        Arc::new(NoProgress),
+    );
+    Ok((Outcome::Copied, copy.await?.manifest.digest))
+}
+
+/// [`dir_manifest`] on a blocking thread.
+async fn read_dir_manifest(path: PathBuf) -> Result<Option<(Vec<u8>, Digest)>, Error> {
+    tokio::task::spawn_blocking(move || dir_manifest(&path))
+        .await
+        .map_err(|source| Error::Task { task: "reading a dir manifest", source })?
 }
 
 /// True for an error worth another try: the registry's transient failures (a dropped connection, 408, 429,
