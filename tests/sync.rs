@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use harness::Run;
 use harness::hoist::HoistWorld;
-use harness::image::write_oci_layout;
+use harness::image::{ImageSpec, write_layout, write_oci_layout};
 use harness::podman::Containers;
 use harness::registry::{Options, Registry};
 use serde_json::Value;
@@ -504,4 +504,59 @@ fn dir_trees_as_skopeo_writes_and_reads_them() {
         assert!(!r.ok());
         assert_eq!(r.err().lines().count(), 1, "{}", r.err());
     }
+}
+
+#[test]
+fn a_multi_platform_source_is_up_to_date_by_the_instance_it_gave() {
+    let t = Two::new();
+    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+    let other = if arch == "amd64" { "arm64" } else { "amd64" };
+    let layout = t.c.path("multi");
+    let made =
+        write_layout(&layout, "v1", &[ImageSpec::random(arch, 1, 1024, 1), ImageSpec::random(other, 1, 1024, 2)]);
+    let policy = format!("--policy={}", t.c.policy.display());
+    let to = format!("docker://{}/multi:v1", t.src.host());
+    t.c.skopeo(&["copy", "--all", &policy, "--dest-tls-verify=false", &format!("oci:{}:v1", layout.display()), &to])
+        .expect_ok("skopeo copy --all");
+    let src = format!("{}/multi", t.src.host());
+    // Without --all: this machine's instance; the next sync finds it up to date (not the index's digest).
+    let one = format!("{}/one", t.dst.host());
+    assert_eq!(t.sync(&[&src, &one]).out().trim(), "1 copied, 0 up to date, 0 failed");
+    assert_eq!(t.digest(&format!("{one}/multi:v1")).as_deref(), Some(made.manifests[0].as_str()));
+    let again = t.sync(&[&src, &one]);
+    assert_eq!(again.out().trim(), "0 copied, 1 up to date, 0 failed", "{}", again.err());
+    // With --all: the index itself, byte for byte; up to date the second time.
+    let all = format!("{}/all", t.dst.host());
+    assert_eq!(t.sync(&["--all", &src, &all]).out().trim(), "1 copied, 0 up to date, 0 failed");
+    assert_eq!(t.digest(&format!("{all}/multi:v1")), Some(made.top.clone()));
+    assert_eq!(t.sync(&["--all", &src, &all]).out().trim(), "0 copied, 1 up to date, 0 failed");
+    // The single-instance copy is not the index: --all copies it again.
+    assert_eq!(t.sync(&["--all", &src, &one]).out().trim(), "1 copied, 0 up to date, 0 failed");
+}
+
+#[test]
+fn retry_times_tries_a_transient_failure_again_then_gives_up() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let t = Two::new();
+    let heads = Arc::new(AtomicUsize::new(0));
+    let counted = heads.clone();
+    let busy = fake(move |method, path| match path {
+        "/v2/" => ok_json("{}"),
+        "/v2/app/tags/list" => ok_json(r#"{"name":"app","tags":["1"]}"#),
+        p if method == "HEAD" && p.starts_with("/v2/app/manifests/") => {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Answer::Fixed(503, Vec::new(), String::new())
+        }
+        _ => Answer::Fixed(404, Vec::new(), String::new()),
+    });
+    let src = format!("127.0.0.1:{busy}/app");
+    let once = t.sync(&[&src, &t.dst.host()]);
+    assert!(!once.ok() && !once.err().contains("retrying"), "{}", once.err());
+    let per_attempt = heads.swap(0, Ordering::SeqCst);
+    assert!(per_attempt >= 1);
+    let run = t.sync(&["--retry-times", "2", &src, &t.dst.host()]);
+    assert!(!run.ok());
+    assert_eq!(run.out().trim(), "0 copied, 0 up to date, 1 failed");
+    assert!(run.err().contains("retrying (1 of 2)") && run.err().contains("retrying (2 of 2)"), "{}", run.err());
+    assert_eq!(heads.load(Ordering::SeqCst), 3 * per_attempt, "three attempts");
 }

@@ -899,4 +899,39 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
         assert!(tag_regex("(").is_err());
     }
+
+    #[test]
+    fn a_source_spec_overrides_the_src_flags() {
+        let mut base = Settings::new();
+        base.registry.tls.tls_verify = Some(true);
+        base.registry.credentials = CredentialSource::Anonymous;
+        let mut spec = source_from_name("reg.example/app").unwrap();
+        let same = spec_settings(&base, &spec);
+        assert_eq!(same.registry.tls.tls_verify, Some(true));
+        assert!(matches!(same.registry.credentials, CredentialSource::Anonymous));
+        spec.tls_verify = Some(false);
+        spec.cert_dir = Some(PathBuf::from("/certs"));
+        spec.credentials = Some(Credentials::new("reg.example", "u", "p".to_owned()));
+        let own = spec_settings(&base, &spec);
+        assert_eq!(own.registry.tls.tls_verify, Some(false));
+        assert_eq!(own.registry.tls.cert_dir.as_deref(), Some(Path::new("/certs")));
+        assert!(matches!(&own.registry.credentials, CredentialSource::Given(c) if c.username == "u"));
+    }
+
+    #[test]
+    fn only_transient_registry_errors_are_retried() {
+        use crate::registry::RegistryError;
+        let status = |status| {
+            Error::Transport(TransportError::Registry(RegistryError::Status {
+                method: "GET",
+                url: "http://r/v2/".into(),
+                status,
+                codes: Vec::new(),
+            }))
+        };
+        assert!(transient(&status(503)));
+        assert!(transient(&status(429)));
+        assert!(!transient(&status(404)));
+        assert!(!transient(&Error::NotInRegistry(Box::new(r("reg.example/app:1")))));
+    }
 }
