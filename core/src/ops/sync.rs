@@ -164,8 +164,9 @@ pub enum SyncError {
         #[source]
         error: ReferenceError,
     },
-    #[error("sync source {0:?}: sync takes a repository or repository:tag, not a digest")]
-    Digest(String),
+    /// A [`SourceSpec`] whose repository carries a tag or digest (they belong in its [`TagSelection`]).
+    #[error("sync source {0:?}: the repository must name no tag or digest")]
+    NotARepository(String),
     #[error("sync destination {destination:?}: {error}")]
     BadDestination {
         destination: String,
@@ -188,21 +189,20 @@ impl From<Error> for SyncError {
     }
 }
 
-/// A command-line source (`--src docker`): `[docker://]REGISTRY/REPO` (every tag) or `REGISTRY/REPO:TAG`
-/// (that tag), as skopeo reads it; a name without a registry is on docker.io.
+/// A command-line source (`--src docker`): `[docker://]REGISTRY/REPO` (every tag), `REGISTRY/REPO:TAG` (that
+/// tag) or `REGISTRY/REPO@DIGEST` (that manifest, written by digest), as skopeo reads it; a name without a
+/// registry is on docker.io.
 pub fn source_from_name(name: &str) -> Result<SourceSpec, SyncError> {
     let given = name.strip_prefix("docker://").unwrap_or(name);
     let r = Reference::parse_normalized(given)
         .map_err(|error| SyncError::BadSource { source_name: name.to_owned(), error })?;
-    if r.digest().is_some() {
-        return Err(SyncError::Digest(name.to_owned()));
-    }
     Ok(SourceSpec {
         registry: r.domain().to_owned(),
         repository: r.path().to_owned(),
-        tags: match r.tag() {
-            Some(t) => TagSelection::Tags(vec![t.to_owned()]),
-            None => TagSelection::All,
+        tags: match (r.digest(), r.tag()) {
+            (Some(d), _) => TagSelection::Tags(vec![d.to_string()]),
+            (None, Some(t)) => TagSelection::Tags(vec![t.to_owned()]),
+            (None, None) => TagSelection::All,
         },
         tls_verify: None,
         cert_dir: None,
@@ -220,9 +220,26 @@ pub fn destination_path(
     scoped: bool,
     suffix: &str,
 ) -> Result<Reference, SyncError> {
-    let tag = source.tag().unwrap_or("latest");
-    let path = format!("{}/{}:{tag}", source.domain().to_ascii_lowercase(), source.path());
+    let path = format!("{}/{}{}", source.domain().to_ascii_lowercase(), source.path(), at_of(source));
+    // A digest is the image's own name: no suffix makes sense after it.
+    let suffix = if source.digest().is_some() { "" } else { suffix };
     registry_destination(destination, &path, scoped, suffix)
+}
+
+/// `:TAG` (`:latest` when there is none), or `@DIGEST` for a reference by digest.
+fn at_of(source: &Reference) -> String {
+    match (source.digest(), source.tag()) {
+        (Some(d), _) => format!("@{d}"),
+        (None, t) => format!(":{}", t.unwrap_or("latest")),
+    }
+}
+
+/// `repository:TAG`, or `repository@DIGEST` for an entry that is a digest (skopeo's YAML may list them).
+fn selected(repository: &Reference, entry: &str) -> Result<Reference, Error> {
+    if entry.contains(':') && Digest::parse(entry).is_ok() {
+        return Ok(Reference::parse_normalized(&format!("{}@{entry}", repository.name()))?);
+    }
+    super::listed_tag(repository, entry.to_owned())
 }
 
 /// `destination` joined with `source_path` (`REGISTRY/PATH:TAG`, or a dir image's path under the source
@@ -371,7 +388,7 @@ pub async fn sync(
         let repository = Reference::parse_normalized(&name)
             .map_err(|error| SyncError::BadSource { source_name: name.clone(), error })?;
         if repository.tag().is_some() || repository.digest().is_some() {
-            return Err(SyncError::Digest(name));
+            return Err(SyncError::NotARepository(name));
         }
         let dest_repo = match destination {
             SyncDestination::Registry(dest) => {
@@ -406,15 +423,31 @@ pub async fn sync(
         let mut seen = BTreeSet::new();
         tags.retain(|t| seen.insert(t.clone()));
         for tag in tags {
-            let source = super::listed_tag(&repository, tag)?;
+            let source = match selected(&repository, &tag) {
+                Ok(s) => s,
+                Err(e) => {
+                    summary.images.push(ImageResult {
+                        source: format!("docker://{}", repository.name()),
+                        destination: format!("docker://{dest_repo}"),
+                        digest: None,
+                        outcome: Outcome::Failed(e.to_string()),
+                    });
+                    observer.progress(&format!("Failed: docker://{}: {e}", repository.name()));
+                    listed_at.insert(dest_repo.clone(), None);
+                    if opts.keep_going {
+                        continue;
+                    }
+                    return Ok(summary);
+                }
+            };
             let to = match destination {
                 SyncDestination::Registry(dest) => {
                     ImageName::Registry(destination_path(dest, &source, opts.scoped, &opts.append_suffix)?)
                 }
                 SyncDestination::Dir(d) => {
-                    let tag = source.tag().unwrap_or("latest");
-                    let path = format!("{}/{}:{tag}", source.domain(), source.path());
-                    dir_name(dir_destination(d, &path, opts.scoped, &opts.append_suffix))
+                    let path = format!("{}/{}{}", source.domain(), source.path(), at_of(&source));
+                    let suffix = if source.digest().is_some() { "" } else { opts.append_suffix.as_str() };
+                    dir_name(dir_destination(d, &path, opts.scoped, suffix))
                 }
             };
             items.push(Item {
@@ -875,7 +908,9 @@ mod tests {
         let s = source_from_name("busybox:1.36").unwrap();
         assert_eq!((s.registry.as_str(), s.repository.as_str()), ("docker.io", "library/busybox"));
         assert!(matches!(&s.tags, TagSelection::Tags(t) if t == &["1.36"]));
-        assert!(matches!(source_from_name(&format!("a/b@sha256:{}", "0".repeat(64))), Err(SyncError::Digest(_))));
+        let d = format!("sha256:{}", "0".repeat(64));
+        let s = source_from_name(&format!("a/b:1@{d}")).unwrap();
+        assert!(matches!(&s.tags, TagSelection::Tags(t) if t == &[d.clone()]));
         assert!(matches!(source_from_name("team/UPPER"), Err(SyncError::BadSource { .. })));
     }
 
