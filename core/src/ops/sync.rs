@@ -910,7 +910,7 @@ mod tests {
         assert!(matches!(&s.tags, TagSelection::Tags(t) if t == &["1.36"]));
         let d = format!("sha256:{}", "0".repeat(64));
         let s = source_from_name(&format!("a/b:1@{d}")).unwrap();
-        assert!(matches!(&s.tags, TagSelection::Tags(t) if t == &[d.clone()]));
+        assert!(matches!(&s.tags, TagSelection::Tags(t) if t == std::slice::from_ref(&d)));
         assert!(matches!(source_from_name("team/UPPER"), Err(SyncError::BadSource { .. })));
     }
 
