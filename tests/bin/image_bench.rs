@@ -613,7 +613,7 @@ fn sync_rows(c: &Containers, conf: &str, ha: &str, hb: &str, runs: usize) -> Vec
     };
     let skopeo_sync = |dest: &str| {
         let mut s = c.command("skopeo");
-        s.args(["sync", "-q", &policy, "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false"])
+        s.args(["sync", &policy, "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false"])
             .arg(&yaml)
             .arg(dest);
         s
