@@ -570,8 +570,8 @@ const SYNC_TAGS: usize = 5;
 
 /// The sync rows (issue 23): 20 repositories × 5 tags of small distinct images (one 256 KiB layer each) from
 /// registry `ha` to registry `hb`. hoist runs once per repository (`hoist sync --src docker`, a shell loop:
-/// the time and peak RSS of all 20); skopeo runs once, on a sync YAML naming the 20 repositories (every
-/// tag). Cold: a fresh destination namespace per run (and skopeo's blob info cache removed); warm: the run-0
+/// the time and peak RSS of all 20); skopeo too (`BENCH_SYNC_YAML=1`: skopeo once, on a sync YAML naming the
+/// 20 repositories, every tag). Cold: a fresh destination namespace per run (and skopeo's blob info cache removed); warm: the run-0
 /// destinations again, nothing changed. Targets: cold ≤ 0.6, warm ≤ 0.25.
 fn sync_rows(c: &Containers, conf: &str, ha: &str, hb: &str, runs: usize) -> Vec<Row> {
     let policy = format!("--policy={}", c.policy.display());
@@ -611,20 +611,45 @@ fn sync_rows(c: &Containers, conf: &str, ha: &str, hb: &str, runs: usize) -> Vec
         }
         sh
     };
+    // skopeo the same way, once per repository (`BENCH_SYNC_YAML=1`: once, on the YAML of all 20).
+    let yaml_peer = std::env::var("BENCH_SYNC_YAML").is_ok_and(|v| v == "1");
     let skopeo_sync = |dest: &str| {
-        let mut s = c.command("skopeo");
-        s.args(["sync", &policy, "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false"])
-            .arg(&yaml)
-            .arg(dest);
-        s
+        if yaml_peer {
+            let mut s = c.command("skopeo");
+            s.args(["sync", &policy, "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false"])
+                .arg(&yaml)
+                .arg(dest);
+            return s;
+        }
+        let script = (0..SYNC_REPOS)
+            .map(|r| {
+                format!(
+                    "skopeo sync {policy} --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false \
+                     {ha}/bench-sync/r{r:02} {dest} >/dev/null || exit 1"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let skopeo = c.command("skopeo");
+        let mut sh = Command::new("sh");
+        sh.arg("-c").arg(script);
+        for (k, v) in skopeo.get_envs() {
+            match v {
+                Some(v) => sh.env(k, v),
+                None => sh.env_remove(k),
+            };
+        }
+        sh
     };
+    let peer_name =
+        if yaml_peer { "skopeo sync --src yaml (one process)" } else { "skopeo sync --src docker, per repository" };
     let data = format!("{SYNC_REPOS}×{SYNC_TAGS}");
     let row = |op: &str, target: f64| Row {
         op: op.into(),
         data: data.clone(),
         hoist: Vec::new(),
         peer: Vec::new(),
-        peer_name: "skopeo sync --src yaml".into(),
+        peer_name: peer_name.into(),
         target: Some(target),
         floor: None,
         curl: None,

@@ -383,6 +383,7 @@ pub async fn sync(
     let mut items = Vec::new();
     // Per destination repository: the destination tags its sources list (None: a listing failed).
     let mut listed_at: BTreeMap<String, Option<BTreeSet<String>>> = BTreeMap::new();
+    let clients = Clients::default();
     for (i, spec) in sources.iter().enumerate() {
         let name = format!("{}/{}", spec.registry, spec.repository);
         let repository = Reference::parse_normalized(&name)
@@ -398,7 +399,12 @@ pub async fn sync(
         };
         let needs_list = opts.delete_missing || !matches!(spec.tags, TagSelection::Tags(_));
         let listed = if needs_list {
-            match settings[i].list_tags(&repository, None).await {
+            // At the registry itself, as skopeo lists them; the client is the one its images are read with.
+            let listing = async {
+                let client = clients.get(true, i, &settings[i], &repository.clone().with_default_tag()).await?;
+                Ok::<_, Error>(client.list_tags(repository.path()).await?)
+            };
+            match listing.await {
                 Ok(l) => Some(l),
                 Err(e) => {
                     let failed = ImageResult {
@@ -465,7 +471,7 @@ pub async fn sync(
         }
     }
 
-    let failed_repos = run_items(&items, &settings, destination_settings, opts, &mut summary).await;
+    let failed_repos = run_items(&items, &settings, destination_settings, opts, &clients, &mut summary).await;
     if opts.delete_missing && (summary.failed() == 0 || opts.keep_going) {
         for (repo, listed) in &listed_at {
             let Some(keep) = listed else { continue };
@@ -486,14 +492,14 @@ async fn run_items(
     settings: &[Settings],
     destination_settings: &Settings,
     opts: &SyncOptions,
+    clients: &Clients,
     summary: &mut Summary,
 ) -> BTreeSet<String> {
     let observer = destination_settings.observer.clone();
-    let clients = Clients::default();
     let stop = AtomicBool::new(false);
     let results: Vec<Option<(ImageResult, String)>> = futures_util::stream::iter(items.iter())
         .map(|item| {
-            let (clients, stop, observer) = (&clients, &stop, &observer);
+            let (stop, observer) = (&stop, &observer);
             async move {
                 if stop.load(Ordering::SeqCst) {
                     return None;
@@ -577,7 +583,8 @@ pub async fn sync_from_dir(
         });
     }
     let mut summary = Summary::default();
-    run_items(&items, std::slice::from_ref(source_settings), destination_settings, opts, &mut summary).await;
+    let clients = Clients::default();
+    run_items(&items, std::slice::from_ref(source_settings), destination_settings, opts, &clients, &mut summary).await;
     Ok(summary)
 }
 
