@@ -15,8 +15,8 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::{
     Invocation, access, build, completion, copy, creds, delete, digest, generate_key, history, image, images, inspect,
-    list_tags, load, login, logout, man, promote, prune, pull, push, resolve, rmi, save, search, sign, tag, trust,
-    untag, verify,
+    list_tags, load, login, logout, man, promote, prune, pull, push, resolve, rmi, save, search, sign, sync, tag,
+    trust, untag, verify,
 };
 use printer::Printer;
 
@@ -63,6 +63,8 @@ enum Command {
     ListTags(list_tags::Args),
     /// Search registries for images (Docker Hub's search API, other registries' catalogs), as podman search
     Search(search::Args),
+    /// Copy many images between registries as skopeo sync does, incrementally: unchanged tags cost a HEAD each side
+    Sync(sync::Args),
     /// Print an image's manifest digest (local, or docker://)
     Digest(digest::Args),
     /// Delete an image from a registry
@@ -114,6 +116,7 @@ impl Command {
             Command::Save(a) => a.quiet,
             Command::Load(a) => a.quiet,
             Command::Image(c) => c.quiet(),
+            Command::Sync(a) => a.quiet,
             _ => false,
         };
         let verbose = matches!(self, Command::Login(a) if a.verbose);
@@ -137,6 +140,7 @@ fn run(command: Command, ctx: &Invocation) -> commands::Result<()> {
         Command::History(a) => history::run(a, ctx),
         Command::ListTags(a) => list_tags::run(a, ctx),
         Command::Search(a) => search::run(a, ctx),
+        Command::Sync(a) => sync::run(a, ctx),
         Command::Digest(a) => digest::run(a, ctx),
         Command::Delete(a) => delete::run(a, ctx),
         Command::Promote(a) => promote::run(a, ctx),

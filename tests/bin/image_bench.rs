@@ -6,7 +6,7 @@
 //! Data sets: (a) one 100 MB random layer, (b) 40 layers of 1 MB, (c) one 1 GiB layer (the memory row;
 //! `BENCH_BIG=0` leaves it out; `BENCH_SETS=1MB,100MB` picks sets by name). `BENCH_RUNS` (default 5) sets the
 //! runs per row; `BENCH_ROWS=pull-signed,load` runs only the rows named (pull, to-dir, push, copy, save, load,
-//! build, pull-signed, push-zstd, pull-zstd). Peers run cold: their blob info cache is removed before each run, and every push goes
+//! build, pull-signed, daemon, push-zstd, pull-zstd, sync). Peers run cold: their blob info cache is removed before each run, and every push goes
 //! to a fresh repository.
 //!
 //! The `pull signed` row measures the cost of image trust: `hoist pull` of a sigstore-signed image under a
@@ -286,6 +286,9 @@ fn main() -> ExitCode {
     .expect_ok("skopeo pushes the base image");
     let docker = wanted("daemon").then(Docker::start);
     let mut rows = Vec::new();
+    if wanted("sync") {
+        rows.extend(sync_rows(&c, &conf, &ha, &hb, runs));
+    }
     for (n, (name, specs)) in data_sets().into_iter().enumerate() {
         eprintln!("bench: making {name}");
         let layout_dir = c.path(&format!("layout-{n}"));
@@ -726,6 +729,119 @@ fn daemon_rows(
     vec![out_skopeo, out_save, into]
 }
 
+/// Repositories and tags of the sync rows.
+const SYNC_REPOS: usize = 20;
+const SYNC_TAGS: usize = 5;
+
+/// The sync rows (issue 23): 20 repositories × 5 tags of small distinct images (one 256 KiB layer each) from
+/// registry `ha` to registry `hb`. hoist runs once per repository (`hoist sync --src docker`, a shell loop:
+/// the time and peak RSS of all 20); skopeo too (`BENCH_SYNC_YAML=1`: skopeo once, on a sync YAML naming the
+/// 20 repositories, every tag). Cold: a fresh destination namespace per run (and skopeo's blob info cache removed); warm: the run-0
+/// destinations again, nothing changed. Targets: cold ≤ 0.6, warm ≤ 0.25.
+fn sync_rows(c: &Containers, conf: &str, ha: &str, hb: &str, runs: usize) -> Vec<Row> {
+    let policy = format!("--policy={}", c.policy.display());
+    eprintln!("bench: seeding {SYNC_REPOS} × {SYNC_TAGS} images for sync");
+    for r in 0..SYNC_REPOS {
+        for t in 0..SYNC_TAGS {
+            let dir = c.path("layout-sync");
+            let _ = std::fs::remove_dir_all(&dir);
+            write_layout(&dir, "v1", &[ImageSpec::random(arch(), 1, 256 << 10, 1000 + (r * SYNC_TAGS + t) as u64)]);
+            let to = format!("docker://{ha}/bench-sync/r{r:02}:1.{t}.0");
+            c.skopeo(&["copy", &policy, "--dest-tls-verify=false", &format!("oci:{}:v1", dir.display()), &to])
+                .expect_ok("skopeo seeds the sync repositories");
+        }
+    }
+    let yaml = c.path("sync.yaml");
+    let mut text = format!("{ha}:\n  tls-verify: false\n  images:\n");
+    for r in 0..SYNC_REPOS {
+        text.push_str(&format!("    bench-sync/r{r:02}: []\n"));
+    }
+    std::fs::write(&yaml, text).unwrap();
+    let world = HoistWorld::new(conf);
+    let hoist_loop = |dest: &str| {
+        let script = (0..SYNC_REPOS)
+            .map(|r| {
+                format!("\"$0\" sync -q --src docker --dest docker {ha}/bench-sync/r{r:02} {dest} >/dev/null || exit 1")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cmd = world.command(&[], &Vec::new());
+        let mut sh = Command::new("sh");
+        sh.arg("-c").arg(script).arg(cmd.get_program());
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => sh.env(k, v),
+                None => sh.env_remove(k),
+            };
+        }
+        sh
+    };
+    // skopeo the same way, once per repository (`BENCH_SYNC_YAML=1`: once, on the YAML of all 20).
+    let yaml_peer = std::env::var("BENCH_SYNC_YAML").is_ok_and(|v| v == "1");
+    let skopeo_sync = |dest: &str| {
+        if yaml_peer {
+            let mut s = c.command("skopeo");
+            s.args(["sync", &policy, "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false"])
+                .arg(&yaml)
+                .arg(dest);
+            return s;
+        }
+        let script = (0..SYNC_REPOS)
+            .map(|r| {
+                format!(
+                    "skopeo sync {policy} --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false \
+                     {ha}/bench-sync/r{r:02} {dest} >/dev/null || exit 1"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let skopeo = c.command("skopeo");
+        let mut sh = Command::new("sh");
+        sh.arg("-c").arg(script);
+        for (k, v) in skopeo.get_envs() {
+            match v {
+                Some(v) => sh.env(k, v),
+                None => sh.env_remove(k),
+            };
+        }
+        sh
+    };
+    let peer_name =
+        if yaml_peer { "skopeo sync --src yaml (one process)" } else { "skopeo sync --src docker, per repository" };
+    let data = format!("{SYNC_REPOS}×{SYNC_TAGS}");
+    let row = |op: &str, target: f64| Row {
+        op: op.into(),
+        data: data.clone(),
+        hoist: Vec::new(),
+        peer: Vec::new(),
+        peer_name: peer_name.into(),
+        target: Some(target),
+        floor: None,
+        curl: None,
+    };
+    let (mut cold_row, mut warm_row) = (row("sync cold", 0.6), row("sync warm", 0.25));
+    for run in 0..=runs {
+        eprintln!("bench: sync cold run {run}/{runs}");
+        let s = measured(&mut hoist_loop(&format!("{hb}/sync-h{run}")), "hoist sync (cold)");
+        cold(c);
+        let p = measured(&mut skopeo_sync(&format!("{hb}/sync-s{run}")), "skopeo sync (cold)");
+        if run > 0 {
+            cold_row.hoist.push(s);
+            cold_row.peer.push(p);
+        }
+    }
+    for run in 0..=runs {
+        eprintln!("bench: sync warm run {run}/{runs}");
+        let s = measured(&mut hoist_loop(&format!("{hb}/sync-h0")), "hoist sync (warm)");
+        let p = measured(&mut skopeo_sync(&format!("{hb}/sync-s0")), "skopeo sync (warm)");
+        if run > 0 {
+            warm_row.hoist.push(s);
+            warm_row.peer.push(p);
+        }
+    }
+    vec![cold_row, warm_row]
+}
+
 fn report(rows: &[Row]) -> ExitCode {
     println!(
         "{:<20} {:<9} {:>14} {:>14} {:>7} {:>9} {:>9} {:>8} {:>11}  peer",
@@ -766,7 +882,7 @@ fn report(rows: &[Row]) -> ExitCode {
         );
     }
     println!(
-        "\nratio = hoist median / peer median (target <= 0.6, load and the docker peers <= 1.0, pull signed <= 1.2 against hoist's unsigned pull, push gzip→zstd <= 0.5, pull zstd <= 0.8 against hoist's pull of the gzip image; '!' marks a miss); floor× = hoist median / sha256 of the same bytes (plus gzip -d for save); curl× = hoist and peer medians / curl fetching (pull rows) or uploading (push rows) the same blobs, 6 at a time"
+        "\nratio = hoist median / peer median (target <= 0.6, load and the docker peers <= 1.0, sync warm <= 0.25, pull signed <= 1.2 against hoist's unsigned pull, push gzip→zstd <= 0.5, pull zstd <= 0.8 against hoist's pull of the gzip image; '!' marks a miss); floor× = hoist median / sha256 of the same bytes (plus gzip -d for save); curl× = hoist and peer medians / curl fetching (pull rows) or uploading (push rows) the same blobs, 6 at a time"
     );
     if missed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }

@@ -28,6 +28,7 @@ pub mod rmi;
 pub mod save;
 pub mod search;
 pub mod sign;
+pub mod sync;
 pub mod tag;
 pub mod trust;
 pub mod untag;

@@ -17,6 +17,7 @@ mod listing;
 mod local;
 mod search;
 mod settings;
+pub mod sync;
 mod trust;
 
 pub use bases::{MountFrom, StoreBases, build};
