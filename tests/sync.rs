@@ -570,3 +570,86 @@ fn retry_times_tries_a_transient_failure_again_then_gives_up() {
     assert!(run.err().contains("retrying (1 of 2)") && run.err().contains("retrying (2 of 2)"), "{}", run.err());
     assert_eq!(heads.load(Ordering::SeqCst), 3 * per_attempt, "three attempts");
 }
+
+/// `--src yaml`: skopeo's sync file (images, images-by-tag-regex) read by hoist and by skopeo 1.9 into two
+/// namespaces: the same images under the same names with the same digests. hoist's extra key
+/// (images-by-semver) selects version tags; a second run copies nothing; `-f v2s2 -f json` converts
+/// manifests on the way and prints the summary as JSON.
+#[test]
+fn yaml_source_selects_as_skopeo_sync_does() {
+    let t = Two::new();
+    for tag in ["1.0.0", "2.0.0", "2.5.1", "3.0.0", "latest"] {
+        t.push("team/app", tag);
+    }
+    for tag in ["a", "b"] {
+        t.push("tools", tag);
+    }
+    let (src, dst) = (t.src.host(), t.dst.host());
+    let common = format!(
+        "{src}:\n  tls-verify: false\n  images:\n    tools: [a]\n  images-by-tag-regex:\n    team/app: ^(1|3)\\.\n"
+    );
+    let file = t.w.path("sync.yml");
+    std::fs::write(&file, &common).unwrap();
+    let file = file.to_str().unwrap();
+    let hoist = |args: &[&str]| {
+        let mut all = vec!["sync", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false"];
+        all.extend_from_slice(args);
+        t.w.run(&all, b"", &Vec::new())
+    };
+    let run = hoist(&[file, &format!("{dst}/h")]);
+    assert!(run.ok(), "{}", run.err());
+    assert_eq!(run.out().trim(), "3 copied, 0 up to date, 0 failed");
+    let policy = format!("--policy={}", t.c.policy.display());
+    t.c.skopeo(&[
+        "sync",
+        &policy,
+        "--src",
+        "yaml",
+        "--dest",
+        "docker",
+        "--dest-tls-verify=false",
+        file,
+        &format!("{dst}/s"),
+    ])
+    .expect_ok("skopeo sync --src yaml");
+    for repo in ["app", "tools"] {
+        let (h, s) = (t.tags(&format!("{dst}/h/{repo}")), t.tags(&format!("{dst}/s/{repo}")));
+        assert!(!h.is_empty());
+        assert_eq!(h, s, "{repo}: hoist's tags, then skopeo's");
+        for tag in &h {
+            assert_eq!(t.digest(&format!("{dst}/h/{repo}:{tag}")), t.digest(&format!("{dst}/s/{repo}:{tag}")));
+        }
+    }
+    assert_eq!(t.tags(&format!("{dst}/h/app")), ["1.0.0", "3.0.0"]);
+
+    // Nothing changed: nothing moves.
+    let again = hoist(&["-f", "json", file, &format!("{dst}/h")]);
+    assert!(again.ok(), "{}", again.err());
+    let summary: Value = serde_json::from_str(&again.out()).unwrap();
+    assert_eq!((summary["Copied"].as_u64(), summary["UpToDate"].as_u64()), (Some(0), Some(3)), "{summary}");
+
+    // images-by-semver (skopeo's newer key), and a manifest type conversion on the way.
+    std::fs::write(file, format!("{src}:\n  tls-verify: false\n  images-by-semver:\n    team/app: \">=2.0, <3\"\n"))
+        .unwrap();
+    let run = hoist(&["-f", "v2s2", "-f", "json", file, &format!("{dst}/v")]);
+    assert!(run.ok(), "{}", run.err());
+    let summary: Value = serde_json::from_str(&run.out()).unwrap();
+    assert_eq!(summary["Copied"].as_u64(), Some(2), "{summary}");
+    assert_eq!(t.tags(&format!("{dst}/v/app")), ["2.0.0", "2.5.1"]);
+    let raw = t.c.skopeo(&["inspect", "--tls-verify=false", "--raw", &format!("docker://{dst}/v/app:2.0.0")]);
+    let manifest: Value = serde_json::from_slice(&raw.expect_ok("inspect").stdout).unwrap();
+    assert_eq!(manifest["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
+
+    // A typo in the file: one line naming it and its line, nothing contacted.
+    std::fs::write(file, format!("{src}:\n  tls-verify: false\n  images-by-tag-regexp:\n    team/app: x\n")).unwrap();
+    let bad = hoist(&[file, &format!("{dst}/typo")]);
+    assert!(!bad.ok());
+    assert!(bad.err().contains("images-by-tag-regexp") && bad.err().contains("line 3"), "{}", bad.err());
+    assert_eq!(bad.err().lines().count(), 1, "{}", bad.err());
+    assert!(t.tags(&format!("{dst}/typo/app")).is_empty());
+    // Flags that select tags belong to the file with --src yaml; two manifest types are refused.
+    let r = hoist(&["--semver", ">=1", file, &dst]);
+    assert!(!r.ok() && r.err().contains("the file selects"), "{}", r.err());
+    let r = hoist(&["-f", "oci", "-f", "v2s2", file, &dst]);
+    assert!(!r.ok() && r.err().contains("given twice"), "{}", r.err());
+}

@@ -21,7 +21,8 @@
 //! (linear time: no pattern backtracks), unanchored as Go's `MatchString`, each compiled within a size cap.
 //! A repository named under several keys is several selections (as skopeo, which unions them).
 //!
-//! What it is not: the sync engine, which lists tags and copies (`ops::sync` takes what [`parse`] returns).
+//! What it is not: the sync engine, which lists tags and copies ([`crate::ops::sync`] takes what [`parse`]
+//! returns).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -103,10 +103,10 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         let settings = ctx.settings.clone().with_registry(access).with_platform(a.platform.platform()?);
         Ok(a.signature_storage.apply(settings.with_jobs(a.copy.jobs)))
     };
-    let src_settings =
-        a.format.apply(a.policy.apply(side(a.src_tls_verify, &a.src_cert_dir, &a.src_creds, a.src_no_creds)?))?;
-    let src_settings = compression(src_settings, a.dest_compress_format.as_deref(), a.dest_compress_level, false)?;
-    let dst_settings = a.sign.apply(side(a.dest_tls_verify, &a.dest_cert_dir, &a.dest_creds, a.dest_no_creds)?)?;
+    let src_settings = a.policy.apply(side(a.src_tls_verify, &a.src_cert_dir, &a.src_creds, a.src_no_creds)?);
+    let dst_settings =
+        a.format.apply(a.sign.apply(side(a.dest_tls_verify, &a.dest_cert_dir, &a.dest_creds, a.dest_no_creds)?)?)?;
+    let dst_settings = compression(dst_settings, a.dest_compress_format.as_deref(), a.dest_compress_level, false)?;
     let options = DestinationOptions { compress_layers: a.dest_compress };
     let progress = ctx.printer.copy_progress();
     let copy = hoist_core::ops::copy_by_name(

@@ -3,7 +3,8 @@
 //! `--scoped`, `DEST/REGISTRY/PATH:TAG`). A tag the destination already holds with the source's manifest costs a
 //! HEAD at each side. Per-image lines on stderr (hidden by `-q`), then the summary "N copied, M up to date, K
 //! failed" (or `--format json`); exit non-zero when anything failed. `--src dir`/`--dest dir`: skopeo's directory
-//! tree of `dir:` images (`DIR/app:1`, scoped `DIR/127.0.0.1:5000/ns/app:1`).
+//! tree of `dir:` images (`DIR/app:1`, scoped `DIR/127.0.0.1:5000/ns/app:1`). `--src yaml FILE`: skopeo's sync
+//! YAML file ([`hoist_core::sync_file`]). `-f oci|v2s2` converts manifests on the way, as skopeo's.
 
 use std::path::PathBuf;
 
@@ -22,19 +23,21 @@ pub enum Transport {
     Docker,
     /// A directory tree of dir: images, as skopeo writes it (DIR/app:1, scoped DIR/registry/ns/app:1)
     Dir,
-    /// skopeo's sync YAML file (not supported yet)
+    /// skopeo's sync YAML file (a source only): per registry, images (tags or all), images-by-tag-regex,
+    /// images-by-semver, credentials, tls-verify, cert-dir
     Yaml,
 }
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// SOURCE transport: docker or dir
+    /// SOURCE transport: docker, dir or yaml
     #[arg(short = 's', long = "src", value_enum, value_name = "TRANSPORT")]
     src: Transport,
     /// DESTINATION transport: docker or dir
     #[arg(short = 'd', long = "dest", value_enum, value_name = "TRANSPORT")]
     dest: Transport,
-    /// [docker://]REGISTRY/REPO (every tag) or REGISTRY/REPO:TAG; with --src dir, a directory of dir: images
+    /// [docker://]REGISTRY/REPO (every tag) or REGISTRY/REPO:TAG; with --src dir, a directory of dir: images;
+    /// with --src yaml, skopeo's sync YAML file
     source: String,
     /// [docker://]REGISTRY[/NAMESPACE] (or, with --dest dir, a directory): images land at DESTINATION/REPO:TAG
     /// (REPO: the source's last path component; with --scoped its registry and whole path)
@@ -76,9 +79,10 @@ pub struct Args {
     /// Print no per-image lines
     #[arg(short, long)]
     pub quiet: bool,
-    /// Summary as text or json
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    format: OutputFormat,
+    /// json or text: how the summary is printed; oci or v2s2: the manifest type written (skopeo's -f,
+    /// converted on the way; default: as the source has it). Both may be given: -f json -f oci
+    #[arg(short = 'f', long = "format", value_name = "FORMAT")]
+    format: Vec<String>,
     /// Path of the auth file for both sides
     #[arg(long)]
     authfile: Option<PathBuf>,
@@ -147,18 +151,24 @@ struct JsonImage {
 
 pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     ctx.settings.config()?;
-    if a.src == Transport::Yaml {
-        return fail("--src yaml: not supported yet; use docker or dir");
+    let (output, manifest_format) = formats(&a.format)?;
+    if a.preserve_digests && manifest_format.is_some() {
+        return fail("--preserve-digests and --format oci|v2s2 conflict: a converted manifest has another digest");
     }
     if a.dest == Transport::Yaml {
         return fail("--dest yaml: a YAML file is a source only; use docker or dir");
     }
-    if a.src == Transport::Dir && (a.semver.is_some() || a.tag_regex.is_some()) {
-        return fail("--semver and --tag-regex select a registry repository's tags; --src dir has none");
+    if a.src != Transport::Docker && (a.semver.is_some() || a.tag_regex.is_some()) {
+        return fail(
+            "--semver and --tag-regex select a registry repository's tags: with --src dir there are none, with --src yaml the file selects (images-by-semver, images-by-tag-regex)",
+        );
     }
     let mut spec: Option<SourceSpec> = None;
-    if a.src == Transport::Docker {
-        spec = Some(hoist_core::ops::sync::source_from_name(&a.source)?);
+    let mut from_file: Option<Vec<SourceSpec>> = None;
+    match a.src {
+        Transport::Docker => spec = Some(hoist_core::ops::sync::source_from_name(&a.source)?),
+        Transport::Yaml => from_file = Some(hoist_core::sync_file::read(std::path::Path::new(&a.source))?),
+        Transport::Dir => {}
     }
     if let (Some(spec), Some(req)) = (spec.as_mut(), &a.semver) {
         let req = hoist_core::ops::sync::semver_requirement(req).map_err(|e| format!("--semver: {e}"))?;
@@ -180,8 +190,9 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     };
     let src_settings =
         a.policy.apply(side(a.src_tls_verify, &a.src_cert_dir, &a.src_creds, a.src_no_creds, &a.src_authfile)?);
-    let dst_settings =
+    let mut dst_settings =
         a.sign.apply(side(a.dest_tls_verify, &a.dest_cert_dir, &a.dest_creds, a.dest_no_creds, &a.dest_authfile)?)?;
+    dst_settings.format = manifest_format;
     let opts = SyncOptions {
         scoped: a.scoped,
         append_suffix: a.append_suffix.clone(),
@@ -196,9 +207,12 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         Transport::Dir => SyncDestination::Dir(PathBuf::from(&a.destination)),
         _ => SyncDestination::Registry(a.destination.clone()),
     };
-    let summary = match spec {
-        Some(spec) => {
-            let sources = [spec];
+    let sources = match (spec, from_file) {
+        (Some(spec), _) => Some(vec![spec]),
+        (None, file) => file,
+    };
+    let summary = match sources {
+        Some(sources) => {
             let run = hoist_core::ops::sync::sync(&src_settings, &sources, &dst_settings, &destination, &opts);
             ctx.runtime.block_on(run)?
         }
@@ -208,12 +222,28 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
             ctx.runtime.block_on(run)?
         }
     };
-    report(&summary, &a, ctx)?;
+    report(&summary, &a, output, ctx)?;
     let errors = summary.errors();
     if !errors.is_empty() {
         return Err(Box::new(Errors(errors)));
     }
     Ok(())
+}
+
+/// `-f/--format`, given once or twice: `json`/`text` the summary's form, `oci`/`v2s2` the manifest type
+/// written (skopeo's `--format`).
+fn formats(given: &[String]) -> Result<(OutputFormat, Option<hoist_core::image::convert::ManifestFormat>)> {
+    let (mut output, mut manifest) = (None, None);
+    for f in given {
+        match f.as_str() {
+            "json" | "text" if output.is_some() => return fail("--format: json or text given twice"),
+            "json" => output = Some(OutputFormat::Json),
+            "text" => output = Some(OutputFormat::Text),
+            _ if manifest.is_some() => return fail("--format: a manifest type (oci, v2s2) given twice"),
+            other => manifest = Some(other.parse::<hoist_core::image::convert::ManifestFormat>()?),
+        }
+    }
+    Ok((output.unwrap_or_default(), manifest))
 }
 
 /// `--semver`/`--tag-regex` on a source: a repository's tags narrowed; a source naming its tag refused.
@@ -226,8 +256,8 @@ fn narrowed(given: TagSelection, by: TagSelection, source: &str) -> Result<TagSe
     }
 }
 
-fn report(summary: &Summary, a: &Args, ctx: &Invocation) -> Result<()> {
-    if a.format == OutputFormat::Json {
+fn report(summary: &Summary, a: &Args, output: OutputFormat, ctx: &Invocation) -> Result<()> {
+    if output == OutputFormat::Json {
         let images = summary
             .images
             .iter()

@@ -424,11 +424,14 @@ pub async fn copy_by_name(
     all: bool,
     progress: Arc<dyn CopyProgress>,
 ) -> Result<Report, Error> {
-    // The source's side says which policy applies; the destination's, how to sign.
+    // The source's side says which policy applies; the destination's, how to sign and what to write (the
+    // manifest format, the layers' compression).
     let mut opts = copy::Options {
         signers: destination_settings.signers.clone(),
         sign_identity: destination_settings.sign_identity.clone(),
         remove_signatures: destination_settings.remove_signatures,
+        format: destination_settings.format,
+        compression: destination_settings.compression,
         ..source_settings.copy_options(all)?
     };
     let src = source.open_source(source_settings).await?;

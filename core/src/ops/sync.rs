@@ -1,6 +1,6 @@
 //! `hoist sync`: many images from one place to another, as skopeo's `sync` does, incremental. What to copy is
 //! a list of [`SourceSpec`]s (a registry repository and a [`TagSelection`]; made from the command line, or by
-//! the skopeo sync YAML parser in `config::sync_yaml`); each selected tag goes to the destination under
+//! the skopeo sync YAML parser, [`crate::sync_file`]); each selected tag goes to the destination under
 //! skopeo's names ([`destination_path`]). A tag whose manifest at the destination already is the source's
 //! costs one HEAD at each side and moves nothing; the others go through the one copy engine (manifest last).
 //!
@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use hoist_helper_protocol::Credentials;
 
 use super::{CredentialSource, Error, Settings};
 use crate::archive::Format;
@@ -27,36 +26,7 @@ use crate::transport::TransportError;
 use crate::transport::name::{DestinationOptions, ImageName};
 use crate::transport::registry::reference_at_registry;
 
-/// One source repository to sync: where it is, which tags, and how to reach it. The TLS and credential
-/// fields, when set, override the `--src-*` flags for this source only (skopeo's per-registry YAML keys).
-#[derive(Clone, Debug)]
-pub struct SourceSpec {
-    /// The registry's host (and port): `quay.io`, `localhost:5000`; `docker.io` for Docker Hub.
-    pub registry: String,
-    /// The repository's path in the registry: `library/busybox`, `org/app`.
-    pub repository: String,
-    pub tags: TagSelection,
-    /// `tls-verify`: `Some(false)` allows plain HTTP and unverified TLS for this source.
-    pub tls_verify: Option<bool>,
-    /// `cert-dir`: CA certificates (and client certificate/key) for this source.
-    pub cert_dir: Option<PathBuf>,
-    /// `credentials`: these for this source instead of the lookup.
-    pub credentials: Option<Credentials>,
-}
-
-/// Which tags of a source repository are synced.
-#[derive(Clone, Debug)]
-pub enum TagSelection {
-    /// Every tag the registry lists.
-    All,
-    /// These tags (skopeo's `images: {repo: [tags]}`, or `repo:tag` on the command line).
-    Tags(Vec<String>),
-    /// The listed tags this regex matches somewhere (skopeo's `images-by-tag-regex`; `regex`'s engine is
-    /// linear in the tag's length, whatever the pattern).
-    Regex(regex::Regex),
-    /// The listed version tags meeting this requirement (`images-by-semver`, `--semver '>=2.0, <3'`).
-    Semver(semver::VersionReq),
-}
+pub use crate::sync_file::{SourceSpec, TagSelection};
 
 /// How a sync runs (skopeo's flags, and hoist's `--delete-missing`).
 #[derive(Clone, Debug, Default)]
@@ -740,7 +710,7 @@ async fn try_sync_one(
             let want = wanted(&raw, None, &digest, opts.all, source_settings.platform.as_ref());
             (digest, want, item.source.clone())
         }
-        ImageName::Store(_) => unreachable!("sync reads registries and dirs"),
+        ImageName::Store(_) | ImageName::Daemon { .. } => unreachable!("sync reads registries and dirs"),
     };
     let have = match &item.destination {
         ImageName::Registry(dst) => {
@@ -749,7 +719,7 @@ async fn try_sync_one(
             client.head_manifest(dst.path(), &at, media_type::MANIFEST_ACCEPT).await?.map(|h| h.digest)
         }
         ImageName::Archive { path, .. } => read_dir_manifest(path.clone()).await?.map(|(_, d)| d),
-        ImageName::Store(_) => unreachable!("sync writes registries and dirs"),
+        ImageName::Store(_) | ImageName::Daemon { .. } => unreachable!("sync writes registries and dirs"),
     };
     if let (Some(want), Some(have)) = (&want, &have)
         && want == have
