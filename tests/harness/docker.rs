@@ -6,6 +6,11 @@
 //! peer), run with this engine's `DOCKER_HOST`, its own `DOCKER_CONFIG` and a PATH that leads with this
 //! workspace's binaries, so `credHelpers`/`credsStore` find hoist's helpers. Registries on 127.0.0.0/8 are
 //! insecure to Docker by default (plain HTTP, or TLS whose CA it does not know).
+//!
+//! [`Docker::start_tls`] has the engine ALSO listen on `tcp://127.0.0.1:PORT` with `--tlsverify`: a CA of its
+//! own, a server certificate for `IP:127.0.0.1` and `DNS:localhost`, and a client certificate in
+//! [`Docker::tls_client_dir`] (`ca.pem`, `cert.pem`, `key.pem`: a `DOCKER_CERT_PATH`), all made with openssl in
+//! the engine's temp dir.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::process::{Env, Run, env_pair, path_with_our_bins, run};
+use crate::process::{Env, Run, env_pair, free_port, path_with_our_bins, require, run};
 
 /// Debian's paths of the engine and its client.
 const DOCKERD: &str = "/usr/sbin/dockerd";
@@ -25,6 +30,8 @@ const DOCKER: &str = "/usr/bin/docker";
 pub struct Docker {
     child: Child,
     env: Env,
+    /// With [`Docker::start_tls`]: the TLS port on 127.0.0.1.
+    tls_port: Option<u16>,
     // Declared last: removed after the engine has stopped.
     dir: TempDir,
 }
@@ -33,6 +40,16 @@ impl Docker {
     /// Starts an engine and waits (up to 60 s) until it answers `docker version`; panics with its log if it
     /// does not, naming the package when it is missing.
     pub fn start() -> Docker {
+        Docker::launch(false)
+    }
+
+    /// [`Docker::start`], the engine also listening on `tcp://127.0.0.1:PORT` ([`Docker::tls_host`]) with
+    /// `--tlsverify`: only clients presenting a certificate of its CA get in ([`Docker::tls_client_dir`]).
+    pub fn start_tls() -> Docker {
+        Docker::launch(true)
+    }
+
+    fn launch(tls: bool) -> Docker {
         for (path, package) in [(DOCKERD, "docker.io"), (DOCKER, "docker.io")] {
             assert!(
                 Path::new(path).is_file(),
@@ -48,7 +65,20 @@ impl Docker {
         fs::write(p("daemon.json"), "{}\n").unwrap();
         let socket = p("docker.sock");
         let log = fs::File::create(p("dockerd.log")).unwrap();
-        let child = Command::new(DOCKERD)
+        let mut cmd = Command::new(DOCKERD);
+        let tls_port = tls.then(|| {
+            make_tls_files(&p("tls"));
+            let port = free_port();
+            let t = |f: &str| p("tls").join(f).to_str().unwrap().to_owned();
+            cmd.args(["--tlsverify", "--tlscacert", &t("ca.pem"), "--tlscert", &t("server-cert.pem")]).args([
+                "--tlskey",
+                &t("server-key.pem"),
+                "-H",
+                &format!("tcp://127.0.0.1:{port}"),
+            ]);
+            port
+        });
+        let child = cmd
             .args(["--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs"])
             .arg("--data-root")
             .arg(p("root"))
@@ -73,10 +103,14 @@ impl Docker {
             env_pair("PATH", path_with_our_bins()),
             env_pair("DOCKER_CLI_HINTS", "false"),
         ];
-        let mut docker = Docker { child, env, dir };
+        let mut docker = Docker { child, env, tls_port, dir };
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = docker.child.try_wait() {
+                // Tests run at once may pick the same free port: another engine, on another port.
+                if tls && docker.log().contains("address already in use") {
+                    return Docker::launch(tls);
+                }
                 panic!("dockerd exited early ({status}); log:\n{}", docker.log());
             }
             if socket.exists() && docker.docker(&["version", "--format", "{{.Server.Version}}"]).ok() {
@@ -95,6 +129,17 @@ impl Docker {
     /// `DOCKER_HOST` of this engine (`unix:///tmp/hd-…/docker.sock`).
     pub fn host(&self) -> String {
         self.env[0].1.to_string_lossy().into_owned()
+    }
+
+    /// With [`Docker::start_tls`]: `tcp://127.0.0.1:PORT`, the engine's TLS endpoint.
+    pub fn tls_host(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.tls_port.expect("the engine was started with start_tls"))
+    }
+
+    /// With [`Docker::start_tls`]: a `DOCKER_CERT_PATH` the engine accepts (`ca.pem`, `cert.pem`, `key.pem`).
+    pub fn tls_client_dir(&self) -> PathBuf {
+        assert!(self.tls_port.is_some(), "the engine was started with start_tls");
+        self.dir.path().join("tls").join("client")
     }
 
     /// The Unix socket the engine listens on.
@@ -148,6 +193,43 @@ impl Docker {
     }
 }
 
+/// Runs openssl with `args` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    run(Command::new("openssl").current_dir(dir).args(args), b"").expect_ok("openssl");
+}
+
+/// A self-signed CA in `dir`: `NAME-key.pem` and `NAME.pem` (the certificate).
+pub fn make_ca(dir: &Path, name: &str) {
+    require("openssl", "openssl");
+    fs::create_dir_all(dir).unwrap();
+    let (key, crt, subj) = (format!("{name}-key.pem"), format!("{name}.pem"), format!("/CN=hoist-test-{name}"));
+    let mut args = vec!["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", &subj];
+    args.extend(["-addext", "basicConstraints=critical,CA:TRUE", "-keyout", &key, "-out", &crt]);
+    openssl(dir, &args);
+}
+
+/// The engine's TLS files in `dir`: a CA (`ca.pem`), a server certificate for `IP:127.0.0.1` and
+/// `DNS:localhost` (`server-cert.pem`/`server-key.pem`) and a client certificate with the CA in `client/`
+/// (`ca.pem`, `cert.pem`, `key.pem`: what `DOCKER_CERT_PATH` holds).
+fn make_tls_files(dir: &Path) {
+    make_ca(dir, "ca");
+    fs::create_dir_all(dir.join("client")).unwrap();
+    let server_ext =
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n";
+    fs::write(dir.join("server.ext"), server_ext).unwrap();
+    fs::write(dir.join("client.ext"), "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").unwrap();
+    for (who, key, crt) in
+        [("server", "server-key.pem", "server-cert.pem"), ("client", "client/key.pem", "client/cert.pem")]
+    {
+        let (csr, ext, subj) = (format!("{who}.csr"), format!("{who}.ext"), format!("/CN=hoist-test-{who}"));
+        openssl(dir, &["req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", &subj, "-keyout", key, "-out", &csr]);
+        let mut args = vec!["x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial"];
+        args.extend(["-days", "30", "-extfile", &ext, "-out", crt]);
+        openssl(dir, &args);
+    }
+    fs::copy(dir.join("ca.pem"), dir.join("client").join("ca.pem")).unwrap();
+}
+
 impl Drop for Docker {
     fn drop(&mut self) {
         if let Ok(Some(_)) = self.child.try_wait() {
@@ -183,5 +265,21 @@ mod tests {
             assert_eq!(images.out().trim(), "", "a fresh engine holds no image");
         }
         assert!(!Path::new(&format!("/proc/{pid}")).exists(), "dockerd {pid} still runs after the guard dropped");
+    }
+
+    /// The TLS endpoint answers docker's client with the client certificate, and only with it.
+    #[test]
+    fn a_tls_engine_answers_only_clients_with_its_certificate() {
+        let docker = Docker::start_tls();
+        let version = |certs: &Path| {
+            let mut cmd = docker.command();
+            cmd.env("DOCKER_HOST", docker.tls_host()).env("DOCKER_TLS_VERIFY", "1").env("DOCKER_CERT_PATH", certs);
+            run(cmd.args(["version", "--format", "{{.Server.Version}}"]), b"")
+        };
+        let out = version(&docker.tls_client_dir()).expect_ok("docker version over TLS");
+        assert!(out.out().trim().starts_with("20."), "{}", out.out());
+        let ca_only = docker.scratch("ca-only");
+        fs::copy(docker.tls_client_dir().join("ca.pem"), ca_only.join("ca.pem")).unwrap();
+        assert!(!version(&ca_only).ok(), "the engine answered a client without a certificate");
     }
 }

@@ -32,8 +32,8 @@ pub enum EngineError {
     /// A host that is not `unix://PATH` or `tcp://HOST[:PORT]`.
     #[error("Docker engine host {host:?}: {why}")]
     BadHost { host: String, why: String },
-    /// The TLS files of `DOCKER_CERT_PATH` could not be used.
-    #[error("Docker engine {host}: TLS setup: {why}")]
+    /// The TLS files of `DOCKER_CERT_PATH` could not be used, or the TLS handshake failed.
+    #[error("Docker engine {host}: TLS: {why}")]
     Tls { host: String, why: String },
     /// Connecting failed: the engine is not running, or not there.
     #[error("cannot connect to the Docker engine at {host}: {source} (is the engine running?)")]
@@ -213,7 +213,10 @@ impl Engine {
     }
 
     fn io(&self, what: &str, source: io::Error) -> EngineError {
-        EngineError::Io { host: self.shown.clone(), what: what.to_owned(), source }
+        match tls_failure(&source) {
+            Some(why) => EngineError::Tls { host: self.shown.clone(), why },
+            None => EngineError::Io { host: self.shown.clone(), what: what.to_owned(), source },
+        }
     }
 
     fn protocol(&self, what: &str, why: String) -> EngineError {
@@ -283,6 +286,11 @@ impl Engine {
             .ok()
             .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
             .unwrap_or_else(|| clip(String::from_utf8_lossy(&raw).trim()).to_owned());
+        let mut message = message;
+        if status == 400 && message.contains("HTTPS server") && matches!(&self.address, Address::Tcp { tls: None, .. })
+        {
+            message.push_str(" (the engine speaks TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH)");
+        }
         Err(EngineError::Api { host: self.shown.clone(), what: what.to_owned(), status, message })
     }
 }
@@ -344,19 +352,55 @@ fn tls_config(host: &str, env: &EngineEnv) -> Result<Arc<rustls::ClientConfig>, 
     if roots.is_empty() {
         return Err(fail(format!("{}: holds no certificate", dir.join("ca.pem").display())));
     }
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read("cert.pem")?)
-        .collect::<Result<_, _>>()
-        .map_err(|e| fail(format!("{}: {e}", dir.join("cert.pem").display())))?;
-    let key = PrivateKeyDer::from_pem_slice(&read("key.pem")?)
-        .map_err(|e| fail(format!("{}: {e}", dir.join("key.pem").display())))?;
+    // As the docker CLI: with neither cert.pem nor key.pem there, no client certificate is presented (an engine
+    // run with --tlsverify then refuses); with only one of them, the pair is incomplete.
+    let (cert_p, key_p) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let identity = match (cert_p.exists(), key_p.exists()) {
+        (false, false) => None,
+        _ => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read("cert.pem")?)
+                .collect::<Result<_, _>>()
+                .map_err(|e| fail(format!("{}: {e}", cert_p.display())))?;
+            let key = PrivateKeyDer::from_pem_slice(&read("key.pem")?)
+                .map_err(|e| fail(format!("{}: {e}", key_p.display())))?;
+            Some((chain, key))
+        }
+    };
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| fail(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .map_err(|e| fail(format!("client certificate: {e}")))?;
+        .with_root_certificates(roots);
+    let config = match identity {
+        Some((chain, key)) => {
+            builder.with_client_auth_cert(chain, key).map_err(|e| fail(format!("client certificate: {e}")))?
+        }
+        None => builder.with_no_client_auth(),
+    };
     Ok(Arc::new(config))
+}
+
+/// When `e` is a failed TLS handshake: why, in the user's terms (which file of `DOCKER_CERT_PATH` to look at).
+fn tls_failure(e: &io::Error) -> Option<String> {
+    let tls = e.get_ref()?.downcast_ref::<rustls::Error>()?;
+    let hint = match tls {
+        rustls::Error::InvalidCertificate(_) => {
+            "the engine's certificate is not one DOCKER_CERT_PATH's ca.pem vouches for (wrong CA, or not for this host)"
+        }
+        rustls::Error::AlertReceived(
+            rustls::AlertDescription::BadCertificate
+            | rustls::AlertDescription::CertificateRequired
+            | rustls::AlertDescription::UnknownCA
+            | rustls::AlertDescription::CertificateUnknown
+            | rustls::AlertDescription::UnsupportedCertificate
+            | rustls::AlertDescription::AccessDenied,
+        ) => {
+            "the engine refused this client: it wants a client certificate its CA signed \
+             (cert.pem and key.pem in DOCKER_CERT_PATH)"
+        }
+        _ => "the TLS handshake failed",
+    };
+    Some(format!("{hint}: {tls}"))
 }
 
 /// A PEM file, at most 1 MiB.
@@ -480,9 +524,16 @@ impl Write for Upload {
             return Ok(0);
         }
         let conn = self.conn.as_mut().ok_or_else(|| io::Error::other("the request was already sent"))?;
-        conn.write_all(format!("{:x}\r\n", buf.len()).as_bytes())?;
-        conn.write_all(buf)?;
-        conn.write_all(b"\r\n")?;
+        let sent = conn
+            .write_all(format!("{:x}\r\n", buf.len()).as_bytes())
+            .and_then(|_| conn.write_all(buf))
+            .and_then(|_| conn.write_all(b"\r\n"));
+        sent.map_err(|e| match tls_failure(&e) {
+            Some(why) => {
+                io::Error::new(e.kind(), EngineError::Tls { host: self.engine.shown.clone(), why }.to_string())
+            }
+            None => e,
+        })?;
         Ok(buf.len())
     }
 
@@ -496,23 +547,43 @@ impl Write for Upload {
 
 impl Upload {
     /// Ends the body and reads the answer (as [`Engine::get`]'s). When sending failed because the engine
-    /// answered early (an error), that answer is what is returned.
+    /// answered early (an error, or a TLS alert), that answer is what is returned.
     pub fn finish(mut self) -> Result<Response, EngineError> {
         let mut conn = self.conn.take().ok_or_else(|| self.engine.protocol(&self.what, "sent twice".into()))?;
         let sent = conn.write_all(b"0\r\n\r\n").and_then(|_| conn.flush());
         match (sent, self.engine.response(conn, &self.what)) {
-            (_, Err(e @ EngineError::Api { .. })) => Err(e),
+            (_, Err(e @ (EngineError::Api { .. } | EngineError::Tls { .. }))) => Err(e),
             (Err(e), _) => Err(self.engine.io(&self.what, e)),
             (Ok(()), answer) => answer,
         }
     }
 
-    /// After a failed write: the engine's own answer, if it sent one (an error it gave before reading all).
+    /// After a failed write: the engine's own answer, if it sent one (an error it gave before reading all, or
+    /// a TLS alert refusing this client).
     pub fn answer_after_failure(mut self) -> Option<EngineError> {
         let conn = self.conn.take()?;
         match self.engine.response(conn, &self.what) {
-            Err(e @ EngineError::Api { .. }) => Some(e),
-            _ => None,
+            Err(e @ (EngineError::Api { .. } | EngineError::Tls { .. })) => Some(e),
+            // A TLS engine that hung up without a word: under TLS 1.3 it refuses a client's certificate only
+            // after the handshake, and its alert is lost when it resets the connection we were still writing to.
+            Err(e) => match &self.engine.address {
+                Address::Tcp { tls: Some(config), .. } => {
+                    let ours = if config.client_auth_cert_resolver.has_certs() {
+                        "the engine may refuse this client's certificate (cert.pem and key.pem in DOCKER_CERT_PATH)"
+                    } else {
+                        "no client certificate was given (DOCKER_CERT_PATH holds no cert.pem and key.pem) and the \
+                         engine may require one"
+                    };
+                    let seen = match e {
+                        EngineError::Io { source, .. } => source.to_string(),
+                        e => e.to_string(),
+                    };
+                    let why = format!("the engine closed the connection before answering: {ours} ({seen})");
+                    Some(EngineError::Tls { host: self.engine.shown.clone(), why })
+                }
+                _ => None,
+            },
+            Ok(_) => None,
         }
     }
 }
