@@ -734,9 +734,8 @@ const SYNC_REPOS: usize = 20;
 const SYNC_TAGS: usize = 5;
 
 /// The sync rows (issue 23): 20 repositories × 5 tags of small distinct images (one 256 KiB layer each) from
-/// registry `ha` to registry `hb`. hoist runs once per repository (`hoist sync --src docker`, a shell loop:
-/// the time and peak RSS of all 20); skopeo too (`BENCH_SYNC_YAML=1`: skopeo once, on a sync YAML naming the
-/// 20 repositories, every tag). Cold: a fresh destination namespace per run (and skopeo's blob info cache removed); warm: the run-0
+/// registry `ha` to registry `hb`, hoist and skopeo each in one process on the same sync YAML naming the 20
+/// repositories (every tag). Cold: a fresh destination namespace per run (and skopeo's blob info cache removed); warm: the run-0
 /// destinations again, nothing changed. Targets: cold ≤ 0.6, warm ≤ 0.25.
 fn sync_rows(c: &Containers, conf: &str, ha: &str, hb: &str, runs: usize) -> Vec<Row> {
     let policy = format!("--policy={}", c.policy.display());
@@ -758,56 +757,20 @@ fn sync_rows(c: &Containers, conf: &str, ha: &str, hb: &str, runs: usize) -> Vec
     }
     std::fs::write(&yaml, text).unwrap();
     let world = HoistWorld::new(conf);
+    // Both on the same YAML, one process each (issue 23's rows).
     let hoist_loop = |dest: &str| {
-        let script = (0..SYNC_REPOS)
-            .map(|r| {
-                format!("\"$0\" sync -q --src docker --dest docker {ha}/bench-sync/r{r:02} {dest} >/dev/null || exit 1")
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        let cmd = world.command(&[], &Vec::new());
-        let mut sh = Command::new("sh");
-        sh.arg("-c").arg(script).arg(cmd.get_program());
-        for (k, v) in cmd.get_envs() {
-            match v {
-                Some(v) => sh.env(k, v),
-                None => sh.env_remove(k),
-            };
-        }
-        sh
+        let yaml = yaml.to_str().unwrap();
+        world.command(
+            &["sync", "-q", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false", yaml, dest],
+            &Vec::new(),
+        )
     };
-    // skopeo the same way, once per repository (`BENCH_SYNC_YAML=1`: once, on the YAML of all 20).
-    let yaml_peer = std::env::var("BENCH_SYNC_YAML").is_ok_and(|v| v == "1");
     let skopeo_sync = |dest: &str| {
-        if yaml_peer {
-            let mut s = c.command("skopeo");
-            s.args(["sync", &policy, "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false"])
-                .arg(&yaml)
-                .arg(dest);
-            return s;
-        }
-        let script = (0..SYNC_REPOS)
-            .map(|r| {
-                format!(
-                    "skopeo sync {policy} --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false \
-                     {ha}/bench-sync/r{r:02} {dest} >/dev/null || exit 1"
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        let skopeo = c.command("skopeo");
-        let mut sh = Command::new("sh");
-        sh.arg("-c").arg(script);
-        for (k, v) in skopeo.get_envs() {
-            match v {
-                Some(v) => sh.env(k, v),
-                None => sh.env_remove(k),
-            };
-        }
-        sh
+        let mut s = c.command("skopeo");
+        s.args(["sync", &policy, "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false"]).arg(&yaml).arg(dest);
+        s
     };
-    let peer_name =
-        if yaml_peer { "skopeo sync --src yaml (one process)" } else { "skopeo sync --src docker, per repository" };
+    let peer_name = "skopeo sync --src yaml";
     let data = format!("{SYNC_REPOS}×{SYNC_TAGS}");
     let row = |op: &str, target: f64| Row {
         op: op.into(),
