@@ -15,8 +15,9 @@
 //!   (except where the user asks a dir destination to gzip uncompressed layers) — unless
 //!   [`Options::compression`] asks for gzip or zstd layers (`--compression-format`): then each layer in
 //!   another compression (every one with `force`) is recompressed after the trust step and any conversion,
-//!   streamed (decompressed, compressed on every core, hashed) into an unlinked spool file (in `$TMPDIR`, else
-//!   `/var/tmp`, as podman), whose digest goes
+//!   streamed (decompressed, compressed on every core) straight to the destination as it is made
+//!   ([`ImageDestination::put_made_blob`]: a registry takes it into an upload session while it is made, hashing
+//!   it; other destinations spool it whole first, in `$TMPDIR`, else `/var/tmp`, as podman), whose digest goes
 //!   into the rewritten manifest; the uncompressed bytes, so the config and the image ID, never change. zstd
 //!   lives only in OCI manifests: a Docker schema 2 manifest is converted to OCI first, and `--format v2s2`
 //!   with zstd is refused.
@@ -184,19 +185,19 @@ struct Plan {
     /// The manifests the trust policy judges: the source's top-level one, then the instance chosen from an
     /// index (or, with `all`, every child).
     checked: Vec<RawManifest>,
-    /// Blobs made by a conversion (a new config) or a recompression (a layer in its spool file), written from
-    /// there rather than read from the source.
+    /// Blobs made by a conversion (a new config, written from memory rather than read from the source) or a
+    /// recompression (a layer already written while it was made).
     made: std::collections::HashMap<Digest, Made>,
     /// For a manifest a conversion made: the source's manifest it was made from (for its signatures).
     converted_from: std::collections::HashMap<Digest, Digest>,
 }
 
-/// A blob the copy made: in memory, or in an unlinked spool file (read from its start, as often as the
-/// destination asks, so a retried upload reads it again).
+/// A blob the copy made: in memory, or already at the destination ([`ImageDestination::put_made_blob`] wrote
+/// it as it was made; `had`: the destination had it).
 #[derive(Clone)]
 enum Made {
     Bytes(bytes::Bytes),
-    Spool(Arc<std::fs::File>),
+    Written { had: bool },
 }
 
 /// Copies the image `src` names to `dst`.
@@ -214,7 +215,7 @@ pub async fn copy(
         convert_plan(src, &mut plan, to, opts).await?;
     }
     if let Some(rc) = &opts.compression {
-        recompress_plan(src, &mut plan, rc, opts).await?;
+        recompress_plan(src, dst, &mut plan, rc, opts, &progress).await?;
     }
     let signatures = signatures_to_write(src, dst, &plan, opts, &mut cache).await?;
     let mut report =
@@ -602,6 +603,10 @@ async fn copy_blob(
     progress: &Arc<dyn CopyProgress>,
 ) -> Result<(BlobOutcome, u64), CopyError> {
     let what = || format!("copying blob {} to {}", blob.digest, dst.name());
+    if let Some(&Made::Written { had }) = made {
+        // Written while it was made, its progress shown then (as the source's layer).
+        return Ok(if had { (BlobOutcome::Skipped, 0) } else { (BlobOutcome::Copied, blob.size) });
+    }
     progress.blob_started(blob);
     if blob.is_foreign() {
         progress.blob_finished(blob, BlobOutcome::Foreign);
@@ -622,14 +627,7 @@ async fn copy_blob(
         async move {
             let stream: ByteStream<TransportError> = match made {
                 Some(Made::Bytes(bytes)) => Box::pin(futures_util::stream::iter([Ok(bytes.clone())])),
-                Some(Made::Spool(file)) => {
-                    let file = file.clone();
-                    crate::transport::blocking::reader_stream(
-                        move || Ok(Box::new(SpoolReader { file, at: 0 }) as Box<dyn std::io::Read + Send>),
-                        None,
-                    )
-                }
-                None => src.blob(blob).await?,
+                _ => src.blob(blob).await?,
             };
             let (progress, shown) = (progress.clone(), blob.clone());
             let mut moved = 0u64;
@@ -648,29 +646,18 @@ async fn copy_blob(
     Ok((BlobOutcome::Copied, blob.size))
 }
 
-/// Reads a spool file from its start with positioned reads (the file is shared; its offset is not used).
-struct SpoolReader {
-    file: Arc<std::fs::File>,
-    at: u64,
-}
-
-impl std::io::Read for SpoolReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = std::os::unix::fs::FileExt::read_at(&*self.file, buf, self.at)?;
-        self.at += n as u64;
-        Ok(n)
-    }
-}
-
 /// Recompresses, as `rc` asks, every layer of `plan`'s image manifests that is in another compression (each
 /// once, `opts.jobs` at a time), and rewrites the manifests (children, then the top-level one, an index's
-/// entries following its children) and the plan's blobs to name the new layers. zstd needs OCI manifests:
+/// entries following its children) and the plan's blobs to name the new layers. Each new layer is written to
+/// `dst` as it is made ([`ImageDestination::put_made_blob`]), before any manifest. zstd needs OCI manifests:
 /// schema 2 ones are converted first, `--format v2s2` refused.
 async fn recompress_plan(
     src: &dyn ImageSource,
+    dst: &dyn ImageDestination,
     plan: &mut Plan,
     rc: &Recompression,
     opts: &Options,
+    progress: &Arc<dyn CopyProgress>,
 ) -> Result<(), CopyError> {
     if rc.format == recompress::LayerCompression::Zstd {
         if opts.format == Some(ManifestFormat::DockerV2Schema2) {
@@ -697,12 +684,11 @@ async fn recompress_plan(
     if todo.is_empty() {
         return Ok(());
     }
-    let rewritten: std::collections::HashMap<Digest, (Descriptor, Arc<std::fs::File>)> =
-        futures_util::stream::iter(todo)
-            .map(|(layer, from)| recompress_layer(src, layer, from, *rc))
-            .buffer_unordered(opts.jobs.max(1))
-            .try_collect()
-            .await?;
+    let rewritten: std::collections::HashMap<Digest, (Descriptor, bool)> = futures_util::stream::iter(todo)
+        .map(|(layer, from)| recompress_layer(src, dst, layer, from, *rc, progress))
+        .buffer_unordered(opts.jobs.max(1))
+        .try_collect()
+        .await?;
     let mut done: std::collections::HashMap<Digest, RawManifest> = std::collections::HashMap::new();
     let rewrite = |m: &RawManifest, done: &std::collections::HashMap<Digest, RawManifest>| {
         let new = match parse(m, &src.name())? {
@@ -745,43 +731,45 @@ async fn recompress_plan(
             plan.blobs.push(blob);
         }
     }
-    for (new, file) in rewritten.into_values() {
-        plan.made.insert(new.digest, Made::Spool(file));
+    for (new, had) in rewritten.into_values() {
+        plan.made.insert(new.digest, Made::Written { had });
     }
     Ok(())
 }
 
-/// One layer of `src` recompressed into an unlinked spool file: the old digest, the new descriptor and the
-/// file. The source's stream checks its digest to its end (read whole even when the decoder stops early).
+/// One layer of `src` recompressed and written to `dst` as it is made: the old digest, the new descriptor and
+/// whether `dst` had it. A destination that tries again opens it again: recompressed anew from the source.
 async fn recompress_layer(
     src: &dyn ImageSource,
+    dst: &dyn ImageDestination,
     layer: Descriptor,
     from: crate::archive::compression::Compression,
     rc: Recompression,
-) -> Result<(Digest, (Descriptor, Arc<std::fs::File>)), CopyError> {
+    progress: &Arc<dyn CopyProgress>,
+) -> Result<(Digest, (Descriptor, bool)), CopyError> {
     let what = || format!("recompressing layer {} of {} to {}", layer.digest, src.name(), rc.format);
-    let stream = src.blob(&layer).await.map_err(ctx(what))?;
-    let handle = tokio::runtime::Handle::current();
-    let name = layer.digest.to_string();
-    let (digest, size, file) = crate::transport::blocking::blocking(move || {
-        use std::io::Write;
-        let mut reader = crate::transport::blocking::StreamReader::new(stream, handle);
-        let dir = recompress::spool_dir();
-        let spool = tempfile::tempfile_in(&dir).map_err(|e| TransportError::Read {
-            source: std::io::Error::new(e.kind(), format!("a spool file in {}: {e}", dir.display())),
-        })?;
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, &spool);
-        let result = recompress::recompress(&mut reader, from, &rc, &mut out, &name)
-            .and_then(|done| std::io::copy(&mut reader, &mut std::io::sink()).map(|_| done))
-            .and_then(|done| out.flush().map(|()| done));
-        drop(out);
-        match result {
-            Ok((digest, size)) => Ok((digest, size, spool)),
-            Err(source) => Err(reader.take_error().unwrap_or(TransportError::Read { source })),
+    let media_type = rc.media_type(&layer.media_type);
+    progress.blob_started(&layer);
+    let open = || {
+        let layer = &layer;
+        async move {
+            let stream = src.blob(layer).await?;
+            let (progress, shown) = (progress.clone(), layer.clone());
+            let mut moved = 0u64;
+            // Progress counts the source's bytes read (the new size is known only at the end).
+            let counted = stream.inspect(move |item| {
+                if let Ok(chunk) = item {
+                    moved += chunk.len() as u64;
+                    progress.blob_progress(&shown, moved);
+                }
+            });
+            Ok(recompressed(Box::pin(counted), from, rc, layer.digest.to_string()))
         }
-    })
-    .await
-    .map_err(ctx(what))?;
+        .boxed()
+    };
+    let made = dst.put_made_blob(media_type, &open).await.map_err(ctx(what))?;
+    progress.blob_finished(&layer, if made.had { BlobOutcome::Skipped } else { BlobOutcome::Copied });
+    let (digest, size) = (made.digest, made.size);
     let mut annotations = layer.annotations.clone().unwrap_or_default();
     // What described the old bytes (zstd:chunked's table of contents) does not describe the new ones.
     annotations.retain(|k, _| !k.starts_with("io.github.containers.zstd-chunked."));
@@ -793,13 +781,13 @@ async fn recompress_layer(
         annotations: (!annotations.is_empty()).then_some(annotations),
         ..layer.clone()
     };
-    Ok((layer.digest, (new, Arc::new(file))))
+    Ok((layer.digest, (new, made.had)))
 }
 
 /// `m` with each layer `rewritten` names replaced by its new descriptor; `m` itself when none is.
 fn rewrite_layers(
     m: &RawManifest,
-    rewritten: &std::collections::HashMap<Digest, (Descriptor, Arc<std::fs::File>)>,
+    rewritten: &std::collections::HashMap<Digest, (Descriptor, bool)>,
 ) -> Result<RawManifest, crate::image::ImageError> {
     let mut doc: serde_json::Value = serde_json::from_slice(&m.raw)
         .map_err(|e| crate::image::ImageError::Invalid(format!("manifest {}: {e}", m.digest)))?;
@@ -820,6 +808,67 @@ fn rewrite_layers(
     let raw = serde_json::to_vec(&doc)
         .map_err(|e| crate::image::ImageError::Invalid(format!("manifest {}: {e}", m.digest)))?;
     Ok(RawManifest::new(raw, m.media_type.clone()))
+}
+
+/// The bytes of `layer` (compressed as `from`) recompressed as `rc` asks, made on a blocking thread as they
+/// are read (a few MiB ahead of the reader at most); the stream ends with an error item when the source or the
+/// recompression fails. The source's stream is read to its end, so its digest is checked even when the
+/// decoder stops early. Dropping the stream stops the work.
+fn recompressed(
+    layer: ByteStream<TransportError>,
+    from: crate::archive::compression::Compression,
+    rc: Recompression,
+    name: String,
+) -> ByteStream<TransportError> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, TransportError>>(4);
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let mut reader = crate::transport::blocking::StreamReader::new(layer, handle);
+        let mut out = ChannelWriter { tx: &tx, buf: Vec::new() };
+        let result = recompress::recompress(&mut reader, from, &rc, &mut out, &name)
+            .and_then(|_| std::io::copy(&mut reader, &mut std::io::sink()))
+            .and_then(|_| std::io::Write::flush(&mut out));
+        if let Err(source) = result {
+            let e = reader.take_error().unwrap_or(TransportError::Read { source });
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+}
+
+/// Sends what is written through it as chunks of [`ChannelWriter::CHUNK`] bytes; a reader that went away is a
+/// broken pipe, which stops the writer.
+struct ChannelWriter<'a> {
+    tx: &'a tokio::sync::mpsc::Sender<Result<bytes::Bytes, TransportError>>,
+    buf: Vec<u8>,
+}
+
+impl ChannelWriter<'_> {
+    const CHUNK: usize = 1 << 20;
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = bytes::Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(Self::CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped reading"))
+    }
+}
+
+impl std::io::Write for ChannelWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= Self::CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
 }
 
 #[cfg(test)]

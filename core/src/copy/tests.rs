@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::*;
 use crate::image::media_type;
 use crate::stream::ByteStream;
-use crate::transport::{OpenBlob, RegistryRepo};
+use crate::transport::{MadeBlob, OpenBlob, RegistryRepo};
 use crate::trust::policy::Policy;
 
 /// What a [`MemSource`] says of a manifest or blob it does not hold.
@@ -617,4 +617,91 @@ async fn recompression_rewrites_the_layers_keeps_the_config_and_a_corrupt_layer_
     let e = copy(&src, &dst, &opts, Arc::new(NoProgress)).await.unwrap_err().to_string();
     assert!(e.starts_with(&format!("recompressing layer {} of mem:source to zstd: ", bad.digest)), "{e}");
     assert!(!dst.log.lock().unwrap().iter().any(|l| l.starts_with("commit")), "nothing committed");
+}
+
+/// A destination taking made blobs as a registry does, as a stream while they are made: the first try reads
+/// one chunk and gives up (a broken upload), the second reads all.
+#[derive(Default)]
+struct StreamingDestination {
+    mem: MemDestination,
+    /// Per made blob: the chunks of its second try, and its bytes.
+    made: Mutex<Vec<(usize, Vec<u8>)>>,
+}
+
+#[async_trait::async_trait]
+impl ImageDestination for StreamingDestination {
+    fn name(&self) -> String {
+        self.mem.name()
+    }
+    async fn has_blob(&self, blob: &Descriptor) -> Result<bool, TransportError> {
+        self.mem.has_blob(blob).await
+    }
+    async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
+        self.mem.put_blob(blob, open).await
+    }
+    async fn put_made_blob(&self, _media_type: &str, open: &OpenBlob<'_>) -> Result<MadeBlob, TransportError> {
+        let mut first = open().await?;
+        first.next().await.expect("a first chunk")?;
+        drop(first);
+        let chunks: Vec<Bytes> = futures_util::TryStreamExt::try_collect(open().await?).await?;
+        let bytes = chunks.concat();
+        let digest = Digest::sha256(&bytes);
+        self.mem.log.lock().unwrap().push(format!("made {}", short(&digest)));
+        self.made.lock().unwrap().push((chunks.len(), bytes.clone()));
+        Ok(MadeBlob { digest, size: bytes.len() as u64, had: false })
+    }
+    async fn put_child_manifest(&self, m: &RawManifest) -> Result<(), TransportError> {
+        self.mem.put_child_manifest(m).await
+    }
+    async fn commit(&self, m: &RawManifest) -> Result<(), TransportError> {
+        self.mem.commit(m).await
+    }
+}
+
+/// A recompressed layer goes to the destination as a stream while it is made (in chunks, not one spooled
+/// whole), through `put_made_blob` and never `put_blob`; a destination's second try makes it again from the
+/// source, the same bytes; the manifest names what was sent, and comes last.
+#[tokio::test]
+async fn recompressed_layers_stream_to_the_destination_as_they_are_made() {
+    let (config, c) = blob(b"{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{}}", media_type::OCI_CONFIG);
+    // Hardly compressible, so the zstd output is several chunks.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let plain: Vec<u8> = (0..3_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let (layer, l) = blob(&gzip(&plain), media_type::OCI_LAYER_GZIP);
+    let src = MemSource {
+        top: image(&config, &[&layer]),
+        manifests: HashMap::new(),
+        blobs: HashMap::from([(config.digest.clone(), c), (layer.digest.clone(), l)]),
+        repo: None,
+    };
+    let rc = Recompression::new(recompress::LayerCompression::Zstd, None, false).unwrap();
+    let opts = Options { compression: Some(rc), ..Options::default() };
+    let dst = StreamingDestination::default();
+    let report = copy(&src, &dst, &opts, Arc::new(NoProgress)).await.unwrap();
+    let written: serde_json::Value = serde_json::from_slice(&report.manifest.raw).unwrap();
+    let made = dst.made.lock().unwrap().clone();
+    assert_eq!(made.len(), 1);
+    let (chunks, bytes) = &made[0];
+    assert!(*chunks > 1, "streamed in chunks as made, not handed over whole: {chunks}");
+    assert_eq!(zstd::decode_all(&bytes[..]).unwrap(), plain, "the second try made the whole layer again");
+    assert_eq!(written["layers"][0]["digest"], Digest::sha256(bytes).to_string());
+    assert_eq!(written["layers"][0]["size"], bytes.len());
+    assert_eq!(report.copied, 2, "the layer and the config");
+    let log = dst.mem.log.lock().unwrap().clone();
+    assert_eq!(
+        log,
+        [
+            format!("made {}", short(&Digest::sha256(bytes))),
+            format!("blob {}", short(&config.digest)),
+            format!("commit {}", short(&report.manifest.digest))
+        ],
+        "the layer through put_made_blob only, the manifest last"
+    );
 }

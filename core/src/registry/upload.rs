@@ -3,6 +3,10 @@
 //! `PATCH`es of at least `OCI-Chunk-Min-Length` bytes when the registry asks for that), then `PUT ?digest=`
 //! closes it. A registry that refuses `PATCH` gets the bytes in that `PUT` instead.
 //!
+//! A blob whose digest and size are known only once its bytes are all made (a layer recompressed on the way:
+//! [`RegistryClient::upload_made_blob`]) is streamed in a `PATCH` of unknown length as it is produced, hashed
+//! on the way, and closed by `PUT ?digest=` with the digest computed, so making and sending overlap.
+//!
 //! Each answer's `Location` (relative or absolute, perhaps with a query of its own) names the next step; the
 //! origin rule (`origin`) applies: never to plain HTTP from a TLS registry, and without credentials to
 //! another origin, as go-containerregistry follows a Location to a storage backend. A
@@ -10,6 +14,8 @@
 //! bytes opened again: a repeated `PATCH` to the old session could append to what it already got.
 
 use std::collections::BTreeSet;
+
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -21,8 +27,11 @@ use super::manifest::push;
 use super::origin;
 use super::request::{Body, OpenBody, Request};
 use super::{RegistryClient, RegistryError};
-use crate::digest::Digest;
+use crate::digest::{Digest, Hasher};
 use crate::stream::ByteStream;
+
+/// What a made blob's stream was, once it ended: its digest and size (`None` while it has not ended).
+type MadeSlot = Arc<Mutex<Option<(Digest, u64)>>>;
 
 /// Chunks are never smaller than this, whatever minimum the registry asks for (fewer requests).
 const MIN_CHUNK: u64 = 1024 * 1024;
@@ -123,8 +132,8 @@ impl RegistryClient {
             return self.put_whole(&location, scopes, digest, size, open).await;
         }
         let patched = match min_chunk.filter(|&m| m <= MAX_CHUNK) {
-            Some(m) => self.patch_chunks(&location, scopes, size, open, m.max(MIN_CHUNK) as usize).await,
-            None => self.patch_whole(&location, scopes, size, open).await.map_err(|error| PatchFailed {
+            Some(m) => self.patch_chunks(&location, scopes, Some(size), open, m.max(MIN_CHUNK) as usize).await,
+            None => self.patch_whole(&location, scopes, Some(size), open).await.map_err(|error| PatchFailed {
                 error,
                 at: location.clone(),
                 first: true,
@@ -177,28 +186,30 @@ impl RegistryClient {
         }
     }
 
-    /// The whole body in one streamed `PATCH`; returns the next `Location`.
+    /// The whole body in one streamed `PATCH` (of `size` bytes, or of a length known only at its end: sent
+    /// chunked); returns the next `Location`.
     async fn patch_whole<'a>(
         &self,
         location: &str,
         scopes: &BTreeSet<String>,
-        size: u64,
+        size: Option<u64>,
         open: &'a OpenBody<'a>,
     ) -> Result<String, RegistryError> {
         let req = Request::new(Method::PATCH, location.to_owned(), scopes.clone())
             .header_value(CONTENT_TYPE, OCTET_STREAM)
-            .body(Body::Stream { open, len: Some(size) })
+            .body(Body::Stream { open, len: size })
             .once();
         let resp = self.send(req).await?;
         self.location(&resp)
     }
 
-    /// The body in `PATCH`es of `chunk` bytes (the last one shorter); returns the last `Location`.
+    /// The body in `PATCH`es of `chunk` bytes (the last one shorter); returns the last `Location`. `size`: the
+    /// bytes the body must have, when known.
     async fn patch_chunks<'a>(
         &self,
         location: &str,
         scopes: &BTreeSet<String>,
-        size: u64,
+        size: Option<u64>,
         open: &'a OpenBody<'a>,
         chunk: usize,
     ) -> Result<String, PatchFailed> {
@@ -215,7 +226,7 @@ impl RegistryClient {
                 None => ended = true,
             }
             let have = offset + buf.len() as u64;
-            if have > size || (ended && have != size) {
+            if let Some(size) = size.filter(|&s| have > s || (ended && have != s)) {
                 let e = RegistryError::Protocol(format!("the blob to upload has {have} bytes or more, not {size}"));
                 return Err(fail(e, &at, false));
             }
@@ -235,6 +246,112 @@ impl RegistryClient {
         }
         Ok(at)
     }
+
+    /// Uploads to `repo` a blob whose digest and size are known only once `open`'s stream has ended (a layer
+    /// recompressed on the way): a session, the bytes in a `PATCH` of unknown length as they are produced (in
+    /// `PATCH`es of the registry's minimum chunk when it asks for one), hashed on the way, then `PUT ?digest=`
+    /// with the digest computed; the digest and size sent. A session that fails part way is abandoned and a
+    /// new one started with the bytes opened again (made again from their source), as
+    /// [`RegistryClient::upload_blob`] does. `None` when the registry refuses `PATCH` (405, 501) on the first
+    /// one: a monolithic `PUT` needs the digest first, so the caller has to make the whole blob before sending
+    /// it.
+    pub async fn upload_made_blob<'f>(
+        &self,
+        repo: &str,
+        open: &(dyn Fn() -> BoxFuture<'f, Result<ByteStream<RegistryError>, RegistryError>> + Send + Sync),
+    ) -> Result<Option<(Digest, u64)>, RegistryError> {
+        let made = MadeSlot::default();
+        let hashed = || {
+            let (opening, made) = (open(), made.clone());
+            let opened: BoxFuture<'f, Result<ByteStream<RegistryError>, RegistryError>> = Box::pin(async move {
+                let stream = opening.await?;
+                *made.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                Ok(hash_to_end(stream, made))
+            });
+            opened
+        };
+        let open: &OpenBody<'_> = &hashed;
+        let scopes = push(repo);
+        let url = format!("{}/v2/{repo}/blobs/uploads/", self.base);
+        let mut attempt = 0u32;
+        loop {
+            let start = self.send(Request::new(Method::POST, url.clone(), scopes.clone())).await?;
+            let location = self.location(&start)?;
+            let min_chunk = start
+                .headers()
+                .get("oci-chunk-min-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            drop(start);
+            let patched = match min_chunk.filter(|&m| m <= MAX_CHUNK) {
+                Some(m) => self.patch_chunks(&location, &scopes, None, open, m.max(MIN_CHUNK) as usize).await,
+                None => self.patch_whole(&location, &scopes, None, open).await.map_err(|error| PatchFailed {
+                    error,
+                    at: location.clone(),
+                    first: true,
+                }),
+            };
+            let failed = match patched {
+                Ok(next) => {
+                    let Some((digest, size)) = made.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+                        // reqwest returned an answer before the body ended: the session holds part of it.
+                        self.cancel_upload(&next, &scopes).await;
+                        return Err(RegistryError::Protocol(format!(
+                            "{location}: the registry answered before the whole blob was sent"
+                        )));
+                    };
+                    let req = Request::new(Method::PUT, with_digest(&next, &digest), scopes.clone())
+                        .body(Body::Bytes(Bytes::new()));
+                    let resp = self.send(req).await?;
+                    if resp.status() != StatusCode::CREATED {
+                        self.log(&format!("{next}: closing the upload answered {}, not 201", resp.status().as_u16()));
+                    }
+                    return Ok(Some((digest, size)));
+                }
+                Err(PatchFailed { error, first: true, .. })
+                    if error.status().is_some_and(|s| PATCH_REFUSED.contains(&s)) =>
+                {
+                    self.log(&format!("{location}: PATCH refused ({error}); the blob is made whole first"));
+                    self.cancel_upload(&location, &scopes).await;
+                    return Ok(None);
+                }
+                Err(PatchFailed { error, at, .. }) => {
+                    self.cancel_upload(&at, &scopes).await;
+                    error
+                }
+            };
+            if !(failed.is_retryable() && attempt + 1 < self.retry.attempts) {
+                return Err(failed);
+            }
+            self.log(&format!("uploading a blob to {repo}: {failed}; starting a new upload"));
+            tokio::time::sleep(self.retry.backoff(attempt)).await;
+            attempt += 1;
+        }
+    }
+}
+
+/// `stream` as it is, hashed: when it ends (without an error), its digest and size go to `made`.
+fn hash_to_end(stream: ByteStream<RegistryError>, made: MadeSlot) -> ByteStream<RegistryError> {
+    let state = (stream, Some(Hasher::sha256()), made);
+    Box::pin(futures_util::stream::unfold(state, |(mut stream, mut hasher, made)| async move {
+        match stream.next().await {
+            Some(Ok(bytes)) => {
+                if let Some(h) = hasher.as_mut() {
+                    h.update(&bytes);
+                }
+                Some((Ok(bytes), (stream, hasher, made)))
+            }
+            // A failed stream never completes a blob.
+            Some(Err(e)) => Some((Err(e), (stream, None, made))),
+            None => {
+                if let Some(h) = hasher.take() {
+                    let size = h.len();
+                    *made.lock().unwrap_or_else(|p| p.into_inner()) = Some((h.finish(), size));
+                }
+                None
+            }
+        }
+    }))
 }
 
 /// `location` with `digest=D` added to its query.

@@ -19,6 +19,7 @@ pub mod name;
 pub mod oci_layout;
 pub mod policy_name;
 pub mod registry;
+pub mod spool;
 pub mod store;
 
 use futures_util::future::BoxFuture;
@@ -166,6 +167,15 @@ impl From<crate::image::IndexError> for TransportError {
     }
 }
 
+/// A blob [`ImageDestination::put_made_blob`] wrote: the digest and size its bytes turned out to have, and
+/// whether the destination had it already (then nothing was sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MadeBlob {
+    pub digest: Digest,
+    pub size: u64,
+    pub had: bool,
+}
+
 /// Where a registry source lives, so a destination on the same registry can mount instead of upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryRepo {
@@ -214,6 +224,15 @@ pub trait ImageDestination: Send + Sync {
     /// `blob` and ends with an error item on a mismatch ([`ImageSource::blob`]), so a destination need not hash
     /// them again; it must make nothing visible unless the stream ended without an error.
     async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError>;
+    /// Writes a blob of `media_type` whose digest and size are known only once its bytes are all made (a layer
+    /// recompressed on the way); `open` yields them, again for each try (made again from their source), and
+    /// the stream ends with an error item if making them failed. Nothing may become visible under a digest
+    /// other than the bytes'. The default spools them whole first ([`spool::spool_then_put`]), then skips the
+    /// blob when the destination has it, else [`ImageDestination::put_blob`]s it; a registry streams them
+    /// into its upload session as they are made.
+    async fn put_made_blob(&self, media_type: &str, open: &OpenBlob<'_>) -> Result<MadeBlob, TransportError> {
+        spool::spool_then_put(self, media_type, open).await
+    }
     /// Writes a manifest an index refers to, by its digest.
     async fn put_child_manifest(&self, manifest: &RawManifest) -> Result<(), TransportError>;
     /// Writes the top-level manifest under the destination's name and makes the image visible.

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use futures_util::{FutureExt, StreamExt};
 use hoist_helper_protocol::Credentials;
 
-use super::{DigestMismatch, ImageDestination, ImageSource, OpenBlob, RawManifest, RegistryRepo, TransportError};
+use super::{
+    DigestMismatch, ImageDestination, ImageSource, MadeBlob, OpenBlob, RawManifest, RegistryRepo, TransportError,
+};
 use crate::auth::Auth;
 use crate::digest::Digest;
 use crate::image::{Descriptor, media_type};
@@ -333,6 +335,18 @@ fn source_failed(e: TransportError) -> RegistryError {
     }
 }
 
+/// An upload's error as the transports return it: when it failed because its source did, that error with its
+/// type is the cause.
+fn upload_failed(e: RegistryError) -> TransportError {
+    match e {
+        RegistryError::Source(e) => match e.downcast::<TransportError>() {
+            Ok(e) => *e,
+            Err(e) => RegistryError::Source(e).into(),
+        },
+        e => e.into(),
+    }
+}
+
 #[async_trait::async_trait]
 impl ImageDestination for RegistryDestination {
     fn docker_reference(&self) -> Option<Reference> {
@@ -363,14 +377,24 @@ impl ImageDestination for RegistryDestination {
             }
             .boxed()
         };
-        match self.client.upload_blob(self.repo(), &blob.digest, blob.size, &open_for_registry).await {
-            Ok(()) => Ok(()),
-            // The upload failed because its source did: that error, with its type, is the cause.
-            Err(RegistryError::Source(e)) => match e.downcast::<TransportError>() {
-                Ok(e) => Err(*e),
-                Err(e) => Err(RegistryError::Source(e).into()),
-            },
-            Err(e) => Err(e.into()),
+        self.client.upload_blob(self.repo(), &blob.digest, blob.size, &open_for_registry).await.map_err(upload_failed)
+    }
+
+    /// Streamed into an upload session as the bytes are made (hashed on the way, `PUT ?digest=` at the end),
+    /// so making and sending overlap; spooled first ([`super::spool::spool_then_put`]) only when the registry
+    /// refuses `PATCH`. The registry's copy of the blob is not asked for first: its digest is not known yet.
+    async fn put_made_blob(&self, media_type: &str, open: &OpenBlob<'_>) -> Result<MadeBlob, TransportError> {
+        let open_for_registry = || {
+            let opening = open();
+            async move {
+                let s = opening.await.map_err(source_failed)?;
+                Ok(Box::pin(s.map(|r| r.map_err(source_failed))) as ByteStream<RegistryError>)
+            }
+            .boxed()
+        };
+        match self.client.upload_made_blob(self.repo(), &open_for_registry).await.map_err(upload_failed)? {
+            Some((digest, size)) => Ok(MadeBlob { digest, size, had: false }),
+            None => super::spool::spool_then_put(self, media_type, open).await,
         }
     }
 
@@ -454,6 +478,139 @@ mod tests {
         // The source's failure is not the registry's: no new upload session reads it again.
         let sessions = server.requests_to("/v2/r/blobs/uploads/").iter().filter(|r| r.method == "POST").count();
         assert_eq!(sessions, 1, "the upload was started again after its source failed");
+    }
+
+    /// A destination on the fake registry `handle` answers, anonymous.
+    async fn destination(server: &Server) -> RegistryDestination {
+        let endpoint = Endpoint::for_test_server(&server.addr);
+        let reference = Reference::parse_normalized(&format!("{}/r:t", server.addr)).unwrap();
+        RegistryDestination::open(&endpoint, reference, &Creds::Anonymous, &crate::observe::silent()).await.unwrap()
+    }
+
+    /// Opens `chunks` as a made blob's stream (a `Err` item after them when `fail`), counting the openings.
+    fn made(
+        chunks: &'static [&'static [u8]],
+        fail: bool,
+        opens: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> impl Fn() -> futures_util::future::BoxFuture<'static, Result<ByteStream<TransportError>, TransportError>>
+    + Send
+    + Sync {
+        move || {
+            opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                let mut items: Vec<Result<Bytes, TransportError>> =
+                    chunks.iter().map(|c| Ok(Bytes::from_static(c))).collect();
+                if fail {
+                    let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "corrupt deflate stream");
+                    items.push(Err(TransportError::Read { source: e }));
+                }
+                Ok(Box::pin(futures_util::stream::iter(items)) as ByteStream<TransportError>)
+            }
+            .boxed()
+        }
+    }
+
+    const CHUNKS: &[&[u8]] = &[b"first part, ", b"second part, ", b"the end"];
+
+    fn whole() -> Vec<u8> {
+        CHUNKS.concat()
+    }
+
+    /// A blob whose digest is known only at its end goes into the upload session as it is made: one `PATCH`
+    /// of unknown length (chunked, no Content-Length; nothing waits for the whole blob, no spool), hashed on
+    /// the way, closed by `PUT ?digest=` with the digest of what was sent; nothing asked first.
+    #[tokio::test]
+    async fn a_made_blob_streams_into_one_patch_closed_with_its_digest() {
+        let server = Server::start("127.0.0.1", |_| {
+            |r: &Req| match (r.method.as_str(), r.path()) {
+                ("GET", "/v2/") => Resp::new(200).json("{}"),
+                ("POST", "/v2/r/blobs/uploads/") => Resp::new(202).header("Location", "/v2/r/blobs/uploads/u"),
+                ("PATCH", "/v2/r/blobs/uploads/u") => {
+                    Resp::new(202).header("Location", "/v2/r/blobs/uploads/u?_state=s")
+                }
+                ("PUT", "/v2/r/blobs/uploads/u") => Resp::new(201),
+                _ => Resp::new(404),
+            }
+        })
+        .await;
+        let dst = destination(&server).await;
+        let opens = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let open = made(CHUNKS, false, opens.clone());
+        let done = dst.put_made_blob(media_type::OCI_LAYER_ZSTD, &open).await.unwrap();
+        let digest = Digest::sha256(&whole());
+        assert_eq!(done, MadeBlob { digest: digest.clone(), size: whole().len() as u64, had: false });
+        let sent: Vec<String> =
+            server.requests().into_iter().filter(|r| r.path() != "/v2/").map(|r| r.method).collect();
+        assert_eq!(sent, ["POST", "PATCH", "PUT"], "no HEAD, no monolithic PUT: streamed, not spooled");
+        let patch = &server.requests_to("/v2/r/blobs/uploads/u")[0];
+        assert_eq!(patch.body, whole());
+        assert_eq!(patch.header("content-length"), None, "the length is not known before the end");
+        assert_eq!(patch.header("transfer-encoding").map(str::to_ascii_lowercase).as_deref(), Some("chunked"));
+        let put = &server.requests_to("/v2/r/blobs/uploads/u")[1];
+        assert_eq!(put.query(), format!("_state=s&digest={digest}"));
+        assert!(put.body.is_empty());
+        assert_eq!(opens.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// A session that breaks while the blob streams is cancelled and a new one started, the blob made again
+    /// from its start (opened again), the digest that of the second, whole, body; a registry refusing
+    /// `PATCH` gets the blob spooled whole then put as one; a failure of the making itself keeps its error
+    /// and starts nothing again.
+    #[tokio::test]
+    async fn a_made_blob_upload_starts_again_falls_back_and_keeps_the_source_error() {
+        let posts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let server = Server::start("127.0.0.1", |_| {
+            let posts = posts.clone();
+            move |r: &Req| match (r.method.as_str(), r.path()) {
+                ("GET", "/v2/") => Resp::new(200).json("{}"),
+                ("POST", "/v2/r/blobs/uploads/") => {
+                    let k = posts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Resp::new(202).header("Location", format!("/v2/r/blobs/uploads/s{k}"))
+                }
+                ("PATCH", "/v2/r/blobs/uploads/s0") => Resp::new(503),
+                ("PATCH", p) => Resp::new(202).header("Location", p.to_owned()),
+                ("PUT", _) | ("DELETE", _) => Resp::new(201),
+                _ => Resp::new(404),
+            }
+        })
+        .await;
+        let dst = destination(&server).await;
+        let opens = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let done = dst.put_made_blob(media_type::OCI_LAYER_ZSTD, &made(CHUNKS, false, opens.clone())).await.unwrap();
+        assert_eq!(done.digest, Digest::sha256(&whole()));
+        assert_eq!(opens.load(std::sync::atomic::Ordering::SeqCst), 2, "made again for the new session");
+        let first: Vec<_> = server.requests_to("/v2/r/blobs/uploads/s0").into_iter().map(|r| r.method).collect();
+        assert_eq!(first, ["PATCH", "DELETE"], "the broken session is cancelled");
+        let second = server.requests_to("/v2/r/blobs/uploads/s1");
+        assert_eq!(second[1].query(), format!("digest={}", Digest::sha256(&whole())));
+
+        // The making fails: its error, typed; no new session for it.
+        let before = posts.load(std::sync::atomic::Ordering::SeqCst);
+        let e = dst.put_made_blob(media_type::OCI_LAYER_ZSTD, &made(CHUNKS, true, opens.clone())).await.unwrap_err();
+        assert!(
+            matches!(&e, TransportError::Read { source } if source.to_string() == "corrupt deflate stream"),
+            "{e:?}"
+        );
+        assert_eq!(posts.load(std::sync::atomic::Ordering::SeqCst), before + 1);
+
+        // PATCH refused: spooled, then asked for and put whole.
+        let server = Server::start("127.0.0.1", |_| {
+            |r: &Req| match (r.method.as_str(), r.path()) {
+                ("GET", "/v2/") => Resp::new(200).json("{}"),
+                ("POST", "/v2/r/blobs/uploads/") => Resp::new(202).header("Location", "/v2/r/blobs/uploads/u"),
+                ("PATCH", _) => Resp::new(405),
+                ("PUT", _) | ("DELETE", _) => Resp::new(201),
+                _ => Resp::new(404),
+            }
+        })
+        .await;
+        let dst = destination(&server).await;
+        let done = dst.put_made_blob(media_type::OCI_LAYER_ZSTD, &made(CHUNKS, false, opens.clone())).await.unwrap();
+        assert_eq!(done, MadeBlob { digest: Digest::sha256(&whole()), size: whole().len() as u64, had: false });
+        let puts: Vec<Req> = server.requests().into_iter().filter(|r| r.method == "PUT").collect();
+        assert_eq!(puts.len(), 1);
+        assert_eq!(puts[0].body, whole(), "the whole blob in the closing PUT");
+        assert!(server.requests().iter().any(|r| r.method == "HEAD"), "asked whether the registry has it");
     }
 }
 
