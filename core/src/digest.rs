@@ -125,6 +125,11 @@ impl Verifier {
         self.hasher.len()
     }
 
+    /// The digest the bytes should hash to.
+    pub fn expected(&self) -> &Digest {
+        &self.expected
+    }
+
     pub fn is_empty(&self) -> bool {
         self.hasher.is_empty()
     }

@@ -218,7 +218,8 @@ pub async fn pull_transport(
     settings.config()?;
     let opts = settings.copy_options(all)?;
     let store = settings.store()?;
-    let src = name.open_source(settings).await?;
+    // The engine's image is read once, its layers written into the store as they pass.
+    let src = name.open_source_into(settings, Some(store.clone())).await?;
     let dst = StoreDestination::open(store.clone(), reference.clone())?;
     let opts = copy::Options { jobs: jobs_from(name, opts.jobs), ..opts };
     let report = copy::copy(src.as_ref(), &dst, &opts, progress).await?;
@@ -434,7 +435,12 @@ pub async fn copy_by_name(
         compression: destination_settings.compression,
         ..source_settings.copy_options(all)?
     };
-    let src = source.open_source(source_settings).await?;
+    // Into the store, a Docker engine's image is read once, its layers written there as they pass.
+    let into = match destination {
+        ImageName::Store(_) => Some(destination_settings.store()?),
+        _ => None,
+    };
+    let src = source.open_source_into(source_settings, into).await?;
     if matches!(destination, ImageName::Archive { format: Format::OciDir | Format::DockerDir, .. }) {
         // A directory is made when it is opened: judge the source first, so a refusal leaves no trace there.
         copy::check(src.as_ref(), &opts).await?;

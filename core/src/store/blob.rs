@@ -1,5 +1,6 @@
 //! Blobs in the store: `blobs/<algorithm>/<hex>`, written through a temp file in `tmp/` that is hashed while
-//! written, verified, fsynced and renamed into place, and read back verified.
+//! written, verified (or, for a blob whose digest is learned only from its bytes, named by the digest they
+//! hash to), fsynced and renamed into place, and read back verified.
 //!
 //! What it is not: deciding which blobs an image needs (the copy engine) or when they may go (`gc`).
 
@@ -13,7 +14,7 @@ use tempfile::NamedTempFile;
 use super::layout::{BLOBS, Held, Lock, Mode, TMP, create_private_dir, io_error, open_regular, read_capped, sync_dir};
 use super::{Store, StoreError};
 
-use crate::digest::{Digest, Verifier, VerifyError, verify};
+use crate::digest::{Digest, Hasher, Verifier, VerifyError, verify};
 
 /// Writes one blob into the store. Bytes go to a temp file in `tmp/` and are hashed as they pass;
 /// [`BlobWriter::commit`] checks digest and size, fsyncs and renames the file into `blobs/`. Dropped without
@@ -22,14 +23,23 @@ use crate::digest::{Digest, Verifier, VerifyError, verify};
 /// caller's [`super::Session`] covers the time until the blob is referenced).
 pub struct BlobWriter {
     temp: Option<NamedTempFile>,
-    verifier: Option<Verifier>,
+    check: Option<Check>,
     failed: Option<VerifyError>,
     behind: WriteBehind,
-    dest: PathBuf,
+    /// `blobs/` of the store.
+    blobs: PathBuf,
     /// Known to [`crate::cleanup`] until the writer is gone, so a signal removes the temp file.
     _tracked: crate::cleanup::Tracked,
     _lock: Lock,
     _held: Held,
+}
+
+/// How a [`BlobWriter`] names what it wrote.
+enum Check {
+    /// Its bytes must hash to this digest (and size).
+    Expect(Verifier),
+    /// Its name is the sha256 digest its bytes hash to ([`Store::blob_writer_learning`]).
+    Learn(Hasher),
 }
 
 impl Store {
@@ -75,6 +85,18 @@ impl Store {
 
     /// A writer for the blob named `expected` (of `size` bytes, when known). See [`BlobWriter`].
     pub fn blob_writer(&self, expected: &Digest, size: Option<u64>) -> Result<BlobWriter, StoreError> {
+        self.writer(Check::Expect(Verifier::new(expected, size)))
+    }
+
+    /// A writer for a blob whose digest is not known before its bytes are: it is named by the sha256 digest
+    /// they hash to, which [`BlobWriter::finish`] returns (the caller checks it against what should be there —
+    /// a config's diff_id, a manifest's descriptor — before referencing it; a blob nothing references is
+    /// garbage for the next [`Store::gc`], as after a failed pull). Otherwise as [`Store::blob_writer`].
+    pub fn blob_writer_learning(&self) -> Result<BlobWriter, StoreError> {
+        self.writer(Check::Learn(Hasher::sha256()))
+    }
+
+    fn writer(&self, check: Check) -> Result<BlobWriter, StoreError> {
         let lock = self.lock(super::layout::GC_LOCK, Mode::Shared)?;
         let held = Held::new(&self.key);
         let tmp = self.root.join(TMP);
@@ -83,10 +105,10 @@ impl Store {
             crate::cleanup::temp_file(tempfile::Builder::new().prefix("blob-"), &tmp).map_err(io_error(&tmp))?;
         Ok(BlobWriter {
             temp: Some(temp),
-            verifier: Some(Verifier::new(expected, size)),
+            check: Some(check),
             failed: None,
             behind: WriteBehind::default(),
-            dest: self.blob_path(expected),
+            blobs: self.root.join(BLOBS),
             _tracked: tracked,
             _lock: lock,
             _held: held,
@@ -106,7 +128,11 @@ impl Store {
 impl BlobWriter {
     /// How many bytes were written so far.
     pub fn written(&self) -> u64 {
-        self.verifier.as_ref().map_or(0, Verifier::len)
+        match &self.check {
+            Some(Check::Expect(v)) => v.len(),
+            Some(Check::Learn(h)) => h.len(),
+            None => 0,
+        }
     }
 
     /// The error a failed write stands for: the verification failure when that is what stopped it.
@@ -118,29 +144,46 @@ impl BlobWriter {
     }
 
     fn temp_path(&self) -> PathBuf {
-        self.temp.as_ref().map(|t| t.path().to_owned()).unwrap_or_else(|| self.dest.clone())
+        self.temp.as_ref().map(|t| t.path().to_owned()).unwrap_or_else(|| self.blobs.clone())
     }
 
     /// Checks digest and size, fsyncs the file and renames it to `blobs/<algorithm>/<hex>` (keeping an
     /// existing blob of the right size instead, and deleting the temp). Nothing reaches `blobs/` on failure.
-    pub fn commit(mut self) -> Result<(), StoreError> {
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.finish().map(|_| ())
+    }
+
+    /// [`BlobWriter::commit`], returning the blob's digest and size: for a writer of
+    /// [`Store::blob_writer_learning`], the digest its bytes hash to, which names the blob.
+    pub fn finish(mut self) -> Result<(Digest, u64), StoreError> {
         if let Some(e) = self.failed.take() {
             return Err(StoreError::Verify(e));
         }
-        let (Some(temp), Some(verifier)) = (self.temp.take(), self.verifier.take()) else {
+        let (Some(temp), Some(check)) = (self.temp.take(), self.check.take()) else {
             unreachable!("a writer is committed once");
         };
-        let written = verifier.len();
-        verifier.finish().map_err(StoreError::Verify)?;
+        let (digest, written) = match check {
+            Check::Expect(verifier) => {
+                let (digest, written) = (verifier.expected().clone(), verifier.len());
+                verifier.finish().map_err(StoreError::Verify)?;
+                (digest, written)
+            }
+            Check::Learn(hasher) => {
+                let written = hasher.len();
+                (hasher.finish(), written)
+            }
+        };
+        let dest = self.blobs.join(digest.algorithm()).join(digest.hex());
         temp.as_file().sync_all().map_err(io_error(temp.path()))?;
-        match std::fs::symlink_metadata(&self.dest) {
-            Ok(m) if m.is_file() && m.len() == written => return Ok(()),
+        match std::fs::symlink_metadata(&dest) {
+            Ok(m) if m.is_file() && m.len() == written => return Ok((digest, written)),
             _ => {}
         }
-        let dir = self.dest.parent().expect("a blob path has a directory").to_owned();
+        let dir = dest.parent().expect("a blob path has a directory").to_owned();
         create_private_dir(&dir)?;
-        temp.persist(&self.dest).map_err(|e| StoreError::Io { path: self.dest.clone(), source: e.error })?;
-        sync_dir(&dir)
+        temp.persist(&dest).map_err(|e| StoreError::Io { path: dest.clone(), source: e.error })?;
+        sync_dir(&dir)?;
+        Ok((digest, written))
     }
 }
 
@@ -149,14 +192,19 @@ impl Write for BlobWriter {
         if let Some(e) = &self.failed {
             return Err(std::io::Error::new(ErrorKind::InvalidData, e.clone()));
         }
-        let (Some(temp), Some(verifier)) = (self.temp.as_mut(), self.verifier.as_mut()) else {
+        let (Some(temp), Some(check)) = (self.temp.as_mut(), self.check.as_mut()) else {
             return Err(std::io::Error::other("blob writer already committed"));
         };
         let n = temp.write(buf)?;
         self.behind.wrote(temp.as_file(), n);
-        if let Err(e) = verifier.update(&buf[..n]) {
-            self.failed = Some(e.clone());
-            return Err(std::io::Error::new(ErrorKind::InvalidData, e));
+        match check {
+            Check::Expect(verifier) => {
+                if let Err(e) = verifier.update(&buf[..n]) {
+                    self.failed = Some(e.clone());
+                    return Err(std::io::Error::new(ErrorKind::InvalidData, e));
+                }
+            }
+            Check::Learn(hasher) => hasher.update(&buf[..n]),
         }
         Ok(n)
     }

@@ -177,6 +177,32 @@ fn a_writer_fed_wrong_bytes_leaves_nothing() {
 }
 
 #[test]
+fn a_learning_writer_names_the_blob_by_its_bytes() {
+    let (_dir, store) = store();
+    let d = Digest::sha256(b"layer bytes");
+    let mut w = store.blob_writer_learning().unwrap();
+    w.write_all(b"layer ").unwrap();
+    w.write_all(b"bytes").unwrap();
+    assert_eq!(w.written(), 11);
+    assert_eq!(count_files(&store.root().join("tmp")), 1);
+    assert_eq!(w.finish().unwrap(), (d.clone(), 11));
+    assert_eq!(store.read_blob(&d, 100).unwrap(), b"layer bytes");
+    assert_eq!(count_files(&store.root().join("tmp")), 0);
+    // The same bytes again: the blob there is kept, the temp goes.
+    let mut w = store.blob_writer_learning().unwrap();
+    w.write_all(b"layer bytes").unwrap();
+    assert_eq!(w.finish().unwrap().0, d);
+    assert_eq!(count_files(&store.root().join("blobs/sha256")), 1);
+    assert_eq!(count_files(&store.root().join("tmp")), 0);
+    // Dropped unfinished: nothing.
+    let mut w = store.blob_writer_learning().unwrap();
+    w.write_all(b"half").unwrap();
+    drop(w);
+    assert_eq!(count_files(&store.root().join("tmp")), 0);
+    assert_eq!(store.has_blob(&Digest::sha256(b"half")).unwrap(), None);
+}
+
+#[test]
 fn tags_lists_and_finds() {
     let (_dir, store) = store();
     let alpine = make_image(&store, "alpine");

@@ -11,6 +11,15 @@
 //! against the digest the first pass saw. Layers whose digests are
 //! not the config's diff_ids, a missing config or layer, a tar cut short: refused, naming the image.
 //!
+//! Reading into the local store ([`DaemonSource::open_into`]: `hoist pull docker-daemon:…`, `copy
+//! docker-daemon:… store:…`): the first pass is the only one. Each layer's entry is written into the store's
+//! blob area as it passes ([`Store::blob_writer_learning`]: a temp file in the store, named at its end by the
+//! digest its bytes hash to, which must then be the config's diff_id), so the copy finds every layer there and
+//! moves nothing a second time, and the engine makes one `docker save`, not two. Nothing is an image before
+//! the copy's commit names it; layers written by a pull that failed are garbage for the next prune, as after a
+//! failed registry pull. Small entries kept in memory by the first pass (a docker ≥ 25 layer under `blobs/`
+//! of at most 256 KiB) are served from there, never by another reading.
+//!
 //! Writing: the image goes through the docker-archive writer ([`DockerArchiveWriter`]) into the request's
 //! body as it is made; the commit ends the body and reads the engine's answer (JSON lines; an `errorDetail`
 //! is the error). A copy that fails before its commit closes the connection mid-body: the engine loads
@@ -21,7 +30,7 @@
 
 pub mod engine;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex};
 
@@ -36,6 +45,7 @@ use crate::archive::tar_out::TarOut;
 use crate::digest::{Digest, Hasher, Verifier};
 use crate::image::{Descriptor, ImageConfig, ImageManifest, MAX_CONFIG_SIZE, media_type};
 use crate::reference::Reference;
+use crate::store::{Session, Store, StoreError};
 use crate::stream::ByteStream;
 
 /// The most entries an engine's tar may hold.
@@ -76,6 +86,13 @@ pub enum DaemonError {
     /// The engine answered the load with an error.
     #[error("{image}: the engine refused the image: {message}")]
     Load { image: String, message: String },
+    /// Writing a layer into the local store as it passed failed (a full disk).
+    #[error("{image}: writing into the store: {source}")]
+    Store {
+        image: String,
+        #[source]
+        source: Box<StoreError>,
+    },
 }
 
 impl From<DaemonError> for TransportError {
@@ -93,8 +110,9 @@ impl From<EngineError> for TransportError {
 /// An entry of the engine's tar, as the first pass saw it.
 #[derive(Debug, Clone)]
 enum Entry {
-    /// A regular file: its size and digest, and its bytes when it is small and may be metadata.
-    File { size: u64, digest: Digest, bytes: Option<Vec<u8>> },
+    /// A regular file: its size and digest, its bytes when it is small and may be metadata, and whether it
+    /// was written into the store as it passed.
+    File { size: u64, digest: Digest, bytes: Option<Vec<u8>>, stored: bool },
     /// A symlink, its target resolved to a path of the archive.
     Link(String),
 }
@@ -134,6 +152,17 @@ fn may_be_metadata(path: &str, size: u64) -> bool {
             || (path.starts_with("blobs/") && size <= 256 << 10))
 }
 
+/// True for an entry a first pass reading into the store writes there: a layer's (`ID/layer.tar`, podman's
+/// `HEX.tar`, one under `blobs/`) that is not kept in memory. Legacy `json`/`VERSION` files and the config are
+/// not.
+fn is_layer_like(path: &str, size: u64) -> bool {
+    !may_be_metadata(path, size) && (path.ends_with(".tar") || path.starts_with("blobs/"))
+}
+
+/// A regular file of the engine's tar, links followed: its path, size, digest, bytes when kept, and whether
+/// it is in the store.
+type Found<'a> = (&'a String, u64, &'a Digest, Option<&'a Vec<u8>>, bool);
+
 /// One image read from a Docker engine.
 pub struct DaemonSource {
     engine: Engine,
@@ -143,27 +172,47 @@ pub struct DaemonSource {
     config: (Digest, Vec<u8>),
     /// Layer digest → its entry's path in the engine's tar.
     layers: HashMap<Digest, String>,
+    /// Layers whose bytes the first pass kept (small entries): served from memory.
+    kept: HashMap<Digest, Vec<u8>>,
+    /// The store the first pass wrote layers into, and which layers it holds now: served from there.
+    into: Option<(Arc<Store>, HashSet<Digest>)>,
     passes: Passes,
+    /// Keeps the layers written into the store from garbage collection until the copy references them.
+    _session: Option<Session>,
 }
 
 impl DaemonSource {
     /// Asks the engine for the image and reads its tar once (see the module's doc). Blocking.
     pub fn open(engine: Engine, reference: Reference) -> Result<DaemonSource, TransportError> {
+        Self::open_into(engine, reference, None)
+    }
+
+    /// [`DaemonSource::open`] for a copy into `store` (when given): the one reading writes every layer into
+    /// the store's blob area as it passes (see the module's doc), so copying it there moves nothing again and
+    /// no second reading is made. Blocking.
+    pub fn open_into(
+        engine: Engine,
+        reference: Reference,
+        store: Option<Arc<Store>>,
+    ) -> Result<DaemonSource, TransportError> {
         let shown = format!("docker-daemon:{reference}");
-        let entries = scan(&engine, &reference, &shown)?;
+        let session = store.as_ref().map(|s| s.session()).transpose()?;
+        let entries = scan(&engine, &reference, &shown, store.as_deref())?;
         let bad = |why: String| DaemonError::Archive { image: shown.clone(), why };
-        let file = |path: &str| -> Option<(&String, u64, &Digest, Option<&Vec<u8>>)> {
+        let file = |path: &str| -> Option<Found<'_>> {
             let mut p = path.to_owned();
             for _ in 0..8 {
                 match entries.get_key_value(&p)? {
-                    (k, Entry::File { size, digest, bytes }) => return Some((k, *size, digest, bytes.as_ref())),
+                    (k, Entry::File { size, digest, bytes, stored }) => {
+                        return Some((k, *size, digest, bytes.as_ref(), *stored));
+                    }
                     (_, Entry::Link(to)) => p = to.clone(),
                 }
             }
             None
         };
         let raw = match file(MANIFEST_JSON) {
-            Some((_, _, _, Some(b))) => b.clone(),
+            Some((_, _, _, Some(b), _)) => b.clone(),
             _ => return Err(bad(format!("no {MANIFEST_JSON}")).into()),
         };
         let items = docker::parse_manifest_json(&raw).map_err(|e| bad(format!("{MANIFEST_JSON}: {e}")))?;
@@ -178,7 +227,7 @@ impl DaemonSource {
             .or_else(|| if items.len() == 1 { items.first() } else { None })
             .ok_or_else(|| bad(format!("{MANIFEST_JSON} holds {} images, none named {wanted}", items.len())))?;
         let config_raw = match file(&item.config) {
-            Some((_, _, _, Some(b))) => b.clone(),
+            Some((_, _, _, Some(b), _)) => b.clone(),
             Some(_) => return Err(bad(format!("config {} is larger than {MAX_CONFIG_SIZE} bytes", item.config)).into()),
             None => return Err(bad(format!("no config {}", item.config)).into()),
         };
@@ -192,8 +241,9 @@ impl DaemonSource {
         }
         let mut layers = Vec::new();
         let mut paths = HashMap::new();
+        let (mut kept, mut stored) = (HashMap::new(), HashSet::new());
         for (i, (path, diff_id)) in item.layers.iter().zip(diff_ids).enumerate() {
-            let (at, size, digest, _) = file(path).ok_or_else(|| bad(format!("no layer {path}")))?;
+            let (at, size, digest, bytes, in_store) = file(path).ok_or_else(|| bad(format!("no layer {path}")))?;
             if digest != diff_id {
                 return Err(bad(format!(
                     "layer {i} ({path}) has digest {digest}, but the config's diff_id is {diff_id} (the engine's \
@@ -202,6 +252,12 @@ impl DaemonSource {
                 .into());
             }
             paths.insert(digest.clone(), at.clone());
+            if let Some(b) = bytes {
+                kept.insert(digest.clone(), b.clone());
+            }
+            if in_store {
+                stored.insert(digest.clone());
+            }
             layers.push(Descriptor::new(media_type::OCI_LAYER, digest.clone(), size));
         }
         let m = ImageManifest {
@@ -222,7 +278,10 @@ impl DaemonSource {
             manifest,
             config: (config_digest, config_raw),
             layers: paths,
+            kept,
+            into: store.map(|s| (s, stored)),
             passes: Passes::default(),
+            _session: session,
         })
     }
 }
@@ -232,9 +291,16 @@ fn save(engine: &Engine, reference: &Reference) -> Result<Box<dyn Read + Send>, 
     Ok(engine.get(&format!("/images/{reference}/get"), &format!("saving {reference}"))?.into_reader())
 }
 
-/// The first pass: every entry's size and digest, small files' bytes.
-fn scan(engine: &Engine, reference: &Reference, shown: &str) -> Result<HashMap<String, Entry>, DaemonError> {
+/// The first pass: every entry's size and digest, small files' bytes; with `into`, layers written into that
+/// store as they pass.
+fn scan(
+    engine: &Engine,
+    reference: &Reference,
+    shown: &str,
+    into: Option<&Store>,
+) -> Result<HashMap<String, Entry>, DaemonError> {
     let read = |source: io::Error| DaemonError::Read { image: shown.to_owned(), source };
+    let store_error = |source: StoreError| DaemonError::Store { image: shown.to_owned(), source: Box::new(source) };
     let bad = |why: String| DaemonError::Archive { image: shown.to_owned(), why };
     let mut archive = tar::Archive::new(save(engine, reference)?);
     let mut out = HashMap::new();
@@ -259,7 +325,12 @@ fn scan(engine: &Engine, reference: &Reference, shown: &str) -> Result<HashMap<S
         }
         let size = entry.size();
         let keep = may_be_metadata(&path, size);
-        let mut hasher = Hasher::sha256();
+        // Into the store, the writer hashes (once); else a hasher alone.
+        let mut writer = match into {
+            Some(store) if is_layer_like(&path, size) => Some(store.blob_writer_learning().map_err(store_error)?),
+            _ => None,
+        };
+        let mut hasher = writer.is_none().then(Hasher::sha256);
         let mut bytes = keep.then(Vec::new);
         let mut buf = vec![0u8; 256 << 10];
         loop {
@@ -267,18 +338,35 @@ fn scan(engine: &Engine, reference: &Reference, shown: &str) -> Result<HashMap<S
             if n == 0 {
                 break;
             }
-            hasher.update(&buf[..n]);
+            if let Some(w) = writer.as_mut() {
+                w.write_all(&buf[..n]).map_err(|e| store_error(w.error(e)))?;
+            }
+            if let Some(h) = hasher.as_mut() {
+                h.update(&buf[..n]);
+            }
             if let Some(b) = bytes.as_mut() {
                 b.extend_from_slice(&buf[..n]);
             }
         }
+        // A tar entry shorter than its header says is a cut stream (the tar reader ends it early otherwise
+        // only at the next header): nothing of it is kept.
+        let (digest, stored) = match (writer, hasher) {
+            (Some(w), _) => {
+                if w.written() != size {
+                    return Err(read(io::Error::new(io::ErrorKind::UnexpectedEof, "an entry cut short")));
+                }
+                (w.finish().map_err(store_error)?.0, true)
+            }
+            (None, Some(h)) => (h.finish(), false),
+            (None, None) => unreachable!("a writer or a hasher"),
+        };
         if keep {
             kept += size;
             if kept > MAX_SMALL_TOTAL {
                 return Err(bad(format!("its small files take more than {MAX_SMALL_TOTAL} bytes")));
             }
         }
-        out.insert(path, Entry::File { size, digest: hasher.finish(), bytes });
+        out.insert(path, Entry::File { size, digest, bytes, stored });
     }
     Ok(out)
 }
@@ -316,6 +404,19 @@ impl ImageSource for DaemonSource {
         if blob.digest == self.config.0 {
             let bytes = self.config.1.clone();
             return Ok(reader_stream(move || Ok(Box::new(io::Cursor::new(bytes))), Some(verifier)));
+        }
+        if let Some(bytes) = self.kept.get(&blob.digest) {
+            let bytes = bytes.clone();
+            return Ok(reader_stream(move || Ok(Box::new(io::Cursor::new(bytes))), Some(verifier)));
+        }
+        if let Some((store, stored)) = &self.into
+            && stored.contains(&blob.digest)
+        {
+            let (store, digest) = (store.clone(), blob.digest.clone());
+            return Ok(reader_stream(
+                move || Ok(Box::new(store.open_blob(&digest).map_err(TransportError::from)?)),
+                Some(verifier),
+            ));
         }
         let path = self
             .layers

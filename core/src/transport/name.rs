@@ -20,6 +20,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::dir::{DirDestination, DirOptions, DirSource};
 use super::docker_archive::{DockerArchiveSource, DockerArchiveWriter};
@@ -32,6 +33,7 @@ use crate::archive::tar_out::TarOut;
 use crate::archive::{ArchiveError, Format, Input};
 use crate::ops::{Error, Settings};
 use crate::reference::{Reference, ReferenceError};
+use crate::store::Store;
 
 /// A parsed image name: which transport, and where in it. See the module's doc.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +149,17 @@ impl ImageName {
     /// Opens the image this name means, to read. Archives are opened (and checked to be the format named) on
     /// a blocking thread.
     pub async fn open_source(&self, settings: &Settings) -> Result<Box<dyn ImageSource>, Error> {
+        self.open_source_into(settings, None).await
+    }
+
+    /// [`ImageName::open_source`] for a copy into the local store `into` (when given): a Docker engine's image
+    /// is then read once, its layers written into that store as they pass ([`DaemonSource::open_into`]);
+    /// other sources open as [`ImageName::open_source`] opens them.
+    pub async fn open_source_into(
+        &self,
+        settings: &Settings,
+        into: Option<Arc<Store>>,
+    ) -> Result<Box<dyn ImageSource>, Error> {
         Ok(match self {
             ImageName::Registry(r) => Box::new(settings.registry_source(r).await?),
             ImageName::Store(n) => Box::new(StoreSource::open(settings.store()?, n)?),
@@ -160,7 +173,7 @@ impl ImageName {
                 let engine = daemon_engine(settings, host.as_deref())?;
                 let r = reference.clone();
                 Box::new(
-                    tokio::task::spawn_blocking(move || DaemonSource::open(engine, r))
+                    tokio::task::spawn_blocking(move || DaemonSource::open_into(engine, r, into))
                         .await
                         .map_err(|source| Error::Task { task: "reading from the Docker engine", source })??,
                 )
