@@ -923,7 +923,7 @@ mod tests {
         assert!(matches!(same.registry.credentials, CredentialSource::Anonymous));
         spec.tls_verify = Some(false);
         spec.cert_dir = Some(PathBuf::from("/certs"));
-        spec.credentials = Some(Credentials::new("reg.example", "u", "p".to_owned()));
+        spec.credentials = Some(hoist_helper_protocol::Credentials::new("reg.example", "u", "p".to_owned()));
         let own = spec_settings(&base, &spec);
         assert_eq!(own.registry.tls.tls_verify, Some(false));
         assert_eq!(own.registry.tls.cert_dir.as_deref(), Some(Path::new("/certs")));
