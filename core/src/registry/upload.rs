@@ -70,6 +70,23 @@ const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-st
 impl RegistryClient {
     /// The absolute URL an answer's `Location` names (relative to the request's URL), checked by the origin
     /// rule: no plain-HTTP URL from a TLS registry; another origin (a storage backend) gets no credentials.
+    /// POSTs `url` to open an upload session: where to send the bytes (its `Location`, checked as every
+    /// URL a registry hands back) and the smallest chunk the registry takes (`OCI-Chunk-Min-Length`).
+    async fn start_upload(
+        &self,
+        url: &str,
+        scopes: &std::collections::BTreeSet<String>,
+    ) -> Result<(String, Option<u64>), RegistryError> {
+        let start = self.send(Request::new(Method::POST, url.to_owned(), scopes.clone())).await?;
+        let location = self.location(&start)?;
+        let min_chunk = start
+            .headers()
+            .get("oci-chunk-min-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        Ok((location, min_chunk))
+    }
+
     pub(super) fn location(&self, resp: &reqwest::Response) -> Result<String, RegistryError> {
         let loc = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or("");
         if loc.is_empty() {
@@ -98,14 +115,7 @@ impl RegistryClient {
         let url = format!("{}/v2/{repo}/blobs/uploads/", self.base);
         let mut attempt = 0u32;
         loop {
-            let start = self.send(Request::new(Method::POST, url.clone(), scopes.clone())).await?;
-            let location = self.location(&start)?;
-            let min_chunk = start
-                .headers()
-                .get("oci-chunk-min-length")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            drop(start);
+            let (location, min_chunk) = self.start_upload(&url, &scopes).await?;
             match self.upload_session(location, &scopes, digest, size, open, min_chunk).await {
                 Ok(()) => return Ok(()),
                 Err(f) if f.restart && f.error.is_retryable() && attempt + 1 < self.retry.attempts => {
@@ -275,14 +285,7 @@ impl RegistryClient {
         let url = format!("{}/v2/{repo}/blobs/uploads/", self.base);
         let mut attempt = 0u32;
         loop {
-            let start = self.send(Request::new(Method::POST, url.clone(), scopes.clone())).await?;
-            let location = self.location(&start)?;
-            let min_chunk = start
-                .headers()
-                .get("oci-chunk-min-length")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            drop(start);
+            let (location, min_chunk) = self.start_upload(&url, &scopes).await?;
             let patched = match min_chunk.filter(|&m| m <= MAX_CHUNK) {
                 Some(m) => self.patch_chunks(&location, &scopes, None, open, m.max(MIN_CHUNK) as usize).await,
                 None => self.patch_whole(&location, &scopes, None, open).await.map_err(|error| PatchFailed {
