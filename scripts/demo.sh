@@ -129,6 +129,10 @@ if [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ]; then
   show docker-credential-file list
   show cat "$WORK/docker/config.json"; echo
   show docker pull -q "$HOST/demo/hello:v1"
+  # The docker-daemon: transport: the engine's image read out by hoist, streamed, and proven whole.
+  show hoist copy -q --src-daemon-host "unix://$DOCKER_DIR/docker.sock" "docker-daemon:$HOST/demo/hello:v1" \
+    "oci-archive:$WORK/from-docker.tar"
+  show hoist verify "$WORK/from-docker.tar"
   show docker logout "$HOST"
   show docker-credential-file list
   unset -f docker
@@ -181,6 +185,15 @@ show hoist rmi "$HOST/demo/site:1"
 show hoist load -i "$WORK/site.tar"
 show hoist save -q --format docker-dir --compress -o "$WORK/site-dir" "$HOST/demo/site:1"
 show ls "$WORK/site-dir"
+
+say "Conversions and mirrors: layers pushed as zstd; hoist sync copies only what changed"
+show hoist push "${AUTH[@]}" --compression-format zstd "$HOST/demo/site:1" "$HOST/demo/site-zstd:1"
+echo "\$ skopeo inspect --raw docker://$HOST/demo/site-zstd:1 | grep -o 'layer.v1.tar+zstd' | sort | uniq -c"
+skopeo inspect --authfile "$WORK/auth2.json" --cert-dir "$WORK/ca" --raw "docker://$HOST/demo/site-zstd:1" |
+  grep -o 'layer.v1.tar+zstd' | sort | uniq -c
+SYNC=(--authfile "$WORK/auth2.json" --src-cert-dir "$WORK/ca" --dest-cert-dir "$WORK/ca")
+show hoist sync "${SYNC[@]}" --src docker --dest docker "$HOST/demo/copy" "$HOST/mirror"
+show hoist sync "${SYNC[@]}" --src docker --dest docker "$HOST/demo/copy" "$HOST/mirror"
 
 show hoist rmi "$HOST/demo/hello:v1" "$HOST/demo/copy:v2" "$HOST/demo/site:1"
 show hoist images
