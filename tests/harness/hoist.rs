@@ -67,7 +67,7 @@ impl HoistWorld {
     /// `hoist ARGS` ready to run, with `extra` variables on top of the world's.
     pub fn command(&self, args: &[&str], extra: &Env) -> Command {
         let mut cmd = Command::new(bin("hoist"));
-        cmd.args(args).env_remove("REGISTRY_AUTH_FILE").env_remove("DOCKER_CONFIG");
+        cmd.args(args).env_remove("REGISTRY_AUTH_FILE").env_remove("DOCKER_CONFIG").env_remove("BUILDAH_FORMAT");
         cmd.envs(self.env.iter().chain(extra.iter()).map(|(k, v)| (k, v)));
         // SAFETY: setsid is async-signal-safe; it detaches the child from any terminal.
         unsafe {

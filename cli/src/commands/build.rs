@@ -3,7 +3,8 @@
 //! build` would make it. The Dockerfile is checked whole before anything is fetched; base images come from
 //! the local store or are pulled into it (podman's `--pull=missing`, or always with `--pull`); the result
 //! is stored under each `-t` name and, with `--push`, copied to the registry through the copy engine (base
-//! layers there are skipped or mounted, only new layers are sent). Prints the image ID on stdout.
+//! layers there are skipped or mounted, only new layers are sent). `--format oci|docker` (podman's; default
+//! `BUILDAH_FORMAT`) makes an OCI or a Docker schema 2 image, pushed as it is. Prints the image ID on stdout.
 
 use hoist_core::build::{self, BuildOptions};
 use hoist_core::image::Platform;
@@ -40,6 +41,10 @@ pub struct Args {
     /// and the files' own mtimes)
     #[arg(long, value_name = "SECONDS")]
     timestamp: Option<i64>,
+    /// The image's format: oci or docker (Docker schema 2 manifest and config); oci drops HEALTHCHECK, SHELL
+    /// and ONBUILD with a warning, as podman (default: $BUILDAH_FORMAT, else OCI keeping them, as BuildKit)
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
     /// Pull base images even when the local store has them
     #[arg(long)]
     pull: bool,
@@ -78,6 +83,7 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         platforms.push(Platform::host());
     }
     let timestamp = ctx.settings.build_timestamp(a.timestamp)?;
+    let format = ctx.settings.build_format(a.format.as_deref())?;
     let opts = BuildOptions {
         context: a.context.clone(),
         ignore: read_ignore(&a.context)?,
@@ -86,6 +92,7 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         target: a.target.clone(),
         platforms,
         timestamp,
+        format,
     };
     let signing = a.sign.flags.any() || a.sign.remove_signatures;
     if signing && !a.push {

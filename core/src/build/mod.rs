@@ -136,6 +136,9 @@ pub enum BuildError {
     NoPlatform,
     #[error(".dockerignore: {0}")]
     Ignore(#[from] dockerignore::IgnoreError),
+    /// `--format docker` of an image Docker schema 2 cannot describe (a base with zstd layers).
+    #[error("--format docker: {0}")]
+    DockerFormat(crate::image::convert::ConvertError),
 }
 
 impl BuildError {
@@ -175,6 +178,47 @@ pub struct BuildOptions {
     /// Seconds since the epoch for every timestamp (created times and file mtimes): `SOURCE_DATE_EPOCH` or
     /// `--timestamp`. `None`: now, and files keep their mtimes.
     pub timestamp: Option<i64>,
+    /// `--format` (or `BUILDAH_FORMAT`): OCI or Docker schema 2.
+    pub format: BuildFormat,
+}
+
+/// What a build writes: `hoist build --format oci|docker`, podman's flag (its default from `BUILDAH_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BuildFormat {
+    /// No `--format`: an OCI manifest (an OCI index for several platforms) and config, with `Healthcheck`,
+    /// `Shell` and `OnBuild` kept in the config as BuildKit keeps them.
+    #[default]
+    Oci,
+    /// `--format oci`: podman's OCI image: `Healthcheck`, `Shell` and `OnBuild`, which the OCI image config
+    /// has no place for, are dropped, each with podman's warning.
+    OciAsPodman,
+    /// `--format docker`: a Docker schema 2 manifest (a manifest list for several platforms), Docker's config
+    /// and layer media types; the config's bytes are those of [`BuildFormat::Oci`] (the same image ID).
+    Docker,
+}
+
+/// A `--format` or `BUILDAH_FORMAT` (`from_env`) that names no format hoist builds; podman's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unrecognized image type {given:?}{}: use oci or docker", if *from_env { " (from BUILDAH_FORMAT)" } else { "" })]
+pub struct UnknownBuildFormat {
+    pub given: String,
+    pub from_env: bool,
+}
+
+impl std::str::FromStr for BuildFormat {
+    type Err = UnknownBuildFormat;
+
+    /// podman's rule: case does not matter, and a word starting with `oci` or `docker` names that format.
+    fn from_str(s: &str) -> Result<BuildFormat, UnknownBuildFormat> {
+        let lower = s.to_ascii_lowercase();
+        if lower.starts_with("oci") {
+            Ok(BuildFormat::OciAsPodman)
+        } else if lower.starts_with("docker") {
+            Ok(BuildFormat::Docker)
+        } else {
+            Err(UnknownBuildFormat { given: s.to_owned(), from_env: false })
+        }
+    }
 }
 
 /// A base image the caller made available in the store.

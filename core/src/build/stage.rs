@@ -28,8 +28,9 @@ use super::refusal::Refusal;
 use super::shell::{self, Vars, Work};
 use super::state::{self, Clock, ImageState, MAX_CONFIGS_KEPT};
 use super::users::{self, Owner};
-use super::{Bases, BuildError, BuildOptions, Built, Plan, StagePlan, at, excerpt, refuse_run, stage_ref};
+use super::{Bases, BuildError, BuildFormat, BuildOptions, Built, Plan, StagePlan, at, excerpt, refuse_run, stage_ref};
 use crate::digest::Digest;
+use crate::image::convert::{self, ManifestFormat};
 use crate::image::{Descriptor, Index, MAX_CONFIG_SIZE, Platform, media_type};
 use crate::observe::Observer;
 use crate::store::Store;
@@ -111,14 +112,20 @@ pub(super) fn run(
         }
         let last = build.done[plan.target].take().expect("the target was built");
         base_name = last.base.as_ref().map(|(n, _)| n.clone());
-        images.push(state::write_image(store, &last, platform, &build.clock)?);
+        images.push(state::write_image(store, &last, platform, &build.clock, opts.format, build.progress)?);
     }
     let unused: Vec<&String> = opts.build_args.keys().filter(|k| !build.consumed.contains(*k)).collect();
     if !unused.is_empty() {
         let list: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
         progress.warning(&format!("one or more build args were not consumed: [{}]", list.join(" ")));
     }
-    let new_layers = std::mem::take(&mut build.new_layers);
+    let mut new_layers = std::mem::take(&mut build.new_layers);
+    if opts.format == BuildFormat::Docker {
+        // The layers hoist makes are gzip'd tars: Docker's media type for them.
+        for l in new_layers.iter_mut().filter(|l| l.media_type == media_type::OCI_LAYER_GZIP) {
+            l.media_type = media_type::DOCKER_LAYER_GZIP.to_owned();
+        }
+    }
     if images.len() == 1 {
         let (manifest, config, _) = images.pop().expect("one image");
         let commit_prefix = step_prefix(plan, plan.target, 1, &opts.platforms[0]);
@@ -131,16 +138,20 @@ pub(super) fn run(
         subject: None,
         annotations: None,
     };
-    let raw = serde_json::to_vec(&index).expect("an index is JSON");
-    let digest: Digest = store.put_blob(&raw)?;
+    let raw = RawManifest::new(serde_json::to_vec(&index).expect("an index is JSON"), media_type::OCI_INDEX);
+    let raw = match opts.format {
+        BuildFormat::Oci | BuildFormat::OciAsPodman => raw,
+        // A manifest list over the Docker manifests written above.
+        BuildFormat::Docker => {
+            let none = HashMap::new();
+            convert::convert_index(&raw, &index, ManifestFormat::DockerV2Schema2, &none)
+                .map_err(BuildError::DockerFormat)?
+                .0
+        }
+    };
+    let digest: Digest = store.put_blob(&raw.raw)?;
     let commit_prefix = step_prefix(plan, plan.target, 1, &opts.platforms[0]);
-    Ok(Built {
-        manifest: RawManifest::new(raw, media_type::OCI_INDEX),
-        id: digest,
-        new_layers,
-        base_name,
-        commit_prefix,
-    })
+    Ok(Built { manifest: raw, id: digest, new_layers, base_name, commit_prefix })
 }
 
 /// The values of the ARGs before the first FROM (build args override defaults), plus the automatic platform

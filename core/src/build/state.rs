@@ -11,9 +11,11 @@ use serde_json::Value;
 
 use super::config::{Config, ContainerConfig, Field, RootFs};
 use super::tree::Tree;
-use super::{Base, BuildError};
+use super::{Base, BuildError, BuildFormat};
 use crate::digest::Digest;
+use crate::image::convert::{self, ManifestFormat};
 use crate::image::{Descriptor, ImageManifest, MAX_CONFIG_SIZE, Manifest, Platform, media_type};
+use crate::observe::Observer;
 use crate::store::Store;
 use crate::transport::RawManifest;
 
@@ -140,26 +142,32 @@ fn oci_layer(d: &Descriptor) -> Descriptor {
     d
 }
 
-/// Writes the final state's config and manifest; returns the manifest, the config digest (the image ID)
-/// and the platform.
+/// Writes the final state's config and manifest in `format` ([`BuildFormat`]); returns the manifest, the
+/// config digest (the image ID) and the platform.
 pub(super) fn write_image(
     store: &Store,
     image: &ImageState,
     platform: &Platform,
     clock: &Clock,
+    format: BuildFormat,
+    progress: &dyn Observer,
 ) -> Result<(RawManifest, Digest, Platform), BuildError> {
     let mut config = image.config.clone();
     config.created.set(clock.created.clone());
+    if format == BuildFormat::OciAsPodman {
+        drop_docker_only(&mut config, progress);
+    }
     let raw_config = config.to_bytes();
     if raw_config.len() > MAX_CONFIG_SIZE {
         return Err(BuildError::ConfigTooLarge { size: raw_config.len() });
     }
-    let config_digest = store.put_blob(&raw_config)?;
     let mut annotations = BTreeMap::new();
-    if let Some((name, digest)) = &image.base {
+    // Docker schema 2 has no annotations (podman's `--format docker` writes none).
+    if let Some((name, digest)) = image.base.as_ref().filter(|_| format != BuildFormat::Docker) {
         annotations.insert(ANNOTATION_BASE_DIGEST.to_owned(), digest.to_string());
         annotations.insert(ANNOTATION_BASE_NAME.to_owned(), name.clone());
     }
+    let config_digest = Digest::sha256(&raw_config);
     let manifest = ImageManifest {
         schema_version: 2,
         media_type: Some(media_type::OCI_MANIFEST.to_owned()),
@@ -169,11 +177,42 @@ pub(super) fn write_image(
         subject: None,
         annotations: (!annotations.is_empty()).then_some(annotations),
     };
-    let raw = serde_json::to_vec(&manifest).expect("a manifest is JSON");
-    store.put_blob(&raw)?;
+    let raw = RawManifest::new(serde_json::to_vec(&manifest).expect("a manifest is JSON"), media_type::OCI_MANIFEST);
+    let raw = match format {
+        BuildFormat::Oci | BuildFormat::OciAsPodman => raw,
+        // containers/image's conversion: media types only (the config's bytes stay), in its byte layout.
+        BuildFormat::Docker => {
+            convert::convert_image(&raw, &manifest, ManifestFormat::DockerV2Schema2, None)
+                .map_err(BuildError::DockerFormat)?
+                .manifest
+        }
+    };
+    store.put_blob(&raw_config)?;
+    store.put_blob(&raw.raw)?;
     let p = crate::image::ImageConfig::parse(&raw_config)?.platform();
     let p = if p.os.is_empty() { platform.clone() } else { p };
-    Ok((RawManifest::new(raw, media_type::OCI_MANIFEST), config_digest, p))
+    Ok((raw, config_digest, p))
+}
+
+/// podman's `--format oci`: the config fields only Docker's image config has (`Healthcheck`, `Shell`,
+/// `OnBuild`) are dropped, each with buildah's warning.
+fn drop_docker_only(config: &mut Config, progress: &dyn Observer) {
+    let Field::Set(c) = &mut config.config else { return };
+    if let Some(shell) = std::mem::take(&mut c.shell).get().filter(|s| !s.is_empty()) {
+        progress.warning(&format!(
+            "SHELL is not supported for OCI image format, [{}] will be ignored. Must use `docker` format",
+            shell.join(" ")
+        ));
+    }
+    if matches!(std::mem::take(&mut c.healthcheck), Field::Set(_) | Field::Other(_)) {
+        progress
+            .warning("HEALTHCHECK is not supported for OCI image format and will be ignored. Must use `docker` format");
+    }
+    for t in std::mem::take(&mut c.on_build).get().into_iter().flatten().filter(|t| !t.is_empty()) {
+        progress.warning(&format!(
+            "ONBUILD is not supported for OCI image format, {t} will be ignored. Must use `docker` format"
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -122,6 +122,7 @@ impl World {
             target: None,
             platforms: vec![Platform::new("linux", "amd64", None)],
             timestamp: Some(1_700_000_000),
+            format: Default::default(),
         }
     }
 
@@ -843,4 +844,82 @@ fn context_hard_links_stay_hard_links() {
     );
     let img = w.ok("FROM base:1 AS s\nCOPY h /h/\nFROM base:1\nCOPY --from=s /h/b.txt /b.txt\n");
     assert_eq!(img.layers[1][0].data, "shared\n", "the link's bytes are its target's");
+}
+
+const DOCKER_ONLY: &str = "FROM base:1\nSHELL [\"/bin/bash\", \"-c\"]\nHEALTHCHECK --interval=5s CMD [\"/bin/check\"]\n\
+                           ONBUILD COPY a.txt /b.txt\nSTOPSIGNAL SIGKILL\nCMD [\"/a\"]\n";
+
+#[test]
+fn format_docker_writes_schema_2_with_the_same_config() {
+    let mut w = world();
+    let oci = w.build(&w.opts(DOCKER_ONLY)).unwrap();
+    let mut o = w.opts(DOCKER_ONLY);
+    o.format = BuildFormat::Docker;
+    let docker = w.build(&o).unwrap();
+    assert_eq!(oci.manifest.media_type, media_type::OCI_MANIFEST);
+    assert_eq!(docker.manifest.media_type, media_type::DOCKER_MANIFEST);
+    // The config's bytes are the same: one image ID, Healthcheck, Shell and OnBuild kept (podman's docker).
+    assert_eq!(docker.id, oci.id);
+    let img = w.image(&docker.manifest.raw);
+    assert_eq!(img.manifest.media_type.as_deref(), Some(media_type::DOCKER_MANIFEST));
+    assert_eq!(img.manifest.config.media_type, media_type::DOCKER_CONFIG);
+    assert!(img.manifest.layers.iter().all(|l| l.media_type == media_type::DOCKER_LAYER_GZIP));
+    assert!(img.manifest.annotations.is_none(), "schema 2 has no annotations");
+    assert_eq!(img.config["config"]["Shell"], json!(["/bin/bash", "-c"]));
+    assert_eq!(img.config["config"]["OnBuild"], json!(["COPY a.txt /b.txt"]));
+    assert_eq!(img.config["config"]["Healthcheck"]["Interval"], 5_000_000_000i64);
+    assert!(docker.new_layers.iter().all(|l| l.media_type == media_type::DOCKER_LAYER_GZIP));
+    // The manifest is in the store, named by its bytes.
+    assert_eq!(w.store.read_manifest(&docker.manifest.descriptor()).unwrap().0, docker.manifest.raw);
+
+    // Several platforms: a manifest list over Docker manifests.
+    o.dockerfile = "FROM scratch\nLABEL a=b\n".to_owned();
+    o.platforms = vec![Platform::new("linux", "amd64", None), Platform::new("linux", "arm64", Some("v8"))];
+    let list = w.build(&o).unwrap();
+    assert_eq!(list.manifest.media_type, media_type::DOCKER_LIST);
+    let Manifest::Index(index) = Manifest::parse(&list.manifest.raw, None).unwrap() else { panic!() };
+    assert_eq!(index.media_type.as_deref(), Some(media_type::DOCKER_LIST));
+    assert!(index.manifests.iter().all(|d| d.media_type == media_type::DOCKER_MANIFEST));
+    let (raw, _) = w.store.read_manifest(&index.manifests[1]).unwrap();
+    assert_eq!(w.image(&raw).manifest.config.media_type, media_type::DOCKER_CONFIG);
+    assert_eq!(list.id, list.manifest.descriptor().digest);
+}
+
+#[test]
+fn format_oci_drops_what_podman_drops_with_its_warnings() {
+    let mut w = world();
+    let mut o = w.opts(DOCKER_ONLY);
+    o.format = BuildFormat::OciAsPodman;
+    let seen = crate::observe::testing::Recorder::default();
+    let built = build(&w.store, &o, &mut w.bases, &seen).unwrap();
+    assert_eq!(built.manifest.media_type, media_type::OCI_MANIFEST);
+    let img = w.image(&built.manifest.raw);
+    let c = &img.config["config"];
+    assert!(c.get("Shell").is_none() && c.get("Healthcheck").is_none() && c.get("OnBuild").is_none(), "{c}");
+    assert_eq!((&c["StopSignal"], &c["Cmd"]), (&json!("SIGKILL"), &json!(["/a"])), "OCI has these");
+    assert_eq!(
+        *seen.warnings.lock().unwrap(),
+        [
+            "SHELL is not supported for OCI image format, [/bin/bash -c] will be ignored. Must use `docker` format",
+            "HEALTHCHECK is not supported for OCI image format and will be ignored. Must use `docker` format",
+            "ONBUILD is not supported for OCI image format, COPY a.txt /b.txt will be ignored. Must use `docker` format",
+        ]
+    );
+    // Without the three, nothing is said and the image is the default's.
+    let seen = crate::observe::testing::Recorder::default();
+    o.dockerfile = "FROM base:1\nSTOPSIGNAL SIGKILL\n".to_owned();
+    let quiet = build(&w.store, &o, &mut w.bases, &seen).unwrap();
+    assert!(seen.warnings.lock().unwrap().is_empty());
+    assert_eq!(quiet.id, w.build(&w.opts("FROM base:1\nSTOPSIGNAL SIGKILL\n")).unwrap().id);
+}
+
+#[test]
+fn format_names_as_podman_reads_them() {
+    assert_eq!("oci".parse(), Ok(BuildFormat::OciAsPodman));
+    assert_eq!("Docker".parse(), Ok(BuildFormat::Docker));
+    assert_eq!("dockerv2".parse(), Ok(BuildFormat::Docker), "podman takes any word starting with docker");
+    let e = "v2s2".parse::<BuildFormat>().unwrap_err();
+    assert_eq!(e.to_string(), "unrecognized image type \"v2s2\": use oci or docker");
+    let e = "".parse::<BuildFormat>().unwrap_err();
+    assert_eq!(e.to_string(), "unrecognized image type \"\": use oci or docker");
 }

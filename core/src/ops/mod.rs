@@ -319,8 +319,11 @@ pub fn name_given<'a>(given: &str, names: &'a [Reference]) -> Option<&'a Referen
 /// What [`promote`] did.
 #[derive(Debug, Clone)]
 pub struct Promoted {
-    /// The manifest digest the source named, now the destination's.
+    /// The manifest digest the source named (what `expected` was checked against).
     pub digest: Digest,
+    /// The manifest digest the destination names now: `digest`, unless the copy converted the manifest
+    /// (`--format`) or recompressed layers (`--compression-format`).
+    pub destination: Digest,
     /// What the destination named before (`None`: a new tag).
     pub before: Option<Digest>,
     pub report: Report,
@@ -328,6 +331,8 @@ pub struct Promoted {
 
 /// Points the tag `dst` at the manifest `src` names now, by digest (within a registry blobs are skipped or
 /// mounted, to another they are copied); with `expected`, refused when `src` no longer names that digest.
+/// The settings' `format` and `compression` convert on the way, as a push's do (the source is still checked
+/// by its own digest; the destination gets the converted manifest's).
 pub async fn promote(
     settings: &Settings,
     src: &Reference,
@@ -362,7 +367,7 @@ pub async fn promote(
     let source = settings.registry_source(&by_digest).await?;
     let destination = settings.registry_destination(dst).await?;
     let report = copy::copy(&source, &destination, &opts, progress).await?;
-    Ok(Promoted { digest: head.digest, before, report })
+    Ok(Promoted { digest: head.digest, destination: report.manifest.digest.clone(), before, report })
 }
 
 /// `podman save`: `images` (from [`save_images`]) as `format` into `target`; `compress` gzips uncompressed

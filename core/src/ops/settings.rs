@@ -16,6 +16,7 @@ use hoist_helper_protocol::Credentials;
 
 use super::Error;
 use crate::auth::{Auth, AuthFiles};
+use crate::build::{BuildFormat, UnknownBuildFormat};
 use crate::config::{Config, ConfigError, Paths};
 use crate::image::Platform;
 use crate::observe::{self, SharedObserver};
@@ -70,6 +71,9 @@ pub enum PromptError {
 /// The variable reproducible builds set: seconds since the epoch for every timestamp a build writes.
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 
+/// podman's variable for `build --format`'s default (`oci` or `docker`).
+pub const BUILDAH_FORMAT: &str = "BUILDAH_FORMAT";
+
 /// A `SOURCE_DATE_EPOCH` that is not a number of seconds (`value`: as the environment gave it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("SOURCE_DATE_EPOCH={value:?} is not a number of seconds")]
@@ -109,6 +113,9 @@ pub struct Settings {
     /// `SOURCE_DATE_EPOCH` as read when the settings were made: a build's timestamp when none is given. A
     /// bad value is kept as its error, refused only by a build that needs it ([`Settings::build_timestamp`]).
     pub source_date_epoch: Result<Option<i64>, BadSourceDateEpoch>,
+    /// `BUILDAH_FORMAT` as read when the settings were made: a build's format when `--format` is not given
+    /// ([`Settings::build_format`]).
+    pub buildah_format: Option<std::ffi::OsString>,
     /// `--signature-policy`: the trust policy file; `None`: `$HOME/.config/containers/policy.json`, else
     /// `/etc/containers/policy.json` (containers-policy.json(5)).
     pub signature_policy: Option<PathBuf>,
@@ -135,8 +142,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Settings with hoist's defaults (30 s timeout, registries.conf, the store and `SOURCE_DATE_EPOCH` as
-    /// the environment says) and nobody listening. Reads the environment; see [`Settings::from_env`].
+    /// Settings with hoist's defaults (30 s timeout, registries.conf, the store, `SOURCE_DATE_EPOCH` and
+    /// `BUILDAH_FORMAT` as the environment says) and nobody listening. Reads the environment; see [`Settings::from_env`].
     pub fn new() -> Settings {
         Settings {
             timeout: Some(registry::tls::DEFAULT_READ_TIMEOUT),
@@ -148,6 +155,7 @@ impl Settings {
             observer: observe::silent(),
             prompt: None,
             source_date_epoch: source_date_epoch(std::env::var_os(SOURCE_DATE_EPOCH).as_deref()),
+            buildah_format: std::env::var_os(BUILDAH_FORMAT),
             signature_policy: None,
             insecure_policy: false,
             registries_d: None,
@@ -163,7 +171,7 @@ impl Settings {
 
     /// Settings from the environment: `HOIST_TIMEOUT` (seconds; `0`: for ever; refused when not a number),
     /// `CONTAINERS_REGISTRIES_CONF`/`_DIR` and `$HOME`'s registries.conf, the store at `$HOIST_STORE`
-    /// (else `$XDG_DATA_HOME/hoist/store`), and `SOURCE_DATE_EPOCH`. With [`Settings::new`] (which reads all
+    /// (else `$XDG_DATA_HOME/hoist/store`), `SOURCE_DATE_EPOCH` and `BUILDAH_FORMAT`. With [`Settings::new`] (which reads all
     /// but `HOIST_TIMEOUT`), the one place the library reads these variables.
     pub fn from_env() -> Result<Settings, RegistryError> {
         let timeout = registry::tls::read_timeout(std::env::var_os(registry::tls::TIMEOUT_ENV).as_deref())?;
@@ -183,6 +191,20 @@ impl Settings {
         match given {
             Some(t) => Ok(Some(t)),
             None => self.source_date_epoch.clone(),
+        }
+    }
+
+    /// A build's format: `given` (`--format`) when there is one, else `BUILDAH_FORMAT` when it is set and not
+    /// empty (podman's rule), else hoist's default ([`BuildFormat::Oci`]). A bad `BUILDAH_FORMAT` is refused
+    /// only here, when nothing was given.
+    pub fn build_format(&self, given: Option<&str>) -> Result<BuildFormat, UnknownBuildFormat> {
+        match (given, self.buildah_format.as_deref().filter(|v| !v.is_empty())) {
+            (Some(g), _) => g.parse(),
+            (None, Some(v)) => v
+                .to_str()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| UnknownBuildFormat { given: v.to_string_lossy().into_owned(), from_env: true }),
+            (None, None) => Ok(BuildFormat::Oci),
         }
     }
 
@@ -349,6 +371,7 @@ impl std::fmt::Debug for Settings {
             .field("platform", &self.platform)
             .field("jobs", &self.jobs)
             .field("source_date_epoch", &self.source_date_epoch)
+            .field("buildah_format", &self.buildah_format)
             .field("signature_policy", &self.signature_policy)
             .field("insecure_policy", &self.insecure_policy)
             .field("registries_d", &self.registries_d)

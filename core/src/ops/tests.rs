@@ -323,6 +323,27 @@ fn source_date_epoch_is_a_settings_value_and_timestamp_wins() {
     assert_eq!(settings.build_timestamp(None), Ok(None), "neither: now");
 }
 
+/// `BUILDAH_FORMAT` is read once, into the settings; a build's format is `--format`, else it when set and not
+/// empty, else hoist's default; a bad value is refused (naming the variable) only when it is used.
+#[test]
+fn buildah_format_is_a_settings_value_and_format_wins() {
+    use crate::build::{BuildFormat, UnknownBuildFormat};
+    let mut settings = Settings::new();
+    settings.buildah_format = None;
+    assert_eq!(settings.build_format(None), Ok(BuildFormat::Oci), "neither: OCI as BuildKit");
+    assert_eq!(settings.build_format(Some("oci")), Ok(BuildFormat::OciAsPodman));
+    settings.buildah_format = Some("docker".into());
+    assert_eq!(settings.build_format(None), Ok(BuildFormat::Docker));
+    assert_eq!(settings.build_format(Some("OCI")), Ok(BuildFormat::OciAsPodman), "--format wins");
+    settings.buildah_format = Some("".into());
+    assert_eq!(settings.build_format(None), Ok(BuildFormat::Oci), "empty: not set, as podman");
+    settings.buildah_format = Some("v2s2".into());
+    assert_eq!(settings.build_format(Some("docker")), Ok(BuildFormat::Docker), "not needed with --format");
+    let e = settings.build_format(None).unwrap_err();
+    assert_eq!(e, UnknownBuildFormat { given: "v2s2".into(), from_env: true });
+    assert_eq!(e.to_string(), "unrecognized image type \"v2s2\" (from BUILDAH_FORMAT): use oci or docker");
+}
+
 /// `images`, `tag`, `inspect` and `rmi` of the store in one call each, as the CLI makes them.
 #[test]
 fn the_stores_commands_are_one_call_each() {
