@@ -4,6 +4,7 @@
 //! `dir:DIR`, and `docker-daemon:NAME[:TAG]` (a Docker engine: `--src-daemon-host`/`--dest-daemon-host`, else
 //! `DOCKER_HOST`).
 
+use hoist_core::archive::output::SmallFile;
 use hoist_core::ops::{RegistryAccess, Settings};
 use hoist_core::transport::name::{DestinationOptions, ImageName};
 use std::path::PathBuf;
@@ -77,6 +78,8 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let dst_settings = a.format.apply(a.sign.apply(side(a.sides.destination()?)?)?)?;
     let dst_settings = compression(dst_settings, a.dest_compress_format.as_deref(), a.dest_compress_level, false)?;
     let options = DestinationOptions { compress_layers: a.dest_compress };
+    // Opened first: a digest file that cannot be written is refused before anything moves.
+    let digestfile = a.digestfile.as_deref().map(SmallFile::open).transpose()?;
     let progress = ctx.printer.copy_progress();
     let copy = hoist_core::ops::copy_by_name(
         &source,
@@ -89,8 +92,8 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     );
     let report = ctx.runtime.block_on(copy)?;
     progress.summary(&report);
-    if let Some(path) = &a.digestfile {
-        std::fs::write(path, report.manifest.digest.to_string())?;
+    if let Some(file) = digestfile {
+        file.write(report.manifest.digest.to_string().as_bytes())?;
     }
     Ok(())
 }

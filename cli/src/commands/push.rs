@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use hoist_core::archive::output::SmallFile;
+
 use super::common::{CompressionArgs, CopyFlags, FormatArgs, PolicyArgs, RegistryArgs, SignArgs, SignatureStorageArgs};
 use super::{Invocation, Result};
 
@@ -43,6 +45,8 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let settings = a.compression.apply(a.format.apply(
         a.signature_storage.apply(a.sign.apply(a.policy.apply(a.registry.settings(ctx)?))?.with_jobs(a.copy.jobs)),
     )?)?;
+    // Opened first: a digest file that cannot be written is refused before anything moves.
+    let digestfile = a.digestfile.as_deref().map(SmallFile::open).transpose()?;
     let progress = ctx.printer.copy_progress();
     let push = hoist_core::ops::push_to(
         &settings,
@@ -53,8 +57,8 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     );
     let report = ctx.runtime.block_on(push)?;
     progress.summary(&report);
-    if let Some(path) = &a.digestfile {
-        std::fs::write(path, report.manifest.digest.to_string())?;
+    if let Some(file) = digestfile {
+        file.write(report.manifest.digest.to_string().as_bytes())?;
     }
     Ok(())
 }
