@@ -1,7 +1,8 @@
 //! Files the user names for hoist to write (`--digestfile` of `copy` and `push`, archives of `copy`): a
-//! directory, a missing directory or a socket is refused in one line naming the path BEFORE any image moves; so is a
-//! FIFO nobody reads (at once, not a wait without end), and one with a reader gets the digest written
+//! directory, a missing directory or a socket is refused in one line naming the path BEFORE any image moves;
+//! so is a FIFO nobody reads (at once, not a wait without end), and one with a reader gets the digest written
 //! through it (never replaced by a file); a symlink is followed to the file it names and stays a symlink.
+//! `sync --dest dir` at a file, a FIFO or a dangling symlink: refused in one line before any request.
 
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
@@ -133,4 +134,28 @@ fn a_digestfile_fifo_is_written_through_or_refused_at_once_and_a_symlink_followe
         .expect_ok("copy with a symlinked digestfile");
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays a link");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), digest);
+}
+
+/// `sync --dest dir DIR`: a DIR that is a file, a FIFO or a dangling symlink is refused in one line naming it
+/// before any registry is asked (the source here listens nowhere), and is left as it was.
+#[test]
+fn sync_dest_dir_that_is_not_a_directory_is_refused_before_any_request() {
+    let w = HoistWorld::new(
+        "unqualified-search-registries = []\n[[registry]]\nlocation = \"127.0.0.1:1\"\ninsecure = true\n",
+    );
+    let file = w.path("a-file");
+    std::fs::write(&file, "mine").unwrap();
+    let fifo = w.path("a-fifo");
+    mkfifo(&fifo);
+    let dangling = w.path("a-link");
+    std::os::unix::fs::symlink(w.path("nowhere"), &dangling).unwrap();
+    for (dest, why) in [(&file, "is not a directory"), (&fifo, "is not a directory"), (&dangling, "symlink to nothing")]
+    {
+        let out =
+            hoist(&w, &["sync", "-q", "--src", "docker", "--dest", "dir", "127.0.0.1:1/app", dest.to_str().unwrap()]);
+        one_error_line(&out, &[dest.to_str().unwrap(), why]);
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(!w.path("nowhere").exists(), "nothing made at the link's target");
 }

@@ -165,7 +165,11 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         images_at_once: a.jobs as usize,
     };
     let destination = match a.dest {
-        Transport::Dir => SyncDestination::Dir(PathBuf::from(&a.destination)),
+        Transport::Dir => {
+            // Checked before any registry is asked: a file or a FIFO there is refused, never replaced.
+            hoist_core::archive::output::check_dir(std::path::Path::new(&a.destination))?;
+            SyncDestination::Dir(PathBuf::from(&a.destination))
+        }
         _ => SyncDestination::Registry(a.destination.clone()),
     };
     let sources = match (spec, from_file) {
