@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use super::common::{
     CopyFlags, FormatArgs, PlatformArgs, PolicyArgs, SidesArgs, SignArgs, SignatureStorageArgs, compression,
 };
-use super::{Invocation, Result, fail};
+use super::{Invocation, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -66,10 +66,6 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     ctx.settings.config()?;
     let source = ImageName::parse(&a.source)?.with_daemon_host(a.src_daemon_host.as_deref());
     let destination = ImageName::parse(&a.destination)?.with_daemon_host(a.dest_daemon_host.as_deref());
-    let is_dir = matches!(&destination, ImageName::Archive { format: hoist_core::archive::Format::DockerDir, .. });
-    if a.dest_compress && !is_dir {
-        return fail("--dest-compress applies to a dir: destination only");
-    }
     let side = |access: RegistryAccess| -> Result<Settings> {
         let settings = ctx.settings.clone().with_registry(access).with_platform(a.platform.platform()?);
         Ok(a.signature_storage.apply(settings.with_jobs(a.copy.jobs)))

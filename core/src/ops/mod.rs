@@ -94,6 +94,9 @@ pub enum Error {
     /// `pull` of a transport name it does not pull from (an archive: `load` reads those).
     #[error("{name}: pull takes registry names and docker-daemon: names; load reads archives")]
     PullTransport { name: String },
+    /// `DestinationOptions::compress_layers` (`--dest-compress`) for a destination other than `dir:`.
+    #[error("--dest-compress applies to a dir: destination only")]
+    CompressNotDir,
     /// A registry's tag list with an entry that is not a tag.
     #[error("{repository}: the registry lists {tag:?} as a tag, which is not a valid tag")]
     ListedNotATag { repository: String, tag: String },
@@ -458,6 +461,11 @@ pub async fn copy_by_name(
     all: bool,
     progress: Arc<dyn CopyProgress>,
 ) -> Result<Report, Error> {
+    if destination_options.compress_layers
+        && !matches!(destination, ImageName::Archive { format: Format::DockerDir, .. })
+    {
+        return Err(Error::CompressNotDir);
+    }
     // The source's side says which policy applies; the destination's, how to sign and what to write (the
     // manifest format, the layers' compression).
     let mut opts = copy::Options {

@@ -480,3 +480,25 @@ fn the_name_picks_push_and_pull_paths() {
     let e = rt.block_on(pull_named(&settings, "127.0.0.1:1/app:1", Some(&host), false, false, progress())).unwrap_err();
     assert!(!at_engine(&e) && e.to_string().contains("127.0.0.1:1"), "{e}");
 }
+
+/// `--dest-compress` is the library's rule, not the command's: asked of any destination but `dir:`, refused
+/// before anything is opened or written.
+#[test]
+fn compress_layers_is_for_a_dir_destination_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    oci_layout(&layout);
+    let settings = settings_in(tmp.path(), "");
+    let source = ImageName::parse(&format!("oci:{}:v1", layout.display())).unwrap();
+    let compress = DestinationOptions { compress_layers: true };
+    let rt = runtime();
+    let out = tmp.path().join("out");
+    let destination = ImageName::parse(&format!("oci:{}", out.display())).unwrap();
+    let e = rt
+        .block_on(copy_by_name(&source, &settings, &destination, &settings, &compress, false, Arc::new(NoProgress)))
+        .unwrap_err();
+    assert!(matches!(e, Error::CompressNotDir), "{e:?}");
+    assert!(!out.exists(), "nothing made");
+    let dir = ImageName::parse(&format!("dir:{}", tmp.path().join("d").display())).unwrap();
+    rt.block_on(copy_by_name(&source, &settings, &dir, &settings, &compress, false, Arc::new(NoProgress))).unwrap();
+}
