@@ -2,7 +2,8 @@
 //! directory, a missing directory or a socket is refused in one line naming the path BEFORE any image moves;
 //! so is a FIFO nobody reads (at once, not a wait without end), and one with a reader gets the digest written
 //! through it (never replaced by a file); a symlink is followed to the file it names and stays a symlink.
-//! `sync --dest dir` at a file, a FIFO or a dangling symlink: refused in one line before any request.
+//! `sync --dest dir`, `oci:DIR`, `dir:DIR` at a file, a FIFO or a dangling symlink: refused in one line before any
+//! request or write.
 
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
@@ -154,6 +155,31 @@ fn sync_dest_dir_that_is_not_a_directory_is_refused_before_any_request() {
         let out =
             hoist(&w, &["sync", "-q", "--src", "docker", "--dest", "dir", "127.0.0.1:1/app", dest.to_str().unwrap()]);
         one_error_line(&out, &[dest.to_str().unwrap(), why]);
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(!w.path("nowhere").exists(), "nothing made at the link's target");
+}
+
+/// `copy … oci:DIR` and `dir:DIR` where DIR is a file, a FIFO or a dangling symlink: one line naming it, at once,
+/// and what was there is left as it was (nothing made at a dangling link's target).
+#[test]
+fn an_image_directory_at_a_file_a_fifo_or_a_dangling_symlink_is_refused() {
+    let w = world();
+    let file = w.path("a-file");
+    std::fs::write(&file, "mine").unwrap();
+    let fifo = w.path("a-fifo");
+    mkfifo(&fifo);
+    let dangling = w.path("a-link");
+    std::os::unix::fs::symlink(w.path("nowhere"), &dangling).unwrap();
+    for transport in ["oci", "dir"] {
+        for (at, why) in
+            [(&file, "is not a directory"), (&fifo, "is not a directory"), (&dangling, "symlink to nothing")]
+        {
+            let dest = format!("{transport}:{}", at.display());
+            let out = hoist(&w, &["copy", "-q", "store:localhost/app:1", &dest]);
+            one_error_line(&out, &[at.to_str().unwrap(), why]);
+        }
     }
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
     assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());

@@ -129,9 +129,10 @@ impl SmallFile {
     }
 }
 
-/// Checks, before any work, a directory the user names for hoist to fill (`sync --dest dir`): one that is there
-/// (a symlink followed) or not yet there (made with its parents, as skopeo makes it); anything else there — a
-/// file, a FIFO, a device, a dangling symlink — is refused in one line, never replaced.
+/// Checks, before any work, a directory the user names for hoist to fill (`sync --dest dir`, `oci:DIR`,
+/// `dir:DIR`): one that is there (a symlink followed) or not yet there (made with its parents, as skopeo makes
+/// it); anything else there — a file, a FIFO, a device, a dangling symlink — is refused in one line, never
+/// replaced.
 pub fn check_dir(target: &Path) -> Result<(), ArchiveError> {
     let refused = |why: &str| ArchiveError::io(&target.display().to_string(), io::Error::other(why.to_owned()));
     match std::fs::symlink_metadata(target) {
@@ -139,9 +140,9 @@ pub fn check_dir(target: &Path) -> Result<(), ArchiveError> {
         Err(e) => Err(ArchiveError::io(&target.display().to_string(), e)),
         Ok(_) => match std::fs::metadata(target) {
             Ok(m) if m.is_dir() => Ok(()),
-            Ok(_) => Err(refused("is not a directory: a directory tree of images is written here")),
+            Ok(_) => Err(refused("is not a directory (hoist writes a directory there)")),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                Err(refused("is a symlink to nothing: a directory tree of images is written here"))
+                Err(refused("is a symlink to nothing (hoist writes a directory there)"))
             }
             Err(e) => Err(ArchiveError::io(&target.display().to_string(), e)),
         },
