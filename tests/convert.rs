@@ -2,65 +2,16 @@
 //! with skopeo's (the same bytes for the same input), the result pulled by podman; `v2s1` refused with nothing
 //! pushed; without the flag the bytes stay as they are.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use harness::Run;
-use harness::hoist::HoistWorld;
-use harness::image::{ImageSpec, write_layout};
-use harness::podman::Containers;
+use harness::hoist::{HoistWorld, hoist, insecure, json};
+use harness::image::{ImageSpec, host_arch, oci};
+use harness::podman::{Containers, layout, podman_id, skopeo_copy, skopeo_raw};
 use harness::registry::{Options, Registry};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-
-fn insecure(host: &str) -> String {
-    format!("unqualified-search-registries = []\n[[registry]]\nlocation = \"{host}\"\ninsecure = true\n")
-}
-
-fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => panic!("no test image for {other}"),
-    }
-}
-
-fn hoist(w: &HoistWorld, args: &[&str]) -> Run {
-    w.run(args, b"", &Vec::new())
-}
-
-fn skopeo_raw(c: &Containers, image: &str) -> Vec<u8> {
-    c.skopeo(&["inspect", "--raw", "--tls-verify=false", image]).expect_ok("skopeo inspect --raw").stdout
-}
-
-fn skopeo_copy(c: &Containers, extra: &[&str], from: &str, to: &str) {
-    let policy = format!("--policy={}", c.policy.display());
-    let mut args = vec!["copy", policy.as_str(), "--src-tls-verify=false", "--dest-tls-verify=false"];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&[from, to]);
-    c.skopeo(&args).expect_ok("skopeo copy");
-}
-
-fn json(bytes: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(bytes).unwrap()
-}
-
-fn podman_id(c: &Containers, image: &str) -> String {
-    c.podman(&["pull", "--tls-verify=false", image], b"").expect_ok("podman pull");
-    let out = c.podman(&["image", "inspect", "--format", "{{.Id}}", image], b"");
-    out.expect_ok("podman image inspect").out().trim().to_owned()
-}
-
-fn layout(c: &Containers, name: &str, specs: &[ImageSpec]) -> (PathBuf, harness::image::Layout) {
-    let dir = c.path(&format!("layout-{name}"));
-    let layout = write_layout(&dir, "v1", specs);
-    (dir, layout)
-}
-
-fn oci(dir: &Path) -> String {
-    format!("oci:{}:v1", dir.display())
-}
 
 #[test]
 fn push_format_v2s2_and_copy_format_oci_write_what_skopeo_writes() {

@@ -6,83 +6,16 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use harness::docker::Docker;
-use harness::hoist::HoistWorld;
+use harness::docker::{Docker, EngineWorld as World};
 use harness::process::{Env, env_pair};
 use harness::registry::{Options, Registry};
-use harness::{Run, run};
-
-struct World(HoistWorld);
-
-impl World {
-    fn new() -> World {
-        World(HoistWorld::new("unqualified-search-registries = []\n"))
-    }
-
-    fn hoist(&self, args: &[&str], env: &Env) -> Run {
-        run(&mut self.0.command(args, env), b"")
-    }
-
-    fn path(&self, s: &str) -> PathBuf {
-        self.0.path(s)
-    }
-
-    /// The store's index.json and blob files: what "unchanged" means.
-    fn store_state(&self) -> (Vec<u8>, Vec<String>) {
-        let index = std::fs::read(self.path("store/index.json")).unwrap_or_default();
-        let mut blobs: Vec<String> = std::fs::read_dir(self.path("store/blobs/sha256"))
-            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-            .unwrap_or_default();
-        blobs.sort();
-        (index, blobs)
-    }
-
-    /// Builds a two-layer image (FROM scratch, two COPYs) as `name`; its ID.
-    fn build(&self, name: &str, content: &str) -> String {
-        self.build_sized(name, content, 300_000)
-    }
-
-    /// [`World::build`] with a first layer of `size` incompressible bytes and a second of `content`.
-    fn build_sized(&self, name: &str, content: &str, size: usize) -> String {
-        let ctx = self.path(&format!("ctx-{}", name.replace([':', '/'], "-")));
-        std::fs::create_dir_all(&ctx).unwrap();
-        std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY b /dir/b\nCOPY a /a\nCMD [\"/a\"]\n").unwrap();
-        std::fs::write(ctx.join("a"), content).unwrap();
-        let mut x = 0x2545_f491_4f6c_dd1d_u64;
-        let noise: Vec<u8> = (0..size)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
-        std::fs::write(ctx.join("b"), noise).unwrap();
-        self.hoist(&["build", "-q", "-t", name, ctx.to_str().unwrap()], &Vec::new()).expect_ok("hoist build");
-        self.id_of(name)
-    }
-
-    /// The ID (hex) of a stored image.
-    fn id_of(&self, name: &str) -> String {
-        let out = self.hoist(&["inspect", "--format", "{{.Id}}", name], &Vec::new()).expect_ok("hoist inspect");
-        out.out().trim().trim_start_matches("sha256:").to_owned()
-    }
-}
 
 /// The engine's ID of an image (hex), or `None` when it has none of that name.
 fn engine_id(docker: &Docker, name: &str) -> Option<String> {
     let out = docker.docker(&["image", "inspect", "--format", "{{.Id}}", name]);
     out.ok().then(|| out.out().trim().trim_start_matches("sha256:").to_owned())
-}
-
-/// The engine's images (IDs and tags), sorted: what "the engine unchanged" means.
-fn engine_images(docker: &Docker) -> Vec<String> {
-    let out = docker.docker(&["images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]);
-    let mut lines: Vec<String> = out.expect_ok("docker images").out().lines().map(str::to_owned).collect();
-    lines.sort();
-    lines
 }
 
 fn host_env(docker: &Docker) -> Env {
@@ -195,11 +128,11 @@ fn a_push_cut_short_leaves_the_engine_unchanged() {
     let half = bytes.len() / 2;
     bytes[half] ^= 0xff;
     std::fs::write(&blob, &bytes).unwrap();
-    let before = engine_images(&docker);
+    let before = docker.images();
     let out = w.hoist(&["push", "localhost/app:1", "docker-daemon:app:1"], &env);
     assert!(!out.ok());
     assert!(out.err().contains(&last[..19]), "{}", out.err());
-    assert_eq!(engine_images(&docker), before, "the engine loaded something");
+    assert_eq!(docker.images(), before, "the engine loaded something");
     assert_eq!(engine_id(&docker, "app:1"), None);
 }
 

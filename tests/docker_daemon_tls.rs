@@ -4,53 +4,11 @@
 //! sees through the same endpoint; a wrong CA, no client certificate, or plain HTTP to the TLS port each give
 //! one clear line and change neither the store nor the engine.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use harness::docker::{Docker, make_ca};
-use harness::hoist::HoistWorld;
+use harness::docker::{Docker, EngineWorld as World, make_ca};
 use harness::process::{Env, env_pair};
 use harness::{Run, run};
-
-struct World(HoistWorld);
-
-impl World {
-    fn new() -> World {
-        World(HoistWorld::new("unqualified-search-registries = []\n"))
-    }
-
-    fn hoist(&self, args: &[&str], env: &Env) -> Run {
-        run(&mut self.0.command(args, env), b"")
-    }
-
-    fn path(&self, s: &str) -> PathBuf {
-        self.0.path(s)
-    }
-
-    /// Builds a one-layer image (FROM scratch, a COPY) as `name`; its ID (hex).
-    fn build(&self, name: &str, content: &str) -> String {
-        let ctx = self.path(&format!("ctx-{}", name.replace([':', '/'], "-")));
-        std::fs::create_dir_all(&ctx).unwrap();
-        std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY a /a\nCMD [\"/a\"]\n").unwrap();
-        std::fs::write(ctx.join("a"), content).unwrap();
-        self.hoist(&["build", "-q", "-t", name, ctx.to_str().unwrap()], &Vec::new()).expect_ok("hoist build");
-        self.id_of(name)
-    }
-
-    fn id_of(&self, name: &str) -> String {
-        let out = self.hoist(&["inspect", "--format", "{{.Id}}", name], &Vec::new()).expect_ok("hoist inspect");
-        out.out().trim().trim_start_matches("sha256:").to_owned()
-    }
-
-    /// The store's index.json and blob files: what "unchanged" means.
-    fn store_state(&self) -> (Vec<u8>, Vec<String>) {
-        let index = std::fs::read(self.path("store/index.json")).unwrap_or_default();
-        let mut blobs: Vec<String> = std::fs::read_dir(self.path("store/blobs/sha256"))
-            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-            .unwrap_or_default();
-        blobs.sort();
-        (index, blobs)
-    }
-}
 
 /// `DOCKER_TLS_VERIFY=1` and `DOCKER_CERT_PATH=certs`, and `DOCKER_HOST` when given.
 fn tls_env(host: Option<&str>, certs: &Path) -> Env {
@@ -77,14 +35,6 @@ fn engine_id(docker: &Docker, name: &str) -> Option<String> {
     out.ok().then(|| out.out().trim().trim_start_matches("sha256:").to_owned())
 }
 
-/// The engine's images (IDs and tags), sorted, read over its Unix socket: what "the engine unchanged" means.
-fn engine_images(docker: &Docker) -> Vec<String> {
-    let out = docker.docker(&["images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]);
-    let mut lines: Vec<String> = out.expect_ok("docker images").out().lines().map(str::to_owned).collect();
-    lines.sort();
-    lines
-}
-
 /// hoist → TLS engine → hoist: push with DOCKER_HOST + DOCKER_TLS_VERIFY + DOCKER_CERT_PATH, pull with
 /// `--daemon-host` (DOCKER_HOST naming a socket that is not there), copy both ways with the skopeo flags and the
 /// `localhost` name of the endpoint; docker's client sees the same IDs through the same endpoint.
@@ -94,7 +44,7 @@ fn images_go_into_a_tls_engine_and_come_back_with_the_same_id() {
     let w = World::new();
     let certs = docker.tls_client_dir();
     let tcp = docker.tls_host();
-    let id = w.build("localhost/app:1", "one");
+    let id = w.build_one_layer("localhost/app:1", "one");
 
     w.hoist(&["push", "localhost/app:1", "docker-daemon:app:1"], &tls_env(Some(&tcp), &certs))
         .expect_ok("push docker-daemon: over TLS");
@@ -127,7 +77,7 @@ fn images_go_into_a_tls_engine_and_come_back_with_the_same_id() {
 fn a_wrong_ca_no_client_certificate_or_plain_http_is_one_line_and_changes_nothing() {
     let docker = Docker::start_tls();
     let w = World::new();
-    let id = w.build("localhost/app:1", "one");
+    let id = w.build_one_layer("localhost/app:1", "one");
     w.hoist(&["push", "localhost/app:1", "docker-daemon:app:1"], &vec![env_pair("DOCKER_HOST", docker.host())])
         .expect_ok("push over the Unix socket");
     let tcp = docker.tls_host();
@@ -149,7 +99,7 @@ fn a_wrong_ca_no_client_certificate_or_plain_http_is_one_line_and_changes_nothin
         ("no client certificate", tls_env(Some(&tcp), &no_client), &["client certificate", "cert.pem"]),
         ("plain HTTP", vec![env_pair("DOCKER_HOST", tcp.as_str())], &["DOCKER_TLS_VERIFY", "HTTPS"]),
     ];
-    let (store_before, engine_before) = (w.store_state(), engine_images(&docker));
+    let (store_before, engine_before) = (w.store_state(), docker.images());
     for (case, env, says) in &cases {
         for args in [&["pull", "docker-daemon:app:1"][..], &["push", "localhost/app:1", "docker-daemon:new:1"][..]] {
             let started = std::time::Instant::now();
@@ -171,7 +121,7 @@ fn a_wrong_ca_no_client_certificate_or_plain_http_is_one_line_and_changes_nothin
             assert!(!err.contains("BEGIN"), "{case}: no PEM in the message: {err}");
         }
         assert_eq!(w.store_state(), store_before, "{case}: the store changed");
-        assert_eq!(engine_images(&docker), engine_before, "{case}: the engine changed");
+        assert_eq!(docker.images(), engine_before, "{case}: the engine changed");
     }
     assert_eq!(engine_id(&docker, "app:1").as_deref(), Some(id.as_str()));
 }

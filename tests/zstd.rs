@@ -3,12 +3,10 @@
 //! skopeo pushed with zstd layers pulled, saved, loaded and verified by hoist; refusals in one line with
 //! nothing pushed.
 
-use std::path::{Path, PathBuf};
-
 use harness::Run;
-use harness::hoist::HoistWorld;
-use harness::image::{ImageSpec, write_layout};
-use harness::podman::Containers;
+use harness::hoist::{HoistWorld, hoist, insecure, json};
+use harness::image::{ImageSpec, host_arch, oci};
+use harness::podman::{Containers, layout, podman_id, skopeo_copy, skopeo_raw};
 use harness::registry::{Options, Registry};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -16,52 +14,8 @@ const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+j
 const ZSTD_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 const GZIP_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
-fn insecure(host: &str) -> String {
-    format!("unqualified-search-registries = []\n[[registry]]\nlocation = \"{host}\"\ninsecure = true\n")
-}
-
-fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => panic!("no test image for {other}"),
-    }
-}
-
-fn hoist(w: &HoistWorld, args: &[&str]) -> Run {
-    w.run(args, b"", &Vec::new())
-}
-
-fn json(bytes: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(bytes).unwrap()
-}
-
 fn raw(c: &Containers, image: &str) -> serde_json::Value {
-    json(&c.skopeo(&["inspect", "--raw", "--tls-verify=false", image]).expect_ok("skopeo inspect --raw").stdout)
-}
-
-fn skopeo_copy(c: &Containers, extra: &[&str], from: &str, to: &str) {
-    let policy = format!("--policy={}", c.policy.display());
-    let mut args = vec!["copy", policy.as_str(), "--src-tls-verify=false", "--dest-tls-verify=false"];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&[from, to]);
-    c.skopeo(&args).expect_ok("skopeo copy");
-}
-
-fn podman_id(c: &Containers, image: &str) -> String {
-    c.podman(&["pull", "--tls-verify=false", image], b"").expect_ok("podman pull");
-    let out = c.podman(&["image", "inspect", "--format", "{{.Id}}", image], b"");
-    out.expect_ok("podman image inspect").out().trim().to_owned()
-}
-
-fn layout(c: &Containers, name: &str, specs: &[ImageSpec]) -> (PathBuf, harness::image::Layout) {
-    let dir = c.path(&format!("layout-{name}"));
-    let layout = write_layout(&dir, "v1", specs);
-    (dir, layout)
-}
-
-fn oci(dir: &Path) -> String {
-    format!("oci:{}:v1", dir.display())
+    json(&skopeo_raw(c, image))
 }
 
 fn media_types(manifest: &serde_json::Value) -> Vec<String> {

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::hoist::HoistWorld;
 use crate::process::{Env, Run, env_pair, free_port, path_with_our_bins, require, run};
 
 /// Debian's paths of the engine and its client.
@@ -185,6 +186,14 @@ impl Docker {
         self.docker_with_input(args, b"")
     }
 
+    /// The engine's images (IDs and tags), sorted, read over its Unix socket: what "the engine unchanged" means.
+    pub fn images(&self) -> Vec<String> {
+        let out = self.docker(&["images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]);
+        let mut lines: Vec<String> = out.expect_ok("docker images").out().lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    }
+
     /// Runs `docker ARGS` with `input` on stdin (e.g. `login --password-stdin`).
     pub fn docker_with_input(&self, args: &[&str], input: &[u8]) -> Run {
         let mut cmd = self.command();
@@ -246,6 +255,66 @@ impl Drop for Docker {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// hoist beside a Docker engine (tests/docker_daemon.rs, tests/docker_daemon_tls.rs): a [`HoistWorld`] with no
+/// search registries, run with the engine's variables given per run, and the images it builds to send there.
+pub struct EngineWorld(pub HoistWorld);
+
+impl Default for EngineWorld {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EngineWorld {
+    pub fn new() -> EngineWorld {
+        EngineWorld(HoistWorld::new("unqualified-search-registries = []\n"))
+    }
+
+    /// Runs `hoist ARGS` with `env` on top of the world's.
+    pub fn hoist(&self, args: &[&str], env: &Env) -> Run {
+        run(&mut self.0.command(args, env), b"")
+    }
+
+    pub fn path(&self, s: &str) -> PathBuf {
+        self.0.path(s)
+    }
+
+    /// The store's index.json and blob files: what "unchanged" means.
+    pub fn store_state(&self) -> (Vec<u8>, Vec<String>) {
+        self.0.store_state()
+    }
+
+    /// Builds a two-layer image (FROM scratch, two COPYs) as `name`; its ID (hex).
+    pub fn build(&self, name: &str, content: &str) -> String {
+        self.build_sized(name, content, 300_000)
+    }
+
+    /// [`EngineWorld::build`] with a first layer of `size` incompressible bytes and a second of `content`.
+    pub fn build_sized(&self, name: &str, content: &str, size: usize) -> String {
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let noise: Vec<u8> = (0..size)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let steps = "COPY b /dir/b\nCOPY a /a\nCMD [\"/a\"]\n";
+        self.0.build_scratch(name, steps, &[("a", content.as_bytes()), ("b", &noise)])
+    }
+
+    /// Builds a one-layer image (FROM scratch, a COPY) as `name`; its ID (hex).
+    pub fn build_one_layer(&self, name: &str, content: &str) -> String {
+        self.0.build_scratch(name, "COPY a /a\nCMD [\"/a\"]\n", &[("a", content.as_bytes())])
+    }
+
+    /// The ID (hex) of a stored image.
+    pub fn id_of(&self, name: &str) -> String {
+        self.0.id_of(name)
     }
 }
 

@@ -15,6 +15,30 @@ const REGISTRIES_D: &str = "home/.config/containers/registries.d";
 /// The lookaside that registries.d names.
 const LOOKASIDE: &str = "sigstore";
 
+/// registries.conf with no search registries and `hosts` reached over plain HTTP.
+pub fn insecure_registries(hosts: &[&str]) -> String {
+    let mut s = String::from("unqualified-search-registries = []\n");
+    for h in hosts {
+        s.push_str(&format!("[[registry]]\nlocation = \"{h}\"\ninsecure = true\n"));
+    }
+    s
+}
+
+/// registries.conf with no search registries and `host` reached over plain HTTP.
+pub fn insecure(host: &str) -> String {
+    insecure_registries(&[host])
+}
+
+/// Runs `hoist ARGS` in `w` with no input and no extra variables.
+pub fn hoist(w: &HoistWorld, args: &[&str]) -> Run {
+    w.run(args, b"", &Vec::new())
+}
+
+/// Parses JSON output; panics with the parse error otherwise.
+pub fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
 pub struct HoistWorld {
     pub dir: tempfile::TempDir,
     pub env: Env,
@@ -82,5 +106,33 @@ impl HoistWorld {
     /// Runs `hoist ARGS` with `input` on stdin.
     pub fn run(&self, args: &[&str], input: &[u8], extra: &Env) -> Run {
         run(&mut self.command(args, extra), input)
+    }
+
+    /// The store's index.json and blob file names (sorted): what "the store unchanged" means.
+    pub fn store_state(&self) -> (Vec<u8>, Vec<String>) {
+        let index = std::fs::read(self.path("store/index.json")).unwrap_or_default();
+        let mut blobs: Vec<String> = std::fs::read_dir(self.path("store/blobs/sha256"))
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        blobs.sort();
+        (index, blobs)
+    }
+
+    /// The ID (hex) of a stored image, as `hoist inspect` shows it.
+    pub fn id_of(&self, name: &str) -> String {
+        let out = self.run(&["inspect", "--format", "{{.Id}}", name], b"", &Vec::new()).expect_ok("hoist inspect");
+        out.out().trim().trim_start_matches("sha256:").to_owned()
+    }
+
+    /// Builds `FROM scratch` + `dockerfile_rest` from a context of `files` as `name`; its ID (hex).
+    pub fn build_scratch(&self, name: &str, dockerfile_rest: &str, files: &[(&str, &[u8])]) -> String {
+        let ctx = self.path(&format!("ctx-{}", name.replace([':', '/'], "-")));
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::write(ctx.join("Dockerfile"), format!("FROM scratch\n{dockerfile_rest}")).unwrap();
+        for (path, data) in files {
+            std::fs::write(ctx.join(path), data).unwrap();
+        }
+        self.run(&["build", "-q", "-t", name, ctx.to_str().unwrap()], b"", &Vec::new()).expect_ok("hoist build");
+        self.id_of(name)
     }
 }

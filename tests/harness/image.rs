@@ -18,6 +18,20 @@ fn put_blob(dir: &Path, data: &[u8]) -> String {
     format!("sha256:{hex}")
 }
 
+/// The OCI architecture of this machine (`amd64`, `arm64`): the platform test images are made for.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => panic!("no test image for {other}"),
+    }
+}
+
+/// `oci:DIR:v1`: the image [`write_layout`] tagged `v1` in `dir`, as a transport name.
+pub fn oci(dir: &Path) -> String {
+    format!("oci:{}:v1", dir.display())
+}
+
 /// Writes an OCI layout at `dir` whose one-layer linux/amd64 image, tagged `tag`, holds `files` (path,
 /// content). Returns the manifest digest.
 pub fn write_oci_layout(dir: &Path, tag: &str, files: &[(&str, &[u8])]) -> String {

@@ -9,6 +9,7 @@
 //! - [`docker::Docker`]: a private Docker engine (own socket, data root, daemon.json) and Debian's client.
 //! - [`podman::Containers`]: podman/skopeo configuration kept in a temp dir.
 //! - [`image`]: OCI image layouts (multi-layer, multi-platform) built without network.
+//! - [`layers`]: the build comparisons' base image, and layouts and layer tars read back as compared.
 //! - [`fake_registry::FakeRegistry`]: a loopback registry that misbehaves on purpose (429, 500, cut or wrong bytes).
 //! - [`token_issuer`]: the JWT issuer a registry with `auth: token` trusts.
 //! - [`conformance`]: the table of protocol cases every helper runs against docker-credential-secretservice.
@@ -23,6 +24,7 @@ pub mod helpers;
 pub mod hoist;
 pub mod hostile;
 pub mod image;
+pub mod layers;
 pub mod pass;
 pub mod podman;
 pub mod process;

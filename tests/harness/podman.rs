@@ -108,6 +108,34 @@ impl Containers {
     }
 }
 
+/// `skopeo copy` with the world's policy, both sides over plain HTTP, `extra` flags; must succeed.
+pub fn skopeo_copy(c: &Containers, extra: &[&str], from: &str, to: &str) {
+    let policy = format!("--policy={}", c.policy.display());
+    let mut args = vec!["copy", policy.as_str(), "--src-tls-verify=false", "--dest-tls-verify=false"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[from, to]);
+    c.skopeo(&args).expect_ok("skopeo copy");
+}
+
+/// The manifest bytes `skopeo inspect --raw` prints of `image` (plain HTTP).
+pub fn skopeo_raw(c: &Containers, image: &str) -> Vec<u8> {
+    c.skopeo(&["inspect", "--raw", "--tls-verify=false", image]).expect_ok("skopeo inspect --raw").stdout
+}
+
+/// `podman pull` of `image` (plain HTTP), then its image ID as podman shows it.
+pub fn podman_id(c: &Containers, image: &str) -> String {
+    c.podman(&["pull", "--tls-verify=false", image], b"").expect_ok("podman pull");
+    let out = c.podman(&["image", "inspect", "--format", "{{.Id}}", image], b"");
+    out.expect_ok("podman image inspect").out().trim().to_owned()
+}
+
+/// An OCI layout of `specs` tagged `v1` in the world's directory `layout-NAME`: its path and what it holds.
+pub fn layout(c: &Containers, name: &str, specs: &[crate::image::ImageSpec]) -> (PathBuf, crate::image::Layout) {
+    let dir = c.path(&format!("layout-{name}"));
+    let layout = crate::image::write_layout(&dir, "v1", specs);
+    (dir, layout)
+}
+
 /// `--cert-dir DIR` for a TLS registry's CA, as podman and skopeo take it.
 pub fn cert_dir_arg(dir: &Path) -> String {
     format!("--cert-dir={}", dir.display())

@@ -55,6 +55,65 @@ impl RegistryArgs {
     }
 }
 
+/// skopeo's two-sided registry flags (`copy`, `sync`): `--authfile` for both sides, `--src-*`/`--dest-*` for
+/// each.
+#[derive(clap::Args, Clone, Default)]
+pub struct SidesArgs {
+    /// Path of the auth file for both sides
+    #[arg(long)]
+    pub authfile: Option<PathBuf>,
+    /// Path of the auth file for the source
+    #[arg(long, value_name = "FILE")]
+    pub src_authfile: Option<PathBuf>,
+    /// Path of the auth file for the destination
+    #[arg(long, value_name = "FILE")]
+    pub dest_authfile: Option<PathBuf>,
+    /// Credentials for the source registry: USER[:PASS]
+    #[arg(long, value_name = "USER[:PASS]")]
+    pub src_creds: Option<String>,
+    /// Credentials for the destination registry: USER[:PASS]
+    #[arg(long, value_name = "USER[:PASS]")]
+    pub dest_creds: Option<String>,
+    /// Access the source registry anonymously
+    #[arg(long, conflicts_with = "src_creds")]
+    pub src_no_creds: bool,
+    /// Access the destination registry anonymously
+    #[arg(long, conflicts_with = "dest_creds")]
+    pub dest_no_creds: bool,
+    /// Require HTTPS and verify certificates for the source
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub src_tls_verify: Option<bool>,
+    /// Require HTTPS and verify certificates for the destination
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub dest_tls_verify: Option<bool>,
+    /// CA certificates (*.crt) for the source registry
+    #[arg(long, value_name = "DIR")]
+    pub src_cert_dir: Option<PathBuf>,
+    /// CA certificates (*.crt) for the destination registry
+    #[arg(long, value_name = "DIR")]
+    pub dest_cert_dir: Option<PathBuf>,
+}
+
+impl SidesArgs {
+    /// How the source side reaches registries (`--src-authfile`, else `--authfile`).
+    pub fn source(&self) -> Result<RegistryAccess> {
+        let authfile = self.src_authfile.as_ref().or(self.authfile.as_ref()).cloned();
+        Ok(RegistryAccess {
+            tls: TlsOptions { tls_verify: self.src_tls_verify, cert_dir: self.src_cert_dir.clone() },
+            credentials: credential_source(&self.src_creds, self.src_no_creds, &authfile)?,
+        })
+    }
+
+    /// How the destination side reaches registries (`--dest-authfile`, else `--authfile`).
+    pub fn destination(&self) -> Result<RegistryAccess> {
+        let authfile = self.dest_authfile.as_ref().or(self.authfile.as_ref()).cloned();
+        Ok(RegistryAccess {
+            tls: TlsOptions { tls_verify: self.dest_tls_verify, cert_dir: self.dest_cert_dir.clone() },
+            credentials: credential_source(&self.dest_creds, self.dest_no_creds, &authfile)?,
+        })
+    }
+}
+
 /// Where credentials come from: `--no-creds`, `--creds USER[:PASS]`, else looked up (in `--authfile` first).
 pub fn credential_source(
     given: &Option<String>,

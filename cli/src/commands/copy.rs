@@ -4,15 +4,15 @@
 //! `dir:DIR`, and `docker-daemon:NAME[:TAG]` (a Docker engine: `--src-daemon-host`/`--dest-daemon-host`, else
 //! `DOCKER_HOST`).
 
+use hoist_core::archive::output::SmallFile;
 use hoist_core::ops::{RegistryAccess, Settings};
-use hoist_core::registry::TlsOptions;
 use hoist_core::transport::name::{DestinationOptions, ImageName};
 use std::path::PathBuf;
 
 use super::common::{
-    CopyFlags, FormatArgs, PlatformArgs, PolicyArgs, SignArgs, SignatureStorageArgs, compression, credential_source,
+    CopyFlags, FormatArgs, PlatformArgs, PolicyArgs, SidesArgs, SignArgs, SignatureStorageArgs, compression,
 };
-use super::{Invocation, Result, fail};
+use super::{Invocation, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,33 +29,8 @@ pub struct Args {
     /// The Docker engine of a docker-daemon: destination (as --src-daemon-host)
     #[arg(long, value_name = "HOST")]
     dest_daemon_host: Option<String>,
-    /// Credentials for the source registry: USER[:PASS]
-    #[arg(long, value_name = "USER[:PASS]")]
-    src_creds: Option<String>,
-    /// Credentials for the destination registry: USER[:PASS]
-    #[arg(long, value_name = "USER[:PASS]")]
-    dest_creds: Option<String>,
-    /// Access the source registry anonymously
-    #[arg(long, conflicts_with = "src_creds")]
-    src_no_creds: bool,
-    /// Access the destination registry anonymously
-    #[arg(long, conflicts_with = "dest_creds")]
-    dest_no_creds: bool,
-    /// Path of the auth file for both sides
-    #[arg(long)]
-    authfile: Option<PathBuf>,
-    /// Require HTTPS and verify certificates for the source
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    src_tls_verify: Option<bool>,
-    /// Require HTTPS and verify certificates for the destination
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    dest_tls_verify: Option<bool>,
-    /// CA certificates (*.crt) for the source registry
-    #[arg(long, value_name = "DIR")]
-    src_cert_dir: Option<PathBuf>,
-    /// CA certificates (*.crt) for the destination registry
-    #[arg(long, value_name = "DIR")]
-    dest_cert_dir: Option<PathBuf>,
+    #[command(flatten)]
+    sides: SidesArgs,
     /// Copy every platform of a multi-platform image and the index itself, byte for byte
     #[arg(short, long)]
     all: bool,
@@ -91,23 +66,16 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     ctx.settings.config()?;
     let source = ImageName::parse(&a.source)?.with_daemon_host(a.src_daemon_host.as_deref());
     let destination = ImageName::parse(&a.destination)?.with_daemon_host(a.dest_daemon_host.as_deref());
-    let is_dir = matches!(&destination, ImageName::Archive { format: hoist_core::archive::Format::DockerDir, .. });
-    if a.dest_compress && !is_dir {
-        return fail("--dest-compress applies to a dir: destination only");
-    }
-    let side = |tls_verify, cert_dir: &Option<PathBuf>, creds, anonymous| -> Result<Settings> {
-        let access = RegistryAccess {
-            tls: TlsOptions { tls_verify, cert_dir: cert_dir.clone() },
-            credentials: credential_source(creds, anonymous, &a.authfile)?,
-        };
+    let side = |access: RegistryAccess| -> Result<Settings> {
         let settings = ctx.settings.clone().with_registry(access).with_platform(a.platform.platform()?);
         Ok(a.signature_storage.apply(settings.with_jobs(a.copy.jobs)))
     };
-    let src_settings = a.policy.apply(side(a.src_tls_verify, &a.src_cert_dir, &a.src_creds, a.src_no_creds)?);
-    let dst_settings =
-        a.format.apply(a.sign.apply(side(a.dest_tls_verify, &a.dest_cert_dir, &a.dest_creds, a.dest_no_creds)?)?)?;
+    let src_settings = a.policy.apply(side(a.sides.source()?)?);
+    let dst_settings = a.format.apply(a.sign.apply(side(a.sides.destination()?)?)?)?;
     let dst_settings = compression(dst_settings, a.dest_compress_format.as_deref(), a.dest_compress_level, false)?;
     let options = DestinationOptions { compress_layers: a.dest_compress };
+    // Opened first: a digest file that cannot be written is refused before anything moves.
+    let digestfile = a.digestfile.as_deref().map(SmallFile::open).transpose()?;
     let progress = ctx.printer.copy_progress();
     let copy = hoist_core::ops::copy_by_name(
         &source,
@@ -120,8 +88,8 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     );
     let report = ctx.runtime.block_on(copy)?;
     progress.summary(&report);
-    if let Some(path) = &a.digestfile {
-        std::fs::write(path, report.manifest.digest.to_string())?;
+    if let Some(file) = digestfile {
+        file.write(report.manifest.digest.to_string().as_bytes())?;
     }
     Ok(())
 }

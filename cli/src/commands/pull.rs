@@ -7,7 +7,6 @@
 
 use super::common::{CopyFlags, PlatformArgs, PolicyArgs, RegistryArgs, SignatureStorageArgs};
 use super::{Error, Invocation, Result};
-use hoist_core::transport::name::ImageName;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -44,20 +43,9 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let progress = ctx.printer.copy_progress();
     let mut failed: Option<Error> = None;
     for name in &a.names {
-        let pulled = if name.starts_with("docker-daemon:") && !a.all_tags {
-            match ImageName::parse(name) {
-                Ok(n) => {
-                    let n = n.with_daemon_host(a.daemon_host.as_deref());
-                    let pull = hoist_core::ops::pull_transport(&settings, &n, a.all, progress.clone());
-                    ctx.runtime.block_on(pull).map(|p| vec![p])
-                }
-                Err(e) => Err(e.into()),
-            }
-        } else if a.all_tags {
-            ctx.runtime.block_on(hoist_core::ops::pull_all_tags(&settings, name, a.all, progress.clone()))
-        } else {
-            ctx.runtime.block_on(hoist_core::ops::pull(&settings, name, a.all, progress.clone())).map(|p| vec![p])
-        };
+        let pull =
+            hoist_core::ops::pull_named(&settings, name, a.daemon_host.as_deref(), a.all, a.all_tags, progress.clone());
+        let pulled = ctx.runtime.block_on(pull);
         match pulled {
             Ok(pulled) => {
                 for p in &pulled {

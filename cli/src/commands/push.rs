@@ -6,12 +6,10 @@
 
 use std::path::PathBuf;
 
-use super::common::{
-    CompressionArgs, CopyFlags, FormatArgs, PolicyArgs, RegistryArgs, SignArgs, SignatureStorageArgs,
-    registry_reference,
-};
+use hoist_core::archive::output::SmallFile;
+
+use super::common::{CompressionArgs, CopyFlags, FormatArgs, PolicyArgs, RegistryArgs, SignArgs, SignatureStorageArgs};
 use super::{Invocation, Result};
-use hoist_core::transport::name::ImageName;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -47,22 +45,20 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
     let settings = a.compression.apply(a.format.apply(
         a.signature_storage.apply(a.sign.apply(a.policy.apply(a.registry.settings(ctx)?))?.with_jobs(a.copy.jobs)),
     )?)?;
+    // Opened first: a digest file that cannot be written is refused before anything moves.
+    let digestfile = a.digestfile.as_deref().map(SmallFile::open).transpose()?;
     let progress = ctx.printer.copy_progress();
-    if let Some(d) = a.destination.as_deref().filter(|d| d.starts_with("docker-daemon:")) {
-        let name = ImageName::parse(d)?.with_daemon_host(a.daemon_host.as_deref());
-        let report = ctx.runtime.block_on(hoist_core::ops::push_to(&settings, &a.image, &name, progress.clone()))?;
-        progress.summary(&report);
-        if let Some(path) = &a.digestfile {
-            std::fs::write(path, report.manifest.digest.to_string())?;
-        }
-        return Ok(());
-    }
-    let destination = a.destination.as_deref().map(registry_reference).transpose()?;
-    let push = hoist_core::ops::push(&settings, &a.image, destination.as_ref(), None, progress.clone());
-    let (_, report) = ctx.runtime.block_on(push)?;
+    let push = hoist_core::ops::push_to(
+        &settings,
+        &a.image,
+        a.destination.as_deref(),
+        a.daemon_host.as_deref(),
+        progress.clone(),
+    );
+    let report = ctx.runtime.block_on(push)?;
     progress.summary(&report);
-    if let Some(path) = &a.digestfile {
-        std::fs::write(path, report.manifest.digest.to_string())?;
+    if let Some(file) = digestfile {
+        file.write(report.manifest.digest.to_string().as_bytes())?;
     }
     Ok(())
 }

@@ -10,9 +10,8 @@ use std::path::PathBuf;
 
 use hoist_core::ops::sync::{Outcome, SourceSpec, Summary, SyncDestination, SyncOptions, TagSelection};
 use hoist_core::ops::{RegistryAccess, Settings};
-use hoist_core::registry::TlsOptions;
 
-use super::common::{PlatformArgs, PolicyArgs, SignArgs, SignatureStorageArgs, credential_source};
+use super::common::{PlatformArgs, PolicyArgs, SidesArgs, SignArgs, SignatureStorageArgs};
 use super::{Errors, Invocation, Result, fail};
 use crate::printer::OutputFormat;
 
@@ -83,39 +82,8 @@ pub struct Args {
     /// converted on the way; default: as the source has it). Both may be given: -f json -f oci
     #[arg(short = 'f', long = "format", value_name = "FORMAT")]
     format: Vec<String>,
-    /// Path of the auth file for both sides
-    #[arg(long)]
-    authfile: Option<PathBuf>,
-    /// Path of the auth file for the source
-    #[arg(long, value_name = "FILE")]
-    src_authfile: Option<PathBuf>,
-    /// Path of the auth file for the destination
-    #[arg(long, value_name = "FILE")]
-    dest_authfile: Option<PathBuf>,
-    /// Credentials for the source registry: USER[:PASS]
-    #[arg(long, value_name = "USER[:PASS]")]
-    src_creds: Option<String>,
-    /// Credentials for the destination registry: USER[:PASS]
-    #[arg(long, value_name = "USER[:PASS]")]
-    dest_creds: Option<String>,
-    /// Access the source registry anonymously
-    #[arg(long, conflicts_with = "src_creds")]
-    src_no_creds: bool,
-    /// Access the destination registry anonymously
-    #[arg(long, conflicts_with = "dest_creds")]
-    dest_no_creds: bool,
-    /// Require HTTPS and verify certificates for the source
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    src_tls_verify: Option<bool>,
-    /// Require HTTPS and verify certificates for the destination
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    dest_tls_verify: Option<bool>,
-    /// CA certificates (*.crt) for the source registry
-    #[arg(long, value_name = "DIR")]
-    src_cert_dir: Option<PathBuf>,
-    /// CA certificates (*.crt) for the destination registry
-    #[arg(long, value_name = "DIR")]
-    dest_cert_dir: Option<PathBuf>,
+    #[command(flatten)]
+    sides: SidesArgs,
     #[command(flatten)]
     platform: PlatformArgs,
     #[command(flatten)]
@@ -179,19 +147,12 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         let re = hoist_core::ops::sync::tag_regex(re).map_err(|e| format!("--tag-regex {re:?}: {e}"))?;
         spec.tags = narrowed(std::mem::replace(&mut spec.tags, TagSelection::All), TagSelection::Regex(re), &a.source)?;
     }
-    let side = |tls_verify, cert_dir: &Option<PathBuf>, creds, anonymous, authfile: &Option<PathBuf>| {
-        let authfile = if authfile.is_some() { authfile } else { &a.authfile };
-        let access = RegistryAccess {
-            tls: TlsOptions { tls_verify, cert_dir: cert_dir.clone() },
-            credentials: credential_source(creds, anonymous, authfile)?,
-        };
+    let side = |access: RegistryAccess| {
         let settings = ctx.settings.clone().with_registry(access).with_platform(a.platform.platform()?);
         Ok::<Settings, super::Error>(a.signature_storage.apply(settings))
     };
-    let src_settings =
-        a.policy.apply(side(a.src_tls_verify, &a.src_cert_dir, &a.src_creds, a.src_no_creds, &a.src_authfile)?);
-    let mut dst_settings =
-        a.sign.apply(side(a.dest_tls_verify, &a.dest_cert_dir, &a.dest_creds, a.dest_no_creds, &a.dest_authfile)?)?;
+    let src_settings = a.policy.apply(side(a.sides.source()?)?);
+    let mut dst_settings = a.sign.apply(side(a.sides.destination()?)?)?;
     dst_settings.format = manifest_format;
     let opts = SyncOptions {
         scoped: a.scoped,
@@ -204,7 +165,11 @@ pub fn run(a: Args, ctx: &Invocation) -> Result<()> {
         images_at_once: a.jobs as usize,
     };
     let destination = match a.dest {
-        Transport::Dir => SyncDestination::Dir(PathBuf::from(&a.destination)),
+        Transport::Dir => {
+            // Checked before any registry is asked: a file or a FIFO there is refused, never replaced.
+            hoist_core::archive::output::check_dir(std::path::Path::new(&a.destination))?;
+            SyncDestination::Dir(PathBuf::from(&a.destination))
+        }
         _ => SyncDestination::Registry(a.destination.clone()),
     };
     let sources = match (spec, from_file) {

@@ -25,6 +25,7 @@ pub mod compression;
 pub mod docker;
 pub mod files;
 pub mod oci;
+pub mod output;
 pub mod parallel_gzip;
 pub mod recompress;
 pub mod tar_out;

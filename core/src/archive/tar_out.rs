@@ -82,55 +82,15 @@ enum Output {
     Through(std::fs::File),
 }
 
-fn parent_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// What writing an archive to `target` means (see [`TarOut::to_file`]).
+/// What writing an archive to `target` means (see [`TarOut::to_file`] and [`super::output`]).
 fn output_of(target: &Path) -> io::Result<Output> {
-    let mut path = target.to_owned();
-    for _ in 0..40 {
-        let meta = match std::fs::symlink_metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let dir = parent_of(&path);
-                return match std::fs::metadata(dir) {
-                    Ok(m) if m.is_dir() => Ok(Output::Replace(path)),
-                    Ok(_) => Err(io::Error::new(
-                        io::ErrorKind::NotADirectory,
-                        format!("{} is not a directory", dir.display()),
-                    )),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => Err(io::Error::new(
-                        io::ErrorKind::NotFound,
-                        format!("directory {} does not exist", dir.display()),
-                    )),
-                    Err(e) => Err(e),
-                };
-            }
-            Err(e) => return Err(e),
-        };
-        let ty = meta.file_type();
-        if ty.is_symlink() {
-            let link = std::fs::read_link(&path)?;
-            path = if link.is_absolute() { link } else { parent_of(&path).join(link) };
-            continue;
+    match super::output::resolve(target)? {
+        super::output::Target::File(path) => Ok(Output::Replace(path)),
+        // A device or a FIFO: written through, never replaced. Opening a FIFO waits for its reader.
+        super::output::Target::Through(path) => {
+            std::fs::OpenOptions::new().write(true).open(&path).map(Output::Through)
         }
-        if ty.is_file() {
-            return Ok(Output::Replace(path));
-        }
-        if ty.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::IsADirectory,
-                "is a directory: an archive is written to a file (give its name)",
-            ));
-        }
-        // A device, FIFO or socket: written through, never replaced. Opening a FIFO waits for its reader.
-        return std::fs::OpenOptions::new().write(true).open(&path).map(Output::Through);
     }
-    Err(io::Error::new(io::ErrorKind::InvalidInput, "too many levels of symbolic links"))
 }
 
 impl TarOut {
@@ -142,7 +102,7 @@ impl TarOut {
         match output_of(target)? {
             Output::Through(file) => Ok(TarOut::to_stream(Box::new(file))),
             Output::Replace(target) => {
-                let dir = parent_of(&target);
+                let dir = super::output::parent_of(&target);
                 let (temp, tracked) = crate::cleanup::temp_file(tempfile::Builder::new().prefix(".hoist-save-"), dir)?;
                 let w = BufWriter::with_capacity(1 << 20, WriteBehindFile::new(temp.as_file().try_clone()?));
                 Ok(TarOut { sink: Sink::File { w, temp, target, _tracked: tracked }, pos: 0 })

@@ -94,6 +94,9 @@ pub enum Error {
     /// `pull` of a transport name it does not pull from (an archive: `load` reads those).
     #[error("{name}: pull takes registry names and docker-daemon: names; load reads archives")]
     PullTransport { name: String },
+    /// `DestinationOptions::compress_layers` (`--dest-compress`) for a destination other than `dir:`.
+    #[error("--dest-compress applies to a dir: destination only")]
+    CompressNotDir,
     /// A registry's tag list with an entry that is not a tag.
     #[error("{repository}: the registry lists {tag:?} as a tag, which is not a valid tag")]
     ListedNotATag { repository: String, tag: String },
@@ -228,14 +231,47 @@ pub async fn pull_transport(
     Ok(Pulled { reference, id, report })
 }
 
-/// `podman push IMAGE docker-daemon:NAME[:TAG]`: a stored image into a Docker engine (one blob at a time: the
-/// engine's load is one stream).
+/// `podman pull NAME` as the command takes each name: the name decides the path — with `all_tags`, every tag
+/// of the repository ([`pull_all_tags`]); `docker-daemon:NAME[:TAG]` from the Docker engine at `daemon_host`
+/// (else `DOCKER_HOST`; [`pull_transport`]); any other name from its registry, short names resolved ([`pull`]).
+pub async fn pull_named(
+    settings: &Settings,
+    name: &str,
+    daemon_host: Option<&str>,
+    all: bool,
+    all_tags: bool,
+    progress: Arc<dyn CopyProgress>,
+) -> Result<Vec<Pulled>, Error> {
+    if all_tags {
+        return pull_all_tags(settings, name, all, progress).await;
+    }
+    if name.starts_with("docker-daemon:") {
+        let name = ImageName::parse(name)?.with_daemon_host(daemon_host);
+        return Ok(vec![pull_transport(settings, &name, all, progress).await?]);
+    }
+    Ok(vec![pull(settings, name, all, progress).await?])
+}
+
+/// `podman push IMAGE [DESTINATION]` as the command takes it: the destination's name decides the path —
+/// `docker-daemon:NAME[:TAG]` loads the image into the Docker engine at `daemon_host` (else `DOCKER_HOST`), one
+/// blob at a time (the engine's load is one stream); `[docker://]REGISTRY/REPO[:TAG]` (`:latest` by default),
+/// or none (the stored name the user meant), pushes to a registry as [`push`] does.
 pub async fn push_to(
     settings: &Settings,
     image: &str,
-    destination: &ImageName,
+    destination: Option<&str>,
+    daemon_host: Option<&str>,
     progress: Arc<dyn CopyProgress>,
 ) -> Result<Report, Error> {
+    let Some(daemon) = destination.filter(|d| d.starts_with("docker-daemon:")) else {
+        let destination = destination
+            .map(|d| {
+                Reference::parse_normalized(d.strip_prefix("docker://").unwrap_or(d)).map(|r| r.with_default_tag())
+            })
+            .transpose()?;
+        return Ok(push(settings, image, destination.as_ref(), None, progress).await?.1);
+    };
+    let destination = ImageName::parse(daemon)?.with_daemon_host(daemon_host);
     settings.config()?;
     let mut opts = settings.copy_options(false)?;
     let src = StoreSource::open(settings.store()?, image)?;
@@ -430,6 +466,11 @@ pub async fn copy_by_name(
     all: bool,
     progress: Arc<dyn CopyProgress>,
 ) -> Result<Report, Error> {
+    if destination_options.compress_layers
+        && !matches!(destination, ImageName::Archive { format: Format::DockerDir, .. })
+    {
+        return Err(Error::CompressNotDir);
+    }
     // The source's side says which policy applies; the destination's, how to sign and what to write (the
     // manifest format, the layers' compression).
     let mut opts = copy::Options {

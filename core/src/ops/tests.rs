@@ -452,3 +452,74 @@ fn all_tags_takes_a_repository_and_only_real_tags() {
         assert!(matches!(&e, Error::ListedNotATag { tag, .. } if *tag == bad), "{bad:?}: {e:?}");
     }
 }
+
+/// `push`/`pull` as a command takes them: the name alone picks the path, one call each — a `docker-daemon:` name
+/// goes to the engine named (here a socket nobody listens on), any other to its registry.
+#[test]
+fn the_name_picks_push_and_pull_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    oci_layout(&layout);
+    let settings = settings_in(tmp.path(), "unqualified-search-registries = []\n");
+    let rt = runtime();
+    let source = ImageName::parse(&format!("oci:{}:v1", layout.display())).unwrap();
+    let stored = ImageName::parse("store:example.com/app:1").unwrap();
+    let progress = || -> Arc<dyn CopyProgress> { Arc::new(NoProgress) };
+    rt.block_on(copy_by_name(
+        &source,
+        &settings,
+        &stored,
+        &settings,
+        &DestinationOptions::default(),
+        false,
+        progress(),
+    ))
+    .unwrap();
+    let socket = tmp.path().join("nobody.sock");
+    let host = format!("unix://{}", socket.display());
+    let at_engine = |e: &Error| e.to_string().contains(&socket.display().to_string());
+
+    let e = rt
+        .block_on(push_to(&settings, "example.com/app:1", Some("docker-daemon:app:1"), Some(&host), progress()))
+        .unwrap_err();
+    assert!(at_engine(&e), "{e}");
+    let e = rt
+        .block_on(push_to(&settings, "example.com/app:1", Some("docker://127.0.0.1:1/app:1"), Some(&host), progress()))
+        .unwrap_err();
+    assert!(!at_engine(&e) && e.to_string().contains("127.0.0.1:1"), "{e}");
+    let e = rt.block_on(push_to(&settings, "example.com/app:1", Some("Bad//Name"), None, progress())).unwrap_err();
+    assert!(matches!(e, Error::Reference(_)), "{e:?}");
+
+    let e =
+        rt.block_on(pull_named(&settings, "docker-daemon:app:1", Some(&host), false, false, progress())).unwrap_err();
+    assert!(at_engine(&e), "{e}");
+    let e =
+        rt.block_on(pull_named(&settings, "docker-daemon:app@sha256:", None, false, false, progress())).unwrap_err();
+    assert!(matches!(e, Error::Reference(_) | Error::Name(_)), "{e:?}");
+    let e = rt.block_on(pull_named(&settings, "127.0.0.1:1/app:1", Some(&host), false, true, progress())).unwrap_err();
+    assert!(matches!(e, Error::AllTagsOfNamed { .. }), "{e:?}");
+    let e = rt.block_on(pull_named(&settings, "127.0.0.1:1/app:1", Some(&host), false, false, progress())).unwrap_err();
+    assert!(!at_engine(&e) && e.to_string().contains("127.0.0.1:1"), "{e}");
+}
+
+/// `--dest-compress` is the library's rule, not the command's: asked of any destination but `dir:`, refused
+/// before anything is opened or written.
+#[test]
+fn compress_layers_is_for_a_dir_destination_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    oci_layout(&layout);
+    let settings = settings_in(tmp.path(), "");
+    let source = ImageName::parse(&format!("oci:{}:v1", layout.display())).unwrap();
+    let compress = DestinationOptions { compress_layers: true };
+    let rt = runtime();
+    let out = tmp.path().join("out");
+    let destination = ImageName::parse(&format!("oci:{}", out.display())).unwrap();
+    let e = rt
+        .block_on(copy_by_name(&source, &settings, &destination, &settings, &compress, false, Arc::new(NoProgress)))
+        .unwrap_err();
+    assert!(matches!(e, Error::CompressNotDir), "{e:?}");
+    assert!(!out.exists(), "nothing made");
+    let dir = ImageName::parse(&format!("dir:{}", tmp.path().join("d").display())).unwrap();
+    rt.block_on(copy_by_name(&source, &settings, &dir, &settings, &compress, false, Arc::new(NoProgress))).unwrap();
+}

@@ -198,6 +198,7 @@ impl DirDestination {
     pub fn open_with(path: &Path, options: DirOptions) -> Result<DirDestination, TransportError> {
         let shown = path.display().to_string();
         let io = |e| TransportError::Archive(ArchiveError::io(&shown, e));
+        crate::archive::output::check_dir(path)?;
         if path.exists() {
             let non_empty = fs::read_dir(path).map_err(io)?.next().is_some();
             if non_empty && !path.join(VERSION_FILE).is_file() {

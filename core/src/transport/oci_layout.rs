@@ -205,6 +205,7 @@ impl OciLayoutWriter {
         let shown = path.display().to_string();
         let io = |e| ArchiveError::io(&shown, e);
         let mut entries = Vec::new();
+        crate::archive::output::check_dir(path)?;
         if path.exists() {
             let files = Files::Dir(path.to_owned());
             if files.exists(OCI_LAYOUT) {
