@@ -15,9 +15,12 @@
 //! docker-daemon:… store:…`): the first pass is the only one. Each layer's entry is written into the store's
 //! blob area as it passes ([`Store::blob_writer_learning`]: a temp file in the store, named at its end by the
 //! digest its bytes hash to, which must then be the config's diff_id), so the copy finds every layer there and
-//! moves nothing a second time, and the engine makes one `docker save`, not two. Nothing is an image before
-//! the copy's commit names it; layers written by a pull that failed are garbage for the next prune, as after a
-//! failed registry pull. Small entries kept in memory by the first pass (a docker ≥ 25 layer under `blobs/`
+//! moves nothing a second time, and the engine makes one `docker save`, not two. The engine is asked before the
+//! store is opened (it sends nothing before its whole archive is made, so the store's set-up costs no time), and
+//! each layer's fsync and rename run on a thread of their own while the next entry is read
+//! ([`BackgroundSyncs`]); the reading ends only when every layer is fsynced, renamed and its directory
+//! fsynced. Nothing is an image before the copy's commit names it; layers written by a pull that failed are
+//! garbage for the next prune, as after a failed registry pull. Small entries kept in memory by the first pass (a docker ≥ 25 layer under `blobs/`
 //! of at most 256 KiB) are served from there, never by another reading.
 //!
 //! Writing: the image goes through the docker-archive writer ([`DockerArchiveWriter`]) into the request's
