@@ -220,9 +220,9 @@ pub async fn pull_transport(
     };
     settings.config()?;
     let opts = settings.copy_options(all)?;
-    let store = settings.store()?;
     // The engine's image is read once, its layers written into the store as they pass.
-    let src = name.open_source_into(settings, Some(store.clone())).await?;
+    let src = name.open_source_into(settings, Some(settings.store_opener())).await?;
+    let store = settings.store()?;
     let dst = StoreDestination::open(store.clone(), reference.clone())?;
     let opts = copy::Options { jobs: jobs_from(name, opts.jobs), ..opts };
     let report = copy::copy(src.as_ref(), &dst, &opts, progress).await?;
@@ -483,7 +483,7 @@ pub async fn copy_by_name(
     };
     // Into the store, a Docker engine's image is read once, its layers written there as they pass.
     let into = match destination {
-        ImageName::Store(_) => Some(destination_settings.store()?),
+        ImageName::Store(_) => Some(destination_settings.store_opener()),
         _ => None,
     };
     let src = source.open_source_into(source_settings, into).await?;

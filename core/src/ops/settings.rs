@@ -255,11 +255,20 @@ impl Settings {
 
     /// The local store.
     pub fn store(&self) -> Result<Arc<Store>, StoreError> {
-        let root = match &self.store_root {
-            Some(r) => r.clone(),
-            None => Store::default_root()?,
-        };
-        Ok(Arc::new(Store::open(root)?))
+        self.store_opener()()
+    }
+
+    /// [`Settings::store`] to call later, on another thread (a copy out of a Docker engine opens the store
+    /// while the engine makes its archive).
+    pub fn store_opener(&self) -> crate::transport::docker_daemon::StoreOpener {
+        let root = self.store_root.clone();
+        Box::new(move || {
+            let root = match root {
+                Some(r) => r,
+                None => Store::default_root()?,
+            };
+            Ok(Arc::new(Store::open(root)?))
+        })
     }
 
     /// Where this side's credentials come from, for [`RegistrySource`] and [`RegistryDestination`].

@@ -4,9 +4,11 @@
 //!
 //! What it is not: deciding which blobs an image needs (the copy engine) or when they may go (`gc`).
 
+use std::collections::{BTreeSet, VecDeque};
 use std::fs::File;
 use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
+use std::thread::JoinHandle;
 
 use hoist_fs::write_behind::WriteBehind;
 use tempfile::NamedTempFile;
@@ -156,34 +158,140 @@ impl BlobWriter {
     /// [`BlobWriter::commit`], returning the blob's digest and size: for a writer of
     /// [`Store::blob_writer_learning`], the digest its bytes hash to, which names the blob.
     pub fn finish(mut self) -> Result<(Digest, u64), StoreError> {
+        let (digest, written) = self.checked()?;
+        let dir = self.settle(&digest, written)?;
+        if let Some(dir) = dir {
+            sync_dir(&dir)?;
+        }
+        Ok((digest, written))
+    }
+
+    /// [`BlobWriter::finish`] with the fsync and the rename left to another thread of `syncs`, so the caller
+    /// goes on (reading the next blob of a stream) while the disk catches up: the digest and size are checked
+    /// and returned now; the blob is in `blobs/` — fsynced, then renamed, then its directory fsynced — once
+    /// [`BackgroundSyncs::wait`] returned, which gives the first failure of any of them.
+    pub fn finish_in_background(mut self, syncs: &mut BackgroundSyncs) -> Result<(Digest, u64), StoreError> {
+        let (digest, written) = self.checked()?;
+        syncs.make_room()?;
+        let (d, path) = (digest.clone(), self.temp_path());
+        syncs.blobs = self.blobs.clone();
+        let handle = std::thread::Builder::new()
+            .name("blob-sync".into())
+            .spawn(move || self.settle(&d, written))
+            .map_err(io_error(&path))?;
+        syncs.running.push_back(handle);
+        Ok((digest, written))
+    }
+
+    /// The digest and size of what was written, checked (an expected digest) or learned.
+    fn checked(&mut self) -> Result<(Digest, u64), StoreError> {
         if let Some(e) = self.failed.take() {
             return Err(StoreError::Verify(e));
         }
-        let (Some(temp), Some(check)) = (self.temp.take(), self.check.take()) else {
+        let Some(check) = self.check.take() else {
             unreachable!("a writer is committed once");
         };
-        let (digest, written) = match check {
+        match check {
             Check::Expect(verifier) => {
                 let (digest, written) = (verifier.expected().clone(), verifier.len());
                 verifier.finish().map_err(StoreError::Verify)?;
-                (digest, written)
+                Ok((digest, written))
             }
             Check::Learn(hasher) => {
                 let written = hasher.len();
-                (hasher.finish(), written)
+                Ok((hasher.finish(), written))
             }
+        }
+    }
+
+    /// fsyncs the temp file and renames it to the blob's place (keeping an existing blob of the right size
+    /// instead); the directory it was renamed into, which the caller fsyncs, when it was.
+    fn settle(mut self, digest: &Digest, written: u64) -> Result<Option<PathBuf>, StoreError> {
+        let Some(temp) = self.temp.take() else {
+            unreachable!("a writer is committed once");
         };
         let dest = self.blobs.join(digest.algorithm()).join(digest.hex());
         temp.as_file().sync_all().map_err(io_error(temp.path()))?;
         match std::fs::symlink_metadata(&dest) {
-            Ok(m) if m.is_file() && m.len() == written => return Ok((digest, written)),
+            Ok(m) if m.is_file() && m.len() == written => return Ok(None),
             _ => {}
         }
         let dir = dest.parent().expect("a blob path has a directory").to_owned();
         create_private_dir(&dir)?;
         temp.persist(&dest).map_err(|e| StoreError::Io { path: dest.clone(), source: e.error })?;
-        sync_dir(&dir)?;
-        Ok((digest, written))
+        Ok(Some(dir))
+    }
+}
+
+/// The blobs [`BlobWriter::finish_in_background`] hands over: each fsynced and renamed on a thread of its
+/// own, at most [`MAX_SYNCING`] at once; [`BackgroundSyncs::wait`] waits for all of them and fsyncs the
+/// directories they were renamed into (once each). Dropped without a wait, it still waits for its threads
+/// (what they renamed is then garbage for the next gc until something references it).
+#[derive(Default)]
+pub struct BackgroundSyncs {
+    running: VecDeque<JoinHandle<Result<Option<PathBuf>, StoreError>>>,
+    dirs: BTreeSet<PathBuf>,
+    failed: Option<StoreError>,
+    /// `blobs/` of the store (named if a thread panicked).
+    blobs: PathBuf,
+}
+
+/// How many blobs [`BackgroundSyncs`] fsyncs at once.
+pub const MAX_SYNCING: usize = 8;
+
+impl BackgroundSyncs {
+    pub fn new() -> BackgroundSyncs {
+        BackgroundSyncs::default()
+    }
+
+    /// Joins the oldest thread while [`MAX_SYNCING`] run.
+    fn make_room(&mut self) -> Result<(), StoreError> {
+        while self.running.len() >= MAX_SYNCING {
+            self.join_oldest();
+        }
+        match self.failed.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn join_oldest(&mut self) {
+        let Some(h) = self.running.pop_front() else { return };
+        let result = h.join().unwrap_or_else(|_| {
+            Err(StoreError::Io { path: self.blobs.clone(), source: std::io::Error::other("a blob's fsync panicked") })
+        });
+        match result {
+            Ok(Some(dir)) => {
+                self.dirs.insert(dir);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.failed.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Waits until every blob handed over is fsynced and in place, and fsyncs their directories: the first
+    /// failure, if any.
+    pub fn wait(mut self) -> Result<(), StoreError> {
+        while !self.running.is_empty() {
+            self.join_oldest();
+        }
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        for dir in std::mem::take(&mut self.dirs) {
+            sync_dir(&dir)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for BackgroundSyncs {
+    fn drop(&mut self) {
+        while !self.running.is_empty() {
+            self.join_oldest();
+        }
     }
 }
 

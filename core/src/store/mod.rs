@@ -45,7 +45,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use blob::BlobWriter;
+pub use blob::{BackgroundSyncs, BlobWriter};
 pub use dangling::Pruned;
 pub use gc::GcReport;
 pub use sizes::LayerSize;

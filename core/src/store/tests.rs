@@ -202,6 +202,51 @@ fn a_learning_writer_names_the_blob_by_its_bytes() {
     assert_eq!(store.has_blob(&Digest::sha256(b"half")).unwrap(), None);
 }
 
+/// Blobs finished in the background: their digests are known at once, each is in `blobs/` (and its temp
+/// gone) once the wait returned, more of them than run at once; a blob that is already there stays; a wrong
+/// digest is refused at once; a rename that fails is the wait's error, and its temp goes too.
+#[test]
+fn blobs_finished_in_the_background_are_in_place_after_the_wait() {
+    let (_dir, store) = store();
+    let tmp = store.root().join("tmp");
+    let mut syncs = BackgroundSyncs::new();
+    let mut digests = Vec::new();
+    for i in 0..blob::MAX_SYNCING * 2 + 1 {
+        let bytes = format!("layer {}", i % (blob::MAX_SYNCING * 2));
+        let mut w = store.blob_writer_learning().unwrap();
+        w.write_all(bytes.as_bytes()).unwrap();
+        let (d, n) = w.finish_in_background(&mut syncs).unwrap();
+        assert_eq!((d.clone(), n), (Digest::sha256(bytes.as_bytes()), bytes.len() as u64));
+        digests.push(d);
+    }
+    let wrong = Digest::sha256(b"other");
+    let mut w = store.blob_writer(&wrong, None).unwrap();
+    w.write_all(b"these").unwrap();
+    assert!(matches!(w.finish_in_background(&mut syncs), Err(StoreError::Verify(_))));
+    syncs.wait().unwrap();
+    for d in &digests {
+        assert_eq!(
+            store.read_blob(d, 100).unwrap(),
+            format!("layer {}", digests.iter().position(|x| x == d).unwrap()).as_bytes()
+        );
+    }
+    assert_eq!(count_files(&store.root().join("blobs/sha256")), blob::MAX_SYNCING * 2);
+    assert_eq!(store.has_blob(&wrong).unwrap(), None);
+    assert_eq!(count_files(&tmp), 0);
+
+    // blobs/sha256 made a file: the rename fails, on the sync's thread; the wait says so.
+    let mut syncs = BackgroundSyncs::new();
+    let mut w = store.blob_writer_learning().unwrap();
+    w.write_all(b"cannot go anywhere").unwrap();
+    let blobs = store.root().join("blobs/sha256");
+    std::fs::rename(&blobs, store.root().join("blobs/moved")).unwrap();
+    std::fs::write(&blobs, b"").unwrap();
+    w.finish_in_background(&mut syncs).unwrap();
+    let e = syncs.wait().unwrap_err();
+    assert!(e.to_string().contains("blobs/sha256"), "{e}");
+    assert_eq!(count_files(&tmp), 0);
+}
+
 #[test]
 fn tags_lists_and_finds() {
     let (_dir, store) = store();

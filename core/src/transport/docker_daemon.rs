@@ -15,9 +15,12 @@
 //! docker-daemon:… store:…`): the first pass is the only one. Each layer's entry is written into the store's
 //! blob area as it passes ([`Store::blob_writer_learning`]: a temp file in the store, named at its end by the
 //! digest its bytes hash to, which must then be the config's diff_id), so the copy finds every layer there and
-//! moves nothing a second time, and the engine makes one `docker save`, not two. Nothing is an image before
-//! the copy's commit names it; layers written by a pull that failed are garbage for the next prune, as after a
-//! failed registry pull. Small entries kept in memory by the first pass (a docker ≥ 25 layer under `blobs/`
+//! moves nothing a second time, and the engine makes one `docker save`, not two. The engine is asked before the
+//! store is opened (it sends nothing before its whole archive is made, so the store's set-up costs no time), and
+//! each layer's fsync and rename run on a thread of their own while the next entry is read
+//! ([`BackgroundSyncs`]); the reading ends only when every layer is fsynced, renamed and its directory
+//! fsynced. Nothing is an image before the copy's commit names it; layers written by a pull that failed are
+//! garbage for the next prune, as after a failed registry pull. Small entries kept in memory by the first pass (a docker ≥ 25 layer under `blobs/`
 //! of at most 256 KiB) are served from there, never by another reading.
 //!
 //! Writing: the image goes through the docker-archive writer ([`DockerArchiveWriter`]) into the request's
@@ -36,7 +39,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use self::engine::{Engine, EngineError, Upload};
+use self::engine::{Engine, EngineError, Sent, Upload};
 use super::blocking::{blocking, reader_stream};
 use super::docker_archive::{DockerArchiveDestination, DockerArchiveWriter};
 use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
@@ -45,7 +48,7 @@ use crate::archive::tar_out::TarOut;
 use crate::digest::{Digest, Hasher, Verifier};
 use crate::image::{Descriptor, ImageConfig, ImageManifest, MAX_CONFIG_SIZE, media_type};
 use crate::reference::Reference;
-use crate::store::{Session, Store, StoreError};
+use crate::store::{BackgroundSyncs, Session, Store, StoreError};
 use crate::stream::ByteStream;
 
 /// The most entries an engine's tar may hold.
@@ -187,17 +190,20 @@ impl DaemonSource {
         Self::open_into(engine, reference, None)
     }
 
-    /// [`DaemonSource::open`] for a copy into `store` (when given): the one reading writes every layer into
-    /// the store's blob area as it passes (see the module's doc), so copying it there moves nothing again and
-    /// no second reading is made. Blocking.
+    /// [`DaemonSource::open`] for a copy into the store `into` opens (when given): the one reading writes every
+    /// layer into the store's blob area as it passes (see the module's doc), so copying it there moves nothing
+    /// again and no second reading is made. The engine is asked first and the store opened while it makes its
+    /// archive (it sends nothing before the whole archive is made). Blocking.
     pub fn open_into(
         engine: Engine,
         reference: Reference,
-        store: Option<Arc<Store>>,
+        into: Option<StoreOpener>,
     ) -> Result<DaemonSource, TransportError> {
         let shown = format!("docker-daemon:{reference}");
+        let sent = send_save(&engine, &reference)?;
+        let store = into.map(|open| open()).transpose()?;
         let session = store.as_ref().map(|s| s.session()).transpose()?;
-        let entries = scan(&engine, &reference, &shown, store.as_deref())?;
+        let entries = scan(sent, &shown, store.as_deref())?;
         let bad = |why: String| DaemonError::Archive { image: shown.clone(), why };
         let file = |path: &str| -> Option<Found<'_>> {
             let mut p = path.to_owned();
@@ -286,25 +292,30 @@ impl DaemonSource {
     }
 }
 
-/// The engine's tar of `reference`, as a reader.
-fn save(engine: &Engine, reference: &Reference) -> Result<Box<dyn Read + Send>, EngineError> {
-    Ok(engine.get(&format!("/images/{reference}/get"), &format!("saving {reference}"))?.into_reader())
+/// How a copy into the local store opens it ([`DaemonSource::open_into`]).
+pub type StoreOpener = Box<dyn FnOnce() -> Result<Arc<Store>, StoreError> + Send>;
+
+/// Asks the engine for the tar of `reference` (`docker save`); its answer is read by [`Sent::answer`].
+fn send_save(engine: &Engine, reference: &Reference) -> Result<Sent, EngineError> {
+    engine.send_get(&format!("/images/{reference}/get"), &format!("saving {reference}"))
 }
 
-/// The first pass: every entry's size and digest, small files' bytes; with `into`, layers written into that
-/// store as they pass.
-fn scan(
-    engine: &Engine,
-    reference: &Reference,
-    shown: &str,
-    into: Option<&Store>,
-) -> Result<HashMap<String, Entry>, DaemonError> {
+/// The engine's tar of `reference`, as a reader.
+fn save(engine: &Engine, reference: &Reference) -> Result<Box<dyn Read + Send>, EngineError> {
+    Ok(send_save(engine, reference)?.answer()?.into_reader())
+}
+
+/// The first pass over the answer to `sent`: every entry's size and digest, small files' bytes; with `into`,
+/// layers written into that store as they pass.
+fn scan(sent: Sent, shown: &str, into: Option<&Store>) -> Result<HashMap<String, Entry>, DaemonError> {
     let read = |source: io::Error| DaemonError::Read { image: shown.to_owned(), source };
     let store_error = |source: StoreError| DaemonError::Store { image: shown.to_owned(), source: Box::new(source) };
     let bad = |why: String| DaemonError::Archive { image: shown.to_owned(), why };
-    let mut archive = tar::Archive::new(save(engine, reference)?);
+    let mut archive = tar::Archive::new(sent.answer()?.into_reader());
     let mut out = HashMap::new();
     let mut kept = 0u64;
+    // Each layer's fsync and rename run behind the reading (the engine is not kept waiting on the disk).
+    let mut syncs = BackgroundSyncs::new();
     for entry in archive.entries().map_err(read)? {
         let mut entry = entry.map_err(read)?;
         if out.len() >= MAX_ENTRIES {
@@ -355,7 +366,7 @@ fn scan(
                 if w.written() != size {
                     return Err(read(io::Error::new(io::ErrorKind::UnexpectedEof, "an entry cut short")));
                 }
-                (w.finish().map_err(store_error)?.0, true)
+                (w.finish_in_background(&mut syncs).map_err(store_error)?.0, true)
             }
             (None, Some(h)) => (h.finish(), false),
             (None, None) => unreachable!("a writer or a hasher"),
@@ -368,6 +379,7 @@ fn scan(
         }
         out.insert(path, Entry::File { size, digest, bytes, stored });
     }
+    syncs.wait().map_err(store_error)?;
     Ok(out)
 }
 

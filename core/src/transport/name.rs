@@ -20,12 +20,11 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::dir::{DirDestination, DirOptions, DirSource};
 use super::docker_archive::{DockerArchiveSource, DockerArchiveWriter};
 use super::docker_daemon::engine::{Engine, EngineEnv};
-use super::docker_daemon::{DaemonDestination, DaemonSource};
+use super::docker_daemon::{DaemonDestination, DaemonSource, StoreOpener};
 use super::oci_layout::{OciLayoutSource, OciLayoutWriter};
 use super::store::{StoreDestination, StoreSource};
 use super::{ImageDestination, ImageSource};
@@ -33,7 +32,6 @@ use crate::archive::tar_out::TarOut;
 use crate::archive::{ArchiveError, Format, Input};
 use crate::ops::{Error, Settings};
 use crate::reference::{Reference, ReferenceError};
-use crate::store::Store;
 
 /// A parsed image name: which transport, and where in it. See the module's doc.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,13 +150,14 @@ impl ImageName {
         self.open_source_into(settings, None).await
     }
 
-    /// [`ImageName::open_source`] for a copy into the local store `into` (when given): a Docker engine's image
-    /// is then read once, its layers written into that store as they pass ([`DaemonSource::open_into`]);
-    /// other sources open as [`ImageName::open_source`] opens them.
+    /// [`ImageName::open_source`] for a copy into the local store `into` opens (when given): a Docker engine's
+    /// image is then read once, its layers written into that store as they pass ([`DaemonSource::open_into`],
+    /// which opens the store while the engine makes its archive); other sources open as
+    /// [`ImageName::open_source`] opens them.
     pub async fn open_source_into(
         &self,
         settings: &Settings,
-        into: Option<Arc<Store>>,
+        into: Option<StoreOpener>,
     ) -> Result<Box<dyn ImageSource>, Error> {
         Ok(match self {
             ImageName::Registry(r) => Box::new(settings.registry_source(r).await?),

@@ -196,10 +196,17 @@ impl Engine {
     /// `GET path`: the answer's body when the engine says 2xx, else its message as [`EngineError::Api`].
     /// `what` names the request in errors (`saving app:1`).
     pub fn get(&self, path: &str, what: &str) -> Result<Response, EngineError> {
+        self.send_get(path, what)?.answer()
+    }
+
+    /// [`Engine::get`] in two steps: the request is sent now, its answer read by [`Sent::answer`] — the
+    /// caller works while the engine prepares it (a `docker save` makes its whole archive before its first
+    /// byte).
+    pub fn send_get(&self, path: &str, what: &str) -> Result<Sent, EngineError> {
         let mut conn = self.connect()?;
         let head = self.head("GET", path, "");
         conn.write_all(head.as_bytes()).and_then(|_| conn.flush()).map_err(|e| self.io(what, e))?;
-        self.response(conn, what)
+        Ok(Sent { conn, engine: self.clone(), what: what.to_owned() })
     }
 
     /// `POST path` with a body written through the returned [`Upload`] (chunked), whose
@@ -508,6 +515,20 @@ impl<R: BufRead> Read for Chunked<R> {
         }
         self.left -= n as u64;
         Ok(n)
+    }
+}
+
+/// A request sent, its answer not read yet ([`Engine::send_get`]). Dropped, it closes the connection.
+pub struct Sent {
+    conn: Box<dyn Conn>,
+    engine: Engine,
+    what: String,
+}
+
+impl Sent {
+    /// Reads the answer, as [`Engine::get`] does.
+    pub fn answer(self) -> Result<Response, EngineError> {
+        self.engine.response(self.conn, &self.what)
     }
 }
 
