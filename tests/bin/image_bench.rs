@@ -38,6 +38,8 @@ struct Sample {
 
 /// Runs `cmd` to completion, measuring its wall time and its own peak RSS; panics on failure.
 ///
+/// Dirty pages of earlier runs are written out first (`sync`), outside the time measured.
+///
 /// The RSS comes from a probe (this program again, as `--rss-probe`) that spawns `cmd` and reaps it with
 /// `wait4`: a process's peak RSS counts the memory it had before its `exec`, and a child forked straight from
 /// this bench would start with the bench's (its data sets), which the small probe does not have.
@@ -55,6 +57,10 @@ fn measured(cmd: &mut Command, what: &str) -> Sample {
         probe.current_dir(d);
     }
     probe.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    // Every run starts with no dirty page of an earlier one: a tool that fsyncs what it wrote would otherwise
+    // also wait for the disk writes of the run before it (the journal commit an fsync forces carries them).
+    // SAFETY: sync(2) takes no argument and cannot fail.
+    unsafe { libc::sync() };
     let start = Instant::now();
     let output = probe.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     let wall = start.elapsed();
