@@ -290,6 +290,15 @@ struct Item {
 /// How many images are compared (a HEAD at each side) at once; `--jobs` bounds only the copies among them.
 const CHECKS_IN_FLIGHT: usize = 32;
 
+/// A value made once, by the first caller; the others wait for it.
+type Shared<T> = Arc<tokio::sync::OnceCell<T>>;
+
+/// A connection's key: the side (true: the source) and the endpoint.
+type ConnectionKey = (bool, Endpoint);
+
+/// A client's key: the side, the source spec and the repository.
+type ClientKey = (bool, usize, String);
+
 /// The registry clients of a sync. A registry is pinged once per side and endpoint (its TLS, timeout and
 /// certificate directories): every repository there shares that connection — its HTTP client, pool and the
 /// authentication challenge found — each with the credentials looked up for it and a token cache of its own.
@@ -298,9 +307,9 @@ const CHECKS_IN_FLIGHT: usize = 32;
 #[derive(Default)]
 struct Clients {
     /// One connection (made without credentials) per side and endpoint.
-    connections: std::sync::Mutex<Vec<((bool, Endpoint), Arc<tokio::sync::OnceCell<RegistryClient>>)>>,
+    connections: std::sync::Mutex<Vec<(ConnectionKey, Shared<RegistryClient>)>>,
     /// One client per side, source spec and repository.
-    made: std::sync::Mutex<HashMap<(bool, usize, String), Arc<tokio::sync::OnceCell<Arc<RegistryClient>>>>>,
+    made: std::sync::Mutex<HashMap<ClientKey, Shared<Arc<RegistryClient>>>>,
 }
 
 impl Clients {
@@ -402,7 +411,7 @@ pub async fn sync(
         .map(|(i, spec)| {
             let (repository, settings, clients) = (&repositories[i], &settings[i], &clients);
             async move {
-                if !(opts.delete_missing || !matches!(spec.tags, TagSelection::Tags(_))) {
+                if !opts.delete_missing && matches!(spec.tags, TagSelection::Tags(_)) {
                     return None;
                 }
                 let listing = async {
