@@ -72,7 +72,8 @@ pub struct Args {
     /// Delete the destination tags the source no longer lists, printing each first (opt-in)
     #[arg(long)]
     delete_missing: bool,
-    /// Images to copy at once
+    /// Images to copy at once (the check whether an image is up to date, a HEAD at each side, runs for up to
+    /// 32 images at once whatever N is)
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     jobs: u32,
     /// Print no per-image lines

@@ -21,7 +21,7 @@ use crate::copy::NoProgress;
 use crate::digest::Digest;
 use crate::image::{Manifest, Platform, media_type};
 use crate::reference::{Reference, ReferenceError};
-use crate::registry::RegistryClient;
+use crate::registry::{Endpoint, RegistryClient};
 use crate::transport::TransportError;
 use crate::transport::name::{DestinationOptions, ImageName};
 use crate::transport::registry::reference_at_registry;
@@ -287,10 +287,29 @@ struct Item {
     group: String,
 }
 
-/// Registry clients made once per repository and side, shared by that repository's images.
+/// How many images are compared (a HEAD at each side) at once; `--jobs` bounds only the copies among them.
+const CHECKS_IN_FLIGHT: usize = 32;
+
+/// A value made once, by the first caller; the others wait for it.
+type Shared<T> = Arc<tokio::sync::OnceCell<T>>;
+
+/// A connection's key: the side (true: the source) and the endpoint.
+type ConnectionKey = (bool, Endpoint);
+
+/// A client's key: the side, the source spec and the repository.
+type ClientKey = (bool, usize, String);
+
+/// The registry clients of a sync. A registry is pinged once per side and endpoint (its TLS, timeout and
+/// certificate directories): every repository there shares that connection — its HTTP client, pool and the
+/// authentication challenge found — each with the credentials looked up for it and a token cache of its own.
+/// Nothing is locked while connecting: clients of different keys are made at once, and callers of the same
+/// key wait for the one connecting.
 #[derive(Default)]
 struct Clients {
-    made: tokio::sync::Mutex<HashMap<(bool, usize, String), Arc<RegistryClient>>>,
+    /// One connection (made without credentials) per side and endpoint.
+    connections: std::sync::Mutex<Vec<(ConnectionKey, Shared<RegistryClient>)>>,
+    /// One client per side, source spec and repository.
+    made: std::sync::Mutex<HashMap<ClientKey, Shared<Arc<RegistryClient>>>>,
 }
 
 impl Clients {
@@ -302,13 +321,35 @@ impl Clients {
         reference: &Reference,
     ) -> Result<Arc<RegistryClient>, Error> {
         let key = (source, spec, reference.name());
-        let mut made = self.made.lock().await;
-        if let Some(c) = made.get(&key) {
-            return Ok(c.clone());
-        }
-        let c = settings.registry_client(reference).await?;
-        made.insert(key, c.clone());
-        Ok(c)
+        let cell = self.made.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().clone();
+        let client = cell
+            .get_or_try_init(|| async {
+                let endpoint = settings.push_endpoint(reference)?;
+                let connection = self.connection(source, endpoint, settings).await?;
+                let creds = settings.creds()?.for_reference(reference).await?;
+                Ok::<_, Error>(Arc::new(connection.with_credentials(creds)))
+            })
+            .await?;
+        Ok(client.clone())
+    }
+
+    /// The connection to `endpoint` for this side, made on first use.
+    async fn connection(&self, source: bool, endpoint: Endpoint, settings: &Settings) -> Result<RegistryClient, Error> {
+        let key = (source, endpoint);
+        let cell = {
+            let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+            match connections.iter().find(|(k, _)| *k == key) {
+                Some((_, c)) => c.clone(),
+                None => {
+                    let c = Arc::new(tokio::sync::OnceCell::new());
+                    connections.push((key.clone(), c.clone()));
+                    c
+                }
+            }
+        };
+        let (_, endpoint) = &key;
+        let c = cell.get_or_try_init(|| RegistryClient::connect(endpoint, None, settings.observer.clone())).await?;
+        Ok(c.clone())
     }
 }
 
@@ -354,27 +395,46 @@ pub async fn sync(
     // Per destination repository: the destination tags its sources list (None: a listing failed).
     let mut listed_at: BTreeMap<String, Option<BTreeSet<String>>> = BTreeMap::new();
     let clients = Clients::default();
-    for (i, spec) in sources.iter().enumerate() {
+    let mut repositories = Vec::with_capacity(sources.len());
+    for spec in sources {
         let name = format!("{}/{}", spec.registry, spec.repository);
         let repository = Reference::parse_normalized(&name)
             .map_err(|error| SyncError::BadSource { source_name: name.clone(), error })?;
         if repository.tag().is_some() || repository.digest().is_some() {
             return Err(SyncError::NotARepository(name));
         }
+        repositories.push(repository);
+    }
+    // Every tag list asked for at once (CHECKS_IN_FLIGHT at a time), at the registry itself, as skopeo lists
+    // them; the client is the one its images are read with. Used in the sources' order below.
+    let mut listings: Vec<Option<Result<Vec<String>, Error>>> = futures_util::stream::iter(sources.iter().enumerate())
+        .map(|(i, spec)| {
+            let (repository, settings, clients) = (&repositories[i], &settings[i], &clients);
+            async move {
+                if !opts.delete_missing && matches!(spec.tags, TagSelection::Tags(_)) {
+                    return None;
+                }
+                let listing = async {
+                    let client = clients.get(true, i, settings, &repository.clone().with_default_tag()).await?;
+                    Ok::<_, Error>(client.list_tags(repository.path()).await?)
+                };
+                Some(listing.await)
+            }
+        })
+        .buffered(CHECKS_IN_FLIGHT)
+        .collect()
+        .await;
+    for (i, repository) in repositories.iter().enumerate() {
+        let repository = repository.clone();
         let dest_repo = match destination {
             SyncDestination::Registry(dest) => {
                 destination_path(dest, &repository.clone().with_default_tag(), opts.scoped, "")?.name()
             }
             SyncDestination::Dir(d) => d.display().to_string(),
         };
-        let needs_list = opts.delete_missing || !matches!(spec.tags, TagSelection::Tags(_));
-        let listed = if needs_list {
-            // At the registry itself, as skopeo lists them; the client is the one its images are read with.
-            let listing = async {
-                let client = clients.get(true, i, &settings[i], &repository.clone().with_default_tag()).await?;
-                Ok::<_, Error>(client.list_tags(repository.path()).await?)
-            };
-            match listing.await {
+        let spec = &sources[i];
+        let listed = match listings[i].take() {
+            Some(listing) => match listing {
                 Ok(l) => Some(l),
                 Err(e) => {
                     let failed = ImageResult {
@@ -391,9 +451,8 @@ pub async fn sync(
                     }
                     return Ok(summary);
                 }
-            }
-        } else {
-            None
+            },
+            None => None,
         };
         let mut tags = select_tags(&spec.tags, listed.as_deref().unwrap_or_default());
         let mut seen = BTreeSet::new();
@@ -455,8 +514,9 @@ pub async fn sync(
     Ok(summary)
 }
 
-/// Runs `items`, `opts.images_at_once` at a time (none starts after a failure without `keep_going`), adding
-/// each outcome to `summary`; the groups (destination repositories) where one failed.
+/// Runs `items`: [`CHECKS_IN_FLIGHT`] compared at once, ahead of the copies; those to copy are copied
+/// `opts.images_at_once` at a time, in the items' order (none starts after a failure without `keep_going`).
+/// Each outcome is added to `summary`; returns the groups (destination repositories) where one failed.
 async fn run_items(
     items: &[Item],
     settings: &[Settings],
@@ -467,14 +527,42 @@ async fn run_items(
 ) -> BTreeSet<String> {
     let observer = destination_settings.observer.clone();
     let stop = AtomicBool::new(false);
-    let results: Vec<Option<(ImageResult, String)>> = futures_util::stream::iter(items.iter())
+    // The checks run on their own (a channel between the stages), so a long copy never leaves a check's
+    // answer unread.
+    let (checked_tx, checked_rx) = tokio::sync::mpsc::unbounded_channel();
+    let checks = futures_util::stream::iter(items.iter())
         .map(|item| {
-            let (stop, observer) = (&stop, &observer);
+            let stop = &stop;
             async move {
                 if stop.load(Ordering::SeqCst) {
-                    return None;
+                    return (item, None);
                 }
-                let result = sync_one(item, &settings[item.spec], destination_settings, opts, clients).await;
+                let src = &settings[item.spec];
+                let check = || check_one(item, src, destination_settings, opts, clients);
+                (item, Some(retrying(item, src, opts, check).await))
+            }
+        })
+        .buffered(CHECKS_IN_FLIGHT)
+        .for_each(move |c| {
+            let _ = checked_tx.send(c);
+            std::future::ready(())
+        });
+    let checked = futures_util::stream::unfold(checked_rx, |mut rx| async { rx.recv().await.map(|c| (c, rx)) });
+    let copies = checked
+        .map(|(item, checked): (&Item, Option<Result<Checked, Error>>)| {
+            let (stop, observer) = (&stop, &observer);
+            async move {
+                // After a failure (without keep_going) nothing more is reported or copied.
+                let checked = checked.filter(|_| !stop.load(Ordering::SeqCst))?;
+                let result = match checked {
+                    Ok(Checked::Done(outcome, digest)) => Ok((outcome, digest)),
+                    Ok(Checked::Copy(from)) => {
+                        let src = &settings[item.spec];
+                        let copy = || copy_one(item, &from, src, destination_settings, opts);
+                        retrying(item, src, opts, copy).await.map(|d| (Outcome::Copied, d))
+                    }
+                    Err(e) => Err(e),
+                };
                 let r = ImageResult {
                     source: item.source.to_string(),
                     destination: item.destination.to_string(),
@@ -501,8 +589,8 @@ async fn run_items(
             }
         })
         .buffer_unordered(opts.images_at_once.max(1))
-        .collect()
-        .await;
+        .collect::<Vec<Option<(ImageResult, String)>>>();
+    let ((), results) = futures_util::future::join(checks, copies).await;
     let mut failed_repos = BTreeSet::new();
     for (r, repo) in results.into_iter().flatten() {
         if matches!(r.outcome, Outcome::Failed(_)) {
@@ -649,20 +737,25 @@ fn wanted(
     }
 }
 
-/// One image: compared by HEAD at each side, copied when they differ. The outcome and the manifest digest.
-async fn sync_one(
-    item: &Item,
-    source_settings: &Settings,
-    destination_settings: &Settings,
-    opts: &SyncOptions,
-    clients: &Clients,
-) -> Result<(Outcome, Digest), Error> {
+/// What the comparison of one image found: nothing to do (up to date, or what a dry run would do), or a copy
+/// to make from `from` (the source by the digest compared).
+enum Checked {
+    Done(Outcome, Digest),
+    Copy(ImageName),
+}
+
+/// `f` tried again up to `opts.retry_times` times after a transient error, waiting 0.5 s more each time.
+async fn retrying<T, F, Fut>(item: &Item, settings: &Settings, opts: &SyncOptions, f: F) -> Result<T, Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
     let mut attempt = 0;
     loop {
-        match try_sync_one(item, source_settings, destination_settings, opts, clients).await {
+        match f().await {
             Err(e) if attempt < opts.retry_times && transient(&e) => {
                 attempt += 1;
-                source_settings
+                settings
                     .observer
                     .warning(&format!("{}: {e}; retrying ({attempt} of {})", item.source, opts.retry_times));
                 tokio::time::sleep(Duration::from_millis(500) * attempt.min(10)).await;
@@ -672,13 +765,15 @@ async fn sync_one(
     }
 }
 
-async fn try_sync_one(
+/// One image compared: a HEAD at each side (a dir's manifest read), and for a multi-platform source without
+/// `all` its index, to know the digest a copy would leave.
+async fn check_one(
     item: &Item,
     source_settings: &Settings,
     destination_settings: &Settings,
     opts: &SyncOptions,
     clients: &Clients,
-) -> Result<(Outcome, Digest), Error> {
+) -> Result<Checked, Error> {
     // The source's manifest digest, the digest a copy leaves at the destination, and what to copy from.
     let (digest, want, from) = match &item.source {
         ImageName::Registry(src) => {
@@ -724,14 +819,25 @@ async fn try_sync_one(
     if let (Some(want), Some(have)) = (&want, &have)
         && want == have
     {
-        return Ok((Outcome::UpToDate, have.clone()));
+        return Ok(Checked::Done(Outcome::UpToDate, have.clone()));
     }
     if opts.dry_run {
-        return Ok((Outcome::WouldCopy, want.unwrap_or(digest)));
+        return Ok(Checked::Done(Outcome::WouldCopy, want.unwrap_or(digest)));
     }
+    Ok(Checked::Copy(from))
+}
+
+/// One image copied from `from` through the copy engine (manifest last); its manifest digest.
+async fn copy_one(
+    item: &Item,
+    from: &ImageName,
+    source_settings: &Settings,
+    destination_settings: &Settings,
+    opts: &SyncOptions,
+) -> Result<Digest, Error> {
     let options = DestinationOptions::default();
     let copy = super::copy_by_name(
-        &from,
+        from,
         source_settings,
         &item.destination,
         destination_settings,
@@ -739,7 +845,7 @@ async fn try_sync_one(
         opts.all,
         Arc::new(NoProgress),
     );
-    Ok((Outcome::Copied, copy.await?.manifest.digest))
+    Ok(copy.await?.manifest.digest)
 }
 
 /// [`dir_manifest`] on a blocking thread.
@@ -928,6 +1034,49 @@ mod tests {
         assert_eq!(own.registry.tls.tls_verify, Some(false));
         assert_eq!(own.registry.tls.cert_dir.as_deref(), Some(Path::new("/certs")));
         assert!(matches!(&own.registry.credentials, CredentialSource::Given(c) if c.username == "u"));
+    }
+
+    /// A registry (the fake) holding `repos` × tags 1 and 2, every manifest `digest`.
+    async fn registry_of(digest: &'static str) -> crate::registry::fake::Server {
+        use crate::registry::fake::{Req, Resp, Server};
+        Server::start("127.0.0.1", move |_| {
+            move |r: &Req| match (r.method.as_str(), r.path()) {
+                ("GET", "/v2/") => Resp::new(200),
+                ("GET", p) if p.ends_with("/tags/list") => Resp::new(200).json(r#"{"name":"x","tags":["1","2"]}"#),
+                ("HEAD", p) if p.contains("/manifests/") => Resp::new(200)
+                    .header("Docker-Content-Digest", digest)
+                    .header("Content-Type", media_type::OCI_MANIFEST)
+                    .body(vec![b'{'; 100]),
+                _ => Resp::new(404),
+            }
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_registry_is_pinged_once_for_all_its_repositories() {
+        const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let (src, dst) = (registry_of(DIGEST).await, registry_of(DIGEST).await);
+        let mut settings = Settings::new();
+        settings.registries_conf = crate::config::Paths {
+            main: PathBuf::from("/nonexistent/registries.conf"),
+            main_required: false,
+            dropin_dirs: Vec::new(),
+            alias_cache: None,
+        };
+        settings.registry.tls.tls_verify = Some(false);
+        settings.registry.credentials = CredentialSource::Anonymous;
+        let sources: Vec<SourceSpec> =
+            (0..3).map(|i| source_from_name(&format!("{}/team/app{i}", src.addr)).unwrap()).collect();
+        let destination = SyncDestination::Registry(dst.addr.to_string());
+        let opts = SyncOptions { images_at_once: 1, ..SyncOptions::default() };
+        let summary = sync(&settings, &sources, &settings, &destination, &opts).await.unwrap();
+        assert_eq!((summary.up_to_date(), summary.failed()), (6, 0), "{:?}", summary.errors());
+        // One ping at each side, not one per repository; every tag compared by one HEAD at each side.
+        assert_eq!(src.requests_to("/v2/").len(), 1);
+        assert_eq!(dst.requests_to("/v2/").len(), 1);
+        let heads = |s: &crate::registry::fake::Server| s.requests().iter().filter(|r| r.method == "HEAD").count();
+        assert_eq!((heads(&src), heads(&dst)), (6, 6));
     }
 
     #[test]

@@ -185,6 +185,13 @@ impl RegistryClient {
         Ok(client)
     }
 
+    /// This connection (its HTTP client and pool, base URL and authentication challenge: what
+    /// [`RegistryClient::connect`] found) with other credentials and a token cache of its own, without pinging
+    /// the registry again: one ping serves every repository of a registry, each with its own credentials.
+    pub fn with_credentials(&self, creds: Option<Credentials>) -> RegistryClient {
+        RegistryClient { creds, tokens: Arc::new(Mutex::new(HashMap::new())), ..self.clone() }
+    }
+
     fn log(&self, line: &str) {
         self.observer.debug(line);
     }

@@ -6,7 +6,7 @@
 //! A `.cert` without its `.key` (or the reverse) is an error naming both files, as in podman.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -200,11 +200,13 @@ fn tls_config(
     identity: Option<Identity>,
     verify: bool,
 ) -> Result<rustls::ClientConfig, RegistryError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let platform = rustls_platform_verifier::Verifier::new_with_extra_roots(extra.iter().cloned(), provider.clone())
-        .map_err(|e| RegistryError::Config(format!("cannot load the system's certificates: {e}")))?;
-    let verifier =
-        PinnedOrPlatform { platform: Arc::new(platform), pinned: extra.to_vec(), provider: provider.clone(), verify };
+    let provider = crypto_provider();
+    let verifier = PinnedOrPlatform {
+        platform: platform_verifier(extra),
+        pinned: extra.to_vec(),
+        provider: provider.clone(),
+        verify,
+    };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| RegistryError::Config(format!("TLS setup: {e}")))?
@@ -225,9 +227,57 @@ fn tls_config(
     Ok(config)
 }
 
+/// The crypto provider every client shares (made once per process).
+fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<rustls::crypto::CryptoProvider>> = OnceLock::new();
+    PROVIDER.get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider())).clone()
+}
+
+/// How many sets of extra roots keep their platform verifier for the process ([`platform_verifier`]).
+const MAX_SHARED_VERIFIERS: usize = 16;
+
+/// The platform verifier for the system's roots plus `extra`, shared by every client with the same extra roots
+/// (up to [`MAX_SHARED_VERIFIERS`] sets): the system's certificates (a file and a directory of ~150 each) are
+/// read once per process, and only when a server certificate is first checked — never for a registry reached
+/// over plain HTTP or without verification.
+fn platform_verifier(extra: &[CertificateDer<'static>]) -> Arc<LazyPlatform> {
+    static SHARED: Mutex<Vec<Arc<LazyPlatform>>> = Mutex::new(Vec::new());
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(v) = shared.iter().find(|v| v.extra == extra) {
+        return v.clone();
+    }
+    let v = Arc::new(LazyPlatform { extra: extra.to_vec(), made: OnceLock::new() });
+    if shared.len() < MAX_SHARED_VERIFIERS {
+        shared.push(v.clone());
+    }
+    v
+}
+
+/// rustls-platform-verifier's verifier, made on first use (it reads the system's roots when made).
+#[derive(Debug)]
+struct LazyPlatform {
+    extra: Vec<CertificateDer<'static>>,
+    /// The verifier, or why the system's certificates could not be loaded.
+    made: OnceLock<Result<Arc<rustls_platform_verifier::Verifier>, String>>,
+}
+
+impl LazyPlatform {
+    fn get(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        let made = self.made.get_or_init(|| {
+            rustls_platform_verifier::Verifier::new_with_extra_roots(self.extra.iter().cloned(), crypto_provider())
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        });
+        match made {
+            Ok(v) => Ok(v),
+            Err(e) => Err(rustls::Error::General(format!("cannot load the system's certificates: {e}"))),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct PinnedOrPlatform {
-    platform: Arc<dyn ServerCertVerifier>,
+    platform: Arc<LazyPlatform>,
     pinned: Vec<CertificateDer<'static>>,
     provider: Arc<rustls::crypto::CryptoProvider>,
     /// False for insecure endpoints: any certificate is accepted.
@@ -246,7 +296,7 @@ impl ServerCertVerifier for PinnedOrPlatform {
         if !self.verify {
             return Ok(ServerCertVerified::assertion());
         }
-        match self.platform.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+        match self.platform.get()?.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Ok(v) => Ok(v),
             Err(e) if self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) => {
                 let _ = e; // the exact certificate was trusted explicitly
