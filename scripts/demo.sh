@@ -186,16 +186,20 @@ show hoist load -i "$WORK/site.tar"
 show hoist save -q --format docker-dir --compress -o "$WORK/site-dir" "$HOST/demo/site:1"
 show ls "$WORK/site-dir"
 
-say "Conversions and mirrors: layers pushed as zstd; hoist sync copies only what changed"
+say "Conversions and mirrors: layers pushed as zstd, an image built as Docker schema 2; hoist sync copies only what changed"
 show hoist push "${AUTH[@]}" --compression-format zstd "$HOST/demo/site:1" "$HOST/demo/site-zstd:1"
 echo "\$ skopeo inspect --raw docker://$HOST/demo/site-zstd:1 | grep -o 'layer.v1.tar+zstd' | sort | uniq -c"
 skopeo inspect --authfile "$WORK/auth2.json" --cert-dir "$WORK/ca" --raw "docker://$HOST/demo/site-zstd:1" |
   grep -o 'layer.v1.tar+zstd' | sort | uniq -c
+show hoist build -q "${AUTH[@]}" --format docker -t "$HOST/demo/site:docker" --push "$WORK/site"
+echo "\$ skopeo inspect --raw docker://$HOST/demo/site:docker | grep -o 'application/vnd.docker[a-z.]*manifest[a-z0-9.+]*'"
+skopeo inspect --authfile "$WORK/auth2.json" --cert-dir "$WORK/ca" --raw "docker://$HOST/demo/site:docker" |
+  grep -o 'application/vnd.docker[a-z.]*manifest[a-z0-9.+]*'
 SYNC=(--authfile "$WORK/auth2.json" --src-cert-dir "$WORK/ca" --dest-cert-dir "$WORK/ca")
 show hoist sync "${SYNC[@]}" --src docker --dest docker "$HOST/demo/copy" "$HOST/mirror"
 show hoist sync "${SYNC[@]}" --src docker --dest docker "$HOST/demo/copy" "$HOST/mirror"
 
-show hoist rmi "$HOST/demo/hello:v1" "$HOST/demo/copy:v2" "$HOST/demo/site:1"
+show hoist rmi "$HOST/demo/hello:v1" "$HOST/demo/copy:v2" "$HOST/demo/site:1" "$HOST/demo/site:docker"
 show hoist images
 
 say "Image trust: a sigstore key signs what is pushed; a policy then accepts only what that key signed"
