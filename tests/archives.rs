@@ -46,12 +46,7 @@ impl World {
 
     /// The store's index.json and blob files: what "unchanged" means.
     fn store_state(&self) -> (Vec<u8>, Vec<String>) {
-        let index = std::fs::read(self.path("store/index.json")).unwrap_or_default();
-        let mut blobs: Vec<String> = std::fs::read_dir(self.path("store/blobs/sha256"))
-            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-            .unwrap_or_default();
-        blobs.sort();
-        (index, blobs)
+        self.0.store_state()
     }
 
     /// The image with this ID, and its names.
