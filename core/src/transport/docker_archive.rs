@@ -119,8 +119,7 @@ pub struct DockerArchiveSource {
     names: Vec<Reference>,
     /// The names as podman's `load` gives them (see [`DockerArchiveSource::load_names`]).
     load_names: Vec<Reference>,
-    manifest: RawManifest,
-    config: (Digest, Vec<u8>),
+    image: Served,
     /// Layer digest → its path in the archive.
     layers: HashMap<Digest, String>,
 }
@@ -183,8 +182,49 @@ impl DockerArchiveSource {
 
     /// The config digest: podman's image ID.
     pub fn config_digest(&self) -> &Digest {
-        &self.config.0
+        &self.image.config.0
     }
+}
+
+/// The manifest and config a docker-archive image is served with (the manifest made from `manifest.json`'s
+/// entry, or docker ≥ 25's own); a `docker-daemon:` source, whose engine sends a docker-archive, serves the same.
+pub(super) struct Served {
+    pub manifest: RawManifest,
+    pub config: (Digest, Vec<u8>),
+}
+
+impl Served {
+    /// The OCI manifest of a config and its layers, as made for an archive without one of its own.
+    pub fn made(config: (Digest, Vec<u8>), layers: Vec<Descriptor>) -> Served {
+        let m = ImageManifest {
+            schema_version: 2,
+            media_type: Some(media_type::OCI_MANIFEST.to_owned()),
+            artifact_type: None,
+            config: Descriptor::new(media_type::OCI_CONFIG, config.0.clone(), config.1.len() as u64),
+            layers,
+            subject: None,
+            annotations: None,
+        };
+        let manifest =
+            RawManifest::new(serde_json::to_vec(&m).expect("a manifest serialises"), media_type::OCI_MANIFEST);
+        Served { manifest, config }
+    }
+
+    /// The manifest, when `digest` names it.
+    pub fn manifest_by_digest(&self, digest: &Digest) -> Option<RawManifest> {
+        (*digest == self.manifest.digest).then(|| self.manifest.clone())
+    }
+
+    /// The config's bytes, when `blob` is the config.
+    pub fn config_blob(&self, blob: &Descriptor) -> Option<ByteStream<TransportError>> {
+        (blob.digest == self.config.0).then(|| bytes_blob(self.config.1.clone(), blob))
+    }
+}
+
+/// Bytes held in memory served as `blob` (checked against its digest and size as they are read).
+pub(super) fn bytes_blob(bytes: Vec<u8>, blob: &Descriptor) -> ByteStream<TransportError> {
+    let verifier = Verifier::new(&blob.digest, Some(blob.size));
+    reader_stream(move || Ok(Box::new(io::Cursor::new(bytes))), Some(verifier))
 }
 
 /// docker ≥ 25's OCI manifests, when the archive also is an OCI layout: (raw, parsed, the name its
@@ -301,21 +341,11 @@ fn image(
     let reused = oci_manifests.iter().find(|(_, m, _)| {
         m.config.digest == config_digest && m.layers.iter().map(|l| &l.digest).collect::<Vec<_>>() == digests
     });
-    let manifest = match reused {
-        Some((raw, _, _)) => raw.clone(),
-        None => {
-            let m = ImageManifest {
-                schema_version: 2,
-                media_type: Some(media_type::OCI_MANIFEST.to_owned()),
-                artifact_type: None,
-                config: Descriptor::new(media_type::OCI_CONFIG, config_digest.clone(), config_raw.len() as u64),
-                layers,
-                subject: None,
-                annotations: None,
-            };
-            RawManifest::new(serde_json::to_vec(&m).expect("a manifest serialises"), media_type::OCI_MANIFEST)
-        }
+    let image = match reused {
+        Some((raw, _, _)) => Served { manifest: raw.clone(), config: (config_digest, config_raw) },
+        None => Served::made((config_digest, config_raw), layers),
     };
+    let manifest = &image.manifest;
     // docker ≥ 25 also names the image in index.json, and podman 4.3 loads such an archive as the OCI layout
     // it also is, by those names (containerd's full name): they win over the RepoTags.
     let mut from_index: Vec<Reference> = Vec::new();
@@ -332,8 +362,7 @@ fn image(
         shown: format!("docker-archive:{}:@{n}", files.root()),
         names,
         load_names,
-        manifest,
-        config: (config_digest, config_raw),
+        image,
         layers: paths,
     })
 }
@@ -356,22 +385,20 @@ impl ImageSource for DockerArchiveSource {
     }
 
     async fn manifest(&self) -> Result<RawManifest, TransportError> {
-        Ok(self.manifest.clone())
+        Ok(self.image.manifest.clone())
     }
 
     async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
-        if *digest == self.manifest.digest {
-            return Ok(self.manifest.clone());
-        }
-        Err(DockerArchiveError::NoManifest { archive: self.shown.clone(), digest: digest.clone() }.into())
+        self.image.manifest_by_digest(digest).ok_or_else(|| {
+            DockerArchiveError::NoManifest { archive: self.shown.clone(), digest: digest.clone() }.into()
+        })
     }
 
     async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
-        let verifier = Verifier::new(&blob.digest, Some(blob.size));
-        if blob.digest == self.config.0 {
-            let bytes = self.config.1.clone();
-            return Ok(reader_stream(move || Ok(Box::new(io::Cursor::new(bytes))), Some(verifier)));
+        if let Some(config) = self.image.config_blob(blob) {
+            return Ok(config);
         }
+        let verifier = Verifier::new(&blob.digest, Some(blob.size));
         let path = self
             .layers
             .get(&blob.digest)

@@ -41,12 +41,12 @@ use bytes::Bytes;
 
 use self::engine::{Engine, EngineError, Sent, Upload};
 use super::blocking::{blocking, reader_stream};
-use super::docker_archive::{DockerArchiveDestination, DockerArchiveWriter};
+use super::docker_archive::{DockerArchiveDestination, DockerArchiveWriter, Served, bytes_blob};
 use super::{ImageDestination, ImageSource, OpenBlob, RawManifest, TransportError};
 use crate::archive::docker::{self, MANIFEST_JSON};
 use crate::archive::tar_out::TarOut;
 use crate::digest::{Digest, Hasher, Verifier};
-use crate::image::{Descriptor, ImageConfig, ImageManifest, MAX_CONFIG_SIZE, media_type};
+use crate::image::{Descriptor, ImageConfig, MAX_CONFIG_SIZE, media_type};
 use crate::reference::Reference;
 use crate::store::{BackgroundSyncs, Session, Store, StoreError};
 use crate::stream::ByteStream;
@@ -171,8 +171,7 @@ pub struct DaemonSource {
     engine: Engine,
     reference: Reference,
     shown: String,
-    manifest: RawManifest,
-    config: (Digest, Vec<u8>),
+    image: Served,
     /// Layer digest → its entry's path in the engine's tar.
     layers: HashMap<Digest, String>,
     /// Layers whose bytes the first pass kept (small entries): served from memory.
@@ -266,23 +265,12 @@ impl DaemonSource {
             }
             layers.push(Descriptor::new(media_type::OCI_LAYER, digest.clone(), size));
         }
-        let m = ImageManifest {
-            schema_version: 2,
-            media_type: Some(media_type::OCI_MANIFEST.to_owned()),
-            artifact_type: None,
-            config: Descriptor::new(media_type::OCI_CONFIG, config_digest.clone(), config_raw.len() as u64),
-            layers,
-            subject: None,
-            annotations: None,
-        };
-        let manifest =
-            RawManifest::new(serde_json::to_vec(&m).expect("a manifest serialises"), media_type::OCI_MANIFEST);
+        let image = Served::made((config_digest, config_raw), layers);
         Ok(DaemonSource {
             engine,
             reference,
             shown,
-            manifest,
-            config: (config_digest, config_raw),
+            image,
             layers: paths,
             kept,
             into: store.map(|s| (s, stored)),
@@ -401,26 +389,23 @@ impl ImageSource for DaemonSource {
     }
 
     async fn manifest(&self) -> Result<RawManifest, TransportError> {
-        Ok(self.manifest.clone())
+        Ok(self.image.manifest.clone())
     }
 
     async fn manifest_by_digest(&self, digest: &Digest) -> Result<RawManifest, TransportError> {
-        if *digest == self.manifest.digest {
-            return Ok(self.manifest.clone());
-        }
-        Err(DaemonError::NoBlob { image: self.shown.clone(), digest: digest.clone() }.into())
+        self.image
+            .manifest_by_digest(digest)
+            .ok_or_else(|| DaemonError::NoBlob { image: self.shown.clone(), digest: digest.clone() }.into())
     }
 
     async fn blob(&self, blob: &Descriptor) -> Result<ByteStream<TransportError>, TransportError> {
-        let verifier = Verifier::new(&blob.digest, Some(blob.size));
-        if blob.digest == self.config.0 {
-            let bytes = self.config.1.clone();
-            return Ok(reader_stream(move || Ok(Box::new(io::Cursor::new(bytes))), Some(verifier)));
+        if let Some(config) = self.image.config_blob(blob) {
+            return Ok(config);
         }
         if let Some(bytes) = self.kept.get(&blob.digest) {
-            let bytes = bytes.clone();
-            return Ok(reader_stream(move || Ok(Box::new(io::Cursor::new(bytes))), Some(verifier)));
+            return Ok(bytes_blob(bytes.clone(), blob));
         }
+        let verifier = Verifier::new(&blob.digest, Some(blob.size));
         if let Some((store, stored)) = &self.into
             && stored.contains(&blob.digest)
         {

@@ -335,6 +335,22 @@ fn source_failed(e: TransportError) -> RegistryError {
     }
 }
 
+/// A source's blob opener as the registry client takes it: the stream's errors (and the opening's) become
+/// [`source_failed`]'s.
+fn for_registry<'a>(
+    open: &'a OpenBlob<'_>,
+) -> impl Fn() -> futures_util::future::BoxFuture<'a, Result<ByteStream<RegistryError>, RegistryError>> + Send + Sync + 'a
+{
+    move || {
+        let opening = open();
+        async move {
+            let s = opening.await.map_err(source_failed)?;
+            Ok(Box::pin(s.map(|r| r.map_err(source_failed))) as ByteStream<RegistryError>)
+        }
+        .boxed()
+    }
+}
+
 /// An upload's error as the transports return it: when it failed because its source did, that error with its
 /// type is the cause.
 fn upload_failed(e: RegistryError) -> TransportError {
@@ -369,14 +385,7 @@ impl ImageDestination for RegistryDestination {
     }
 
     async fn put_blob(&self, blob: &Descriptor, open: &OpenBlob<'_>) -> Result<(), TransportError> {
-        let open_for_registry = || {
-            let opening = open();
-            async move {
-                let s = opening.await.map_err(source_failed)?;
-                Ok(Box::pin(s.map(|r| r.map_err(source_failed))) as ByteStream<RegistryError>)
-            }
-            .boxed()
-        };
+        let open_for_registry = for_registry(open);
         self.client.upload_blob(self.repo(), &blob.digest, blob.size, &open_for_registry).await.map_err(upload_failed)
     }
 
@@ -384,14 +393,7 @@ impl ImageDestination for RegistryDestination {
     /// so making and sending overlap; spooled first ([`super::spool::spool_then_put`]) only when the registry
     /// refuses `PATCH`. The registry's copy of the blob is not asked for first: its digest is not known yet.
     async fn put_made_blob(&self, media_type: &str, open: &OpenBlob<'_>) -> Result<MadeBlob, TransportError> {
-        let open_for_registry = || {
-            let opening = open();
-            async move {
-                let s = opening.await.map_err(source_failed)?;
-                Ok(Box::pin(s.map(|r| r.map_err(source_failed))) as ByteStream<RegistryError>)
-            }
-            .boxed()
-        };
+        let open_for_registry = for_registry(open);
         match self.client.upload_made_blob(self.repo(), &open_for_registry).await.map_err(upload_failed)? {
             Some((digest, size)) => Ok(MadeBlob { digest, size, had: false }),
             None => super::spool::spool_then_put(self, media_type, open).await,
