@@ -4,10 +4,9 @@
 //! Hub's v1 search API and catalogs that page, loop or lie come from a small fake server on 127.0.0.1 in this
 //! file (no network): podman cannot be pointed at it, so those tests assert hoist's output itself.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use harness::Run;
 use harness::hoist::HoistWorld;
@@ -36,20 +35,7 @@ impl Fake {
                 let Ok(mut conn) = conn else { continue };
                 let (seen, answer) = (seen2.clone(), answer.clone());
                 std::thread::spawn(move || {
-                    conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match conn.read(&mut chunk) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                        // A TLS hello (hoist tries HTTPS first): not ours, hang up.
-                        if !buf[0].is_ascii_uppercase() || buf.len() > 64 << 10 {
-                            return;
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&buf).into_owned();
+                    let Some(head) = harness::hostile::request_head(&mut conn) else { return };
                     let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
                     seen.lock().unwrap().push(path.clone());
                     let (status, headers, body) = answer(&path);

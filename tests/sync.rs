@@ -327,20 +327,7 @@ fn fake(answer: impl Fn(&str, &str) -> Answer + Send + Sync + 'static) -> u16 {
             let Ok(mut conn) = conn else { continue };
             let answer = answer.clone();
             std::thread::spawn(move || {
-                conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                    // A TLS hello (hoist tries HTTPS first): not ours, hang up.
-                    if !buf[0].is_ascii_uppercase() || buf.len() > 64 << 10 {
-                        return;
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).into_owned();
+                let Some(head) = harness::hostile::request_head(&mut conn) else { return };
                 let mut words = head.split_whitespace();
                 let (method, path) = (words.next().unwrap_or("").to_owned(), words.next().unwrap_or("").to_owned());
                 match answer(&method, &path) {

@@ -155,3 +155,22 @@ fn serve(conn: TcpStream, behaviour: Behaviour, port: u16, stop: &AtomicBool) {
         }
     }
 }
+
+/// Reads one HTTP request's head from `conn` (a 5 s read timeout): `None` when the client hangs up first, sends
+/// more than 64 KiB of head, or speaks TLS (hoist tries HTTPS first; a fake plain-HTTP server hangs up on it).
+pub fn request_head(conn: &mut std::net::TcpStream) -> Option<String> {
+    use std::io::Read;
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if !buf[0].is_ascii_uppercase() || buf.len() > 64 << 10 {
+            return None;
+        }
+    }
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
