@@ -370,3 +370,41 @@ fn an_engine_refusing_midway_is_heard() {
     assert!(errors[0].ends_with("no space left on device (HTTP 500)"), "{err}");
     assert_eq!(server.join().unwrap(), "POST /images/load?quiet=1 HTTP/1.1");
 }
+
+/// An image out of an engine passes the trust policy as every other source does (containers-policy.json(5)'s
+/// `docker-daemon` transport, scope ""): refused under a policy that rejects it, with the store unchanged, and
+/// let in by a `docker-daemon` entry that accepts it.
+#[test]
+fn an_image_out_of_the_engine_passes_the_trust_policy() {
+    let docker = Docker::start();
+    let w = World::new();
+    let env = host_env(&docker);
+    let id = w.build("localhost/app:1", "trusted?");
+    w.hoist(&["push", "localhost/app:1", "docker-daemon:app:1"], &env).expect_ok("push docker-daemon:");
+
+    let reject = w.path("reject.json");
+    std::fs::write(&reject, r#"{"default":[{"type":"reject"}]}"#).unwrap();
+    let accept_daemon = w.path("accept-daemon.json");
+    std::fs::write(
+        &accept_daemon,
+        r#"{"default":[{"type":"reject"}],"transports":{"docker-daemon":{"":[{"type":"insecureAcceptAnything"}]}}}"#,
+    )
+    .unwrap();
+    let (reject, accept_daemon) = (reject.to_str().unwrap(), accept_daemon.to_str().unwrap());
+
+    let before = w.store_state();
+    for args in [
+        vec!["pull", "--signature-policy", reject, "docker-daemon:app:1"],
+        vec!["copy", "--signature-policy", reject, "docker-daemon:app:1", "store:localhost/out:1"],
+    ] {
+        let refused = w.hoist(&args, &env);
+        let err = refused.err();
+        assert!(!refused.ok(), "{args:?} under a rejecting policy succeeded");
+        assert!(err.contains("rejected"), "{args:?}: {err}");
+        assert_eq!(w.store_state(), before, "{args:?}: the store is unchanged");
+    }
+    let pulled = w
+        .hoist(&["pull", "--signature-policy", accept_daemon, "docker-daemon:app:1"], &env)
+        .expect_ok("pull under a policy accepting docker-daemon:");
+    assert_eq!(pulled.out().trim(), id);
+}

@@ -262,6 +262,20 @@ pub async fn check(src: &dyn ImageSource, opts: &Options) -> Result<(), CopyErro
     check_trust(src, &plan, opts).await.map(drop)
 }
 
+/// The trust step for an image that has no signatures and must be judged before it is read: a Docker engine's,
+/// whose one reading writes layers into the store before its manifest comes (an engine's tar ends with it).
+/// Judged as [`check`] judges it with no signature, by its policy name alone — with no signature no
+/// requirement looks at the manifest (`insecureAcceptAnything` accepts, every other one refuses) — so the
+/// verdict and its message are [`check`]'s.
+pub fn check_unsigned(name: &crate::trust::PolicyName, shown: &str, opts: &Options) -> Result<(), CopyError> {
+    let Some(policy) = &opts.policy else { return Ok(()) };
+    let none = RawManifest::new(b"{}".to_vec(), crate::image::media_type::OCI_MANIFEST);
+    policy
+        .evaluate(name, &none, &[])
+        .into_result()
+        .map_err(|e| CopyError::new(format!("copying {shown}"), TransportError::from(TrustError::from(e))))
+}
+
 /// One manifest the trust step judges, with the policy's verdict on it.
 #[derive(Debug, Clone)]
 pub struct Judged {

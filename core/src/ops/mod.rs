@@ -47,6 +47,7 @@ use crate::digest::Digest;
 use crate::image::media_type;
 use crate::reference::{Reference, ReferenceError};
 use crate::store::StoreError;
+use crate::transport::docker_daemon;
 use crate::transport::name::{DestinationOptions, ImageName, NameError};
 use crate::transport::registry::{RegistrySource, reference_at_registry};
 use crate::transport::store::{StoreDestination, StoreSource};
@@ -220,7 +221,8 @@ pub async fn pull_transport(
     };
     settings.config()?;
     let opts = settings.copy_options(all)?;
-    // The engine's image is read once, its layers written into the store as they pass.
+    // The engine's image is read once, its layers written into the store as they pass: judged first.
+    copy::check_unsigned(&docker_daemon::policy_name(&reference), &format!("docker-daemon:{reference}"), &opts)?;
     let src = name.open_source_into(settings, Some(settings.store_opener())).await?;
     let store = settings.store()?;
     let dst = StoreDestination::open(store.clone(), reference.clone())?;
@@ -486,6 +488,10 @@ pub async fn copy_by_name(
         ImageName::Store(_) => Some(destination_settings.store_opener()),
         _ => None,
     };
+    if let (ImageName::Daemon { reference, .. }, Some(_)) = (source, &into) {
+        // Judged before that reading writes anything.
+        copy::check_unsigned(&docker_daemon::policy_name(reference), &format!("docker-daemon:{reference}"), &opts)?;
+    }
     let src = source.open_source_into(source_settings, into).await?;
     if matches!(destination, ImageName::Archive { format: Format::OciDir | Format::DockerDir, .. }) {
         // A directory is made when it is opened: judge the source first, so a refusal leaves no trace there.

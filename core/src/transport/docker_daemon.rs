@@ -166,6 +166,18 @@ fn is_layer_like(path: &str, size: u64) -> bool {
 /// it is in the store.
 type Found<'a> = (&'a String, u64, &'a Digest, Option<&'a Vec<u8>>, bool);
 
+/// The name the trust policy judges an engine's image `reference` by: `docker-daemon`, no scopes but the
+/// transport's default, as containers/image (an engine's names are not a namespace the policy can trust);
+/// signatures would be matched against the image's name.
+pub fn policy_name(reference: &Reference) -> crate::trust::PolicyName {
+    crate::trust::PolicyName {
+        transport: "docker-daemon",
+        identity: String::new(),
+        namespaces: Vec::new(),
+        docker_reference: Some(reference.clone()),
+    }
+}
+
 /// One image read from a Docker engine.
 pub struct DaemonSource {
     engine: Engine,
@@ -377,15 +389,9 @@ impl ImageSource for DaemonSource {
         self.shown.clone()
     }
 
-    /// `docker-daemon`: no scopes but the transport's default, as containers/image (an engine's names are not
-    /// a namespace the policy can trust); signatures would be matched against the image's name.
+    /// See [`policy_name`].
     fn policy_name(&self) -> crate::trust::PolicyName {
-        crate::trust::PolicyName {
-            transport: "docker-daemon",
-            identity: String::new(),
-            namespaces: Vec::new(),
-            docker_reference: Some(self.reference.clone()),
-        }
+        policy_name(&self.reference)
     }
 
     async fn manifest(&self) -> Result<RawManifest, TransportError> {
